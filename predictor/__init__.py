@@ -1,0 +1,1 @@
+"""Pure prediction core: map matching, Kalman filters, arrivals, accuracy scoring, jams."""

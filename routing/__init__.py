@@ -1,0 +1,1 @@
+"""Pure routing core: stop index (KD-tree), network graph, journey search, route analyses."""
