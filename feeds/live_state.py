@@ -1,0 +1,247 @@
+"""Live state in Redis: each vehicle's latest state, each stop's upcoming arrivals, and events.
+
+Keys (all under the configured prefix):
+
+* ``vehicles``: hash ``vehicle_id -> VehicleState JSON``; ``vehicles:seen`` a sorted set of
+  the same ids scored by their last timestamp, so vehicles gone for hours can be pruned;
+* ``stop:{stop_id}``: hash ``"{trip_id}|{stop_sequence}" -> Prediction JSON`` (expires
+  ``ttl_s`` after its last write);
+* ``trip:{trip_id}``: hash ``"{stop_sequence}|{stop_id}" -> Prediction JSON`` (same TTL).
+
+Predictions of stops a vehicle has passed (``stop_sequence < next_stop_sequence``) and of
+withdrawn trips are removed from both, atomically, by one Lua script per trip.
+
+Pub/sub channel ``{prefix}updates`` carries one JSON object per change::
+
+    {"type": "vehicle", "vehicle": {...VehicleState...}}
+    {"type": "arrivals", "vehicle_id": "...", "trip_id": "...", "predictions": [{...}, ...]}
+    {"type": "withdrawn", "vehicle_id": "...", "trip_id": "..."}
+
+:func:`to_json` and :func:`from_json` convert the records to and from those JSON objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+
+from predictor.events import (
+    Flag,
+    Prediction,
+    Rejection,
+    SegmentTraversal,
+    StopVisit,
+    TrackerOutput,
+    VehicleState,
+)
+from transit.pings import Occupancy, Ping
+
+__all__ = ["LiveState", "from_json", "to_json"]
+
+T = TypeVar("T")
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls))
+    for cls in (VehicleState, Prediction, StopVisit, SegmentTraversal, Rejection, Ping)
+}
+_WITHDRAW_ALL = 2**31 - 1
+
+_APPLY_TRIP_LUA = """
+local prefix = ARGV[1]
+local ttl = ARGV[2]
+local trip = ARGV[3]
+local below = tonumber(ARGV[4])
+local tk = prefix .. 'trip:' .. trip
+if below >= 0 then
+  local old = redis.call('HKEYS', tk)
+  for _, f in ipairs(old) do
+    local bar = string.find(f, '|', 1, true)
+    local seq = string.sub(f, 1, bar - 1)
+    if tonumber(seq) < below then
+      redis.call('HDEL', prefix .. 'stop:' .. string.sub(f, bar + 1), trip .. '|' .. seq)
+      redis.call('HDEL', tk, f)
+    end
+  end
+end
+for i = 5, #ARGV, 3 do
+  local sk = prefix .. 'stop:' .. ARGV[i]
+  redis.call('HSET', sk, trip .. '|' .. ARGV[i + 1], ARGV[i + 2])
+  redis.call('EXPIRE', sk, ttl)
+  redis.call('HSET', tk, ARGV[i + 1] .. '|' .. ARGV[i], ARGV[i + 2])
+end
+if #ARGV >= 5 then redis.call('EXPIRE', tk, ttl) end
+return 0
+"""
+
+
+def to_json(obj: object) -> dict[str, Any]:
+    """A JSON-ready dict of a tracker record (VehicleState, Prediction, StopVisit, ...).
+
+    Flags become a sorted list of their values, occupancy the GTFS-RT enum name.
+    """
+    names = _FIELDS.get(type(obj))
+    if names is None:
+        raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, frozenset):
+            value = sorted(str(v) for v in value)
+        elif isinstance(value, Occupancy):
+            value = value.name
+        elif hasattr(value, "value") and isinstance(value.value, str):  # RejectReason
+            value = value.value
+        out[name] = value
+    return out
+
+
+def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Rebuild a record of type ``cls`` from :func:`to_json`'s dict; unknown keys are ignored."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        raise TypeError(f"cannot build {cls.__name__} from JSON")
+    kwargs = {name: data[name] for name in names if name in data}
+    if "flags" in kwargs:
+        kwargs["flags"] = frozenset(Flag(f) for f in kwargs["flags"])
+    occupancy = kwargs.get("occupancy")
+    if isinstance(occupancy, str):
+        kwargs["occupancy"] = Occupancy[occupancy]
+    elif isinstance(occupancy, int):
+        kwargs["occupancy"] = Occupancy(occupancy)
+    return cls(**kwargs)
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+class LiveState:
+    """Read and write the live state of the fleet in Redis (see the module docstring)."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str, *, ttl_s: int = 3 * 3600) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.channel = f"{prefix}updates"
+        self._vehicles = f"{prefix}vehicles"
+        self._seen = f"{prefix}vehicles:seen"
+        self._apply_trip = redis.register_script(_APPLY_TRIP_LUA)
+
+    # ----- writes -------------------------------------------------------------------------
+    async def put(self, output: TrackerOutput) -> None:
+        """Store what one tracker output changed and publish it."""
+        await self.put_many([output])
+
+    async def put_many(self, outputs: Iterable[TrackerOutput]) -> int:
+        """Store many outputs in one pipelined round trip; returns the events published."""
+        events = 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for out in outputs:
+                events += await self._queue(pipe, out)
+            if len(pipe):
+                await pipe.execute()
+        return events
+
+    async def put_states(self, states: Iterable[VehicleState]) -> int:
+        """Store states re-flagged by a sweep; withdraw predictions of stale vehicles' trips."""
+        outputs = [
+            TrackerOutput(state=s, withdrawn_trip=s.trip_id if Flag.STALE in s.flags else None)
+            for s in states
+        ]
+        return await self.put_many(outputs)
+
+    async def _queue(self, pipe: Any, out: TrackerOutput) -> int:
+        events = 0
+        state = out.state
+        if state is not None:
+            body = _dumps(to_json(state))
+            pipe.hset(self._vehicles, state.vehicle_id, body)
+            pipe.zadd(self._seen, {state.vehicle_id: state.timestamp})
+            pipe.publish(self.channel, '{"type":"vehicle","vehicle":' + body + "}")
+            events += 1
+        vehicle_id = state.vehicle_id if state is not None else ""
+        if out.withdrawn_trip:
+            await self._apply_trip(
+                keys=[],
+                args=[self.prefix, self.ttl_s, out.withdrawn_trip, _WITHDRAW_ALL],
+                client=pipe,
+            )
+            pipe.publish(
+                self.channel,
+                _dumps(
+                    {"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": out.withdrawn_trip}
+                ),
+            )
+            events += 1
+        by_trip: dict[str, list[tuple[Prediction, str]]] = {}
+        for p in out.predictions:
+            by_trip.setdefault(p.trip_id, []).append((p, _dumps(to_json(p))))
+        current = state.trip_id if state is not None else None
+        if (
+            state is not None
+            and current
+            and current not in by_trip
+            and state.next_stop_sequence is not None
+            and current != out.withdrawn_trip
+        ):
+            by_trip[current] = []  # prune passed stops even when nothing new is predicted
+        for trip_id, preds in by_trip.items():
+            below = -1
+            if state is not None and trip_id == current and state.next_stop_sequence is not None:
+                below = state.next_stop_sequence
+            args: list[Any] = [self.prefix, self.ttl_s, trip_id, below]
+            for p, body in preds:
+                args += [p.stop_id, p.stop_sequence, body]
+            await self._apply_trip(keys=[], args=args, client=pipe)
+            if preds:
+                vid = _dumps(preds[0][0].vehicle_id)
+                pipe.publish(
+                    self.channel,
+                    '{"type":"arrivals","vehicle_id":'
+                    + vid
+                    + ',"trip_id":'
+                    + _dumps(trip_id)
+                    + ',"predictions":['
+                    + ",".join(body for _, body in preds)
+                    + "]}",
+                )
+                events += 1
+        return events
+
+    async def prune_vehicles(self, older_than: float) -> int:
+        """Forget vehicles whose last state is older than ``older_than`` (POSIX seconds)."""
+        ids = await self.redis.zrangebyscore(self._seen, "-inf", older_than)
+        if not ids:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hdel(self._vehicles, *ids)
+            pipe.zrem(self._seen, *ids)
+            await pipe.execute()
+        return len(ids)
+
+    # ----- reads --------------------------------------------------------------------------
+    async def vehicles(self) -> list[VehicleState]:
+        """Every vehicle's latest state, ordered by vehicle id."""
+        raw = await self.redis.hgetall(self._vehicles)
+        states = [from_json(VehicleState, json.loads(v)) for v in raw.values()]
+        return sorted(states, key=lambda s: s.vehicle_id)
+
+    async def vehicle(self, vehicle_id: str) -> VehicleState | None:
+        """One vehicle's latest state, or None when unknown."""
+        raw = await self.redis.hget(self._vehicles, vehicle_id)
+        return None if raw is None else from_json(VehicleState, json.loads(raw))
+
+    async def stop_predictions(self, stop_id: str) -> list[Prediction]:
+        """Upcoming arrivals at a stop, soonest first."""
+        raw = await self.redis.hgetall(f"{self.prefix}stop:{stop_id}")
+        preds = [from_json(Prediction, json.loads(v)) for v in raw.values()]
+        return sorted(preds, key=lambda p: (p.predicted, p.trip_id))
+
+    async def trip_predictions(self, trip_id: str) -> list[Prediction]:
+        """Predicted arrivals at the remaining stops of a trip, in stop order."""
+        raw = await self.redis.hgetall(f"{self.prefix}trip:{trip_id}")
+        preds = [from_json(Prediction, json.loads(v)) for v in raw.values()]
+        return sorted(preds, key=lambda p: p.stop_sequence)

@@ -1,0 +1,298 @@
+"""The Redis Stream of positions between every source and the tracker workers.
+
+Theory of operation
+-------------------
+Producers append each :class:`~transit.pings.Ping` to ``{prefix}positions`` (or, with
+``partitions > 1``, to ``{prefix}positions:{k}`` where ``k = crc32(vehicle_id) % partitions``),
+trimmed with ``MAXLEN ~``. A vehicle therefore always lands in the same partition, and a
+partition is read by exactly one consumer of the group ``trackers``: a vehicle's pings reach one
+tracker, in order. Consumer ``i`` of ``n`` reads the partitions ``k`` with ``k % n == i``.
+
+Duplicates are dropped at the door: one Lua script per batch compares each ping's timestamp with
+the vehicle's last accepted one (hash ``{prefix}positions:last``, expiring after a day without
+traffic) and appends only newer pings, atomically, in one round trip.
+
+Consumers read batches with ``XREADGROUP`` and acknowledge them only after the caller has made
+them durable. Entries a crashed consumer left pending are taken over with ``XAUTOCLAIM`` once
+they have been idle longer than ``min_idle_ms``. Delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from transit.pings import Occupancy, Ping
+
+__all__ = ["Entry", "PositionStream", "PublishResult", "decode_ping", "encode_ping"]
+
+log = logging.getLogger(__name__)
+
+GROUP = "trackers"
+_CHUNK = 1000
+
+_PUBLISH_LUA = """
+local out = {}
+local last_key = KEYS[1]
+local maxlen = ARGV[1]
+for i = 3, #ARGV, 4 do
+  local stream = KEYS[tonumber(ARGV[i]) + 2]
+  local vid = ARGV[i + 1]
+  local ts = tonumber(ARGV[i + 2])
+  local last = redis.call('HGET', last_key, vid)
+  if last and tonumber(last) >= ts then
+    if tonumber(last) == ts then out[#out + 1] = 1 else out[#out + 1] = 2 end
+  else
+    redis.call('HSET', last_key, vid, ARGV[i + 2])
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'p', ARGV[i + 3])
+    out[#out + 1] = 0
+  end
+end
+redis.call('EXPIRE', last_key, ARGV[2])
+return out
+"""
+
+
+def encode_ping(ping: Ping) -> str:
+    """The compact JSON array a ping travels as on the stream."""
+    return json.dumps(
+        [
+            ping.vehicle_id,
+            ping.timestamp,
+            ping.lat,
+            ping.lon,
+            ping.trip_id,
+            ping.route_id,
+            ping.direction_id,
+            ping.start_date,
+            ping.start_time,
+            ping.bearing,
+            ping.speed,
+            None if ping.occupancy is None else int(ping.occupancy),
+            ping.occupancy_percent,
+            ping.label,
+        ],
+        separators=(",", ":"),
+    )
+
+
+def decode_ping(payload: str | bytes) -> Ping:
+    """Inverse of :func:`encode_ping`; raises ValueError on anything else."""
+    try:
+        v = json.loads(payload)
+        occupancy = None if v[11] is None else Occupancy(v[11])
+        return Ping(
+            str(v[0]),
+            float(v[1]),
+            float(v[2]),
+            float(v[3]),
+            v[4],
+            v[5],
+            v[6],
+            v[7],
+            v[8],
+            v[9],
+            v[10],
+            occupancy,
+            v[12],
+            v[13],
+        )
+    except (TypeError, IndexError, KeyError) as exc:
+        raise ValueError(f"not an encoded ping: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stream entry as a consumer sees it. ``ping`` is None when the payload was garbage."""
+
+    stream: str
+    entry_id: str
+    ping: Ping | None
+
+
+@dataclass(slots=True)
+class PublishResult:
+    """How many pings of a publish call went on the stream, and how many were dropped."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    out_of_order: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class PositionStream:
+    """Producer and consumer side of the positions stream (see the module docstring)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        *,
+        partitions: int = 1,
+        maxlen: int = 2_000_000,
+        dedupe_ttl_s: int = 86_400,
+        group: str = GROUP,
+    ) -> None:
+        if partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {partitions}")
+        self.redis = redis
+        self.prefix = prefix
+        self.partitions = partitions
+        self.maxlen = maxlen
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.group = group
+        base = f"{prefix}positions"
+        self.keys = [base] if partitions == 1 else [f"{base}:{k}" for k in range(partitions)]
+        self.last_key = f"{base}:last"
+        self._publish = redis.register_script(_PUBLISH_LUA)
+
+    # ----- producer -------------------------------------------------------------------------
+    def partition_of(self, vehicle_id: str) -> int:
+        """The partition a vehicle's pings go to (stable across processes)."""
+        if self.partitions == 1:
+            return 0
+        return zlib.crc32(vehicle_id.encode()) % self.partitions
+
+    async def publish(self, pings: Sequence[Ping]) -> PublishResult:
+        """Append pings newer than their vehicle's last; count the duplicates dropped."""
+        result = PublishResult()
+        for start in range(0, len(pings), _CHUNK):
+            args: list[Any] = [self.maxlen, self.dedupe_ttl_s]
+            for ping in pings[start : start + _CHUNK]:
+                args += [
+                    self.partition_of(ping.vehicle_id),
+                    ping.vehicle_id,
+                    repr(ping.timestamp),
+                    encode_ping(ping),
+                ]
+            codes = await self._publish(keys=[self.last_key, *self.keys], args=args)
+            for code in codes:
+                if code == 0:
+                    result.accepted += 1
+                elif code == 1:
+                    result.duplicate += 1
+                else:
+                    result.out_of_order += 1
+        return result
+
+    # ----- consumer -------------------------------------------------------------------------
+    def partitions_for(self, index: int, count: int) -> list[int]:
+        """Partitions read by consumer ``index`` of ``count``."""
+        if not 0 <= index < count:
+            raise ValueError(f"consumer index {index} not in 0..{count - 1}")
+        return [k for k in range(self.partitions) if k % count == index]
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group on every partition (and the streams) if missing."""
+        for key in self.keys:
+            try:
+                await self.redis.xgroup_create(key, self.group, id="0", mkstream=True)
+            except aioredis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def read(
+        self, consumer: str, partitions: Sequence[int], *, count: int = 500, block_ms: int = 1000
+    ) -> list[Entry]:
+        """New entries for ``consumer`` (at most ``count`` per partition); [] after ``block_ms``."""
+        streams: dict[Any, Any] = {self.keys[k]: ">" for k in partitions}
+        reply = await self.redis.xreadgroup(
+            self.group,
+            consumer,
+            streams,
+            count=count,
+            block=block_ms,
+        )
+        entries: list[Entry] = []
+        if not reply:
+            return entries
+        items = reply.items() if isinstance(reply, dict) else reply
+        for key, messages in items:
+            if isinstance(messages, list) and messages and isinstance(messages[0], list):
+                messages = messages[0]  # RESP3 shape
+            entries += self._entries(_text(key), messages)
+        return entries
+
+    async def reclaim(
+        self,
+        consumer: str,
+        partitions: Sequence[int],
+        *,
+        min_idle_ms: int = 30_000,
+        count: int = 500,
+    ) -> list[Entry]:
+        """Take over entries pending longer than ``min_idle_ms`` (a crashed consumer's)."""
+        entries: list[Entry] = []
+        for k in partitions:
+            key = self.keys[k]
+            start = "0-0"
+            while True:
+                reply = await self.redis.xautoclaim(
+                    key, self.group, consumer, min_idle_ms, start_id=start, count=count
+                )
+                start = _text(reply[0])
+                entries += self._entries(key, reply[1])
+                if start == "0-0" or len(entries) >= count:
+                    break
+        return entries
+
+    def _entries(self, key: str, messages: Any) -> list[Entry]:
+        out: list[Entry] = []
+        for entry_id, fields in messages:
+            if fields is None:  # deleted by MAXLEN while pending
+                continue
+            payload = fields.get(b"p", fields.get("p"))
+            ping: Ping | None
+            try:
+                ping = decode_ping(payload) if payload is not None else None
+            except ValueError:
+                ping = None
+            if ping is None:
+                log.warning("unreadable stream entry", extra={"stream": key, "id": entry_id})
+            out.append(Entry(key, _text(entry_id), ping))
+        return out
+
+    async def ack(self, entries: Sequence[Entry]) -> int:
+        """Acknowledge (and delete) entries once their effects are durable."""
+        by_key: dict[str, list[str]] = {}
+        for e in entries:
+            by_key.setdefault(e.stream, []).append(e.entry_id)
+        if not by_key:
+            return 0
+        acked = 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, ids in by_key.items():
+                pipe.xack(key, self.group, *ids)
+                pipe.xdel(key, *ids)
+            replies = await pipe.execute()
+        for i in range(0, len(replies), 2):
+            acked += int(replies[i])
+        return acked
+
+    async def pending(self) -> int:
+        """Entries delivered to some consumer and not yet acknowledged, over all partitions."""
+        total = 0
+        for key in self.keys:
+            try:
+                info = await self.redis.xpending(key, self.group)
+            except aioredis.ResponseError:
+                continue
+            total += int(info["pending"])
+        return total
+
+    async def length(self) -> int:
+        """Entries currently held in the stream(s)."""
+        total = 0
+        for key in self.keys:
+            total += int(await self.redis.xlen(key))
+        return total
