@@ -59,8 +59,8 @@ return out
 """
 
 
-def encode_ping(ping: Ping) -> str:
-    """The compact JSON array a ping travels as on the stream."""
+def encode_ping(ping: Ping, source: str = "") -> str:
+    """The compact JSON array a ping (and the name of its source) travels as on the stream."""
     return json.dumps(
         [
             ping.vehicle_id,
@@ -77,17 +77,19 @@ def encode_ping(ping: Ping) -> str:
             None if ping.occupancy is None else int(ping.occupancy),
             ping.occupancy_percent,
             ping.label,
+            source,
         ],
         separators=(",", ":"),
     )
 
 
-def decode_ping(payload: str | bytes) -> Ping:
-    """Inverse of :func:`encode_ping`; raises ValueError on anything else."""
+def decode_ping(payload: str | bytes) -> tuple[Ping, str]:
+    """Inverse of :func:`encode_ping`: the ping and its source; ValueError on anything else."""
     try:
         v = json.loads(payload)
         occupancy = None if v[11] is None else Occupancy(v[11])
-        return Ping(
+        source = str(v[14]) if len(v) > 14 and v[14] else ""
+        ping = Ping(
             str(v[0]),
             float(v[1]),
             float(v[2]),
@@ -103,8 +105,9 @@ def decode_ping(payload: str | bytes) -> Ping:
             v[12],
             v[13],
         )
-    except (TypeError, IndexError, KeyError) as exc:
+    except (TypeError, IndexError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"not an encoded ping: {exc}") from exc
+    return ping, source
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class Entry:
     stream: str
     entry_id: str
     ping: Ping | None
+    source: str = ""
 
 
 @dataclass(slots=True)
@@ -163,8 +167,12 @@ class PositionStream:
             return 0
         return zlib.crc32(vehicle_id.encode()) % self.partitions
 
-    async def publish(self, pings: Sequence[Ping]) -> PublishResult:
-        """Append pings newer than their vehicle's last; count the duplicates dropped."""
+    async def publish(self, pings: Sequence[Ping], *, source: str = "") -> PublishResult:
+        """Append pings newer than their vehicle's last; count the duplicates dropped.
+
+        ``source`` (say ``"push"``, ``"poll:<host>"``, ``"sim"``) is kept with each ping and
+        ends up in the ``positions.source`` column.
+        """
         result = PublishResult()
         for start in range(0, len(pings), _CHUNK):
             args: list[Any] = [self.maxlen, self.dedupe_ttl_s]
@@ -173,7 +181,7 @@ class PositionStream:
                     self.partition_of(ping.vehicle_id),
                     ping.vehicle_id,
                     repr(ping.timestamp),
-                    encode_ping(ping),
+                    encode_ping(ping, source),
                 ]
             codes = await self._publish(keys=[self.last_key, *self.keys], args=args)
             for code in codes:
@@ -252,14 +260,16 @@ class PositionStream:
             if fields is None:  # deleted by MAXLEN while pending
                 continue
             payload = fields.get(b"p", fields.get("p"))
-            ping: Ping | None
+            ping: Ping | None = None
+            source = ""
             try:
-                ping = decode_ping(payload) if payload is not None else None
+                if payload is not None:
+                    ping, source = decode_ping(payload)
             except ValueError:
                 ping = None
             if ping is None:
                 log.warning("unreadable stream entry", extra={"stream": key, "id": entry_id})
-            out.append(Entry(key, _text(entry_id), ping))
+            out.append(Entry(key, _text(entry_id), ping, source))
         return out
 
     async def ack(self, entries: Sequence[Entry]) -> int:

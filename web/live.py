@@ -1,0 +1,247 @@
+"""The tracker worker: positions stream -> Tracker -> history (PostgreSQL) + live state (Redis).
+
+A batch read from the stream is processed by the tracker, its rows are written to PostgreSQL in
+one transaction, its changes to Redis, and only then is the batch acknowledged: a worker that
+dies mid-batch leaves the entries pending, and the next worker reclaims them (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+from redis.exceptions import RedisError
+
+from feeds.history import HistoryBatch, HistoryWriter
+from feeds.live_state import LiveState
+from feeds.stream import Entry, PositionStream
+from predictor.events import TrackerOutput, VehicleState
+from transit.pings import Ping
+
+__all__ = ["IngestCounters", "TrackerLike", "TrackerWorker"]
+
+log = logging.getLogger(__name__)
+
+
+class TrackerLike(Protocol):
+    """What the worker needs of :class:`predictor.tracker.Tracker`."""
+
+    def process(self, ping: Ping, now: float) -> TrackerOutput: ...
+
+    def sweep(self, now: float) -> list[VehicleState]: ...
+
+
+@dataclass(slots=True)
+class IngestCounters:
+    """Running totals of the live path, exported by ``/metrics``.
+
+    ``received`` counts pings that arrived at an edge (push, poll, simulator) and passed
+    validation; ``rejected`` counts pings refused anywhere (edge, stream dedupe, tracker) per
+    reason; ``processed`` counts pings the tracker consumed; ``lag_s`` is how far behind the
+    newest processed ping's timestamp the worker's clock was at its last batch.
+    """
+
+    received: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    processed: int = 0
+    predictions_issued: int = 0
+    stop_visits: int = 0
+    segment_traversals: int = 0
+    batches: int = 0
+    acked: int = 0
+    reclaimed: int = 0
+    history_rows: int = 0
+    lag_s: float = 0.0
+    backlog: int = 0
+    errors: int = 0
+
+    def snapshot(self) -> dict[str, object]:
+        """A plain dict of every counter (for logs and JSON)."""
+        return {
+            "received": self.received,
+            "rejected": dict(self.rejected),
+            "processed": self.processed,
+            "predictions_issued": self.predictions_issued,
+            "stop_visits": self.stop_visits,
+            "segment_traversals": self.segment_traversals,
+            "batches": self.batches,
+            "acked": self.acked,
+            "reclaimed": self.reclaimed,
+            "history_rows": self.history_rows,
+            "lag_s": round(self.lag_s, 3),
+            "backlog": self.backlog,
+            "errors": self.errors,
+        }
+
+
+class TrackerWorker:
+    """One consumer of the positions stream driving one tracker.
+
+    Parameters
+    ----------
+    stream, tracker, history, live
+        The stream to consume, the tracker, and the two stores.
+    counters
+        Totals to update (shared with the HTTP layer).
+    consumer, index, count
+        This consumer's name and its place among ``count`` consumers (which partitions it reads).
+    clock
+        Returns the current time; a replay passes the time of the newest ping.
+    """
+
+    def __init__(
+        self,
+        stream: PositionStream,
+        tracker: TrackerLike,
+        history: HistoryWriter,
+        live: LiveState,
+        counters: IngestCounters,
+        *,
+        consumer: str = "tracker-0",
+        index: int = 0,
+        count: int = 1,
+        batch: int = 500,
+        reclaim_idle_ms: int = 30_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stream = stream
+        self.tracker = tracker
+        self.history = history
+        self.live = live
+        self.counters = counters
+        self.consumer = consumer
+        self.partitions = stream.partitions_for(index, count)
+        self.batch = batch
+        self.reclaim_idle_ms = reclaim_idle_ms
+        self.clock = clock
+        self._last_reclaim = 0.0
+
+    async def start(self) -> None:
+        """Create the consumer group if needed."""
+        await self.stream.ensure_group()
+
+    async def step(self, *, block_ms: int = 1000) -> int:
+        """Reclaim abandoned entries (every few seconds) or read new ones; process one batch.
+
+        Returns the number of entries acknowledged.
+        """
+        entries: list[Entry] = []
+        if time.monotonic() - self._last_reclaim > 5.0:
+            self._last_reclaim = time.monotonic()
+            entries = await self.stream.reclaim(
+                self.consumer,
+                self.partitions,
+                min_idle_ms=self.reclaim_idle_ms,
+                count=self.batch,
+            )
+            if entries:
+                self.counters.reclaimed += len(entries)
+                log.info("reclaimed pending pings", extra={"count": len(entries)})
+        if not entries:
+            entries = await self.stream.read(
+                self.consumer, self.partitions, count=self.batch, block_ms=block_ms
+            )
+        if not entries:
+            return 0
+        return await self.handle(entries)
+
+    async def handle(self, entries: Sequence[Entry]) -> int:
+        """Process, persist, publish, then acknowledge ``entries``."""
+        rows = HistoryBatch()
+        outputs: list[TrackerOutput] = []
+        counters = self.counters
+        newest = 0.0
+        now = self.clock()
+        for entry in entries:
+            ping = entry.ping
+            if ping is None:
+                counters.rejected["malformed"] += 1
+                continue
+            out = self.tracker.process(ping, now)
+            counters.processed += 1
+            newest = max(newest, ping.timestamp)
+            if out.rejection is not None:
+                counters.rejected[out.rejection.reason.value] += 1
+            counters.predictions_issued += len(out.predictions)
+            counters.stop_visits += len(out.visits)
+            counters.segment_traversals += len(out.traversals)
+            rows.add(ping, out, entry.source)
+            outputs.append(out)
+        await self._persist(rows, outputs)
+        acked = await self.stream.ack(entries)
+        counters.acked += acked
+        counters.batches += 1
+        if newest:
+            counters.lag_s = max(self.clock() - newest, 0.0)
+        return acked
+
+    async def _persist(self, rows: HistoryBatch, outputs: list[TrackerOutput]) -> None:
+        # The tracker has already consumed these pings, so a failed write is retried here with
+        # the same rows instead of re-reading the entries (which the tracker would now reject).
+        delay = 0.5
+        while True:
+            try:
+                self.counters.history_rows += await self.history.write(rows)
+                break
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self.counters.errors += 1
+                log.warning("history write failed, retrying in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        delay = 0.5
+        while True:
+            try:
+                await self.live.put_many(outputs)
+                return
+            except (OSError, RedisError) as exc:
+                self.counters.errors += 1
+                log.warning("live state write failed, retrying in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def sweep(self) -> int:
+        """Re-flag stale vehicles and withdraw their predictions in Redis."""
+        states = self.tracker.sweep(self.clock())
+        if states:
+            await self.live.put_states(states)
+        return len(states)
+
+    async def run(self, *, sweep_every_s: float = 15.0, log_every_s: float = 30.0) -> None:
+        """Consume until cancelled; never dies on a bad batch (it is retried after a pause)."""
+        await self.start()
+        last_sweep = last_log = time.monotonic()
+        logged = Counter[str]()
+        while True:
+            try:
+                await self.step()
+                now = time.monotonic()
+                if now - last_sweep >= sweep_every_s:
+                    last_sweep = now
+                    await self.sweep()
+                if now - last_log >= log_every_s:
+                    self.counters.backlog = await self.stream.length()
+                    snap = self.counters.snapshot()
+                    done = self.counters.processed - logged["processed"]
+                    log.info(
+                        "tracker: %d pings in %.0f s, %d rejected so far, lag %.1f s, backlog %d",
+                        done,
+                        now - last_log,
+                        sum(self.counters.rejected.values()),
+                        self.counters.lag_s,
+                        self.counters.backlog,
+                        extra={"counters": snap},
+                    )
+                    logged["processed"] = self.counters.processed
+                    last_log = now
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.counters.errors += 1
+                log.exception("tracker batch failed; entries stay pending and will be retried")
+                await asyncio.sleep(1.0)
