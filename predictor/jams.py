@@ -1,0 +1,449 @@
+"""Recurring congestion: segment speeds by 15-minute bin and day type across many days.
+
+Theory of operation
+-------------------
+The input is raw positions along one route direction: per ping a *run* id (a trip, or a
+vehicle's service day), POSIX time, distance along the route in metres, the service day
+(date ordinal) and the local time of day. No stop_times are needed: the route is cut into
+fixed-length segments of ``segment_m`` metres by distance along it.
+
+1. **Cells.** Between two consecutive pings of a run the bus is assumed to move at constant
+   speed; the interval is split at segment boundaries and each piece adds its metres and
+   seconds to the cell (segment, day, time bin of the piece's midpoint). An interval without
+   progress (stopped in traffic) adds its seconds and no metres to the segment where it stood.
+   A cell's speed is the space-mean speed ``metres / seconds``. The same cells can be computed
+   in SQL (the job does, so a month of a big city never leaves the database), and
+   :func:`cells_from_positions` is the reference.
+2. **Free flow** of a segment is a high percentile (``free_flow_percentile``, 85th) of its
+   cells' speeds over every day and bin.
+3. A (segment, day type, bin) is a **recurring jam** when, on more than ``min_days_share``
+   of the days it was observed (at least ``min_days`` days), its speed was below
+   ``jam_ratio`` (50%) of free flow. Day types: weekday, Saturday, Sunday (holidays count as
+   Sunday when given).
+4. Jams are ranked by **bus-minutes lost** per day: time taken minus the time the same metres
+   take at free flow, summed over buses and averaged over the observed days. **Riders
+   affected** per day are bus passes (metres / segment length) times the mean load on board
+   when occupancy is known, else ``riders_per_bus``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "DayType",
+    "Jam",
+    "JamConfig",
+    "JamReport",
+    "SegmentCells",
+    "cells_from_positions",
+    "day_type",
+    "find_jams",
+]
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+class DayType(IntEnum):
+    """Kinds of days whose traffic is alike."""
+
+    WEEKDAY = 0
+    SATURDAY = 1
+    SUNDAY = 2
+
+
+@dataclass(frozen=True, slots=True)
+class JamConfig:
+    """Parameters of the jam finder (metres, seconds)."""
+
+    segment_m: float = 200.0
+    bin_s: int = 900
+    free_flow_percentile: float = 85.0
+    jam_ratio: float = 0.5
+    min_days_share: float = 0.5
+    min_days: int = 3
+    min_passes: float = 0.5  # a cell needs this many bus passes (metres / segment_m)
+    max_gap_s: float = 300.0
+    max_speed_mps: float = 30.0
+    backtrack_m: float = 30.0  # GPS jitter backwards up to this counts as standing still
+    riders_per_bus: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not self.segment_m > 0:
+            raise ValueError(f"segment_m must be positive, got {self.segment_m}")
+        if not self.bin_s > 0:
+            raise ValueError(f"bin_s must be positive, got {self.bin_s}")
+        if not 0 < self.jam_ratio < 1:
+            raise ValueError(f"jam_ratio must be in (0, 1), got {self.jam_ratio}")
+        if not 0 <= self.min_days_share < 1:
+            raise ValueError(f"min_days_share must be in [0, 1), got {self.min_days_share}")
+        if not 0 < self.free_flow_percentile <= 100:
+            raise ValueError("free_flow_percentile must be in (0, 100]")
+        if self.min_days < 1:
+            raise ValueError(f"min_days must be at least 1, got {self.min_days}")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SegmentCells:
+    """Metres and seconds travelled per (segment, day, time bin): the jam finder's input.
+
+    ``load_metres`` is passengers x metres where the load is known, ``loaded_metres`` the
+    metres it is known over.
+    """
+
+    segment: I64
+    day: I64
+    bin: I64
+    metres: F64
+    seconds: F64
+    load_metres: F64
+    loaded_metres: F64
+
+    def __len__(self) -> int:
+        return len(self.segment)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        segment: ArrayLike,
+        day: ArrayLike,
+        bin: ArrayLike,
+        metres: ArrayLike,
+        seconds: ArrayLike,
+        load_metres: ArrayLike | None = None,
+        loaded_metres: ArrayLike | None = None,
+    ) -> SegmentCells:
+        """Check lengths and types (raises ValueError) and sum duplicate keys."""
+        seg = np.asarray(segment, dtype=np.int64)
+        n = seg.shape[0]
+        cols = [np.asarray(x, dtype=np.int64) for x in (day, bin)]
+        vals = [
+            np.asarray(x, dtype=np.float64) if x is not None else np.zeros(n)
+            for x in (metres, seconds, load_metres, loaded_metres)
+        ]
+        for a in (*cols, *vals):
+            if a.shape != (n,):
+                raise ValueError(f"cell arrays differ in length: {a.shape} vs ({n},)")
+        return _sum_cells(seg, cols[0], cols[1], *vals)
+
+
+@dataclass(frozen=True, slots=True)
+class Jam:
+    """One recurring jam: a segment in a time bin of a day type."""
+
+    rank: int
+    segment: int
+    from_m: float
+    to_m: float
+    day_type: DayType
+    bin_start_s: int  # seconds after local midnight
+    days_observed: int
+    days_jammed: int
+    median_speed_mps: float
+    free_flow_mps: float
+    speed_ratio: float
+    bus_minutes_lost_per_day: float
+    bus_passes_per_day: float
+    riders_per_bus: float
+    riders_estimated: bool  # True when riders_per_bus is the configured default
+    riders_affected_per_day: float
+    passenger_minutes_lost_per_day: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class JamReport:
+    """Jams and the speed profile behind them.
+
+    ``profile_*`` arrays hold every (segment, day type, bin) with its median speed over days
+    and the number of days observed and jammed; ``free_flow`` is indexed by segment (NaN where
+    a segment has no observation).
+    """
+
+    jams: tuple[Jam, ...]
+    free_flow: F64
+    profile_segment: I64
+    profile_day_type: I64
+    profile_bin: I64
+    profile_speed: F64
+    profile_days: I64
+    profile_jammed: I64
+    days: int
+    config: JamConfig
+
+
+def day_type(day: ArrayLike, holidays: Iterable[int] = ()) -> I64:
+    """Day type of each date ordinal (``datetime.date.toordinal()``); holidays are Sundays.
+
+    >>> import datetime
+    >>> day_type([datetime.date(2018, 4, d).toordinal() for d in (6, 7, 8, 9)]).tolist()
+    [0, 1, 2, 0]
+    """
+    d = np.asarray(day, dtype=np.int64)
+    wd = (d - 1) % 7  # ordinal 1 (0001-01-01) was a Monday
+    out = np.where(wd == 5, DayType.SATURDAY, np.where(wd == 6, DayType.SUNDAY, DayType.WEEKDAY))
+    hol = np.fromiter(holidays, dtype=np.int64)
+    if len(hol):
+        out = np.where(np.isin(d, hol), DayType.SUNDAY, out)
+    return out.astype(np.int64)
+
+
+def _sum_cells(
+    seg: I64, day: I64, bin_: I64, metres: F64, seconds: F64, lm: F64, lmm: F64
+) -> SegmentCells:
+    if len(seg) == 0:
+        z, e = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return SegmentCells(z, z, z, e, e, e, e)
+    keys = np.stack([seg, day, bin_], axis=1)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    m = len(uniq)
+
+    def s(w: F64) -> F64:
+        return np.bincount(inv, weights=w, minlength=m).astype(np.float64)
+
+    return SegmentCells(
+        segment=uniq[:, 0].copy(),
+        day=uniq[:, 1].copy(),
+        bin=uniq[:, 2].copy(),
+        metres=s(metres),
+        seconds=s(seconds),
+        load_metres=s(lm),
+        loaded_metres=s(lmm),
+    )
+
+
+def cells_from_positions(
+    run: ArrayLike,
+    t: ArrayLike,
+    dist_along: ArrayLike,
+    day: ArrayLike,
+    tod: ArrayLike,
+    *,
+    load: ArrayLike | None = None,
+    config: JamConfig = JamConfig(),
+) -> SegmentCells:
+    """Split the intervals between consecutive pings of each run into segment cells.
+
+    Parameters
+    ----------
+    run : id of the run (trip or vehicle-day) of each ping; pings are sorted here.
+    t : POSIX seconds.
+    dist_along : metres along the route (NaN pings are dropped).
+    day : service day of each ping as a date ordinal.
+    tod : local seconds after midnight of the service day.
+    load : passengers on board per ping (NaN where unknown), or None.
+    config : segment length, bin size, gap and speed limits.
+
+    Returns
+    -------
+    SegmentCells
+
+    Raises
+    ------
+    ValueError
+        When the arrays differ in length.
+
+    Examples
+    --------
+    A bus runs 390 m in 39 s, then stands 60 s: segment 0 at 10 m/s, segment 1 slowed down.
+
+    >>> c = cells_from_positions(["a"] * 3, [0, 39, 99], [0, 390, 390], [1] * 3, [0, 39, 99])
+    >>> c.segment.tolist(), c.metres.tolist(), c.seconds.tolist()
+    ([0, 1], [200.0, 190.0], [20.0, 79.0])
+    """
+    ts = np.asarray(t, dtype=np.float64)
+    n = ts.shape[0]
+    runs = np.asarray(run).astype(np.str_)
+    dist = np.asarray(dist_along, dtype=np.float64)
+    days = np.asarray(day, dtype=np.int64)
+    tods = np.asarray(tod, dtype=np.float64)
+    loads = np.full(n, np.nan) if load is None else np.asarray(load, dtype=np.float64)
+    for name, a in (("run", runs), ("dist_along", dist), ("day", days), ("tod", tods)):
+        if a.shape != (n,):
+            raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
+    if loads.shape != (n,):
+        raise ValueError(f"load has shape {loads.shape}, expected ({n},)")
+    keep = np.isfinite(ts) & np.isfinite(dist) & np.isfinite(tods)
+    runs, ts, dist, days, tods, loads = (
+        runs[keep],
+        ts[keep],
+        dist[keep],
+        days[keep],
+        tods[keep],
+        loads[keep],
+    )
+    order = np.lexsort((ts, runs))
+    runs, ts, dist, days, tods, loads = (
+        runs[order],
+        ts[order],
+        dist[order],
+        days[order],
+        tods[order],
+        loads[order],
+    )
+    L = config.segment_m
+    if len(ts) < 2:
+        return _sum_cells(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0),) * 4)
+    same = runs[1:] == runs[:-1]
+    d0, d1 = dist[:-1], dist[1:]
+    dt = ts[1:] - ts[:-1]
+    dd = d1 - d0
+    moving = dd > 0
+    standing = (dd <= 0) & (dd >= -config.backtrack_m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = dd / dt
+    ok = same & (dt > 0) & (dt <= config.max_gap_s) & (moving | standing)
+    ok &= ~moving | (v <= config.max_speed_mps)
+    idx = np.flatnonzero(ok)
+    d0, d1, dt, dd = d0[idx], d1[idx], dt[idx], dd[idx]
+    mv = dd > 0
+    d1 = np.where(mv, d1, d0)
+    k0 = np.floor(d0 / L).astype(np.int64)
+    k1 = np.where(mv, np.ceil(d1 / L).astype(np.int64) - 1, k0)
+    k1 = np.maximum(k1, k0)
+    count = k1 - k0 + 1
+    rep = np.repeat(np.arange(len(idx)), count)
+    first = np.repeat(np.cumsum(count) - count, count)
+    seg = k0[rep] + (np.arange(len(rep)) - first)
+    lo = np.maximum(d0[rep], seg * L)
+    hi = np.minimum(d1[rep], (seg + 1) * L)
+    mvr = mv[rep]
+    metres = np.where(mvr, hi - lo, 0.0)
+    dtr, ddr = dt[rep], dd[rep]
+    seconds = np.where(mvr, metres / np.where(mvr, ddr, 1.0) * dtr, dtr)
+    offset = np.where(mvr, ((lo + hi) / 2 - d0[rep]) / np.where(mvr, ddr, 1.0) * dtr, dtr / 2)
+    a = idx[rep]
+    bins = np.floor((tods[a] + offset) / config.bin_s).astype(np.int64)
+    la, lb = loads[a], loads[a + 1]
+    lmean = np.where(np.isnan(la), lb, np.where(np.isnan(lb), la, (la + lb) / 2))
+    known = np.isfinite(lmean)
+    lm = np.where(known, lmean * metres, 0.0)
+    lmm = np.where(known, metres, 0.0)
+    return _sum_cells(seg, days[a], bins, metres, seconds, lm, lmm)
+
+
+def find_jams(
+    cells: SegmentCells,
+    config: JamConfig = JamConfig(),
+    *,
+    holidays: Iterable[int] = (),
+) -> JamReport:
+    """Recurring jams from segment cells, ranked by bus-minutes lost per day.
+
+    Parameters
+    ----------
+    cells : from :func:`cells_from_positions` or the same aggregation done in SQL.
+    config : thresholds; ``segment_m`` must be the one the cells were made with.
+    holidays : date ordinals to treat as Sundays.
+
+    Returns
+    -------
+    JamReport
+
+    Examples
+    --------
+    Segment 1 crawls at 2 m/s at 17:00 on four weekdays, elsewhere buses run at 10 m/s.
+
+    >>> import numpy as np
+    >>> segs, days, bins, metres, secs = [], [], [], [], []
+    >>> for day in (736793, 736794, 736795, 736796):  # Mon-Thu
+    ...     for seg in range(4):
+    ...         for b in (64, 68):
+    ...             slow = seg == 1 and b == 68
+    ...             segs.append(seg); days.append(day); bins.append(b)
+    ...             metres.append(200.0); secs.append(100.0 if slow else 20.0)
+    >>> report = find_jams(SegmentCells.from_arrays(segs, days, bins, metres, secs))
+    >>> [(j.segment, j.bin_start_s // 3600, j.days_jammed, j.bus_minutes_lost_per_day)
+    ...  for j in report.jams]
+    [(1, 17, 4, 1.3333333333333333)]
+    """
+    L = config.segment_m
+    valid = (cells.seconds > 0) & (cells.metres >= config.min_passes * L)
+    seg, day, bin_ = cells.segment[valid], cells.day[valid], cells.bin[valid]
+    metres, seconds = cells.metres[valid], cells.seconds[valid]
+    lm, lmm = cells.load_metres[valid], cells.loaded_metres[valid]
+    n_seg = int(seg.max()) + 1 if len(seg) else 0
+    free_flow = np.full(n_seg, np.nan)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(seg) == 0:
+        return JamReport((), free_flow, empty, empty, empty, np.zeros(0), empty, empty, 0, config)
+    speed = metres / seconds
+    # free flow: a high percentile of each segment's cell speeds
+    order = np.argsort(seg, kind="stable")
+    s_sorted = seg[order]
+    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+    for s0, s1 in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+        free_flow[s_sorted[s0]] = np.percentile(speed[order[s0:s1]], config.free_flow_percentile)
+    ff = free_flow[seg]
+    jammed = speed < config.jam_ratio * ff
+    lost = np.maximum(seconds - metres / ff, 0.0)
+    dtype = day_type(day, holidays)
+    keys = np.stack([seg, dtype, bin_], axis=1)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    m = len(uniq)
+    n_days = np.bincount(inv, minlength=m)
+    n_jam = np.bincount(inv, weights=jammed.astype(np.float64), minlength=m).astype(np.int64)
+    lost_sum = np.bincount(inv, weights=lost, minlength=m)
+    metres_sum = np.bincount(inv, weights=metres, minlength=m)
+    lm_sum = np.bincount(inv, weights=lm, minlength=m)
+    lmm_sum = np.bincount(inv, weights=lmm, minlength=m)
+    # median speed over days per group
+    g_order = np.lexsort((speed, inv))
+    g_starts = np.flatnonzero(np.r_[True, inv[g_order][1:] != inv[g_order][:-1]])
+    med = np.array(
+        [
+            float(np.median(speed[g_order[a:b]]))
+            for a, b in zip(g_starts, np.r_[g_starts[1:], len(g_order)], strict=True)
+        ]
+    )
+    recurring = (n_days >= config.min_days) & (n_jam > config.min_days_share * n_days)
+    jams: list[Jam] = []
+    for g in np.flatnonzero(recurring).tolist():
+        s, dtp, b = (int(x) for x in uniq[g])
+        days_obs = int(n_days[g])
+        known = lmm_sum[g] > 0
+        riders = float(lm_sum[g] / lmm_sum[g]) if known else config.riders_per_bus
+        lost_pd = float(lost_sum[g] / days_obs / 60.0)
+        passes_pd = float(metres_sum[g] / L / days_obs)
+        jams.append(
+            Jam(
+                rank=0,
+                segment=s,
+                from_m=s * L,
+                to_m=(s + 1) * L,
+                day_type=DayType(dtp),
+                bin_start_s=b * config.bin_s,
+                days_observed=days_obs,
+                days_jammed=int(n_jam[g]),
+                median_speed_mps=float(med[g]),
+                free_flow_mps=float(free_flow[s]),
+                speed_ratio=float(med[g] / free_flow[s]),
+                bus_minutes_lost_per_day=lost_pd,
+                bus_passes_per_day=passes_pd,
+                riders_per_bus=riders,
+                riders_estimated=not known,
+                riders_affected_per_day=passes_pd * riders,
+                passenger_minutes_lost_per_day=lost_pd * riders,
+            )
+        )
+    jams.sort(key=lambda j: (-j.bus_minutes_lost_per_day, -j.riders_affected_per_day, j.segment))
+    ranked = tuple(replace(j, rank=i + 1) for i, j in enumerate(jams))
+    return JamReport(
+        jams=ranked,
+        free_flow=free_flow,
+        profile_segment=uniq[:, 0].copy(),
+        profile_day_type=uniq[:, 1].copy(),
+        profile_bin=uniq[:, 2].copy(),
+        profile_speed=med,
+        profile_days=n_days.astype(np.int64),
+        profile_jammed=n_jam,
+        days=len(np.unique(day)),
+        config=config,
+    )

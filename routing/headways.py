@@ -1,0 +1,383 @@
+"""Service reliability from observed stop visits: headways, bunching, on-time, run times.
+
+Theory of operation
+-------------------
+The input is a table of observed stop visits (one row per trip per stop: route, stop, trip,
+stop_sequence, observed arrival, optional departure and scheduled time, all POSIX seconds).
+
+* **Headways** at a stop are the gaps between successive observed arrivals of one route. A
+  headway longer than ``max_headway_s`` is a break in service (overnight), not a headway. The
+  scheduled headway of the same pair of trips is the gap between their scheduled times; when no
+  schedule is known the stop's median observed headway stands in for it.
+* **Regularity** is the coefficient of variation of headways (sd / mean; 0 is perfectly even,
+  1 is as irregular as random arrivals). Riders' excess wait time (EWT) is the average wait
+  ``sum(h^2) / (2 sum(h))`` minus the scheduled one.
+* **Bunching**: a headway under ``bunch_share`` (25%) of the scheduled one or under
+  ``bunch_min_s``. **Gap**: a headway over ``gap_factor`` (1.5) times the scheduled one.
+* **On time** is the usual window: no more than 1 minute early and no more than 5 minutes late
+  (``early_s = -60``, ``late_s = 300``), judged on arrival delay.
+* **Run time** of a segment (consecutive stops of one trip) is arrival at the second stop minus
+  departure from the first (arrival when departure is unknown). Its *fixed* part is the time
+  it takes in good conditions (the ``fixed_percentile``, 10th, of observed run times); the
+  *congestion* part is the mean minus that; variability is the CV and p90 - p50 spread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "HeadwayConfig",
+    "OnTime",
+    "RouteRegularity",
+    "SegmentRunTime",
+    "StopHeadways",
+    "Visits",
+    "on_time",
+    "route_regularity",
+    "run_times",
+    "stop_headways",
+]
+
+F64 = NDArray[np.float64]
+Str = NDArray[np.str_]
+
+
+@dataclass(frozen=True, slots=True)
+class HeadwayConfig:
+    """Thresholds of the service report (seconds)."""
+
+    bunch_share: float = 0.25
+    bunch_min_s: float = 60.0
+    gap_factor: float = 1.5
+    early_s: float = -60.0
+    late_s: float = 300.0
+    max_headway_s: float = 3 * 3600.0
+    min_headways: int = 3
+    fixed_percentile: float = 10.0
+    max_run_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.bunch_share < 1:
+            raise ValueError(f"bunch_share must be in (0, 1), got {self.bunch_share}")
+        if self.gap_factor <= 1:
+            raise ValueError(f"gap_factor must exceed 1, got {self.gap_factor}")
+        if self.early_s > 0 or self.late_s < 0:
+            raise ValueError("early_s must be <= 0 <= late_s")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Visits:
+    """Observed stop visits as parallel arrays (times POSIX seconds, NaN where unknown)."""
+
+    route: Str
+    stop: Str
+    trip: Str
+    stop_sequence: NDArray[np.int64]
+    arrival: F64
+    departure: F64
+    scheduled: F64
+
+    @classmethod
+    def from_arrays(
+        cls,
+        route: ArrayLike,
+        stop: ArrayLike,
+        trip: ArrayLike,
+        stop_sequence: ArrayLike,
+        arrival: ArrayLike,
+        departure: ArrayLike | None = None,
+        scheduled: ArrayLike | None = None,
+    ) -> Visits:
+        """Check and wrap arrays; rows without a finite arrival are dropped.
+
+        Raises
+        ------
+        ValueError
+            When lengths differ.
+        """
+        arr = np.asarray(arrival, dtype=np.float64)
+        n = arr.shape[0]
+
+        def f64(x: ArrayLike | None, name: str) -> F64:
+            if x is None:
+                return np.full(n, np.nan)
+            a = np.asarray(x, dtype=np.float64)
+            if a.shape != (n,):
+                raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
+            return a
+
+        def s(x: ArrayLike, name: str) -> Str:
+            a = np.asarray(x).astype(np.str_)
+            if a.shape != (n,):
+                raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
+            return a
+
+        seq = np.asarray(stop_sequence, dtype=np.int64)
+        if seq.shape != (n,):
+            raise ValueError(f"stop_sequence has shape {seq.shape}, expected ({n},)")
+        ok = np.isfinite(arr)
+        return cls(
+            route=s(route, "route")[ok],
+            stop=s(stop, "stop")[ok],
+            trip=s(trip, "trip")[ok],
+            stop_sequence=seq[ok],
+            arrival=arr[ok],
+            departure=f64(departure, "departure")[ok],
+            scheduled=f64(scheduled, "scheduled")[ok],
+        )
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+
+@dataclass(frozen=True, slots=True)
+class StopHeadways:
+    """Headway figures of one route at one stop."""
+
+    route_id: str
+    stop_id: str
+    headways: int
+    mean_s: float
+    sd_s: float
+    cv: float
+    scheduled_mean_s: float | None
+    bunched: int
+    gaps: int
+    wait_s: float  # average rider wait with random arrivals
+    excess_wait_s: float | None  # wait_s minus the scheduled average wait
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRegularity:
+    """Headway figures of a route over all its stops (headway-weighted)."""
+
+    route_id: str
+    stops: int
+    headways: int
+    mean_headway_s: float
+    cv: float
+    bunched_share: float
+    gap_share: float
+    excess_wait_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OnTime:
+    """On-time performance of a route."""
+
+    route_id: str
+    visits: int
+    early_share: float
+    on_time_share: float
+    late_share: float
+    mean_delay_s: float
+    median_delay_s: float
+    p90_delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRunTime:
+    """Run-time figures of one segment (consecutive stops of a route)."""
+
+    route_id: str
+    from_stop_id: str
+    to_stop_id: str
+    runs: int
+    mean_s: float
+    median_s: float
+    p90_s: float
+    fixed_s: float  # time in good conditions (low percentile)
+    congestion_s: float  # mean - fixed
+    cv: float
+
+
+def _groups(*keys: Str) -> tuple[NDArray[np.intp], list[tuple[int, int]]]:
+    """Sort order by the keys (first is primary) and the (start, end) of each group in it."""
+    order = np.lexsort(tuple(reversed(keys)))
+    if len(order) == 0:
+        return order, []
+    change = np.zeros(len(order), dtype=bool)
+    change[0] = True
+    for k in keys:
+        ks = k[order]
+        change[1:] |= ks[1:] != ks[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.r_[starts[1:], len(order)]
+    return order, list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def stop_headways(visits: Visits, config: HeadwayConfig = HeadwayConfig()) -> list[StopHeadways]:
+    """Headway regularity, bunching and gaps per route and stop.
+
+    Examples
+    --------
+    >>> v = Visits.from_arrays(["r"] * 5, ["s"] * 5, list("abcde"), [1] * 5,
+    ...                        [0, 600, 660, 1800, 2400], scheduled=[0, 600, 1200, 1800, 2400])
+    >>> h = stop_headways(v)[0]
+    >>> h.headways, h.bunched, h.gaps, round(h.cv, 2)
+    (4, 1, 1, 0.73)
+    """
+    order, groups = _groups(visits.route, visits.stop)
+    out: list[StopHeadways] = []
+    for s0, s1 in groups:
+        idx = order[s0:s1]
+        arr = visits.arrival[idx]
+        o = np.argsort(arr, kind="stable")
+        arr, sched = arr[o], visits.scheduled[idx][o]
+        h = np.diff(arr)
+        hs = np.abs(np.diff(sched))
+        keep = (h > 0) & (h <= config.max_headway_s)
+        h, hs = h[keep], hs[keep]
+        if len(h) < config.min_headways:
+            continue
+        known = np.isfinite(hs) & (hs > 0)
+        ref = np.where(known, hs, np.median(h))
+        bunched = (h < config.bunch_share * ref) | (h < config.bunch_min_s)
+        gaps = h > config.gap_factor * ref
+        mean = float(h.mean())
+        sd = float(h.std(ddof=1)) if len(h) > 1 else 0.0
+        wait = float((h**2).sum() / (2 * h.sum()))
+        sched_wait = None
+        if known.sum() >= config.min_headways:
+            hk = hs[known]
+            sched_wait = float((hk**2).sum() / (2 * hk.sum()))
+        out.append(
+            StopHeadways(
+                route_id=str(visits.route[idx[0]]),
+                stop_id=str(visits.stop[idx[0]]),
+                headways=len(h),
+                mean_s=mean,
+                sd_s=sd,
+                cv=sd / mean if mean > 0 else 0.0,
+                scheduled_mean_s=float(hs[known].mean()) if known.any() else None,
+                bunched=int(bunched.sum()),
+                gaps=int(gaps.sum()),
+                wait_s=wait,
+                excess_wait_s=None if sched_wait is None else wait - sched_wait,
+            )
+        )
+    return out
+
+
+def route_regularity(stops: list[StopHeadways]) -> list[RouteRegularity]:
+    """Per-route figures from :func:`stop_headways` rows, weighted by headway counts.
+
+    Sorted by CV, the least regular route first.
+    """
+    by_route: dict[str, list[StopHeadways]] = {}
+    for s in stops:
+        by_route.setdefault(s.route_id, []).append(s)
+    out: list[RouteRegularity] = []
+    for rid, rows in by_route.items():
+        w = np.array([r.headways for r in rows], dtype=np.float64)
+        total = float(w.sum())
+        ewt = [(r.excess_wait_s, r.headways) for r in rows if r.excess_wait_s is not None]
+        out.append(
+            RouteRegularity(
+                route_id=rid,
+                stops=len(rows),
+                headways=int(total),
+                mean_headway_s=float(np.dot(w, [r.mean_s for r in rows]) / total),
+                cv=float(np.dot(w, [r.cv for r in rows]) / total),
+                bunched_share=sum(r.bunched for r in rows) / total,
+                gap_share=sum(r.gaps for r in rows) / total,
+                excess_wait_s=(
+                    sum(e * n for e, n in ewt) / sum(n for _, n in ewt) if ewt else None
+                ),
+            )
+        )
+    out.sort(key=lambda r: (-r.cv, r.route_id))
+    return out
+
+
+def on_time(visits: Visits, config: HeadwayConfig = HeadwayConfig()) -> list[OnTime]:
+    """On-time performance per route from visits with a scheduled time, worst route first.
+
+    Examples
+    --------
+    >>> v = Visits.from_arrays(["r"] * 4, list("abcd"), ["t"] * 4, [1, 2, 3, 4],
+    ...                        [0, 100, 400, 1000], scheduled=[100, 100, 100, 100])
+    >>> p = on_time(v)[0]
+    >>> p.early_share, p.on_time_share, p.late_share
+    (0.25, 0.5, 0.25)
+    """
+    delay = visits.arrival - visits.scheduled
+    ok = np.isfinite(delay)
+    route, delay = visits.route[ok], delay[ok]
+    out: list[OnTime] = []
+    order, groups = _groups(route)
+    for s0, s1 in groups:
+        d = delay[order[s0:s1]]
+        early = d < config.early_s
+        late = d > config.late_s
+        out.append(
+            OnTime(
+                route_id=str(route[order[s0]]),
+                visits=len(d),
+                early_share=float(early.mean()),
+                on_time_share=float((~early & ~late).mean()),
+                late_share=float(late.mean()),
+                mean_delay_s=float(d.mean()),
+                median_delay_s=float(np.median(d)),
+                p90_delay_s=float(np.percentile(d, 90)),
+            )
+        )
+    out.sort(key=lambda r: (r.on_time_share, r.route_id))
+    return out
+
+
+def run_times(
+    visits: Visits, config: HeadwayConfig = HeadwayConfig(), *, min_runs: int = 3
+) -> list[SegmentRunTime]:
+    """Run-time variability per segment, split into fixed and congestion time.
+
+    Sorted by total congestion time (congestion_s * runs), the costliest segment first.
+
+    Examples
+    --------
+    >>> arr = [0, 100, 0, 130, 0, 200]
+    >>> v = Visits.from_arrays(["r"] * 6, ["a", "b"] * 3, ["1", "1", "2", "2", "3", "3"],
+    ...                        [1, 2] * 3, arr)
+    >>> s = run_times(v)[0]
+    >>> s.runs, s.median_s, round(s.fixed_s), round(s.congestion_s)
+    (3, 130.0, 106, 37)
+    """
+    order = np.lexsort((visits.stop_sequence, visits.trip))
+    trip = visits.trip[order]
+    seq = visits.stop_sequence[order]
+    a, b = order[:-1], order[1:]
+    same = (trip[:-1] == trip[1:]) & (seq[1:] > seq[:-1])
+    leave = np.where(np.isfinite(visits.departure[a]), visits.departure[a], visits.arrival[a])
+    run = visits.arrival[b] - leave
+    ok = same & (run > 0) & (run <= config.max_run_s)
+    a, b, run = a[ok], b[ok], run[ok]
+    route, s_from, s_to = visits.route[a], visits.stop[a], visits.stop[b]
+    out: list[SegmentRunTime] = []
+    g_order, groups = _groups(route, s_from, s_to)
+    for s0, s1 in groups:
+        idx = g_order[s0:s1]
+        if len(idx) < min_runs:
+            continue
+        r = run[idx]
+        mean = float(r.mean())
+        fixed = float(np.percentile(r, config.fixed_percentile))
+        out.append(
+            SegmentRunTime(
+                route_id=str(route[idx[0]]),
+                from_stop_id=str(s_from[idx[0]]),
+                to_stop_id=str(s_to[idx[0]]),
+                runs=len(r),
+                mean_s=mean,
+                median_s=float(np.median(r)),
+                p90_s=float(np.percentile(r, 90)),
+                fixed_s=fixed,
+                congestion_s=mean - fixed,
+                cv=float(r.std(ddof=1) / mean) if len(r) > 1 and mean > 0 else 0.0,
+            )
+        )
+    out.sort(key=lambda s: (-s.congestion_s * s.runs, s.route_id, s.from_stop_id))
+    return out

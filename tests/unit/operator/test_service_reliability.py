@@ -1,0 +1,127 @@
+"""Headway regularity, bunching, on-time performance and run-time variability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from routing.headways import (
+    HeadwayConfig,
+    Visits,
+    on_time,
+    route_regularity,
+    run_times,
+    stop_headways,
+)
+
+
+def _visits(arrivals: list[float], scheduled: list[float] | None = None, stop: str = "s"):
+    n = len(arrivals)
+    return Visits.from_arrays(
+        ["r"] * n, [stop] * n, [f"t{i}" for i in range(n)], [1] * n, arrivals, scheduled=scheduled
+    )
+
+
+def test_perfectly_regular_service_has_zero_cv_and_no_excess_wait() -> None:
+    arr = [600.0 * i for i in range(10)]
+    h = stop_headways(_visits(arr, arr))[0]
+    assert (h.headways, h.bunched, h.gaps) == (9, 0, 0)
+    assert h.cv == pytest.approx(0.0)
+    assert h.wait_s == pytest.approx(300.0)
+    assert h.excess_wait_s == pytest.approx(0.0)
+
+
+def test_bunched_pair_and_the_gap_behind_it() -> None:
+    sched = [600.0 * i for i in range(6)]
+    arr = [0, 600, 1300, 1390, 2400, 3000]  # trip 2 late, trip 3 on its tail
+    h = stop_headways(_visits(arr, sched))[0]
+    assert h.bunched == 1  # 90 s < 25% of 600 s
+    assert h.gaps == 1  # 1010 s behind the pair is > 1.5 x 600
+    assert h.excess_wait_s is not None
+    assert h.excess_wait_s > 0
+    arr2 = [0, 600, 1500, 1560, 2400, 3000]  # 900 s gap then 60 s
+    h2 = stop_headways(_visits(arr2, sched))[0]
+    assert (h2.bunched, h2.gaps) == (1, 0)
+    arr3 = [0, 600, 1800, 1810, 2400, 3000]
+    h3 = stop_headways(_visits(arr3, sched))[0]
+    assert (h3.bunched, h3.gaps) == (1, 1)
+
+
+def test_without_schedule_the_median_headway_is_the_reference() -> None:
+    arr = [0, 600, 1200, 1250, 1800, 2400, 3000]
+    h = stop_headways(_visits(arr))[0]
+    assert h.bunched == 1
+    assert h.scheduled_mean_s is None
+    assert h.excess_wait_s is None
+
+
+def test_overnight_break_is_not_a_headway() -> None:
+    arr = [0, 600, 1200, 1800, 60000, 60600]
+    h = stop_headways(_visits(arr))[0]
+    assert h.headways == 4
+
+
+def test_route_regularity_weights_stops_by_headways() -> None:
+    even = [600.0 * i for i in range(9)]
+    uneven = [0, 100, 1200, 1300, 2400, 2500, 3600, 3700, 4800]
+    v = Visits.from_arrays(
+        ["r"] * 18,
+        ["a"] * 9 + ["b"] * 9,
+        [f"t{i}" for i in range(9)] * 2,
+        [1] * 9 + [2] * 9,
+        even + uneven,
+    )
+    (reg,) = route_regularity(stop_headways(v))
+    rows = stop_headways(v)
+    assert reg.stops == 2
+    assert reg.headways == 16
+    assert reg.cv == pytest.approx(np.mean([r.cv for r in rows]))
+    assert reg.bunched_share == pytest.approx(4 / 16)
+
+
+def test_on_time_window_is_one_minute_early_to_five_late() -> None:
+    sched = [1000.0] * 6
+    arr = [939, 940, 1000, 1300, 1301, 2000]
+    (p,) = on_time(
+        Visits.from_arrays(["r"] * 6, list("abcdef"), ["t"] * 6, range(6), arr, scheduled=sched)
+    )
+    assert p.visits == 6
+    assert p.early_share == pytest.approx(1 / 6)
+    assert p.on_time_share == pytest.approx(3 / 6)
+    assert p.late_share == pytest.approx(2 / 6)
+    cfg = HeadwayConfig(early_s=-120, late_s=600)
+    (q,) = on_time(
+        Visits.from_arrays(["r"] * 6, list("abcdef"), ["t"] * 6, range(6), arr, scheduled=sched),
+        cfg,
+    )
+    assert q.on_time_share == pytest.approx(5 / 6)
+
+
+def test_run_time_splits_fixed_and_congestion_and_uses_departures() -> None:
+    runs = [100, 100, 100, 100, 100, 100, 100, 100, 100, 400]
+    route, stop, trip, seq, arr, dep = [], [], [], [], [], []
+    for i, r in enumerate(runs):
+        t0 = 10000.0 * i
+        route += ["r", "r"]
+        stop += ["a", "b"]
+        trip += [str(i)] * 2
+        seq += [1, 2]
+        arr += [t0, t0 + 30 + r]
+        dep += [t0 + 30, np.nan]  # 30 s dwell at a is not run time
+    (seg,) = run_times(Visits.from_arrays(route, stop, trip, seq, arr, dep))
+    assert (seg.from_stop_id, seg.to_stop_id, seg.runs) == ("a", "b", 10)
+    assert seg.fixed_s == pytest.approx(100.0)
+    assert seg.median_s == pytest.approx(100.0)
+    assert seg.congestion_s == pytest.approx(30.0)
+    assert seg.p90_s == pytest.approx(130.0)
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="stop has shape"):
+        Visits.from_arrays(["r"], ["a", "b"], ["t"], [1], [0.0])
+    with pytest.raises(ValueError, match="bunch_share"):
+        HeadwayConfig(bunch_share=2)
+    empty = Visits.from_arrays([], [], [], [], [])
+    assert stop_headways(empty) == []
+    assert on_time(empty) == []
+    assert run_times(empty) == []
