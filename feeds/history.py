@@ -123,7 +123,7 @@ class HistoryBatch:
                     state.trip_id if state is not None else ping.trip_id,
                     state.route_id if state is not None else ping.route_id,
                     state.direction_id if state is not None else ping.direction_id,
-                    _date(state.service_date if state is not None else ping.start_date),
+                    _date((state.service_date if state is not None else None) or ping.start_date),
                     ping.speed,
                     ping.bearing,
                     None if ping.occupancy is None else int(ping.occupancy),

@@ -99,7 +99,7 @@ class FeedPoller:
         """Seconds to wait after ``failures`` consecutive failures (with jitter)."""
         if failures <= 0:
             return self.interval_s
-        base = min(self.interval_s * 2 ** (failures - 1), self.max_backoff_s)
+        base = float(min(self.interval_s * 2.0 ** (failures - 1), self.max_backoff_s))
         return base / 2 + self.rng.uniform(0, base / 2)
 
     async def poll(self, state: UrlState) -> PollResult:

@@ -23,7 +23,7 @@ import json
 import logging
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -127,7 +127,6 @@ class PublishResult:
     accepted: int = 0
     duplicate: int = 0
     out_of_order: int = 0
-    ids: list[str] = field(default_factory=list)
 
 
 def _text(value: bytes | str) -> str:

@@ -1,0 +1,109 @@
+"""The tracker worker end to end over real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from feeds.history import HistoryWriter
+from feeds.live_state import LiveState
+from feeds.stream import PositionStream
+from transit.pings import Ping
+from web.live import IngestCounters, TrackerWorker
+
+from .conftest import LineTracker
+
+T0 = 1_402_358_400.0
+
+
+def pings(vid: str, n: int, step: float = 30.0) -> list[Ping]:
+    return [Ping(vid, T0 + i * step, -16.92, 145.77 + i * 1e-4, trip_id="T") for i in range(n)]
+
+
+def worker(
+    stream: PositionStream, history: HistoryWriter, live: LiveState, **kw: object
+) -> TrackerWorker:
+    return TrackerWorker(
+        stream,
+        LineTracker(),
+        history,
+        live,
+        IngestCounters(),
+        clock=lambda: T0 + 3600,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def count(pool: asyncpg.Pool, table: str) -> int:
+    async with pool.acquire() as conn:
+        n: int = await conn.fetchval(f"SELECT count(*) FROM {table}")
+    return n
+
+
+async def test_pings_flow_to_redis_and_postgres_then_are_acked(
+    stream: PositionStream, history: HistoryWriter, live: LiveState, ingest_pool: asyncpg.Pool
+) -> None:
+    w = worker(stream, history, live)
+    await w.start()
+    published = await stream.publish(pings("a", 4) + pings("b", 2) + pings("a", 4), source="test")
+    # the second copy of a's pings: the last one is a duplicate, the rest older than it
+    assert (published.duplicate, published.out_of_order) == (1, 3)
+    assert await w.step(block_ms=100) == 6
+    assert await count(ingest_pool, "positions") == 6
+    assert await count(ingest_pool, "predictions_log") > 0
+    assert (await live.vehicle("a")) is not None
+    assert [p.stop_id for p in await live.trip_predictions("T")]
+    assert await stream.pending() == 0
+    c = w.counters
+    assert (c.processed, c.acked, c.batches) == (6, 6, 1)
+    assert c.predictions_issued > 0
+    assert c.lag_s == 3600 - 90
+
+
+async def test_nothing_is_acked_until_postgres_has_it(
+    stream: PositionStream, history: HistoryWriter, live: LiveState, ingest_pool: asyncpg.Pool
+) -> None:
+    w = worker(stream, history, live)
+    await w.start()
+    await stream.publish(pings("a", 3))
+    async with ingest_pool.acquire() as conn:
+        await conn.execute("ALTER TABLE positions RENAME TO positions_away")
+    task = asyncio.create_task(w.step(block_ms=100))
+    await asyncio.sleep(0.8)  # the write fails and is retried
+    assert not task.done()
+    assert await stream.pending() == 3
+    assert w.counters.errors >= 1
+    async with ingest_pool.acquire() as conn:
+        await conn.execute("ALTER TABLE positions_away RENAME TO positions")
+    assert await asyncio.wait_for(task, 5) == 3
+    assert await stream.pending() == 0
+    assert await count(ingest_pool, "positions") == 3
+
+
+async def test_a_second_worker_takes_over_a_crashed_ones_pings(
+    stream: PositionStream, history: HistoryWriter, live: LiveState, ingest_pool: asyncpg.Pool
+) -> None:
+    crashed = worker(stream, history, live, consumer="w1")
+    await crashed.start()
+    await stream.publish(pings("a", 5))
+    taken = await stream.read("w1", [0], block_ms=10)  # w1 dies after reading
+    assert len(taken) == 5
+    survivor = worker(stream, history, live, consumer="w2", reclaim_idle_ms=10)
+    await asyncio.sleep(0.05)
+    assert await survivor.step(block_ms=10) == 5
+    assert survivor.counters.reclaimed == 5
+    assert await stream.pending() == 0
+    assert await count(ingest_pool, "positions") == 5
+
+
+async def test_bad_entries_are_counted_and_acked(
+    stream: PositionStream, history: HistoryWriter, live: LiveState
+) -> None:
+    w = worker(stream, history, live)
+    await w.start()
+    await stream.redis.xadd(stream.keys[0], {"p": "garbage"})
+    await stream.publish(pings("a", 2))
+    assert await w.step(block_ms=10) == 3
+    assert w.counters.rejected == {"malformed": 1}
+    assert w.counters.processed == 2
