@@ -10,6 +10,7 @@ walking, one walk between rides, egress only after a ride.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Sequence
 
@@ -18,8 +19,7 @@ from numpy.typing import NDArray
 
 from transit.network import Network
 
-from .service_days import trips_running
-from .timetable import WINDOW_AFTER, WINDOW_BEFORE
+from .timetable import WINDOW_AFTER, WINDOW_BEFORE, running_trips
 
 __all__ = ["BruteForce"]
 
@@ -46,7 +46,7 @@ class BruteForce:
             (date_ordinal, 0),
             (date_ordinal + 1, day_length),
         ):
-            for t in np.flatnonzero(trips_running(network, date)).tolist():
+            for t in np.flatnonzero(running_trips(network, date)).tolist():
                 rows = network.trip_rows(t)
                 if rows.stop - rows.start < 2:
                     continue
@@ -80,8 +80,6 @@ class BruteForce:
 
         ``sources`` are ``(stop, time ready there)``, ``targets`` maps stop -> egress seconds.
         """
-        import bisect
-
         net = self.network
         best: dict[tuple[int, ...], int] = {}
         heap: list[tuple[int, tuple[int, ...]]] = []

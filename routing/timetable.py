@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from transit.calendar import active_services
 from transit.network import Network
 
 from .patterns import Patterns
-from .service_days import trips_running
 
-__all__ = ["LiveOverlay", "Timetable", "build_timetable"]
+__all__ = ["LiveOverlay", "Timetable", "build_timetable", "running_trips"]
 
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
@@ -46,6 +46,14 @@ I64 = NDArray[np.int64]
 WINDOW_BEFORE = 14 * 3600
 WINDOW_AFTER = 38 * 3600
 TIME_BIAS = 1 << 31
+
+
+def running_trips(network: Network, date_ordinal: int) -> NDArray[np.bool_]:
+    """Boolean mask over the network's trips: which run on service day ``date_ordinal``."""
+    if network.n_trips == 0:
+        return np.zeros(0, dtype=np.bool_)
+    mask: NDArray[np.bool_] = active_services(network.calendar, date_ordinal)[network.trip_service]
+    return mask
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +262,7 @@ def build_timetable(
     copy_trips: list[I32] = []
     copy_shift: list[I32] = []
     for date, shift in days:
-        running = trips_running(network, date) & (patterns.trip_pattern >= 0)
+        running = running_trips(network, date) & (patterns.trip_pattern >= 0)
         running &= (last_arr.astype(np.int64) + shift >= -WINDOW_BEFORE) & (
             first_dep.astype(np.int64) + shift <= WINDOW_AFTER
         )

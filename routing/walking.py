@@ -10,30 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-__all__ = ["EARTH_RADIUS_M", "StopLocator", "WalkModel", "great_circle_m"]
+from transit.geometry import EARTH_RADIUS_M, haversine_m
 
-EARTH_RADIUS_M = 6_371_008.8
+__all__ = ["StopLocator", "WalkModel"]
+
 
 F64 = NDArray[np.float64]
-
-
-def great_circle_m(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike) -> F64:
-    """Haversine distance in metres, element-wise.
-
-    Examples
-    --------
-    >>> round(float(great_circle_m(0.0, 0.0, 0.0, 1.0)))
-    111195
-    """
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(lon2) - np.radians(lon1)
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    out: F64 = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +71,7 @@ class StopLocator:
             ),
             dtype=np.int64,
         )
-        metres = great_circle_m(lat, lon, self._lat[rows], self._lon[rows])
+        metres = haversine_m(lat, lon, self._lat[rows], self._lon[rows])
         keep = metres <= radius_m
         rows, metres = rows[keep], metres[keep]
         order = np.argsort(metres, kind="stable")
@@ -100,6 +85,6 @@ class StopLocator:
         if len(pr) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         i, j = pr[:, 0], pr[:, 1]
-        metres = great_circle_m(self._lat[i], self._lon[i], self._lat[j], self._lon[j])
+        metres = haversine_m(self._lat[i], self._lon[i], self._lat[j], self._lon[j])
         keep = metres <= radius_m
         return i[keep], j[keep], metres[keep]
