@@ -1,0 +1,607 @@
+"""Load a GTFS feed (zip or folder) into a ``transit.network.Network``.
+
+Reading is done by gtfs-kit (local paths only: given a missing path it would try the network),
+then every table is checked here, where the row numbers are known, and handed to the pure
+builder ``transit.build`` as plain columns.
+
+What stops the load (``FeedError`` naming file, row and problem): a missing required file or
+column, a duplicate id, a reference to an unknown trip, stop or route, an unparseable time or
+date, stop or shape coordinates missing, at 0,0 or outside the globe, a shape with one point,
+a non-positive headway, an unknown time zone.
+
+What is repaired with a warning (``Network.warnings``): trips with no or a single stop time or
+without times at their ends (left out), trips naming an unknown service (they never run) or an
+unknown shape (a shape is built from their stops), unknown parent stations, unused stops,
+inconsistent ``shape_dist_traveled`` (recomputed), blank times (interpolated).
+
+Loading is CPU-bound and blocking: call it in a thread from async code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import gtfs_kit
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from feeds.errors import FeedError
+from transit.build import FeedColumns, build_network
+from transit.errors import FeedDataError
+from transit.network import Agency, Network, ServiceCalendar
+from transit.times import parse_date, parse_gtfs_times
+
+__all__ = ["feed_hash", "load_network"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+REQUIRED_FILES = ("agency", "stops", "routes", "trips", "stop_times")
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "agency": ("agency_name", "agency_timezone"),
+    "stops": ("stop_id",),
+    "routes": ("route_id",),
+    "trips": ("route_id", "service_id", "trip_id"),
+    "stop_times": ("trip_id", "stop_id", "stop_sequence"),
+    "calendar": (
+        "service_id",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "start_date",
+        "end_date",
+    ),
+    "calendar_dates": ("service_id", "date", "exception_type"),
+    "shapes": ("shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence"),
+    "frequencies": ("trip_id", "start_time", "end_time", "headway_secs"),
+}
+_MAX_LISTED = 5
+
+
+def _noop(step: str, done: int, total: int) -> None:
+    return None
+
+
+def feed_hash(path: Path) -> str:
+    """sha256 of a feed's bytes: the zip file, or a folder's ``.txt`` files by name."""
+    h = hashlib.sha256()
+    if path.is_file():
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    else:
+        for p in sorted(path.glob("*.txt")):
+            h.update(p.name.encode())
+            h.update(b"\0")
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def load_network(path: str | Path, *, progress: Progress | None = None) -> Network:
+    """Read, check and build a GTFS feed.
+
+    Parameters
+    ----------
+    path : str or Path
+        A GTFS zip file or a folder of GTFS text files (never a URL).
+    progress : callable, optional
+        ``progress(step_name, done, total)``, called as the load goes on.
+
+    Returns
+    -------
+    Network
+        The network; recoverable problems are listed in ``network.warnings``.
+
+    Raises
+    ------
+    FeedError
+        When the feed cannot make a network; the message names the file, the row and the
+        problem.
+    """
+    report = progress or _noop
+    p = Path(path)
+    if not p.exists():
+        raise FeedError(str(p), None, "no such file or folder")
+    if p.is_file() and not zipfile.is_zipfile(p):
+        raise FeedError(p.name, None, "not a zip file (give a GTFS zip or a folder)")
+    report("reading", 0, 2)
+    digest = feed_hash(p)
+    try:
+        feed = gtfs_kit.read_feed(p, dist_units="m")
+    except (ValueError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise _locate_read_error(p, exc) from exc
+    report("reading", 1, 2)
+    try:
+        columns = _columns(feed, digest)
+    except FeedDataError as exc:
+        raise FeedError(exc.file, exc.row, exc.message) from exc
+    report("reading", 2, 2)
+    try:
+        network = build_network(columns, progress=report)
+    except FeedDataError as exc:
+        raise FeedError(exc.file, exc.row, exc.message) from exc
+    log.info(
+        "loaded feed",
+        extra={
+            "feed_hash": digest,
+            "stops": network.n_stops,
+            "trips": network.n_trips,
+            "stop_times": network.n_stop_times,
+            "warnings": len(network.warnings),
+        },
+    )
+    return network
+
+
+# ----- reading helpers -----------------------------------------------------------------------
+
+
+def _locate_read_error(path: Path, exc: Exception) -> FeedError:
+    """Find the file (and row) behind a gtfs-kit read failure, re-reading tables one by one."""
+    from gtfs_kit import constants
+
+    tables: dict[str, bytes] = {}
+    try:
+        if path.is_file():
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    stem = Path(info.filename).stem
+                    if info.filename.endswith(".txt") and stem in constants.DTYPES:
+                        tables[stem] = zf.read(info)
+        else:
+            for q in path.glob("*.txt"):
+                if q.stem in constants.DTYPES:
+                    tables[q.stem] = q.read_bytes()
+    except (OSError, zipfile.BadZipFile) as inner:
+        return FeedError(path.name, None, f"cannot be read: {inner}")
+    import io
+
+    for stem, data in sorted(tables.items()):
+        try:
+            raw = pd.read_csv(
+                io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig"
+            )
+        except (ValueError, UnicodeDecodeError) as inner:
+            return FeedError(f"{stem}.txt", None, f"not readable as CSV: {inner}")
+        raw.columns = [c.strip() for c in raw.columns]
+        for col, dtype in constants.DTYPES[stem].items():
+            if col not in raw.columns or dtype == "string":
+                continue
+            values = raw[col].str.strip()
+            num = pd.to_numeric(values.where(values != ""), errors="coerce")
+            bad = num.isna() & (values != "")
+            if dtype.lower().startswith("int"):
+                bad |= num.notna() & (num != np.floor(num.fillna(0)))
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                return FeedError(
+                    f"{stem}.txt", row + 1, f"{col} is not a number: {raw[col].iloc[row]!r}"
+                )
+    return FeedError(path.name, None, f"cannot be read: {exc}")
+
+
+def _require(df: pd.DataFrame | None, name: str) -> pd.DataFrame:
+    if df is None:
+        raise FeedDataError(f"{name}.txt", None, "required file is missing or empty")
+    _check_columns(df, name)
+    return df
+
+
+def _check_columns(df: pd.DataFrame, name: str) -> None:
+    for col in REQUIRED_COLUMNS.get(name, ()):
+        if col not in df.columns:
+            raise FeedDataError(f"{name}.txt", None, f"required column {col} is missing")
+
+
+def _str(df: pd.DataFrame, col: str) -> NDArray[np.str_]:
+    """A column as a numpy string array, blanks and missing columns as ''."""
+    if col not in df.columns:
+        return np.full(len(df), "", dtype=np.str_)
+    s = df[col].astype("string").fillna("").str.strip()
+    return np.asarray(s.to_numpy(dtype=str), dtype=np.str_)
+
+
+def _float(df: pd.DataFrame, col: str) -> NDArray[np.float64]:
+    if col not in df.columns:
+        return np.full(len(df), np.nan)
+    return np.asarray(
+        pd.to_numeric(df[col], errors="coerce").astype("float64").to_numpy(na_value=np.nan),
+        dtype=np.float64,
+    )
+
+
+def _int(df: pd.DataFrame, col: str, missing: int) -> NDArray[np.int64]:
+    if col not in df.columns:
+        return np.full(len(df), missing, dtype=np.int64)
+    s = pd.to_numeric(df[col], errors="coerce")
+    return np.asarray(s.astype("Float64").fillna(missing).to_numpy(dtype=np.float64)).astype(
+        np.int64
+    )
+
+
+def _first_row(mask: NDArray[np.bool_]) -> int:
+    """1-based data row of the first True."""
+    return int(np.flatnonzero(mask)[0]) + 1
+
+
+def _unique_ids(ids: NDArray[np.str_], file: str, col: str) -> pd.Index:
+    blank = ids == ""
+    if blank.any():
+        raise FeedDataError(file, _first_row(blank), f"{col} is blank")
+    index = pd.Index(ids)
+    if not index.is_unique:
+        dup = index.duplicated()
+        row = _first_row(np.asarray(dup))
+        raise FeedDataError(file, row, f"{col} {ids[row - 1]!r} appears twice")
+    return index
+
+
+def _lookup(index: pd.Index, values: NDArray[np.str_]) -> NDArray[np.int64]:
+    return np.asarray(index.get_indexer(values), dtype=np.int64)
+
+
+def _check_coordinates(
+    lat: NDArray[np.float64],
+    lon: NDArray[np.float64],
+    file: str,
+    what: str,
+    required: NDArray[np.bool_] | None = None,
+) -> None:
+    need = np.ones(len(lat), dtype=np.bool_) if required is None else required
+    missing = need & (np.isnan(lat) | np.isnan(lon))
+    if missing.any():
+        raise FeedDataError(file, _first_row(missing), f"{what} has no coordinates")
+    zero = need & (lat == 0.0) & (lon == 0.0)
+    if zero.any():
+        raise FeedDataError(file, _first_row(zero), f"{what} is at 0,0 (coordinates missing)")
+    bad = need & ((np.abs(lat) > 90.0) | (np.abs(lon) > 180.0))
+    if bad.any():
+        r = _first_row(bad)
+        raise FeedDataError(
+            file, r, f"{what} coordinates {lat[r - 1]}, {lon[r - 1]} are out of range"
+        )
+
+
+def _listed(ids: list[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:_MAX_LISTED])
+    more = len(ids) - _MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+# ----- tables ---------------------------------------------------------------------------------
+
+
+def _agencies(df: pd.DataFrame) -> tuple[tuple[Agency, ...], str]:
+    ids, names = _str(df, "agency_id"), _str(df, "agency_name")
+    tzs, urls = _str(df, "agency_timezone"), _str(df, "agency_url")
+    for i, tz in enumerate(tzs.tolist()):
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise FeedDataError(
+                "agency.txt", i + 1, f"agency_timezone {tz!r} is not a known time zone"
+            ) from exc
+    agencies = tuple(
+        Agency(agency_id=a, name=n, timezone=t, url=u)
+        for a, n, t, u in zip(
+            ids.tolist(), names.tolist(), tzs.tolist(), urls.tolist(), strict=True
+        )
+    )
+    return agencies, str(tzs[0])
+
+
+def _calendar(
+    cal: pd.DataFrame | None,
+    dates: pd.DataFrame | None,
+    trip_services: NDArray[np.str_],
+    warnings: list[str],
+) -> tuple[ServiceCalendar, NDArray[np.int64]]:
+    if cal is None and dates is None:
+        raise FeedDataError(
+            "calendar.txt", None, "calendar.txt and calendar_dates.txt are both missing"
+        )
+    sids: list[str] = []
+    weekdays: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    if cal is not None:
+        _check_columns(cal, "calendar")
+        c_ids = _str(cal, "service_id")
+        _unique_ids(c_ids, "calendar.txt", "service_id")
+        days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        flags = np.stack([_int(cal, d, -1) for d in days], axis=1)
+        bad = ~np.isin(flags, (0, 1)).all(axis=1)
+        if bad.any():
+            raise FeedDataError("calendar.txt", _first_row(bad), "weekday columns must be 0 or 1")
+        masks = (flags * (1 << np.arange(7))).sum(axis=1)
+        sd, ed = _str(cal, "start_date"), _str(cal, "end_date")
+        for i in range(len(cal)):
+            try:
+                s0, e0 = parse_date(str(sd[i])), parse_date(str(ed[i]))
+            except ValueError as exc:
+                raise FeedDataError("calendar.txt", i + 1, str(exc)) from exc
+            sids.append(str(c_ids[i]))
+            weekdays.append(int(masks[i]))
+            starts.append(s0.toordinal())
+            ends.append(e0.toordinal())
+    known = {s: i for i, s in enumerate(sids)}
+    add_s: list[int] = []
+    add_d: list[int] = []
+    rem_s: list[int] = []
+    rem_d: list[int] = []
+    if dates is not None:
+        _check_columns(dates, "calendar_dates")
+        d_ids, d_dates = _str(dates, "service_id"), _str(dates, "date")
+        kinds = _int(dates, "exception_type", -1)
+        for i in range(len(dates)):
+            sid = str(d_ids[i])
+            if sid == "":
+                raise FeedDataError("calendar_dates.txt", i + 1, "service_id is blank")
+            try:
+                day = parse_date(str(d_dates[i])).toordinal()
+            except ValueError as exc:
+                raise FeedDataError("calendar_dates.txt", i + 1, str(exc)) from exc
+            if kinds[i] not in (1, 2):
+                raise FeedDataError(
+                    "calendar_dates.txt", i + 1, "exception_type must be 1 (added) or 2 (removed)"
+                )
+            s = known.get(sid)
+            if s is None:
+                s = known[sid] = len(sids)
+                sids.append(sid)
+                weekdays.append(0)
+                starts.append(0)
+                ends.append(-1)
+            (add_s if kinds[i] == 1 else rem_s).append(s)
+            (add_d if kinds[i] == 1 else rem_d).append(day)
+    unknown = sorted(set(trip_services.tolist()) - set(known))
+    if unknown:
+        warnings.append(
+            f"trips.txt: {len(unknown)} service_id(s) are in neither calendar.txt nor "
+            f"calendar_dates.txt; their trips never run: {_listed(unknown)}"
+        )
+        for sid in unknown:
+            known[sid] = len(sids)
+            sids.append(sid)
+            weekdays.append(0)
+            starts.append(0)
+            ends.append(-1)
+
+    def pairs(s: list[int], d: list[int]) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+        a, b = np.asarray(s, dtype=np.int32), np.asarray(d, dtype=np.int32)
+        order = np.lexsort((b, a))
+        return a[order], b[order]
+
+    added_s, added_d = pairs(add_s, add_d)
+    removed_s, removed_d = pairs(rem_s, rem_d)
+    calendar = ServiceCalendar(
+        service_ids=np.asarray(sids, dtype=np.str_),
+        weekdays=np.asarray(weekdays, dtype=np.uint8),
+        start=np.asarray(starts, dtype=np.int32),
+        end=np.asarray(ends, dtype=np.int32),
+        added_service=added_s,
+        added_date=added_d,
+        removed_service=removed_s,
+        removed_date=removed_d,
+    )
+    trip_service = _lookup(pd.Index(sids), trip_services)
+    return calendar, trip_service
+
+
+def _times(df: pd.DataFrame, col: str, file: str) -> NDArray[np.int32]:
+    secs, invalid = parse_gtfs_times(_str(df, col))
+    if invalid.any():
+        r = _first_row(invalid)
+        raise FeedDataError(file, r, f"{col} {str(df[col].iloc[r - 1])!r} is not a time (H:MM:SS)")
+    return secs
+
+
+def _columns(feed: Any, digest: str) -> FeedColumns:
+    warnings: list[str] = []
+    agency_df = _require(feed.agency, "agency")
+    stops_df = _require(feed.stops, "stops")
+    routes_df = _require(feed.routes, "routes")
+    trips_df = _require(feed.trips, "trips")
+    st_df = _require(feed.stop_times, "stop_times")
+    agencies, timezone = _agencies(agency_df)
+
+    # stops
+    stop_ids = _str(stops_df, "stop_id")
+    stop_index = _unique_ids(stop_ids, "stops.txt", "stop_id")
+    stop_lat, stop_lon = _float(stops_df, "stop_lat"), _float(stops_df, "stop_lon")
+    loc_type = _int(stops_df, "location_type", 0)
+    # generic nodes (3) and boarding areas (4) may lack coordinates
+    _check_coordinates(stop_lat, stop_lon, "stops.txt", "stop", required=loc_type < 3)
+    parent_ids = _str(stops_df, "parent_station")
+    stop_parent = _lookup(stop_index, parent_ids)
+    orphan = (parent_ids != "") & (stop_parent < 0)
+    if orphan.any():
+        warnings.append(
+            f"stops.txt: {int(orphan.sum())} stop(s) name an unknown parent_station "
+            f"(ignored), first at row {_first_row(orphan)}"
+        )
+
+    # routes
+    route_ids = _str(routes_df, "route_id")
+    route_index = _unique_ids(route_ids, "routes.txt", "route_id")
+    route_types = _int(routes_df, "route_type", -1)
+    colors = np.char.upper(_str(routes_df, "route_color"))
+
+    # trips
+    trip_ids = _str(trips_df, "trip_id")
+    trip_index = _unique_ids(trip_ids, "trips.txt", "trip_id")
+    trip_route = _lookup(route_index, _str(trips_df, "route_id"))
+    if (trip_route < 0).any():
+        r = _first_row(trip_route < 0)
+        raise FeedDataError(
+            "trips.txt",
+            r,
+            f"route_id {str(trips_df['route_id'].iloc[r - 1])!r} is not in routes.txt",
+        )
+    trip_services = _str(trips_df, "service_id")
+    if (trip_services == "").any():
+        raise FeedDataError("trips.txt", _first_row(trip_services == ""), "service_id is blank")
+    calendar, trip_service = _calendar(feed.calendar, feed.calendar_dates, trip_services, warnings)
+    direction = _int(trips_df, "direction_id", -1)
+    direction = np.where(np.isin(direction, (0, 1)), direction, -1)
+
+    # shapes
+    shapes_df = feed.shapes
+    if shapes_df is not None:
+        _check_columns(shapes_df, "shapes")
+        pt_shape_ids = _str(shapes_df, "shape_id")
+        if (pt_shape_ids == "").any():
+            raise FeedDataError("shapes.txt", _first_row(pt_shape_ids == ""), "shape_id is blank")
+        shape_index = pd.Index(pd.unique(pt_shape_ids))
+        pt_lat, pt_lon = _float(shapes_df, "shape_pt_lat"), _float(shapes_df, "shape_pt_lon")
+        _check_coordinates(pt_lat, pt_lon, "shapes.txt", "shape point")
+        pt_seq = _int(shapes_df, "shape_pt_sequence", -1)
+        if (pt_seq < 0).any():
+            raise FeedDataError(
+                "shapes.txt", _first_row(pt_seq < 0), "shape_pt_sequence is blank or negative"
+            )
+        pt_dist = _float(shapes_df, "shape_dist_traveled")
+        pt_shape = _lookup(shape_index, pt_shape_ids)
+    else:
+        shape_index = pd.Index(np.zeros(0, dtype=str))
+        pt_lat = pt_lon = pt_dist = np.zeros(0)
+        pt_seq = pt_shape = np.zeros(0, dtype=np.int64)
+    trip_shape_ids = _str(trips_df, "shape_id")
+    trip_shape = _lookup(shape_index, trip_shape_ids)
+    unknown_shape = (trip_shape_ids != "") & (trip_shape < 0)
+    if unknown_shape.any():
+        names = sorted(set(trip_shape_ids[unknown_shape].tolist()))
+        warnings.append(
+            f"trips.txt: {int(unknown_shape.sum())} trip(s) name a shape_id missing from "
+            f"shapes.txt ({_listed(names)}); shapes are built from their stops"
+        )
+
+    # stop times
+    st_trip = _lookup(trip_index, _str(st_df, "trip_id"))
+    if (st_trip < 0).any():
+        r = _first_row(st_trip < 0)
+        raise FeedDataError(
+            "stop_times.txt",
+            r,
+            f"trip_id {str(st_df['trip_id'].iloc[r - 1])!r} is not in trips.txt",
+        )
+    st_stop = _lookup(stop_index, _str(st_df, "stop_id"))
+    if (st_stop < 0).any():
+        r = _first_row(st_stop < 0)
+        raise FeedDataError(
+            "stop_times.txt",
+            r,
+            f"stop_id {str(st_df['stop_id'].iloc[r - 1])!r} is not in stops.txt",
+        )
+    used_unplaced = np.isnan(stop_lat[st_stop]) | np.isnan(stop_lon[st_stop])
+    if used_unplaced.any():
+        r = _first_row(used_unplaced)
+        raise FeedDataError("stop_times.txt", r, "stop has no coordinates in stops.txt")
+    st_seq = _int(st_df, "stop_sequence", -1)
+    if (st_seq < 0).any():
+        raise FeedDataError(
+            "stop_times.txt", _first_row(st_seq < 0), "stop_sequence is blank or negative"
+        )
+    st_arr = _times(st_df, "arrival_time", "stop_times.txt")
+    st_dep = _times(st_df, "departure_time", "stop_times.txt")
+    timepoint = _int(st_df, "timepoint", -1)
+    timepoint = np.where(np.isin(timepoint, (0, 1)), timepoint, -1)
+    used = np.zeros(len(stop_ids), dtype=np.bool_)
+    used[st_stop] = True
+    used[stop_parent[used & (stop_parent >= 0)]] = True
+    unused = ~used & (loc_type == 0)
+    if unused.any():
+        warnings.append(
+            f"stops.txt: {int(unused.sum())} stop(s) are used by no trip: "
+            f"{_listed(stop_ids[unused].tolist())}"
+        )
+
+    # frequencies
+    freq = feed.frequencies
+    if freq is not None:
+        _check_columns(freq, "frequencies")
+        f_trip = _lookup(trip_index, _str(freq, "trip_id"))
+        if (f_trip < 0).any():
+            r = _first_row(f_trip < 0)
+            raise FeedDataError(
+                "frequencies.txt",
+                r,
+                f"trip_id {str(freq['trip_id'].iloc[r - 1])!r} is not in trips.txt",
+            )
+        f_start = _times(freq, "start_time", "frequencies.txt")
+        f_end = _times(freq, "end_time", "frequencies.txt")
+        headway = _int(freq, "headway_secs", -1)
+        for col, vals in (("start_time", f_start), ("end_time", f_end)):
+            if (vals < 0).any():
+                raise FeedDataError("frequencies.txt", _first_row(vals < 0), f"{col} is blank")
+        if (headway <= 0).any():
+            raise FeedDataError(
+                "frequencies.txt",
+                _first_row(headway <= 0),
+                "headway_secs must be a positive number",
+            )
+        if (f_end <= f_start).any():
+            raise FeedDataError(
+                "frequencies.txt", _first_row(f_end <= f_start), "end_time is not after start_time"
+            )
+    else:
+        f_trip = np.zeros(0, dtype=np.int64)
+        f_start = f_end = np.zeros(0, dtype=np.int32)
+        headway = np.zeros(0, dtype=np.int64)
+
+    return FeedColumns(
+        feed_hash=digest,
+        timezone=timezone,
+        agencies=agencies,
+        calendar=calendar,
+        stop_ids=stop_ids,
+        stop_codes=_str(stops_df, "stop_code"),
+        stop_names=_str(stops_df, "stop_name"),
+        stop_lat=stop_lat,
+        stop_lon=stop_lon,
+        stop_parent=stop_parent.astype(np.int32),
+        route_ids=route_ids,
+        route_short_names=_str(routes_df, "route_short_name"),
+        route_long_names=_str(routes_df, "route_long_name"),
+        route_types=route_types.astype(np.int32),
+        route_colors=colors,
+        trip_ids=trip_ids,
+        trip_route=trip_route.astype(np.int32),
+        trip_service=trip_service.astype(np.int32),
+        trip_direction=direction.astype(np.int8),
+        trip_shape=trip_shape.astype(np.int32),
+        trip_block=_str(trips_df, "block_id"),
+        trip_headsign=_str(trips_df, "trip_headsign"),
+        st_trip=st_trip.astype(np.int32),
+        st_stop=st_stop.astype(np.int32),
+        st_seq=st_seq.astype(np.int32),
+        st_arr=st_arr,
+        st_dep=st_dep,
+        st_timepoint=timepoint.astype(np.int8),
+        st_shape_dist=_float(st_df, "shape_dist_traveled"),
+        st_row=np.arange(1, len(st_df) + 1, dtype=np.int64),
+        shape_ids=np.asarray(shape_index.to_numpy(dtype=str), dtype=np.str_),
+        shape_pt_shape=pt_shape.astype(np.int32),
+        shape_pt_seq=pt_seq.astype(np.int32),
+        shape_pt_lat=pt_lat,
+        shape_pt_lon=pt_lon,
+        shape_pt_dist=pt_dist,
+        shape_pt_row=np.arange(1, len(pt_lat) + 1, dtype=np.int64),
+        freq_trip=f_trip.astype(np.int32),
+        freq_start=f_start.astype(np.int32),
+        freq_end=f_end.astype(np.int32),
+        freq_headway=headway.astype(np.int32),
+        warnings=tuple(warnings),
+    )

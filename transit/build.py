@@ -1,0 +1,577 @@
+"""Build a ``Network`` from a feed's plain column arrays (no files, no pandas).
+
+Theory of operation
+-------------------
+The shell reads the GTFS text files, checks every reference (it knows the row numbers) and
+hands over :class:`FeedColumns`: ids already turned into row indices, times already parsed
+(``-1`` for blank), distances ``NaN`` when absent. This module then
+
+1. orders stop times by trip and ``stop_sequence`` (CSR), drops trips that cannot run
+   (fewer than two stop times, no time at the first or last stop) with a warning;
+2. sorts shape points and measures each shape in metres; trips without a usable shape get
+   one built from their stops' coordinates (one per distinct stop pattern, id
+   ``"~stops:{first trip id}"``);
+3. places every stop time on its trip's shape (``transit.shapes``), once per distinct
+   (shape, stop pattern);
+4. fills blank times by interpolating on that distance between the timed stops around them;
+5. expands frequencies.txt: the template trip keeps its row (and its id, for GTFS-RT) but no
+   stop times; each departure becomes a trip ``"{trip_id}@{HH:MM:SS}"``.
+
+Every repair is reported as a warning string in ``Network.warnings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from transit.errors import FeedDataError
+from transit.geometry import LocalProjection, cumulative_length
+from transit.network import Agency, Network, ServiceCalendar
+from transit.shapes import place_stops, place_stops_by_feed_distance
+from transit.times import BLANK, format_gtfs_time
+
+__all__ = ["FeedColumns", "Progress", "build_network"]
+
+F64 = NDArray[np.float64]
+I32 = NDArray[np.int32]
+I64 = NDArray[np.int64]
+Str = NDArray[np.str_]
+
+Progress = Callable[[str, int, int], None]
+
+_MAX_LISTED = 5  # ids named in one warning
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FeedColumns:
+    """A feed as plain columns, references resolved to row indices by the reader.
+
+    Stop times and shape points may come in any order. ``st_row`` and ``shape_pt_row`` are the
+    1-based data rows in stop_times.txt and shapes.txt, used in error messages.
+    """
+
+    feed_hash: str
+    timezone: str
+    agencies: tuple[Agency, ...]
+    calendar: ServiceCalendar
+
+    stop_ids: Str
+    stop_codes: Str
+    stop_names: Str
+    stop_lat: F64
+    stop_lon: F64
+    stop_parent: I32
+
+    route_ids: Str
+    route_short_names: Str
+    route_long_names: Str
+    route_types: I32
+    route_colors: Str
+
+    trip_ids: Str
+    trip_route: I32
+    trip_service: I32
+    trip_direction: NDArray[np.int8]
+    trip_shape: I32  # -1 when the trip names no shape
+    trip_block: Str
+    trip_headsign: Str
+
+    st_trip: I32
+    st_stop: I32
+    st_seq: I32
+    st_arr: I32  # -1 blank
+    st_dep: I32  # -1 blank
+    st_timepoint: NDArray[np.int8]  # -1 when the feed does not say
+    st_shape_dist: F64  # NaN when absent
+    st_row: I64
+
+    shape_ids: Str
+    shape_pt_shape: I32
+    shape_pt_seq: I32
+    shape_pt_lat: F64
+    shape_pt_lon: F64
+    shape_pt_dist: F64  # NaN when absent
+    shape_pt_row: I64
+
+    freq_trip: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
+    freq_start: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
+    freq_end: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
+    freq_headway: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    warnings: tuple[str, ...] = ()
+
+
+def _noop(step: str, done: int, total: int) -> None:
+    return None
+
+
+def _listed(ids: list[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:_MAX_LISTED])
+    more = len(ids) - _MAX_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _csr(keys: I32, n: int) -> I64:
+    """Start offsets of each of ``n`` groups in an array sorted by ``keys``."""
+    counts = np.bincount(keys, minlength=n) if len(keys) else np.zeros(n, np.int64)
+    return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
+def _sort_stop_times(c: FeedColumns) -> NDArray[np.intp]:
+    order = np.lexsort((c.st_seq, c.st_trip))
+    trips = c.st_trip[order]
+    seqs = c.st_seq[order]
+    dup = np.flatnonzero((trips[1:] == trips[:-1]) & (seqs[1:] == seqs[:-1]))
+    if len(dup):
+        i = dup[0] + 1
+        row = int(max(c.st_row[order[i]], c.st_row[order[i - 1]]))
+        raise FeedDataError(
+            "stop_times.txt",
+            row,
+            f"trip_id {str(c.trip_ids[trips[i]])!r} has stop_sequence {int(seqs[i])} twice",
+        )
+    return order
+
+
+@dataclass(slots=True)
+class _Shapes:
+    ids: list[str]
+    start: list[int]
+    lat: list[F64]
+    lon: list[F64]
+    dist: list[F64]
+    feed_dist: list[F64]
+
+    def add(self, sid: str, lat: F64, lon: F64, feed_dist: F64) -> int:
+        proj = LocalProjection(float(lat.mean()), float(lon.mean()))
+        x, y = proj.to_xy(lat, lon)
+        self.ids.append(sid)
+        self.start.append(self.start[-1] + len(lat))
+        self.lat.append(lat)
+        self.lon.append(lon)
+        self.dist.append(cumulative_length(x, y))
+        self.feed_dist.append(feed_dist)
+        return len(self.ids) - 1
+
+
+def _read_shapes(c: FeedColumns, warn: list[str]) -> _Shapes:
+    order = np.lexsort((c.shape_pt_seq, c.shape_pt_shape))
+    shp = c.shape_pt_shape[order]
+    seq = c.shape_pt_seq[order]
+    dup = np.flatnonzero((shp[1:] == shp[:-1]) & (seq[1:] == seq[:-1]))
+    if len(dup):
+        i = dup[0] + 1
+        raise FeedDataError(
+            "shapes.txt",
+            int(max(c.shape_pt_row[order[i]], c.shape_pt_row[order[i - 1]])),
+            f"shape_id {str(c.shape_ids[shp[i]])!r} has shape_pt_sequence {int(seq[i])} twice",
+        )
+    start = _csr(shp, len(c.shape_ids))
+    counts = np.diff(start)
+    single = np.flatnonzero(counts == 1)
+    if len(single):
+        s = int(single[0])
+        raise FeedDataError(
+            "shapes.txt",
+            int(c.shape_pt_row[order[start[s]]]),
+            f"shape_id {str(c.shape_ids[s])!r} has only one point (a shape needs two)",
+        )
+    empty = np.flatnonzero(counts == 0)
+    if len(empty):
+        warn.append(
+            f"{len(empty)} shape id(s) named in trips.txt have no points in shapes.txt: "
+            f"{_listed([str(c.shape_ids[s]) for s in empty])}; their trips use shapes built "
+            "from stop coordinates"
+        )
+    lat = c.shape_pt_lat[order]
+    lon = c.shape_pt_lon[order]
+    fd = c.shape_pt_dist[order]
+    out = _Shapes([], [0], [], [], [], [])
+    for s in range(len(c.shape_ids)):
+        a, b = int(start[s]), int(start[s + 1])
+        if b - a == 0:
+            out.add(str(c.shape_ids[s]), lat[a:a], lon[a:a], fd[a:a])
+        else:
+            out.add(str(c.shape_ids[s]), lat[a:b], lon[a:b], fd[a:b])
+    return out
+
+
+def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
+    """Build the network from resolved columns.
+
+    Parameters
+    ----------
+    c : FeedColumns
+        The feed, references already checked by the reader.
+    progress : callable, optional
+        ``progress(step, done, total)`` called as the build goes on.
+
+    Returns
+    -------
+    Network
+        The network, with every repair listed in ``warnings``.
+
+    Raises
+    ------
+    FeedDataError
+        For duplicate ``stop_sequence`` or ``shape_pt_sequence`` values and one-point shapes.
+    """
+    report = progress or _noop
+    warn: list[str] = list(c.warnings)
+    n_trips = len(c.trip_ids)
+
+    # 1. stop times in CSR order
+    report("stop times", 0, 1)
+    order = _sort_stop_times(c)
+    st_trip = c.st_trip[order]
+    st_stop = c.st_stop[order]
+    st_seq = c.st_seq[order]
+    arr = c.st_arr[order].copy()
+    dep = c.st_dep[order].copy()
+    tp = c.st_timepoint[order].copy()
+    sdt = c.st_shape_dist[order]
+    given = (arr != BLANK) | (dep != BLANK)
+    arr = np.where(arr == BLANK, dep, arr)
+    dep = np.where(dep == BLANK, arr, dep)
+    tp = np.where(tp < 0, given.astype(np.int8), tp).astype(np.int8)
+    tp[~given] = 0
+    start = _csr(st_trip, n_trips)
+    counts = np.diff(start)
+
+    freq_templates = np.zeros(n_trips, dtype=np.bool_)
+    freq_templates[c.freq_trip] = True
+    keep_trip = counts >= 2
+    no_times = np.flatnonzero((counts == 0) & ~freq_templates)
+    if len(no_times):
+        warn.append(
+            f"{len(no_times)} trip(s) have no stop times and were left out: "
+            f"{_listed([str(c.trip_ids[t]) for t in no_times])}"
+        )
+    one = np.flatnonzero(counts == 1)
+    if len(one):
+        warn.append(
+            f"{len(one)} trip(s) have a single stop time and were left out: "
+            f"{_listed([str(c.trip_ids[t]) for t in one])}"
+        )
+    nonempty = counts > 0
+    first = start[:-1][nonempty]
+    last = start[1:][nonempty] - 1
+    untimed = np.zeros(n_trips, dtype=np.bool_)
+    untimed[np.flatnonzero(nonempty)] = ~given[first] | ~given[last]
+    untimed &= keep_trip
+    if untimed.any():
+        bad = np.flatnonzero(untimed)
+        warn.append(
+            f"{len(bad)} trip(s) have no time at their first or last stop and were left out: "
+            f"{_listed([str(c.trip_ids[t]) for t in bad])}"
+        )
+    keep_trip &= ~untimed
+    # a frequency template with usable stop times stays (its stop times go to the copies)
+    keep_row = keep_trip | freq_templates
+    kept = np.flatnonzero(keep_row)
+    new_index = np.full(n_trips, -1, dtype=np.int64)
+    new_index[kept] = np.arange(len(kept))
+    st_keep = keep_trip[st_trip]
+    st_trip = new_index[st_trip[st_keep]].astype(np.int32)
+    st_stop, st_seq = st_stop[st_keep], st_seq[st_keep]
+    arr, dep, tp, sdt, given = arr[st_keep], dep[st_keep], tp[st_keep], sdt[st_keep], given[st_keep]
+    trip_ids = c.trip_ids[kept]
+    trip_route = c.trip_route[kept]
+    trip_service = c.trip_service[kept]
+    trip_direction = c.trip_direction[kept]
+    trip_shape = c.trip_shape[kept].copy()
+    trip_block = c.trip_block[kept]
+    trip_headsign = c.trip_headsign[kept]
+    n_trips = len(kept)
+    start = _csr(st_trip, n_trips)
+    report("stop times", 1, 1)
+
+    # 2. shapes
+    report("shapes", 0, 1)
+    shapes = _read_shapes(c, warn)
+    shape_len = np.diff(np.asarray(shapes.start))
+    needs_shape = np.flatnonzero(
+        (trip_shape < 0) | (shape_len[np.maximum(trip_shape, 0)] == 0) & (trip_shape >= 0)
+    )
+    needs_shape = needs_shape[np.diff(start)[needs_shape] > 0]
+    built: dict[bytes, int] = {}
+    for t in needs_shape.tolist():
+        stops = st_stop[start[t] : start[t + 1]]
+        key = stops.tobytes()
+        s = built.get(key)
+        if s is None:
+            lat, lon = c.stop_lat[stops], c.stop_lon[stops]
+            s = shapes.add(f"~stops:{trip_ids[t]}", lat, lon, np.full(len(stops), np.nan))
+            built[key] = s
+        trip_shape[t] = s
+    if len(needs_shape):
+        warn.append(
+            f"{len(needs_shape)} trip(s) have no usable shape; {len(built)} shape(s) were built "
+            "from stop coordinates"
+        )
+    report("shapes", 1, 1)
+
+    # 3. stop distances along shapes, once per (shape, stop pattern)
+    st_dist = np.zeros(len(st_stop), dtype=np.float64)
+    patterns: dict[tuple[int, bytes], list[int]] = {}
+    for t in range(n_trips):
+        a, b = int(start[t]), int(start[t + 1])
+        if b > a:
+            patterns.setdefault((int(trip_shape[t]), st_stop[a:b].tobytes()), []).append(t)
+    forced_trips: list[str] = []
+    feed_dist_unused = 0
+    total = len(patterns)
+    for done, ((s, _), members) in enumerate(patterns.items()):
+        if done % 200 == 0:
+            report("stop distances", done, total)
+        t0 = members[0]
+        a, b = int(start[t0]), int(start[t0 + 1])
+        stops = st_stop[a:b]
+        slat, slon = shapes.lat[s], shapes.lon[s]
+        proj = LocalProjection(float(slat.mean()), float(slon.mean()))
+        px, py = proj.to_xy(slat, slon)
+        sx, sy = proj.to_xy(c.stop_lat[stops], c.stop_lon[stops])
+        cum = shapes.dist[s]
+        # trips of one pattern may carry different shape_dist_traveled: group by those values
+        by_feed: dict[bytes, list[int]] = {}
+        for t in members:
+            by_feed.setdefault(sdt[start[t] : start[t + 1]].tobytes(), []).append(t)
+        placed_dp: F64 | None = None
+        for group in by_feed.values():
+            g0 = group[0]
+            d = place_stops_by_feed_distance(
+                sdt[start[g0] : start[g0 + 1]], shapes.feed_dist[s], sx, sy, px, py, cum
+            )
+            if d is None:
+                if not np.isnan(sdt[start[g0] : start[g0 + 1]]).all():
+                    feed_dist_unused += len(group)
+                if placed_dp is None:
+                    placed_dp, _, forced = place_stops(sx, sy, px, py, cum)
+                    if forced:
+                        forced_trips.extend(str(trip_ids[t]) for t in members)
+                d = placed_dp
+            for t in group:
+                st_dist[start[t] : start[t + 1]] = d
+    report("stop distances", total, total)
+    if forced_trips:
+        warn.append(
+            f"{len(forced_trips)} trip(s) have stops that could not be placed in order along "
+            f"their shape (far from it or out of order): {_listed(forced_trips)}"
+        )
+    if feed_dist_unused:
+        warn.append(
+            f"shape_dist_traveled of {feed_dist_unused} trip(s) was inconsistent with the shape "
+            "or the stops and was recomputed from geometry"
+        )
+
+    # 4. blank times, interpolated on distance
+    arr, dep, n_filled = _interpolate(arr, dep, given, st_dist, start)
+    if n_filled:
+        warn.append(f"{n_filled} blank stop time(s) were interpolated by distance")
+    backwards = int(np.count_nonzero(dep < arr)) + int(
+        np.count_nonzero((arr[1:] < dep[:-1]) & (st_trip[1:] == st_trip[:-1]))
+    )
+    if backwards:
+        warn.append(f"{backwards} stop time(s) go back in time along their trip")
+
+    network_trips = _TripTable(
+        trip_ids,
+        trip_route,
+        trip_service,
+        trip_direction,
+        trip_shape,
+        trip_block,
+        trip_headsign,
+        np.arange(n_trips, dtype=np.int32),
+    )
+    stop_times = _StopTimes(start, st_stop, st_seq, arr, dep, st_dist, tp)
+
+    # 5. frequencies
+    if len(c.freq_trip):
+        report("frequencies", 0, 1)
+        network_trips, stop_times, fwarn = _expand_frequencies(
+            c, new_index, network_trips, stop_times
+        )
+        warn.extend(fwarn)
+        report("frequencies", 1, 1)
+
+    return Network(
+        feed_hash=c.feed_hash,
+        timezone=c.timezone,
+        agencies=c.agencies,
+        stop_ids=c.stop_ids,
+        stop_codes=c.stop_codes,
+        stop_names=c.stop_names,
+        stop_lat=c.stop_lat,
+        stop_lon=c.stop_lon,
+        stop_parent=c.stop_parent,
+        route_ids=c.route_ids,
+        route_short_names=c.route_short_names,
+        route_long_names=c.route_long_names,
+        route_types=c.route_types,
+        route_colors=c.route_colors,
+        trip_ids=network_trips.ids,
+        trip_route=network_trips.route,
+        trip_service=network_trips.service,
+        trip_direction=network_trips.direction,
+        trip_shape=network_trips.shape,
+        trip_block=network_trips.block,
+        trip_headsign=network_trips.headsign,
+        trip_base=network_trips.base,
+        trip_st_start=stop_times.start,
+        st_stop=stop_times.stop,
+        st_seq=stop_times.seq,
+        st_arr=stop_times.arr,
+        st_dep=stop_times.dep,
+        st_dist=stop_times.dist,
+        st_timepoint=stop_times.timepoint,
+        shape_ids=np.array(shapes.ids, dtype=np.str_),
+        shape_start=np.asarray(shapes.start, dtype=np.int64),
+        shape_lat=_cat(shapes.lat),
+        shape_lon=_cat(shapes.lon),
+        shape_dist=_cat(shapes.dist),
+        calendar=c.calendar,
+        warnings=tuple(warn),
+    )
+
+
+def _cat(parts: list[F64]) -> F64:
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+
+
+def _interpolate(
+    arr: I32, dep: I32, given: NDArray[np.bool_], dist: F64, start: I64
+) -> tuple[I32, I32, int]:
+    """Fill blank times linearly in distance between the timed stops around them.
+
+    The first and last stop time of every trip are timed (the builder drops trips where
+    they are not), so the nearest timed rows before and after a blank lie in its own trip.
+    """
+    blank = np.flatnonzero(~given)
+    if len(blank) == 0:
+        return arr.astype(np.int32), dep.astype(np.int32), 0
+    n = len(arr)
+    idx = np.arange(n)
+    prev = np.maximum.accumulate(np.where(given, idx, -1))
+    nxt = np.minimum.accumulate(np.where(given, idx, n)[::-1])[::-1]
+    p, q = prev[blank], nxt[blank]
+    t0 = dep[p].astype(np.float64)
+    t1 = arr[q].astype(np.float64)
+    span = dist[q] - dist[p]
+    frac = np.where(
+        span > 0, (dist[blank] - dist[p]) / np.where(span > 0, span, 1.0), (blank - p) / (q - p)
+    )
+    t = np.rint(t0 + frac * (t1 - t0)).astype(np.int32)
+    arr = arr.copy()
+    dep = dep.copy()
+    arr[blank] = t
+    dep[blank] = t
+    return arr.astype(np.int32), dep.astype(np.int32), len(blank)
+
+
+@dataclass(frozen=True, slots=True)
+class _TripTable:
+    ids: Str
+    route: I32
+    service: I32
+    direction: NDArray[np.int8]
+    shape: I32
+    block: Str
+    headsign: Str
+    base: I32
+
+
+@dataclass(frozen=True, slots=True)
+class _StopTimes:
+    start: I64
+    stop: I32
+    seq: I32
+    arr: I32
+    dep: I32
+    dist: F64
+    timepoint: NDArray[np.int8]
+
+
+def _expand_frequencies(
+    c: FeedColumns, new_index: I64, trips: _TripTable, st: _StopTimes
+) -> tuple[_TripTable, _StopTimes, list[str]]:
+    """One trip per departure of each frequencies.txt window; templates lose their stop times."""
+    warn: list[str] = []
+    counts = np.diff(st.start)
+    template_rows = new_index[c.freq_trip]
+    copies: list[tuple[int, int]] = []  # (template row, first departure seconds)
+    empty_templates: list[str] = []
+    for i in range(len(c.freq_trip)):
+        t = int(template_rows[i])
+        if t < 0 or counts[t] == 0:
+            empty_templates.append(str(c.trip_ids[c.freq_trip[i]]))
+            continue
+        hw = int(c.freq_headway[i])
+        for dep0 in range(int(c.freq_start[i]), int(c.freq_end[i]), hw):
+            copies.append((t, dep0))
+    if empty_templates:
+        warn.append(
+            f"{len(empty_templates)} frequencies.txt row(s) name trips without usable stop "
+            f"times: {_listed(sorted(set(empty_templates)))}"
+        )
+    is_template = np.zeros(len(trips.ids), dtype=np.bool_)
+    is_template[template_rows[template_rows >= 0]] = True
+    # drop the templates' own stop times
+    keep_st = ~np.repeat(is_template, counts)
+    base_counts = np.where(is_template, 0, counts)
+    if not copies:
+        return trips, _strip(st, keep_st, base_counts), warn
+    tmpl = np.array([t for t, _ in copies], dtype=np.int64)
+    dep0 = np.array([d for _, d in copies], dtype=np.int64)
+    n_new = len(copies)
+    new_counts = counts[tmpl]
+    # stop-time rows of every copy, gathered from its template
+    offsets = np.repeat(
+        st.start[tmpl] - np.concatenate(([0], np.cumsum(new_counts)[:-1])), new_counts
+    )
+    src = np.arange(int(new_counts.sum())) + offsets
+    shift = np.repeat(dep0 - st.dep[st.start[tmpl]].astype(np.int64), new_counts)
+    base_st = _strip(st, keep_st, base_counts)
+    n_old = len(trips.ids)
+    ids = np.array([f"{trips.ids[t]}@{format_gtfs_time(d)}" for t, d in copies], dtype=np.str_)
+    all_counts = np.concatenate((base_counts, new_counts))
+    out_st = _StopTimes(
+        start=np.concatenate(([0], np.cumsum(all_counts))).astype(np.int64),
+        stop=np.concatenate((base_st.stop, st.stop[src])).astype(np.int32),
+        seq=np.concatenate((base_st.seq, st.seq[src])).astype(np.int32),
+        arr=np.concatenate((base_st.arr, st.arr[src] + shift)).astype(np.int32),
+        dep=np.concatenate((base_st.dep, st.dep[src] + shift)).astype(np.int32),
+        dist=np.concatenate((base_st.dist, st.dist[src])),
+        timepoint=np.concatenate((base_st.timepoint, st.timepoint[src])).astype(np.int8),
+    )
+    out_trips = _TripTable(
+        ids=np.concatenate((trips.ids, ids)),
+        route=np.concatenate((trips.route, trips.route[tmpl])).astype(np.int32),
+        service=np.concatenate((trips.service, trips.service[tmpl])).astype(np.int32),
+        direction=np.concatenate((trips.direction, trips.direction[tmpl])).astype(np.int8),
+        shape=np.concatenate((trips.shape, trips.shape[tmpl])).astype(np.int32),
+        block=np.concatenate((trips.block, trips.block[tmpl])),
+        headsign=np.concatenate((trips.headsign, trips.headsign[tmpl])),
+        base=np.concatenate((trips.base, tmpl.astype(np.int32))).astype(np.int32),
+    )
+    warn.append(
+        f"frequencies.txt expanded {int(is_template.sum())} template trip(s) into {n_new} trips"
+    )
+    del n_old
+    return out_trips, out_st, warn
+
+
+def _strip(st: _StopTimes, keep: NDArray[np.bool_], counts: I64) -> _StopTimes:
+    return _StopTimes(
+        start=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        stop=st.stop[keep],
+        seq=st.seq[keep],
+        arr=st.arr[keep],
+        dep=st.dep[keep],
+        dist=st.dist[keep],
+        timepoint=st.timepoint[keep],
+    )
