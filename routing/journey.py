@@ -48,7 +48,7 @@ from transit.geometry import haversine_m
 from .errors import InvalidQueryError, NoServiceError, NoStopsNearbyError, SearchBudgetError
 from .graph import NetworkGraph
 from .raptor import RawJourney, search
-from .timetable import LiveOverlay, Timetable, build_timetable, running_trips
+from .timetable import LiveOverlay, Timetable, build_timetable
 
 __all__ = [
     "Itinerary",
@@ -318,10 +318,6 @@ class Planner:
             raise NoStopsNearbyError(
                 f"no stop within {ends.max_walk_m:.0f} m walking of the {which}"
             )
-        if not running_trips(self.network, request.date_ordinal).any():
-            raise NoServiceError(
-                f"no trips run on {date.fromordinal(request.date_ordinal).isoformat()}"
-            )
         max_rides = 1 + (
             self.config.max_transfers if request.max_transfers is None else request.max_transfers
         )
@@ -333,6 +329,9 @@ class Planner:
         }
         fwd = self.timetable(request.date_ordinal, **kw)  # type: ignore[arg-type]
         bwd = self.timetable(request.date_ordinal, backward=True, **kw)  # type: ignore[arg-type]
+        if fwd.n_routes == 0:
+            day = date.fromordinal(request.date_ordinal).isoformat()
+            raise NoServiceError(f"no trips run on {day} (nor late trips of the day before)")
         candidates, partial = self._candidates(
             fwd, bwd, ends, request.time, max_rides, request.arrive_by
         )
