@@ -9,7 +9,6 @@ import pytest
 
 from transit.network import Agency, Network, ServiceCalendar
 
-
 DAY = 739_000  # a date ordinal (2024-04-25); services below run every day around it
 
 StopTime = tuple[int, int, int]  # (stop row, arrival s, departure s)
