@@ -34,8 +34,10 @@ __all__ = [
     "OnTime",
     "RouteRegularity",
     "SegmentRunTime",
+    "Spacing",
     "StopHeadways",
     "Visits",
+    "live_spacing",
     "on_time",
     "route_regularity",
     "run_times",
@@ -350,7 +352,7 @@ def run_times(
     trip = visits.trip[order]
     seq = visits.stop_sequence[order]
     a, b = order[:-1], order[1:]
-    same = (trip[:-1] == trip[1:]) & (seq[1:] > seq[:-1])
+    same = (trip[:-1] == trip[1:]) & (seq[1:] == seq[:-1] + 1)  # consecutive stops only
     leave = np.where(np.isfinite(visits.departure[a]), visits.departure[a], visits.arrival[a])
     run = visits.arrival[b] - leave
     ok = same & (run > 0) & (run <= config.max_run_s)
@@ -381,3 +383,60 @@ def run_times(
         )
     out.sort(key=lambda s: (-s.congestion_s * s.runs, s.route_id, s.from_stop_id))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Spacing:
+    """A live vehicle's distance and estimated time behind the next bus ahead on its route."""
+
+    vehicle_id: str
+    ahead_id: str | None
+    gap_m: float | None
+    headway_s: float | None
+    bunched: bool
+
+
+def live_spacing(
+    vehicle: ArrayLike,
+    group: ArrayLike,
+    dist_along: ArrayLike,
+    speed: ArrayLike,
+    *,
+    min_speed_mps: float = 4.0,
+    bunch_s: float = 120.0,
+) -> list[Spacing]:
+    """Spacing of live vehicles: who is ahead on the same route direction, and how far.
+
+    ``group`` is the route and direction of each vehicle; vehicles with NaN ``dist_along`` are
+    not placed. The time headway is the gap divided by the vehicle's speed, never less than
+    ``min_speed_mps`` (a bus standing at a stop still closes the gap at about that pace).
+    A vehicle is bunched when it is less than ``bunch_s`` behind the bus ahead.
+
+    Examples
+    --------
+    >>> s = live_spacing(["a", "b", "c"], ["r0"] * 3, [1000, 1300, 5000], [5, 5, 5])
+    >>> [(x.vehicle_id, x.ahead_id, x.headway_s, x.bunched) for x in s]
+    [('a', 'b', 60.0, True), ('b', 'c', 740.0, False), ('c', None, None, False)]
+    """
+    vid = np.asarray(vehicle).astype(np.str_)
+    grp = np.asarray(group).astype(np.str_)
+    dist = np.asarray(dist_along, dtype=np.float64)
+    spd = np.asarray(speed, dtype=np.float64)
+    n = len(vid)
+    if not (len(grp) == len(dist) == len(spd) == n):
+        raise ValueError("vehicle, group, dist_along and speed differ in length")
+    order = np.lexsort((dist, grp))
+    out: dict[int, Spacing] = {}
+    for pos, i in enumerate(order.tolist()):
+        if not np.isfinite(dist[i]):
+            out[i] = Spacing(str(vid[i]), None, None, None, False)
+            continue
+        j = order[pos + 1] if pos + 1 < n else -1
+        if j < 0 or grp[j] != grp[i] or not np.isfinite(dist[j]):
+            out[i] = Spacing(str(vid[i]), None, None, None, False)
+            continue
+        gap = float(dist[j] - dist[i])
+        v = spd[i] if np.isfinite(spd[i]) else 0.0
+        headway = gap / max(float(v), min_speed_mps)
+        out[i] = Spacing(str(vid[i]), str(vid[j]), gap, headway, headway < bunch_s)
+    return [out[i] for i in range(n)]

@@ -1,0 +1,167 @@
+"""``smartbus jobs``: import external history and run the operator's offline jobs.
+
+smartbus jobs import-history --kind mbta|madison|auckland|m1 PATH
+smartbus jobs rank-routes|find-jams|service-report [--from DATE] [--to DATE] [--tz ZONE]
+              [--out DIR] [--set KEY=VALUE ...]
+smartbus jobs runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from tqdm import tqdm
+
+from feeds.importers import KINDS, HistoryImportError, import_history
+
+from ..jobs import JOB_NAMES, JobParams, run_job
+from ..jobs.runs import JobError
+
+__all__ = ["register"]
+
+
+def _date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {s!r}") from exc
+
+
+def _option(s: str) -> tuple[str, str]:
+    key, sep, value = s.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {s!r}")
+    return key.strip(), value.strip()
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``jobs`` command and its subcommands."""
+    p = subparsers.add_parser("jobs", help="import history and run operator jobs")
+    sub = p.add_subparsers(dest="jobs_command", required=True)
+    imp = sub.add_parser("import-history", help="load external vehicle history into PostgreSQL")
+    imp.add_argument("--kind", required=True, choices=sorted(KINDS))
+    imp.add_argument("path", type=Path, help="file or folder of the source")
+    imp.add_argument("--chunk", type=int, default=20_000, help="rows per COPY")
+    imp.set_defaults(func=_cmd_import)
+    for name in JOB_NAMES:
+        j = sub.add_parser(name, help=f"run the {name} job")
+        j.add_argument("--from", dest="date_from", type=_date, help="first local date")
+        j.add_argument("--to", dest="date_to", type=_date, help="last local date (inclusive)")
+        j.add_argument("--tz", default="UTC", help="time zone of the dates and hours")
+        j.add_argument("--out", type=Path, default=None, help="report folder")
+        j.add_argument(
+            "--set",
+            dest="options",
+            type=_option,
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="job option (capacity, segment_m, jam_ratio...)",
+        )
+        j.set_defaults(func=_cmd_job, job=name)
+    runs = sub.add_parser("runs", help="list recent job runs")
+    runs.set_defaults(func=_cmd_runs)
+
+
+@asynccontextmanager
+async def _pool() -> AsyncIterator[asyncpg.Pool]:
+    from feeds.postgres import migrate, open_pool
+
+    from ..settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    if settings.database_url is None:
+        raise JobError("set DATABASE_URL to the PostgreSQL holding the history")
+    async with open_pool(settings.database_url, settings.db_schema) as pool:
+        await migrate(pool)
+        yield pool
+
+
+def _report_dir(args: argparse.Namespace) -> Path:
+    if args.out is not None:
+        return Path(args.out)
+    from ..settings import Settings
+
+    return Settings.from_env(os.environ).data_dir / "reports"
+
+
+async def _import(args: argparse.Namespace) -> int:
+    async with _pool() as pool:
+        with tqdm(desc=f"import {args.kind}", unit=" rows", unit_scale=True) as bar:
+            result = await import_history(
+                pool, args.kind, args.path, chunk=args.chunk, progress=bar.update
+            )
+    print(
+        f"{result.rows_written:,} rows into {result.table} from {result.files} file(s)"
+        f" ({result.rows_read:,} read, {result.rows_skipped:,} skipped as duplicates or invalid)"
+    )
+    return 0
+
+
+async def _job(args: argparse.Namespace) -> int:
+    params = JobParams(
+        date_from=args.date_from,
+        date_to=args.date_to,
+        tz=args.tz,
+        out_dir=_report_dir(args),
+        options=dict(args.options),
+    )
+    async with _pool() as pool:
+        with tqdm(desc=args.job, unit=" routes") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            run_id, outcome = await run_job(pool, args.job, params, progress)
+    print(f"run {run_id} done; report: {outcome.report_path}")
+    for key, value in outcome.summary.items():
+        if key != "top":
+            print(f"  {key}: {value}")
+    for i, row in enumerate(outcome.summary.get("top", []), start=1):
+        print(f"  #{i} " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    return 0
+
+
+async def _runs(args: argparse.Namespace) -> int:
+    async with _pool() as pool:
+        rows = await pool.fetch(
+            "SELECT id, job, status, started_at, finished_at, period_from, period_to, report_path"
+            " FROM job_runs ORDER BY id DESC LIMIT 20"
+        )
+    for r in rows:
+        print(
+            f"{r['id']:>5} {r['job']:<15} {r['status']:<8} {r['started_at']:%Y-%m-%d %H:%M}"
+            f" {r['period_from'] or '-'}..{r['period_to'] or '-'} {r['report_path'] or ''}"
+        )
+    return 0
+
+
+def _run(coro: Any) -> int:
+    try:
+        return int(asyncio.run(coro))
+    except (JobError, HistoryImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    return _run(_import(args))
+
+
+def _cmd_job(args: argparse.Namespace) -> int:
+    return _run(_job(args))
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    return _run(_runs(args))
