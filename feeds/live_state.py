@@ -136,11 +136,74 @@ class LiveState:
         await self.put_many([output])
 
     async def put_many(self, outputs: Iterable[TrackerOutput]) -> int:
-        """Store many outputs in one pipelined round trip; returns the events published."""
+        """Store many outputs in one pipelined round trip; returns the events published.
+
+        Outputs are coalesced first: a vehicle's last state wins, a trip's predictions are
+        merged by stop (last wins) and cut at the vehicle's last ``next_stop_sequence``, so a
+        batch costs one write per vehicle and per trip however many pings it held.
+        """
+        states: dict[str, VehicleState] = {}
+        preds: dict[str, dict[int, Prediction]] = {}
+        below: dict[str, int] = {}
+        withdrawn: dict[str, str] = {}  # trip -> vehicle
+        for out in outputs:
+            state = out.state
+            if out.withdrawn_trip:
+                trip = out.withdrawn_trip
+                withdrawn[trip] = state.vehicle_id if state is not None else ""
+                preds.pop(trip, None)
+                below.pop(trip, None)
+            for p in out.predictions:
+                preds.setdefault(p.trip_id, {})[p.stop_sequence] = p
+            if state is not None:
+                states[state.vehicle_id] = state
+                if (
+                    state.trip_id
+                    and state.next_stop_sequence is not None
+                    and (state.trip_id != out.withdrawn_trip or out.predictions)
+                ):
+                    below[state.trip_id] = state.next_stop_sequence
         events = 0
         async with self.redis.pipeline(transaction=False) as pipe:
-            for out in outputs:
-                events += await self._queue(pipe, out)
+            for trip, vehicle_id in withdrawn.items():
+                await self._apply_trip(
+                    keys=[], args=[self.prefix, self.ttl_s, trip, _WITHDRAW_ALL], client=pipe
+                )
+                pipe.publish(
+                    self.channel,
+                    _dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip}),
+                )
+                events += 1
+            for trip in preds.keys() | below.keys():
+                cut = below.get(trip, -1)
+                kept = sorted(
+                    (p for p in preds.get(trip, {}).values() if p.stop_sequence >= cut),
+                    key=lambda p: p.stop_sequence,
+                )
+                bodies = [_dumps(to_json(p)) for p in kept]
+                args: list[Any] = [self.prefix, self.ttl_s, trip, cut]
+                for p, body in zip(kept, bodies, strict=True):
+                    args += [p.stop_id, p.stop_sequence, body]
+                await self._apply_trip(keys=[], args=args, client=pipe)
+                if kept:
+                    pipe.publish(
+                        self.channel,
+                        '{"type":"arrivals","vehicle_id":'
+                        + _dumps(kept[0].vehicle_id)
+                        + ',"trip_id":'
+                        + _dumps(trip)
+                        + ',"predictions":['
+                        + ",".join(bodies)
+                        + "]}",
+                    )
+                    events += 1
+            if states:
+                bodies_by_vehicle = {v: _dumps(to_json(s)) for v, s in states.items()}
+                pipe.hset(self._vehicles, mapping=bodies_by_vehicle)  # type: ignore[arg-type]
+                pipe.zadd(self._seen, {v: s.timestamp for v, s in states.items()})
+                for body in bodies_by_vehicle.values():
+                    pipe.publish(self.channel, '{"type":"vehicle","vehicle":' + body + "}")
+                    events += 1
             if len(pipe):
                 await pipe.execute()
         return events
@@ -152,64 +215,6 @@ class LiveState:
             for s in states
         ]
         return await self.put_many(outputs)
-
-    async def _queue(self, pipe: Any, out: TrackerOutput) -> int:
-        events = 0
-        state = out.state
-        if state is not None:
-            body = _dumps(to_json(state))
-            pipe.hset(self._vehicles, state.vehicle_id, body)
-            pipe.zadd(self._seen, {state.vehicle_id: state.timestamp})
-            pipe.publish(self.channel, '{"type":"vehicle","vehicle":' + body + "}")
-            events += 1
-        vehicle_id = state.vehicle_id if state is not None else ""
-        if out.withdrawn_trip:
-            await self._apply_trip(
-                keys=[],
-                args=[self.prefix, self.ttl_s, out.withdrawn_trip, _WITHDRAW_ALL],
-                client=pipe,
-            )
-            pipe.publish(
-                self.channel,
-                _dumps(
-                    {"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": out.withdrawn_trip}
-                ),
-            )
-            events += 1
-        by_trip: dict[str, list[tuple[Prediction, str]]] = {}
-        for p in out.predictions:
-            by_trip.setdefault(p.trip_id, []).append((p, _dumps(to_json(p))))
-        current = state.trip_id if state is not None else None
-        if (
-            state is not None
-            and current
-            and current not in by_trip
-            and state.next_stop_sequence is not None
-            and current != out.withdrawn_trip
-        ):
-            by_trip[current] = []  # prune passed stops even when nothing new is predicted
-        for trip_id, preds in by_trip.items():
-            below = -1
-            if state is not None and trip_id == current and state.next_stop_sequence is not None:
-                below = state.next_stop_sequence
-            args: list[Any] = [self.prefix, self.ttl_s, trip_id, below]
-            for p, body in preds:
-                args += [p.stop_id, p.stop_sequence, body]
-            await self._apply_trip(keys=[], args=args, client=pipe)
-            if preds:
-                vid = _dumps(preds[0][0].vehicle_id)
-                pipe.publish(
-                    self.channel,
-                    '{"type":"arrivals","vehicle_id":'
-                    + vid
-                    + ',"trip_id":'
-                    + _dumps(trip_id)
-                    + ',"predictions":['
-                    + ",".join(body for _, body in preds)
-                    + "]}",
-                )
-                events += 1
-        return events
 
     async def prune_vehicles(self, older_than: float) -> int:
         """Forget vehicles whose last state is older than ``older_than`` (POSIX seconds)."""
