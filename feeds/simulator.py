@@ -294,7 +294,7 @@ class Simulator:
             start_date=run.service_date,
             start_time=_hhmmss(first_dep),
             bearing=round(bearing, 1),
-            speed=round(max(speed, 0.0) * float(rng.uniform(0.9, 1.1)), 2),
+            speed=round(float(max(speed, 0.0)) * float(rng.uniform(0.9, 1.1)), 2),
             occupancy=_occupancy(percent),
             occupancy_percent=float(percent),
         )
