@@ -61,6 +61,7 @@ __all__ = [
     "PlannerConfig",
     "RideLeg",
     "StopCall",
+    "WalkEnds",
     "WalkLeg",
 ]
 
@@ -225,7 +226,9 @@ class _Candidate:
 
 
 @dataclass(slots=True)
-class _Ends:
+class WalkEnds:
+    """Stops within walking reach of the origin (access) and destination (egress)."""
+
     access: I64
     access_m: NDArray[np.float64]
     access_s: I64
@@ -309,7 +312,7 @@ class Planner:
         SearchBudgetError
             The search ran out of work budget before finding anything.
         """
-        ends = self._ends(request)
+        ends = self.walk_ends(request)
         result_notes = ends.notes
         if len(ends.access) == 0 or len(ends.egress) == 0:
             if ends.direct_m <= ends.max_walk_m:
@@ -351,7 +354,8 @@ class Planner:
         )
 
     # ----- pieces -----------------------------------------------------------------------
-    def _ends(self, request: PlanRequest) -> _Ends:
+    def walk_ends(self, request: PlanRequest) -> WalkEnds:
+        """Check the request; the stops within walking reach of both ends, metres and seconds."""
         for name, v, lim in (
             ("from latitude", request.from_lat, 90.0),
             ("from longitude", request.from_lon, 180.0),
@@ -379,7 +383,7 @@ class Planner:
         e, em = self.graph.locator.within(request.to_lat, request.to_lon, radius)
         a, am = a[: cfg.max_access_stops], am[: cfg.max_access_stops] * walk.detour
         e, em = e[: cfg.max_access_stops], em[: cfg.max_access_stops] * walk.detour
-        return _Ends(
+        return WalkEnds(
             a, am, walk.seconds(am), e, em, walk.seconds(em), direct * walk.detour, max_walk
         )
 
@@ -387,7 +391,7 @@ class Planner:
         self,
         fwd: Timetable,
         bwd: Timetable,
-        ends: _Ends,
+        ends: WalkEnds,
         t: int,
         max_rides: int,
         arrive_by: bool,
@@ -420,7 +424,7 @@ class Planner:
         return out, partial
 
     def _forward(
-        self, fwd: Timetable, ends: _Ends, t: int, max_rides: int
+        self, fwd: Timetable, ends: WalkEnds, t: int, max_rides: int
     ) -> tuple[tuple[RawJourney, ...], bool]:
         res = search(
             fwd,
@@ -435,7 +439,7 @@ class Planner:
         return res.journeys, res.partial
 
     def _reverse(
-        self, bwd: Timetable, ends: _Ends, t: int, max_rides: int
+        self, bwd: Timetable, ends: WalkEnds, t: int, max_rides: int
     ) -> tuple[tuple[RawJourney, ...], bool]:
         res = search(
             bwd,
@@ -474,7 +478,7 @@ class Planner:
         self,
         fwd: Timetable,
         bwd: Timetable,
-        ends: _Ends,
+        ends: WalkEnds,
         request: PlanRequest,
         have: list[Itinerary],
         max_rides: int,
@@ -504,7 +508,7 @@ class Planner:
             first = itin
         return out
 
-    def _walk_only(self, request: PlanRequest, ends: _Ends) -> Itinerary:
+    def _walk_only(self, request: PlanRequest, ends: WalkEnds) -> Itinerary:
         secs = float(self.graph.config.walk.seconds(np.array(ends.direct_m)))
         if request.arrive_by:
             end = request.day_origin + request.time
@@ -526,7 +530,7 @@ class Planner:
         )
 
     def _itinerary(
-        self, tt: Timetable, cand: _Candidate, ends: _Ends, request: PlanRequest
+        self, tt: Timetable, cand: _Candidate, ends: WalkEnds, request: PlanRequest
     ) -> Itinerary:
         origin = request.day_origin
         walk = self.graph.config.walk
