@@ -249,7 +249,7 @@ def _unique_ids(ids: NDArray[np.str_], file: str, col: str) -> pd.Index:
 
 
 def _lookup(index: pd.Index, values: NDArray[np.str_]) -> NDArray[np.int64]:
-    return np.asarray(index.get_indexer(values), dtype=np.int64)
+    return np.asarray(index.get_indexer(pd.Index(values)), dtype=np.int64)
 
 
 def _check_coordinates(
@@ -322,7 +322,7 @@ def _calendar(
         _unique_ids(c_ids, "calendar.txt", "service_id")
         days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
         flags = np.stack([_int(cal, d, -1) for d in days], axis=1)
-        bad = ~np.isin(flags, (0, 1)).all(axis=1)
+        bad = np.asarray(~np.isin(flags, (0, 1)).all(axis=1), dtype=np.bool_)
         if bad.any():
             raise FeedDataError("calendar.txt", _first_row(bad), "weekday columns must be 0 or 1")
         masks = (flags * (1 << np.arange(7))).sum(axis=1)
@@ -464,7 +464,7 @@ def _columns(feed: Any, digest: str) -> FeedColumns:
         pt_shape_ids = _str(shapes_df, "shape_id")
         if (pt_shape_ids == "").any():
             raise FeedDataError("shapes.txt", _first_row(pt_shape_ids == ""), "shape_id is blank")
-        shape_index = pd.Index(pd.unique(pt_shape_ids))
+        shape_index: pd.Index = pd.Index(pd.unique(pt_shape_ids))
         pt_lat, pt_lon = _float(shapes_df, "shape_pt_lat"), _float(shapes_df, "shape_pt_lon")
         _check_coordinates(pt_lat, pt_lon, "shapes.txt", "shape point")
         pt_seq = _int(shapes_df, "shape_pt_sequence", -1)

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from transit.errors import FeedDataError
 from transit.geometry import LocalProjection, cumulative_length
 from transit.network import Agency, Network, ServiceCalendar
-from transit.shapes import place_stops, place_stops_by_feed_distance
+from transit.shapes import feed_distance_hint, place_stops
 from transit.times import BLANK, format_gtfs_time
 
 __all__ = ["FeedColumns", "Progress", "build_network"]
@@ -44,6 +44,8 @@ Str = NDArray[np.str_]
 Progress = Callable[[str, int, int], None]
 
 _MAX_LISTED = 5  # ids named in one warning
+#: A stop farther than this from its trip's shape is reported.
+FAR_FROM_SHAPE_M = 100.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -324,6 +326,8 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
             patterns.setdefault((int(trip_shape[t]), st_stop[a:b].tobytes()), []).append(t)
     forced_trips: list[str] = []
     feed_dist_unused = 0
+    far_trips = 0
+    far_worst = (0.0, "", "")
     total = len(patterns)
     for done, ((s, _), members) in enumerate(patterns.items()):
         if done % 200 == 0:
@@ -340,20 +344,32 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
         by_feed: dict[bytes, list[int]] = {}
         for t in members:
             by_feed.setdefault(sdt[start[t] : start[t + 1]].tobytes(), []).append(t)
-        placed_dp: F64 | None = None
+        plain: tuple[F64, F64, int] | None = None
         for group in by_feed.values():
             g0 = group[0]
-            d = place_stops_by_feed_distance(
-                sdt[start[g0] : start[g0 + 1]], shapes.feed_dist[s], sx, sy, px, py, cum
-            )
-            if d is None:
-                if not np.isnan(sdt[start[g0] : start[g0 + 1]]).all():
+            feed_d = sdt[start[g0] : start[g0 + 1]]
+            hint = None
+            if not np.isnan(feed_d).all():
+                hint = feed_distance_hint(feed_d, shapes.feed_dist[s], cum)
+                if hint is None:
                     feed_dist_unused += len(group)
-                if placed_dp is None:
-                    placed_dp, _, forced = place_stops(sx, sy, px, py, cum)
-                    if forced:
-                        forced_trips.extend(str(trip_ids[t]) for t in members)
-                d = placed_dp
+            if hint is None:
+                if plain is None:
+                    plain = place_stops(sx, sy, px, py, cum)
+                d, off, forced = plain
+            else:
+                d, off, forced = place_stops(sx, sy, px, py, cum, hint)
+            if forced:
+                forced_trips.extend(str(trip_ids[t]) for t in group)
+            worst = int(np.argmax(off))
+            if off[worst] > FAR_FROM_SHAPE_M:
+                far_trips += len(group)
+                if off[worst] > far_worst[0]:
+                    far_worst = (
+                        float(off[worst]),
+                        str(c.stop_ids[stops[worst]]),
+                        str(trip_ids[g0]),
+                    )
             for t in group:
                 st_dist[start[t] : start[t + 1]] = d
     report("stop distances", total, total)
@@ -362,10 +378,16 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
             f"{len(forced_trips)} trip(s) have stops that could not be placed in order along "
             f"their shape (far from it or out of order): {_listed(forced_trips)}"
         )
+    if far_trips:
+        warn.append(
+            f"{far_trips} trip(s) have a stop more than {FAR_FROM_SHAPE_M:.0f} m from their "
+            f"shape (worst: stop {far_worst[1]!r} of trip {far_worst[2]!r}, "
+            f"{far_worst[0]:.0f} m); such stops are placed at the nearest point"
+        )
     if feed_dist_unused:
         warn.append(
-            f"shape_dist_traveled of {feed_dist_unused} trip(s) was inconsistent with the shape "
-            "or the stops and was recomputed from geometry"
+            f"shape_dist_traveled of {feed_dist_unused} trip(s) is blank in places, decreases or "
+            "exceeds its shape's, and was ignored (stops placed by geometry alone)"
         )
 
     # 4. blank times, interpolated on distance
@@ -511,8 +533,8 @@ def _expand_frequencies(
             empty_templates.append(str(c.trip_ids[c.freq_trip[i]]))
             continue
         hw = int(c.freq_headway[i])
-        for dep0 in range(int(c.freq_start[i]), int(c.freq_end[i]), hw):
-            copies.append((t, dep0))
+        for first_dep in range(int(c.freq_start[i]), int(c.freq_end[i]), hw):
+            copies.append((t, first_dep))
     if empty_templates:
         warn.append(
             f"{len(empty_templates)} frequencies.txt row(s) name trips without usable stop "

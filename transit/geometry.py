@@ -20,6 +20,7 @@ __all__ = [
     "haversine_m",
     "point_at",
     "project_onto_polyline",
+    "project_onto_segments",
 ]
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -143,14 +144,21 @@ def project_onto_polyline(
     if len(px) == 1:
         off = np.hypot(xa - px[0], ya - py[0])
         return np.full(len(xa), float(cum[0])), off, np.zeros(len(xa), dtype=np.int64)
-    along, off, _ = _project_all(xa, ya, px, py, cum)
+    along, off, _ = project_onto_segments(xa, ya, px, py, cum)
     seg = np.argmin(off, axis=1)
     rows = np.arange(len(xa))
     return along[rows, seg], off[rows, seg], seg.astype(np.int64)
 
 
-def _project_all(xa: F64, ya: F64, px: F64, py: F64, cum: F64) -> tuple[F64, F64, F64]:
-    """Projection of every point onto every segment: (along, offset, t), each points x segs."""
+def project_onto_segments(xa: F64, ya: F64, px: F64, py: F64, cum: F64) -> tuple[F64, F64, F64]:
+    """Project every point onto every segment of a polyline of two or more vertices.
+
+    Returns
+    -------
+    along, offset, t : NDArray[np.float64]
+        Arrays of shape ``(points, segments)``: metres along the polyline of the projection,
+        metres from the point to it, and its fraction ``0..1`` of the segment.
+    """
     ax, ay = px[:-1], py[:-1]
     dx, dy = np.diff(px), np.diff(py)
     len2 = dx * dx + dy * dy

@@ -15,9 +15,12 @@ a bus backwards, so the stops of a trip are placed together:
 
 When no monotone choice exists among the candidates (a stop far off its shape, or stops out
 of order), the programme restarts at that stop and the result is forced monotone by a running
-maximum; the caller counts these as warnings. ``shape_dist_traveled`` from the feed is used
-instead when it is present for the whole trip, never decreases and puts every stop close to
-its coordinates.
+maximum; the caller counts these as warnings.
+
+The feed's ``shape_dist_traveled``, when present for the trip, never decreasing and within the
+shape, is a *hint*: the programme is charged for straying from it, so it picks the pass the
+publisher meant, while the point itself still comes from geometry (published distances are
+often a hundred metres off the stop's own coordinates).
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from transit.geometry import _project_all
+from transit.geometry import project_onto_segments
 
-__all__ = ["place_stops", "place_stops_by_feed_distance"]
+__all__ = ["feed_distance_hint", "place_stops"]
 
 F64 = NDArray[np.float64]
 
@@ -41,8 +44,8 @@ CANDIDATE_FACTOR = 3.0
 TRAVEL_CHARGE = 0.002
 #: Distances may go back by this much (rounding) and still count as monotone.
 TOLERANCE_M = 0.5
-#: shape_dist_traveled is trusted when every stop it places lies within this of its coordinates.
-FEED_DISTANCE_MAX_OFFSET_M = 150.0
+#: Charge per metre between a candidate and the feed's shape_dist_traveled, in metres of offset.
+HINT_CHARGE = 0.05
 
 
 def _candidates(along: F64, off: F64) -> list[tuple[F64, F64]]:
@@ -79,7 +82,9 @@ def _candidates(along: F64, off: F64) -> list[tuple[F64, F64]]:
     return out
 
 
-def place_stops(sx: F64, sy: F64, px: F64, py: F64, cum: F64) -> tuple[F64, F64, int]:
+def place_stops(
+    sx: F64, sy: F64, px: F64, py: F64, cum: F64, hint: F64 | None = None
+) -> tuple[F64, F64, int]:
     """Distance along a shape of each stop of a trip, never decreasing along the trip.
 
     Parameters
@@ -88,6 +93,8 @@ def place_stops(sx: F64, sy: F64, px: F64, py: F64, cum: F64) -> tuple[F64, F64,
         The trip's stops in order, local metres.
     px, py, cum : NDArray[np.float64]
         The shape's vertices in local metres and their cumulative length.
+    hint : NDArray[np.float64], optional
+        The feed's distances of the stops, already in our metres (``feed_distance_hint``).
 
     Returns
     -------
@@ -116,11 +123,15 @@ def place_stops(sx: F64, sy: F64, px: F64, py: F64, cum: F64) -> tuple[F64, F64,
     if len(px) == 1:
         off1 = np.hypot(sx - px[0], sy - py[0])
         return np.zeros(n), off1, 0
-    along, off, _ = _project_all(sx, sy, px, py, cum)
+    along, off, _ = project_onto_segments(sx, sy, px, py, cum)
     cands = _candidates(along, off)
+    if hint is not None:
+        cands = [
+            (d, o + HINT_CHARGE * np.abs(d - h)) for (d, o), h in zip(cands, hint, strict=True)
+        ]
     cost = cands[0][1] + TRAVEL_CHARGE * cands[0][0]
     back: list[NDArray[np.int64]] = []
-    restarts: list[bool] = [False]
+    restarts = 0
     for k in range(1, n):
         d_prev = cands[k - 1][0]
         d_cur, o_cur = cands[k]
@@ -129,11 +140,10 @@ def place_stops(sx: F64, sy: F64, px: F64, py: F64, cum: F64) -> tuple[F64, F64,
         j = np.argmin(trans, axis=1)
         best = trans[np.arange(len(d_cur)), j]
         if np.isinf(best).all():
+            # no candidate of this stop lies after any of the previous one: start afresh here
             j = np.full(len(d_cur), int(np.argmin(cost)))
             best = np.full(len(d_cur), float(cost.min()))
-            restarts.append(True)
-        else:
-            restarts.append(False)
+            restarts += 1
         cost = o_cur + best
         back.append(j.astype(np.int64))
     choice = np.empty(n, dtype=np.int64)
@@ -141,49 +151,41 @@ def place_stops(sx: F64, sy: F64, px: F64, py: F64, cum: F64) -> tuple[F64, F64,
     for k in range(n - 1, 0, -1):
         choice[k - 1] = back[k - 1][choice[k]]
     dist = np.array([cands[k][0][choice[k]] for k in range(n)])
-    offset = np.array([cands[k][1][choice[k]] for k in range(n)])
     monotone = np.maximum.accumulate(dist)
-    forced = int(np.count_nonzero(monotone > dist + TOLERANCE_M)) + sum(restarts)
+    forced = int(np.count_nonzero(monotone > dist + TOLERANCE_M)) + restarts
+    qx, qy = np.interp(monotone, cum, px), np.interp(monotone, cum, py)
+    offset = np.hypot(qx - sx, qy - sy)
     return monotone, offset, forced
 
 
-def place_stops_by_feed_distance(
-    stop_sdt: F64,
-    shape_sdt: F64,
-    sx: F64,
-    sy: F64,
-    px: F64,
-    py: F64,
-    cum: F64,
-) -> F64 | None:
-    """Place stops with the feed's ``shape_dist_traveled``, or None when it cannot be trusted.
+def feed_distance_hint(stop_sdt: F64, shape_sdt: F64, cum: F64) -> F64 | None:
+    """The feed's ``shape_dist_traveled`` of a trip's stops in our metres, or None if unusable.
 
     The feed's units are unknown (metres, kilometres, feet...), so a stop's value is mapped to
-    our metres by interpolating between the shape points' values. It is trusted only when
-    every value is present, both sequences never decrease, and each stop lands within
-    ``FEED_DISTANCE_MAX_OFFSET_M`` of its own coordinates.
+    our metres by interpolating between the shape points' values. It is usable only when
+    every value is present (a blank first value means the start of the shape), both sequences
+    never decrease and the stops' values lie within the shape's.
 
     Examples
     --------
-    >>> px, py = np.array([0.0, 1000.0]), np.array([0.0, 0.0])
-    >>> place_stops_by_feed_distance(np.array([0.0, 0.5]), np.array([0.0, 1.0]),
-    ...     np.array([0.0, 500.0]), np.array([10.0, 0.0]), px, py, np.array([0.0, 1000.0]))
+    >>> feed_distance_hint(np.array([np.nan, 0.5]), np.array([0.0, 1.0]), np.array([0.0, 1000.0]))
     array([  0., 500.])
+    >>> feed_distance_hint(np.array([0.5, 0.2]), np.array([0.0, 1.0]), np.array([0.0, 1000.0]))
     """
     if len(stop_sdt) == 0 or len(shape_sdt) < 2:
         return None
+    if np.isnan(stop_sdt[0]) and len(stop_sdt) > 1:
+        # many feeds leave the first stop's value blank, meaning the start of the shape
+        stop_sdt = stop_sdt.copy()
+        stop_sdt[0] = min(float(shape_sdt[0]), float(np.nan_to_num(stop_sdt[1], nan=np.inf)))
     if np.isnan(stop_sdt).any() or np.isnan(shape_sdt).any():
         return None
     if (np.diff(stop_sdt) < 0).any() or (np.diff(shape_sdt) < 0).any():
         return None
-    span = shape_sdt[-1] - shape_sdt[0]
+    span = float(shape_sdt[-1] - shape_sdt[0])
     if span <= 0:
         return None
-    slack = 1e-6 * span
+    slack = 0.01 * span
     if stop_sdt[0] < shape_sdt[0] - slack or stop_sdt[-1] > shape_sdt[-1] + slack:
         return None
-    dist = np.interp(stop_sdt, shape_sdt, cum)
-    qx, qy = np.interp(dist, cum, px), np.interp(dist, cum, py)
-    if (np.hypot(qx - sx, qy - sy) > FEED_DISTANCE_MAX_OFFSET_M).any():
-        return None
-    return np.maximum.accumulate(dist)
+    return np.asarray(np.interp(stop_sdt, shape_sdt, cum), dtype=np.float64)
