@@ -255,13 +255,21 @@ def read_madison(
                     rec.get("rt") or None,
                     None,
                     _iso_date(stsd),
-                    None if spd is None else spd * 0.44704,  # mph -> m/s
+                    _mph(spd),
                     _float(rec.get("hdg")),
                     None if load is None else load.value,
                     None,
                     None if pdist is None else pdist * 0.3048,  # feet -> metres
                     "madison",
                 )
+
+
+def _mph(v: float | None) -> float | None:
+    """Miles per hour to m/s; implausible bus speeds (over 40 m/s, 90 mph) become unknown."""
+    if v is None or v < 0:
+        return None
+    mps = v * 0.44704
+    return mps if mps <= 40.0 else None
 
 
 def _iso_date(s: str) -> date | None:
@@ -359,8 +367,9 @@ def read_m1(path: str | Path, counter: _Counter | None = None) -> Iterator[Row]:
     """Position rows from MTA Bus Time SIRI VehicleMonitoring CSV files (de-duplicated)."""
     c = counter or _Counter()
     seen: set[tuple[str, str]] = set()
-    for f in _files(path, ("*.csv",)):
-        with open(f, encoding="utf-8", newline="") as fh:
+    for f in _files(path, ("*.csv", "*.csv.gz")):
+        opener = gzip.open if f.name.endswith(".gz") else open
+        with opener(f, "rt", encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames is None or "VehicleRef" not in reader.fieldnames:
                 log.info("skipping non-SIRI file", extra={"file": str(f)})
@@ -478,5 +487,5 @@ def _patterns(kind: str) -> tuple[str, ...]:
         "mbta": ("*.parquet",),
         "madison": ("vehicles_*.tar.gz", "vehicles_*.csv"),
         "auckland": ("observed_stop_events*.csv.gz", "observed_stop_events*.csv"),
-        "m1": ("*.csv",),
+        "m1": ("*.csv", "*.csv.gz"),
     }[kind]
