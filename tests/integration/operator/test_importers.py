@@ -34,6 +34,8 @@ async def test_mbta_occupancy_is_deduplicated_and_keyed_by_trip_descriptor(
     assert row["pct"] > 0.5 * row["n"]
     assert row["occ"] > 0.5 * row["n"]
     route, direction, day, start = row["trip"].split("|")
+    assert route in {"1", "23", "28", "39", "57", "66", "70", "111"}
+    assert direction in {"0", "1"}
     assert (len(day), start.count(":")) == (8, 2)
 
 
