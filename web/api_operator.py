@@ -9,6 +9,7 @@ flags, and the spacing of buses along each route direction marks bunched pairs.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ import asyncpg
 import numpy as np
 from aiohttp import web
 
+from feeds.live_state import LiveState
 from predictor.events import Flag, VehicleState
 from routing.headways import live_spacing
 
+from . import keys
 from .jobs import JOB_NAMES, latest_run
+from .problems import BadRequest, NotFound, ServiceUnavailable
 
 __all__ = ["FleetThresholds", "fleet_rows", "fleet_summary", "routes"]
 
@@ -144,28 +148,21 @@ def fleet_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def _require_operator(request: web.Request) -> None:
     from .auth import require_role
 
-    await require_role(request, "operator")
+    checked = require_role(request, "operator")
+    if inspect.isawaitable(checked):
+        await checked
 
 
 async def _states(request: web.Request) -> list[VehicleState]:
-    from feeds.live_state import LiveState
-
-    from . import keys
-
-    live = request.app.get(keys.live_state) if hasattr(keys, "live_state") else None
-    if live is None:
-        redis = request.app[keys.redis]
-        live = LiveState(redis, request.app[keys.settings].redis_prefix)
+    live = LiveState(request.app[keys.REDIS], request.app[keys.SETTINGS].redis_prefix)
     states: list[VehicleState] = await live.vehicles()
     return states
 
 
 def _pool(request: web.Request) -> asyncpg.Pool:
-    from . import keys
-
-    pool: asyncpg.Pool | None = request.app.get(keys.pg_pool)
+    pool: asyncpg.Pool | None = request.app.get(keys.PG_POOL)
     if pool is None:
-        raise web.HTTPServiceUnavailable(reason="no PostgreSQL configured")
+        raise ServiceUnavailable("PostgreSQL is not available")
     return pool
 
 
@@ -208,8 +205,6 @@ _RESULT_TABLES = {
 async def report(request: web.Request) -> web.Response:
     """The latest finished run of a job and its results (``?limit=`` rows, default 100)."""
     await _require_operator(request)
-    from .problems import BadRequest, NotFound
-
     job = request.match_info["job"]
     if job not in JOB_NAMES:
         raise NotFound(f"no job {job!r}; jobs are {', '.join(JOB_NAMES)}")
@@ -248,8 +243,6 @@ async def report(request: web.Request) -> web.Response:
 async def report_html(request: web.Request) -> web.FileResponse:
     """The HTML report of the latest finished run of a job."""
     await _require_operator(request)
-    from .problems import NotFound
-
     job = request.match_info["job"]
     if job not in JOB_NAMES:
         raise NotFound(f"no job {job!r}; jobs are {', '.join(JOB_NAMES)}")
