@@ -160,11 +160,14 @@ def search(
         stops_i = pos_stop[idx]
         r_i = pos_route[idx].astype(np.int64)
         loc_i = pos_local[idx].astype(np.int64)
-        tau = any_t[stops_i]
-        can = tau < INF
-        q = (idx << 32) + np.where(can, tau, 0) + TIME_BIAS
-        first = np.searchsorted(tt.dep_key, q) - tt.pos_colbase[idx]
-        valid = can & (first < tt.route_n_trips[r_i])
+        # boarding only where the label changed last round: elsewhere the same trip was
+        # already boarded in an earlier round and its arrivals recorded (standard RAPTOR)
+        board_at = np.flatnonzero(marked[stops_i])
+        bidx = idx[board_at]
+        hit = np.searchsorted(tt.dep_key, (bidx << 32) + any_t[stops_i[board_at]] + TIME_BIAS)
+        first = np.full(len(idx), _M21, dtype=np.int64)
+        first[board_at] = hit - tt.pos_colbase[bidx]
+        valid = first < tt.route_n_trips[r_i]
         base = (n_routes - r_i) << 42
         cand = base | np.where(valid, (first << 21) | loc_i, _M42)
         cm = np.minimum.accumulate(cand)

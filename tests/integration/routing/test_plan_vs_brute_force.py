@@ -10,14 +10,39 @@ from __future__ import annotations
 import itertools
 import math
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from feeds.gtfs import load_network
 from routing.brute_force import BruteForce
-from routing.graph import NetworkGraph
+from routing.graph import NetworkGraph, build_graph
 from routing.journey import Itinerary, Planner, PlanRequest, RideLeg, WalkEnds
 from transit.network import Network
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def cairns_net() -> Network:
+    return load_network(ROOT / "web" / "data" / "cairns.zip")
+
+
+@pytest.fixture(scope="module")
+def trimet_net() -> Network:
+    return load_network(ROOT / "tests" / "data" / "portland-trimet-2routes.zip")
+
+
+@pytest.fixture(scope="module")
+def cairns_graph(cairns_net: Network) -> NetworkGraph:
+    return build_graph(cairns_net)
+
+
+@pytest.fixture(scope="module")
+def trimet_graph(trimet_net: Network) -> NetworkGraph:
+    return build_graph(trimet_net)
+
 
 CASES = {
     # feed fixture, service days (a weekday, a Saturday, a Sunday), queries per day
