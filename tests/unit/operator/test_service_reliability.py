@@ -125,3 +125,19 @@ def test_bad_input_is_a_clear_error() -> None:
     assert stop_headways(empty) == []
     assert on_time(empty) == []
     assert run_times(empty) == []
+
+
+def test_live_spacing_marks_the_bus_close_behind_another() -> None:
+    from routing.headways import live_spacing
+
+    s = live_spacing(
+        ["a", "b", "c", "d"],
+        ["r|0", "r|0", "r|1", "r|0"],
+        [1000.0, 1100.0, 1050.0, np.nan],
+        [0.0, 8.0, 8.0, 8.0],
+    )
+    a, b, c, d = s
+    assert (a.ahead_id, a.gap_m, a.bunched) == ("b", 100.0, True)
+    assert a.headway_s == pytest.approx(25.0)  # standing: closes at the 4 m/s floor
+    assert (b.ahead_id, c.ahead_id, d.ahead_id) == (None, None, None)
+    assert [b.bunched, c.bunched, d.bunched] == [False, False, False]
