@@ -37,25 +37,38 @@ log = logging.getLogger(__name__)
 GROUP = "trackers"
 _CHUNK = 1000
 
-_PUBLISH_LUA = """
+# One argument per ping, "partition \x1f timestamp \x1f payload \x1f vehicle_id": the payload
+# is JSON (control characters escaped) so only the vehicle id, last, may hold a separator.
+_PUBLISH_LUA = r"""
 local out = {}
 local last_key = KEYS[1]
 local maxlen = ARGV[1]
-for i = 3, #ARGV, 4 do
-  local stream = KEYS[tonumber(ARGV[i]) + 2]
-  local vid = ARGV[i + 1]
-  local ts = tonumber(ARGV[i + 2])
+for i = 3, #ARGV do
+  local arg = ARGV[i]
+  local a = string.find(arg, '\31', 1, true)
+  local b = string.find(arg, '\31', a + 1, true)
+  local c = string.find(arg, '\31', b + 1, true)
+  local stream = KEYS[tonumber(string.sub(arg, 1, a - 1)) + 2]
+  local ts_text = string.sub(arg, a + 1, b - 1)
+  local ts = tonumber(ts_text)
+  local vid = string.sub(arg, c + 1)
   local last = redis.call('HGET', last_key, vid)
   if last and tonumber(last) >= ts then
     if tonumber(last) == ts then out[#out + 1] = 1 else out[#out + 1] = 2 end
   else
-    redis.call('HSET', last_key, vid, ARGV[i + 2])
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'p', ARGV[i + 3])
+    redis.call('HSET', last_key, vid, ts_text)
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'p', string.sub(arg, b + 1, c - 1))
     out[#out + 1] = 0
   end
 end
 redis.call('EXPIRE', last_key, ARGV[2])
 return out
+"""
+
+_ACK_LUA = """
+local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+return n
 """
 
 
@@ -158,6 +171,7 @@ class PositionStream:
         self.keys = [base] if partitions == 1 else [f"{base}:{k}" for k in range(partitions)]
         self.last_key = f"{base}:last"
         self._publish = redis.register_script(_PUBLISH_LUA)
+        self._ack = redis.register_script(_ACK_LUA)
 
     # ----- producer -------------------------------------------------------------------------
     def partition_of(self, vehicle_id: str) -> int:
@@ -176,12 +190,10 @@ class PositionStream:
         for start in range(0, len(pings), _CHUNK):
             args: list[Any] = [self.maxlen, self.dedupe_ttl_s]
             for ping in pings[start : start + _CHUNK]:
-                args += [
-                    self.partition_of(ping.vehicle_id),
-                    ping.vehicle_id,
-                    repr(ping.timestamp),
-                    encode_ping(ping, source),
-                ]
+                args.append(
+                    f"{self.partition_of(ping.vehicle_id)}\x1f{ping.timestamp!r}\x1f"
+                    f"{encode_ping(ping, source)}\x1f{ping.vehicle_id}"
+                )
             codes = await self._publish(keys=[self.last_key, *self.keys], args=args)
             for code in codes:
                 if code == 0:
@@ -279,13 +291,10 @@ class PositionStream:
         if not by_key:
             return 0
         acked = 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key, ids in by_key.items():
-                pipe.xack(key, self.group, *ids)
-                pipe.xdel(key, *ids)
-            replies = await pipe.execute()
-        for i in range(0, len(replies), 2):
-            acked += int(replies[i])
+        for key, ids in by_key.items():
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                acked += int(await self._ack(keys=[key], args=[self.group, *chunk]))
         return acked
 
     async def pending(self) -> int:

@@ -20,11 +20,12 @@ from redis.exceptions import RedisError
 
 from feeds.history import HistoryBatch, HistoryWriter
 from feeds.live_state import LiveState
+from feeds.simulator import DemoClock, Simulator
 from feeds.stream import Entry, PositionStream
 from predictor.events import TrackerOutput, VehicleState
 from transit.pings import Ping
 
-__all__ = ["IngestCounters", "TrackerLike", "TrackerWorker"]
+__all__ = ["IngestCounters", "TrackerLike", "TrackerWorker", "publish_pings", "run_simulator"]
 
 log = logging.getLogger(__name__)
 
@@ -182,18 +183,24 @@ class TrackerWorker:
         return acked
 
     async def _persist(self, rows: HistoryBatch, outputs: list[TrackerOutput]) -> None:
+        # PostgreSQL and Redis are written concurrently; both must succeed before the ack.
         # The tracker has already consumed these pings, so a failed write is retried here with
         # the same rows instead of re-reading the entries (which the tracker would now reject).
+        await asyncio.gather(self._write_history(rows), self._write_live(outputs))
+
+    async def _write_history(self, rows: HistoryBatch) -> None:
         delay = 0.5
         while True:
             try:
                 self.counters.history_rows += await self.history.write(rows)
-                break
+                return
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 self.counters.errors += 1
                 log.warning("history write failed, retrying in %.1f s: %s", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _write_live(self, outputs: list[TrackerOutput]) -> None:
         delay = 0.5
         while True:
             try:
@@ -245,3 +252,36 @@ class TrackerWorker:
                 self.counters.errors += 1
                 log.exception("tracker batch failed; entries stay pending and will be retried")
                 await asyncio.sleep(1.0)
+
+
+async def publish_pings(
+    stream: PositionStream, counters: IngestCounters, pings: Sequence[Ping], source: str
+) -> int:
+    """Put validated pings from an edge on the stream and count them; returns those accepted."""
+    result = await stream.publish(pings, source=source)
+    counters.received += len(pings)
+    if result.duplicate:
+        counters.rejected["duplicate"] += result.duplicate
+    if result.out_of_order:
+        counters.rejected["out_of_order"] += result.out_of_order
+    return result.accepted
+
+
+async def run_simulator(
+    simulator: Simulator,
+    clock: DemoClock,
+    stream: PositionStream,
+    counters: IngestCounters,
+    *,
+    tick_s: float = 1.0,
+    real_time: Callable[[], float] = time.time,
+) -> None:
+    """Feed the simulator's pings to the stream as the demo clock advances, until cancelled."""
+    last = clock.now(real_time())
+    while True:
+        await asyncio.sleep(tick_s)
+        now = clock.now(real_time())
+        pings = simulator.pings_between(last, now)
+        last = now
+        if pings:
+            await publish_pings(stream, counters, pings, "sim")

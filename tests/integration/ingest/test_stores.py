@@ -206,3 +206,12 @@ async def test_history_batch_is_written_with_copy(
     assert pos["source"] == "push"
     assert sv["delay_s"] == 5.0
     assert pl == 1
+
+
+async def test_odd_vehicle_ids_survive_the_stream(stream: PositionStream) -> None:
+    odd = ["a\x1fb", "ünï|cødé", "x" * 200]
+    await stream.ensure_group()
+    result = await stream.publish([ping(v, 0) for v in odd] + [ping(odd[0], 0)])
+    assert (result.accepted, result.duplicate) == (3, 1)
+    entries = await stream.read("c", [0], block_ms=10)
+    assert [e.ping.vehicle_id for e in entries if e.ping] == odd
