@@ -9,23 +9,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import asyncpg
+from aiohttp import web
 from redis.exceptions import RedisError
 
+from feeds.gtfsrt import DecodeResult
 from feeds.history import HistoryBatch, HistoryWriter
 from feeds.live_state import LiveState
-from feeds.simulator import DemoClock, Simulator
-from feeds.stream import Entry, PositionStream
+from feeds.poller import FeedPoller
+from feeds.simulator import DemoClock, Simulator, demo_clock
+from feeds.stream import Entry, PositionStream, PublishResult
 from predictor.events import TrackerOutput, VehicleState
 from transit.pings import Ping
 
-__all__ = ["IngestCounters", "TrackerLike", "TrackerWorker", "publish_pings", "run_simulator"]
+from . import keys
+
+__all__ = [
+    "INGEST",
+    "IngestCounters",
+    "IngestService",
+    "TrackerLike",
+    "TrackerWorker",
+    "publish_pings",
+    "run_simulator",
+    "tracker_service",
+]
 
 log = logging.getLogger(__name__)
 
@@ -256,15 +272,15 @@ class TrackerWorker:
 
 async def publish_pings(
     stream: PositionStream, counters: IngestCounters, pings: Sequence[Ping], source: str
-) -> int:
-    """Put validated pings from an edge on the stream and count them; returns those accepted."""
+) -> PublishResult:
+    """Put validated pings from an edge on the stream and count them."""
     result = await stream.publish(pings, source=source)
     counters.received += len(pings)
     if result.duplicate:
         counters.rejected["duplicate"] += result.duplicate
     if result.out_of_order:
         counters.rejected["out_of_order"] += result.out_of_order
-    return result.accepted
+    return result
 
 
 async def run_simulator(
@@ -285,3 +301,96 @@ async def run_simulator(
         last = now
         if pings:
             await publish_pings(stream, counters, pings, "sim")
+
+
+# ----- the application's background service --------------------------------------------------
+
+
+@dataclass(slots=True)
+class IngestService:
+    """What the HTTP layer needs of the live path: the stream, the live state, the counters.
+
+    ``clock()`` is the service's notion of now: real time, or in simulate mode the demo clock
+    (real time shifted onto the feed's service day, see ``feeds.simulator.demo_clock``); readers
+    of live state must compare predictions with this clock, not with ``time.time()``.
+    """
+
+    stream: PositionStream
+    live: LiveState
+    counters: IngestCounters
+    clock: Callable[[], float] = time.time
+    demo: DemoClock | None = None
+
+
+INGEST = web.AppKey("ingest", IngestService)
+
+
+def _consumer_name() -> str:
+    return f"tracker-{socket.gethostname()}-{os.getpid()}"
+
+
+async def tracker_service(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the tracker worker, plus the simulator and GTFS-RT pollers when configured."""
+    from predictor.tracker import Tracker
+
+    settings = app[keys.SETTINGS]
+    holder = app[keys.NETWORK]
+    network = holder.require()
+    redis = app[keys.REDIS]
+    demo = demo_clock(network, time.time()) if settings.simulate else None
+    clock: Callable[[], float] = time.time if demo is None else (lambda: demo.now(time.time()))
+    stream = PositionStream(redis, settings.redis_prefix)
+    live = LiveState(redis, settings.redis_prefix)
+    counters = IngestCounters()
+    service = IngestService(stream, live, counters, clock, demo)
+    app[INGEST] = service
+    worker = TrackerWorker(
+        stream,
+        Tracker(network),
+        HistoryWriter(app[keys.PG_POOL]),
+        live,
+        counters,
+        consumer=_consumer_name(),
+        clock=clock,
+    )
+    await worker.start()
+    tasks = [asyncio.create_task(worker.run(), name="tracker-worker")]
+
+    async def follow_feed_versions() -> None:
+        while True:
+            await holder.changed.wait()
+            worker.tracker = Tracker(holder.require())
+            log.info("tracker rebuilt for the new feed version")
+
+    tasks.append(asyncio.create_task(follow_feed_versions(), name="tracker-feed-follow"))
+    if demo is not None:
+        simulator = await asyncio.to_thread(Simulator, network, demo.feed_date)
+        log.info(
+            "simulator on: feed date %s, %d trips planned, %d buses on the road now",
+            demo.feed_date,
+            len(simulator.runs),
+            simulator.vehicles_at(clock()),
+        )
+        tasks.append(
+            asyncio.create_task(run_simulator(simulator, demo, stream, counters), name="simulator")
+        )
+    urls: tuple[str, ...] = tuple(getattr(settings, "gtfsrt_urls", ()) or ())
+    if urls:
+
+        async def sink(pings: list[Ping], source: str) -> None:
+            await publish_pings(stream, counters, pings, source)
+
+        def count_rejections(result: DecodeResult) -> None:
+            counters.rejected.update(result.rejected)
+
+        poller = FeedPoller(
+            app[keys.HTTP_SESSION], urls, sink, on_rejections=count_rejections, clock=clock
+        )
+        tasks.append(asyncio.create_task(poller.run(), name="gtfsrt-poller"))
+        log.info("polling %d GTFS-RT VehiclePositions URL(s)", len(urls))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
@@ -15,39 +11,19 @@ from feeds.live_state import LiveState
 from feeds.stream import PositionStream
 from predictor.events import Prediction, Rejection, RejectReason, TrackerOutput, VehicleState
 from transit.pings import Ping
-
-MIGRATIONS = Path(__file__).parents[3] / "feeds" / "migrations"
-
-
-@pytest.fixture
-async def ingest_redis() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
-    prefix = f"t-{uuid.uuid4().hex[:10]}:"
-    yield client, prefix
-    keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+from web.settings import Settings
 
 
 @pytest.fixture
-async def ingest_pool() -> AsyncIterator[asyncpg.Pool]:
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    pool = await asyncpg.create_pool(
-        "postgresql://postgres@127.0.0.1:5432/test",
-        min_size=1,
-        max_size=4,
-        server_settings={"search_path": schema},
-    )
-    async with pool.acquire() as conn:
-        for sql in sorted(MIGRATIONS.glob("00[12]*.sql")):
-            await conn.execute(sql.read_text())
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await admin.close()
+def ingest_redis(redis_client: aioredis.Redis, settings: Settings) -> tuple[aioredis.Redis, str]:
+    """The shell's Redis client and the test's unique key prefix."""
+    return redis_client, settings.redis_prefix
+
+
+@pytest.fixture
+def ingest_pool(pg_pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The shell's pool in the test's own schema, every migration applied."""
+    return pg_pool
 
 
 @pytest.fixture
