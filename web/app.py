@@ -1,0 +1,289 @@
+"""The composition root: ``create_app(settings)`` wires stores, the network and the routes.
+
+Resources open in ``app.cleanup_ctx`` in dependency order and close in reverse:
+
+1. HTTP client session (pollers, tile proxies);
+2. embedded PostgreSQL and Redis, only when ``DATABASE_URL`` / ``REDIS_URL`` are unset;
+3. the PostgreSQL pool, migrated;
+4. Redis;
+5. the static network, from its snapshot or imported (in a thread) then snapshotted;
+6. background services registered by other areas in ``CLEANUP_CTX`` (they exit first).
+
+Route modules are ``web/api_*.py``, each exporting ``routes``; they are listed in
+``ROUTE_MODULES``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from feeds.gtfs import feed_hash, load_network
+from feeds.postgres import (
+    FeedVersion,
+    active_feed_version,
+    feed_version_by_hash,
+    migrate,
+    open_pool,
+    record_feed_version,
+)
+from feeds.redis_store import open_redis
+from transit.network import Network
+
+from . import keys
+from .problems import problem_middleware
+from .settings import Settings
+
+__all__ = [
+    "CLEANUP_CTX",
+    "ROUTE_MODULES",
+    "ImportedFeed",
+    "bundled_feed",
+    "create_app",
+    "import_feed",
+    "load_or_import",
+    "open_stores",
+]
+
+log = logging.getLogger(__name__)
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+#: Route modules (``web.<name>`` exporting ``routes: web.RouteTableDef``), one line each.
+ROUTE_MODULES: list[str] = [
+    "api_health",
+]
+
+#: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx
+#: generator ``async def f(app) -> AsyncIterator[None]``; one line each.
+CLEANUP_CTX: list[str] = []
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application for ``settings`` (nothing opens until the app starts)."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=8 * 1024**2)
+    app[keys.SETTINGS] = settings
+    app[keys.NETWORK] = keys.NetworkHolder()
+    app.cleanup_ctx.extend([_http_session, _stores, _network])
+    for ref in CLEANUP_CTX:
+        app.cleanup_ctx.append(_resolve_ctx(ref))
+    for name in ROUTE_MODULES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        app.router.add_routes(module.routes)
+    return app
+
+
+def _resolve_ctx(ref: str) -> CleanupCtx:
+    module_name, _, func = ref.partition(":")
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    ctx: CleanupCtx = getattr(module, func)
+    return ctx
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    timeout = aiohttp.ClientTimeout(total=30, connect=10)
+    async with aiohttp.ClientSession(
+        timeout=timeout, headers={"User-Agent": "smartbus/0.1"}
+    ) as session:
+        app[keys.HTTP_SESSION] = session
+        yield
+
+
+@asynccontextmanager
+async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
+    """Embedded servers where no URL is set, then the PostgreSQL pool (migrated) and Redis.
+
+    The yielded ``Stores.settings`` carry the URLs actually in use.
+    """
+    async with AsyncExitStack() as stack:
+        db_url, redis_url = settings.database_url, settings.redis_url
+        if db_url is None or redis_url is None:
+            from feeds.embedded import embedded_services
+
+            services = await stack.enter_async_context(
+                embedded_services(
+                    settings.data_dir, postgres=db_url is None, redis=redis_url is None
+                )
+            )
+            db_url = db_url or services.database_url
+            redis_url = redis_url or services.redis_url
+            settings = replace(settings, database_url=db_url, redis_url=redis_url)
+        assert db_url is not None
+        assert redis_url is not None
+        pool = await stack.enter_async_context(open_pool(db_url, settings.db_schema))
+        applied = await migrate(pool)
+        if applied:
+            log.info("migrations applied", extra={"versions": applied})
+        redis = await stack.enter_async_context(open_redis(redis_url))
+        await redis.ping()
+        yield Stores(settings, pool, redis)
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The opened stores and the settings naming them."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+
+
+async def _stores(app: web.Application) -> AsyncIterator[None]:
+    async with open_stores(app[keys.SETTINGS]) as stores:
+        app[keys.SETTINGS] = stores.settings
+        app[keys.PG_POOL] = stores.pool
+        app[keys.REDIS] = stores.redis
+        yield
+
+
+async def _network(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    holder = app[keys.NETWORK]
+    network, version_id = await load_or_import(app[keys.PG_POOL], settings)
+    holder.swap(network, version_id)
+    app[keys.FEED_VERSION_ID] = version_id
+    yield
+
+
+# ----- the static network --------------------------------------------------------------------
+
+
+def bundled_feed() -> Path:
+    """The sample feed shipped in the package (Cairns, see ``web/data/README.md``)."""
+    return Path(str(resources.files(__package__).joinpath("data", "cairns.zip")))
+
+
+def network_counts(network: Network) -> dict[str, int]:
+    """What an import summary reports: agencies, routes, stops, trips, stop_times, shapes..."""
+    cal = network.calendar
+    return {
+        "agencies": len(network.agencies),
+        "routes": network.n_routes,
+        "stops": network.n_stops,
+        "trips": network.n_trips,
+        "stop_times": network.n_stop_times,
+        "shapes": network.n_shapes,
+        "services": len(cal.service_ids),
+        "service_days": _service_days(network),
+        "warnings": len(network.warnings),
+    }
+
+
+def _service_days(network: Network) -> int:
+    """Days between the first and last calendar date on which at least one trip runs."""
+    from transit.calendar import active_services
+
+    cal = network.calendar
+    starts = [int(x) for x in cal.start] + [int(x) for x in cal.added_date]
+    ends = [int(x) for x in cal.end] + [int(x) for x in cal.added_date]
+    if not starts:
+        return 0
+    return sum(
+        1 for day in range(min(starts), max(ends) + 1) if bool(active_services(cal, day).any())
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedFeed:
+    """A network and the feed version recorded for it."""
+
+    network: Network
+    version: FeedVersion
+    from_snapshot: bool
+
+
+def _snapshot_path(settings: Settings, digest: str) -> Path:
+    return settings.snapshot_dir / f"{digest}.npz"
+
+
+def _save_snapshot(network: Network, path: Path) -> None:
+    from feeds import snapshot
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    snapshot.save(network, tmp)
+    # save() may append its own suffix; find what it wrote and move it into place atomically.
+    written = tmp if tmp.exists() else tmp.with_name(tmp.name + ".npz")
+    written.replace(path)
+
+
+def _load_snapshot(path: Path) -> Network | None:
+    from feeds import snapshot
+
+    try:
+        return snapshot.load(path)
+    except Exception:  # a stale or foreign snapshot is rebuilt from the feed, never fatal
+        log.warning("snapshot unreadable; importing the feed again", extra={"path": str(path)})
+        return None
+
+
+async def import_feed(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    path: Path,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportedFeed:
+    """Load the feed at ``path`` (in a thread), snapshot it and record it as the active version.
+
+    Raises ``feeds.errors.FeedError`` when the feed cannot make a network.
+    """
+    network = await asyncio.to_thread(load_network, path, progress=progress)
+    source = await asyncio.to_thread(path.resolve)
+    snap = _snapshot_path(settings, network.feed_hash)
+    await asyncio.to_thread(_save_snapshot, network, snap)
+    version = await record_feed_version(
+        pool,
+        feed_hash=network.feed_hash,
+        source_path=str(source),
+        counts=network_counts(network),
+        warnings=list(network.warnings),
+        snapshot_path=str(snap),
+    )
+    return ImportedFeed(network, version, from_snapshot=False)
+
+
+async def load_or_import(pool: asyncpg.Pool, settings: Settings) -> tuple[Network, int]:
+    """The network to serve and its ``feed_versions.id``.
+
+    With ``SMARTBUS_GTFS`` set, that feed (from its snapshot when its bytes were imported
+    before); otherwise the active feed version; otherwise the bundled sample feed.
+    """
+    if settings.gtfs_path is not None:
+        path = settings.gtfs_path
+        digest = await asyncio.to_thread(feed_hash, path) if path.exists() else None
+        version = None if digest is None else await feed_version_by_hash(pool, digest)
+    else:
+        version = await active_feed_version(pool)
+        path = Path(version.source_path) if version is not None else bundled_feed()
+        if version is None:
+            digest = await asyncio.to_thread(feed_hash, path)
+            version = await feed_version_by_hash(pool, digest)
+    if version is not None and version.snapshot_path:
+        network = await asyncio.to_thread(_load_snapshot, Path(version.snapshot_path))
+        if network is not None:
+            if not version.active:
+                version = await record_feed_version(
+                    pool,
+                    feed_hash=version.feed_hash,
+                    source_path=version.source_path,
+                    counts=version.counts,
+                    warnings=version.warnings,
+                    snapshot_path=version.snapshot_path,
+                )
+            log.info("network loaded from snapshot", extra={"feed_version": version.id})
+            return network, version.id
+    imported = await import_feed(pool, settings, path)
+    log.info("feed imported", extra={"feed_version": imported.version.id})
+    return imported.network, imported.version.id

@@ -1,0 +1,1 @@
+"""Subcommands of ``smartbus``; each module exports ``register(subparsers)``."""

@@ -1,0 +1,161 @@
+"""Configuration of the service, read from an injectable mapping of environment variables.
+
+Only the entry point (``web.cli``) passes ``os.environ``; tests build ``Settings`` directly or
+through ``Settings.from_env({...})``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+__all__ = ["ENV_VARS", "Settings", "SettingsError"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+#: Every variable read by ``Settings.from_env``: name -> (default shown to users, meaning).
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("unset: embedded PostgreSQL", "PostgreSQL URL (postgresql://...)"),
+    "REDIS_URL": ("unset: embedded Redis", "Redis URL (redis://... or unix://...)"),
+    "SMARTBUS_DATA": ("user data dir", "folder for snapshots, embedded servers, reports"),
+    "SMARTBUS_GTFS": ("bundled Cairns feed", "GTFS zip or folder to serve"),
+    "SMARTBUS_HOST": ("127.0.0.1", "address the web server binds"),
+    "SMARTBUS_PORT": ("8080", "port the web server binds"),
+    "SMARTBUS_REDIS_PREFIX": ("smartbus:", "prefix of every Redis key and channel"),
+    "SMARTBUS_DB_SCHEMA": ("public", "PostgreSQL schema of every table"),
+    "SMARTBUS_TILE_URL": ("OpenStreetMap", "map tile URL template for the pages"),
+    "SMARTBUS_SIMULATE": ("false", "run the fleet simulator as a live source"),
+    "SMARTBUS_API_KEYS": ("true", "require API keys for ingest and operator endpoints"),
+}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service needs to start.
+
+    Examples
+    --------
+    >>> s = Settings.from_env({"SMARTBUS_PORT": "9000", "SMARTBUS_DATA": "/tmp/sb"})
+    >>> (s.port, s.host, str(s.data_dir), s.database_url)
+    (9000, '127.0.0.1', '/tmp/sb', None)
+    """
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("smartbus")))
+    gtfs_path: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_prefix: str = "smartbus:"
+    db_schema: str = "public"
+    tile_url: str = DEFAULT_TILE_URL
+    simulate: bool = False
+    api_keys_required: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"SMARTBUS_PORT: {self.port} is not a port number (1-65535)")
+        if not _IDENT.match(self.db_schema):
+            raise SettingsError(
+                f"SMARTBUS_DB_SCHEMA: {self.db_schema!r} is not a plain SQL identifier"
+                " (letters, digits, underscore; at most 63)"
+            )
+        if not self.redis_prefix:
+            raise SettingsError("SMARTBUS_REDIS_PREFIX: must not be empty")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read settings from a mapping of environment variables.
+
+        Blank values count as unset. Raises ``SettingsError`` naming the variable on bad input.
+        """
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None or not value.strip():
+                return None
+            return value.strip()
+
+        kwargs: dict[str, object] = {}
+        if (url := get("DATABASE_URL")) is not None:
+            kwargs["database_url"] = _url("DATABASE_URL", url, ("postgres", "postgresql"))
+        if (url := get("REDIS_URL")) is not None:
+            kwargs["redis_url"] = _url("REDIS_URL", url, ("redis", "rediss", "unix"))
+        if (data := get("SMARTBUS_DATA")) is not None:
+            kwargs["data_dir"] = Path(data).expanduser()
+        if (gtfs := get("SMARTBUS_GTFS")) is not None:
+            kwargs["gtfs_path"] = Path(gtfs).expanduser()
+        if (host := get("SMARTBUS_HOST")) is not None:
+            kwargs["host"] = host
+        if (port := get("SMARTBUS_PORT")) is not None:
+            kwargs["port"] = _int("SMARTBUS_PORT", port)
+        if (prefix := get("SMARTBUS_REDIS_PREFIX")) is not None:
+            kwargs["redis_prefix"] = prefix
+        if (schema := get("SMARTBUS_DB_SCHEMA")) is not None:
+            kwargs["db_schema"] = schema
+        if (tiles := get("SMARTBUS_TILE_URL")) is not None:
+            if not all(p in tiles for p in ("{z}", "{x}", "{y}")):
+                raise SettingsError(
+                    f"SMARTBUS_TILE_URL: {tiles!r} must contain {{z}}, {{x}} and {{y}}"
+                )
+            kwargs["tile_url"] = tiles
+        kwargs["simulate"] = _bool("SMARTBUS_SIMULATE", env.get("SMARTBUS_SIMULATE"), False)
+        kwargs["api_keys_required"] = _bool("SMARTBUS_API_KEYS", env.get("SMARTBUS_API_KEYS"), True)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed (for the CLI's ``--host``/``--port`` and tests)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Where network snapshots are kept (``<data_dir>/snapshots``)."""
+        return self.data_dir / "snapshots"
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        raise SettingsError(
+            f"{name}: {_redact(value)!r} must start with one of "
+            + ", ".join(f"{s}://" for s in schemes)
+        )
+    return value
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name}: {value!r} is not an integer") from None
+
+
+def _bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return default if v == "" else False
+    raise SettingsError(f"{name}: {value!r} is not a boolean (use true/false, 1/0, yes/no)")
