@@ -63,6 +63,7 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 #: Route modules (``web.<name>`` exporting ``routes: web.RouteTableDef``), one line each.
 ROUTE_MODULES: list[str] = [
     "api_health",
+    "api_plan",
 ]
 
 #: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx
