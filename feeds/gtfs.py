@@ -244,7 +244,7 @@ def _unique_ids(ids: NDArray[np.str_], file: str, col: str) -> pd.Index:
     if not index.is_unique:
         dup = index.duplicated()
         row = _first_row(np.asarray(dup))
-        raise FeedDataError(file, row, f"{col} {ids[row - 1]!r} appears twice")
+        raise FeedDataError(file, row, f"{col} {str(ids[row - 1])!r} appears twice")
     return index
 
 

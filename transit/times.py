@@ -116,6 +116,9 @@ def parse_gtfs_times(values: NDArray[np.str_]) -> tuple[NDArray[np.int32], NDArr
     invalid = np.zeros(n, dtype=np.bool_)
     if codes is None:
         return out, invalid
+    if width < 7:  # every string is too short to be a time; pad so the indexing below works
+        codes = np.pad(codes, ((0, 0), (0, 7 - width)))
+        width = 7
     length = (codes != 0).sum(axis=1)
     blank = length == 0
     digit = (codes >= 48) & (codes <= 57)

@@ -1,0 +1,192 @@
+"""Broken feeds: each is the tiny loop feed with one line changed; the error names file and row."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import FeedError
+from feeds.gtfs import load_network
+
+TINY = Path(__file__).resolve().parents[3] / "tests" / "data" / "tiny-loop"
+
+
+def _copy(tmp_path: Path) -> Path:
+    feed = tmp_path / "feed"
+    shutil.copytree(TINY, feed)
+    return feed
+
+
+def _edit(feed: Path, file: str, old: str, new: str) -> None:
+    p = feed / file
+    text = p.read_text()
+    assert old in text, f"{old!r} not in {file}"
+    p.write_text(text.replace(old, new, 1))
+
+
+BROKEN = [
+    # (file, old text, new text, expected message)
+    (
+        "stop_times.txt",
+        "T1,08:01:00,08:01:30,S2,2,1",
+        "TX,08:01:00,08:01:30,S2,2,1",
+        "stop_times.txt, row 2: trip_id 'TX' is not in trips.txt",
+    ),
+    (
+        "stop_times.txt",
+        "T1,,,S3,3,",
+        "T1,,,S7,3,",
+        "stop_times.txt, row 3: stop_id 'S7' is not in stops.txt",
+    ),
+    (
+        "stop_times.txt",
+        "T1,08:00:00,08:00:00,S1,1,1",
+        "T1,8h00,08:00:00,S1,1,1",
+        "stop_times.txt, row 1: arrival_time '8h00' is not a time",
+    ),
+    (
+        "stop_times.txt",
+        "T2,09:01:00,09:01:00,S2,20,",
+        "T2,09:01:00,09:61:00,S2,20,",
+        "stop_times.txt, row 7: departure_time '09:61:00' is not a time",
+    ),
+    (
+        "stop_times.txt",
+        "T3,24:32:00,24:32:00,S2,2,",
+        "T3,24:32:00,24:32:00,S2,1,",
+        "stop_times.txt, row 10: trip_id 'T3' has stop_sequence 1 twice",
+    ),
+    (
+        "stops.txt",
+        "S2,102,South Street Middle,39.99998,-74.997652",
+        "S2,102,South Street Middle,0.0,0.0",
+        "stops.txt, row 2: stop is at 0,0",
+    ),
+    (
+        "stops.txt",
+        "S3,103,Square North East,40.003597",
+        "S3,103,Square North East,95.0",
+        "stops.txt, row 3: stop coordinates 95.0, -74.995304 are out of range",
+    ),
+    (
+        "stops.txt",
+        "S4,104,West Street Middle,40.0018",
+        "S4,104,West Street Middle,abc",
+        "stops.txt, row 4: stop_lat is not a number: 'abc'",
+    ),
+    (
+        "stops.txt",
+        "S4,104,West Street Middle,40.0018,-75.00003",
+        "S4,104,West Street Middle,,",
+        "stops.txt, row 4: stop has no coordinates",
+    ),
+    ("stops.txt", "S9,109", "S1,109", "stops.txt, row 5: stop_id 'S1' appears twice"),
+    (
+        "shapes.txt",
+        "LOOP,40.0,-75.0,5\n",
+        "LOOP,40.0,-75.0,5\nONE,40.0,-75.0,1\n",
+        "shapes.txt, row 6: shape_id 'ONE' has only one point",
+    ),
+    (
+        "shapes.txt",
+        "LOOP,40.0,-74.995304,2",
+        "LOOP,0,0,2",
+        "shapes.txt, row 2: shape point is at 0,0",
+    ),
+    ("trips.txt", "R2,WK,T2", "R7,WK,T2", "trips.txt, row 2: route_id 'R7' is not in routes.txt"),
+    (
+        "agency.txt",
+        "America/New_York",
+        "America/Gotham",
+        "agency.txt, row 1: agency_timezone 'America/Gotham' is not a known time zone",
+    ),
+    (
+        "calendar.txt",
+        "20260101,20261231",
+        "20260101,20261331",
+        "calendar.txt, row 1: month must be in 1..12",
+    ),
+    (
+        "calendar_dates.txt",
+        "WK,20260705,1",
+        "WK,20260705,3",
+        "calendar_dates.txt, row 2: exception_type must be 1 (added) or 2 (removed)",
+    ),
+    (
+        "frequencies.txt",
+        "09:00:00,1200",
+        "09:00:00,0",
+        "frequencies.txt, row 1: headway_secs must be a positive number",
+    ),
+    (
+        "frequencies.txt",
+        "F1,08:00:00,09:00:00",
+        "F1,08:00:00,07:00:00",
+        "frequencies.txt, row 1: end_time is not after start_time",
+    ),
+    (
+        "stop_times.txt",
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence,timepoint",
+        "trip_id,arrival_time,departure_time,stop_id,stop_seq,timepoint",
+        "stop_times.txt: required column stop_sequence is missing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "message"), BROKEN, ids=[b[3][:40] for b in BROKEN])
+def test_broken_feed_names_file_and_row(
+    tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, file, old, new)
+    with pytest.raises(FeedError) as info:
+        load_network(feed)
+    assert str(info.value).startswith(message), str(info.value)
+    assert info.value.file == message.split(",")[0].split(":")[0]
+
+
+@pytest.mark.parametrize("name", ["stops.txt", "stop_times.txt", "trips.txt", "agency.txt"])
+def test_missing_required_file(tmp_path: Path, name: str) -> None:
+    feed = _copy(tmp_path)
+    (feed / name).unlink()
+    with pytest.raises(FeedError, match=rf"^{name}: required file is missing"):
+        load_network(feed)
+
+
+def test_missing_both_calendars(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    (feed / "calendar.txt").unlink()
+    (feed / "calendar_dates.txt").unlink()
+    with pytest.raises(FeedError, match=r"calendar\.txt and calendar_dates\.txt are both missing"):
+        load_network(feed)
+
+
+def test_not_a_feed(tmp_path: Path) -> None:
+    with pytest.raises(FeedError, match="no such file or folder"):
+        load_network(tmp_path / "nowhere.zip")
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"this is not a zip")
+    with pytest.raises(FeedError, match=r"^junk\.zip: not a zip file"):
+        load_network(junk)
+    with pytest.raises(FeedError, match=r"agency\.txt: required file is missing"):
+        load_network(tmp_path)  # an empty folder
+
+
+def test_recoverable_problems_are_warnings(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, "trips.txt", "R2,WK,T2,North East,1,B1,", "R2,XX,T2,North East,1,B1,NOPE")
+    _edit(
+        feed,
+        "stops.txt",
+        "S9,109,Closed Stop,40.01,-75.01,0,",
+        "S9,109,Closed Stop,40.01,-75.01,0,P",
+    )
+    net = load_network(feed)
+    text = "\n".join(net.warnings)
+    assert "service_id(s) are in neither calendar.txt nor calendar_dates.txt" in text
+    assert "'XX'" in text
+    assert "shape_id missing from shapes.txt ('NOPE')" in text
+    assert "unknown parent_station" in text
+    assert net.trip_index("T2") is not None

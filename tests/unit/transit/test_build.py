@@ -1,0 +1,98 @@
+"""The pure builder: CSR order, interpolation, stop-built shapes, frequencies, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from transit_columns import line_columns
+
+from transit.build import build_network
+from transit.errors import FeedDataError
+
+
+def test_stop_times_are_grouped_by_trip_in_stop_sequence_order() -> None:
+    net = build_network(line_columns())
+    assert net.trip_ids.tolist() == ["t1", "t2"]
+    assert net.trip_st_start.tolist() == [0, 4, 8]
+    assert net.st_stop.tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+    assert net.st_seq.tolist() == [1, 2, 3, 4, 1, 2, 3, 4]
+    assert net.trip_base.tolist() == [0, 1]
+
+
+def test_distances_are_metres_along_the_sorted_shape() -> None:
+    net = build_network(line_columns())
+    np.testing.assert_allclose(net.st_dist[:4], [0, 100, 200, 300], atol=0.5)
+    np.testing.assert_allclose(net.shape_dist, [0, 300], atol=1)
+    assert net.shape_lon[0] < net.shape_lon[1]  # sorted by shape_pt_sequence
+
+
+def test_blank_times_are_interpolated_by_distance() -> None:
+    net = build_network(line_columns())
+    # t1: 01:00:00 at 0 m, 01:01:30 at 300 m -> 30 s per 100 m
+    assert net.st_arr[:4].tolist() == [3600, 3630, 3660, 3690]
+    assert net.st_timepoint[:4].tolist() == [1, 0, 0, 1]
+    assert any("interpolated" in w for w in net.warnings)
+    # times past 24:00:00 are kept
+    assert net.st_arr[4] == 25 * 3600
+
+
+def test_trips_without_times_at_an_end_are_left_out_with_a_warning() -> None:
+    c = line_columns()
+    arr = c.st_arr.copy()
+    arr[0] = -1  # t2's last stop
+    net = build_network(line_columns(st_arr=arr, st_dep=arr))
+    assert net.trip_ids.tolist() == ["t1"]
+    assert any("first or last stop" in w and "'t2'" in w for w in net.warnings)
+
+
+def test_trip_without_shape_gets_one_from_its_stops() -> None:
+    net = build_network(line_columns(trip_shape=np.array([0, -1], dtype=np.int32)))
+    assert net.shape_ids.tolist() == ["S", "~stops:t2"]
+    assert net.trip_shape.tolist() == [0, 1]
+    np.testing.assert_allclose(net.st_dist[4:], [0, 100, 200, 300], atol=0.5)
+    assert any("built from stop coordinates" in w for w in net.warnings)
+
+
+def test_frequencies_expand_into_one_trip_per_departure() -> None:
+    c = line_columns(
+        freq_trip=np.array([0], dtype=np.int32),
+        freq_start=np.array([7 * 3600], dtype=np.int32),
+        freq_end=np.array([8 * 3600], dtype=np.int32),
+        freq_headway=np.array([1200], dtype=np.int32),
+    )
+    net = build_network(c)
+    assert net.trip_ids.tolist() == ["t1", "t2", "t1@07:00:00", "t1@07:20:00", "t1@07:40:00"]
+    assert net.trip_base.tolist() == [0, 1, 0, 0, 0]
+    assert net.trip_rows(0) == slice(0, 0)  # the template keeps its id, not its times
+    r = net.trip_rows(3)
+    assert net.st_arr[r].tolist() == [7 * 3600 + 1200 + k * 30 for k in range(4)]
+    np.testing.assert_allclose(net.st_dist[r], [0, 100, 200, 300], atol=0.5)
+
+
+def test_duplicate_stop_sequence_names_the_row() -> None:
+    c = line_columns()
+    seq = c.st_seq.copy()
+    seq[2] = 1  # row 3 repeats t1's stop_sequence 1 (row 2)
+    with pytest.raises(FeedDataError, match=r"stop_times.txt, row 3: trip_id 't1' has stop_seq"):
+        build_network(line_columns(st_seq=seq))
+
+
+def test_one_point_shape_is_an_error_naming_the_row() -> None:
+    c = line_columns(
+        shape_pt_shape=np.zeros(1, dtype=np.int32),
+        shape_pt_seq=np.ones(1, dtype=np.int32),
+        shape_pt_lat=np.full(1, 40.0),
+        shape_pt_lon=np.full(1, -75.0),
+        shape_pt_dist=np.full(1, np.nan),
+        shape_pt_row=np.array([1], dtype=np.int64),
+    )
+    with pytest.raises(FeedDataError, match=r"shapes.txt, row 1: shape_id 'S' has only one"):
+        build_network(c)
+
+
+def test_progress_is_reported() -> None:
+    calls: list[tuple[str, int, int]] = []
+    build_network(line_columns(), progress=lambda s, d, t: calls.append((s, d, t)))
+    steps = {s for s, _, _ in calls}
+    assert {"stop times", "shapes", "stop distances"} <= steps
+    assert all(0 <= d <= t for _, d, t in calls)
