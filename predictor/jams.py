@@ -328,6 +328,24 @@ def cells_from_positions(
     return _sum_cells(seg, days[a], bins, metres, seconds, lm, lmm)
 
 
+def _group_percentile(values: F64, group: NDArray[np.intp], q: float) -> F64:
+    """The ``q`` percentile of ``values`` within each group ``0..group.max()`` (linear rule).
+
+    >>> _group_percentile(np.array([3.0, 1, 2, 10, 20]), np.array([0, 0, 0, 1, 1]), 50).tolist()
+    [2.0, 15.0]
+    """
+    order = np.lexsort((values, group))
+    x = values[order]
+    counts = np.bincount(group)
+    starts = np.cumsum(counts) - counts
+    pos = (counts - 1) * (q / 100.0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, counts - 1)
+    frac = pos - lo
+    a, b = x[starts + lo], x[starts + hi]
+    return np.asarray(a + (b - a) * frac, dtype=np.float64)
+
+
 def find_jams(
     cells: SegmentCells,
     config: JamConfig = JamConfig(),
@@ -375,11 +393,8 @@ def find_jams(
         return JamReport((), free_flow, empty, empty, empty, np.zeros(0), empty, empty, 0, config)
     speed = metres / seconds
     # free flow: a high percentile of each segment's cell speeds
-    order = np.argsort(seg, kind="stable")
-    s_sorted = seg[order]
-    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-    for s0, s1 in zip(starts, np.r_[starts[1:], len(order)], strict=True):
-        free_flow[s_sorted[s0]] = np.percentile(speed[order[s0:s1]], config.free_flow_percentile)
+    seg_u, seg_inv = np.unique(seg, return_inverse=True)
+    free_flow[seg_u] = _group_percentile(speed, seg_inv.ravel(), config.free_flow_percentile)
     ff = free_flow[seg]
     jammed = speed < config.jam_ratio * ff
     lost = np.maximum(seconds - metres / ff, 0.0)
@@ -394,15 +409,7 @@ def find_jams(
     metres_sum = np.bincount(inv, weights=metres, minlength=m)
     lm_sum = np.bincount(inv, weights=lm, minlength=m)
     lmm_sum = np.bincount(inv, weights=lmm, minlength=m)
-    # median speed over days per group
-    g_order = np.lexsort((speed, inv))
-    g_starts = np.flatnonzero(np.r_[True, inv[g_order][1:] != inv[g_order][:-1]])
-    med = np.array(
-        [
-            float(np.median(speed[g_order[a:b]]))
-            for a, b in zip(g_starts, np.r_[g_starts[1:], len(g_order)], strict=True)
-        ]
-    )
+    med = _group_percentile(speed, inv, 50.0)  # median speed over days per group
     recurring = (n_days >= config.min_days) & (n_jam > config.min_days_share * n_days)
     jams: list[Jam] = []
     for g in np.flatnonzero(recurring).tolist():
