@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -208,25 +210,39 @@ def _snapshot_path(settings: Settings, digest: str) -> Path:
     return settings.snapshot_dir / f"{digest}.npz"
 
 
-def _save_snapshot(network: Network, path: Path) -> None:
-    from feeds import snapshot
+def _snapshot_module() -> Any | None:
+    try:
+        return importlib.import_module("feeds.snapshot")
+    except ModuleNotFoundError:  # the transit area's snapshot format has not landed yet
+        return None
 
+
+def _save_snapshot(network: Network, path: Path) -> Path | None:
+    """Write the snapshot atomically (temp file then rename); None when snapshots are absent."""
+    snapshot = _snapshot_module()
+    if snapshot is None:
+        log.warning("feeds.snapshot is missing: no snapshot written")
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    snapshot.save(network, tmp)
-    # save() may append its own suffix; find what it wrote and move it into place atomically.
-    written = tmp if tmp.exists() else tmp.with_name(tmp.name + ".npz")
-    written.replace(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        snapshot.save(network, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def _load_snapshot(path: Path) -> Network | None:
-    from feeds import snapshot
-
+    snapshot = _snapshot_module()
+    if snapshot is None or not path.exists():
+        return None
     try:
-        return snapshot.load(path)
+        network: Network = snapshot.load(path)
     except Exception:  # a stale or foreign snapshot is rebuilt from the feed, never fatal
         log.warning("snapshot unreadable; importing the feed again", extra={"path": str(path)})
         return None
+    return network
 
 
 async def import_feed(
@@ -243,14 +259,14 @@ async def import_feed(
     network = await asyncio.to_thread(load_network, path, progress=progress)
     source = await asyncio.to_thread(path.resolve)
     snap = _snapshot_path(settings, network.feed_hash)
-    await asyncio.to_thread(_save_snapshot, network, snap)
+    written = await asyncio.to_thread(_save_snapshot, network, snap)
     version = await record_feed_version(
         pool,
         feed_hash=network.feed_hash,
         source_path=str(source),
         counts=network_counts(network),
         warnings=list(network.warnings),
-        snapshot_path=str(snap),
+        snapshot_path=None if written is None else str(written),
     )
     return ImportedFeed(network, version, from_snapshot=False)
 
