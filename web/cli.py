@@ -22,6 +22,8 @@ COMMANDS: list[str] = [
     "serve",
     "demo",
     "jobs",
+    "plan",
+    "network_report",
 ]
 
 

@@ -13,7 +13,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -79,9 +79,17 @@ async def _pool() -> AsyncIterator[asyncpg.Pool]:
     from ..settings import Settings
 
     settings = Settings.from_env(os.environ)
-    if settings.database_url is None:
-        raise JobError("set DATABASE_URL to the PostgreSQL holding the history")
-    async with open_pool(settings.database_url, settings.db_schema) as pool:
+    async with AsyncExitStack() as stack:
+        url = settings.database_url
+        if url is None:  # the same embedded PostgreSQL that `smartbus serve` would use
+            from feeds.embedded import embedded_services
+
+            services = await stack.enter_async_context(
+                embedded_services(settings.data_dir, postgres=True, redis=False)
+            )
+            url = services.database_url
+        assert url is not None
+        pool = await stack.enter_async_context(open_pool(url, settings.db_schema))
         await migrate(pool)
         yield pool
 
@@ -97,8 +105,12 @@ def _report_dir(args: argparse.Namespace) -> Path:
 async def _import(args: argparse.Namespace) -> int:
     async with _pool() as pool:
         with tqdm(desc=f"import {args.kind}", unit=" rows", unit_scale=True) as bar:
+
+            def progress(rows: int) -> None:
+                bar.update(rows)
+
             result = await import_history(
-                pool, args.kind, args.path, chunk=args.chunk, progress=bar.update
+                pool, args.kind, args.path, chunk=args.chunk, progress=progress
             )
     print(
         f"{result.rows_written:,} rows into {result.table} from {result.files} file(s)"
