@@ -66,11 +66,14 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 ROUTE_MODULES: list[str] = [
     "api_health",
     "api_plan",
+    "api_operator",
 ]
 
 #: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx
 #: generator ``async def f(app) -> AsyncIterator[None]``; one line each.
-CLEANUP_CTX: list[str] = []
+CLEANUP_CTX: list[str] = [
+    "jobs.schedule:nightly_jobs",
+]
 
 
 def create_app(settings: Settings) -> web.Application:
