@@ -1,0 +1,155 @@
+"""``smartbus plan FROM TO [--time ISO] [--gtfs PATH]``: plan a journey and print it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from feeds.errors import FeedError
+from routing.errors import RoutingError
+from routing.graph import build_graph
+from routing.journey import Itinerary, Planner, PlanResult, RideLeg
+from transit.network import Network
+
+from ..api_plan import PlanQuery, make_request, parse_point, parse_time, result_json
+from ..settings import Settings, SettingsError
+
+__all__ = ["format_result", "load_network_for_command", "register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``plan`` command."""
+    p = subparsers.add_parser(
+        "plan",
+        help="plan a journey between two points (walk, bus, transfer, walk)",
+        description="Plan a journey from FROM to TO (each 'lat,lon') on the served feed, or on "
+        "the GTFS feed given with --gtfs, and print up to three itineraries. Exit code 2 on "
+        "bad input (the message says why), 1 when no journey is found.",
+    )
+    p.add_argument("origin", metavar="FROM", help="origin as lat,lon")
+    p.add_argument("destination", metavar="TO", help="destination as lat,lon")
+    p.add_argument(
+        "--time", help="ISO 8601 departure time (feed time zone if no offset; default now)"
+    )
+    p.add_argument("--arrive-by", action="store_true", help="--time is the latest arrival")
+    p.add_argument("--max-walk", type=float, default=None, help="metres per access/egress walk")
+    p.add_argument("--max-transfers", type=int, default=None, help="most transfers (0-8)")
+    p.add_argument(
+        "--gtfs", type=Path, help="plan on this GTFS zip/folder instead of the served feed"
+    )
+    p.add_argument("--json", action="store_true", help="print the API's JSON answer instead")
+    # southern/western coordinates start with "-": let "-16.92,145.77" be a value, not a flag
+    p._negative_number_matcher = re.compile(r"^-\d+(\.\d*)?(,\s*-?\d+(\.\d*)?)?$")
+    p.set_defaults(func=_cmd)
+
+
+def load_network_for_command(gtfs: Path | None) -> Network:
+    """The network of ``--gtfs`` (loaded directly) or the served feed (database + snapshot)."""
+    if gtfs is not None:
+        from feeds.gtfs import load_network
+
+        return load_network(gtfs)
+    from ..app import load_or_import
+    from .import_gtfs import database
+
+    async def served() -> Network:
+        async with database(Settings.from_env(os.environ)) as (settings, pool):
+            network, _ = await load_or_import(pool, settings)
+            return network
+
+    return asyncio.run(served())
+
+
+def _hm(ts: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, zone).strftime("%H:%M")
+
+
+def _itinerary_lines(n: int, it: Itinerary, zone: ZoneInfo) -> list[str]:
+    transfers = f"{it.transfers} transfer{'s' if it.transfers != 1 else ''}"
+    head = (
+        f"{n}) {_hm(it.departure, zone)} -> {_hm(it.arrival, zone)}  "
+        f"({it.duration_s / 60:.0f} min, {transfers}, {it.walk_metres:.0f} m walking)"
+        + ("  [later option]" if it.alternative else "")
+    )
+    lines = [head]
+    for leg in it.legs:
+        if isinstance(leg, RideLeg):
+            name = leg.route_short_name or leg.route_long_name or leg.route_id
+            live = f"  live, vehicle {leg.vehicle_id}" if leg.live else ""
+            lines.append(
+                f"   {_hm(leg.start, zone)}  bus {name} towards {leg.headsign or '?'} "
+                f"from {leg.board.name}{live}"
+            )
+            stops = len(leg.intermediate) + 1
+            lines.append(
+                f"   {_hm(leg.end, zone)}    get off at {leg.alight.name} "
+                f"({stops} stop{'s' if stops != 1 else ''}, trip {leg.trip_id})"
+            )
+        else:
+            minutes = max(1, round(leg.minutes))
+            lines.append(
+                f"   {_hm(leg.start, zone)}  walk {leg.metres:.0f} m ({minutes} min) "
+                f"to {leg.destination.name}"
+            )
+    lines.append(f"   {_hm(it.arrival, zone)}  arrive")
+    return lines
+
+
+def format_result(result: PlanResult, tz: str) -> str:
+    """Itineraries as readable text (times in the feed's time zone)."""
+    zone = ZoneInfo(tz)
+    lines: list[str] = []
+    for n, it in enumerate(result.itineraries, 1):
+        lines += _itinerary_lines(n, it, zone)
+        lines.append("")
+    lines += [f"note: {note}" for note in result.notes]
+    if result.partial:
+        lines.append("note: the search hit its time budget; there may be better journeys")
+    return "\n".join(lines).rstrip()
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    try:
+        f_lat, f_lon = parse_point(args.origin, "FROM")
+        t_lat, t_lon = parse_point(args.destination, "TO")
+    except ValueError as exc:
+        print(f"smartbus plan: {exc}", file=sys.stderr)
+        return 2
+    try:
+        network = load_network_for_command(args.gtfs)
+    except (FeedError, SettingsError, OSError) as exc:
+        print(f"smartbus plan: {exc}", file=sys.stderr)
+        return 2
+    tz = network.timezone
+    try:
+        when = parse_time(args.time, tz)
+        query = PlanQuery(
+            f_lat, f_lon, t_lat, t_lon, when, args.arrive_by, args.max_walk, args.max_transfers
+        )
+        request = make_request(query, tz, time.time())
+        planner = Planner(build_graph(network))
+        result = planner.plan(request)
+    except (ValueError, RoutingError) as exc:
+        print(f"smartbus plan: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result_json(result, request, tz), indent=2))
+    else:
+        zone = ZoneInfo(tz)
+        local = datetime.fromtimestamp(request.day_origin + request.time, zone)
+        verb = "arriving by" if request.arrive_by else "leaving"
+        print(
+            f"From {f_lat:.5f},{f_lon:.5f} to {t_lat:.5f},{t_lon:.5f}, {verb} "
+            f"{local:%Y-%m-%d %H:%M} ({tz})\n"
+        )
+        print(format_result(result, tz) or "no journey found")
+    return 0 if result.itineraries else 1
