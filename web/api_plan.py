@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from aiohttp import web
 
 from feeds.live_state import LiveState
@@ -349,6 +350,44 @@ async def _live_overlay(app: web.Application) -> LiveOverlay | None:
         overlay = LiveOverlay(times, cancelled, on_trip, str(slot.live_version))
     slot.live, slot.live_at = overlay, now
     return overlay
+
+
+@routes.get("/api/v1/plan/stops")
+async def stop_search(request: web.Request) -> web.Response:
+    """Stops whose name, code or id contains ``q`` (case-insensitive), for picking ends."""
+    network = request.app[keys.NETWORK].current
+    if network is None:
+        raise ServiceUnavailable("the network is still loading; try again in a moment")
+    q = request.query.get("q", "").strip().lower()
+    if len(q) < 2:
+        raise BadRequest("q must have at least 2 characters")
+    try:
+        limit = int(request.query.get("limit", "10"))
+    except ValueError:
+        raise BadRequest("limit must be a whole number") from None
+    if not 1 <= limit <= 50:
+        raise BadRequest("limit must be within 1..50")
+    names = np.char.lower(network.stop_names.astype(str))
+    hit = (
+        (np.char.find(names, q) >= 0)
+        | (np.char.find(np.char.lower(network.stop_codes.astype(str)), q) >= 0)
+        | (np.char.find(np.char.lower(network.stop_ids.astype(str)), q) >= 0)
+    )
+    rows = np.flatnonzero(hit)
+    # names starting with the query first, then shorter names
+    starts = np.char.startswith(names[rows], q)
+    order = np.lexsort((np.char.str_len(names[rows]), ~starts))
+    stops = [
+        {
+            "stop_id": str(network.stop_ids[i]),
+            "code": str(network.stop_codes[i]),
+            "name": str(network.stop_names[i]),
+            "lat": float(network.stop_lat[i]),
+            "lon": float(network.stop_lon[i]),
+        }
+        for i in rows[order][:limit].tolist()
+    ]
+    return web.json_response({"stops": stops})
 
 
 @routes.get("/api/v1/plan")

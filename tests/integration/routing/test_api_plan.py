@@ -201,3 +201,17 @@ async def test_live_predictions_are_used(
     expected = origin + int(cairns.st_arr[r]) + 420
     got = np.datetime64(leg["board"]["time"][:19]) - np.timedelta64(10, "h")
     assert got == np.datetime64(int(expected), "s")
+
+
+async def test_stop_search_for_picking_ends(aiohttp_client: Client, cairns: Network) -> None:
+    client = await aiohttp_client(make_app(cairns))
+    resp = await client.get("/api/v1/plan/stops", params={"q": "pier", "limit": "5"})
+    assert resp.status == 200
+    stops = (await resp.json())["stops"]
+    assert 1 <= len(stops) <= 5
+    assert all("pier" in s["name"].lower() for s in stops)
+    assert {"stop_id", "name", "lat", "lon"} <= set(stops[0])
+    for params in ({"q": "p"}, {"q": "pier", "limit": "500"}, {"q": "pier", "limit": "x"}):
+        resp = await client.get("/api/v1/plan/stops", params=params)
+        assert resp.status == 400
+        assert resp.content_type == "application/problem+json"
