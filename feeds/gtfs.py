@@ -400,8 +400,28 @@ def _calendar(
     return calendar, trip_service
 
 
+def _factorize(df: pd.DataFrame, col: str) -> tuple[NDArray[np.int64], NDArray[np.str_]]:
+    """Codes and distinct stripped values of a column (blank is a value, ''): big columns repeat
+    few values, so work on the distinct ones and gather."""
+    if col not in df.columns:
+        return np.zeros(len(df), dtype=np.int64), np.array([""], dtype=np.str_)
+    codes, uniques = pd.factorize(df[col], use_na_sentinel=True)
+    values = pd.Series(uniques, dtype="string").str.strip().fillna("").to_numpy(dtype=str)
+    values = np.append(np.asarray(values, dtype=np.str_), "")  # code -1 (NA) -> ''
+    codes = np.asarray(codes, dtype=np.int64)
+    return np.where(codes < 0, len(values) - 1, codes), values
+
+
+def _refs(df: pd.DataFrame, col: str, index: pd.Index) -> NDArray[np.int64]:
+    """Rows in ``index`` of each value of an id column; -1 for unknown or blank."""
+    codes, values = _factorize(df, col)
+    return _lookup(index, values)[codes]
+
+
 def _times(df: pd.DataFrame, col: str, file: str) -> NDArray[np.int32]:
-    secs, invalid = parse_gtfs_times(_str(df, col))
+    codes, values = _factorize(df, col)
+    usecs, uinvalid = parse_gtfs_times(values)
+    secs, invalid = usecs[codes], uinvalid[codes]
     if invalid.any():
         r = _first_row(invalid)
         raise FeedDataError(file, r, f"{col} {str(df[col].iloc[r - 1])!r} is not a time (H:MM:SS)")
@@ -442,7 +462,7 @@ def _columns(feed: Any, digest: str) -> FeedColumns:
     # trips
     trip_ids = _str(trips_df, "trip_id")
     trip_index = _unique_ids(trip_ids, "trips.txt", "trip_id")
-    trip_route = _lookup(route_index, _str(trips_df, "route_id"))
+    trip_route = _refs(trips_df, "route_id", route_index)
     if (trip_route < 0).any():
         r = _first_row(trip_route < 0)
         raise FeedDataError(
@@ -489,7 +509,7 @@ def _columns(feed: Any, digest: str) -> FeedColumns:
         )
 
     # stop times
-    st_trip = _lookup(trip_index, _str(st_df, "trip_id"))
+    st_trip = _refs(st_df, "trip_id", trip_index)
     if (st_trip < 0).any():
         r = _first_row(st_trip < 0)
         raise FeedDataError(
@@ -497,7 +517,7 @@ def _columns(feed: Any, digest: str) -> FeedColumns:
             r,
             f"trip_id {str(st_df['trip_id'].iloc[r - 1])!r} is not in trips.txt",
         )
-    st_stop = _lookup(stop_index, _str(st_df, "stop_id"))
+    st_stop = _refs(st_df, "stop_id", stop_index)
     if (st_stop < 0).any():
         r = _first_row(st_stop < 0)
         raise FeedDataError(
