@@ -9,12 +9,61 @@ import asyncpg
 from feeds.history import HistoryWriter
 from feeds.live_state import LiveState
 from feeds.stream import PositionStream
+from predictor.events import Prediction, Rejection, RejectReason, TrackerOutput, VehicleState
 from transit.pings import Ping
 from web.live import IngestCounters, TrackerWorker
 
-from .conftest import LineTracker
-
 T0 = 1_402_358_400.0
+
+
+class LineTracker:
+    """A fake tracker for wiring tests: every vehicle runs trip T on stops S1..S5, 100 s apart.
+
+    It predicts the stops after the one it is at (progress = 60 s per stop) and rejects pings
+    not newer than the vehicle's last.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+        self.first: dict[str, float] = {}
+
+    def process(self, ping: Ping, now: float) -> TrackerOutput:
+        last = self.last.get(ping.vehicle_id)
+        if last is not None and ping.timestamp <= last:
+            reason = RejectReason.DUPLICATE if ping.timestamp == last else RejectReason.OUT_OF_ORDER
+            return TrackerOutput(rejection=Rejection(ping.vehicle_id, ping.timestamp, reason))
+        self.last[ping.vehicle_id] = ping.timestamp
+        start = self.first.setdefault(ping.vehicle_id, ping.timestamp)
+        at = min(int((ping.timestamp - start) // 60) + 1, 5)
+        state = VehicleState(
+            ping.vehicle_id,
+            ping.timestamp,
+            ping.lat,
+            ping.lon,
+            trip_id="T",
+            route_id="R",
+            service_date="20140610",
+            dist_along=(at - 1) * 400.0,
+            next_stop_sequence=at + 1,
+        )
+        preds = tuple(
+            Prediction(
+                ping.timestamp,
+                ping.vehicle_id,
+                "T",
+                "R",
+                f"S{seq}",
+                seq,
+                ping.timestamp + 100.0 * (seq - at),
+                ping.timestamp + 90.0 * (seq - at),
+                ping.timestamp + 120.0 * (seq - at),
+            )
+            for seq in range(at + 1, 6)
+        )
+        return TrackerOutput(state=state, predictions=preds)
+
+    def sweep(self, now: float) -> list[VehicleState]:
+        return []
 
 
 def pings(vid: str, n: int, step: float = 30.0) -> list[Ping]:
