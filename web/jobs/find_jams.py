@@ -301,28 +301,29 @@ def _render(
         f" jam below {config.jam_ratio:.0%} of free flow on more than"
         f" {config.min_days_share:.0%} of at least {config.min_days} days",
     )
-    # map: every segment's location, coloured by its worst day-type/bin speed ratio
+    # map: every segment's location, coloured by how often it jams in its worst time bin
     if places:
         fig, ax = new_figure(7, 7)
         worst: dict[tuple[str, int, int], float] = {}
         for (route, d), r in reports.items():
-            for s, sp in zip(r.profile_segment.tolist(), r.profile_speed.tolist(), strict=True):
-                ff = r.free_flow[s]
-                if ff > 0:
+            seen = r.profile_days >= config.min_days
+            share = np.where(seen, r.profile_jammed / np.maximum(r.profile_days, 1), np.nan)
+            for s, sh in zip(r.profile_segment.tolist(), share.tolist(), strict=True):
+                if sh == sh:
                     k = (route, d, s)
-                    worst[k] = min(worst.get(k, 1.0), sp / ff)
+                    worst[k] = max(worst.get(k, 0.0), sh)
         keys = [k for k in places if k in worst]
         if keys:
             sc = ax.scatter(
                 [places[k][1] for k in keys],
                 [places[k][0] for k in keys],
                 c=[worst[k] for k in keys],
-                cmap="RdYlGn",
+                cmap="RdYlGn_r",
                 vmin=0,
                 vmax=1,
                 s=14,
             )
-            fig.colorbar(sc, ax=ax, label="lowest median speed / free flow")
+            fig.colorbar(sc, ax=ax, label="share of days jammed in the segment's worst bin")
         jam_pts = [p for _, _, _, p in found[:20] if p is not None]
         if jam_pts:
             ax.scatter(
