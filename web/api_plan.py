@@ -14,10 +14,12 @@ their trips, and trips whose vehicle went stale are not offered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -59,6 +61,7 @@ __all__ = [
     "parse_point",
     "parse_query",
     "planner_for",
+    "planner_service",
     "result_json",
     "routes",
 ]
@@ -350,6 +353,28 @@ async def _live_overlay(app: web.Application) -> LiveOverlay | None:
         overlay = LiveOverlay(times, cancelled, on_trip, str(slot.live_version))
     slot.live, slot.live_at = overlay, now
     return overlay
+
+
+async def planner_service(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: build the planner at start-up and again after every feed swap, in the
+    background, so the first rider does not wait for the graph."""
+    task = asyncio.create_task(_keep_planner(app), name="journey-planner")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _keep_planner(app: web.Application) -> None:
+    holder = app[keys.NETWORK]
+    while True:
+        changed = holder.changed
+        if holder.current is not None:
+            try:
+                await planner_for(app)
+            except Exception:  # the request path will try again and report it
+                log.exception("building the journey planner failed")
+        await changed.wait()
 
 
 @routes.get("/api/v1/plan/stops")

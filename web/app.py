@@ -73,6 +73,7 @@ ROUTE_MODULES: list[str] = [
 #: generator ``async def f(app) -> AsyncIterator[None]``; one line each.
 CLEANUP_CTX: list[str] = [
     "jobs.schedule:nightly_jobs",
+    "api_plan:planner_service",
 ]
 
 

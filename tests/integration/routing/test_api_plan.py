@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
@@ -215,3 +216,19 @@ async def test_stop_search_for_picking_ends(aiohttp_client: Client, cairns: Netw
         resp = await client.get("/api/v1/plan/stops", params=params)
         assert resp.status == 400
         assert resp.content_type == "application/problem+json"
+
+
+async def test_planner_is_built_in_the_background(aiohttp_client: Client, cairns: Network) -> None:
+    app = make_app(cairns)
+    app.cleanup_ctx.append(api_plan.planner_service)
+    client = await aiohttp_client(app)
+    for _ in range(200):
+        slot = api_plan._SLOTS.get(app)
+        if slot is not None and slot.planner is not None:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the planner was not built at start-up")
+    assert slot.network is cairns
+    resp = await client.get("/api/v1/plan/stops", params={"q": "pier"})
+    assert resp.status == 200
