@@ -1,0 +1,106 @@
+"""Observed arrivals from progress between pings, and forecast arrivals along a chain of stops.
+
+*Observed.* A vehicle's progress along its shape is monotone (see :mod:`predictor.matching`).
+Between two pings ``(t0, d0)`` and ``(t1, d1)`` the vehicle passed every stop lying in
+``(d0, d1]``; the arrival time at each is interpolated linearly in distance, exactly as
+``EVALUATION.md`` defines an observed arrival. A departure is the moment progress passes the
+stop's point plus ``DEPART_RADIUS_M`` (the bus has pulled away).
+
+*Forecast.* From where the vehicle is, arrival at the next stops is a chain: ``A[j] =
+max(A[j-1] + link[j], hold[j])``: the previous arrival plus the link time (arrival to arrival,
+dwell included), unless the timetable holds the bus (a timepoint or terminal it would leave
+early), in which case it arrives no earlier than the scheduled departure there plus the run
+after it. The max-plus recurrence is solved in one pass of numpy's running maximum. Variances
+add along links; a binding hold resets the accumulated variance, since the bus waits it out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DEPART_RADIUS_M", "chain", "crossings"]
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+#: A bus has departed a stop when its progress is this far past the stop's point.
+DEPART_RADIUS_M = 30.0
+
+
+def crossings(dist: F64, d0: float, t0: float, d1: float, t1: float) -> tuple[I64, F64]:
+    """Stops passed between two fixes and the interpolated time each was passed.
+
+    Parameters
+    ----------
+    dist : NDArray[np.float64]
+        Stop (or threshold) distances along the shape, non-decreasing.
+    d0, t0, d1, t1 : float
+        Progress and time at the earlier and the later fix (``d1 >= d0``, ``t1 > t0``).
+
+    Returns
+    -------
+    stops : NDArray[np.int64]
+        Indices ``k`` with ``d0 < dist[k] <= d1``.
+    times : NDArray[np.float64]
+        When progress reached ``dist[k]``.
+
+    Examples
+    --------
+    >>> k, t = crossings(np.array([0.0, 100.0, 250.0, 400.0]), 50.0, 10.0, 300.0, 60.0)
+    >>> k.tolist(), t.tolist()
+    ([1, 2], [20.0, 50.0])
+    """
+    lo = int(np.searchsorted(dist, d0, side="right"))
+    hi = int(np.searchsorted(dist, d1, side="right"))
+    ks = np.arange(lo, hi, dtype=np.int64)
+    if hi <= lo or d1 <= d0:
+        return ks[:0], np.zeros(0)
+    times = t0 + (dist[lo:hi] - d0) / (d1 - d0) * (t1 - t0)
+    return ks, times
+
+
+def chain(t0: float, var0: float, link: F64, link_var: F64, hold: F64) -> tuple[F64, F64]:
+    """Arrival times and variances along consecutive stops.
+
+    Parameters
+    ----------
+    t0, var0 : float
+        Forecast arrival at the first stop of the chain and its variance.
+    link, link_var : NDArray[np.float64]
+        For ``j >= 1``, the time (and variance) from arriving at stop ``j - 1`` to arriving at
+        stop ``j``; ``link[0]`` is ignored.
+    hold : NDArray[np.float64]
+        Earliest possible arrival at each stop (``-inf`` where nothing holds the bus).
+
+    Returns
+    -------
+    arrival, var : NDArray[np.float64]
+
+    Examples
+    --------
+    >>> a, v = chain(100.0, 4.0, np.array([0.0, 60.0, 60.0, 60.0]), np.array([0, 9.0, 9, 9]),
+    ...              np.array([-np.inf, -np.inf, 400.0, -np.inf]))
+    >>> a.tolist(), v.tolist()
+    ([100.0, 160.0, 400.0, 460.0], [4.0, 13.0, 9.0, 18.0])
+    """
+    n = len(link)
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    inc = link.copy()
+    inc[0] = 0.0
+    C = np.cumsum(inc)
+    G = hold - C
+    G[0] = max(t0, float(hold[0]))
+    run = np.maximum.accumulate(G)
+    arrival = C + run
+    # the last stop whose hold binds resets the variance
+    binds = run <= G
+    binds[0] = True
+    idx = np.maximum.accumulate(np.where(binds, np.arange(n), 0))
+    iv = link_var.copy()
+    iv[0] = 0.0
+    V = np.cumsum(iv)
+    base = np.where(idx == 0, var0, iv[idx])
+    var = V - V[idx] + base
+    return arrival, var

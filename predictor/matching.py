@@ -1,0 +1,428 @@
+"""Matching a ping to its trip and to a distance along the trip's shape, with monotone progress.
+
+Theory of operation
+-------------------
+*Trip.* A ping names its trip (``trip_id``, optionally with ``start_date``) or only a route,
+direction and start time, or nothing. :class:`TripResolver` resolves it in that order: a known
+``trip_id`` (a frequency template id with ``start_time`` resolves to its expanded copy); else the
+route's trips with that direction and first departure ``start_time``; else, among the trips of
+the ping's route (or every route when none is given) running at the ping's time on the service
+day, the one whose shape passes closest to the ping *and* whose timetable puts a bus there at
+about that time (cost = metres off the shape + ``TIME_WEIGHT`` x seconds off the timetable).
+
+*Distance along.* Each trip's shape is projected to local metres once (:class:`TripPlan`). A
+ping is projected only onto the shape's segments inside a *window* from a little behind the
+vehicle's last progress to as far ahead as the bus could have driven since (``max_speed`` x
+elapsed time, at least ``min_ahead_m``). This is what keeps progress monotone on loops and
+shapes that double back: the far pass of a loop is simply not a candidate. The first fix of a
+trip has no window; among the local minima of the offset along the whole shape it takes the one
+nearest to where the timetable expects the bus. A projection farther than ``off_route_m`` from
+the shape is an off-route point; a window search that finds nothing near while the whole shape
+has a close point elsewhere is a GPS jump (or a bus that skipped ahead: the tracker re-anchors
+after a few consistent jumps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from numpy.typing import NDArray
+
+from transit.calendar import trips_on
+from transit.geometry import EARTH_RADIUS_M
+from transit.network import Network
+from transit.times import parse_gtfs_time, service_day_origin
+
+__all__ = [
+    "Match",
+    "TripPlan",
+    "TripResolver",
+    "locate",
+    "locate_anywhere",
+]
+
+F64 = NDArray[np.float64]
+I32 = NDArray[np.int32]
+
+#: Metres of shape offset worth one second off the timetable when inferring a trip.
+TIME_WEIGHT = 0.5
+#: A trip is a candidate from this long before its first departure ...
+BEFORE_START_S = 20 * 60
+#: ... until this long after its last scheduled arrival.
+AFTER_END_S = 60 * 60
+_DEG = math.pi / 180.0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TripPlan:
+    """One trip's shape in local metres and its stops placed along it, ready for matching.
+
+    ``arr``/``dep`` are scheduled seconds after the service day's origin; ``dist`` metres along
+    the shape; ``timepoint`` true where the bus should not leave before schedule (the first stop
+    always counts as one); ``seg`` the row of each stop-to-stop segment ``(stop[i], stop[i+1])``
+    in the tracker's :class:`~predictor.segments.SegmentTable` (filled by the tracker).
+    """
+
+    trip: int
+    trip_id: str
+    route_id: str
+    block_id: str
+    direction_id: int | None
+    lat0: float
+    lon0: float
+    kx: float
+    ky: float
+    px: F64
+    py: F64
+    cum: F64
+    stops: I32
+    stop_ids: tuple[str, ...]
+    seq: tuple[int, ...]
+    dist: F64
+    arr: F64
+    dep: F64
+    timepoint: NDArray[np.bool_]
+
+    @property
+    def length(self) -> float:
+        """The shape's length in metres."""
+        return float(self.cum[-1])
+
+    @classmethod
+    def build(cls, network: Network, trip: int) -> TripPlan:
+        """The plan of trip row ``trip``.
+
+        Raises
+        ------
+        ValueError
+            When the trip has no stop times or no shape points.
+        """
+        rows = network.trip_rows(trip)
+        if rows.stop - rows.start < 1:
+            raise ValueError(f"trip {network.trip_ids[trip]} has no stop times")
+        shp = int(network.trip_shape[trip])
+        srows = network.shape_rows(shp)
+        lat = network.shape_lat[srows]
+        lon = network.shape_lon[srows]
+        if len(lat) == 0:
+            raise ValueError(f"trip {network.trip_ids[trip]} has an empty shape")
+        lat0, lon0 = float(lat[0]), float(lon[0])
+        ky = _DEG * EARTH_RADIUS_M
+        kx = ky * math.cos(lat0 * _DEG)
+        px = (lon - lon0) * kx
+        py = (lat - lat0) * ky
+        cum = np.asarray(network.shape_dist[srows], dtype=np.float64)
+        if len(cum) != len(px) or not np.all(np.isfinite(cum)):
+            cum = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(px), np.diff(py)))))
+        tp = network.st_timepoint[rows] == 1
+        tp = tp.copy()
+        tp[0] = True
+        stops = network.st_stop[rows].astype(np.int32)
+        route = int(network.trip_route[trip])
+        d = int(network.trip_direction[trip])
+        return cls(
+            trip=trip,
+            trip_id=str(network.trip_ids[trip]),
+            route_id=str(network.route_ids[route]),
+            block_id=str(network.trip_block[trip]),
+            direction_id=None if d < 0 else d,
+            lat0=lat0,
+            lon0=lon0,
+            kx=kx,
+            ky=ky,
+            px=np.ascontiguousarray(px, dtype=np.float64),
+            py=np.ascontiguousarray(py, dtype=np.float64),
+            cum=cum,
+            stops=stops,
+            stop_ids=tuple(str(s) for s in network.stop_ids[stops].tolist()),
+            seq=tuple(int(s) for s in network.st_seq[rows].tolist()),
+            dist=np.maximum.accumulate(np.asarray(network.st_dist[rows], dtype=np.float64)),
+            arr=network.st_arr[rows].astype(np.float64),
+            dep=network.st_dep[rows].astype(np.float64),
+            timepoint=tp,
+        )
+
+    def to_xy(self, lat: float, lon: float) -> tuple[float, float]:
+        """A point in this plan's local metres."""
+        return (lon - self.lon0) * self.kx, (lat - self.lat0) * self.ky
+
+    def to_latlon(self, d: float) -> tuple[float, float]:
+        """The point ``d`` metres along the shape, in degrees."""
+        x = float(np.interp(d, self.cum, self.px))
+        y = float(np.interp(d, self.cum, self.py))
+        return self.lat0 + y / self.ky, self.lon0 + x / self.kx
+
+    def scheduled_dist(self, t_rel: float) -> float:
+        """Where the timetable puts the bus ``t_rel`` seconds after the day's origin."""
+        return float(np.interp(t_rel, self.arr, self.dist))
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A ping placed on a shape: metres along it and metres off it."""
+
+    dist: float
+    offset: float
+
+
+def _project(px: F64, py: F64, cum: F64, x: float, y: float, lo: int, hi: int) -> tuple[F64, F64]:
+    """Along and offset of the point on segments ``lo..hi-1`` (vertex indices)."""
+    ax = px[lo:hi]
+    ay = py[lo:hi]
+    dx = px[lo + 1 : hi + 1] - ax
+    dy = py[lo + 1 : hi + 1] - ay
+    len2 = dx * dx + dy * dy
+    t = ((x - ax) * dx + (y - ay) * dy) / np.where(len2 > 0.0, len2, 1.0)
+    np.clip(t, 0.0, 1.0, out=t)
+    qx = ax + t * dx
+    qy = ay + t * dy
+    off = np.hypot(x - qx, y - qy)
+    c = cum[lo : hi + 1]
+    along = c[:-1] + t * (c[1:] - c[:-1])
+    return along, off
+
+
+def locate(plan: TripPlan, x: float, y: float, lo_d: float, hi_d: float) -> Match:
+    """Nearest point of the shape between ``lo_d`` and ``hi_d`` metres along it.
+
+    Ties (a shape passing the same place twice inside the window) go to the earliest pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plan = _toy_plan(np.array([0.0, 100.0, 100.0, 0.0]), np.array([0.0, 0.0, 10.0, 10.0]))
+    >>> m = locate(plan, 20.0, 6.0, 150.0, 400.0)  # on the way back, not the way out
+    >>> round(m.dist), round(m.offset)
+    (190, 4)
+    """
+    cum = plan.cum
+    n = len(cum)
+    if n < 2:
+        return Match(float(cum[0]), math.hypot(x - plan.px[0], y - plan.py[0]))
+    lo = max(int(np.searchsorted(cum, lo_d, side="right")) - 1, 0)
+    hi = min(int(np.searchsorted(cum, hi_d, side="left")), n - 1)
+    if hi <= lo:
+        hi = min(lo + 1, n - 1)
+        lo = hi - 1
+    along, off = _project(plan.px, plan.py, cum, x, y, lo, hi)
+    i = int(np.argmin(off))
+    d = min(max(float(along[i]), lo_d), hi_d)
+    return Match(d, float(off[i]))
+
+
+def locate_anywhere(plan: TripPlan, x: float, y: float, near_d: float, max_off: float) -> Match:
+    """Best pass of the whole shape: among near passes, the one closest to ``near_d`` metres.
+
+    A pass is a local minimum of the offset along the shape within ``max_off`` metres (or the
+    single closest point when none is). Used for the first fix of a trip.
+    """
+    cum = plan.cum
+    n = len(cum)
+    if n < 2:
+        return Match(float(cum[0]), math.hypot(x - plan.px[0], y - plan.py[0]))
+    along, off = _project(plan.px, plan.py, cum, x, y, 0, n - 1)
+    near = off <= max_off
+    if not near.any():
+        i = int(np.argmin(off))
+        return Match(float(along[i]), float(off[i]))
+    # local minima of the offset among the near segments
+    left = np.concatenate(([np.inf], off[:-1]))
+    right = np.concatenate((off[1:], [np.inf]))
+    minima = near & (off <= left) & (off <= right)
+    idx = np.flatnonzero(minima) if minima.any() else np.flatnonzero(near)
+    cost = off[idx] + 0.05 * np.abs(along[idx] - near_d)
+    i = int(idx[int(np.argmin(cost))])
+    return Match(float(along[i]), float(off[i]))
+
+
+def _toy_plan(px: F64, py: F64) -> TripPlan:
+    """A plan over a polyline in local metres with stops at both ends (doctests, tests)."""
+    cum = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(px), np.diff(py)))))
+    ky = _DEG * EARTH_RADIUS_M
+    return TripPlan(
+        trip=0,
+        trip_id="t",
+        route_id="r",
+        block_id="",
+        direction_id=0,
+        lat0=0.0,
+        lon0=0.0,
+        kx=ky,
+        ky=ky,
+        px=px,
+        py=py,
+        cum=cum,
+        stops=np.array([0, 1], dtype=np.int32),
+        stop_ids=("a", "b"),
+        seq=(1, 2),
+        dist=np.array([0.0, float(cum[-1])]),
+        arr=np.array([0.0, 600.0]),
+        dep=np.array([0.0, 600.0]),
+        timepoint=np.array([True, True]),
+    )
+
+
+#: Trip row -> its plan (the tracker's cache).
+PlanSource = Callable[[int], "TripPlan"]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A resolved trip: its row, service date and the POSIX time of that day's origin."""
+
+    trip: int
+    service_date: str
+    origin: float
+
+
+class TripResolver:
+    """Finds a ping's trip and service day in a network (caches per day; pure)."""
+
+    def __init__(self, network: Network, plan_of: PlanSource) -> None:
+        self.network = network
+        self._plan_of = plan_of
+        self._zone = ZoneInfo(network.timezone)
+        self._origins: dict[str, float] = {}
+        self._running: dict[str, NDArray[np.bool_]] = {}
+        st = network.trip_st_start
+        has = np.diff(st) > 0
+        first = np.where(has, st[:-1], 0)
+        last = np.where(has, st[1:] - 1, 0)
+        self._first_dep = np.where(has, network.st_dep[first], -1).astype(np.int64)
+        self._last_arr = np.where(has, network.st_arr[last], -1).astype(np.int64)
+        self._has_times = has
+        order = np.argsort(network.trip_route, kind="stable")
+        bounds = np.searchsorted(network.trip_route[order], np.arange(network.n_routes + 1))
+        self._route_trips = [order[bounds[r] : bounds[r + 1]] for r in range(network.n_routes)]
+
+    # ----- service days -------------------------------------------------------------------
+    def origin(self, date: str) -> float:
+        """POSIX time of the origin of service day ``date`` (``YYYYMMDD``), cached."""
+        o = self._origins.get(date)
+        if o is None:
+            o = service_day_origin(date, self.network.timezone)
+            self._origins[date] = o
+        return o
+
+    def _running_mask(self, date: str) -> NDArray[np.bool_]:
+        m = self._running.get(date)
+        if m is None:
+            ordinal = datetime.strptime(date, "%Y%m%d").date().toordinal()  # noqa: DTZ007
+            m = np.zeros(self.network.n_trips, dtype=np.bool_)
+            m[trips_on(self.network, ordinal)] = True
+            self._running[date] = m
+        return m
+
+    def candidate_days(self, t: float) -> tuple[str, str]:
+        """The local date of ``t`` and the day before (a trip may run past midnight)."""
+        local = datetime.fromtimestamp(t, self._zone)
+        today = local.strftime("%Y%m%d")
+        yesterday = datetime.fromordinal(local.toordinal() - 1).strftime("%Y%m%d")
+        return today, yesterday
+
+    def day_for_trip(self, trip: int, t: float, start_date: str | None) -> Resolved:
+        """The service day of a known trip: ``start_date`` when given, else the day whose
+        timetable for the trip is nearest to ``t`` (preferring days it runs)."""
+        if start_date:
+            return Resolved(trip, start_date, self.origin(start_date))
+        best: Resolved | None = None
+        best_cost = math.inf
+        for day in self.candidate_days(t):
+            o = self.origin(day)
+            rel = t - o
+            lo, hi = float(self._first_dep[trip]), float(self._last_arr[trip])
+            cost = max(lo - rel, 0.0, rel - hi)
+            if not self._running_mask(day)[trip]:
+                cost += 86400.0
+            if cost < best_cost:
+                best, best_cost = Resolved(trip, day, o), cost
+        assert best is not None
+        return best
+
+    # ----- resolution ---------------------------------------------------------------------
+    def by_id(self, trip_id: str, start_time: str | None) -> int | None:
+        """Row of a trip id; a frequency template id with ``start_time`` gives its copy."""
+        net = self.network
+        if start_time:
+            row = net.trip_index(f"{trip_id}@{start_time}")
+            if row is not None:
+                return row
+        row = net.trip_index(trip_id)
+        if row is not None and not self._has_times[row]:
+            return None  # a frequency template without start_time cannot be placed
+        return row
+
+    def infer(
+        self,
+        lat: float,
+        lon: float,
+        t: float,
+        *,
+        route_id: str | None,
+        direction_id: int | None,
+        start_date: str | None,
+        start_time: str | None,
+        taken: set[int] | frozenset[int] = frozenset(),
+        max_off: float = 150.0,
+    ) -> Resolved | None:
+        """The trip a ping most likely belongs to, or None when nothing plausible runs.
+
+        Trips in ``taken`` (already driven by another vehicle) are charged heavily, not excluded:
+        two buses may briefly report the same trip.
+        """
+        net = self.network
+        if route_id is not None:
+            r = net.route_index(route_id)
+            if r is None:
+                return None
+            cands = self._route_trips[r]
+        else:
+            cands = np.arange(net.n_trips)
+        cands = cands[self._has_times[cands]]
+        if direction_id is not None:
+            dirs = net.trip_direction[cands]
+            cands = cands[(dirs == direction_id) | (dirs < 0)]
+        days = (start_date,) if start_date else self.candidate_days(t)
+        if start_time:
+            try:
+                st = parse_gtfs_time(start_time)
+            except ValueError:
+                st = -1
+            for day in days:
+                hit = cands[(self._first_dep[cands] == st) & self._running_mask(day)[cands]]
+                if len(hit) == 1:
+                    return Resolved(int(hit[0]), day, self.origin(day))
+                if len(hit) > 1:
+                    cands = hit
+                    days = (day,)
+                    break
+        best: Resolved | None = None
+        best_cost = math.inf
+        for day in days:
+            o = self.origin(day)
+            rel = t - o
+            c = cands[self._running_mask(day)[cands]]
+            c = c[
+                (self._first_dep[c] - BEFORE_START_S <= rel)
+                & (rel <= self._last_arr[c] + AFTER_END_S)
+            ]
+            if len(c) > 200:  # city-wide search: keep the trips whose first stop is nearest
+                c = c[:200]
+            for trip in c.tolist():
+                plan = self._plan_of(trip)
+                x, y = plan.to_xy(lat, lon)
+                expect = plan.scheduled_dist(rel)
+                m = locate_anywhere(plan, x, y, expect, max_off)
+                if m.offset > max_off:
+                    continue
+                sched_t = float(np.interp(m.dist, plan.dist, plan.arr))
+                late = rel - sched_t
+                cost = m.offset + TIME_WEIGHT * abs(late) + (1e4 if trip in taken else 0.0)
+                if cost < best_cost:
+                    best, best_cost = Resolved(int(trip), day, o), cost
+        return best

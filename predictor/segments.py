@@ -1,0 +1,199 @@
+"""Stop-to-stop travel-time estimates fed by every bus that drives a segment, and dwell at stops.
+
+A *link* is the time from arriving at one stop to arriving at the next (it includes the dwell at
+the first), so a chain of links gives arrival times directly. Each link keeps two estimates:
+
+* *recent*: an exponentially weighted mean and variance over the last buses (weight ``alpha``
+  per new bus), with the time of its last update; it tracks today's traffic;
+* *time of day*: a slowly weighted mean and variance per hour of the service day, the memory of
+  earlier days (or of earlier buses today when there is only one day).
+
+A prediction blends them, trusting the recent one less as it ages (weight ``exp(-age / tau)``),
+and falls back on the timetable's link time scaled by the route's observed/scheduled ratio when
+the link has never been driven. Observations far outside the current estimate (a detour, a
+driver's break) are clipped before they enter, so one odd bus cannot wreck a link.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["SegmentTable"]
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+N_BINS = 30  # hours of the service day (GTFS times run past 24:00)
+_MIN_SD = 5.0
+
+
+class SegmentTable:
+    """Link and dwell estimates keyed by (from stop row, to stop row), grown on demand.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the newest bus in the recent estimate (0 < alpha <= 1).
+    tau : float
+        Seconds after which a recent estimate has lost 63% of its weight.
+    bin_alpha : float
+        Weight of a new observation in the time-of-day estimate.
+
+    Examples
+    --------
+    >>> tab = SegmentTable()
+    >>> seg = tab.key(3, 4)
+    >>> tab.observe(seg, 120.0, 36000.0, 100.0, 1.7e9)
+    >>> mean, var = tab.estimate(np.array([seg]), np.array([100.0]), 36000.0, 1.7e9 + 60)
+    >>> round(float(mean[0]))
+    120
+    """
+
+    def __init__(self, alpha: float = 0.4, tau: float = 3600.0, bin_alpha: float = 0.15) -> None:
+        if not (0.0 < alpha <= 1.0 and tau > 0.0 and 0.0 < bin_alpha <= 1.0):
+            raise ValueError("alpha and bin_alpha must be in (0, 1], tau positive")
+        self.alpha = alpha
+        self.tau = tau
+        self.bin_alpha = bin_alpha
+        self._keys: dict[tuple[int, int], int] = {}
+        self._cap = 0
+        self.n = 0
+        self._grow(1024)
+        self.ratio = 1.0  # observed / scheduled over every link, EW
+        self._ratio_n = 0
+        self._dwell: dict[int, tuple[float, int]] = {}
+
+    def _grow(self, cap: int) -> None:
+        def grow(a: F64 | None, fill: float, shape: tuple[int, ...]) -> F64:
+            out = np.full(shape, fill, dtype=np.float64)
+            if a is not None:
+                out[: len(a)] = a
+            return out
+
+        old = self._cap > 0
+        self.rec_mean: F64 = grow(self.rec_mean if old else None, 0.0, (cap,))
+        self.rec_var: F64 = grow(self.rec_var if old else None, 0.0, (cap,))
+        self.rec_t: F64 = grow(self.rec_t if old else None, -math.inf, (cap,))
+        self.rec_n: F64 = grow(self.rec_n if old else None, 0.0, (cap,))
+        self.bin_mean: F64 = grow(self.bin_mean if old else None, 0.0, (cap, N_BINS))
+        self.bin_var: F64 = grow(self.bin_var if old else None, 0.0, (cap, N_BINS))
+        self.bin_n: F64 = grow(self.bin_n if old else None, 0.0, (cap, N_BINS))
+        self._cap = cap
+
+    def key(self, from_stop: int, to_stop: int) -> int:
+        """Row of the link between two stop rows, created when new."""
+        k = (from_stop, to_stop)
+        row = self._keys.get(k)
+        if row is None:
+            row = self.n
+            if row >= self._cap:
+                self._grow(self._cap * 2)
+            self._keys[k] = row
+            self.n += 1
+        return row
+
+    def keys(self, stops: NDArray[np.int32]) -> I64:
+        """Rows of the links between consecutive stops of a trip."""
+        s = stops.tolist()
+        return np.array([self.key(a, b) for a, b in itertools.pairwise(s)], dtype=np.int64)
+
+    # ----- learning -----------------------------------------------------------------------
+    def observe(self, seg: int, seconds: float, tod: float, sched: float, when: float) -> None:
+        """Add one bus's link time.
+
+        Parameters
+        ----------
+        seg : int
+            Link row.
+        seconds : float
+            Observed arrival-to-arrival time.
+        tod : float
+            When it was driven, in seconds after the service day's origin (picks the hour bin).
+        sched : float
+            The timetable's link time (for the observed/scheduled ratio), 0 when unknown.
+        when : float
+            POSIX time it was driven (the recency clock).
+        """
+        if not (seconds > 0.0 and math.isfinite(seconds)):
+            return
+        n = self.rec_n[seg]
+        if n >= 3:
+            m = self.rec_mean[seg]
+            seconds = min(max(seconds, m / 3.0), 3.0 * m + 60.0)
+        if n == 0:
+            self.rec_mean[seg] = seconds
+            self.rec_var[seg] = (0.3 * seconds + _MIN_SD) ** 2
+        else:
+            a = self.alpha
+            diff = seconds - self.rec_mean[seg]
+            self.rec_mean[seg] += a * diff
+            self.rec_var[seg] = (1.0 - a) * (self.rec_var[seg] + a * diff * diff)
+        self.rec_n[seg] = n + 1
+        self.rec_t[seg] = when
+        b = min(max(int(tod // 3600), 0), N_BINS - 1)
+        bn = self.bin_n[seg, b]
+        if bn == 0:
+            self.bin_mean[seg, b] = seconds
+            self.bin_var[seg, b] = (0.3 * seconds + _MIN_SD) ** 2
+        else:
+            a = max(self.bin_alpha, 1.0 / (bn + 1.0))
+            diff = seconds - self.bin_mean[seg, b]
+            self.bin_mean[seg, b] += a * diff
+            self.bin_var[seg, b] = (1.0 - a) * (self.bin_var[seg, b] + a * diff * diff)
+        self.bin_n[seg, b] = bn + 1
+        if sched > 0.0:
+            r = min(max(seconds / sched, 0.25), 4.0)
+            self._ratio_n += 1
+            a = max(0.02, 1.0 / self._ratio_n)
+            self.ratio += a * (r - self.ratio)
+
+    def observe_dwell(self, stop: int, seconds: float) -> None:
+        """Add one observed dwell (departure - arrival) at a stop row."""
+        if not (seconds >= 0.0 and math.isfinite(seconds)):
+            return
+        seconds = min(seconds, 600.0)
+        mean, n = self._dwell.get(stop, (0.0, 0))
+        a = max(0.2, 1.0 / (n + 1))
+        self._dwell[stop] = (mean + a * (seconds - mean), n + 1)
+
+    def dwell(self, stop: int, default: float = 15.0) -> float:
+        """Typical dwell at a stop row in seconds."""
+        got = self._dwell.get(stop)
+        return default if got is None else got[0]
+
+    # ----- prediction ---------------------------------------------------------------------
+    def estimate(self, segs: I64, sched: F64, tod: float, now: float) -> tuple[F64, F64]:
+        """Mean and variance of each link's time for a bus driving it around ``tod``.
+
+        Parameters
+        ----------
+        segs : NDArray[np.int64]
+            Link rows.
+        sched : NDArray[np.float64]
+            The timetable's link times (the fallback).
+        tod : float
+            Seconds after the day's origin when the bus will drive them (picks the hour).
+        now : float
+            The present, POSIX seconds (ages the recent estimates).
+
+        Returns
+        -------
+        mean, var : NDArray[np.float64]
+        """
+        b = min(max(int(tod // 3600), 0), N_BINS - 1)
+        prior = np.maximum(sched, 1.0) * self.ratio
+        prior_var = (0.3 * prior + 15.0) ** 2
+        bn = self.bin_n[segs, b]
+        hist = np.where(bn > 0, self.bin_mean[segs, b], prior)
+        hist_var = np.where(bn > 0, self.bin_var[segs, b] + prior_var / (bn + 1.0), prior_var)
+        rn = self.rec_n[segs]
+        age = np.maximum(now - self.rec_t[segs], 0.0)
+        w = np.exp(-age / self.tau) * (rn / (rn + 0.5))
+        rec = self.rec_mean[segs]
+        mean = w * rec + (1.0 - w) * hist
+        var = w * self.rec_var[segs] + (1.0 - w) * hist_var + w * (1.0 - w) * (rec - hist) ** 2
+        return mean, np.maximum(var, _MIN_SD * _MIN_SD)

@@ -1,0 +1,794 @@
+"""The tracker: pings in, vehicle states, observed stop visits and arrival predictions out.
+
+Theory of operation
+-------------------
+One :class:`Tracker` holds the state of every vehicle it has seen and learns from all of them.
+It is a sans-I/O state machine: :meth:`Tracker.process` takes a :class:`~transit.pings.Ping`
+and the present time and returns a :class:`~predictor.events.TrackerOutput`; nothing else
+changes the world. For each ping, in order:
+
+1. **Validate.** Non-finite or out-of-range coordinates (and the 0,0 "null island") are
+   ``BAD_COORDINATE``; a timestamp more than ``future_tolerance_s`` after ``now`` is ``FUTURE``;
+   the same timestamp as the vehicle's last is ``DUPLICATE``, an earlier one ``OUT_OF_ORDER``.
+2. **Trip.** The ping's trip is resolved (:class:`~predictor.matching.TripResolver`): by id,
+   else inferred from route, direction, start time and position. A trip change ends the old
+   trip (its predictions are withdrawn). An unknown ``trip_id`` that cannot be inferred is
+   ``UNKNOWN_TRIP``; a ping with no trip information that matches nothing leaves the vehicle
+   ``UNASSIGNED`` (it is still shown, without predictions).
+3. **Match.** The ping is placed on the trip's shape inside a window ahead of the vehicle's
+   progress (monotone on loops). A fix implying more than ``max_speed_mps`` from the last
+   accepted one is a ``GPS_JUMP`` and dropped, unless ``jump_pings`` consecutive fixes agree,
+   when the vehicle is re-anchored. A fix farther than ``off_route_m`` from the shape is not
+   used; after ``off_route_pings`` of them the vehicle is ``OFF_ROUTE`` and its predictions
+   are withdrawn until it comes back.
+4. **Filter.** A constant-velocity Kalman filter (:mod:`predictor.kalman`) smooths (distance,
+   speed). Progress is the running maximum of the filtered distance: buses do not reverse.
+5. **Observe.** Stops whose point progress passed since the last fix get an arrival time
+   interpolated between the two fixes (:func:`~predictor.arrivals.crossings`), departures
+   likewise ``DEPART_RADIUS_M`` past the stop. Each completed link feeds the shared
+   :class:`~predictor.segments.SegmentTable`, and each arrival scores the predictions made
+   for it earlier, feeding the :class:`~predictor.calibration.IntervalCalibrator`.
+6. **Predict.** Every downstream stop up to ``horizon_s`` ahead gets an arrival: the remaining
+   share of the current link, then link estimates chained with timepoint holds
+   (:func:`~predictor.arrivals.chain`), then the block's next trip after a layover when the
+   feed has blocks. Intervals are the link variances scaled by the calibrator's quantiles.
+
+:meth:`Tracker.sweep` is called on a timer: a vehicle silent for ``stale_after_s`` is flagged
+``STALE`` and its predictions withdrawn; one not moving for ``stuck_after_s`` away from a
+terminal is ``STUCK`` (its predictions stay, growing later with every ping, and are marked by
+the flag on the vehicle).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from predictor.arrivals import DEPART_RADIUS_M, chain, crossings
+from predictor.calibration import N_BUCKETS, IntervalCalibrator, bucket_of
+from predictor.events import (
+    Flag,
+    Prediction,
+    Rejection,
+    RejectReason,
+    SegmentTraversal,
+    StopVisit,
+    TrackerOutput,
+    VehicleState,
+)
+from predictor.kalman import KalmanState, initial_state, predict, process_noise, update
+from predictor.matching import Resolved, TripPlan, TripResolver, locate, locate_anywhere
+from predictor.segments import SegmentTable
+from transit.network import Network
+from transit.pings import Ping
+
+__all__ = ["Tracker", "TrackerConfig"]
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Thresholds and model constants (seconds, metres, metres per second)."""
+
+    future_tolerance_s: float = 120.0
+    max_speed_mps: float = 40.0
+    jump_pings: int = 3
+    min_ahead_m: float = 400.0
+    behind_m: float = 60.0
+    off_route_m: float = 120.0
+    off_route_pings: int = 3
+    gps_sigma_m: float = 12.0
+    accel_noise: float = 0.3
+    stale_after_s: float = 300.0
+    stuck_after_s: float = 600.0
+    stuck_radius_m: float = 30.0
+    horizon_s: float = 3600.0
+    predict_next_trip: bool = True
+    min_layover_s: float = 60.0
+    hold_at_timepoints: bool = True
+    link_alpha: float = 0.4
+    link_tau_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_speed_mps",
+            "off_route_m",
+            "gps_sigma_m",
+            "accel_noise",
+            "stale_after_s",
+            "horizon_s",
+            "link_tau_s",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"TrackerConfig.{name} must be positive")
+
+
+class _Vehicle:
+    """Mutable per-vehicle memory (internal)."""
+
+    __slots__ = (
+        "arr_obs",
+        "dep_obs",
+        "first_seen",
+        "flags",
+        "inferred",
+        "jump_n",
+        "k_arr",
+        "k_dep",
+        "kf",
+        "last_lat",
+        "last_lon",
+        "last_ping",
+        "last_state",
+        "last_ts",
+        "moved_d",
+        "moved_t",
+        "off_n",
+        "origin",
+        "pend_pred",
+        "pend_sigma",
+        "plan",
+        "preds",
+        "prog",
+        "prog_t",
+        "sched_link",
+        "segs",
+        "service_date",
+        "vid",
+    )
+
+    def __init__(self, vid: str) -> None:
+        self.vid = vid
+        self.last_ts = -math.inf
+        self.last_lat = math.nan
+        self.last_lon = math.nan
+        self.first_seen: float | None = None
+        self.flags: set[Flag] = set()
+        self.plan: TripPlan | None = None
+        self.preds: tuple[Prediction, ...] = ()
+        self.last_state: VehicleState | None = None
+        self.last_ping: Ping | None = None
+        self.jump_n = 0
+        self.off_n = 0
+        self._reset_trip()
+
+    def _reset_trip(self) -> None:
+        self.kf: KalmanState | None = None
+        self.prog = 0.0
+        self.prog_t = -math.inf
+        self.k_arr = 0
+        self.k_dep = 0
+        self.arr_obs: F64 = np.zeros(0)
+        self.dep_obs: F64 = np.zeros(0)
+        self.pend_pred: F64 = np.zeros((0, N_BUCKETS))
+        self.pend_sigma: F64 = np.zeros((0, N_BUCKETS))
+        self.segs: I64 = np.zeros(0, dtype=np.int64)
+        self.sched_link: F64 = np.zeros(0)
+        self.service_date = ""
+        self.origin = 0.0
+        self.inferred = False
+        self.moved_d = -math.inf
+        self.moved_t = -math.inf
+
+
+class Tracker:
+    """Tracks every vehicle of one network and predicts its arrivals (pure: no I/O, no clock).
+
+    Parameters
+    ----------
+    network : Network
+        The static network.
+    config : TrackerConfig
+        Thresholds and model constants.
+    """
+
+    def __init__(self, network: Network, config: TrackerConfig | None = None) -> None:
+        self.network = network
+        self.config = config or TrackerConfig()
+        self.segments = SegmentTable(alpha=self.config.link_alpha, tau=self.config.link_tau_s)
+        self.calibrator = IntervalCalibrator()
+        self._plans: dict[int, TripPlan] = {}
+        self._segs: dict[int, tuple[I64, F64]] = {}
+        self.resolver = TripResolver(network, self.plan)
+        self._vehicles: dict[str, _Vehicle] = {}
+        self._trip_vehicle: dict[int, str] = {}
+        self._stop_vehicles: dict[str, set[str]] = {}
+        self._blocks: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] | None = None
+        self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
+        c = self.config
+        self._R = c.gps_sigma_m**2
+
+    # ----- static caches ------------------------------------------------------------------
+    def plan(self, trip: int) -> TripPlan:
+        """The (cached) :class:`TripPlan` of a trip row."""
+        p = self._plans.get(trip)
+        if p is None:
+            p = TripPlan.build(self.network, trip)
+            self._plans[trip] = p
+        return p
+
+    def _links(self, plan: TripPlan) -> tuple[I64, F64]:
+        got = self._segs.get(plan.trip)
+        if got is None:
+            segs = self.segments.keys(plan.stops)
+            sched = np.maximum(np.diff(plan.arr), 0.0)
+            got = (segs, sched)
+            self._segs[plan.trip] = got
+        return got
+
+    def _next_in_block(self, plan: TripPlan, service_date: str) -> int | None:
+        if not plan.block_id:
+            return None
+        if self._blocks is None:
+            net = self.network
+            first = self.resolver._first_dep
+            order = np.lexsort((first, net.trip_block))
+            blocks: dict[str, list[int]] = {}
+            for t in order.tolist():
+                b = str(net.trip_block[t])
+                if b and first[t] >= 0:
+                    blocks.setdefault(b, []).append(t)
+            self._blocks = {
+                b: (np.array(ts, dtype=np.int64), first[np.array(ts)]) for b, ts in blocks.items()
+            }
+        got = self._blocks.get(plan.block_id)
+        if got is None:
+            return None
+        trips, starts = got
+        running = self.resolver._running_mask(service_date)
+        end = plan.arr[-1]
+        i = int(np.searchsorted(starts, end, side="left"))
+        while i < len(trips):
+            t = int(trips[i])
+            if t != plan.trip and running[t]:
+                return t
+            i += 1
+        return None
+
+    # ----- the public API -----------------------------------------------------------------
+    def vehicles(self) -> list[VehicleState]:
+        """The latest state of every vehicle seen."""
+        return [v.last_state for v in self._vehicles.values() if v.last_state is not None]
+
+    def predictions_for_stop(self, stop_id: str) -> list[Prediction]:
+        """Current predictions at a stop, soonest first."""
+        out: list[Prediction] = []
+        for vid in self._stop_vehicles.get(stop_id, ()):
+            v = self._vehicles[vid]
+            out.extend(p for p in v.preds if p.stop_id == stop_id)
+        out.sort(key=lambda p: p.predicted)
+        return out
+
+    def predictions_for_trip(self, trip_id: str) -> list[Prediction]:
+        """Current predictions of a trip, in stop order."""
+        row = self.network.trip_index(trip_id)
+        vid = self._trip_vehicle.get(row) if row is not None else None
+        if vid is None:
+            # the trip may be predicted as the next trip of a block
+            out = [p for v in self._vehicles.values() for p in v.preds if p.trip_id == trip_id]
+        else:
+            out = [p for p in self._vehicles[vid].preds if p.trip_id == trip_id]
+        out.sort(key=lambda p: p.stop_sequence)
+        return out
+
+    def sweep(self, now: float) -> list[VehicleState]:
+        """Re-flag vehicles that went silent and withdraw their predictions.
+
+        Returns the states that changed (newly stale vehicles).
+        """
+        changed: list[VehicleState] = []
+        limit = now - self.config.stale_after_s
+        for v in self._vehicles.values():
+            if v.last_ts < limit and Flag.STALE not in v.flags and v.last_state is not None:
+                v.flags.add(Flag.STALE)
+                self._set_preds(v, ())
+                v.last_state = replace(v.last_state, flags=frozenset(v.flags))
+                changed.append(v.last_state)
+        return changed
+
+    # ----- processing ---------------------------------------------------------------------
+    def _reject(self, ping: Ping, reason: RejectReason, detail: str) -> TrackerOutput:
+        self.rejections[reason] += 1
+        return TrackerOutput(rejection=Rejection(ping.vehicle_id, ping.timestamp, reason, detail))
+
+    def process(self, ping: Ping, now: float) -> TrackerOutput:
+        """Consume one ping observed at time ``now`` (POSIX seconds)."""
+        c = self.config
+        lat, lon, t = ping.lat, ping.lon, ping.timestamp
+        if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90.0 or abs(lon) > 180.0:
+            return self._reject(ping, RejectReason.BAD_COORDINATE, f"({lat}, {lon})")
+        if lat == 0.0 and lon == 0.0:
+            return self._reject(ping, RejectReason.BAD_COORDINATE, "(0, 0)")
+        if not math.isfinite(t):
+            return self._reject(ping, RejectReason.MALFORMED, "timestamp is not finite")
+        if t > now + c.future_tolerance_s:
+            return self._reject(ping, RejectReason.FUTURE, f"{t - now:.0f} s ahead of now")
+        v = self._vehicles.get(ping.vehicle_id)
+        if v is None:
+            v = _Vehicle(ping.vehicle_id)
+            self._vehicles[ping.vehicle_id] = v
+        if t == v.last_ts:
+            return self._reject(ping, RejectReason.DUPLICATE, "")
+        if t < v.last_ts:
+            return self._reject(ping, RejectReason.OUT_OF_ORDER, f"{v.last_ts - t:.0f} s old")
+
+        withdrawn: str | None = None
+        res = self._resolve(v, ping)
+        if isinstance(res, TrackerOutput):
+            return res
+        if res is not None and (
+            v.plan is None or res.trip != v.plan.trip or res.service_date != v.service_date
+        ):
+            withdrawn = self._start_trip(v, res)
+        elif res is None and v.plan is not None:
+            withdrawn = self._end_trip(v)
+        if v.first_seen is None or t - v.last_ts > 6 * 3600:
+            v.first_seen = t
+        v.last_ts = t
+        v.flags.discard(Flag.STALE)
+        v.last_ping = ping
+        plan = v.plan
+        if plan is None:
+            v.flags = {Flag.UNASSIGNED}
+            v.last_lat, v.last_lon = lat, lon
+            state = self._state(v, ping)
+            return TrackerOutput(state=state, withdrawn_trip=withdrawn)
+        v.flags.discard(Flag.UNASSIGNED)
+
+        x, y = plan.to_xy(lat, lon)
+        first = v.kf is None
+        if not first:
+            lx, ly = plan.to_xy(v.last_lat, v.last_lon)
+            dt_fix = t - v.prog_t
+            if math.hypot(x - lx, y - ly) > c.max_speed_mps * dt_fix + 3.0 * c.gps_sigma_m:
+                v.jump_n += 1
+                if v.jump_n < c.jump_pings:
+                    return self._reject(
+                        ping,
+                        RejectReason.GPS_JUMP,
+                        f"{math.hypot(x - lx, y - ly):.0f} m in {dt_fix:.0f} s",
+                    )
+                first = True  # consistent fixes elsewhere: re-anchor
+        v.jump_n = 0
+
+        if first:
+            m = locate_anywhere(plan, x, y, plan.scheduled_dist(t - v.origin), c.off_route_m)
+        else:
+            ahead = max(c.min_ahead_m, c.max_speed_mps * (t - v.prog_t))
+            m = locate(plan, x, y, v.prog - c.behind_m, v.prog + ahead)
+            if m.offset > c.off_route_m:
+                full = locate_anywhere(plan, x, y, v.prog, c.off_route_m)
+                if full.offset <= c.off_route_m and full.dist > v.prog:
+                    m = full  # skipped ahead beyond the window (a long gap): accept
+        v.last_lat, v.last_lon = lat, lon
+        if m.offset > c.off_route_m:
+            v.off_n += 1
+            if v.off_n >= c.off_route_pings and Flag.OFF_ROUTE not in v.flags:
+                v.flags.add(Flag.OFF_ROUTE)
+                self._set_preds(v, ())
+                withdrawn = plan.trip_id
+            v.prog_t = t if first else v.prog_t
+            state = self._state(v, ping)
+            return TrackerOutput(state=state, withdrawn_trip=withdrawn)
+        v.off_n = 0
+        v.flags.discard(Flag.OFF_ROUTE)
+
+        # ----- filter
+        if first or v.kf is None:
+            v.kf = initial_state(m.dist, ping.speed or 0.0, self._R, 25.0)
+            old_prog, old_t = m.dist, t
+            v.prog = m.dist
+            v.prog_t = t
+            k = int(np.searchsorted(plan.dist, m.dist, side="right"))
+            if k > v.k_arr:
+                v.k_arr = k
+            kd = int(np.searchsorted(plan.dist + DEPART_RADIUS_M, m.dist, side="right"))
+            if kd > v.k_dep:
+                v.k_dep = kd
+            v.moved_d, v.moved_t = m.dist, t
+        else:
+            dt = t - v.prog_t
+            kf = predict(v.kf, dt, process_noise(dt, c.accel_noise))
+            kf = update(kf, m.dist, self._R)
+            if kf.v < 0.0:
+                kf = KalmanState(kf.d, 0.0, kf.P00, kf.P01, kf.P11)
+            v.kf = kf
+            old_prog, old_t = v.prog, v.prog_t
+            v.prog = max(v.prog, min(kf.d, plan.length))
+            v.prog_t = t
+
+        visits, traversals = self._observe(v, plan, old_prog, old_t, v.prog, t)
+
+        # ----- flags
+        if v.prog - v.moved_d > c.stuck_radius_m:
+            v.moved_d, v.moved_t = v.prog, t
+            v.flags.discard(Flag.STUCK)
+        at_terminal = v.k_dep == 0 or v.k_arr >= len(plan.dist)
+        if at_terminal:
+            v.flags.discard(Flag.STUCK)
+            if v.k_dep == 0 and t < v.origin + plan.dep[0]:
+                v.flags.add(Flag.LAYOVER)
+            else:
+                v.flags.discard(Flag.LAYOVER)
+        else:
+            v.flags.discard(Flag.LAYOVER)
+            if t - v.moved_t > c.stuck_after_s:
+                v.flags.add(Flag.STUCK)
+
+        preds = self._predict(v, plan, t)
+        self._set_preds(v, preds)
+        state = self._state(v, ping)
+        return TrackerOutput(
+            state=state,
+            predictions=preds,
+            withdrawn_trip=withdrawn,
+            visits=tuple(visits),
+            traversals=tuple(traversals),
+        )
+
+    # ----- trips --------------------------------------------------------------------------
+    def _resolve(self, v: _Vehicle, ping: Ping) -> Resolved | TrackerOutput | None:
+        r = self.resolver
+        if ping.trip_id:
+            row = r.by_id(ping.trip_id, ping.start_time)
+            if row is not None:
+                if v.plan is not None and v.plan.trip == row and not ping.start_date:
+                    return Resolved(row, v.service_date, v.origin)
+                return r.day_for_trip(row, ping.timestamp, ping.start_date)
+        elif (
+            v.plan is not None
+            and v.inferred
+            and v.k_arr < len(v.plan.dist)
+            and Flag.OFF_ROUTE not in v.flags
+        ):
+            return Resolved(v.plan.trip, v.service_date, v.origin)  # keep an inferred trip
+        taken = {t for t, vid in self._trip_vehicle.items() if vid != v.vid}
+        got = r.infer(
+            ping.lat,
+            ping.lon,
+            ping.timestamp,
+            route_id=ping.route_id,
+            direction_id=ping.direction_id,
+            start_date=ping.start_date,
+            start_time=ping.start_time,
+            taken=taken,
+            max_off=self.config.off_route_m,
+        )
+        if got is None and ping.trip_id:
+            return self._reject(ping, RejectReason.UNKNOWN_TRIP, f"trip_id {ping.trip_id!r}")
+        if got is not None:
+            v.inferred = True
+        return got
+
+    def _start_trip(self, v: _Vehicle, res: Resolved) -> str | None:
+        inferred = v.inferred and True
+        withdrawn = self._end_trip(v)
+        plan = self.plan(res.trip)
+        v._reset_trip()
+        v.inferred = inferred
+        v.plan = plan
+        v.service_date = res.service_date
+        v.origin = res.origin
+        n = len(plan.dist)
+        v.arr_obs = np.full(n, np.nan)
+        v.dep_obs = np.full(n, np.nan)
+        v.pend_pred = np.zeros((n, N_BUCKETS))
+        v.pend_sigma = np.zeros((n, N_BUCKETS))
+        v.segs, v.sched_link = self._links(plan)
+        self._trip_vehicle[plan.trip] = v.vid
+        return withdrawn
+
+    def _end_trip(self, v: _Vehicle) -> str | None:
+        plan = v.plan
+        if plan is None:
+            return None
+        if self._trip_vehicle.get(plan.trip) == v.vid:
+            del self._trip_vehicle[plan.trip]
+        had = bool(v.preds)
+        self._set_preds(v, ())
+        v.plan = None
+        v._reset_trip()
+        return plan.trip_id if had else None
+
+    def _set_preds(self, v: _Vehicle, preds: tuple[Prediction, ...]) -> None:
+        old = {p.stop_id for p in v.preds}
+        new = {p.stop_id for p in preds}
+        for s in old - new:
+            vs = self._stop_vehicles.get(s)
+            if vs is not None:
+                vs.discard(v.vid)
+        for s in new - old:
+            self._stop_vehicles.setdefault(s, set()).add(v.vid)
+        v.preds = preds
+
+    # ----- observed arrivals ---------------------------------------------------------------
+    def _observe(
+        self, v: _Vehicle, plan: TripPlan, d0: float, t0: float, d1: float, t1: float
+    ) -> tuple[list[StopVisit], list[SegmentTraversal]]:
+        visits: list[StopVisit] = []
+        traversals: list[SegmentTraversal] = []
+        if d1 <= d0 or t1 <= t0:
+            return visits, traversals
+        n = len(plan.dist)
+        ks, times = crossings(plan.dist, d0, t0, d1, t1)
+        for k, ta in zip(ks.tolist(), times.tolist(), strict=True):
+            if k < v.k_arr:
+                continue
+            v.arr_obs[k] = ta
+            v.k_arr = k + 1
+            if k >= 1:
+                prev = v.arr_obs[k - 1]
+                if k - 1 == 0 or math.isnan(prev):
+                    prev = v.dep_obs[k - 1] if k - 1 == 0 else prev
+                if not math.isnan(prev):
+                    self.segments.observe(
+                        int(v.segs[k - 1]),
+                        ta - prev,
+                        ta - v.origin,
+                        float(v.sched_link[k - 1]),
+                        ta,
+                    )
+                dep_prev = v.dep_obs[k - 1]
+                if not math.isnan(dep_prev):
+                    traversals.append(
+                        SegmentTraversal(
+                            v.vid,
+                            plan.trip_id,
+                            plan.route_id,
+                            plan.stop_ids[k - 1],
+                            plan.stop_ids[k],
+                            dep_prev,
+                            ta,
+                            float(plan.dist[k] - plan.dist[k - 1]),
+                        )
+                    )
+            self._score(v, k, ta)
+            if k == n - 1:
+                visits.append(self._visit(v, plan, k, ta, None))
+        kd, tdep = crossings(plan.dist + DEPART_RADIUS_M, d0, t0, d1, t1)
+        for k, td in zip(kd.tolist(), tdep.tolist(), strict=True):
+            if k < v.k_dep:
+                continue
+            v.k_dep = k + 1
+            v.dep_obs[k] = td
+            ta = v.arr_obs[k]
+            if k == 0:
+                visits.append(self._visit(v, plan, 0, td, td))
+            elif not math.isnan(ta) and k < n - 1:
+                self.segments.observe_dwell(int(plan.stops[k]), td - ta)
+                visits.append(self._visit(v, plan, k, ta, td))
+        return visits, traversals
+
+    def _visit(self, v: _Vehicle, plan: TripPlan, k: int, ta: float, td: float | None) -> StopVisit:
+        sched = v.origin + (plan.dep[k] if k == 0 else plan.arr[k])
+        return StopVisit(
+            v.vid,
+            plan.trip_id,
+            plan.route_id,
+            plan.stop_ids[k],
+            plan.seq[k],
+            ta,
+            td,
+            float(sched),
+            v.service_date,
+        )
+
+    def _score(self, v: _Vehicle, k: int, actual: float) -> None:
+        sig = v.pend_sigma[k]
+        for b in np.flatnonzero(sig > 0.0).tolist():
+            self.calibrator.add(b, (actual - v.pend_pred[k, b]) / sig[b])
+        sig[:] = 0.0
+
+    # ----- prediction ---------------------------------------------------------------------
+    def _forecast(
+        self,
+        plan: TripPlan,
+        segs: I64,
+        sched_link: F64,
+        origin: float,
+        k0: int,
+        t0: float,
+        var0: float,
+        hold0: float,
+        now: float,
+    ) -> tuple[F64, F64]:
+        """Arrivals at stops ``k0..`` given the arrival ``t0`` at ``k0``."""
+        n = len(plan.dist)
+        m = n - k0
+        link = np.zeros(m)
+        link_var = np.zeros(m)
+        if m > 1:
+            mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
+            link[1:] = mean
+            link_var[1:] = var
+        hold = np.full(m, -np.inf)
+        hold[0] = hold0
+        if m > 1:
+            tp = plan.timepoint[k0 : n - 1]
+            if not self.config.hold_at_timepoints:
+                tp = tp & (np.arange(k0, n - 1) == 0)
+            if tp.any():
+                idx = np.flatnonzero(tp)
+                prev_stops = plan.stops[k0 + idx]
+                dwell = np.array([self.segments.dwell(int(s)) for s in prev_stops.tolist()])
+                run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
+                hold[idx + 1] = origin + plan.dep[k0 + idx] + run
+        return chain(t0, var0, link, link_var, hold)
+
+    def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
+        c = self.config
+        n = len(plan.dist)
+        kf = v.kf
+        if kf is None or Flag.OFF_ROUTE in v.flags:
+            return ()
+        d = v.prog
+        nxt = v.k_arr
+        origin = v.origin
+        hold0 = -math.inf
+        if nxt >= n:
+            arrival = np.zeros(0)
+            var = np.zeros(0)
+            end_t, end_var = t, 0.0
+        else:
+            if nxt == 0:
+                t0 = t + max(float(plan.dist[0]) - d, 0.0) / 8.0
+                var0 = 100.0
+                hold0 = origin + float(plan.dep[0])
+            else:
+                seg = int(v.segs[nxt - 1])
+                mean, lvar = self.segments.estimate(
+                    v.segs[nxt - 1 : nxt], v.sched_link[nxt - 1 : nxt], t - origin, t
+                )
+                L = float(mean[0])
+                span = float(plan.dist[nxt] - plan.dist[nxt - 1])
+                frac = min(max((float(plan.dist[nxt]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
+                t0 = t + frac * L
+                var0 = frac * float(lvar[0]) + 4.0
+                k_prev = nxt - 1
+                if (
+                    plan.timepoint[k_prev]
+                    and (c.hold_at_timepoints or k_prev == 0)
+                    and v.k_dep <= k_prev
+                ):
+                    dwell = self.segments.dwell(int(plan.stops[k_prev]))
+                    hold0 = origin + float(plan.dep[k_prev]) + max(L - dwell, 0.5 * L) * frac
+                del seg
+            arrival, var = self._forecast(
+                plan, v.segs, v.sched_link, origin, nxt, t0, var0, hold0, t
+            )
+            end_t, end_var = float(arrival[-1]), float(var[-1])
+        keep = arrival - t <= c.horizon_s
+        preds = self._emit(
+            v, plan, nxt, arrival[keep], var[keep], t, pending=True, dist_base=-d, stops_base=-nxt
+        )
+        if c.predict_next_trip and end_t - t < c.horizon_s:
+            nt = self._next_in_block(plan, v.service_date)
+            if nt is not None and self._trip_vehicle.get(nt, v.vid) == v.vid:
+                nplan = self.plan(nt)
+                segs, sched = self._links(nplan)
+                start = end_t + c.min_layover_s
+                a2, v2 = self._forecast(
+                    nplan, segs, sched, origin, 0, start, end_var, origin + float(nplan.dep[0]), t
+                )
+                keep2 = a2 - t <= c.horizon_s
+                preds = preds + self._emit(
+                    v,
+                    nplan,
+                    0,
+                    a2[keep2],
+                    v2[keep2],
+                    t,
+                    pending=False,
+                    dist_base=plan.length - d - float(nplan.dist[0]),
+                    stops_base=n - nxt,
+                )
+        return preds
+
+    def _emit(
+        self,
+        v: _Vehicle,
+        plan: TripPlan,
+        k0: int,
+        arrival: F64,
+        var: F64,
+        t: float,
+        *,
+        pending: bool,
+        dist_base: float,
+        stops_base: int,
+    ) -> tuple[Prediction, ...]:
+        """Predictions for stops ``k0..`` of ``plan``; ``dist_base``/``stops_base`` turn a stop's
+        distance and index into metres and stops away from the vehicle."""
+        m = len(arrival)
+        if m == 0:
+            return ()
+        sigma = np.sqrt(var)
+        horizon = np.maximum(arrival - t, 0.0)
+        b = bucket_of(horizon)
+        q = self.calibrator.quantiles()[b]
+        p50 = np.maximum(arrival + q[:, 1] * sigma, t)
+        p10 = np.maximum(np.minimum(arrival + q[:, 0] * sigma, p50), t)
+        p90 = np.maximum(arrival + q[:, 2] * sigma, p50)
+        if pending:
+            ks = np.arange(k0, k0 + m)
+            v.pend_pred[ks, b] = arrival
+            v.pend_sigma[ks, b] = sigma
+        sched = (v.origin + plan.arr[k0 : k0 + m]).tolist()
+        dist_m = np.maximum(plan.dist[k0 : k0 + m] + dist_base, 0.0).tolist()
+        vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
+        stop_ids, seq = plan.stop_ids, plan.seq
+        p50l, p10l, p90l = p50.tolist(), p10.tolist(), p90.tolist()
+        return tuple(
+            Prediction(
+                t,
+                vid,
+                trip_id,
+                route_id,
+                stop_ids[k],
+                seq[k],
+                p50l[i],
+                p10l[i],
+                p90l[i],
+                sched[i],
+                dist_m[i],
+                k + stops_base,
+            )
+            for i, k in enumerate(range(k0, k0 + m))
+        )
+
+    # ----- state --------------------------------------------------------------------------
+    def _state(self, v: _Vehicle, ping: Ping) -> VehicleState:
+        plan = v.plan
+        if plan is None or v.kf is None:
+            st = VehicleState(
+                vehicle_id=v.vid,
+                timestamp=ping.timestamp,
+                lat=ping.lat,
+                lon=ping.lon,
+                trip_id=plan.trip_id if plan else None,
+                route_id=plan.route_id if plan else ping.route_id,
+                bearing=ping.bearing,
+                speed=ping.speed,
+                occupancy=ping.occupancy,
+                occupancy_percent=ping.occupancy_percent,
+                first_seen=v.first_seen,
+                flags=frozenset(v.flags),
+            )
+            v.last_state = st
+            return st
+        n = len(plan.dist)
+        d = v.prog
+        nxt = v.k_arr
+        rel = ping.timestamp - v.origin
+        if nxt == 0 or v.k_dep == 0:
+            delay = max(rel - float(plan.dep[0]), 0.0)
+        else:
+            delay = rel - float(np.interp(d, plan.dist, plan.arr))
+        st = VehicleState(
+            vehicle_id=v.vid,
+            timestamp=ping.timestamp,
+            lat=ping.lat,
+            lon=ping.lon,
+            trip_id=plan.trip_id,
+            route_id=plan.route_id,
+            block_id=plan.block_id or None,
+            direction_id=plan.direction_id,
+            service_date=v.service_date,
+            dist_along=d,
+            speed=v.kf.v,
+            bearing=ping.bearing,
+            delay=delay,
+            next_stop_sequence=plan.seq[nxt] if nxt < n else None,
+            progress=min(d / plan.length, 1.0) if plan.length > 0 else 0.0,
+            occupancy=ping.occupancy,
+            occupancy_percent=ping.occupancy_percent,
+            first_seen=v.first_seen,
+            flags=frozenset(v.flags),
+        )
+        v.last_state = st
+        return st
