@@ -24,6 +24,7 @@ arguments, so the simulator is testable without a clock.
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from transit.pings import Occupancy, Ping
 __all__ = ["DemoClock", "Simulator", "active_trips", "demo_clock", "service_day_origin"]
 
 _EARTH_M_PER_DEG = 111_320.0
+_MEAN_DWELL_S = 15.0
 
 
 def service_day_origin(day: date, tz: str) -> float:
@@ -183,9 +185,9 @@ class Simulator:
         self, t: int, rows: slice, origin: float, rng: np.random.Generator
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         net = self.network
-        arr = net.st_arr[rows].astype(np.float64) + origin
-        dep = net.st_dep[rows].astype(np.float64) + origin
         dist = net.st_dist[rows]
+        arr = _unround(net.st_arr[rows].astype(np.float64), dist) + origin
+        dep = np.maximum(_unround(net.st_dep[rows].astype(np.float64), dist) + origin, arr)
         stops = net.st_stop[rows]
         n = len(arr)
         times = np.empty(2 * n)
@@ -194,15 +196,18 @@ class Simulator:
         times[0] = arr[0]
         times[1] = max(clock, arr[0])
         for k in range(1, n):
-            scheduled = max(dep[k - 1], arr[k - 1])
-            run = max(arr[k] - scheduled, 20.0)
-            jam = self._congestion(int(stops[k - 1]), int(stops[k]), clock - origin)
-            run *= jam * float(rng.lognormal(0.0, 0.12))
+            scheduled = float(arr[k] - max(dep[k - 1], arr[k - 1]))
             length = float(dist[k] - dist[k - 1])
-            run = max(run, length / self.max_speed, 1.0)
-            clock += run
+            # the timetable's run time includes the dwell at the stop
+            moving = max(scheduled - _MEAN_DWELL_S, 0.5 * scheduled)
+            moving *= self._congestion(int(stops[k - 1]), int(stops[k]), clock - origin)
+            moving *= float(rng.lognormal(0.0, 0.1))
+            late = clock - float(dep[k - 1])
+            if late > 0:  # drivers make up some of the time they lost
+                moving *= max(0.85, 1.0 - late / 1200.0)
+            clock += max(moving, length / self.max_speed, 1.0)
             times[2 * k] = clock
-            dwell = 0.0 if k == n - 1 else float(rng.uniform(8.0, 40.0))
+            dwell = 0.0 if k == n - 1 else float(rng.uniform(5.0, 2 * _MEAN_DWELL_S - 5.0))
             if net.st_timepoint[rows.start + k] and clock + dwell < dep[k]:
                 dwell = dep[k] - clock  # holds at a timepoint instead of running early
             clock += dwell
@@ -298,6 +303,21 @@ class Simulator:
             occupancy=_occupancy(percent),
             occupancy_percent=float(percent),
         )
+
+
+def _unround(times: NDArray[np.float64], dist: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Spread minute-rounded timetable times by distance between the points where they change.
+
+    ``10:00, 10:00, 10:00, 10:03`` over 0, 100, 200, 300 m becomes ``10:00, 10:01, 10:02, 10:03``.
+    """
+    out = times.copy()
+    change = np.flatnonzero(np.diff(times) != 0) + 1
+    starts = np.concatenate([[0], change])
+    for a, b in itertools.pairwise(starts):
+        span = dist[b] - dist[a]
+        if b - a > 1 and span > 0:
+            out[a:b] = times[a] + (times[b] - times[a]) * (dist[a:b] - dist[a]) / span
+    return out
 
 
 def _hhmmss(seconds: int) -> str:
