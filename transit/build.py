@@ -29,9 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from transit.errors import FeedDataError
-from transit.geometry import LocalProjection, cumulative_length
 from transit.network import Agency, Network, ServiceCalendar
-from transit.shapes import feed_distance_hint, place_stops
+from transit.stop_distances import FAR_FROM_SHAPE_M, PlacementReport, ShapeTable, place_all
 from transit.times import BLANK, format_gtfs_time
 
 __all__ = ["FeedColumns", "Progress", "build_network"]
@@ -44,8 +43,6 @@ Str = NDArray[np.str_]
 Progress = Callable[[str, int, int], None]
 
 _MAX_LISTED = 5  # ids named in one warning
-#: A stop farther than this from its trip's shape is reported.
-FAR_FROM_SHAPE_M = 100.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -139,28 +136,7 @@ def _sort_stop_times(c: FeedColumns) -> NDArray[np.intp]:
     return order
 
 
-@dataclass(slots=True)
-class _Shapes:
-    ids: list[str]
-    start: list[int]
-    lat: list[F64]
-    lon: list[F64]
-    dist: list[F64]
-    feed_dist: list[F64]
-
-    def add(self, sid: str, lat: F64, lon: F64, feed_dist: F64) -> int:
-        proj = LocalProjection(float(lat.mean()), float(lon.mean()))
-        x, y = proj.to_xy(lat, lon)
-        self.ids.append(sid)
-        self.start.append(self.start[-1] + len(lat))
-        self.lat.append(lat)
-        self.lon.append(lon)
-        self.dist.append(cumulative_length(x, y))
-        self.feed_dist.append(feed_dist)
-        return len(self.ids) - 1
-
-
-def _read_shapes(c: FeedColumns, warn: list[str]) -> _Shapes:
+def _read_shapes(c: FeedColumns, warn: list[str]) -> ShapeTable:
     order = np.lexsort((c.shape_pt_seq, c.shape_pt_shape))
     shp = c.shape_pt_shape[order]
     seq = c.shape_pt_seq[order]
@@ -192,7 +168,7 @@ def _read_shapes(c: FeedColumns, warn: list[str]) -> _Shapes:
     lat = c.shape_pt_lat[order]
     lon = c.shape_pt_lon[order]
     fd = c.shape_pt_dist[order]
-    out = _Shapes([], [0], [], [], [], [])
+    out = ShapeTable()
     for s in range(len(c.shape_ids)):
         a, b = int(start[s]), int(start[s + 1])
         if b - a == 0:
@@ -318,77 +294,19 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
     report("shapes", 1, 1)
 
     # 3. stop distances along shapes, once per (shape, stop pattern)
-    st_dist = np.zeros(len(st_stop), dtype=np.float64)
-    patterns: dict[tuple[int, bytes], list[int]] = {}
-    for t in range(n_trips):
-        a, b = int(start[t]), int(start[t + 1])
-        if b > a:
-            patterns.setdefault((int(trip_shape[t]), st_stop[a:b].tobytes()), []).append(t)
-    forced_trips: list[str] = []
-    feed_dist_unused = 0
-    far_trips = 0
-    far_worst = (0.0, "", "")
-    total = len(patterns)
-    for done, ((s, _), members) in enumerate(patterns.items()):
-        if done % 200 == 0:
-            report("stop distances", done, total)
-        t0 = members[0]
-        a, b = int(start[t0]), int(start[t0 + 1])
-        stops = st_stop[a:b]
-        slat, slon = shapes.lat[s], shapes.lon[s]
-        proj = LocalProjection(float(slat.mean()), float(slon.mean()))
-        px, py = proj.to_xy(slat, slon)
-        sx, sy = proj.to_xy(c.stop_lat[stops], c.stop_lon[stops])
-        cum = shapes.dist[s]
-        # trips of one pattern may carry different shape_dist_traveled: group by those values
-        by_feed: dict[bytes, list[int]] = {}
-        for t in members:
-            by_feed.setdefault(sdt[start[t] : start[t + 1]].tobytes(), []).append(t)
-        plain: tuple[F64, F64, int] | None = None
-        for group in by_feed.values():
-            g0 = group[0]
-            feed_d = sdt[start[g0] : start[g0 + 1]]
-            hint = None
-            if not np.isnan(feed_d).all():
-                hint = feed_distance_hint(feed_d, shapes.feed_dist[s], cum)
-                if hint is None:
-                    feed_dist_unused += len(group)
-            if hint is None:
-                if plain is None:
-                    plain = place_stops(sx, sy, px, py, cum)
-                d, off, forced = plain
-            else:
-                d, off, forced = place_stops(sx, sy, px, py, cum, hint)
-            if forced:
-                forced_trips.extend(str(trip_ids[t]) for t in group)
-            worst = int(np.argmax(off))
-            if off[worst] > FAR_FROM_SHAPE_M:
-                far_trips += len(group)
-                if off[worst] > far_worst[0]:
-                    far_worst = (
-                        float(off[worst]),
-                        str(c.stop_ids[stops[worst]]),
-                        str(trip_ids[g0]),
-                    )
-            for t in group:
-                st_dist[start[t] : start[t + 1]] = d
-    report("stop distances", total, total)
-    if forced_trips:
-        warn.append(
-            f"{len(forced_trips)} trip(s) have stops that could not be placed in order along "
-            f"their shape (far from it or out of order): {_listed(forced_trips)}"
-        )
-    if far_trips:
-        warn.append(
-            f"{far_trips} trip(s) have a stop more than {FAR_FROM_SHAPE_M:.0f} m from their "
-            f"shape (worst: stop {far_worst[1]!r} of trip {far_worst[2]!r}, "
-            f"{far_worst[0]:.0f} m); such stops are placed at the nearest point"
-        )
-    if feed_dist_unused:
-        warn.append(
-            f"shape_dist_traveled of {feed_dist_unused} trip(s) is blank in places, decreases or "
-            "exceeds its shape's, and was ignored (stops placed by geometry alone)"
-        )
+    st_dist, placed = place_all(
+        trip_ids,
+        trip_shape,
+        start,
+        st_stop,
+        sdt,
+        c.stop_lat,
+        c.stop_lon,
+        c.stop_ids,
+        shapes,
+        report,
+    )
+    _placement_warnings(placed, warn)
 
     # 4. blank times, interpolated on distance
     arr, dep, n_filled = _interpolate(arr, dep, given, st_dist, start)
@@ -459,6 +377,37 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
         calendar=c.calendar,
         warnings=tuple(warn),
     )
+
+
+def _placement_warnings(p: PlacementReport, warn: list[str]) -> None:
+    if p.reversed_trips:
+        warn.append(
+            f"{p.reversed_trips} trip(s) run against the direction their shape is drawn in; "
+            f"they use the reversed shape(s) {_listed(sorted(p.reversed_shapes))}"
+        )
+    if p.extended_trips:
+        warn.append(
+            f"{p.extended_trips} trip(s) have end stops beyond their shape's ends (more than "
+            f"{FAR_FROM_SHAPE_M:.0f} m); the shape was extended to them: "
+            f"{_listed(sorted(p.extended_shapes))}"
+        )
+    if p.forced_trips:
+        warn.append(
+            f"{len(p.forced_trips)} trip(s) have stops that could not be placed in order along "
+            f"their shape (far from it or out of order): {_listed(p.forced_trips)}"
+        )
+    if p.far_trips:
+        dist, stop, trip = p.far_worst
+        warn.append(
+            f"{p.far_trips} trip(s) have a stop more than {FAR_FROM_SHAPE_M:.0f} m from their "
+            f"shape (worst: stop {stop!r} of trip {trip!r}, {dist:.0f} m); such stops are "
+            "placed at the nearest point"
+        )
+    if p.feed_dist_unused:
+        warn.append(
+            f"shape_dist_traveled of {p.feed_dist_unused} trip(s) is blank in places, decreases "
+            "or exceeds its shape's, and was ignored (stops placed by geometry alone)"
+        )
 
 
 def _cat(parts: list[F64]) -> F64:

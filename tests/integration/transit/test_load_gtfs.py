@@ -42,7 +42,9 @@ def _stop_offsets(net: Network, trip: int) -> np.ndarray:
 def test_cairns_counts_and_metadata(cairns: Network) -> None:
     assert (cairns.n_stops, cairns.n_routes, cairns.n_trips) == (416, 22, 1339)
     assert cairns.n_stop_times == 37790
-    assert cairns.n_shapes == 54
+    # 54 shapes in shapes.txt, two extended to end stops drawn beyond them
+    assert cairns.n_shapes == 56
+    assert cairns.shape_ids.tolist()[-2:] == ["1100015~extended1", "1100016~extended1"]
     assert cairns.timezone == "Australia/Brisbane"
     assert cairns.agencies[0].timezone == "Australia/Brisbane"
     assert len(cairns.feed_hash) == 64

@@ -96,3 +96,23 @@ def test_progress_is_reported() -> None:
     steps = {s for s, _, _ in calls}
     assert {"stop times", "shapes", "stop distances"} <= steps
     assert all(0 <= d <= t for _, d, t in calls)
+
+
+def test_shape_drawn_backwards_is_reversed_for_its_trips() -> None:
+    # the shape runs east to west, the trips west to east
+    c = line_columns(shape_pt_seq=np.array([1, 2], dtype=np.int32))
+    net = build_network(c)
+    assert net.shape_ids.tolist() == ["S", "S~reversed"]
+    assert net.trip_shape.tolist() == [1, 1]
+    np.testing.assert_allclose(net.st_dist[:4], [0, 100, 200, 300], atol=0.5)
+    assert any("run against the direction" in w for w in net.warnings)
+
+
+def test_shape_ending_short_of_the_first_stops_is_extended() -> None:
+    # the shape covers only stops c..d; stop a lies 200 m before its start
+    lon = line_columns().shape_pt_lon.copy()
+    lon[1] = lon[1] + 2 * (lon[0] - lon[1]) / 3  # west end moved to stop c
+    net = build_network(line_columns(shape_pt_lon=lon))
+    assert net.shape_ids.tolist() == ["S", "S~extended1"]
+    np.testing.assert_allclose(net.st_dist[:4], [0, 100, 200, 300], atol=0.5)
+    assert any("beyond their shape's ends" in w for w in net.warnings)
