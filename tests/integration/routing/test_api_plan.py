@@ -14,7 +14,6 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from feeds.gtfs import load_network
 from feeds.live_state import LiveState
 from predictor.events import Prediction, TrackerOutput, VehicleState
 from transit.network import Network
@@ -26,11 +25,6 @@ from web.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 DAY = "2014-06-02"  # a Monday in the Cairns feed
 TZ = "Australia/Brisbane"
-
-
-@pytest.fixture(scope="module")
-def cairns() -> Network:
-    return load_network(ROOT / "web" / "data" / "cairns.zip")
 
 
 def make_app(

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def cairns_net() -> Network:
-    return load_network(ROOT / "web" / "data" / "cairns.zip")
+def cairns_net(cairns: Network) -> Network:
+    return cairns  # the session's Cairns network (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
