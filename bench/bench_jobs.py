@@ -1,6 +1,6 @@
 """Benchmark the find-jams job on a generated month of a large city's positions in PostgreSQL.
 
-    python bench/bench_jobs.py --days 30 --buses 2000 --ping-interval 30 --hours 3
+    python bench/bench_jobs.py --days 30 --buses 2000 --ping-interval 30 --hours 2
 
 The city: ``buses / 10`` routes of 10 buses each, 10-18 km long, buses shuttling end to end at
 about 8 m/s with every ping's distance along the route. On weekdays some segments of half the
@@ -264,7 +264,7 @@ def main() -> None:
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--buses", type=int, default=2000)
     p.add_argument("--ping-interval", type=float, default=30.0)
-    p.add_argument("--hours", type=float, default=3.0, help="service hours a day from 15:00")
+    p.add_argument("--hours", type=float, default=2.0, help="service hours a day from 15:00")
     p.add_argument("--url", default=URL)
     p.add_argument("--out", default="/tmp/bench_jobs_reports")
     p.add_argument("--keep", action="store_true", help="keep the generated schema")

@@ -1,10 +1,10 @@
 """Job ``find-jams``: recurring congestion per route direction, with the aggregation in SQL.
 
 PostgreSQL turns raw positions into the core's segment cells (see ``predictor.jams``): per
-route it pairs each ping with the next of the same run (window ``lead``), splits the interval
-at segment boundaries (``generate_series``) and sums metres, seconds and load per (direction,
-segment, service day, 15-minute bin). Only those cells (a few thousand per route) reach Python,
-route by route, so a month of a large city never has to fit in memory.
+route it pairs each ping with the next of the same vehicle and trip (window ``lead``), splits
+the interval at segment boundaries (``generate_series``) and sums metres, seconds and load per
+(direction, segment, service day, 15-minute bin). Only those cells (tens of thousands per
+route) reach Python, route by route, so a month of a large city never has to fit in memory.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ NAME = "find-jams"
 # $8 max speed m/s, $9 backtrack m, $10 capacity (passengers at load factor 1)
 CELLS_SQL = """
 WITH p AS (
-    SELECT coalesce(trip_id, vehicle_id || '@' || coalesce(service_date::text, '')) AS run,
+    SELECT vehicle_id, trip_id,
            coalesce(direction_id, -1)::int AS dir,
            extract(epoch FROM ts)::float8 AS t,
            dist_along AS d,
@@ -47,7 +47,7 @@ WITH p AS (
     SELECT dir, sd, t AS t0, d AS d0, tod AS tod0, load AS l0,
            lead(t) OVER w AS t1, lead(d) OVER w AS d1, lead(load) OVER w AS l1
     FROM p
-    WINDOW w AS (PARTITION BY run ORDER BY t)
+    WINDOW w AS (PARTITION BY vehicle_id, trip_id ORDER BY t)
 ), ok AS (
     SELECT dir, sd, t0, d0, tod0, t1 - t0 AS dt, d1 - d0 AS dd,
            CASE WHEN d1 > d0 THEN d1 ELSE d0 END AS d1,
@@ -76,7 +76,6 @@ SELECT dir, seg, sd, bin, sum(metres) AS metres, sum(seconds) AS seconds,
        coalesce(sum(metres) FILTER (WHERE lmean IS NOT NULL), 0) AS loaded_metres
 FROM m
 GROUP BY dir, seg, sd, bin
-ORDER BY dir, seg, sd, bin
 """
 
 PLACES_SQL = """
@@ -147,6 +146,23 @@ async def route_cells(
     """
     lo, hi = params.bounds()
     buf = io.BytesIO()
+    async with conn.transaction():
+        # JIT compilation costs seconds per query and the sorts fit in memory at this size
+        await conn.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+        await _copy_cells(conn, buf, route, lo, hi, params, config, capacity)
+    return cells_by_direction(buf.getvalue())
+
+
+async def _copy_cells(
+    conn: asyncpg.Connection,
+    buf: io.BytesIO,
+    route: str,
+    lo: object,
+    hi: object,
+    params: JobParams,
+    config: JamConfig,
+    capacity: float,
+) -> None:
     await conn.copy_from_query(
         CELLS_SQL,
         route,
@@ -162,7 +178,6 @@ async def route_cells(
         output=buf,
         format="csv",
     )
-    return cells_by_direction(buf.getvalue())
 
 
 async def run(
