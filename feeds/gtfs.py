@@ -283,7 +283,7 @@ def _listed(ids: list[str]) -> str:
 # ----- tables ---------------------------------------------------------------------------------
 
 
-def _agencies(df: pd.DataFrame) -> tuple[tuple[Agency, ...], str]:
+def _agencies(df: pd.DataFrame, warnings: list[str]) -> tuple[tuple[Agency, ...], str]:
     ids, names = _str(df, "agency_id"), _str(df, "agency_name")
     tzs, urls = _str(df, "agency_timezone"), _str(df, "agency_url")
     for i, tz in enumerate(tzs.tolist()):
@@ -299,6 +299,12 @@ def _agencies(df: pd.DataFrame) -> tuple[tuple[Agency, ...], str]:
             ids.tolist(), names.tolist(), tzs.tolist(), urls.tolist(), strict=True
         )
     )
+    if len(set(tzs.tolist())) > 1:
+        warnings.append(
+            f"agency.txt, row {_first_row(tzs != tzs[0])}: agency_timezone "
+            f"{str(tzs[tzs != tzs[0]][0])!r} differs from the first agency's {str(tzs[0])!r}; "
+            "GTFS requires one time zone per feed, the first is used"
+        )
     return agencies, str(tzs[0])
 
 
@@ -435,7 +441,7 @@ def _columns(feed: Any, digest: str) -> FeedColumns:
     routes_df = _require(feed.routes, "routes")
     trips_df = _require(feed.trips, "trips")
     st_df = _require(feed.stop_times, "stop_times")
-    agencies, timezone = _agencies(agency_df)
+    agencies, timezone = _agencies(agency_df, warnings)
 
     # stops
     stop_ids = _str(stops_df, "stop_id")

@@ -476,6 +476,8 @@ def _expand_frequencies(
     template_rows = new_index[c.freq_trip]
     copies: list[tuple[int, int]] = []  # (template row, first departure seconds)
     empty_templates: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    overlaps = 0
     for i in range(len(c.freq_trip)):
         t = int(template_rows[i])
         if t < 0 or counts[t] == 0:
@@ -483,11 +485,20 @@ def _expand_frequencies(
             continue
         hw = int(c.freq_headway[i])
         for first_dep in range(int(c.freq_start[i]), int(c.freq_end[i]), hw):
+            if (t, first_dep) in seen:
+                overlaps += 1
+                continue
+            seen.add((t, first_dep))
             copies.append((t, first_dep))
     if empty_templates:
         warn.append(
             f"{len(empty_templates)} frequencies.txt row(s) name trips without usable stop "
             f"times: {_listed(sorted(set(empty_templates)))}"
+        )
+    if overlaps:
+        warn.append(
+            f"frequencies.txt windows of one trip overlap: {overlaps} repeated departure(s) "
+            "were made once"
         )
     is_template = np.zeros(len(trips.ids), dtype=np.bool_)
     is_template[template_rows[template_rows >= 0]] = True

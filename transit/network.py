@@ -13,13 +13,19 @@ A GTFS feed is held as a handful of column arrays instead of rows of objects, so
   ``25:10:00`` is ``90600``; a time that GTFS leaves blank is interpolated by distance at load
   time and ``st_timepoint`` is then ``0``.
 * Every trip has a shape. When the feed has none for a trip, the loader builds one from the
-  trip's stop coordinates. Shape distances are metres, computed by us (``shape_dist_traveled``
-  units vary between feeds and are only used to place stops when present).
+  trip's stop coordinates (id ``"~stops:{trip_id}"``). Shape distances are metres, computed by
+  us (``shape_dist_traveled`` units vary between feeds and only guide the placement of stops
+  when present). A feed shape drawn backwards or ending short of a trip's end stops is repaired
+  as a new shape row (``"{shape_id}~reversed"``, ``"{shape_id}~extended{n}"``) and warned.
 * ``st_dist`` is each stop time's distance in metres along its trip's shape; it never
   decreases along a trip, even on loops and shapes that double back.
 * Frequency-based trips (``frequencies.txt``) are expanded into one trip per departure; the
   expanded trip's id is ``"{trip_id}@{HH:MM:SS}"`` and ``trip_base`` keeps the row of the
-  template trip's id in ``trip_ids`` so a GTFS-RT ``trip_id`` + ``start_time`` resolves.
+  template trip's id in ``trip_ids`` so a GTFS-RT ``trip_id`` + ``start_time`` resolves. The
+  template row itself keeps no stop times (``trip_rows(t)`` is empty); it is the only kind of
+  trip without stop times, and ``transit.calendar.trips_on`` leaves it out.
+* Trips the loader cannot run (no or a single stop time, no time at an end) are left out and
+  listed in ``warnings``, one line per kind of repair.
 """
 
 from __future__ import annotations

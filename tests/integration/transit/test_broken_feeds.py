@@ -190,3 +190,14 @@ def test_recoverable_problems_are_warnings(tmp_path: Path) -> None:
     assert "shape_id missing from shapes.txt ('NOPE')" in text
     assert "unknown parent_station" in text
     assert net.trip_index("T2") is not None
+
+
+def test_second_agency_in_another_time_zone_is_a_warning(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    with (feed / "agency.txt").open("a") as f:
+        f.write("XX,Other,https://example.org,Europe/Paris\n")
+    net = load_network(feed)
+    assert net.timezone == "America/New_York"
+    assert any(
+        w.startswith("agency.txt, row 2: agency_timezone 'Europe/Paris'") for w in net.warnings
+    )

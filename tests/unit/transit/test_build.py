@@ -116,3 +116,15 @@ def test_shape_ending_short_of_the_first_stops_is_extended() -> None:
     assert net.shape_ids.tolist() == ["S", "S~extended1"]
     np.testing.assert_allclose(net.st_dist[:4], [0, 100, 200, 300], atol=0.5)
     assert any("beyond their shape's ends" in w for w in net.warnings)
+
+
+def test_overlapping_frequency_windows_make_each_departure_once() -> None:
+    c = line_columns(
+        freq_trip=np.array([0, 0], dtype=np.int32),
+        freq_start=np.array([7 * 3600, 7 * 3600 + 1200], dtype=np.int32),
+        freq_end=np.array([8 * 3600, 8 * 3600], dtype=np.int32),
+        freq_headway=np.array([1200, 1200], dtype=np.int32),
+    )
+    net = build_network(c)
+    assert net.trip_ids.tolist()[2:] == ["t1@07:00:00", "t1@07:20:00", "t1@07:40:00"]
+    assert any("overlap: 2 repeated departure(s)" in w for w in net.warnings)
