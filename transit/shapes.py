@@ -34,6 +34,8 @@ __all__ = ["feed_distance_hint", "place_stops"]
 
 F64 = NDArray[np.float64]
 
+#: Cells of the stops x segments matrix computed at once (bounds memory on dense shapes).
+_MAX_CELLS = 2_000_000
 #: Candidates kept per stop.
 MAX_CANDIDATES = 6
 #: A candidate is kept when its offset is within this many metres of the stop's best one...
@@ -123,8 +125,12 @@ def place_stops(
     if len(px) == 1:
         off1 = np.hypot(sx - px[0], sy - py[0])
         return np.zeros(n), off1, 0
-    along, off, _ = project_onto_segments(sx, sy, px, py, cum)
-    cands = _candidates(along, off)
+    # stops x segments matrices, a few stops at a time so a dense shape stays in memory
+    rows = max(1, _MAX_CELLS // max(len(px) - 1, 1))
+    cands: list[tuple[F64, F64]] = []
+    for i in range(0, n, rows):
+        along, off, _ = project_onto_segments(sx[i : i + rows], sy[i : i + rows], px, py, cum)
+        cands.extend(_candidates(along, off))
     if hint is not None:
         cands = [
             (d, o + HINT_CHARGE * np.abs(d - h)) for (d, o), h in zip(cands, hint, strict=True)

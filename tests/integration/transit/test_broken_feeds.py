@@ -201,3 +201,14 @@ def test_second_agency_in_another_time_zone_is_a_warning(tmp_path: Path) -> None
     assert any(
         w.startswith("agency.txt, row 2: agency_timezone 'Europe/Paris'") for w in net.warnings
     )
+
+
+def test_more_broken_rows(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, "stop_times.txt", "T1,,,S4,4,", "T1,,,S4,four,")
+    with pytest.raises(FeedError, match=r"^stop_times\.txt, row 4: stop_sequence is not a number"):
+        load_network(feed)
+    feed = _copy(tmp_path / "b")
+    _edit(feed, "trips.txt", "R1,WK,T3,", "R1,WK,T1,")
+    with pytest.raises(FeedError, match=r"^trips\.txt, row 3: trip_id 'T1' appears twice"):
+        load_network(feed)

@@ -93,3 +93,23 @@ def test_placement_is_always_monotone_and_on_the_shape(
     assert (np.diff(d) >= 0).all()
     assert ((d >= 0) & (d <= cum[-1] + 1e-6)).all()
     assert (off >= 0).all()
+
+
+def test_dense_shape_is_processed_in_chunks_with_the_same_result() -> None:
+    import transit.shapes as shapes
+
+    t = np.linspace(0.0, 4 * np.pi, 4001)
+    px, py, cum = _line(list(zip(1000 * np.cos(t), 1000 * np.sin(t), strict=True)))  # two laps
+    sx = 1010 * np.cos(np.linspace(0.1, 4 * np.pi - 0.1, 40))
+    sy = 1010 * np.sin(np.linspace(0.1, 4 * np.pi - 0.1, 40))
+    whole = place_stops(sx, sy, px, py, cum)
+    saved = shapes._MAX_CELLS
+    shapes._MAX_CELLS = 5000  # one stop per chunk
+    try:
+        chunked = place_stops(sx, sy, px, py, cum)
+    finally:
+        shapes._MAX_CELLS = saved
+    np.testing.assert_array_equal(whole[0], chunked[0])
+    # two laps: the stops of the second lap are placed on the second lap
+    assert whole[0][-1] > cum[-1] * 0.9
+    assert whole[2] == 0
