@@ -397,11 +397,14 @@ class Planner:
         arrive_by: bool,
         alternative: bool = False,
     ) -> tuple[list[_Candidate], bool]:
-        """Pareto journeys for one question, each tightened by the opposite search."""
+        """Pareto journeys for one question, each tightened by the opposite search.
+
+        Alternatives (``alternative=True``) keep only the best journey of the question.
+        """
         out: list[_Candidate] = []
         if arrive_by:
             found, partial = self._reverse(bwd, ends, t, max_rides)
-            for raw in found:
+            for raw in found[-1:] if alternative else found:
                 # the earliest arrival from this latest departure, with as many rides
                 tight, p2 = self._forward(fwd, ends, -raw.arrival, len(raw.rides))
                 partial |= p2
@@ -412,7 +415,7 @@ class Planner:
                 )
         else:
             found, partial = self._forward(fwd, ends, t, max_rides)
-            for raw in found:
+            for raw in found[-1:] if alternative else found:
                 # the latest departure that still arrives this early, with as many rides
                 late, p2 = self._reverse(bwd, ends, raw.arrival, len(raw.rides))
                 partial |= p2
