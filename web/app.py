@@ -18,19 +18,18 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from feeds import snapshot
 from feeds.gtfs import feed_hash, load_network
 from feeds.postgres import (
     FeedVersion,
@@ -67,11 +66,13 @@ ROUTE_MODULES: list[str] = [
     "api_health",
     "api_plan",
     "api_operator",
+    "api_ingest",
 ]
 
 #: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx
 #: generator ``async def f(app) -> AsyncIterator[None]``; one line each.
 CLEANUP_CTX: list[str] = [
+    "live:tracker_service",
     "jobs.schedule:nightly_jobs",
     "api_plan:planner_service",
 ]
@@ -214,39 +215,20 @@ def _snapshot_path(settings: Settings, digest: str) -> Path:
     return settings.snapshot_dir / f"{digest}.npz"
 
 
-def _snapshot_module() -> Any | None:
-    try:
-        return importlib.import_module("feeds.snapshot")
-    except ModuleNotFoundError:  # the transit area's snapshot format has not landed yet
-        return None
-
-
-def _save_snapshot(network: Network, path: Path) -> Path | None:
-    """Write the snapshot atomically (temp file then rename); None when snapshots are absent."""
-    snapshot = _snapshot_module()
-    if snapshot is None:
-        log.warning("feeds.snapshot is missing: no snapshot written")
-        return None
+def _save_snapshot(network: Network, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    try:
-        snapshot.save(network, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    snapshot.save(network, path)  # atomic: written beside, then renamed
     return path
 
 
 def _load_snapshot(path: Path) -> Network | None:
-    snapshot = _snapshot_module()
-    if snapshot is None or not path.exists():
+    if not path.exists():
         return None
     try:
-        network: Network = snapshot.load(path)
+        return snapshot.load(path)
     except Exception:  # a stale or foreign snapshot is rebuilt from the feed, never fatal
         log.warning("snapshot unreadable; importing the feed again", extra={"path": str(path)})
         return None
-    return network
 
 
 async def import_feed(
@@ -270,7 +252,7 @@ async def import_feed(
         source_path=str(source),
         counts=network_counts(network),
         warnings=list(network.warnings),
-        snapshot_path=None if written is None else str(written),
+        snapshot_path=str(written),
     )
     return ImportedFeed(network, version, from_snapshot=False)
 

