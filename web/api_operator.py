@@ -9,6 +9,7 @@ flags, and the spacing of buses along each route direction marks bunched pairs.
 from __future__ import annotations
 
 import asyncio
+import html
 import inspect
 import json
 import time
@@ -254,11 +255,13 @@ async def report_html(request: web.Request) -> web.FileResponse:
 
 
 @routes.get("/operator")
-async def operator_page(request: web.Request) -> web.FileResponse:
+async def operator_page(request: web.Request) -> web.Response:
     """The fleet dashboard (the API key is asked for in the page, not here)."""
-    return web.FileResponse(
-        TEMPLATES / "operator.html", headers={"Content-Type": "text/html; charset=utf-8"}
-    )
+    tiles = html.escape(request.app[keys.SETTINGS].tile_url, quote=True)
+    return web.Response(text=_PAGE.replace("{{ tile_url }}", tiles), content_type="text/html")
+
+
+_PAGE = (TEMPLATES / "operator.html").read_text(encoding="utf-8")
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

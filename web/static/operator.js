@@ -169,13 +169,19 @@
     let pending = false;
     try {
       const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
-      ws.onmessage = () => {
+      ws.onopen = () => {
+        ws.send(JSON.stringify({ subscribe: { vehicles: ["*"] } }));
+        if (timer) { clearInterval(timer); timer = null; }
+      };
+      ws.onmessage = (ev) => {
+        let msg = {};
+        try { msg = JSON.parse(ev.data); } catch (e) { return; }
+        if (msg.type !== "vehicle" && msg.type !== "withdrawn") return;
         if (pending) return;
         pending = true;
         setTimeout(() => { pending = false; refresh(); }, 1000);
       };
       ws.onclose = () => { if (!timer) timer = setInterval(refresh, POLL_MS); };
-      ws.onopen = () => { if (timer) { clearInterval(timer); timer = null; } };
     } catch (e) { /* no WebSocket: polling below */ }
     timer = setInterval(refresh, POLL_MS);
   }
