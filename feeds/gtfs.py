@@ -50,7 +50,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "stops": ("stop_id",),
     "routes": ("route_id",),
     "trips": ("route_id", "service_id", "trip_id"),
-    "stop_times": ("trip_id", "stop_id", "stop_sequence"),
+    "stop_times": ("trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence"),
     "calendar": (
         "service_id",
         "monday",
@@ -132,6 +132,9 @@ def load_network(path: str | Path, *, progress: Progress | None = None) -> Netwo
         network = build_network(columns, progress=report)
     except FeedDataError as exc:
         raise FeedError(exc.file, exc.row, exc.message) from exc
+    if network.n_stop_times == 0:
+        reasons = "; ".join(network.warnings)
+        raise FeedError("stop_times.txt", None, f"no trip can run ({reasons})")
     log.info(
         "loaded feed",
         extra={

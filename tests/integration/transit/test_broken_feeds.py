@@ -212,3 +212,11 @@ def test_more_broken_rows(tmp_path: Path) -> None:
     _edit(feed, "trips.txt", "R1,WK,T3,", "R1,WK,T1,")
     with pytest.raises(FeedError, match=r"^trips\.txt, row 3: trip_id 'T1' appears twice"):
         load_network(feed)
+
+
+def test_a_feed_where_no_trip_can_run(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    lines = (feed / "stop_times.txt").read_text().splitlines()
+    (feed / "stop_times.txt").write_text(lines[0] + "\n" + "T1,,,S1,1,\n")
+    with pytest.raises(FeedError, match=r"^stop_times\.txt: no trip can run \(.*'T1'"):
+        load_network(feed)
