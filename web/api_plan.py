@@ -56,6 +56,7 @@ from .problems import BadRequest, ServiceUnavailable
 
 __all__ = [
     "LIVE_TTL_S",
+    "PLAN_TIMEOUT_S",
     "PlanQuery",
     "make_request",
     "parse_point",
@@ -70,6 +71,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 LIVE_TTL_S = 10.0
+PLAN_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,11 +429,19 @@ async def plan(request: web.Request) -> web.Response:
         raise BadRequest(str(exc)) from None
     live = await _live_overlay(request.app)
     try:
-        result = await asyncio.to_thread(planner.plan, req, live)
+        result = await asyncio.wait_for(
+            asyncio.to_thread(planner.plan, req, live), timeout=PLAN_TIMEOUT_S
+        )
     except (InvalidQueryError, NoStopsNearbyError, NoServiceError) as exc:
         raise BadRequest(str(exc)) from None
     except SearchBudgetError as exc:
         raise ServiceUnavailable(str(exc), headers={"Retry-After": "5"}) from None
+    except TimeoutError:
+        # the search itself is bounded by its work budget; this guards a starved machine
+        raise ServiceUnavailable(
+            f"the journey search took longer than {PLAN_TIMEOUT_S:g} s; try again",
+            headers={"Retry-After": "5"},
+        ) from None
     except RoutingError as exc:  # any other planner refusal is still the question's fault
         raise BadRequest(str(exc)) from None
     return web.json_response(result_json(result, req, tz))
