@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+from aiohttp.web import Application, Request
 
 from feeds.postgres import migrate, open_pool
 from feeds.redis_store import open_redis
@@ -93,3 +95,13 @@ def cairns() -> Network:
     from feeds.gtfs import load_network
 
     return load_network(CAIRNS_ZIP)
+
+
+@pytest.fixture
+async def app_client(
+    settings: Settings, aiohttp_client: Callable[..., Awaitable[TestClient[Request, Application]]]
+) -> TestClient[Request, Application]:
+    """An HTTP client on ``create_app(settings)`` serving the Cairns feed, fully started."""
+    from web.app import create_app
+
+    return await aiohttp_client(create_app(settings))

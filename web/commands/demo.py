@@ -10,7 +10,6 @@ import argparse
 import os
 from typing import Any
 
-from ..app import bundled_feed
 from ..settings import Settings
 from .serve import run
 
@@ -39,6 +38,8 @@ def demo_settings(env: dict[str, str] | os._Environ[str]) -> Settings:
             if k in {"SMARTBUS_DATA", "SMARTBUS_PORT", "SMARTBUS_TILE_URL"}
         }
     )
+    from ..app import bundled_feed
+
     return base.with_(
         database_url=None,
         redis_url=None,

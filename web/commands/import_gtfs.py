@@ -10,16 +10,16 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import asyncpg
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from feeds.errors import FeedError
-from feeds.postgres import migrate, open_pool
 
-from ..app import ImportedFeed, import_feed
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from ..app import ImportedFeed
 
 __all__ = ["register"]
 
@@ -52,6 +52,8 @@ def register(subparsers: Any) -> None:
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[tuple[Settings, asyncpg.Pool]]:
     """The migrated pool of ``settings``, embedding PostgreSQL when ``DATABASE_URL`` is unset."""
+    from feeds.postgres import migrate, open_pool
+
     async with AsyncExitStack() as stack:
         if settings.database_url is None:
             from feeds.embedded import embedded_services
@@ -70,6 +72,10 @@ async def database(settings: Settings) -> AsyncIterator[tuple[Settings, asyncpg.
 
 async def run_import(settings: Settings, path: Path, *, quiet: bool = False) -> ImportedFeed:
     """Import ``path`` with a progress bar on stderr; raises ``FeedError``."""
+    from tqdm import tqdm
+
+    from ..app import import_feed
+
     with tqdm(desc="loading", unit=" steps", disable=quiet, file=sys.stderr, leave=False) as bar:
 
         def progress(step: str, done: int, total: int) -> None:

@@ -6,9 +6,6 @@ import argparse
 import os
 from typing import Any
 
-from aiohttp import web
-
-from ..app import create_app
 from ..settings import Settings
 
 __all__ = ["register", "run"]
@@ -30,6 +27,9 @@ def register(subparsers: Any) -> None:
 
 def run(settings: Settings, *, banner: str | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then close every resource in reverse order."""
+    from aiohttp import web
+
+    from ..app import create_app
 
     def announce(_: str) -> None:
         print(banner or f"smartbus serving on http://{settings.host}:{settings.port}", flush=True)
