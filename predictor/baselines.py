@@ -58,7 +58,7 @@ class KalmanBlend:
     >>> for secs in (100.0, 110.0, 90.0, 120.0):
     ...     kb.observe(("a", "b"), secs)
     >>> round(kb.link(("a", "b"), 95.0), 1)
-    105.7
+    107.8
     """
 
     def __init__(self, history: int = 5) -> None:

@@ -134,13 +134,14 @@ def replay(
     pings : iterable of Ping
         Sorted by timestamp.
     config : TrackerConfig, optional
-        Tracker settings.
+        Tracker settings; by default every prediction of every ping is kept
+        (``emit_change_s=0``), so each is scored.
     blend : KalmanBlend, optional
         TransitClock baseline, possibly seeded with earlier days.
     progress : callable, optional
         Called with the number of pings done, every 1,000 pings.
     """
-    tracker = Tracker(network, config)
+    tracker = Tracker(network, config or TrackerConfig(emit_change_s=0.0))
     base = _Baselines(tracker, blend or KalmanBlend())
     res = ReplayResult()
     for i, ping in enumerate(pings):

@@ -42,6 +42,13 @@ class SegmentTable:
         Seconds after which a recent estimate has lost 63% of its weight.
     bin_alpha : float
         Weight of a new observation in the time-of-day estimate.
+    n_stops : int
+        Stop rows of the network (for dwell; rows beyond it are ignored).
+    default_dwell : float
+        Dwell in seconds assumed at a stop never observed.
+    refresh_s : float
+        The blended estimates of every link are cached per hour bin and recomputed when
+        older than this (a link's own entry is refreshed at once when a bus drives it).
 
     Examples
     --------
@@ -53,7 +60,16 @@ class SegmentTable:
     120
     """
 
-    def __init__(self, alpha: float = 0.4, tau: float = 3600.0, bin_alpha: float = 0.15) -> None:
+    def __init__(
+        self,
+        alpha: float = 0.4,
+        tau: float = 3600.0,
+        bin_alpha: float = 0.15,
+        *,
+        n_stops: int = 0,
+        default_dwell: float = 15.0,
+        refresh_s: float = 30.0,
+    ) -> None:
         if not (0.0 < alpha <= 1.0 and tau > 0.0 and 0.0 < bin_alpha <= 1.0):
             raise ValueError("alpha and bin_alpha must be in (0, 1], tau positive")
         self.alpha = alpha
@@ -65,7 +81,10 @@ class SegmentTable:
         self._grow(1024)
         self.ratio = 1.0  # observed / scheduled over every link, EW
         self._ratio_n = 0
-        self._dwell: dict[int, tuple[float, int]] = {}
+        self.dwell_mean: F64 = np.full(n_stops, default_dwell)
+        self.dwell_n: F64 = np.zeros(n_stops)
+        self._cache: dict[int, tuple[float, F64, F64]] = {}
+        self.refresh_s = refresh_s
 
     def _grow(self, cap: int) -> None:
         def grow(a: F64 | None, fill: float, shape: tuple[int, ...]) -> F64:
@@ -145,6 +164,9 @@ class SegmentTable:
             self.bin_mean[seg, b] += a * diff
             self.bin_var[seg, b] = (1.0 - a) * (self.bin_var[seg, b] + a * diff * diff)
         self.bin_n[seg, b] = bn + 1
+        for b_, (t_, mean_, var_) in self._cache.items():
+            m1, v1 = self._blend(np.array([seg]), b_, t_)
+            mean_[seg], var_[seg] = m1[0], v1[0]
         if sched > 0.0:
             r = min(max(seconds / sched, 0.25), 4.0)
             self._ratio_n += 1
@@ -153,19 +175,30 @@ class SegmentTable:
 
     def observe_dwell(self, stop: int, seconds: float) -> None:
         """Add one observed dwell (departure - arrival) at a stop row."""
-        if not (seconds >= 0.0 and math.isfinite(seconds)):
+        if not (seconds >= 0.0 and math.isfinite(seconds)) or not 0 <= stop < len(self.dwell_n):
             return
-        seconds = min(seconds, 600.0)
-        mean, n = self._dwell.get(stop, (0.0, 0))
-        a = max(0.2, 1.0 / (n + 1))
-        self._dwell[stop] = (mean + a * (seconds - mean), n + 1)
-
-    def dwell(self, stop: int, default: float = 15.0) -> float:
-        """Typical dwell at a stop row in seconds."""
-        got = self._dwell.get(stop)
-        return default if got is None else got[0]
+        n = self.dwell_n[stop]
+        a = max(0.2, 1.0 / (n + 1.0))
+        self.dwell_mean[stop] += a * (min(seconds, 600.0) - self.dwell_mean[stop])
+        self.dwell_n[stop] = n + 1.0
 
     # ----- prediction ---------------------------------------------------------------------
+    def _blend(self, segs: I64, b: int, now: float) -> tuple[F64, F64]:
+        """Blend of recent and hour-bin estimates (NaN mean where neither exists)."""
+        bn = self.bin_n[segs, b]
+        rn = self.rec_n[segs]
+        hist = np.where(bn > 0, self.bin_mean[segs, b], np.nan)
+        hist_var = self.bin_var[segs, b] * (1.0 + 1.0 / np.maximum(bn, 1.0))
+        age = np.maximum(now - self.rec_t[segs], 0.0)
+        w = np.exp(-age / self.tau) * (rn / (rn + 0.5))
+        w = np.where(bn > 0, w, np.where(rn > 0, 1.0, 0.0))
+        rec = self.rec_mean[segs]
+        hist = np.where(bn > 0, hist, rec)
+        mean = w * rec + (1.0 - w) * hist
+        var = w * self.rec_var[segs] + (1.0 - w) * hist_var + w * (1.0 - w) * (rec - hist) ** 2
+        mean = np.where((bn > 0) | (rn > 0), mean, np.nan)
+        return mean, var
+
     def estimate(self, segs: I64, sched: F64, tod: float, now: float) -> tuple[F64, F64]:
         """Mean and variance of each link's time for a bus driving it around ``tod``.
 
@@ -174,7 +207,7 @@ class SegmentTable:
         segs : NDArray[np.int64]
             Link rows.
         sched : NDArray[np.float64]
-            The timetable's link times (the fallback).
+            The timetable's link times (the fallback for links never driven).
         tod : float
             Seconds after the day's origin when the bus will drive them (picks the hour).
         now : float
@@ -185,15 +218,17 @@ class SegmentTable:
         mean, var : NDArray[np.float64]
         """
         b = min(max(int(tod // 3600), 0), N_BINS - 1)
-        prior = np.maximum(sched, 1.0) * self.ratio
-        prior_var = (0.3 * prior + 15.0) ** 2
-        bn = self.bin_n[segs, b]
-        hist = np.where(bn > 0, self.bin_mean[segs, b], prior)
-        hist_var = np.where(bn > 0, self.bin_var[segs, b] + prior_var / (bn + 1.0), prior_var)
-        rn = self.rec_n[segs]
-        age = np.maximum(now - self.rec_t[segs], 0.0)
-        w = np.exp(-age / self.tau) * (rn / (rn + 0.5))
-        rec = self.rec_mean[segs]
-        mean = w * rec + (1.0 - w) * hist
-        var = w * self.rec_var[segs] + (1.0 - w) * hist_var + w * (1.0 - w) * (rec - hist) ** 2
+        got = self._cache.get(b)
+        if got is None or now - got[0] > self.refresh_s or now < got[0] or len(got[1]) < self.n:
+            all_segs = np.arange(self.n)
+            m_all, v_all = self._blend(all_segs, b, now)
+            got = (now, m_all, v_all)
+            self._cache[b] = got
+        mean = got[1][segs]
+        var = got[2][segs]
+        missing = np.isnan(mean)
+        if missing.any():
+            prior = np.maximum(sched, 1.0) * self.ratio
+            mean = np.where(missing, prior, mean)
+            var = np.where(missing, (0.3 * prior + 15.0) ** 2, var)
         return mean, np.maximum(var, _MIN_SD * _MIN_SD)

@@ -93,6 +93,9 @@ class TrackerConfig:
     hold_at_timepoints: bool = True
     link_alpha: float = 0.4
     link_tau_s: float = 3600.0
+    pace_alpha: float = 0.3
+    pace_weight: float = 0.5
+    emit_change_s: float = 10.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -114,6 +117,7 @@ class _Vehicle:
     __slots__ = (
         "arr_obs",
         "dep_obs",
+        "emitted",
         "first_seen",
         "flags",
         "inferred",
@@ -123,17 +127,20 @@ class _Vehicle:
         "kf",
         "last_lat",
         "last_lon",
+        "last_p50",
         "last_ping",
         "last_state",
         "last_ts",
+        "log_pace",
         "moved_d",
         "moved_t",
+        "next_p50",
+        "next_trip",
         "off_n",
         "origin",
         "pend_pred",
         "pend_sigma",
         "plan",
-        "preds",
         "prog",
         "prog_t",
         "sched_link",
@@ -150,11 +157,14 @@ class _Vehicle:
         self.first_seen: float | None = None
         self.flags: set[Flag] = set()
         self.plan: TripPlan | None = None
-        self.preds: tuple[Prediction, ...] = ()
+        self.emitted: dict[tuple[str, int], Prediction] = {}
+        self.next_trip = -1
+        self.next_p50: F64 = np.zeros(0)
         self.last_state: VehicleState | None = None
         self.last_ping: Ping | None = None
         self.jump_n = 0
         self.off_n = 0
+        self.log_pace = 0.0  # log of this bus's link times over the shared estimates
         self._reset_trip()
 
     def _reset_trip(self) -> None:
@@ -167,6 +177,7 @@ class _Vehicle:
         self.dep_obs: F64 = np.zeros(0)
         self.pend_pred: F64 = np.zeros((0, N_BUCKETS))
         self.pend_sigma: F64 = np.zeros((0, N_BUCKETS))
+        self.last_p50: F64 = np.zeros(0)
         self.segs: I64 = np.zeros(0, dtype=np.int64)
         self.sched_link: F64 = np.zeros(0)
         self.service_date = ""
@@ -190,7 +201,9 @@ class Tracker:
     def __init__(self, network: Network, config: TrackerConfig | None = None) -> None:
         self.network = network
         self.config = config or TrackerConfig()
-        self.segments = SegmentTable(alpha=self.config.link_alpha, tau=self.config.link_tau_s)
+        self.segments = SegmentTable(
+            alpha=self.config.link_alpha, tau=self.config.link_tau_s, n_stops=network.n_stops
+        )
         self.calibrator = IntervalCalibrator()
         self._plans: dict[int, TripPlan] = {}
         self._segs: dict[int, tuple[I64, F64]] = {}
@@ -200,6 +213,7 @@ class Tracker:
         self._stop_vehicles: dict[str, set[str]] = {}
         self._blocks: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] | None = None
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
+        self._hold_rate: dict[str, float] = {}
         c = self.config
         self._R = c.gps_sigma_m**2
 
@@ -258,9 +272,15 @@ class Tracker:
     def predictions_for_stop(self, stop_id: str) -> list[Prediction]:
         """Current predictions at a stop, soonest first."""
         out: list[Prediction] = []
-        for vid in self._stop_vehicles.get(stop_id, ()):
-            v = self._vehicles[vid]
-            out.extend(p for p in v.preds if p.stop_id == stop_id)
+        vids = self._stop_vehicles.get(stop_id)
+        if not vids:
+            return out
+        for vid in list(vids):
+            got = [p for p in self._vehicles[vid].emitted.values() if p.stop_id == stop_id]
+            if got:
+                out.extend(got)
+            else:
+                vids.discard(vid)
         out.sort(key=lambda p: p.predicted)
         return out
 
@@ -268,11 +288,8 @@ class Tracker:
         """Current predictions of a trip, in stop order."""
         row = self.network.trip_index(trip_id)
         vid = self._trip_vehicle.get(row) if row is not None else None
-        if vid is None:
-            # the trip may be predicted as the next trip of a block
-            out = [p for v in self._vehicles.values() for p in v.preds if p.trip_id == trip_id]
-        else:
-            out = [p for p in self._vehicles[vid].preds if p.trip_id == trip_id]
+        vehicles = self._vehicles.values() if vid is None else [self._vehicles[vid]]
+        out = [p for v in vehicles for (t, _), p in v.emitted.items() if t == trip_id]
         out.sort(key=lambda p: p.stop_sequence)
         return out
 
@@ -286,7 +303,7 @@ class Tracker:
         for v in self._vehicles.values():
             if v.last_ts < limit and Flag.STALE not in v.flags and v.last_state is not None:
                 v.flags.add(Flag.STALE)
-                self._set_preds(v, ())
+                self._withdraw(v)
                 v.last_state = replace(v.last_state, flags=frozenset(v.flags))
                 changed.append(v.last_state)
         return changed
@@ -370,7 +387,7 @@ class Tracker:
             v.off_n += 1
             if v.off_n >= c.off_route_pings and Flag.OFF_ROUTE not in v.flags:
                 v.flags.add(Flag.OFF_ROUTE)
-                self._set_preds(v, ())
+                self._withdraw(v)
                 withdrawn = plan.trip_id
             v.prog_t = t if first else v.prog_t
             state = self._state(v, ping)
@@ -421,7 +438,6 @@ class Tracker:
                 v.flags.add(Flag.STUCK)
 
         preds = self._predict(v, plan, t)
-        self._set_preds(v, preds)
         state = self._state(v, ping)
         return TrackerOutput(
             state=state,
@@ -479,6 +495,7 @@ class Tracker:
         v.dep_obs = np.full(n, np.nan)
         v.pend_pred = np.zeros((n, N_BUCKETS))
         v.pend_sigma = np.zeros((n, N_BUCKETS))
+        v.last_p50 = np.full(n, np.nan)
         v.segs, v.sched_link = self._links(plan)
         self._trip_vehicle[plan.trip] = v.vid
         return withdrawn
@@ -489,22 +506,17 @@ class Tracker:
             return None
         if self._trip_vehicle.get(plan.trip) == v.vid:
             del self._trip_vehicle[plan.trip]
-        had = bool(v.preds)
-        self._set_preds(v, ())
+        had = bool(v.emitted)
+        self._withdraw(v)
         v.plan = None
         v._reset_trip()
         return plan.trip_id if had else None
 
-    def _set_preds(self, v: _Vehicle, preds: tuple[Prediction, ...]) -> None:
-        old = {p.stop_id for p in v.preds}
-        new = {p.stop_id for p in preds}
-        for s in old - new:
-            vs = self._stop_vehicles.get(s)
-            if vs is not None:
-                vs.discard(v.vid)
-        for s in new - old:
-            self._stop_vehicles.setdefault(s, set()).add(v.vid)
-        v.preds = preds
+    def _withdraw(self, v: _Vehicle) -> None:
+        """Forget every current prediction of a vehicle (the stop index is cleaned lazily)."""
+        v.emitted = {}
+        v.last_p50[:] = np.nan
+        v.next_trip = -1
 
     # ----- observed arrivals ---------------------------------------------------------------
     def _observe(
@@ -521,11 +533,13 @@ class Tracker:
                 continue
             v.arr_obs[k] = ta
             v.k_arr = k + 1
+            v.emitted.pop((plan.trip_id, plan.seq[k]), None)
             if k >= 1:
                 prev = v.arr_obs[k - 1]
                 if k - 1 == 0 or math.isnan(prev):
                     prev = v.dep_obs[k - 1] if k - 1 == 0 else prev
                 if not math.isnan(prev):
+                    self._learn_pace(v, k - 1, ta - prev, ta)
                     self.segments.observe(
                         int(v.segs[k - 1]),
                         ta - prev,
@@ -561,8 +575,31 @@ class Tracker:
                 visits.append(self._visit(v, plan, 0, td, td))
             elif not math.isnan(ta) and k < n - 1:
                 self.segments.observe_dwell(int(plan.stops[k]), td - ta)
+                if plan.timepoint[k]:
+                    self._learn_hold(plan.route_id, ta, td, v.origin + float(plan.dep[k]))
                 visits.append(self._visit(v, plan, k, ta, td))
         return visits, traversals
+
+    def _learn_hold(self, route_id: str, ta: float, td: float, sched_dep: float) -> None:
+        """Whether buses of a route that reach a timepoint early wait for its schedule."""
+        if ta < sched_dep - 60.0:
+            held = 1.0 if td >= sched_dep - 30.0 else 0.0
+            rate = self._hold_rate.get(route_id, 0.5)
+            self._hold_rate[route_id] = rate + 0.1 * (held - rate)
+
+    def _holds(self, route_id: str) -> bool:
+        """Hold at mid-route timepoints: allowed by the config and seen in this route's buses."""
+        return self.config.hold_at_timepoints and self._hold_rate.get(route_id, 0.5) > 0.5
+
+    def _learn_pace(self, v: _Vehicle, link: int, seconds: float, when: float) -> None:
+        """How much slower (or faster) than the shared estimate this bus drove a link."""
+        if seconds <= 0.0:
+            return
+        mean, _ = self.segments.estimate(
+            v.segs[link : link + 1], v.sched_link[link : link + 1], when - v.origin, when
+        )
+        r = math.log(min(max(seconds / float(mean[0]), 0.33), 3.0))
+        v.log_pace += self.config.pace_alpha * (r - v.log_pace)
 
     def _visit(self, v: _Vehicle, plan: TripPlan, k: int, ta: float, td: float | None) -> StopVisit:
         sched = v.origin + (plan.dep[k] if k == 0 else plan.arr[k])
@@ -592,75 +629,74 @@ class Tracker:
         sched_link: F64,
         origin: float,
         k0: int,
-        t0: float,
-        var0: float,
-        hold0: float,
+        start: tuple[float, float, float],
         now: float,
+        pace: float,
     ) -> tuple[F64, F64]:
-        """Arrivals at stops ``k0..`` given the arrival ``t0`` at ``k0``."""
+        """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
+        earliest it may be because of a hold)."""
         n = len(plan.dist)
         m = n - k0
         link = np.zeros(m)
         link_var = np.zeros(m)
+        t0, var0, hold0 = start
         if m > 1:
             mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
-            link[1:] = mean
-            link_var[1:] = var
+            link[1:] = mean * pace
+            link_var[1:] = var * (pace * pace)
         hold = np.full(m, -np.inf)
         hold[0] = hold0
         if m > 1:
             tp = plan.timepoint[k0 : n - 1]
-            if not self.config.hold_at_timepoints:
+            if not self._holds(plan.route_id):
                 tp = tp & (np.arange(k0, n - 1) == 0)
             if tp.any():
                 idx = np.flatnonzero(tp)
-                prev_stops = plan.stops[k0 + idx]
-                dwell = np.array([self.segments.dwell(int(s)) for s in prev_stops.tolist()])
+                dwell = self.segments.dwell_mean[plan.stops[k0 + idx]]
                 run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
                 hold[idx + 1] = origin + plan.dep[k0 + idx] + run
         return chain(t0, var0, link, link_var, hold)
 
+    def _current_link(
+        self, v: _Vehicle, plan: TripPlan, t: float, pace: float
+    ) -> tuple[float, float, float]:
+        """Arrival at the next stop (mean, variance, hold) from the vehicle's own position."""
+        nxt = v.k_arr
+        d = v.prog
+        if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
+            t0 = t + max(float(plan.dist[0]) - d, 0.0) / 8.0
+            return t0, 100.0, v.origin + float(plan.dep[0])
+        mean, lvar = self.segments.estimate(
+            v.segs[nxt - 1 : nxt], v.sched_link[nxt - 1 : nxt], t - v.origin, t
+        )
+        L = float(mean[0]) * pace
+        span = float(plan.dist[nxt] - plan.dist[nxt - 1])
+        frac = min(max((float(plan.dist[nxt]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
+        hold0 = -math.inf
+        k_prev = nxt - 1
+        if (
+            plan.timepoint[k_prev]
+            and (k_prev == 0 or self._holds(plan.route_id))
+            and v.k_dep <= k_prev
+        ):
+            dwell = float(self.segments.dwell_mean[plan.stops[k_prev]])
+            hold0 = v.origin + float(plan.dep[k_prev]) + max(L - dwell, 0.5 * L) * frac
+        return t + frac * L, frac * float(lvar[0]) * pace * pace + 4.0, hold0
+
     def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
         c = self.config
         n = len(plan.dist)
-        kf = v.kf
-        if kf is None or Flag.OFF_ROUTE in v.flags:
+        if v.kf is None or Flag.OFF_ROUTE in v.flags:
             return ()
         d = v.prog
         nxt = v.k_arr
-        origin = v.origin
-        hold0 = -math.inf
+        pace = math.exp(c.pace_weight * v.log_pace)
         if nxt >= n:
-            arrival = np.zeros(0)
-            var = np.zeros(0)
+            arrival = var = np.zeros(0)
             end_t, end_var = t, 0.0
         else:
-            if nxt == 0:
-                t0 = t + max(float(plan.dist[0]) - d, 0.0) / 8.0
-                var0 = 100.0
-                hold0 = origin + float(plan.dep[0])
-            else:
-                seg = int(v.segs[nxt - 1])
-                mean, lvar = self.segments.estimate(
-                    v.segs[nxt - 1 : nxt], v.sched_link[nxt - 1 : nxt], t - origin, t
-                )
-                L = float(mean[0])
-                span = float(plan.dist[nxt] - plan.dist[nxt - 1])
-                frac = min(max((float(plan.dist[nxt]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
-                t0 = t + frac * L
-                var0 = frac * float(lvar[0]) + 4.0
-                k_prev = nxt - 1
-                if (
-                    plan.timepoint[k_prev]
-                    and (c.hold_at_timepoints or k_prev == 0)
-                    and v.k_dep <= k_prev
-                ):
-                    dwell = self.segments.dwell(int(plan.stops[k_prev]))
-                    hold0 = origin + float(plan.dep[k_prev]) + max(L - dwell, 0.5 * L) * frac
-                del seg
-            arrival, var = self._forecast(
-                plan, v.segs, v.sched_link, origin, nxt, t0, var0, hold0, t
-            )
+            start = self._current_link(v, plan, t, pace)
+            arrival, var = self._forecast(plan, v.segs, v.sched_link, v.origin, nxt, start, t, pace)
             end_t, end_var = float(arrival[-1]), float(var[-1])
         keep = arrival - t <= c.horizon_s
         preds = self._emit(
@@ -671,10 +707,8 @@ class Tracker:
             if nt is not None and self._trip_vehicle.get(nt, v.vid) == v.vid:
                 nplan = self.plan(nt)
                 segs, sched = self._links(nplan)
-                start = end_t + c.min_layover_s
-                a2, v2 = self._forecast(
-                    nplan, segs, sched, origin, 0, start, end_var, origin + float(nplan.dep[0]), t
-                )
+                start2 = (end_t + c.min_layover_s, end_var, v.origin + float(nplan.dep[0]))
+                a2, v2 = self._forecast(nplan, segs, sched, v.origin, 0, start2, t, pace)
                 keep2 = a2 - t <= c.horizon_s
                 preds = preds + self._emit(
                     v,
@@ -702,8 +736,12 @@ class Tracker:
         dist_base: float,
         stops_base: int,
     ) -> tuple[Prediction, ...]:
-        """Predictions for stops ``k0..`` of ``plan``; ``dist_base``/``stops_base`` turn a stop's
-        distance and index into metres and stops away from the vehicle."""
+        """Predictions for stops ``k0..`` of ``plan`` that changed by ``emit_change_s`` or more.
+
+        ``dist_base``/``stops_base`` turn a stop's distance and index into metres and stops
+        away from the vehicle. ``pending`` marks the vehicle's current trip, whose predictions
+        are kept to score against the arrivals (interval calibration).
+        """
         m = len(arrival)
         if m == 0:
             return ()
@@ -714,16 +752,28 @@ class Tracker:
         p50 = np.maximum(arrival + q[:, 1] * sigma, t)
         p10 = np.maximum(np.minimum(arrival + q[:, 0] * sigma, p50), t)
         p90 = np.maximum(arrival + q[:, 2] * sigma, p50)
+        ks = np.arange(k0, k0 + m)
         if pending:
-            ks = np.arange(k0, k0 + m)
             v.pend_pred[ks, b] = arrival
             v.pend_sigma[ks, b] = sigma
-        sched = (v.origin + plan.arr[k0 : k0 + m]).tolist()
-        dist_m = np.maximum(plan.dist[k0 : k0 + m] + dist_base, 0.0).tolist()
+            last = v.last_p50
+        else:
+            if v.next_trip != plan.trip:
+                v.next_trip = plan.trip
+                v.next_p50 = np.full(len(plan.dist), np.nan)
+            last = v.next_p50
+        old = last[k0 : k0 + m]
+        changed = ~(np.abs(p50 - old) < self.config.emit_change_s)  # NaN counts as changed
+        if not changed.any():
+            return ()
+        idx = np.flatnonzero(changed)
+        last[k0 + idx] = p50[idx]
+        sched = (v.origin + plan.arr[k0 + idx]).tolist()
+        dist_m = np.maximum(plan.dist[k0 + idx] + dist_base, 0.0).tolist()
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
         stop_ids, seq = plan.stop_ids, plan.seq
-        p50l, p10l, p90l = p50.tolist(), p10.tolist(), p90.tolist()
-        return tuple(
+        p50l, p10l, p90l = p50[idx].tolist(), p10[idx].tolist(), p90[idx].tolist()
+        out = tuple(
             Prediction(
                 t,
                 vid,
@@ -738,8 +788,15 @@ class Tracker:
                 dist_m[i],
                 k + stops_base,
             )
-            for i, k in enumerate(range(k0, k0 + m))
+            for i, k in enumerate((k0 + idx).tolist())
         )
+        emitted = v.emitted
+        index = self._stop_vehicles
+        for p in out:
+            if (trip_id, p.stop_sequence) not in emitted:
+                index.setdefault(p.stop_id, set()).add(vid)
+            emitted[(trip_id, p.stop_sequence)] = p
+        return out
 
     # ----- state --------------------------------------------------------------------------
     def _state(self, v: _Vehicle, ping: Ping) -> VehicleState:

@@ -25,6 +25,7 @@ COMMANDS: list[str] = [
     "plan",
     "network_report",
     "apikey",
+    "replay",
 ]
 
 
