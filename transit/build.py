@@ -29,9 +29,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from transit.errors import FeedDataError
+from transit.frequencies import StopTimeTable, TripTable, expand_frequencies
 from transit.network import Agency, Network, ServiceCalendar
 from transit.stop_distances import FAR_FROM_SHAPE_M, PlacementReport, ShapeTable, place_all
-from transit.times import BLANK, format_gtfs_time
+from transit.times import BLANK
 
 __all__ = ["FeedColumns", "Progress", "build_network"]
 
@@ -318,7 +319,7 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
     if backwards:
         warn.append(f"{backwards} stop time(s) go back in time along their trip")
 
-    network_trips = _TripTable(
+    network_trips = TripTable(
         trip_ids,
         trip_route,
         trip_service,
@@ -328,13 +329,19 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
         trip_headsign,
         np.arange(n_trips, dtype=np.int32),
     )
-    stop_times = _StopTimes(start, st_stop, st_seq, arr, dep, st_dist, tp)
+    stop_times = StopTimeTable(start, st_stop, st_seq, arr, dep, st_dist, tp)
 
     # 5. frequencies
     if len(c.freq_trip):
         report("frequencies", 0, 1)
-        network_trips, stop_times, fwarn = _expand_frequencies(
-            c, new_index, network_trips, stop_times
+        network_trips, stop_times, fwarn = expand_frequencies(
+            new_index[c.freq_trip],
+            c.trip_ids[c.freq_trip],
+            c.freq_start,
+            c.freq_end,
+            c.freq_headway,
+            network_trips,
+            stop_times,
         )
         warn.extend(fwarn)
         report("frequencies", 1, 1)
@@ -442,118 +449,3 @@ def _interpolate(
     arr[blank] = t
     dep[blank] = t
     return arr.astype(np.int32), dep.astype(np.int32), len(blank)
-
-
-@dataclass(frozen=True, slots=True)
-class _TripTable:
-    ids: Str
-    route: I32
-    service: I32
-    direction: NDArray[np.int8]
-    shape: I32
-    block: Str
-    headsign: Str
-    base: I32
-
-
-@dataclass(frozen=True, slots=True)
-class _StopTimes:
-    start: I64
-    stop: I32
-    seq: I32
-    arr: I32
-    dep: I32
-    dist: F64
-    timepoint: NDArray[np.int8]
-
-
-def _expand_frequencies(
-    c: FeedColumns, new_index: I64, trips: _TripTable, st: _StopTimes
-) -> tuple[_TripTable, _StopTimes, list[str]]:
-    """One trip per departure of each frequencies.txt window; templates lose their stop times."""
-    warn: list[str] = []
-    counts = np.diff(st.start)
-    template_rows = new_index[c.freq_trip]
-    copies: list[tuple[int, int]] = []  # (template row, first departure seconds)
-    empty_templates: list[str] = []
-    seen: set[tuple[int, int]] = set()
-    overlaps = 0
-    for i in range(len(c.freq_trip)):
-        t = int(template_rows[i])
-        if t < 0 or counts[t] == 0:
-            empty_templates.append(str(c.trip_ids[c.freq_trip[i]]))
-            continue
-        hw = int(c.freq_headway[i])
-        for first_dep in range(int(c.freq_start[i]), int(c.freq_end[i]), hw):
-            if (t, first_dep) in seen:
-                overlaps += 1
-                continue
-            seen.add((t, first_dep))
-            copies.append((t, first_dep))
-    if empty_templates:
-        warn.append(
-            f"{len(empty_templates)} frequencies.txt row(s) name trips without usable stop "
-            f"times: {_listed(sorted(set(empty_templates)))}"
-        )
-    if overlaps:
-        warn.append(
-            f"frequencies.txt windows of one trip overlap: {overlaps} repeated departure(s) "
-            "were made once"
-        )
-    is_template = np.zeros(len(trips.ids), dtype=np.bool_)
-    is_template[template_rows[template_rows >= 0]] = True
-    # drop the templates' own stop times
-    keep_st = ~np.repeat(is_template, counts)
-    base_counts = np.where(is_template, 0, counts)
-    if not copies:
-        return trips, _strip(st, keep_st, base_counts), warn
-    tmpl = np.array([t for t, _ in copies], dtype=np.int64)
-    dep0 = np.array([d for _, d in copies], dtype=np.int64)
-    n_new = len(copies)
-    new_counts = counts[tmpl]
-    # stop-time rows of every copy, gathered from its template
-    offsets = np.repeat(
-        st.start[tmpl] - np.concatenate(([0], np.cumsum(new_counts)[:-1])), new_counts
-    )
-    src = np.arange(int(new_counts.sum())) + offsets
-    shift = np.repeat(dep0 - st.dep[st.start[tmpl]].astype(np.int64), new_counts)
-    base_st = _strip(st, keep_st, base_counts)
-    n_old = len(trips.ids)
-    ids = np.array([f"{trips.ids[t]}@{format_gtfs_time(d)}" for t, d in copies], dtype=np.str_)
-    all_counts = np.concatenate((base_counts, new_counts))
-    out_st = _StopTimes(
-        start=np.concatenate(([0], np.cumsum(all_counts))).astype(np.int64),
-        stop=np.concatenate((base_st.stop, st.stop[src])).astype(np.int32),
-        seq=np.concatenate((base_st.seq, st.seq[src])).astype(np.int32),
-        arr=np.concatenate((base_st.arr, st.arr[src] + shift)).astype(np.int32),
-        dep=np.concatenate((base_st.dep, st.dep[src] + shift)).astype(np.int32),
-        dist=np.concatenate((base_st.dist, st.dist[src])),
-        timepoint=np.concatenate((base_st.timepoint, st.timepoint[src])).astype(np.int8),
-    )
-    out_trips = _TripTable(
-        ids=np.concatenate((trips.ids, ids)),
-        route=np.concatenate((trips.route, trips.route[tmpl])).astype(np.int32),
-        service=np.concatenate((trips.service, trips.service[tmpl])).astype(np.int32),
-        direction=np.concatenate((trips.direction, trips.direction[tmpl])).astype(np.int8),
-        shape=np.concatenate((trips.shape, trips.shape[tmpl])).astype(np.int32),
-        block=np.concatenate((trips.block, trips.block[tmpl])),
-        headsign=np.concatenate((trips.headsign, trips.headsign[tmpl])),
-        base=np.concatenate((trips.base, tmpl.astype(np.int32))).astype(np.int32),
-    )
-    warn.append(
-        f"frequencies.txt expanded {int(is_template.sum())} template trip(s) into {n_new} trips"
-    )
-    del n_old
-    return out_trips, out_st, warn
-
-
-def _strip(st: _StopTimes, keep: NDArray[np.bool_], counts: I64) -> _StopTimes:
-    return _StopTimes(
-        start=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
-        stop=st.stop[keep],
-        seq=st.seq[keep],
-        arr=st.arr[keep],
-        dep=st.dep[keep],
-        dist=st.dist[keep],
-        timepoint=st.timepoint[keep],
-    )
