@@ -148,10 +148,19 @@ def search(
         if not marked.any():
             k -= 1
             break
-        rmask = np.zeros(n_routes, dtype=np.bool_)
-        rmask[pos_route[marked[pos_stop]]] = True
-        routes = np.flatnonzero(rmask)
-        idx = _ranges(tt.route_pos_start[routes], tt.route_pos_start[routes + 1])
+        # scan each route serving a marked stop from its first marked position on
+        pm = np.flatnonzero(marked[pos_stop])
+        if len(pm) == 0:
+            k -= 1
+            break
+        r_pm = pos_route[pm]
+        first_of_route = np.ones(len(pm), dtype=np.bool_)
+        first_of_route[1:] = r_pm[1:] != r_pm[:-1]
+        seg_lo = pm[first_of_route].astype(np.int64)
+        seg_hi = tt.route_pos_start[r_pm[first_of_route] + 1]
+        idx = _ranges(seg_lo, seg_hi)
+        seg_start = np.zeros(len(idx), dtype=np.bool_)
+        seg_start[np.concatenate(([0], np.cumsum(seg_hi - seg_lo)[:-1]))] = True
         work += len(idx)
         if work > work_budget:
             partial = True
@@ -173,8 +182,7 @@ def search(
         cm = np.minimum.accumulate(cand)
         prev = np.empty_like(cm)
         prev[1:] = cm[:-1]
-        starts_route = loc_i == 0
-        prev[starts_route] = base[starts_route] | _M42
+        prev[seg_start] = base[seg_start] | _M42
         low = prev & _M42
         ok = low != _M42
         trip_l = low >> 21
