@@ -34,9 +34,15 @@ from numpy.typing import NDArray
 
 from feeds.errors import FeedError
 from transit.build import FeedColumns, build_network
+from transit.calendar import (
+    WEEKDAY_COLUMNS,
+    ServiceExceptions,
+    WeeklyServices,
+    resolve_calendar,
+)
 from transit.errors import FeedDataError
 from transit.network import Agency, Network, ServiceCalendar
-from transit.times import parse_date, parse_gtfs_times
+from transit.times import parse_gtfs_times
 
 __all__ = ["feed_hash", "load_network"]
 
@@ -321,91 +327,21 @@ def _calendar(
         raise FeedDataError(
             "calendar.txt", None, "calendar.txt and calendar_dates.txt are both missing"
         )
-    sids: list[str] = []
-    weekdays: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    weekly = None
     if cal is not None:
         _check_columns(cal, "calendar")
         c_ids = _str(cal, "service_id")
         _unique_ids(c_ids, "calendar.txt", "service_id")
-        days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        flags = np.stack([_int(cal, d, -1) for d in days], axis=1)
-        bad = np.asarray(~np.isin(flags, (0, 1)).all(axis=1), dtype=np.bool_)
-        if bad.any():
-            raise FeedDataError("calendar.txt", _first_row(bad), "weekday columns must be 0 or 1")
-        masks = (flags * (1 << np.arange(7))).sum(axis=1)
-        sd, ed = _str(cal, "start_date"), _str(cal, "end_date")
-        for i in range(len(cal)):
-            try:
-                s0, e0 = parse_date(str(sd[i])), parse_date(str(ed[i]))
-            except ValueError as exc:
-                raise FeedDataError("calendar.txt", i + 1, str(exc)) from exc
-            sids.append(str(c_ids[i]))
-            weekdays.append(int(masks[i]))
-            starts.append(s0.toordinal())
-            ends.append(e0.toordinal())
-    known = {s: i for i, s in enumerate(sids)}
-    add_s: list[int] = []
-    add_d: list[int] = []
-    rem_s: list[int] = []
-    rem_d: list[int] = []
+        flags = np.stack([_int(cal, d, -1) for d in WEEKDAY_COLUMNS], axis=1)
+        weekly = WeeklyServices(c_ids, flags, _str(cal, "start_date"), _str(cal, "end_date"))
+    exceptions = None
     if dates is not None:
         _check_columns(dates, "calendar_dates")
-        d_ids, d_dates = _str(dates, "service_id"), _str(dates, "date")
-        kinds = _int(dates, "exception_type", -1)
-        for i in range(len(dates)):
-            sid = str(d_ids[i])
-            if sid == "":
-                raise FeedDataError("calendar_dates.txt", i + 1, "service_id is blank")
-            try:
-                day = parse_date(str(d_dates[i])).toordinal()
-            except ValueError as exc:
-                raise FeedDataError("calendar_dates.txt", i + 1, str(exc)) from exc
-            if kinds[i] not in (1, 2):
-                raise FeedDataError(
-                    "calendar_dates.txt", i + 1, "exception_type must be 1 (added) or 2 (removed)"
-                )
-            s = known.get(sid)
-            if s is None:
-                s = known[sid] = len(sids)
-                sids.append(sid)
-                weekdays.append(0)
-                starts.append(0)
-                ends.append(-1)
-            (add_s if kinds[i] == 1 else rem_s).append(s)
-            (add_d if kinds[i] == 1 else rem_d).append(day)
-    unknown = sorted(set(trip_services.tolist()) - set(known))
-    if unknown:
-        warnings.append(
-            f"trips.txt: {len(unknown)} service_id(s) are in neither calendar.txt nor "
-            f"calendar_dates.txt; their trips never run: {_listed(unknown)}"
+        exceptions = ServiceExceptions(
+            _str(dates, "service_id"), _str(dates, "date"), _int(dates, "exception_type", -1)
         )
-        for sid in unknown:
-            known[sid] = len(sids)
-            sids.append(sid)
-            weekdays.append(0)
-            starts.append(0)
-            ends.append(-1)
-
-    def pairs(s: list[int], d: list[int]) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-        a, b = np.asarray(s, dtype=np.int32), np.asarray(d, dtype=np.int32)
-        order = np.lexsort((b, a))
-        return a[order], b[order]
-
-    added_s, added_d = pairs(add_s, add_d)
-    removed_s, removed_d = pairs(rem_s, rem_d)
-    calendar = ServiceCalendar(
-        service_ids=np.asarray(sids, dtype=np.str_),
-        weekdays=np.asarray(weekdays, dtype=np.uint8),
-        start=np.asarray(starts, dtype=np.int32),
-        end=np.asarray(ends, dtype=np.int32),
-        added_service=added_s,
-        added_date=added_d,
-        removed_service=removed_s,
-        removed_date=removed_d,
-    )
-    trip_service = _lookup(pd.Index(sids), trip_services)
+    calendar, trip_service, extra = resolve_calendar(weekly, exceptions, trip_services)
+    warnings.extend(extra)
     return calendar, trip_service
 
 

@@ -9,17 +9,172 @@ runs past midnight belongs to the service day it started on: to find the trips r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from transit.errors import FeedDataError
 from transit.network import ServiceCalendar
+from transit.times import parse_date
 
 if TYPE_CHECKING:
     from transit.network import Network
 
-__all__ = ["active_services", "service_dates", "trips_on"]
+__all__ = [
+    "WEEKDAY_COLUMNS",
+    "ServiceExceptions",
+    "WeeklyServices",
+    "active_services",
+    "resolve_calendar",
+    "service_dates",
+    "trips_on",
+]
+
+#: calendar.txt's weekday columns, in the order of the bits of ``ServiceCalendar.weekdays``.
+WEEKDAY_COLUMNS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MAX_LISTED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyServices:
+    """calendar.txt as columns: ids, an (n, 7) array of 0/1 flags Monday first, dates text."""
+
+    service_ids: NDArray[np.str_]
+    flags: NDArray[np.int64]
+    start_dates: NDArray[np.str_]
+    end_dates: NDArray[np.str_]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceExceptions:
+    """calendar_dates.txt as columns; ``kinds`` is exception_type (1 added, 2 removed)."""
+
+    service_ids: NDArray[np.str_]
+    dates: NDArray[np.str_]
+    kinds: NDArray[np.int64]
+
+
+def resolve_calendar(
+    weekly: WeeklyServices | None,
+    exceptions: ServiceExceptions | None,
+    trip_services: NDArray[np.str_],
+) -> tuple[ServiceCalendar, NDArray[np.int64], list[str]]:
+    """Resolve calendar.txt and calendar_dates.txt into a ``ServiceCalendar``.
+
+    Services named only in calendar_dates.txt run on their added dates alone; services named
+    by trips but in neither file never run (a warning says so).
+
+    Parameters
+    ----------
+    weekly : WeeklyServices or None
+        calendar.txt, when the feed has it.
+    exceptions : ServiceExceptions or None
+        calendar_dates.txt, when the feed has it.
+    trip_services : NDArray[np.str_]
+        service_id of every trip.
+
+    Returns
+    -------
+    calendar : ServiceCalendar
+    trip_service : NDArray[np.int64]
+        Each trip's service row.
+    warnings : list[str]
+
+    Raises
+    ------
+    FeedDataError
+        For a weekday flag other than 0/1, a bad date, a blank service_id or an
+        exception_type other than 1/2, naming the file and 1-based row.
+
+    Examples
+    --------
+    >>> e = ServiceExceptions(np.array(["X"]), np.array(["20260105"]), np.array([1]))
+    >>> cal, trip_service, warnings = resolve_calendar(None, e, np.array(["X", "Y"]))
+    >>> cal.service_ids.tolist(), trip_service.tolist(), len(warnings)
+    (['X', 'Y'], [0, 1], 1)
+    """
+    sids: list[str] = []
+    weekdays: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    if weekly is not None:
+        bad = ~np.isin(weekly.flags, (0, 1)).all(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 1
+            raise FeedDataError("calendar.txt", row, "weekday columns must be 0 or 1")
+        masks = (weekly.flags * (1 << np.arange(7))).sum(axis=1)
+        for i in range(len(weekly.service_ids)):
+            try:
+                s0 = parse_date(str(weekly.start_dates[i]))
+                e0 = parse_date(str(weekly.end_dates[i]))
+            except ValueError as exc:
+                raise FeedDataError("calendar.txt", i + 1, str(exc)) from exc
+            sids.append(str(weekly.service_ids[i]))
+            weekdays.append(int(masks[i]))
+            starts.append(s0.toordinal())
+            ends.append(e0.toordinal())
+    known = {s: i for i, s in enumerate(sids)}
+
+    def never_runs(sid: str) -> int:
+        known[sid] = len(sids)
+        sids.append(sid)
+        weekdays.append(0)
+        starts.append(0)
+        ends.append(-1)
+        return known[sid]
+
+    pairs: dict[int, tuple[list[int], list[int]]] = {1: ([], []), 2: ([], [])}
+    if exceptions is not None:
+        for i in range(len(exceptions.service_ids)):
+            sid = str(exceptions.service_ids[i])
+            if sid == "":
+                raise FeedDataError("calendar_dates.txt", i + 1, "service_id is blank")
+            try:
+                day = parse_date(str(exceptions.dates[i])).toordinal()
+            except ValueError as exc:
+                raise FeedDataError("calendar_dates.txt", i + 1, str(exc)) from exc
+            kind = int(exceptions.kinds[i])
+            if kind not in (1, 2):
+                raise FeedDataError(
+                    "calendar_dates.txt", i + 1, "exception_type must be 1 (added) or 2 (removed)"
+                )
+            s = known.get(sid)
+            pairs[kind][0].append(never_runs(sid) if s is None else s)
+            pairs[kind][1].append(day)
+    warnings: list[str] = []
+    unknown = sorted(set(trip_services.tolist()) - set(known))
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:_MAX_LISTED])
+        more = f" and {len(unknown) - _MAX_LISTED} more" if len(unknown) > _MAX_LISTED else ""
+        warnings.append(
+            f"trips.txt: {len(unknown)} service_id(s) are in neither calendar.txt nor "
+            f"calendar_dates.txt; their trips never run: {shown}{more}"
+        )
+        for sid in unknown:
+            never_runs(sid)
+
+    def sorted_pairs(kind: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+        a = np.asarray(pairs[kind][0], dtype=np.int32)
+        b = np.asarray(pairs[kind][1], dtype=np.int32)
+        order = np.lexsort((b, a))
+        return a[order], b[order]
+
+    added_s, added_d = sorted_pairs(1)
+    removed_s, removed_d = sorted_pairs(2)
+    calendar = ServiceCalendar(
+        service_ids=np.asarray(sids, dtype=np.str_),
+        weekdays=np.asarray(weekdays, dtype=np.uint8),
+        start=np.asarray(starts, dtype=np.int32),
+        end=np.asarray(ends, dtype=np.int32),
+        added_service=added_s,
+        added_date=added_d,
+        removed_service=removed_s,
+        removed_date=removed_d,
+    )
+    trip_service = np.array([known[s] for s in trip_services.tolist()], dtype=np.int64)
+    return calendar, trip_service, warnings
 
 
 def active_services(cal: ServiceCalendar, date_ordinal: int) -> NDArray[np.bool_]:
