@@ -180,7 +180,15 @@ class TrackerWorker:
             if ping is None:
                 counters.rejected["malformed"] += 1
                 continue
-            out = self.tracker.process(ping, now)
+            try:
+                out = self.tracker.process(ping, now)
+            except Exception:
+                # a tracker bug on one ping must not wedge the stream (the batch would be
+                # retried forever): count it, log it with the ping, and go on
+                counters.rejected["tracker_error"] += 1
+                counters.errors += 1
+                log.exception("tracker failed on a ping", extra={"ping": repr(ping)})
+                continue
             counters.processed += 1
             newest = max(newest, ping.timestamp)
             if out.rejection is not None:
@@ -320,6 +328,7 @@ class IngestService:
     counters: IngestCounters
     clock: Callable[[], float] = time.time
     demo: DemoClock | None = None
+    worker: TrackerWorker | None = None
 
 
 INGEST = web.AppKey("ingest", IngestService)
@@ -353,6 +362,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         consumer=_consumer_name(),
         clock=clock,
     )
+    service.worker = worker
     await worker.start()
     tasks = [asyncio.create_task(worker.run(), name="tracker-worker")]
 

@@ -156,3 +156,25 @@ async def test_bad_entries_are_counted_and_acked(
     assert await w.step(block_ms=10) == 3
     assert w.counters.rejected == {"malformed": 1}
     assert w.counters.processed == 2
+
+
+class BrokenTracker(LineTracker):
+    """Raises on one vehicle's pings, like a tracker bug would."""
+
+    def process(self, ping: Ping, now: float) -> TrackerOutput:
+        if ping.vehicle_id == "boom":
+            raise IndexError("index 392 is out of bounds")
+        return super().process(ping, now)
+
+
+async def test_a_tracker_error_on_one_ping_does_not_wedge_the_stream(
+    stream: PositionStream, history: HistoryWriter, live: LiveState, ingest_pool: asyncpg.Pool
+) -> None:
+    w = worker(stream, history, live)
+    w.tracker = BrokenTracker()
+    await w.start()
+    await stream.publish(pings("a", 2) + pings("boom", 1) + pings("b", 2))
+    assert await w.step(block_ms=10) == 5
+    assert w.counters.rejected == {"tracker_error": 1}
+    assert await count(ingest_pool, "positions") == 4
+    assert await stream.pending() == 0
