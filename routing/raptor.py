@@ -82,6 +82,28 @@ def _ranges(starts: I64, ends: I64) -> I64:
     return offs + np.arange(total, dtype=np.int64)
 
 
+def _first_departure(tt: Timetable, pos: I64, t: I64) -> I64:
+    """Index in ``tt.dep_key`` of the first departure at or after ``t`` from each position
+    (the end of the position's block when none): bisection inside one hour's departures."""
+    n_hours = tt.hour_index.shape[1] - 1
+    h = (t // 3600) - tt.hour0
+    before = h < 0
+    h = np.clip(h, 0, n_hours - 1)
+    lo = tt.hour_index[pos, h]
+    hi = tt.hour_index[pos, h + 1]
+    after = t >= (tt.hour0 + n_hours) * 3600
+    lo = np.where(after, tt.pos_colbase[pos + 1], np.where(before, tt.pos_colbase[pos], lo))
+    hi = np.where(before | after, lo, hi)
+    q = (pos << 32) + t + TIME_BIAS
+    last = len(tt.dep_key) - 1
+    for _ in range(tt.bucket_steps):
+        mid = (lo + hi) >> 1
+        go = (lo < hi) & (tt.dep_key[np.minimum(mid, last)] < q)
+        lo = np.where(go, mid + 1, lo)
+        hi = np.where(go, hi, mid)
+    return lo
+
+
 def search(
     tt: Timetable,
     source_stops: NDArray[np.int64],
@@ -173,7 +195,7 @@ def search(
         # already boarded in an earlier round and its arrivals recorded (standard RAPTOR)
         board_at = np.flatnonzero(marked[stops_i])
         bidx = idx[board_at]
-        hit = np.searchsorted(tt.dep_key, (bidx << 32) + any_t[stops_i[board_at]] + TIME_BIAS)
+        hit = _first_departure(tt, bidx, any_t[stops_i[board_at]])
         first = np.full(len(idx), _M21, dtype=np.int64)
         first[board_at] = hit - tt.pos_colbase[bidx]
         valid = first < tt.route_n_trips[r_i]

@@ -16,7 +16,9 @@ whole day out so that one ``numpy.searchsorted`` answers it for many positions a
 * ``dep_key`` holds, position by position, the sorted departures of the route's trips encoded as
   ``(position << 32) + (time + 2**31)``; because every column of a FIFO route is sorted the
   whole array is sorted, and ``searchsorted(dep_key, (p << 32) + t + 2**31) - pos_colbase[p]``
-  is the first boardable trip's row in its route.
+  is the first boardable trip's row in its route. ``hour_index[p, h]`` is where position
+  ``p``'s departures from hour ``hour0 + h`` start, so a search only bisects one hour's
+  departures (``bucket_steps`` halvings at most) instead of the whole array.
 * Patterns whose trips overtake (a faster express, a shifted day copy) are split greedily into
   several FIFO routes, so the "first trip is the best trip" rule of the search stays exact.
 * A live overlay takes trips out of their routes: a cancelled trip disappears; a trip with
@@ -94,6 +96,9 @@ class Timetable:
     pos_local: I32
     pos_colbase: I64
     dep_key: I64
+    hour0: int
+    hour_index: NDArray[np.int64]  # (positions, hours + 1)
+    bucket_steps: int
     arr: I32
     dep: I32
     # walking transfers (CSR by stop)
@@ -378,6 +383,7 @@ def _flatten(
         dep_key = (np.repeat(np.arange(n_pos, dtype=np.int64), col_n) << 32) + dep_cols + TIME_BIAS
     else:
         dep_key = np.zeros(0, dtype=np.int64)
+    hour0, hour_index, steps = _hour_index(dep_key, n_pos)
     return Timetable(
         n_stops=n_stops,
         forward=forward,
@@ -395,6 +401,9 @@ def _flatten(
         pos_local=pos_local,
         pos_colbase=pos_colbase,
         dep_key=dep_key,
+        hour0=hour0,
+        hour_index=hour_index,
+        bucket_steps=steps,
         arr=arr,
         dep=dep,
         fp_start=footpaths[0],
@@ -403,3 +412,17 @@ def _flatten(
         fp_metres=footpaths[3],
         vehicles=vehicles,
     )
+
+
+def _hour_index(dep_key: I64, n_pos: int) -> tuple[int, NDArray[np.int64], int]:
+    """Per position, where each hour's departures start in ``dep_key`` (see the theory)."""
+    if len(dep_key) == 0:
+        return 0, np.zeros((n_pos, 2), dtype=np.int64), 0
+    times = (dep_key & 0xFFFFFFFF) - TIME_BIAS
+    hour0 = int(times.min()) // 3600
+    n_hours = int(times.max()) // 3600 - hour0 + 1
+    bounds = (np.arange(n_hours + 1, dtype=np.int64) + hour0) * 3600 + TIME_BIAS
+    keys = (np.arange(n_pos, dtype=np.int64)[:, None] << 32) + bounds[None, :]
+    index = np.searchsorted(dep_key, keys.ravel()).reshape(n_pos, n_hours + 1)
+    widest = int(np.diff(index, axis=1).max()) if n_hours else 0
+    return hour0, index, max(1, int(widest).bit_length())
