@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -182,8 +183,16 @@ def _locate_read_error(path: Path, exc: Exception) -> FeedError:
             raw = pd.read_csv(
                 io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig"
             )
-        except (ValueError, UnicodeDecodeError) as inner:
-            return FeedError(f"{stem}.txt", None, f"not readable as CSV: {inner}")
+        except UnicodeDecodeError as inner:
+            line = data[: inner.start].count(b"\n")  # 0-based line of the bad byte
+            return FeedError(
+                f"{stem}.txt", line if line > 0 else None, f"is not UTF-8 text ({inner.reason})"
+            )
+        except ValueError as inner:
+            # pandas: "Expected 5 fields in line 7, saw 6" (1-based line, header is line 1)
+            m = re.search(r"in line (\d+)", str(inner))
+            row = int(m.group(1)) - 1 if m else None
+            return FeedError(f"{stem}.txt", row, f"not readable as CSV: {inner}")
         raw.columns = [c.strip() for c in raw.columns]
         for col, dtype in constants.DTYPES[stem].items():
             if col not in raw.columns or dtype == "string":

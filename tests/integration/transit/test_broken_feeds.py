@@ -220,3 +220,15 @@ def test_a_feed_where_no_trip_can_run(tmp_path: Path) -> None:
     (feed / "stop_times.txt").write_text(lines[0] + "\n" + "T1,,,S1,1,\n")
     with pytest.raises(FeedError, match=r"^stop_times\.txt: no trip can run \(.*'T1'"):
         load_network(feed)
+
+
+def test_csv_and_encoding_errors_name_the_row(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, "stops.txt", "S3,103,Square North East,", "S3,103,Square, North East,")
+    with pytest.raises(FeedError, match=r"^stops\.txt, row 3: not readable as CSV: .*fields"):
+        load_network(feed)
+    feed = _copy(tmp_path / "b")
+    p = feed / "stops.txt"
+    p.write_bytes(p.read_bytes().replace(b"Closed Stop", "Arrêt fermé".encode("latin-1")))
+    with pytest.raises(FeedError, match=r"^stops\.txt, row 5: is not UTF-8 text"):
+        load_network(feed)
