@@ -114,11 +114,11 @@ class EmbeddedServers:
                 self._pg = _start_postgres(self.data_dir / "postgres")
                 asyncio.run(_ensure_database(_database_url(self._pg, "postgres"), DATABASE))
                 db_url = _database_url(self._pg, DATABASE)
-                log.info("embedded PostgreSQL ready", extra={"url": db_url})
+                log.info("embedded PostgreSQL ready at %s", db_url)
             if self.redis:
                 self._redis = _start_redis(self.data_dir / "redis")
                 redis_url = f"unix://{self._redis.socket_file}"
-                log.info("embedded Redis ready", extra={"url": redis_url})
+                log.info("embedded Redis ready at %s", redis_url)
         except BaseException:
             self.stop()
             raise

@@ -152,7 +152,7 @@ async def migrate(pool: asyncpg.Pool, folder: Path = MIGRATIONS_DIR) -> list[int
                     mig.name,
                 )
                 applied_now.append(mig.version)
-                log.info("applied migration", extra={"version": mig.version, "name": mig.name})
+                log.info("applied migration %04d_%s", mig.version, mig.name)
     return applied_now
 
 

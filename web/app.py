@@ -132,7 +132,7 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
         pool = await stack.enter_async_context(open_pool(db_url, settings.db_schema))
         applied = await migrate(pool)
         if applied:
-            log.info("migrations applied", extra={"versions": applied})
+            log.info("migrations applied: %s", applied)
         redis = await stack.enter_async_context(open_redis(redis_url))
         await redis.ping()
         yield Stores(settings, pool, redis)
@@ -227,7 +227,7 @@ def _load_snapshot(path: Path) -> Network | None:
     try:
         return snapshot.load(path)
     except Exception:  # a stale or foreign snapshot is rebuilt from the feed, never fatal
-        log.warning("snapshot unreadable; importing the feed again", extra={"path": str(path)})
+        log.warning("snapshot %s unreadable; importing the feed again", path, exc_info=True)
         return None
 
 
@@ -285,8 +285,8 @@ async def load_or_import(pool: asyncpg.Pool, settings: Settings) -> tuple[Networ
                     warnings=version.warnings,
                     snapshot_path=version.snapshot_path,
                 )
-            log.info("network loaded from snapshot", extra={"feed_version": version.id})
+            log.info("feed version %d loaded from snapshot %s", version.id, version.snapshot_path)
             return network, version.id
     imported = await import_feed(pool, settings, path)
-    log.info("feed imported", extra={"feed_version": imported.version.id})
+    log.info("feed version %d imported from %s", imported.version.id, path)
     return imported.network, imported.version.id
