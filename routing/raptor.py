@@ -257,7 +257,7 @@ def search(
             edges = _ranges(lo, hi)
             if len(edges):
                 src = np.repeat(imp, hi - lo)
-                wt = ready[np.repeat(np.arange(len(imp)), hi - lo)] + tt.fp_secs[edges]
+                wt = np.repeat(ready, hi - lo) + tt.fp_secs[edges]
                 dst = tt.fp_to[edges].astype(np.int64)
                 keep = (wt < any_t[dst]) & (wt < target_best)
                 if keep.any():
