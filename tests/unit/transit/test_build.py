@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transit_columns import line_columns
 
 from transit.build import build_network
@@ -128,3 +130,64 @@ def test_overlapping_frequency_windows_make_each_departure_once() -> None:
     net = build_network(c)
     assert net.trip_ids.tolist()[2:] == ["t1@07:00:00", "t1@07:20:00", "t1@07:40:00"]
     assert any("overlap: 2 repeated departure(s)" in w for w in net.warnings)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.integers(0, 3), min_size=2, max_size=6),  # stops of each trip
+        min_size=1,
+        max_size=5,
+    ),
+    st.data(),
+)
+def test_built_networks_keep_their_invariants(trips: list[list[int]], data: st.DataObject) -> None:
+    st_trip, st_stop, st_seq, st_time = [], [], [], []
+    for t, stops in enumerate(trips):
+        start = data.draw(st.integers(0, 30 * 3600))
+        gaps = data.draw(st.lists(st.integers(0, 600), min_size=len(stops), max_size=len(stops)))
+        times = np.cumsum(gaps) + start
+        blank = data.draw(st.lists(st.booleans(), min_size=len(stops), max_size=len(stops)))
+        for k, s in enumerate(stops):
+            st_trip.append(t)
+            st_stop.append(s)
+            st_seq.append(10 * k + 1)
+            inner = 0 < k < len(stops) - 1
+            st_time.append(-1 if inner and blank[k] else int(times[k]))
+    n = len(trips)
+    n_st = len(st_trip)
+    order = np.array(data.draw(st.permutations(range(n_st))), dtype=np.int64)
+    times_arr = np.array(st_time, dtype=np.int32)[order]
+    c = line_columns(
+        trip_ids=np.array([f"t{i}" for i in range(n)]),
+        trip_route=np.zeros(n, dtype=np.int32),
+        trip_service=np.zeros(n, dtype=np.int32),
+        trip_direction=np.zeros(n, dtype=np.int8),
+        trip_shape=np.array(
+            data.draw(st.lists(st.sampled_from([0, -1]), min_size=n, max_size=n)), dtype=np.int32
+        ),
+        trip_block=np.full(n, ""),
+        trip_headsign=np.full(n, ""),
+        st_trip=np.array(st_trip, dtype=np.int32)[order],
+        st_stop=np.array(st_stop, dtype=np.int32)[order],
+        st_seq=np.array(st_seq, dtype=np.int32)[order],
+        st_arr=times_arr,
+        st_dep=times_arr,
+        st_timepoint=np.full(n_st, -1, dtype=np.int8),
+        st_shape_dist=np.full(n_st, np.nan),
+        st_row=np.arange(1, n_st + 1, dtype=np.int64)[order],
+    )
+    net = build_network(c)
+    assert net.trip_st_start[0] == 0
+    assert net.trip_st_start[-1] == net.n_stop_times == n_st
+    assert (np.diff(net.trip_st_start) >= 2).all()
+    trip_of_row = np.repeat(np.arange(net.n_trips), np.diff(net.trip_st_start))
+    same = trip_of_row[1:] == trip_of_row[:-1]
+    assert (np.diff(net.st_seq)[same] > 0).all()
+    assert (np.diff(net.st_dist)[same] >= 0).all()
+    assert (np.diff(net.st_arr)[same] >= 0).all()  # interpolation keeps times in order
+    assert (net.st_arr >= 0).all()
+    for t in range(net.n_trips):
+        s = net.shape_rows(int(net.trip_shape[t]))
+        assert s.stop - s.start >= 2
+        assert net.st_dist[net.trip_rows(t)].max() <= net.shape_dist[s.stop - 1] + 1e-6
