@@ -56,6 +56,8 @@ BEFORE_START_S = 20 * 60
 #: ... until this long after its last scheduled arrival.
 AFTER_END_S = 60 * 60
 _DEG = math.pi / 180.0
+#: A bus this close to the end of its trip's last stop has arrived there.
+TERMINUS_RADIUS_M = 25.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -87,6 +89,15 @@ class TripPlan:
     arr: F64
     dep: F64
     timepoint: NDArray[np.bool_]
+
+    @property
+    def arrive_dist(self) -> F64:
+        """Where progress counts as an arrival at each stop: the stop's point, except at the
+        last stop, where a bus parks short of the end (``TERMINUS_RADIUS_M``)."""
+        d = self.dist.copy()
+        if len(d) > 1:
+            d[-1] = max(d[-1] - TERMINUS_RADIUS_M, d[-2])
+        return d
 
     @property
     def length(self) -> float:

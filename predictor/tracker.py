@@ -22,7 +22,8 @@ changes the world. For each ping, in order:
    used; after ``off_route_pings`` of them the vehicle is ``OFF_ROUTE`` and its predictions
    are withdrawn until it comes back.
 4. **Filter.** A constant-velocity Kalman filter (:mod:`predictor.kalman`) smooths (distance,
-   speed). Progress is the running maximum of the filtered distance: buses do not reverse.
+   speed). Progress is the running maximum of the matched distance: buses do not reverse, and
+   GPS noise that puts a bus a few metres back is ignored.
 5. **Observe.** Stops whose point progress passed since the last fix get an arrival time
    interpolated between the two fixes (:func:`~predictor.arrivals.crossings`), departures
    likewise ``DEPART_RADIUS_M`` past the stop. Each completed link feeds the shared
@@ -416,7 +417,9 @@ class Tracker:
                 kf = KalmanState(kf.d, 0.0, kf.P00, kf.P01, kf.P11)
             v.kf = kf
             old_prog, old_t = v.prog, v.prog_t
-            v.prog = max(v.prog, min(kf.d, plan.length))
+            # progress is the running maximum of the matched distance: the filter smooths
+            # speed, but arrivals are interpolated between the fixes themselves (EVALUATION.md)
+            v.prog = max(v.prog, min(m.dist, plan.length))
             v.prog_t = t
 
         visits, traversals = self._observe(v, plan, old_prog, old_t, v.prog, t)
@@ -527,7 +530,7 @@ class Tracker:
         if d1 <= d0 or t1 <= t0:
             return visits, traversals
         n = len(plan.dist)
-        ks, times = crossings(plan.dist, d0, t0, d1, t1)
+        ks, times = crossings(plan.arrive_dist, d0, t0, d1, t1)
         for k, ta in zip(ks.tolist(), times.tolist(), strict=True):
             if k < v.k_arr:
                 continue
