@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from predictor_line import FIRST_DEP, HEADWAY_S, SPACING_M, stop_lonlat
 
 from predictor.events import Flag, RejectReason
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
-
-from predictor_line import FIRST_DEP, HEADWAY_S, SPACING_M, stop_lonlat
 
 
 def at(vid: str, t: float, d: float, trip: str | None = "t0", **kw: object) -> Ping:
@@ -67,7 +66,8 @@ def test_predictions_cover_downstream_stops_with_ordered_interval(
     start = origin + FIRST_DEP
     tr.process(at("v1", start, 0.0), start)
     out = tr.process(at("v1", start + 30, 250.0), start + 30)
-    assert out.state is not None and out.state.next_stop_sequence == 2
+    assert out.state is not None
+    assert out.state.next_stop_sequence == 2
     seqs = [p.stop_sequence for p in out.predictions]
     assert seqs == [2, 3, 4, 5, 6]
     times = [p.predicted for p in out.predictions]
@@ -101,15 +101,18 @@ def test_rejections(line: Network, origin: float) -> None:
     assert tr.process(at("v1", t, 0.0), t).rejection is None
     assert tr.process(at("v1", t, 0.0), t).rejection.reason is RejectReason.DUPLICATE  # type: ignore[union-attr]
     old = tr.process(at("v1", t - 10, 0.0), t)
-    assert old.rejection is not None and old.rejection.reason is RejectReason.OUT_OF_ORDER
+    assert old.rejection is not None
+    assert old.rejection.reason is RejectReason.OUT_OF_ORDER
     fut = tr.process(at("v1", t + 3600, 0.0), t)
-    assert fut.rejection is not None and fut.rejection.reason is RejectReason.FUTURE
+    assert fut.rejection is not None
+    assert fut.rejection.reason is RejectReason.FUTURE
     for lat, lon in ((math.nan, 1.0), (91.0, 0.0), (0.0, 0.0), (10.0, math.inf)):
         bad = tr.process(Ping("v2", t, lat, lon, trip_id="t0"), t)
         assert bad.rejection is not None
         assert bad.rejection.reason is RejectReason.BAD_COORDINATE
     unk = tr.process(at("v3", t, 0.0, "nope", route_id="nope"), t)
-    assert unk.rejection is not None and unk.rejection.reason is RejectReason.UNKNOWN_TRIP
+    assert unk.rejection is not None
+    assert unk.rejection.reason is RejectReason.UNKNOWN_TRIP
     assert tr.rejections[RejectReason.BAD_COORDINATE] == 4
 
 
@@ -119,9 +122,11 @@ def test_gps_jump_rejected_then_reanchored(line: Network, origin: float) -> None
     tr.process(at("v1", t, 0.0), t)
     tr.process(at("v1", t + 20, 160.0), t + 20)
     jump = tr.process(at("v1", t + 30, 1900.0), t + 30)
-    assert jump.rejection is not None and jump.rejection.reason is RejectReason.GPS_JUMP
+    assert jump.rejection is not None
+    assert jump.rejection.reason is RejectReason.GPS_JUMP
     ok = tr.process(at("v1", t + 50, 320.0), t + 50)
-    assert ok.rejection is None and ok.state is not None
+    assert ok.rejection is None
+    assert ok.state is not None
     assert ok.state.dist_along == pytest.approx(320.0, abs=30.0)
 
 
@@ -133,13 +138,16 @@ def test_off_route_withdraws_predictions(line: Network, origin: float) -> None:
     lat, lon = stop_lonlat(0.5)
     off_lat = lat + 400.0 / 111_195.0  # 400 m north of the line
     o1 = tr.process(Ping("v1", t + 40, off_lat, lon, trip_id="t0"), t + 40)
-    assert o1.state is not None and Flag.OFF_ROUTE not in o1.state.flags
+    assert o1.state is not None
+    assert Flag.OFF_ROUTE not in o1.state.flags
     o2 = tr.process(Ping("v1", t + 60, off_lat, lon, trip_id="t0"), t + 60)
-    assert o2.state is not None and Flag.OFF_ROUTE in o2.state.flags
+    assert o2.state is not None
+    assert Flag.OFF_ROUTE in o2.state.flags
     assert o2.withdrawn_trip == "t0"
     assert tr.predictions_for_trip("t0") == []
     back = tr.process(at("v1", t + 80, 300.0), t + 80)
-    assert back.state is not None and Flag.OFF_ROUTE not in back.state.flags
+    assert back.state is not None
+    assert Flag.OFF_ROUTE not in back.state.flags
     assert back.predictions
 
 
@@ -156,7 +164,8 @@ def test_sweep_flags_stale_and_withdraws(line: Network, origin: float) -> None:
     assert tr.predictions_for_stop("s3") == []
     assert tr.sweep(t + 300) == []  # reported once
     again = tr.process(at("v1", t + 320, 400.0), t + 320)
-    assert again.state is not None and Flag.STALE not in again.state.flags
+    assert again.state is not None
+    assert Flag.STALE not in again.state.flags
 
 
 def test_stuck_flag(line: Network, origin: float) -> None:
@@ -166,10 +175,12 @@ def test_stuck_flag(line: Network, origin: float) -> None:
     out = None
     for i in range(1, 25):
         out = tr.process(at("v1", t + 20 * i, 600.0 + (i % 2)), t + 20 * i)
-    assert out is not None and out.state is not None
+    assert out is not None
+    assert out.state is not None
     assert Flag.STUCK in out.state.flags
     moved = tr.process(at("v1", t + 520, 900.0), t + 520)
-    assert moved.state is not None and Flag.STUCK not in moved.state.flags
+    assert moved.state is not None
+    assert Flag.STUCK not in moved.state.flags
 
 
 def test_trip_inferred_from_route_and_position(line: Network, origin: float) -> None:
@@ -177,22 +188,27 @@ def test_trip_inferred_from_route_and_position(line: Network, origin: float) -> 
     # the t2 bus (departs 08:20) 100 s into its run, without a trip_id
     t = origin + FIRST_DEP + 2 * HEADWAY_S + 100
     out = tr.process(at("v9", t, 650.0, None, route_id="R"), t)
-    assert out.state is not None and out.state.trip_id == "t2"
+    assert out.state is not None
+    assert out.state.trip_id == "t2"
     bare = tr.process(at("v8", t, 650.0, None), t)
     # t2 is taken by v9, so a second bus there is more likely running t3 early
-    assert bare.state is not None and bare.state.trip_id == "t3"
+    assert bare.state is not None
+    assert bare.state.trip_id == "t3"
     by_start = tr.process(
         at("v7", t, 650.0, None, route_id="R", start_time="08:30:00", start_date="20260216"), t
     )
-    assert by_start.state is not None and by_start.state.trip_id == "t3"
+    assert by_start.state is not None
+    assert by_start.state.trip_id == "t3"
 
 
 def test_unassigned_when_nothing_runs(line: Network, origin: float) -> None:
     tr = Tracker(line)
     t = origin + 3 * 3600  # 03:00, no service
     out = tr.process(at("v1", t, 100.0, None), t)
-    assert out.rejection is None and out.state is not None
-    assert Flag.UNASSIGNED in out.state.flags and out.predictions == ()
+    assert out.rejection is None
+    assert out.state is not None
+    assert Flag.UNASSIGNED in out.state.flags
+    assert out.predictions == ()
 
 
 def test_block_next_trip_predicted_after_layover(line: Network, origin: float) -> None:
