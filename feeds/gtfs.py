@@ -20,6 +20,7 @@ Loading is CPU-bound and blocking: call it in a thread from async code.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
 import zipfile
@@ -75,6 +76,20 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "frequencies": ("trip_id", "start_time", "end_time", "headway_secs"),
 }
 _MAX_LISTED = 5
+#: The tables the network is built from; a broken one of these stops the load.
+USED_TABLES = frozenset(
+    (
+        "agency",
+        "stops",
+        "routes",
+        "trips",
+        "stop_times",
+        "calendar",
+        "calendar_dates",
+        "shapes",
+        "frequencies",
+    )
+)
 
 
 def _noop(step: str, done: int, total: int) -> None:
@@ -125,13 +140,10 @@ def load_network(path: str | Path, *, progress: Progress | None = None) -> Netwo
         raise FeedError(p.name, None, "not a zip file (give a GTFS zip or a folder)")
     report("reading", 0, 2)
     digest = feed_hash(p)
-    try:
-        feed = gtfs_kit.read_feed(p, dist_units="m")
-    except (ValueError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise _locate_read_error(p, exc) from exc
+    feed, read_warnings = _read_feed(p)
     report("reading", 1, 2)
     try:
-        columns = _columns(feed, digest)
+        columns = _columns(feed, digest, read_warnings)
     except FeedDataError as exc:
         raise FeedError(exc.file, exc.row, exc.message) from exc
     report("reading", 2, 2)
@@ -158,27 +170,93 @@ def load_network(path: str | Path, *, progress: Progress | None = None) -> Netwo
 # ----- reading helpers -----------------------------------------------------------------------
 
 
-def _locate_read_error(path: Path, exc: Exception) -> FeedError:
-    """Find the file (and row) behind a gtfs-kit read failure, re-reading tables one by one."""
+_READ_ERRORS = (ValueError, TypeError, zipfile.BadZipFile, UnicodeDecodeError)
+
+
+def _read_feed(path: Path) -> tuple[Any, list[str]]:
+    """``gtfs_kit.read_feed``, tolerating broken optional tables that the network does not use.
+
+    When gtfs-kit fails, the failing file is found; if it is one we need, that is the error.
+    If it is one we never use (fares, transfers, feed_info...), the feed is read again the way
+    gtfs-kit reads it but without that file, and a warning says so.
+    """
+    try:
+        return gtfs_kit.read_feed(path, dist_units="m"), []
+    except _READ_ERRORS as exc:
+        first: Exception = exc
+    skip: set[str] = set()
+    warnings: list[str] = []
+    from gtfs_kit import constants
+
+    for _ in range(len(constants.DTYPES)):
+        err = _locate_read_error(path, first, skip)
+        table = err.file.removesuffix(".txt")
+        if table in USED_TABLES or table not in constants.DTYPES or table in skip:
+            raise err from first
+        skip.add(table)
+        warnings.append(f"{err}; the file was ignored (the network does not use it)")
+        try:
+            return _read_tables(path, skip), warnings
+        except _READ_ERRORS as exc:
+            first = exc
+    raise _locate_read_error(path, first, skip) from first
+
+
+def _table_bytes(path: Path, skip: set[str]) -> dict[str, bytes]:
+    """The raw bytes of each GTFS table gtfs-kit knows, from a zip or a folder."""
     from gtfs_kit import constants
 
     tables: dict[str, bytes] = {}
+    if path.is_file():
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                stem = Path(info.filename).stem
+                if (
+                    not info.is_dir()
+                    and info.filename.endswith(".txt")
+                    and stem in constants.DTYPES
+                    and stem not in skip
+                ):
+                    tables[stem] = zf.read(info)
+    else:
+        for q in path.glob("*.txt"):
+            if q.stem in constants.DTYPES and q.stem not in skip:
+                tables[q.stem] = q.read_bytes()
+    return tables
+
+
+def _read_tables(path: Path, skip: set[str]) -> Any:
+    """Read a feed as ``gtfs_kit.read_feed`` does (same dtypes and options), minus ``skip``."""
+    from gtfs_kit import cleaners, constants
+
+    frames: dict[str, Any] = {}
+    for stem, data in _table_bytes(path, skip).items():
+        if not data:
+            continue
+        df = pd.read_csv(
+            io.BytesIO(data),
+            dtype=constants.DTYPES[stem],
+            na_values=["", " ", "nan", "NaN", "null"],
+            keep_default_na=True,
+            dtype_backend="numpy_nullable",
+            encoding="utf-8-sig",
+        )
+        if not df.empty:
+            frames[stem] = cleaners.clean_column_names(df)
+    return gtfs_kit.Feed(dist_units="m", **frames)
+
+
+def _locate_read_error(path: Path, exc: Exception, skip: set[str] | None = None) -> FeedError:
+    """Find the file (and row) behind a gtfs-kit read failure, re-reading tables one by one."""
+    from gtfs_kit import constants
+
     try:
-        if path.is_file():
-            with zipfile.ZipFile(path) as zf:
-                for info in zf.infolist():
-                    stem = Path(info.filename).stem
-                    if info.filename.endswith(".txt") and stem in constants.DTYPES:
-                        tables[stem] = zf.read(info)
-        else:
-            for q in path.glob("*.txt"):
-                if q.stem in constants.DTYPES:
-                    tables[q.stem] = q.read_bytes()
+        tables = _table_bytes(path, skip or set())
     except (OSError, zipfile.BadZipFile) as inner:
         return FeedError(path.name, None, f"cannot be read: {inner}")
-    import io
-
     for stem, data in sorted(tables.items()):
+        if not data:  # gtfs-kit skips empty files
+            continue
         try:
             raw = pd.read_csv(
                 io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8-sig"
@@ -382,8 +460,8 @@ def _times(df: pd.DataFrame, col: str, file: str) -> NDArray[np.int32]:
     return secs
 
 
-def _columns(feed: Any, digest: str) -> FeedColumns:
-    warnings: list[str] = []
+def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
+    warnings: list[str] = list(read_warnings)
     agency_df = _require(feed.agency, "agency")
     stops_df = _require(feed.stops, "stops")
     routes_df = _require(feed.routes, "routes")

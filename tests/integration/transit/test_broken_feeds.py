@@ -232,3 +232,19 @@ def test_csv_and_encoding_errors_name_the_row(tmp_path: Path) -> None:
     p.write_bytes(p.read_bytes().replace(b"Closed Stop", "Arrêt fermé".encode("latin-1")))
     with pytest.raises(FeedError, match=r"^stops\.txt, row 5: is not UTF-8 text"):
         load_network(feed)
+
+
+def test_a_broken_table_the_network_does_not_use_is_skipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    feed = _copy(tmp_path)
+    (feed / "fare_attributes.txt").write_text(
+        "fare_id,price,currency_type,payment_method,transfers\nF,2.50,USD,0,0\nG,free,USD,0,0\n"
+    )
+    (feed / "empty.txt").write_text("")
+    net = load_network(feed)
+    assert net.n_trips == 7
+    assert any(
+        w.startswith("fare_attributes.txt, row 2: price is not a number: 'free'") and "ignored" in w
+        for w in net.warnings
+    )
