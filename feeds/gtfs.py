@@ -5,14 +5,20 @@ then every table is checked here, where the row numbers are known, and handed to
 builder ``transit.build`` as plain columns.
 
 What stops the load (``FeedError`` naming file, row and problem): a missing required file or
-column, a duplicate id, a reference to an unknown trip, stop or route, an unparseable time or
-date, stop or shape coordinates missing, at 0,0 or outside the globe, a shape with one point,
-a non-positive headway, an unknown time zone.
+column, a duplicate id or ``stop_sequence``, a reference to an unknown trip, stop or route, an
+unparseable number, time or date, text that is not UTF-8 or not CSV, stop or shape
+coordinates missing, at 0,0 or outside the globe, a shape with one point, a non-positive
+headway, an unknown time zone, a feed in which no trip can run. Rows are 1-based data rows:
+row 1 is the line after the header.
 
-What is repaired with a warning (``Network.warnings``): trips with no or a single stop time or
-without times at their ends (left out), trips naming an unknown service (they never run) or an
-unknown shape (a shape is built from their stops), unknown parent stations, unused stops,
-inconsistent ``shape_dist_traveled`` (recomputed), blank times (interpolated).
+What is repaired with a warning (``Network.warnings``, one line per kind, naming a few ids):
+trips with no or a single stop time or without times at their ends (left out), trips naming an
+unknown service (they never run) or an unknown shape (a shape is built from their stops),
+shapes drawn backwards or ending short of the end stops (a repaired copy), stops far from
+their shape, unknown parent stations, unused stops, unusable ``shape_dist_traveled`` (stops
+placed by geometry alone), blank times (interpolated), overlapping frequency windows, agencies
+in different time zones (the first is used), a broken optional file the network does not use
+(fares, transfers...: ignored).
 
 Loading is CPU-bound and blocking: call it in a thread from async code.
 """
