@@ -104,6 +104,8 @@ def summary(imported: ImportedFeed) -> str:
 def _cmd(args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ)
     try:
+        if not args.path.exists():  # fail before starting or connecting to PostgreSQL
+            raise FeedError(str(args.path), None, "no such file or folder")
         imported = asyncio.run(run_import(settings, args.path, quiet=args.quiet))
     except FeedError as exc:
         print(f"smartbus import-gtfs: {exc}", file=sys.stderr)
