@@ -249,9 +249,9 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
             f"{_listed([str(c.trip_ids[t]) for t in bad])}"
         )
     keep_trip &= ~untimed
-    # a frequency template with usable stop times stays (its stop times go to the copies)
-    keep_row = keep_trip | freq_templates
-    kept = np.flatnonzero(keep_row)
+    # a frequency template stays only with usable stop times (they go to its copies); one
+    # without is reported by the frequencies step
+    kept = np.flatnonzero(keep_trip)
     new_index = np.full(n_trips, -1, dtype=np.int64)
     new_index[kept] = np.arange(len(kept))
     st_keep = keep_trip[st_trip]

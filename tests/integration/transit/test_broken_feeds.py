@@ -248,3 +248,17 @@ def test_a_broken_table_the_network_does_not_use_is_skipped_with_a_warning(
         w.startswith("fare_attributes.txt, row 2: price is not a number: 'free'") and "ignored" in w
         for w in net.warnings
     )
+
+
+def test_frequency_template_without_usable_times_is_left_out(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    text = (feed / "stop_times.txt").read_text()
+    kept = [line for line in text.splitlines() if not line.startswith("F1,") or ",S1,1," in line]
+    (feed / "stop_times.txt").write_text("\n".join(kept) + "\n")
+    net = load_network(feed)
+    assert net.trip_index("F1") is None
+    assert not any("@" in t for t in net.trip_ids.tolist())
+    assert (net.trip_shape >= 0).all()
+    text = "\n".join(net.warnings)
+    assert "single stop time" in text
+    assert "frequencies.txt row(s) name trips without usable stop times: 'F1'" in text
