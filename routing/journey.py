@@ -206,6 +206,7 @@ class PlannerConfig:
     max_access_stops: int = 60
     work_budget: int = 20_000_000
     max_itineraries: int = 3
+    less_walking_min_m: float = 150.0  # look for a less-walking option past twice this walk
     cache_days: int = 6
 
 
@@ -345,6 +346,12 @@ class Planner:
         if not itineraries and partial:
             raise SearchBudgetError("the search ran out of its work budget before an answer")
         if itineraries and len(itineraries) < self.config.max_itineraries and not partial:
+            itineraries = _pareto(
+                itineraries
+                + self._less_walking(fwd, bwd, ends, request, itineraries[0], max_rides),
+                arrive_by=request.arrive_by,
+            )
+        if itineraries and len(itineraries) < self.config.max_itineraries and not partial:
             itineraries += self._alternatives(fwd, bwd, ends, request, itineraries, max_rides)
         if not itineraries:
             when = "arriving by" if request.arrive_by else "leaving at"
@@ -396,15 +403,16 @@ class Planner:
         max_rides: int,
         arrive_by: bool,
         alternative: bool = False,
+        only_best: bool = False,
     ) -> tuple[list[_Candidate], bool]:
         """Pareto journeys for one question, each tightened by the opposite search.
 
-        Alternatives (``alternative=True``) keep only the best journey of the question.
+        ``only_best`` keeps only the question's earliest (arrive-by: latest) journey.
         """
         out: list[_Candidate] = []
         if arrive_by:
             found, partial = self._reverse(bwd, ends, t, max_rides)
-            for raw in found[-1:] if alternative else found:
+            for raw in found[-1:] if only_best else found:
                 # the earliest arrival from this latest departure, with as many rides
                 tight, p2 = self._forward(fwd, ends, -raw.arrival, len(raw.rides))
                 partial |= p2
@@ -415,7 +423,7 @@ class Planner:
                 )
         else:
             found, partial = self._forward(fwd, ends, t, max_rides)
-            for raw in found[-1:] if alternative else found:
+            for raw in found[-1:] if only_best else found:
                 # the latest departure that still arrives this early, with as many rides
                 late, p2 = self._reverse(bwd, ends, raw.arrival, len(raw.rides))
                 partial |= p2
@@ -499,7 +507,9 @@ class Planner:
             else:
                 t = round(first.rides[0].board.time - request.day_origin) + 1
                 t -= int(_access_secs(first))
-            cands, _p = self._candidates(fwd, bwd, ends, t, max_rides, request.arrive_by, True)
+            cands, _p = self._candidates(
+                fwd, bwd, ends, t, max_rides, request.arrive_by, alternative=True, only_best=True
+            )
             found = _pareto(
                 [self._itinerary(fwd, c, ends, request) for c in cands], arrive_by=request.arrive_by
             )
@@ -510,6 +520,34 @@ class Planner:
             out.append(itin)
             first = itin
         return out
+
+    def _less_walking(
+        self,
+        fwd: Timetable,
+        bwd: Timetable,
+        ends: WalkEnds,
+        request: PlanRequest,
+        best: Itinerary,
+        max_rides: int,
+    ) -> list[Itinerary]:
+        """The best journey using only stops within half the best itinerary's longest walk."""
+        longest = max((leg.metres for leg in best.legs if isinstance(leg, WalkLeg)), default=0.0)
+        if not best.rides or longest < 2 * self.config.less_walking_min_m:
+            return []
+        limit = longest / 2
+        a = ends.access_m <= limit
+        e = ends.egress_m <= limit
+        if not a.any() or not e.any():
+            return []
+        near = WalkEnds(
+            ends.access[a], ends.access_m[a], ends.access_s[a],
+            ends.egress[e], ends.egress_m[e], ends.egress_s[e],
+            ends.direct_m, limit,
+        )  # fmt: skip
+        cands, _p = self._candidates(
+            fwd, bwd, near, request.time, max_rides, request.arrive_by, only_best=True
+        )
+        return [self._itinerary(fwd, c, near, request) for c in cands]
 
     def _walk_only(self, request: PlanRequest, ends: WalkEnds) -> Itinerary:
         secs = float(self.graph.config.walk.seconds(np.array(ends.direct_m)))

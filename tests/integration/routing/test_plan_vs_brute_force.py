@@ -99,12 +99,20 @@ def check_feasible(net: Network, it: Itinerary, slack: int) -> None:
         assert t is not None
         rows = net.trip_rows(t)
         stops = [str(s) for s in net.stop_ids[net.st_stop[rows]]]
-        i = stops.index(ride.board.stop_id)
-        j = i + 1 + len(ride.intermediate)
-        assert stops[j] == ride.alight.stop_id
-        # scheduled times, up to whole days (trips of the day before/after)
-        assert (ride.board.time - int(net.st_dep[rows][i])) % 86400 == 0
-        assert (ride.alight.time - int(net.st_arr[rows][j])) % 86400 == 0
+        span = 1 + len(ride.intermediate)
+        # loops visit a stop twice: find the boarding whose alighting and times match
+        deps = net.st_dep[rows]
+        arrs = net.st_arr[rows]
+        matches = [
+            i
+            for i, s in enumerate(stops[:-span])
+            if s == ride.board.stop_id
+            and stops[i + span] == ride.alight.stop_id
+            # scheduled times, up to whole days (trips of the day before/after)
+            and (ride.board.time - int(deps[i])) % 86400 == 0
+            and (ride.alight.time - int(arrs[i + span])) % 86400 == 0
+        ]
+        assert matches, ride
         assert len(ride.geometry) >= 2
 
 

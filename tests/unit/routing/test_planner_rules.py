@@ -208,3 +208,22 @@ def test_work_budget(two_routes, make) -> None:  # type: ignore[no-untyped-def]
     planner = Planner(build_graph(two_routes), PlannerConfig(work_budget=1))
     with pytest.raises(SearchBudgetError, match="work budget"):
         planner.plan(request(two_routes, 0, 4, hm(7, 55), make.day))
+
+
+def test_less_walking_option(make) -> None:  # type: ignore[no-untyped-def]
+    # origin at lon 145.7: stop A ~200 m away (slow bus), stop B ~600 m away (fast bus)
+    stops = [(-16.9, 145.7015), (-16.9, 145.6955), (-16.9, 145.75)]
+    net = make(
+        stops,
+        [
+            (0, [(1, hm(8, 10), hm(8, 10)), (2, hm(8, 20), hm(8, 20))]),
+            (1, [(0, hm(8, 10), hm(8, 10)), (2, hm(8, 40), hm(8, 40))]),
+        ],
+    )
+    req = PlanRequest(-16.9, 145.7, -16.9, 145.75, make.day, hm(8))
+    result = Planner(build_graph(net)).plan(req)
+    first, second = result.itineraries[:2]
+    assert (first.arrival, first.rides[0].board.stop_id) == (hm(8, 20), "S1")
+    assert (second.arrival, second.rides[0].board.stop_id) == (hm(8, 40), "S0")
+    assert second.walk_metres < first.walk_metres / 2
+    assert not second.alternative
