@@ -22,9 +22,12 @@ search from ``time`` and tightens the arrival with a forward search the same way
 
 Answers. Up to three itineraries, Pareto-optimal on (arrival, transfers, walking metres) and
 sorted by arrival, then transfers, then walking: the earliest arrival always comes first and is
-exact (tests compare it with a time-expanded Dijkstra, ``routing.brute_force``). When fewer than
-three are Pareto-optimal, the next departures (same question asked from just after the first
-itinerary's departure) fill the list, marked ``alternative=True``.
+exact (tests compare it with a time-expanded Dijkstra, ``routing.brute_force``). Candidates are
+the search's Pareto set over rides, the direct walk, and a less-walking option (the same question
+using only stops within half of the best itinerary's longest walk). When fewer than three are
+Pareto-optimal, the next departures (the question asked again from just after the first
+itinerary's departure; for arrive-by, just before its arrival) fill the list, marked
+``alternative=True``. For arrive-by questions "earliest arrival" reads "latest departure".
 
 Invariants. Every search is bounded (rounds and a work budget); a search that runs out of budget
 returns what it found with ``partial=True``, or raises ``SearchBudgetError`` when it found
