@@ -188,6 +188,19 @@ async def generate(args: argparse.Namespace) -> int:
     return total
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: a child started by fork+exec
+    inherits the parent's ru_maxrss, which would report the generator's memory."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def job_child(args: argparse.Namespace) -> None:
     pool = await asyncpg.create_pool(
         args.url, min_size=1, max_size=2, server_settings={"search_path": SCHEMA}
@@ -202,7 +215,7 @@ async def job_child(args: argparse.Namespace) -> None:
         run_id,
     )
     await pool.close()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     print(
         json.dumps(
             {
