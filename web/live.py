@@ -148,6 +148,12 @@ class TrackerWorker:
 
         Returns the number of entries acknowledged.
         """
+        entries = await self._next_entries(block_ms)
+        if not entries:
+            return 0
+        return await self.handle(entries)
+
+    async def _next_entries(self, block_ms: int) -> list[Entry]:
         entries: list[Entry] = []
         if time.monotonic() - self._last_reclaim > 5.0:
             self._last_reclaim = time.monotonic()
@@ -164,12 +170,14 @@ class TrackerWorker:
             entries = await self.stream.read(
                 self.consumer, self.partitions, count=self.batch, block_ms=block_ms
             )
-        if not entries:
-            return 0
-        return await self.handle(entries)
+        return entries
 
     async def handle(self, entries: Sequence[Entry]) -> int:
         """Process, persist, publish, then acknowledge ``entries``."""
+        rows, outputs, newest = self._process(entries)
+        return await self._commit(entries, rows, outputs, newest)
+
+    def _process(self, entries: Sequence[Entry]) -> tuple[HistoryBatch, list[TrackerOutput], float]:
         rows = HistoryBatch()
         outputs: list[TrackerOutput] = []
         counters = self.counters
@@ -198,6 +206,16 @@ class TrackerWorker:
             counters.segment_traversals += len(out.traversals)
             rows.add(ping, out, entry.source)
             outputs.append(out)
+        return rows, outputs, newest
+
+    async def _commit(
+        self,
+        entries: Sequence[Entry],
+        rows: HistoryBatch,
+        outputs: list[TrackerOutput],
+        newest: float,
+    ) -> int:
+        counters = self.counters
         await self._persist(rows, outputs)
         acked = await self.stream.ack(entries)
         counters.acked += acked
@@ -244,38 +262,70 @@ class TrackerWorker:
         return len(states)
 
     async def run(self, *, sweep_every_s: float = 15.0, log_every_s: float = 30.0) -> None:
-        """Consume until cancelled; never dies on a bad batch (it is retried after a pause)."""
+        """Consume until cancelled; never dies on a bad batch (it is retried after a pause).
+
+        Two-stage pipeline: the tracker works on batch N+1 while batch N is being written to
+        PostgreSQL and Redis; batch N+1's writes start only once batch N is acknowledged, so
+        live state is written in stream order.
+        """
         await self.start()
         last_sweep = last_log = time.monotonic()
         logged = Counter[str]()
-        while True:
-            try:
-                await self.step()
-                now = time.monotonic()
-                if now - last_sweep >= sweep_every_s:
-                    last_sweep = now
-                    await self.sweep()
-                if now - last_log >= log_every_s:
-                    self.counters.backlog = await self.stream.length()
-                    snap = self.counters.snapshot()
-                    done = self.counters.processed - logged["processed"]
-                    log.info(
-                        "tracker: %d pings in %.0f s, %d rejected so far, lag %.1f s, backlog %d",
-                        done,
-                        now - last_log,
-                        sum(self.counters.rejected.values()),
-                        self.counters.lag_s,
-                        self.counters.backlog,
-                        extra={"counters": snap},
+        inflight: asyncio.Task[int] | None = None
+        try:
+            while True:
+                try:
+                    entries = await self._next_entries(200 if inflight else 1000)
+                    if entries:
+                        rows, outputs, newest = self._process(entries)
+                        if inflight is not None:
+                            await inflight
+                        inflight = asyncio.create_task(self._commit(entries, rows, outputs, newest))
+                    elif inflight is not None:
+                        await inflight
+                        inflight = None
+                    last_sweep, last_log = await self._housekeeping(
+                        last_sweep, last_log, logged, sweep_every_s, log_every_s
                     )
-                    logged["processed"] = self.counters.processed
-                    last_log = now
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.counters.errors += 1
-                log.exception("tracker batch failed; entries stay pending and will be retried")
-                await asyncio.sleep(1.0)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    inflight = None
+                    self.counters.errors += 1
+                    log.exception("tracker batch failed; its entries stay pending for retry")
+                    await asyncio.sleep(1.0)
+        finally:
+            if inflight is not None:
+                inflight.cancel()
+
+    async def _housekeeping(
+        self,
+        last_sweep: float,
+        last_log: float,
+        logged: Counter[str],
+        sweep_every_s: float,
+        log_every_s: float,
+    ) -> tuple[float, float]:
+        now = time.monotonic()
+        if now - last_sweep >= sweep_every_s:
+            last_sweep = now
+            await self.sweep()
+        if now - last_log >= log_every_s:
+            self.counters.backlog = await self.stream.length()
+            snap = self.counters.snapshot()
+            done = self.counters.processed - logged["processed"]
+            log.info(
+                "tracker: %d pings in %.0f s, %d rejected so far, lag %.1f s, backlog %d",
+                done,
+                now - last_log,
+                sum(self.counters.rejected.values()),
+                self.counters.lag_s,
+                self.counters.backlog,
+                extra={"counters": snap},
+            )
+            logged["processed"] = self.counters.processed
+            last_log = now
+        return last_sweep, last_log
 
 
 async def publish_pings(
