@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from transit.network import Network
 
 from .patterns import Patterns, build_patterns
+from .stop_index import StopIndex
 from .walking import StopLocator, WalkModel
 
 __all__ = ["GraphConfig", "NetworkGraph", "build_graph"]
@@ -46,13 +47,13 @@ class GraphConfig:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class NetworkGraph:
-    """A network, its patterns, its graph, its footpath arrays and its stop locator."""
+    """A network, its patterns, its graph, its footpath arrays and its nearest-stop index."""
 
     network: Network
     patterns: Patterns
     graph: Any  # networkx.MultiDiGraph (untyped library)
     footpaths: Footpaths
-    locator: StopLocator
+    stop_index: StopIndex
     config: GraphConfig
 
     @property
@@ -128,7 +129,12 @@ def build_graph(network: Network, config: GraphConfig | None = None) -> NetworkG
         )
     )
     return NetworkGraph(
-        network, patterns, g, footpaths_from_graph(g, network.n_stops), locator, config
+        network,
+        patterns,
+        g,
+        footpaths_from_graph(g, network.n_stops),
+        StopIndex(network, detour_factor=config.walk.detour),
+        config,
     )
 
 

@@ -388,11 +388,9 @@ class Planner:
         )
         if direct <= cfg.same_place_m:
             raise InvalidQueryError("origin and destination are the same place")
-        radius = max_walk / walk.detour
-        a, am = self.graph.locator.within(request.from_lat, request.from_lon, radius)
-        e, em = self.graph.locator.within(request.to_lat, request.to_lon, radius)
-        a, am = a[: cfg.max_access_stops], am[: cfg.max_access_stops] * walk.detour
-        e, em = e[: cfg.max_access_stops], em[: cfg.max_access_stops] * walk.detour
+        limit = cfg.max_access_stops
+        a, am = self._nearby(request.from_lat, request.from_lon, max_walk, limit)
+        e, em = self._nearby(request.to_lat, request.to_lon, max_walk, limit)
         return WalkEnds(
             a, am, walk.seconds(am), e, em, walk.seconds(em), direct * walk.detour, max_walk
         )
@@ -436,6 +434,14 @@ class Planner:
                     else self._from_forward(raw, alternative)
                 )
         return out, partial
+
+    def _nearby(
+        self, lat: float, lon: float, max_walk: float, limit: int
+    ) -> tuple[I64, NDArray[np.float64]]:
+        """Stops within ``max_walk`` street metres, nearest first: ``(rows, metres)``."""
+        found = self.graph.stop_index.nearby(lat, lon, max_walk, limit) if max_walk > 0 else []
+        rows = np.array([r for r, _ in found], dtype=np.int64)
+        return rows, np.array([m for _, m in found], dtype=np.float64)
 
     def _forward(
         self, fwd: Timetable, ends: WalkEnds, t: int, max_rides: int

@@ -1,4 +1,4 @@
-"""Walking: distances between points and stops, and the nearest stops to a point (KD-tree).
+"""Walking: the walk model, and stop pairs close enough for a walking transfer (KD-tree).
 
 Straight-line (great-circle) metres times a detour factor estimate the street distance; time is
 that over the walking speed. Stops are indexed in a local equirectangular projection, which is
@@ -15,6 +15,8 @@ from scipy.spatial import cKDTree
 
 from transit.geometry import EARTH_RADIUS_M, haversine_m
 
+from .stop_index import DETOUR_FACTOR
+
 __all__ = ["StopLocator", "WalkModel"]
 
 
@@ -25,12 +27,13 @@ F64 = NDArray[np.float64]
 class WalkModel:
     """How fast and how far people walk.
 
-    ``detour`` multiplies straight-line metres into street metres; ``speed_mps`` is 1.3 m/s
-    (4.7 km/h) by default, a common planner default for adults.
+    ``detour`` multiplies straight-line metres into street metres (``routing.stop_index``'s
+    factor, so walks agree with the nearby-stops answers); ``speed_mps`` is 1.3 m/s (4.7 km/h)
+    by default, a common planner default for adults.
     """
 
     speed_mps: float = 1.3
-    detour: float = 1.25
+    detour: float = DETOUR_FACTOR
 
     def __post_init__(self) -> None:
         if not (self.speed_mps > 0 and self.detour >= 1):
@@ -42,7 +45,10 @@ class WalkModel:
 
 
 class StopLocator:
-    """KD-tree over stop coordinates: stops within a street distance of a point."""
+    """KD-tree over stop coordinates, for the pairs of stops within a transfer radius.
+
+    (Stops near a point come from ``routing.stop_index.StopIndex``.)
+    """
 
     __slots__ = ("_lat", "_lat0", "_lon", "_lon0", "_tree", "_xscale")
 
@@ -59,23 +65,6 @@ class StopLocator:
         y = np.radians(np.asarray(lat) - self._lat0) * EARTH_RADIUS_M
         out: F64 = np.column_stack([np.atleast_1d(x), np.atleast_1d(y)])
         return out
-
-    def within(self, lat: float, lon: float, radius_m: float) -> tuple[NDArray[np.int64], F64]:
-        """Stops within ``radius_m`` straight-line metres, nearest first: ``(rows, metres)``."""
-        if self._tree is None or radius_m <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        # the projection distorts a little far from the centre: search a bit wider, then filter
-        rows = np.asarray(
-            self._tree.query_ball_point(
-                self._xy(np.array(lat), np.array(lon))[0], radius_m * 1.02 + 5
-            ),
-            dtype=np.int64,
-        )
-        metres = haversine_m(lat, lon, self._lat[rows], self._lon[rows])
-        keep = metres <= radius_m
-        rows, metres = rows[keep], metres[keep]
-        order = np.argsort(metres, kind="stable")
-        return rows[order], metres[order]
 
     def pairs(self, radius_m: float) -> tuple[NDArray[np.int64], NDArray[np.int64], F64]:
         """All unordered stop pairs within ``radius_m`` metres: ``(i, j, metres)`` with i < j."""

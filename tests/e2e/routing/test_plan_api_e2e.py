@@ -8,7 +8,7 @@ from typing import Any
 async def test_plan_through_the_app(app_client: Any) -> None:
     resp = await app_client.get(
         "/api/v1/plan",
-        params={"from": "-16.9203,145.7710", "to": "-16.8700,145.7450", "time": "2014-06-02T08:30"},
+        params={"from": "-16.9203,145.7710", "to": "-16.8740,145.7430", "time": "2014-06-02T08:30"},
     )
     assert resp.status == 200, await resp.text()
     body = await resp.json()

@@ -16,7 +16,7 @@ TRIMET = str(ROOT / "tests" / "data" / "portland-trimet-2routes.zip")
 
 def test_plan_prints_itineraries(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(
-        ["plan", "-16.9203,145.7710", "-16.8700,145.7450", "--time", "2014-06-02T08:30",
+        ["plan", "-16.9203,145.7710", "-16.8740,145.7430", "--time", "2014-06-02T08:30",
          "--gtfs", CAIRNS]
     )  # fmt: skip
     out = capsys.readouterr().out
@@ -29,7 +29,7 @@ def test_plan_prints_itineraries(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_plan_json_and_arrive_by(capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(
-        ["plan", "-16.9203,145.7710", "-16.8700,145.7450", "--time", "2014-06-02T10:00",
+        ["plan", "-16.9203,145.7710", "-16.8740,145.7430", "--time", "2014-06-02T10:00",
          "--arrive-by", "--json", "--gtfs", CAIRNS]
     )  # fmt: skip
     body = json.loads(capsys.readouterr().out)
