@@ -67,6 +67,10 @@ ROUTE_MODULES: list[str] = [
     "api_plan",
     "api_operator",
     "api_ingest",
+    "api_rider",
+    "api_gtfsrt",
+    "metrics",
+    "ws",
 ]
 
 #: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx
@@ -75,6 +79,8 @@ CLEANUP_CTX: list[str] = [
     "live:tracker_service",
     "jobs.schedule:nightly_jobs",
     "api_plan:planner_service",
+    "api_rider:rider_service",
+    "ws:ws_service",
 ]
 
 

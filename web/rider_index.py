@@ -1,0 +1,306 @@
+"""Lookup tables the rider API needs, built once per feed version (in a thread).
+
+A ``RiderIndex`` holds, for one ``Network``: the stop KD-tree, the routes serving each stop
+(CSR), each stop's stop times sorted by arrival (CSR) for timetable look-ups, normalised stop
+names for search, one representative stop pattern per route and direction, and the GeoJSON of
+every shape. Everything is numpy or plain tuples; per-day "which trips run" masks are cached.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from routing.stop_index import StopIndex
+from transit.calendar import active_services
+from transit.network import Network
+from transit.times import service_day_origin
+
+__all__ = ["RiderIndex", "ScheduledCall", "build_rider_index", "normalise"]
+
+I32 = NDArray[np.int32]
+I64 = NDArray[np.int64]
+
+_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, accents stripped, punctuation collapsed to single spaces.
+
+    >>> normalise("  Cairns  Central, Stop 3 - Café ")
+    'cairns central stop 3 cafe'
+    """
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    ascii_only = "".join(c for c in folded if not unicodedata.combining(c))
+    return _WORD.sub(" ", ascii_only).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledCall:
+    """A timetabled call of a trip at a stop on one service day."""
+
+    trip: int
+    st_row: int
+    service_date: str  # YYYYMMDD
+    arrival: float  # POSIX seconds
+    departure: float
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """The most common stop sequence of a route in one direction."""
+
+    direction_id: int
+    headsign: str
+    stops: tuple[int, ...]
+    trips: int
+
+
+@dataclass(slots=True, eq=False)
+class RiderIndex:
+    """Per-feed lookup structures (see the module docstring). Build with ``build_rider_index``."""
+
+    network: Network
+    stops: StopIndex
+    stop_route_start: I64
+    stop_route: I32
+    stop_st_start: I64
+    stop_st_rows: I64
+    stop_st_arr: I32
+    st_trip: I32
+    search_names: tuple[str, ...]
+    search_codes: tuple[str, ...]
+    route_order: tuple[int, ...]
+    route_stop_count: I64
+    patterns: dict[int, tuple[Pattern, ...]]
+    shapes_geojson: bytes
+    _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
+    _origin: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ----- stops ---------------------------------------------------------------------------
+    def routes_at(self, stop: int) -> I32:
+        """Route rows serving stop row ``stop``, in route display order."""
+        return self.stop_route[self.stop_route_start[stop] : self.stop_route_start[stop + 1]]
+
+    def search(self, query: str, limit: int) -> list[int]:
+        """Stop rows whose name or code matches ``query``, best first.
+
+        Ranks: exact code, exact name, name starts with the query, a word starts with it,
+        every query word starts a name word, substring; ties by shorter name then name.
+        """
+        q = normalise(query)
+        if not q:
+            return []
+        raw = query.strip().casefold()
+        words = q.split()
+        scored: list[tuple[int, int, str, int]] = []
+        for row, (name, code) in enumerate(zip(self.search_names, self.search_codes, strict=True)):
+            if code and code == raw:
+                rank = 0
+            elif name == q:
+                rank = 1
+            elif name.startswith(q):
+                rank = 2
+            elif f" {q}" in f" {name}":
+                rank = 3
+            elif all(f" {w}" in f" {name}" for w in words):
+                rank = 4
+            elif q in name or (code and raw in code):
+                rank = 5
+            else:
+                continue
+            scored.append((rank, len(name), name, row))
+        scored.sort()
+        return [row for *_, row in scored[:limit]]
+
+    def stops_in_bbox(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> I64:
+        """Boarding stop rows inside a bounding box, in row order."""
+        net = self.network
+        inside = (
+            (net.stop_lat >= min_lat)
+            & (net.stop_lat <= max_lat)
+            & (net.stop_lon >= min_lon)
+            & (net.stop_lon <= max_lon)
+            & (np.diff(self.stop_st_start) > 0)
+        )
+        return np.flatnonzero(inside).astype(np.int64)
+
+    # ----- timetable -----------------------------------------------------------------------
+    def origin(self, service_date: str) -> float:
+        """POSIX seconds of the service day's "noon minus 12 h" in the feed's time zone."""
+        value = self._origin.get(service_date)
+        if value is None:
+            value = service_day_origin(service_date, self.network.timezone)
+            self._origin[service_date] = value
+        return value
+
+    def trips_active(self, day: date) -> NDArray[np.bool_]:
+        """Mask over trip rows: does the trip run on ``day``? (cached per day)."""
+        ordinal = day.toordinal()
+        mask = self._active.get(ordinal)
+        if mask is None:
+            services = active_services(self.network.calendar, ordinal)
+            mask = services[self.network.trip_service] if len(services) else np.zeros(0, bool)
+            with self._lock:
+                if len(self._active) > 16:
+                    self._active.clear()
+                self._active[ordinal] = mask
+        return mask
+
+    def scheduled_calls(self, stop: int, t0: float, t1: float, today: date) -> list[ScheduledCall]:
+        """Timetabled arrivals at stop row ``stop`` between POSIX ``t0`` and ``t1``.
+
+        Service days ``today - 1`` .. ``today + 1`` are searched, since GTFS times pass 24:00.
+        """
+        lo, hi = int(self.stop_st_start[stop]), int(self.stop_st_start[stop + 1])
+        arr = self.stop_st_arr[lo:hi]
+        out: list[ScheduledCall] = []
+        net = self.network
+        for delta in (-1, 0, 1):
+            day = today + timedelta(days=delta)
+            ymd = day.strftime("%Y%m%d")
+            origin = self.origin(ymd)
+            a = int(np.searchsorted(arr, t0 - origin, side="left"))
+            b = int(np.searchsorted(arr, t1 - origin, side="right"))
+            if a >= b:
+                continue
+            active = self.trips_active(day)
+            for k in range(lo + a, lo + b):
+                st = int(self.stop_st_rows[k])
+                trip = int(self.st_trip[st])
+                if len(active) and active[trip]:
+                    out.append(
+                        ScheduledCall(
+                            trip,
+                            st,
+                            ymd,
+                            origin + float(net.st_arr[st]),
+                            origin + float(net.st_dep[st]),
+                        )
+                    )
+        out.sort(key=lambda c: c.arrival)
+        return out
+
+
+def build_rider_index(network: Network) -> RiderIndex:
+    """Build every rider lookup structure for ``network`` (CPU-heavy: call in a thread)."""
+    net = network
+    n_st = net.n_stop_times
+    st_trip = np.repeat(
+        np.arange(net.n_trips, dtype=np.int32), np.diff(net.trip_st_start).astype(np.int64)
+    )
+    # routes in display order: numeric-aware on short name, then long name, then id
+    route_order = tuple(
+        sorted(
+            range(net.n_routes),
+            key=lambda r: (
+                _natural(str(net.route_short_names[r]) or str(net.route_ids[r])),
+                str(net.route_long_names[r]),
+            ),
+        )
+    )
+    rank = np.empty(net.n_routes, dtype=np.int64)
+    rank[list(route_order)] = np.arange(net.n_routes)
+    # routes serving each stop: unique (stop, route rank) pairs, CSR by stop
+    st_route_rank = rank[net.trip_route[st_trip]] if n_st else np.zeros(0, np.int64)
+    pairs = np.unique(net.st_stop.astype(np.int64) * max(net.n_routes, 1) + st_route_rank)
+    pair_stop = pairs // max(net.n_routes, 1)
+    pair_route = (
+        np.asarray(route_order, dtype=np.int32)[pairs % max(net.n_routes, 1)]
+        if len(pairs)
+        else np.zeros(0, np.int32)
+    )
+    stop_route_start = np.searchsorted(pair_stop, np.arange(net.n_stops + 1)).astype(np.int64)
+    route_stop_count = np.bincount(pair_route, minlength=net.n_routes).astype(np.int64)
+    # stop times of each stop, by arrival
+    order = np.lexsort((net.st_arr, net.st_stop)).astype(np.int64)
+    stop_st_start = np.searchsorted(net.st_stop[order], np.arange(net.n_stops + 1)).astype(np.int64)
+    stop_st_arr = net.st_arr[order].astype(np.int32)
+    return RiderIndex(
+        network=net,
+        stops=StopIndex(net),
+        stop_route_start=stop_route_start,
+        stop_route=np.asarray(pair_route, dtype=np.int32),
+        stop_st_start=stop_st_start,
+        stop_st_rows=order,
+        stop_st_arr=stop_st_arr,
+        st_trip=st_trip,
+        search_names=tuple(normalise(str(s)) for s in net.stop_names.tolist()),
+        search_codes=tuple(str(s).strip().casefold() for s in net.stop_codes.tolist()),
+        route_order=route_order,
+        route_stop_count=route_stop_count,
+        patterns=_patterns(net),
+        shapes_geojson=_shapes_geojson(net),
+    )
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", text))
+
+
+def _patterns(net: Network) -> dict[int, tuple[Pattern, ...]]:
+    """Per route row: the most common stop sequence in each direction."""
+    counts: dict[tuple[int, int], Counter[tuple[int, ...]]] = {}
+    headsigns: dict[tuple[int, int, tuple[int, ...]], str] = {}
+    starts = net.trip_st_start
+    stops = net.st_stop.tolist()
+    for trip in range(net.n_trips):
+        lo, hi = int(starts[trip]), int(starts[trip + 1])
+        if hi <= lo:
+            continue
+        key = (int(net.trip_route[trip]), int(net.trip_direction[trip]))
+        seq = tuple(stops[lo:hi])
+        counts.setdefault(key, Counter())[seq] += 1
+        headsigns.setdefault((*key, seq), str(net.trip_headsign[trip]))
+    out: dict[int, list[Pattern]] = {}
+    for (route, direction), counter in sorted(counts.items()):
+        seq, _count = max(counter.items(), key=lambda kv: (kv[1], len(kv[0])))
+        out.setdefault(route, []).append(
+            Pattern(direction, headsigns[(route, direction, seq)], seq, sum(counter.values()))
+        )
+    return {r: tuple(p) for r, p in out.items()}
+
+
+def shape_coordinates(net: Network, shape: int) -> list[list[float]]:
+    """GeoJSON ``[lon, lat]`` pairs of one shape, rounded to about 1 m."""
+    rows = net.shape_rows(shape)
+    lon = np.round(net.shape_lon[rows], 5).tolist()
+    lat = np.round(net.shape_lat[rows], 5).tolist()
+    return [[x, y] for x, y in zip(lon, lat, strict=True)]
+
+
+def _shapes_geojson(net: Network) -> bytes:
+    """A FeatureCollection with one LineString per shape used by a trip, tagged with its route."""
+    shape_route: dict[int, int] = {}
+    for trip_shape, trip_route in zip(
+        net.trip_shape.tolist(), net.trip_route.tolist(), strict=True
+    ):
+        if trip_shape >= 0:
+            shape_route.setdefault(int(trip_shape), int(trip_route))
+    features = []
+    for shape, route in sorted(shape_route.items()):
+        color = str(net.route_colors[route])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": shape_coordinates(net, shape)},
+                "properties": {
+                    "shape_id": str(net.shape_ids[shape]),
+                    "route_id": str(net.route_ids[route]),
+                    "route_short_name": str(net.route_short_names[route]),
+                    "color": f"#{color}" if color else None,
+                },
+            }
+        )
+    doc = {"type": "FeatureCollection", "features": features}
+    return json.dumps(doc, separators=(",", ":")).encode()

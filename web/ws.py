@@ -1,0 +1,317 @@
+"""``/ws``: live arrivals and vehicle positions pushed to subscribed clients.
+
+A client sends ``{"subscribe": {"stops": [...], "routes": [...], "vehicles": [...]}}`` (each list
+optional, up to ``MAX_IDS`` ids; ``"*"`` in ``routes`` or ``vehicles`` means all) and receives the
+matching events of the Redis pub/sub channel ``{prefix}updates`` (see ``feeds.live_state``):
+``vehicle`` (a position changed), ``arrivals`` (a trip's predictions changed; a client that only
+follows stops receives only the predictions for its stops) and ``withdrawn``. A new subscribe
+message replaces the previous subscription; ``{"unsubscribe": true}`` clears it.
+
+One Redis subscriber per process fans events out in memory, so any process can serve any
+client. Each client has a bounded queue; a client that cannot keep up is disconnected (close
+code 1013, "try again later") rather than allowed to grow the server's memory. The server sends
+``{"type": "heartbeat", "now": ...}`` every ``HEARTBEAT_S`` and WebSocket pings underneath.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from . import keys
+
+__all__ = ["HUB", "MAX_IDS", "Client", "Hub", "routes", "ws_service"]
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+MAX_IDS = 1000
+QUEUE_SIZE = 256
+HEARTBEAT_S = 15.0
+_KINDS = ("stops", "routes", "vehicles")
+
+
+@dataclass(eq=False, slots=True)
+class Client:
+    """One connected socket, what it follows, and its outgoing queue."""
+
+    ws: web.WebSocketResponse
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    stops: frozenset[str] = frozenset()
+    routes: frozenset[str] = frozenset()
+    vehicles: frozenset[str] = frozenset()
+    too_slow: bool = False
+
+
+@dataclass(slots=True)
+class Hub:
+    """Clients by what they follow; ``dispatch`` fans one pub/sub message out."""
+
+    clients: set[Client] = field(default_factory=set)
+    by_stop: dict[str, set[Client]] = field(default_factory=dict)
+    by_route: dict[str, set[Client]] = field(default_factory=dict)
+    by_vehicle: dict[str, set[Client]] = field(default_factory=dict)
+    all_routes: set[Client] = field(default_factory=set)
+    all_vehicles: set[Client] = field(default_factory=set)
+    trip_route: dict[str, str] = field(default_factory=dict)
+    dropped: int = 0
+    events: int = 0
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+
+    def remove(self, client: Client) -> None:
+        self._unindex(client)
+        self.clients.discard(client)
+
+    def _unindex(self, client: Client) -> None:
+        for ids, table in (
+            (client.stops, self.by_stop),
+            (client.routes, self.by_route),
+            (client.vehicles, self.by_vehicle),
+        ):
+            for i in ids:
+                members = table.get(i)
+                if members is not None:
+                    members.discard(client)
+                    if not members:
+                        del table[i]
+        self.all_routes.discard(client)
+        self.all_vehicles.discard(client)
+
+    def subscribe(
+        self, client: Client, stops: Iterable[str], routes: Iterable[str], vehicles: Iterable[str]
+    ) -> None:
+        """Replace what ``client`` follows."""
+        self._unindex(client)
+        client.stops, client.routes, client.vehicles = (
+            frozenset(stops),
+            frozenset(routes),
+            frozenset(vehicles),
+        )
+        for ids, table, wildcard in (
+            (client.stops, self.by_stop, None),
+            (client.routes, self.by_route, self.all_routes),
+            (client.vehicles, self.by_vehicle, self.all_vehicles),
+        ):
+            for i in ids:
+                if i == "*" and wildcard is not None:
+                    wildcard.add(client)
+                else:
+                    table.setdefault(i, set()).add(client)
+
+    def dispatch(self, raw: str) -> int:
+        """Queue one pub/sub message for every client following it; returns clients reached."""
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return 0
+        self.events += 1
+        kind = event.get("type")
+        whole: set[Client] = set()
+        partial: dict[Client, list[dict[str, Any]]] = {}
+        if kind == "vehicle":
+            v = event.get("vehicle") or {}
+            whole |= self.all_vehicles | self.all_routes
+            whole |= self.by_vehicle.get(v.get("vehicle_id", ""), set())
+            whole |= self.by_route.get(v.get("route_id") or "", set())
+        elif kind == "arrivals":
+            preds = event.get("predictions") or []
+            route = preds[0].get("route_id", "") if preds else ""
+            whole |= self.all_vehicles | self.all_routes
+            whole |= self.by_vehicle.get(event.get("vehicle_id", ""), set())
+            whole |= self.by_route.get(route, set())
+            if self.by_stop:
+                for p in preds:
+                    for c in self.by_stop.get(p.get("stop_id", ""), ()):
+                        if c not in whole:
+                            partial.setdefault(c, []).append(p)
+        elif kind == "withdrawn":
+            route = self.trip_route.get(event.get("trip_id", ""), "")
+            whole |= self.all_vehicles | self.all_routes
+            whole |= self.by_vehicle.get(event.get("vehicle_id", ""), set())
+            whole |= self.by_route.get(route, set())
+            if self.by_stop:
+                whole |= {c for c in self.clients if c.stops}
+        else:
+            return 0
+        for c in whole:
+            self._offer(c, raw)
+        for c, preds in partial.items():
+            self._offer(c, json.dumps({**event, "predictions": preds}, separators=(",", ":")))
+        return len(whole) + len(partial)
+
+    def _offer(self, client: Client, text: str) -> None:
+        if client.too_slow:
+            return
+        try:
+            client.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            client.too_slow = True
+            self.dropped += 1
+            self.remove(client)
+            client.queue = asyncio.Queue(1)
+            client.queue.put_nowait("")  # wake the writer, which closes the socket
+
+
+HUB = web.AppKey("ws_hub", Hub)
+
+
+def _trip_routes(app: web.Application) -> dict[str, str]:
+    network = app[keys.NETWORK].current
+    if network is None:
+        return {}
+    ids = network.route_ids
+    return {
+        str(t): str(ids[r])
+        for t, r in zip(network.trip_ids.tolist(), network.trip_route.tolist(), strict=True)
+    }
+
+
+async def ws_service(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the hub and its one Redis subscriber for this process."""
+    hub = Hub()
+    app[HUB] = hub
+    hub.trip_route = await asyncio.to_thread(_trip_routes, app)
+    channel = f"{app[keys.SETTINGS].redis_prefix}updates"
+    redis = app[keys.REDIS]
+
+    async def listen() -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with redis.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    delay = 0.5
+                    while True:
+                        msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if msg is not None and msg.get("type") == "message":
+                            data = msg["data"]
+                            hub.dispatch(data.decode() if isinstance(data, bytes) else data)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: resubscribe with backoff
+                log.warning("updates subscriber lost; reconnecting", exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def follow_network() -> None:
+        holder = app[keys.NETWORK]
+        while True:
+            await holder.changed.wait()
+            hub.trip_route = await asyncio.to_thread(_trip_routes, app)
+
+    tasks = [
+        asyncio.create_task(listen(), name="ws-updates"),
+        asyncio.create_task(follow_network(), name="ws-network-follow"),
+    ]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for c in list(hub.clients):
+            await c.ws.close(code=1001, message=b"server shutting down")
+
+
+def parse_subscription(msg: Any) -> tuple[list[str], list[str], list[str]]:
+    """The (stops, routes, vehicles) of a subscribe message; ValueError saying what is wrong.
+
+    >>> parse_subscription({"subscribe": {"stops": ["s1"], "routes": ["*"]}})
+    (['s1'], ['*'], [])
+    >>> parse_subscription({"subscribe": {"stop": ["s1"]}})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown key 'stop' in subscribe; use stops, routes, vehicles
+    """
+    if not isinstance(msg, dict) or "subscribe" not in msg:
+        raise ValueError(
+            'send {"subscribe": {"stops": [...], "routes": [...], "vehicles": [...]}}'
+            ' or {"unsubscribe": true}'
+        )
+    sub = msg["subscribe"]
+    if not isinstance(sub, dict):
+        raise ValueError("subscribe must be an object with stops, routes and/or vehicles lists")
+    for key in sub:
+        if key not in _KINDS:
+            raise ValueError(f"unknown key {key!r} in subscribe; use stops, routes, vehicles")
+    out: list[list[str]] = []
+    for kind in _KINDS:
+        ids = sub.get(kind, [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            raise ValueError(f"{kind} must be a list of non-empty id strings")
+        if len(ids) > MAX_IDS:
+            raise ValueError(f"{kind}: at most {MAX_IDS} ids per subscription, got {len(ids)}")
+        out.append(ids)
+    return out[0], out[1], out[2]
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """Upgrade to a WebSocket and stream the events the client subscribes to."""
+    hub = request.app.get(HUB)
+    if hub is None:
+        raise web.HTTPServiceUnavailable(text="live updates are not running on this server")
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=256 * 1024)
+    await ws.prepare(request)
+    client = Client(ws)
+    hub.add(client)
+
+    async def writer() -> None:
+        from .api_rider import clock_now
+
+        while not ws.closed:
+            try:
+                text = await asyncio.wait_for(client.queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                text = json.dumps({"type": "heartbeat", "now": clock_now(request.app)})
+            if client.too_slow:
+                await ws.close(code=1013, message=b"too slow: events were dropped")
+                return
+            await ws.send_str(text)
+
+    send_task = asyncio.create_task(writer(), name="ws-writer")
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                body = json.loads(msg.data)
+                if isinstance(body, dict) and body.get("unsubscribe") is True:
+                    hub.subscribe(client, (), (), ())
+                    reply: dict[str, Any] = {
+                        "type": "subscribed",
+                        "stops": 0,
+                        "routes": 0,
+                        "vehicles": 0,
+                    }
+                else:
+                    stops, route_ids, vehicles = parse_subscription(body)
+                    hub.subscribe(client, stops, route_ids, vehicles)
+                    reply = {
+                        "type": "subscribed",
+                        "stops": len(stops),
+                        "routes": len(route_ids),
+                        "vehicles": len(vehicles),
+                    }
+            except ValueError as exc:
+                reply = {"type": "error", "detail": str(exc)}
+            if client.too_slow:
+                break
+            with contextlib.suppress(asyncio.QueueFull):
+                client.queue.put_nowait(json.dumps(reply))
+    finally:
+        send_task.cancel()
+        await asyncio.gather(send_task, return_exceptions=True)
+        hub.remove(client)
+        if not ws.closed:
+            await ws.close()
+    return ws
