@@ -31,12 +31,12 @@ ARGS = [
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
 ]
 
 
 def _get(url: str) -> Any:
-    with urlopen(url, timeout=5) as r:  # noqa: S310 (loopback test server)
+    with urlopen(url, timeout=5) as r:
         return json.loads(r.read())
 
 
