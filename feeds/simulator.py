@@ -75,7 +75,11 @@ class DemoClock:
 
 
 def demo_clock(network: Network, real_now: float) -> DemoClock:
-    """The clock mapping today onto the busiest same-weekday date of the feed's calendar."""
+    """The clock mapping today onto the busiest same-weekday date of the feed's calendar.
+
+    Among equally busy dates the one nearest the middle of the calendar wins, so a demo left
+    running for days keeps finding service on the following feed dates.
+    """
     tz = network.timezone
     today = datetime.fromtimestamp(real_now, ZoneInfo(tz)).date()
     cal = network.calendar
@@ -86,11 +90,12 @@ def demo_clock(network: Network, real_now: float) -> DemoClock:
     if first <= today <= last:
         return DemoClock(today, 0.0)
     candidate = first + timedelta(days=(today.weekday() - first.weekday()) % 7)
-    best, best_count = first, -1
+    middle = first + (last - first) / 2
+    best, best_key = first, (-1, 0)
     while candidate <= last:
-        count = len(active_trips(network, candidate))
-        if count >= best_count:
-            best, best_count = candidate, count
+        key = (len(active_trips(network, candidate)), -abs((candidate - middle).days))
+        if key > best_key:
+            best, best_key = candidate, key
         candidate += timedelta(days=7)
     offset = service_day_origin(best, tz) - service_day_origin(today, tz)
     return DemoClock(best, offset)
@@ -132,11 +137,26 @@ class Simulator:
         self.dropout = dropout
         self.max_speed = max_speed
         self.runs: list[_Run] = []
-        for day in (feed_date - timedelta(days=1), feed_date):
+        self._planned: set[date] = set()
+        self._starts = np.zeros(0)
+        self._longest = 0.0
+        self._plan_days([feed_date - timedelta(days=1), feed_date])
+
+    def _plan_days(self, days: list[date]) -> None:
+        new = [d for d in days if d not in self._planned]
+        if not new:
+            return
+        for day in new:
+            self._planned.add(day)
             self.runs += self._plan_day(day)
         self.runs.sort(key=lambda r: r.start)
         self._starts = np.array([r.start for r in self.runs])
         self._longest = max((r.times[-1] - r.start for r in self.runs), default=0.0)
+
+    def _follow_clock(self, t: float) -> None:
+        """Plan the service day of ``t`` (and the one before) when the clock reaches it."""
+        day = datetime.fromtimestamp(t, ZoneInfo(self.network.timezone)).date()
+        self._plan_days([day - timedelta(days=1), day])
 
     # ----- planning -----------------------------------------------------------------------
     def _plan_day(self, day: date) -> list[_Run]:
@@ -233,7 +253,12 @@ class Simulator:
         return [r for r in self.runs[lo:hi] if r.times[-1] >= t0]
 
     def pings_between(self, t0: float, t1: float) -> list[Ping]:
-        """Every report timestamped in ``(t0, t1]``, in time order."""
+        """Every report timestamped in ``(t0, t1]``, in time order.
+
+        Service days are planned as the times reach them, so the fleet keeps running past
+        midnight for as long as the calendar has service.
+        """
+        self._follow_clock(t1)
         out: list[Ping] = []
         for run in self._candidates(t0, t1):
             phase = (zlib.crc32(run.vehicle_id.encode()) % 1000) / 1000.0 * self.interval_s

@@ -45,6 +45,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: a vehicle silent this long is removed from the live state (it stays in history)
+FORGET_AFTER_S = 3 * 3600.0
+
 
 class TrackerLike(Protocol):
     """What the worker needs of :class:`predictor.tracker.Tracker`."""
@@ -256,9 +259,12 @@ class TrackerWorker:
 
     async def sweep(self) -> int:
         """Re-flag stale vehicles and withdraw their predictions in Redis."""
-        states = self.tracker.sweep(self.clock())
+        now = self.clock()
+        states = self.tracker.sweep(now)
         if states:
             await self.live.put_states(states)
+        # a bus silent for hours has left service: drop it from the live fleet
+        await self.live.prune_vehicles(now - FORGET_AFTER_S)
         return len(states)
 
     async def run(self, *, sweep_every_s: float = 15.0, log_every_s: float = 30.0) -> None:

@@ -81,3 +81,11 @@ def test_same_seed_same_pings(line: Network) -> None:
 def test_rejects_bad_interval(line: Network) -> None:
     with pytest.raises(ValueError, match="interval_s"):
         Simulator(line, DAY, interval_s=0)
+
+
+def test_the_fleet_keeps_running_on_the_next_days(line: Network) -> None:
+    sim = Simulator(line, DAY, noise_m=0.0, dropout=0.0)
+    next_day = service_day_origin(date(2014, 6, 11), line.timezone)
+    pings = sim.pings_between(next_day + 8 * 3600, next_day + 8 * 3600 + 300)
+    assert pings
+    assert {p.start_date for p in pings} == {"20140611"}
