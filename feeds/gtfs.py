@@ -82,6 +82,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "frequencies": ("trip_id", "start_time", "end_time", "headway_secs"),
 }
 _MAX_LISTED = 5
+_INT32_MAX = 2**31 - 1
 #: The tables the network is built from; a broken one of these stops the load.
 USED_TABLES = frozenset(
     (
@@ -176,7 +177,7 @@ def load_network(path: str | Path, *, progress: Progress | None = None) -> Netwo
 # ----- reading helpers -----------------------------------------------------------------------
 
 
-_READ_ERRORS = (ValueError, TypeError, zipfile.BadZipFile, UnicodeDecodeError)
+_READ_ERRORS = (ValueError, TypeError, OverflowError, zipfile.BadZipFile, UnicodeDecodeError)
 
 
 def _read_feed(path: Path) -> tuple[Any, list[str]]:
@@ -188,24 +189,25 @@ def _read_feed(path: Path) -> tuple[Any, list[str]]:
     """
     try:
         return gtfs_kit.read_feed(path, dist_units="m"), []
-    except _READ_ERRORS as exc:
-        first: Exception = exc
+    except _READ_ERRORS:
+        pass
+    # gtfs-kit's own error names no file; read again table by table, with integer columns
+    # widened (gtfs-kit reads headway_secs as a 16-bit integer, too small for 10 h headways)
     skip: set[str] = set()
     warnings: list[str] = []
     from gtfs_kit import constants
 
-    for _ in range(len(constants.DTYPES)):
-        err = _locate_read_error(path, first, skip)
-        table = err.file.removesuffix(".txt")
-        if table in USED_TABLES or table not in constants.DTYPES or table in skip:
-            raise err from first
-        skip.add(table)
-        warnings.append(f"{err}; the file was ignored (the network does not use it)")
+    for _ in range(len(constants.DTYPES) + 1):
         try:
             return _read_tables(path, skip), warnings
         except _READ_ERRORS as exc:
-            first = exc
-    raise _locate_read_error(path, first, skip) from first
+            err = _locate_read_error(path, exc, skip)
+            table = err.file.removesuffix(".txt")
+            if table in USED_TABLES or table not in constants.DTYPES or table in skip:
+                raise err from exc
+            skip.add(table)
+            warnings.append(f"{err}; the file was ignored (the network does not use it)")
+    raise FeedError(path.name, None, "cannot be read")
 
 
 def _table_bytes(path: Path, skip: set[str]) -> dict[str, bytes]:
@@ -239,9 +241,13 @@ def _read_tables(path: Path, skip: set[str]) -> Any:
     for stem, data in _table_bytes(path, skip).items():
         if not data:
             continue
+        dtypes = {
+            col: ("Int64" if dtype.startswith("Int") else dtype)
+            for col, dtype in constants.DTYPES[stem].items()
+        }
         df = pd.read_csv(
             io.BytesIO(data),
-            dtype=constants.DTYPES[stem],
+            dtype=dtypes,
             na_values=["", " ", "nan", "NaN", "null"],
             keep_default_na=True,
             dtype_backend="numpy_nullable",
@@ -284,12 +290,17 @@ def _locate_read_error(path: Path, exc: Exception, skip: set[str] | None = None)
             values = raw[col].str.strip()
             num = pd.to_numeric(values.where(values != ""), errors="coerce")
             bad = num.isna() & (values != "")
+            kind = ""
             if dtype.lower().startswith("int"):
-                bad |= num.notna() & (num != np.floor(num.fillna(0)))
+                kind = "whole "
+                whole = np.isfinite(num.fillna(0)) & (num.fillna(0) == np.floor(num.fillna(0)))
+                bad |= num.notna() & ~whole
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 return FeedError(
-                    f"{stem}.txt", row + 1, f"{col} is not a number: {raw[col].iloc[row]!r}"
+                    f"{stem}.txt",
+                    row + 1,
+                    f"{col} is not a {kind}number: {raw[col].iloc[row]!r}",
                 )
     return FeedError(path.name, None, f"cannot be read: {exc}")
 
@@ -526,9 +537,11 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
         pt_lat, pt_lon = _float(shapes_df, "shape_pt_lat"), _float(shapes_df, "shape_pt_lon")
         _check_coordinates(pt_lat, pt_lon, "shapes.txt", "shape point")
         pt_seq = _int(shapes_df, "shape_pt_sequence", -1)
-        if (pt_seq < 0).any():
+        if ((pt_seq < 0) | (pt_seq > _INT32_MAX)).any():
             raise FeedDataError(
-                "shapes.txt", _first_row(pt_seq < 0), "shape_pt_sequence is blank or negative"
+                "shapes.txt",
+                _first_row((pt_seq < 0) | (pt_seq > _INT32_MAX)),
+                "shape_pt_sequence is blank, negative or too large",
             )
         pt_dist = _float(shapes_df, "shape_dist_traveled")
         pt_shape = _lookup(shape_index, pt_shape_ids)
@@ -568,9 +581,11 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
         r = _first_row(used_unplaced)
         raise FeedDataError("stop_times.txt", r, "stop has no coordinates in stops.txt")
     st_seq = _int(st_df, "stop_sequence", -1)
-    if (st_seq < 0).any():
+    if ((st_seq < 0) | (st_seq > _INT32_MAX)).any():
         raise FeedDataError(
-            "stop_times.txt", _first_row(st_seq < 0), "stop_sequence is blank or negative"
+            "stop_times.txt",
+            _first_row((st_seq < 0) | (st_seq > _INT32_MAX)),
+            "stop_sequence is blank, negative or too large",
         )
     st_arr = _times(st_df, "arrival_time", "stop_times.txt")
     st_dep = _times(st_df, "departure_time", "stop_times.txt")
@@ -604,6 +619,7 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
         for col, vals in (("start_time", f_start), ("end_time", f_end)):
             if (vals < 0).any():
                 raise FeedDataError("frequencies.txt", _first_row(vals < 0), f"{col} is blank")
+        headway = np.where(headway > _INT32_MAX, -1, headway)
         if (headway <= 0).any():
             raise FeedDataError(
                 "frequencies.txt",

@@ -273,9 +273,10 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
     report("shapes", 0, 1)
     shapes = _read_shapes(c, warn)
     shape_len = np.diff(np.asarray(shapes.start))
-    needs_shape = np.flatnonzero(
-        (trip_shape < 0) | (shape_len[np.maximum(trip_shape, 0)] == 0) & (trip_shape >= 0)
-    )
+    usable = np.zeros(n_trips, dtype=np.bool_)
+    named = trip_shape >= 0
+    usable[named] = shape_len[trip_shape[named]] > 0
+    needs_shape = np.flatnonzero(~usable)
     needs_shape = needs_shape[np.diff(start)[needs_shape] > 0]
     built: dict[bytes, int] = {}
     for t in needs_shape.tolist():
