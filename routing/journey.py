@@ -415,7 +415,12 @@ class Planner:
             found, partial = self._reverse(bwd, ends, t, max_rides)
             for raw in found[-1:] if only_best else found:
                 # the earliest arrival from this latest departure, with as many rides
-                tight, p2 = self._forward(fwd, ends, -raw.arrival, len(raw.rides))
+                # known: this journey arrives by then, so nothing later needs exploring
+                first = raw.rides[0]
+                known = -bwd.time_at(
+                    first.route, first.trip_local, first.board_local, departure=True
+                ) + int(ends.egress_s[np.flatnonzero(ends.egress == raw.access_stop)[0]])
+                tight, p2 = self._forward(fwd, ends, -raw.arrival, len(raw.rides), bound=known)
                 partial |= p2
                 out.append(
                     self._from_forward(tight[-1], alternative)
@@ -426,7 +431,12 @@ class Planner:
             found, partial = self._forward(fwd, ends, t, max_rides)
             for raw in found[-1:] if only_best else found:
                 # the latest departure that still arrives this early, with as many rides
-                late, p2 = self._reverse(bwd, ends, raw.arrival, len(raw.rides))
+                # known: this journey leaves that late, so nothing earlier needs exploring
+                first = raw.rides[0]
+                known = fwd.time_at(
+                    first.route, first.trip_local, first.board_local, departure=True
+                ) - int(ends.access_s[np.flatnonzero(ends.access == raw.access_stop)[0]])
+                late, p2 = self._reverse(bwd, ends, raw.arrival, len(raw.rides), bound=-known)
                 partial |= p2
                 out.append(
                     self._from_reverse(bwd, late[-1], alternative)
@@ -444,7 +454,7 @@ class Planner:
         return rows, np.array([m for _, m in found], dtype=np.float64)
 
     def _forward(
-        self, fwd: Timetable, ends: WalkEnds, t: int, max_rides: int
+        self, fwd: Timetable, ends: WalkEnds, t: int, max_rides: int, bound: int | None = None
     ) -> tuple[tuple[RawJourney, ...], bool]:
         res = search(
             fwd,
@@ -455,11 +465,12 @@ class Planner:
             max_rides=max_rides,
             slack=self.config.slack_s,
             work_budget=self.config.work_budget,
+            bound=bound,
         )
         return res.journeys, res.partial
 
     def _reverse(
-        self, bwd: Timetable, ends: WalkEnds, t: int, max_rides: int
+        self, bwd: Timetable, ends: WalkEnds, t: int, max_rides: int, bound: int | None = None
     ) -> tuple[tuple[RawJourney, ...], bool]:
         res = search(
             bwd,
@@ -470,6 +481,7 @@ class Planner:
             max_rides=max_rides,
             slack=self.config.slack_s,
             work_budget=self.config.work_budget,
+            bound=bound,
         )
         return res.journeys, res.partial
 

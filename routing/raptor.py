@@ -114,6 +114,7 @@ def search(
     max_rides: int = 4,
     slack: int = 60,
     work_budget: int = 50_000_000,
+    bound: int | None = None,
 ) -> SearchResult:
     """Earliest arrival at the target from the sources, Pareto over the number of rides.
 
@@ -127,6 +128,8 @@ def search(
     slack : seconds after a ride before the next boarding or walk.
     work_budget : positions the search may scan in total; past it the search stops and the
         result is marked ``partial``.
+    bound : only journeys arriving at or before ``bound`` are wanted (prunes everything later,
+        e.g. when a journey that good is already known).
 
     Returns
     -------
@@ -162,7 +165,7 @@ def search(
     ride_rec: list[tuple[I64, I64, I64, I64] | None] = [None]
     walk_src: list[I64 | None] = [None]
     found: list[tuple[int, int, int]] = []  # (round, egress stop, arrival)
-    target_best = INF
+    target_best = INF if bound is None else bound + 1
     work = 0
     partial = False
     k = 0
