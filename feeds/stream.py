@@ -220,6 +220,20 @@ class PositionStream:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
+    async def forget_idle_consumers(self, *, idle_ms: int = 3_600_000) -> int:
+        """Remove consumers (of restarted workers) idle for ``idle_ms`` with nothing pending."""
+        removed = 0
+        for key in self.keys:
+            try:
+                consumers = await self.redis.xinfo_consumers(key, self.group)
+            except aioredis.ResponseError:
+                continue
+            for c in consumers:
+                if int(c["pending"]) == 0 and int(c["idle"]) >= idle_ms:
+                    await self.redis.xgroup_delconsumer(key, self.group, c["name"])
+                    removed += 1
+        return removed
+
     async def read(
         self, consumer: str, partitions: Sequence[int], *, count: int = 500, block_ms: int = 1000
     ) -> list[Entry]:

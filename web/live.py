@@ -143,8 +143,9 @@ class TrackerWorker:
         self._last_reclaim = 0.0
 
     async def start(self) -> None:
-        """Create the consumer group if needed."""
+        """Create the consumer group if needed; forget consumers of long-gone workers."""
         await self.stream.ensure_group()
+        await self.stream.forget_idle_consumers()
 
     async def step(self, *, block_ms: int = 1000) -> int:
         """Reclaim abandoned entries (every few seconds) or read new ones; process one batch.

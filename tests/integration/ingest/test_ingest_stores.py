@@ -215,3 +215,19 @@ async def test_odd_vehicle_ids_survive_the_stream(stream: PositionStream) -> Non
     assert (result.accepted, result.duplicate) == (3, 1)
     entries = await stream.read("c", [0], block_ms=10)
     assert [e.ping.vehicle_id for e in entries if e.ping] == odd
+
+
+async def test_idle_consumers_without_pending_entries_are_forgotten(
+    stream: PositionStream,
+) -> None:
+    await stream.ensure_group()
+    await stream.publish([ping("a", 0), ping("a", 1)])
+    await stream.read("gone", [0], count=1, block_ms=10)  # holds one pending entry
+    await stream.ack(await stream.read("done", [0], count=1, block_ms=10))
+    await asyncio.sleep(0.02)
+    assert await stream.forget_idle_consumers(idle_ms=10) == 1
+    names = {
+        (c["name"].decode() if isinstance(c["name"], bytes) else c["name"])
+        for c in await stream.redis.xinfo_consumers(stream.keys[0], stream.group)
+    }
+    assert names == {"gone"}
