@@ -10,7 +10,9 @@
    With a replay of a single day there are no "last days": the earlier traversals of the same
    link that day (before the last vehicle's, at most ``history`` of them) stand in for them.
    A seeded history (:meth:`KalmanBlend.seed`) replaces them when available. Like TransitClock,
-   a bus waiting at its first stop does not leave before its scheduled departure.
+   a bus waiting at its first stop, or laying over early in its terminal zone, does not leave
+   before its scheduled departure, and link times spent laying over are not learned (the same
+   rules as ours, so that the comparison is about the estimates).
 
 Every input is what was known at the issue time: the blend learns only from links whose
 arrival has already been observed.
@@ -115,6 +117,7 @@ class KalmanBlend:
         now: float,
         d: float,
         k_next: int,
+        resume_at: float = -math.inf,
     ) -> F64:
         """Arrivals at stops ``k_next..`` of a trip for a vehicle ``d`` metres along it.
 
@@ -126,6 +129,9 @@ class KalmanBlend:
             Scheduled departure from the first stop (POSIX seconds).
         now, d, k_next : float, float, int
             Issue time, the vehicle's distance along, its next stop index.
+        resume_at : float
+            For a bus laying over (early in its terminal zone), when the timetable has it
+            leave from where it is: it drives on no earlier (TransitClock's layover rule).
 
         Returns
         -------
@@ -147,5 +153,5 @@ class KalmanBlend:
             return out
         span = float(dist[k_next] - dist[k_next - 1])
         frac = min(max((float(dist[k_next]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
-        t0 = now + frac * float(links[0])
+        t0 = max(now, resume_at) + frac * float(links[0])
         return t0 + np.concatenate(([0.0], np.cumsum(links[1:])))

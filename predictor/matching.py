@@ -66,8 +66,9 @@ class TripPlan:
 
     ``arr``/``dep`` are scheduled seconds after the service day's origin; ``dist`` metres along
     the shape; ``timepoint`` true where the bus should not leave before schedule (the first stop
-    always counts as one); ``seg`` the row of each stop-to-stop segment ``(stop[i], stop[i+1])``
-    in the tracker's :class:`~predictor.segments.SegmentTable` (filled by the tracker).
+    always counts as one). ``zone_end`` is the index of the first timepoint after the first
+    stop: before it lies the *terminal zone*, where buses lay over wherever the curb allows
+    (often past the first stop's pole) and leave on schedule.
     """
 
     trip: int
@@ -89,6 +90,7 @@ class TripPlan:
     arr: F64
     dep: F64
     timepoint: NDArray[np.bool_]
+    zone_end: int = 0
 
     @property
     def arrive_dist(self) -> F64:
@@ -156,6 +158,7 @@ class TripPlan:
             arr=network.st_arr[rows].astype(np.float64),
             dep=network.st_dep[rows].astype(np.float64),
             timepoint=tp,
+            zone_end=int(np.flatnonzero(tp[1:])[0]) + 1 if tp[1:].any() else len(tp) - 1,
         )
 
     def to_xy(self, lat: float, lon: float) -> tuple[float, float]:

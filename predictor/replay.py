@@ -65,8 +65,11 @@ class _Baselines:
         key = (v.vehicle_id, v.trip_id)
         prev = self._last.get(key)
         t = v.arrival if k > 0 else (v.departure or v.arrival)
-        if prev is not None and prev[0] == k - 1:
-            self.blend.observe((plan.stop_ids[k - 1], plan.stop_ids[k]), t - prev[1])
+        if prev is not None and prev[0] == k - 1 and v.service_date:
+            origin = self.tracker.resolver.origin(v.service_date)
+            early = origin + float(plan.dep[k - 1]) - self.tracker.config.layover_early_s
+            if not (k - 1 < plan.zone_end and prev[1] < early):  # not a layover
+                self.blend.observe((plan.stop_ids[k - 1], plan.stop_ids[k]), t - prev[1])
         self._last[key] = (k, t)
 
     def rows(self, state: VehicleState, preds: tuple[Prediction, ...], res: ReplayResult) -> None:
@@ -90,7 +93,12 @@ class _Baselines:
                     if state.next_stop_sequence is not None
                     else len(plan.seq)
                 )
-                bl = self._blend(plan, origin, state.timestamp, state.dist_along, k0)
+                resume = -math.inf
+                if k0 <= plan.zone_end:
+                    here = origin + float(np.interp(state.dist_along, plan.dist, plan.dep))
+                    if state.timestamp < here - tr.config.layover_early_s:
+                        resume = here
+                bl = self._blend(plan, origin, state.timestamp, state.dist_along, k0, resume)
                 end_t = float(bl[-1]) if len(bl) else state.timestamp
             else:
                 k0 = 0
@@ -111,9 +119,24 @@ class _Baselines:
                 res.deviation.append(sched + delay)
                 res.blend.append(float(bl[k - k0]) if 0 <= k - k0 < len(bl) else math.nan)
 
-    def _blend(self, plan: TripPlan, origin: float, now: float, d: float, k0: int) -> F64:
+    def _blend(
+        self,
+        plan: TripPlan,
+        origin: float,
+        now: float,
+        d: float,
+        k0: int,
+        resume: float = -math.inf,
+    ) -> F64:
         return self.blend.predict(
-            plan.stop_ids, plan.dist, origin + plan.arr, origin + float(plan.dep[0]), now, d, k0
+            plan.stop_ids,
+            plan.dist,
+            origin + plan.arr,
+            origin + float(plan.dep[0]),
+            now,
+            d,
+            k0,
+            resume,
         )
 
 

@@ -46,6 +46,9 @@ class SegmentTable:
         Stop rows of the network (for dwell; rows beyond it are ignored).
     default_dwell : float
         Dwell in seconds assumed at a stop never observed.
+    scale : float
+        The unit of the values learned, in seconds (1 for link times; about 1/60 when the
+        values are ratios of observed to scheduled times): scales the absolute floors.
     refresh_s : float
         The blended estimates of every link are cached per hour bin and recomputed when
         older than this (a link's own entry is refreshed at once when a bus drives it).
@@ -69,6 +72,7 @@ class SegmentTable:
         n_stops: int = 0,
         default_dwell: float = 15.0,
         refresh_s: float = 30.0,
+        scale: float = 1.0,
     ) -> None:
         if not (0.0 < alpha <= 1.0 and tau > 0.0 and 0.0 < bin_alpha <= 1.0):
             raise ValueError("alpha and bin_alpha must be in (0, 1], tau positive")
@@ -85,6 +89,9 @@ class SegmentTable:
         self.dwell_n: F64 = np.zeros(n_stops)
         self._cache: dict[int, tuple[float, F64, F64]] = {}
         self.refresh_s = refresh_s
+        self.min_sd = _MIN_SD * scale
+        self.prior_sd = 15.0 * scale
+        self.clip_abs = 60.0 * scale
 
     def _grow(self, cap: int) -> None:
         def grow(a: F64 | None, fill: float, shape: tuple[int, ...]) -> F64:
@@ -142,10 +149,10 @@ class SegmentTable:
         n = self.rec_n[seg]
         if n >= 3:
             m = self.rec_mean[seg]
-            seconds = min(max(seconds, m / 3.0), 3.0 * m + 60.0)
+            seconds = min(max(seconds, m / 3.0), 3.0 * m + self.clip_abs)
         if n == 0:
             self.rec_mean[seg] = seconds
-            self.rec_var[seg] = (0.3 * seconds + _MIN_SD) ** 2
+            self.rec_var[seg] = (0.3 * seconds + self.min_sd) ** 2
         else:
             a = self.alpha
             diff = seconds - self.rec_mean[seg]
@@ -157,7 +164,7 @@ class SegmentTable:
         bn = self.bin_n[seg, b]
         if bn == 0:
             self.bin_mean[seg, b] = seconds
-            self.bin_var[seg, b] = (0.3 * seconds + _MIN_SD) ** 2
+            self.bin_var[seg, b] = (0.3 * seconds + self.min_sd) ** 2
         else:
             a = max(self.bin_alpha, 1.0 / (bn + 1.0))
             diff = seconds - self.bin_mean[seg, b]
@@ -230,5 +237,5 @@ class SegmentTable:
         if missing.any():
             prior = np.maximum(sched, 1.0) * self.ratio
             mean = np.where(missing, prior, mean)
-            var = np.where(missing, (0.3 * prior + 15.0) ** 2, var)
-        return mean, np.maximum(var, _MIN_SD * _MIN_SD)
+            var = np.where(missing, (0.3 * prior + self.prior_sd) ** 2, var)
+        return mean, np.maximum(var, self.min_sd * self.min_sd)

@@ -71,6 +71,10 @@ __all__ = ["Tracker", "TrackerConfig"]
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
+#: Timetable link times below this are raised to it before taking observed/scheduled ratios
+#: (timetables round to the minute, so a short link may be scheduled at 0 s).
+MIN_SCHED_S = 20.0
+
 
 @dataclass(frozen=True, slots=True)
 class TrackerConfig:
@@ -94,8 +98,9 @@ class TrackerConfig:
     hold_at_timepoints: bool = True
     link_alpha: float = 0.4
     link_tau_s: float = 3600.0
-    pace_alpha: float = 0.3
-    pace_weight: float = 0.5
+    layover_early_s: float = 120.0
+    by_schedule: bool = True
+    median_correction: float = 1.0
     emit_change_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -132,7 +137,6 @@ class _Vehicle:
         "last_ping",
         "last_state",
         "last_ts",
-        "log_pace",
         "moved_d",
         "moved_t",
         "next_p50",
@@ -165,7 +169,6 @@ class _Vehicle:
         self.last_ping: Ping | None = None
         self.jump_n = 0
         self.off_n = 0
-        self.log_pace = 0.0  # log of this bus's link times over the shared estimates
         self._reset_trip()
 
     def _reset_trip(self) -> None:
@@ -202,10 +205,14 @@ class Tracker:
     def __init__(self, network: Network, config: TrackerConfig | None = None) -> None:
         self.network = network
         self.config = config or TrackerConfig()
+        c = self.config
         self.segments = SegmentTable(
-            alpha=self.config.link_alpha, tau=self.config.link_tau_s, n_stops=network.n_stops
+            alpha=c.link_alpha,
+            tau=c.link_tau_s,
+            n_stops=network.n_stops,
+            scale=1.0 / 60.0 if c.by_schedule else 1.0,
         )
-        self.calibrator = IntervalCalibrator()
+        self.calibrator = IntervalCalibrator(shrink_bias=c.median_correction)
         self._plans: dict[int, TripPlan] = {}
         self._segs: dict[int, tuple[I64, F64]] = {}
         self.resolver = TripResolver(network, self.plan)
@@ -215,6 +222,7 @@ class Tracker:
         self._blocks: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] | None = None
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self._hold_rate: dict[str, float] = {}
+        self._block_next: dict[tuple[int, str], int | None] = {}
         c = self.config
         self._R = c.gps_sigma_m**2
 
@@ -236,9 +244,33 @@ class Tracker:
             self._segs[plan.trip] = got
         return got
 
+    def _observe_link(
+        self, seg: int, seconds: float, tod: float, sched: float, when: float
+    ) -> None:
+        """Teach the link table one traversal (as a ratio to the timetable when configured)."""
+        if self.config.by_schedule:
+            self.segments.observe(seg, seconds / max(sched, MIN_SCHED_S), tod, 1.0, when)
+        else:
+            self.segments.observe(seg, seconds, tod, sched, when)
+
+    def _estimate(self, segs: I64, sched: F64, tod: float, now: float) -> tuple[F64, F64]:
+        """Link times (mean, variance) in seconds for the given timetable link times."""
+        if not self.config.by_schedule:
+            return self.segments.estimate(segs, sched, tod, now)
+        base = np.maximum(sched, MIN_SCHED_S)
+        mean, var = self.segments.estimate(segs, np.ones(len(segs)), tod, now)
+        return mean * base, var * (base * base)
+
     def _next_in_block(self, plan: TripPlan, service_date: str) -> int | None:
+        """The trip the same bus runs next (same block, same day), cached."""
         if not plan.block_id:
             return None
+        key = (plan.trip, service_date)
+        if key not in self._block_next:
+            self._block_next[key] = self._find_next_in_block(plan, service_date)
+        return self._block_next[key]
+
+    def _find_next_in_block(self, plan: TripPlan, service_date: str) -> int | None:
         if self._blocks is None:
             net = self.network
             first = self.resolver._first_dep
@@ -541,14 +573,13 @@ class Tracker:
                 prev = v.arr_obs[k - 1]
                 if k - 1 == 0 or math.isnan(prev):
                     prev = v.dep_obs[k - 1] if k - 1 == 0 else prev
-                if not math.isnan(prev):
-                    self._learn_pace(v, k - 1, ta - prev, ta)
-                    self.segments.observe(
-                        int(v.segs[k - 1]),
-                        ta - prev,
-                        ta - v.origin,
-                        float(v.sched_link[k - 1]),
-                        ta,
+                laid_over = (
+                    k - 1 < plan.zone_end
+                    and prev < v.origin + float(plan.dep[k - 1]) - self.config.layover_early_s
+                )
+                if not math.isnan(prev) and not laid_over:
+                    self._observe_link(
+                        int(v.segs[k - 1]), ta - prev, ta - v.origin, float(v.sched_link[k - 1]), ta
                     )
                 dep_prev = v.dep_obs[k - 1]
                 if not math.isnan(dep_prev):
@@ -594,16 +625,6 @@ class Tracker:
         """Hold at mid-route timepoints: allowed by the config and seen in this route's buses."""
         return self.config.hold_at_timepoints and self._hold_rate.get(route_id, 0.5) > 0.5
 
-    def _learn_pace(self, v: _Vehicle, link: int, seconds: float, when: float) -> None:
-        """How much slower (or faster) than the shared estimate this bus drove a link."""
-        if seconds <= 0.0:
-            return
-        mean, _ = self.segments.estimate(
-            v.segs[link : link + 1], v.sched_link[link : link + 1], when - v.origin, when
-        )
-        r = math.log(min(max(seconds / float(mean[0]), 0.33), 3.0))
-        v.log_pace += self.config.pace_alpha * (r - v.log_pace)
-
     def _visit(self, v: _Vehicle, plan: TripPlan, k: int, ta: float, td: float | None) -> StopVisit:
         sched = v.origin + (plan.dep[k] if k == 0 else plan.arr[k])
         return StopVisit(
@@ -634,7 +655,6 @@ class Tracker:
         k0: int,
         start: tuple[float, float, float],
         now: float,
-        pace: float,
     ) -> tuple[F64, F64]:
         """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
         earliest it may be because of a hold)."""
@@ -644,9 +664,9 @@ class Tracker:
         link_var = np.zeros(m)
         t0, var0, hold0 = start
         if m > 1:
-            mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
-            link[1:] = mean * pace
-            link_var[1:] = var * (pace * pace)
+            mean, var = self._estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
+            link[1:] = mean
+            link_var[1:] = var
         hold = np.full(m, -np.inf)
         hold[0] = hold0
         if m > 1:
@@ -660,19 +680,17 @@ class Tracker:
                 hold[idx + 1] = origin + plan.dep[k0 + idx] + run
         return chain(t0, var0, link, link_var, hold)
 
-    def _current_link(
-        self, v: _Vehicle, plan: TripPlan, t: float, pace: float
-    ) -> tuple[float, float, float]:
+    def _current_link(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[float, float, float]:
         """Arrival at the next stop (mean, variance, hold) from the vehicle's own position."""
         nxt = v.k_arr
         d = v.prog
         if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
             t0 = t + max(float(plan.dist[0]) - d, 0.0) / 8.0
             return t0, 100.0, v.origin + float(plan.dep[0])
-        mean, lvar = self.segments.estimate(
+        mean, lvar = self._estimate(
             v.segs[nxt - 1 : nxt], v.sched_link[nxt - 1 : nxt], t - v.origin, t
         )
-        L = float(mean[0]) * pace
+        L = float(mean[0])
         span = float(plan.dist[nxt] - plan.dist[nxt - 1])
         frac = min(max((float(plan.dist[nxt]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
         hold0 = -math.inf
@@ -684,7 +702,12 @@ class Tracker:
         ):
             dwell = float(self.segments.dwell_mean[plan.stops[k_prev]])
             hold0 = v.origin + float(plan.dep[k_prev]) + max(L - dwell, 0.5 * L) * frac
-        return t + frac * L, frac * float(lvar[0]) * pace * pace + 4.0, hold0
+        if nxt <= plan.zone_end:
+            # laying over in the terminal zone: it leaves when the timetable has it here
+            here = v.origin + float(np.interp(d, plan.dist, plan.dep))
+            if t < here - self.config.layover_early_s:
+                hold0 = max(hold0, here + frac * L)
+        return t + frac * L, frac * float(lvar[0]) + 4.0, hold0
 
     def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
         c = self.config
@@ -693,13 +716,12 @@ class Tracker:
             return ()
         d = v.prog
         nxt = v.k_arr
-        pace = math.exp(c.pace_weight * v.log_pace)
         if nxt >= n:
             arrival = var = np.zeros(0)
             end_t, end_var = t, 0.0
         else:
-            start = self._current_link(v, plan, t, pace)
-            arrival, var = self._forecast(plan, v.segs, v.sched_link, v.origin, nxt, start, t, pace)
+            start = self._current_link(v, plan, t)
+            arrival, var = self._forecast(plan, v.segs, v.sched_link, v.origin, nxt, start, t)
             end_t, end_var = float(arrival[-1]), float(var[-1])
         keep = arrival - t <= c.horizon_s
         preds = self._emit(
@@ -711,7 +733,7 @@ class Tracker:
                 nplan = self.plan(nt)
                 segs, sched = self._links(nplan)
                 start2 = (end_t + c.min_layover_s, end_var, v.origin + float(nplan.dep[0]))
-                a2, v2 = self._forecast(nplan, segs, sched, v.origin, 0, start2, t, pace)
+                a2, v2 = self._forecast(nplan, segs, sched, v.origin, 0, start2, t)
                 keep2 = a2 - t <= c.horizon_s
                 preds = preds + self._emit(
                     v,

@@ -1,0 +1,57 @@
+"""Link estimates: recent buses weigh more, fallbacks, clipping, dwell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from predictor.segments import SegmentTable
+
+T0 = 1.7e9
+
+
+def test_unseen_link_falls_back_on_timetable_times_route_ratio() -> None:
+    tab = SegmentTable(n_stops=4)
+    a, b = tab.key(0, 1), tab.key(1, 2)
+    for i in range(5):
+        tab.observe(a, 150.0, 36000.0 + i, 100.0, T0 + i)
+    mean, var = tab.estimate(np.array([b]), np.array([60.0]), 36000.0, T0 + 10)
+    assert mean[0] == pytest.approx(60.0 * tab.ratio)
+    assert tab.ratio > 1.2
+    assert var[0] > 0
+
+
+def test_recent_buses_weigh_more() -> None:
+    tab = SegmentTable(alpha=0.5, n_stops=2, refresh_s=0.0)
+    s = tab.key(0, 1)
+    for i in range(6):
+        tab.observe(s, 100.0, 36000.0, 100.0, T0 + 60 * i)
+    tab.observe(s, 200.0, 36400.0, 100.0, T0 + 400)
+    mean, _ = tab.estimate(np.array([s]), np.array([100.0]), 36400.0, T0 + 400)
+    assert 130.0 < mean[0] < 200.0
+    # an hour later the recent estimate has faded toward the hour's memory
+    later, _ = tab.estimate(np.array([s]), np.array([100.0]), 36400.0, T0 + 7600)
+    assert later[0] < mean[0]
+
+
+def test_outliers_are_clipped_and_junk_ignored() -> None:
+    tab = SegmentTable(n_stops=2, refresh_s=0.0)
+    s = tab.key(0, 1)
+    for i in range(5):
+        tab.observe(s, 100.0, 36000.0, 100.0, T0 + i)
+    tab.observe(s, 5000.0, 36000.0, 100.0, T0 + 10)
+    tab.observe(s, float("nan"), 36000.0, 100.0, T0 + 11)
+    tab.observe(s, -5.0, 36000.0, 100.0, T0 + 12)
+    mean, _ = tab.estimate(np.array([s]), np.array([100.0]), 36000.0, T0 + 12)
+    assert mean[0] < 100.0 + 0.4 * 300.0 + 1.0
+
+
+def test_dwell_learned_per_stop_and_keys_grow() -> None:
+    tab = SegmentTable(n_stops=3, default_dwell=15.0)
+    tab.observe_dwell(1, 40.0)
+    tab.observe_dwell(1, 40.0)
+    assert tab.dwell_mean[1] == pytest.approx(40.0)
+    assert tab.dwell_mean[2] == 15.0
+    rows = [tab.key(i, i + 1) for i in range(3000)]
+    assert rows == list(range(3000))
+    assert tab.keys(np.array([5, 6, 7], dtype=np.int32)).tolist() == [5, 6]
