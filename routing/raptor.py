@@ -85,15 +85,18 @@ def _ranges(starts: I64, ends: I64) -> I64:
 def _first_departure(tt: Timetable, pos: I64, t: I64) -> I64:
     """Index in ``tt.dep_key`` of the first departure at or after ``t`` from each position
     (the end of the position's block when none): bisection inside one hour's departures."""
-    n_hours = tt.hour_index.shape[1] - 1
+    width = tt.hour_index.shape[1]
+    n_hours = width - 1
     h = (t // 3600) - tt.hour0
     before = h < 0
-    h = np.clip(h, 0, n_hours - 1)
-    lo = tt.hour_index[pos, h]
-    hi = tt.hour_index[pos, h + 1]
-    after = t >= (tt.hour0 + n_hours) * 3600
-    lo = np.where(after, tt.pos_colbase[pos + 1], np.where(before, tt.pos_colbase[pos], lo))
-    hi = np.where(before | after, lo, hi)
+    after = h >= n_hours
+    flat = tt.hour_index.ravel()
+    at = pos * width + np.minimum(np.maximum(h, 0), n_hours - 1)
+    lo: I64 = flat[at]
+    hi: I64 = flat[at + 1]
+    if before.any() or after.any():
+        lo = np.where(after, tt.pos_colbase[pos + 1], np.where(before, tt.pos_colbase[pos], lo))
+        hi = np.where(before | after, lo, hi)
     q = (pos << 32) + t + TIME_BIAS
     last = len(tt.dep_key) - 1
     for _ in range(tt.bucket_steps):
