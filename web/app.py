@@ -71,6 +71,7 @@ ROUTE_MODULES: list[str] = [
     "api_gtfsrt",
     "metrics",
     "ws",
+    "openapi",
 ]
 
 #: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx

@@ -284,7 +284,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
-                body = json.loads(msg.data)
+                try:
+                    body = json.loads(msg.data)
+                except ValueError:
+                    raise ValueError(
+                        "messages must be JSON: "
+                        '{"subscribe": {"stops": [...], "routes": [...], "vehicles": [...]}}'
+                    ) from None
                 if isinstance(body, dict) and body.get("unsubscribe") is True:
                     hub.subscribe(client, (), (), ())
                     reply: dict[str, Any] = {

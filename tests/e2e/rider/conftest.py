@@ -13,16 +13,16 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from rider_scene import make_light_app, predictions_for
 
 from feeds.live_state import LiveState
-from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
+from predictor.events import Flag, TrackerOutput, VehicleState
 from transit.calendar import trips_on
 from transit.network import Network
 from transit.pings import Occupancy
 from transit.times import service_day_origin
-from web import api_gtfsrt, api_rider, keys, metrics, ws
+from web import api_gtfsrt, api_rider, keys, metrics, openapi, ws
 from web.app import CLEANUP_CTX, ROUTE_MODULES, create_app
-from web.problems import problem_middleware
 from web.settings import Settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -51,6 +51,7 @@ def make_app(settings: Settings) -> web.Application:
         ("api_gtfsrt", api_gtfsrt),
         ("metrics", metrics),
         ("ws", ws),
+        ("openapi", openapi),
     ):
         if name not in ROUTE_MODULES:
             app.router.add_routes(module.routes)
@@ -58,52 +59,6 @@ def make_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(api_rider.rider_service)
     if "ws:ws_service" not in CLEANUP_CTX:
         app.cleanup_ctx.append(ws.ws_service)
-    return app
-
-
-def predictions_for(
-    net: Network, trip: int, origin: float, from_k: int, vehicle: str, issued: float, late: float
-) -> tuple[Prediction, ...]:
-    rows = range(*net.trip_rows(trip).indices(net.n_stop_times))
-    out = []
-    for k, st in enumerate(rows):
-        if k < from_k:
-            continue
-        sched = origin + float(net.st_arr[st])
-        out.append(
-            Prediction(
-                issued_at=issued,
-                vehicle_id=vehicle,
-                trip_id=str(net.trip_ids[trip]),
-                route_id=str(net.route_ids[int(net.trip_route[trip])]),
-                stop_id=str(net.stop_ids[int(net.st_stop[st])]),
-                stop_sequence=int(net.st_seq[st]),
-                predicted=sched + late,
-                p10=sched + late - 60,
-                p90=sched + late + 90,
-                scheduled=sched,
-                distance_m=400.0 * (k - from_k + 1),
-                stops_away=k - from_k + 1,
-            )
-        )
-    return tuple(out)
-
-
-def make_light_app(
-    settings: Settings, network: Network, redis: aioredis.Redis, pool: asyncpg.Pool | None
-) -> web.Application:
-    """The rider modules over an already loaded network and opened stores (fast to start)."""
-    app = web.Application(middlewares=[problem_middleware])
-    app[keys.SETTINGS] = settings
-    holder = keys.NetworkHolder()
-    holder.swap(network, 1)
-    app[keys.NETWORK] = holder
-    app[keys.REDIS] = redis
-    if pool is not None:
-        app[keys.PG_POOL] = pool
-    for module in (api_rider, api_gtfsrt, metrics, ws):
-        app.router.add_routes(module.routes)
-    app.cleanup_ctx.extend([api_rider.rider_service, ws.ws_service])
     return app
 
 
