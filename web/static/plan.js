@@ -2,7 +2,8 @@
  *
  * Fills <div id="plan-panel"> on the map page. Origin and destination come from a stop-name
  * search (GET /api/v1/plan/stops?q=) or from clicks on the Leaflet map the page exposes as
- * window.smartbusMap; GET /api/v1/plan answers with up to three itineraries, drawn on the map
+ * window.smartbusMap (after pressing a "pick on the map" button, so other map clicks stay the
+ * page's); GET /api/v1/plan answers with up to three itineraries, drawn on the map
  * (the chosen one bold, walking dashed) and listed leg by leg. No build step, no framework.
  */
 (function () {
@@ -86,12 +87,15 @@
   }
 
   whenMapReady((m) => {
+    // map clicks count only after a "pick on the map" button: the page uses clicks too
     m.on("click", (ev) => {
-      const end = state.picking || (!state.from ? "from" : !state.to ? "to" : null);
+      const end = state.picking;
       if (!end) return;
       setEnd(end, { lat: ev.latlng.lat, lon: ev.latlng.lng, name: "" });
-      state.picking = null;
+      // having picked the origin, the next click picks the destination if it is still empty
+      state.picking = end === "from" && !state.to ? "to" : null;
       updatePickButtons();
+      setStatus(state.picking ? 'now click the map to set "to"' : "");
       if (state.from && state.to) plan();
     });
   });
