@@ -289,18 +289,16 @@ def _locate_read_error(path: Path, exc: Exception, skip: set[str] | None = None)
                 continue
             values = raw[col].str.strip()
             num = pd.to_numeric(values.where(values != ""), errors="coerce")
-            bad = num.isna() & (values != "")
-            kind = ""
+            bad = (num.isna() & (values != "")).to_numpy()
+            fraction = np.zeros(len(raw), dtype=np.bool_)
             if dtype.lower().startswith("int"):
-                kind = "whole "
-                whole = np.isfinite(num.fillna(0)) & (num.fillna(0) == np.floor(num.fillna(0)))
-                bad |= num.notna() & ~whole
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
+                f = num.fillna(0).to_numpy(dtype=np.float64)
+                fraction = num.notna().to_numpy() & ~(np.isfinite(f) & (f == np.floor(f)))
+            if (bad | fraction).any():
+                row = int(np.flatnonzero(bad | fraction)[0])
+                kind = "a whole number" if fraction[row] else "a number"
                 return FeedError(
-                    f"{stem}.txt",
-                    row + 1,
-                    f"{col} is not a {kind}number: {raw[col].iloc[row]!r}",
+                    f"{stem}.txt", row + 1, f"{col} is not {kind}: {raw[col].iloc[row]!r}"
                 )
     return FeedError(path.name, None, f"cannot be read: {exc}")
 

@@ -262,3 +262,22 @@ def test_frequency_template_without_usable_times_is_left_out(tmp_path: Path) -> 
     text = "\n".join(net.warnings)
     assert "single stop time" in text
     assert "frequencies.txt row(s) name trips without usable stop times: 'F1'" in text
+
+
+def test_fractional_and_huge_integers(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, "stop_times.txt", "T1,,,S4,4,", "T1,,,S4,4.5,")
+    with pytest.raises(FeedError, match=r"^stop_times\.txt, row 4: stop_sequence is not a whole"):
+        load_network(feed)
+    feed = _copy(tmp_path / "b")
+    _edit(feed, "stop_times.txt", "T1,,,S4,4,", "T1,,,S4,99999999999,")
+    with pytest.raises(FeedError, match=r"^stop_times\.txt, row 4: stop_sequence is blank, neg"):
+        load_network(feed)
+
+
+def test_long_headways_load(tmp_path: Path) -> None:
+    # gtfs-kit reads headway_secs as a 16-bit integer: 10 h overflows it, our reader does not
+    feed = _copy(tmp_path)
+    _edit(feed, "frequencies.txt", "F1,08:00:00,09:00:00,1200", "F1,08:00:00,20:00:00,36000")
+    net = load_network(feed)
+    assert [t for t in net.trip_ids.tolist() if "@" in t] == ["F1@08:00:00", "F1@18:00:00"]
