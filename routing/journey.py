@@ -451,7 +451,9 @@ class Planner:
         """Stops within ``max_walk`` street metres, nearest first: ``(rows, metres)``."""
         found = self.graph.stop_index.nearby(lat, lon, max_walk, limit) if max_walk > 0 else []
         rows = np.array([r for r, _ in found], dtype=np.int64)
-        return rows, np.array([m for _, m in found], dtype=np.float64)
+        metres = np.array([m for _, m in found], dtype=np.float64)
+        # a point on the stop itself (within a metre) needs no walk
+        return rows, np.where(metres < 1.0, 0.0, metres)
 
     def _forward(
         self, fwd: Timetable, ends: WalkEnds, t: int, max_rides: int, bound: int | None = None

@@ -95,7 +95,7 @@ def _itinerary_lines(n: int, it: Itinerary, zone: ZoneInfo) -> list[str]:
                 f"({stops} stop{'s' if stops != 1 else ''}, trip {leg.trip_id})"
             )
         else:
-            minutes = max(1, round(leg.minutes))
+            minutes = "<1" if leg.minutes < 1 else f"{leg.minutes:.0f}"
             lines.append(
                 f"   {_hm(leg.start, zone)}  walk {leg.metres:.0f} m ({minutes} min) "
                 f"to {leg.destination.name}"

@@ -205,7 +205,8 @@
 
   function legLine(leg) {
     if (leg.mode === "walk") {
-      return el("li", {}, `${hhmm(leg.start)} walk ${leg.metres} m (${Math.max(1, Math.round(leg.minutes))} min) to ${leg.to.name}`);
+      const mins = leg.minutes < 1 ? "<1" : Math.round(leg.minutes);
+      return el("li", {}, `${hhmm(leg.start)} walk ${leg.metres} m (${mins} min) to ${leg.to.name}`);
     }
     const color = leg.route.color ? `#${leg.route.color}` : "#1d3557";
     return el("li", {},
@@ -245,6 +246,11 @@
     const m = map();
     if (!m || !window.L || !state.result) return;
     const chosen = state.chosen;
+    // a dark casing under the chosen itinerary's rides, so it stands out from route lines
+    const casing = L.geoJSON({ type: "FeatureCollection", features: state.result.geojson.features.filter(
+      (f) => f.properties.itinerary === chosen && f.properties.mode !== "walk") }, {
+      style: () => ({ color: "#102a43", weight: 11, opacity: 0.85 }), interactive: false,
+    });
     const layer = L.geoJSON(state.result.geojson, {
       filter: (f) => true,
       style: (f) => {
@@ -266,8 +272,8 @@
     });
     // the chosen itinerary on top
     layer.eachLayer((lyr) => { if (lyr.feature.properties.itinerary === chosen && lyr.bringToFront) setTimeout(() => lyr.bringToFront(), 0); });
-    layer.addTo(m);
-    state.layer = layer;
+    const group = L.layerGroup([casing, layer]).addTo(m);
+    state.layer = group;
     const bounds = L.geoJSON({ type: "FeatureCollection",
       features: state.result.geojson.features.filter((f) => f.properties.itinerary === chosen) }).getBounds();
     if (bounds.isValid()) m.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
