@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from pathlib import Path
 
@@ -21,14 +22,20 @@ TINY = DATA / "tiny-loop"
 BUNDLED = [CAIRNS, DATA / "portland-trimet-2routes.zip", DATA / "sao-paulo-121G.zip", TINY]
 
 
+@functools.cache
+def _load(path: Path) -> Network:
+    """Networks are immutable: load each bundled feed once per test session."""
+    return load_network(path)
+
+
 @pytest.fixture(scope="module")
 def cairns() -> Network:
-    return load_network(CAIRNS)
+    return _load(CAIRNS)
 
 
 @pytest.fixture(scope="module")
 def tiny() -> Network:
-    return load_network(TINY)
+    return _load(TINY)
 
 
 def _stop_offsets(net: Network, trip: int) -> np.ndarray:
@@ -91,7 +98,7 @@ def test_cairns_trips_on_a_day(cairns: Network) -> None:
 
 @pytest.mark.parametrize("feed", BUNDLED, ids=lambda p: p.name)
 def test_stop_distances_never_decrease_in_any_bundled_feed(feed: Path) -> None:
-    net = load_network(feed)
+    net = _load(feed)
     trip_of_row = np.repeat(np.arange(net.n_trips), np.diff(net.trip_st_start))
     same = trip_of_row[1:] == trip_of_row[:-1]
     assert (np.diff(net.st_dist)[same] >= 0).all()
