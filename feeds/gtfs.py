@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from feeds.errors import FeedError
+from feeds.errors import FeedError, FeedWarning
 from transit.build import FeedColumns, build_network
 from transit.calendar import (
     WEEKDAY_COLUMNS,
@@ -206,7 +206,8 @@ def _read_feed(path: Path) -> tuple[Any, list[str]]:
             if table in USED_TABLES or table not in constants.DTYPES or table in skip:
                 raise err from exc
             skip.add(table)
-            warnings.append(f"{err}; the file was ignored (the network does not use it)")
+            note = f"{err.message}; the file was ignored (the network does not use it)"
+            warnings.append(str(FeedWarning(err.file, err.row, note)))
     raise FeedError(path.name, None, "cannot be read")
 
 
