@@ -18,7 +18,7 @@ import pytest
 from feeds.gtfs import load_network
 from routing.brute_force import BruteForce
 from routing.graph import NetworkGraph, build_graph
-from routing.journey import Itinerary, Planner, PlanRequest, RideLeg, WalkEnds
+from routing.journey import Itinerary, Planner, PlannerConfig, PlanRequest, RideLeg, WalkEnds
 from transit.network import Network
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -121,17 +121,19 @@ def test_earliest_arrival_matches_brute_force(feed: str, request: pytest.Fixture
     graph: NetworkGraph = request.getfixturevalue(f"{feed}_graph")
     net = graph.network
     planner = Planner(graph)
+    # the first itinerary is what is compared; every 5th question gets the full answer (3)
+    first_only = Planner(graph, PlannerConfig(max_itineraries=1))
     days, n = CASES[feed]
     checked = with_rides = 0
     for k, iso in enumerate(days):
         day = date.fromisoformat(iso).toordinal()
         oracle = BruteForce(net, graph.footpaths, day)
-        for req in random_requests(net, day, n, seed=k, arrive_by=False):
+        for q, req in enumerate(random_requests(net, day, n, seed=k, arrive_by=False)):
             ends = planner.walk_ends(req)
             walk_s = float(graph.config.walk.seconds(np.array(ends.direct_m)))
             walkable = ends.direct_m <= ends.max_walk_m
             expected = oracle_arrival(oracle, ends, req.time, walk_s if walkable else None)
-            result = planner.plan(req)
+            result = (planner if q % 5 == 0 else first_only).plan(req)
             assert not result.partial
             if math.isinf(expected):
                 assert result.itineraries == ()
@@ -151,7 +153,7 @@ def test_earliest_arrival_matches_brute_force(feed: str, request: pytest.Fixture
 def test_arrive_by_leaves_as_late_as_possible(feed: str, request: pytest.FixtureRequest) -> None:
     graph: NetworkGraph = request.getfixturevalue(f"{feed}_graph")
     net = graph.network
-    planner = Planner(graph)
+    planner = Planner(graph, PlannerConfig(max_itineraries=1))
     days, n = CASES[feed]
     checked = 0
     for k, iso in enumerate(days[:2]):
