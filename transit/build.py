@@ -44,6 +44,7 @@ Str = NDArray[np.str_]
 Progress = Callable[[str, int, int], None]
 
 _MAX_LISTED = 5  # ids named in one warning
+_FROZEN_TRIP_M = 500.0  # a trip this long cannot take no time at all
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -319,6 +320,17 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
     )
     if backwards:
         warn.append(f"{backwards} stop time(s) go back in time along their trip")
+    has_st = np.diff(start) > 0
+    first_row, last_row = start[:-1][has_st], start[1:][has_st] - 1
+    frozen = (arr[last_row] == dep[first_row]) & (
+        st_dist[last_row] - st_dist[first_row] > _FROZEN_TRIP_M
+    )
+    if frozen.any():
+        names = [str(trip_ids[t]) for t in np.flatnonzero(has_st)[frozen]]
+        warn.append(
+            f"{len(names)} trip(s) cover more than {_FROZEN_TRIP_M:.0f} m with the same time at "
+            f"every stop (no usable schedule): {_listed(names)}"
+        )
 
     network_trips = TripTable(
         trip_ids,

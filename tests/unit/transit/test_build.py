@@ -191,3 +191,10 @@ def test_built_networks_keep_their_invariants(trips: list[list[int]], data: st.D
         s = net.shape_rows(int(net.trip_shape[t]))
         assert s.stop - s.start >= 2
         assert net.st_dist[net.trip_rows(t)].max() <= net.shape_dist[s.stop - 1] + 1e-6
+
+
+def test_a_trip_with_one_time_at_every_stop_is_reported() -> None:
+    arr = np.array([3900, 3600, -1, -1, 3600, 90000, 90060, -1], np.int32)
+    net = build_network(line_columns(st_arr=arr, st_dep=arr))
+    assert net.st_arr[:4].tolist() == [3600] * 4
+    assert any("same time at every stop" in w and "'t1'" in w for w in net.warnings)
