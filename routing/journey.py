@@ -328,14 +328,17 @@ class Planner:
         max_rides = 1 + (
             self.config.max_transfers if request.max_transfers is None else request.max_transfers
         )
-        kw = {
-            "prev_day_length": request.prev_day_length,
-            "day_length": request.day_length,
-            "live": live,
-            "day_origin": request.day_origin,
-        }
-        fwd = self.timetable(request.date_ordinal, **kw)  # type: ignore[arg-type]
-        bwd = self.timetable(request.date_ordinal, backward=True, **kw)  # type: ignore[arg-type]
+        fwd, bwd = (
+            self.timetable(
+                request.date_ordinal,
+                prev_day_length=request.prev_day_length,
+                day_length=request.day_length,
+                live=live,
+                day_origin=request.day_origin,
+                backward=backward,
+            )
+            for backward in (False, True)
+        )
         if fwd.n_routes == 0:
             day = date.fromordinal(request.date_ordinal).isoformat()
             raise NoServiceError(f"no trips run on {day} (nor late trips of the day before)")
