@@ -195,16 +195,23 @@ async def fleet_summary_view(request: web.Request) -> web.Response:
 
 _FLAG_NAMES = ("stale", "stuck", "off_route", "early", "late", "bunched", "unassigned", "layover")
 
+#: (job, part) -> (table, order); ``?part=`` picks one of a job's result tables.
 _RESULT_TABLES = {
-    "rank-routes": ("route_load_results", "rank"),
-    "find-jams": ("jam_results", "rank"),
-    "service-report": ("service_route_results", "route_id"),
+    ("rank-routes", "routes"): ("route_load_results", "rank"),
+    ("find-jams", "jams"): ("jam_results", "rank"),
+    ("service-report", "routes"): ("service_route_results", "route_id"),
+    ("service-report", "stops"): ("service_stop_results", "cv DESC, route_id, stop_id"),
+    ("service-report", "segments"): ("service_segment_results", "rank"),
 }
+_DEFAULT_PART = {"rank-routes": "routes", "find-jams": "jams", "service-report": "routes"}
 
 
 @routes.get("/api/v1/operator/reports/{job}")
 async def report(request: web.Request) -> web.Response:
-    """The latest finished run of a job and its results (``?limit=`` rows, default 100)."""
+    """The latest finished run of a job and its results.
+
+    ``?limit=`` rows (default 100); ``?part=`` for service-report: routes, stops or segments.
+    """
     await _require_operator(request)
     job = request.match_info["job"]
     if job not in JOB_NAMES:
@@ -219,7 +226,11 @@ async def report(request: web.Request) -> web.Response:
     run = await latest_run(pool, job)
     if run is None:
         raise NotFound(f"job {job!r} has not run yet")
-    table, order = _RESULT_TABLES[job]
+    part = request.query.get("part", _DEFAULT_PART[job])
+    if (job, part) not in _RESULT_TABLES:
+        parts = sorted(p for j, p in _RESULT_TABLES if j == job)
+        raise BadRequest(f"part must be one of {', '.join(parts)} for {job}")
+    table, order = _RESULT_TABLES[(job, part)]
     rows = await pool.fetch(
         f"SELECT * FROM {table} WHERE run_id = $1 ORDER BY {order} LIMIT $2", run["id"], limit
     )
@@ -235,6 +246,7 @@ async def report(request: web.Request) -> web.Response:
             "summary": json.loads(run["summary"]),
             "report": f"/api/v1/operator/reports/{job}/html" if run["report_path"] else None,
         },
+        "part": part,
         "results": [_jsonable(dict(r)) for r in rows],
     }
     return web.json_response(body)

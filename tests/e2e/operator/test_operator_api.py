@@ -146,6 +146,9 @@ async def test_reports_serve_the_latest_run(client: TestClient[Any, Any], tmp_pa
     assert bad.status == 400
     huge = await client.get("/api/v1/operator/reports/find-jams?limit=999999", headers=h)
     assert huge.status == 400
+    part = await client.get("/api/v1/operator/reports/find-jams?part=stops", headers=h)
+    assert part.status == 400
+    assert "jams" in (await part.json())["detail"]
 
 
 async def test_dashboard_page_asks_for_the_key_in_the_browser(
