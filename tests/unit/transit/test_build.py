@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transit_columns import line_columns
+from transit_columns import DLON_100M, LON0, line_columns
 
 from transit.build import build_network
 from transit.errors import FeedDataError
@@ -195,6 +195,8 @@ def test_built_networks_keep_their_invariants(trips: list[list[int]], data: st.D
 
 def test_a_trip_with_one_time_at_every_stop_is_reported() -> None:
     arr = np.array([3900, 3600, -1, -1, 3600, 90000, 90060, -1], np.int32)
-    net = build_network(line_columns(st_arr=arr, st_dep=arr))
+    lon = LON0 + 3 * DLON_100M * np.arange(4)  # stops 300 m apart: 900 m in no time
+    shape_lon = np.array([lon[3], lon[0]])
+    net = build_network(line_columns(st_arr=arr, st_dep=arr, stop_lon=lon, shape_pt_lon=shape_lon))
     assert net.st_arr[:4].tolist() == [3600] * 4
     assert any("same time at every stop" in w and "'t1'" in w for w in net.warnings)
