@@ -99,7 +99,8 @@ def run(net: Network, pings: list[Ping], config: TrackerConfig) -> tuple[float, 
     tr = Tracker(net, config)
     # warm-up: the first ping of each bus (builds trip plans, one-time per trip)
     seen: set[str] = set()
-    warm, rest = [], []
+    warm: list[Ping] = []
+    rest: list[Ping] = []
     for p in pings:
         (rest if p.vehicle_id in seen else warm).append(p)
         seen.add(p.vehicle_id)

@@ -30,9 +30,13 @@ changes the world. For each ping, in order:
    :class:`~predictor.segments.SegmentTable`, and each arrival scores the predictions made
    for it earlier, feeding the :class:`~predictor.calibration.IntervalCalibrator`.
 6. **Predict.** Every downstream stop up to ``horizon_s`` ahead gets an arrival: the remaining
-   share of the current link, then link estimates chained with timepoint holds
+   share of the current link, then link estimates chained with holds
    (:func:`~predictor.arrivals.chain`), then the block's next trip after a layover when the
-   feed has blocks. Intervals are the link variances scaled by the calibrator's quantiles.
+   feed has blocks and the route's buses are seen to follow them. Holds: a bus never leaves
+   its first stop before schedule; one laying over early in the terminal zone (before the
+   trip's second timepoint) leaves when the timetable has it where it waits; mid-route
+   timepoints hold only on routes whose early buses are seen to wait there (learned).
+   Intervals are the link variances scaled by the calibrator's quantiles of past errors.
 
 :meth:`Tracker.sweep` is called on a timer: a vehicle silent for ``stale_after_s`` is flagged
 ``STALE`` and its predictions withdrawn; one not moving for ``stuck_after_s`` away from a
@@ -96,11 +100,11 @@ class TrackerConfig:
     predict_next_trip: bool = True
     min_layover_s: float = 60.0
     hold_at_timepoints: bool = True
-    link_alpha: float = 0.4
+    link_alpha: float = 0.25
     link_tau_s: float = 3600.0
     layover_early_s: float = 120.0
-    by_schedule: bool = True
-    median_correction: float = 1.0
+    by_schedule: bool = False
+    median_correction: float = 0.0
     emit_change_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -223,6 +227,8 @@ class Tracker:
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self._hold_rate: dict[str, float] = {}
         self._block_next: dict[tuple[int, str], int | None] = {}
+        # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
+        self._block_rate: dict[str, float] = {}
         c = self.config
         self._R = c.gps_sigma_m**2
 
@@ -518,6 +524,14 @@ class Tracker:
 
     def _start_trip(self, v: _Vehicle, res: Resolved) -> str | None:
         inferred = v.inferred and True
+        old = v.plan
+        if old is not None and old.block_id and old.route_id:
+            # did the bus go on to the trip its block says? (learned per route)
+            expected = self._next_in_block(old, v.service_date)
+            if expected is not None:
+                hit = 1.0 if expected == res.trip else 0.0
+                rate = self._block_rate.get(old.route_id, 0.5)
+                self._block_rate[old.route_id] = rate + 0.2 * (hit - rate)
         withdrawn = self._end_trip(v)
         plan = self.plan(res.trip)
         v._reset_trip()
@@ -707,6 +721,9 @@ class Tracker:
             here = v.origin + float(np.interp(d, plan.dist, plan.dep))
             if t < here - self.config.layover_early_s:
                 hold0 = max(hold0, here + frac * L)
+        if v.k_dep > k_prev and k_prev > 0:
+            # it has left the previous stop: only the run is left, not that stop's dwell
+            L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
         return t + frac * L, frac * float(lvar[0]) + 4.0, hold0
 
     def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
@@ -727,7 +744,11 @@ class Tracker:
         preds = self._emit(
             v, plan, nxt, arrival[keep], var[keep], t, pending=True, dist_base=-d, stops_base=-nxt
         )
-        if c.predict_next_trip and end_t - t < c.horizon_s:
+        if (
+            c.predict_next_trip
+            and end_t - t < c.horizon_s
+            and self._block_rate.get(plan.route_id, 0.5) >= 0.5
+        ):
             nt = self._next_in_block(plan, v.service_date)
             if nt is not None and self._trip_vehicle.get(nt, v.vid) == v.vid:
                 nplan = self.plan(nt)
