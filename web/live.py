@@ -405,7 +405,12 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     redis = app[keys.REDIS]
     demo = demo_clock(network, time.time()) if settings.simulate else None
     clock: Callable[[], float] = time.time if demo is None else (lambda: demo.now(time.time()))
-    stream = PositionStream(redis, settings.redis_prefix)
+    # Scale-out: N tracker processes, one partition of the stream each (vehicles hashed onto
+    # partitions); every web process must agree on N. Read defensively until the settings
+    # carry SMARTBUS_TRACKER_WORKERS / SMARTBUS_TRACKER_INDEX.
+    n_workers = int(getattr(settings, "tracker_workers", 1) or 1)
+    index = int(getattr(settings, "tracker_index", 0) or 0)
+    stream = PositionStream(redis, settings.redis_prefix, partitions=n_workers)
     live = LiveState(redis, settings.redis_prefix)
     counters = IngestCounters()
     service = IngestService(stream, live, counters, clock, demo)
@@ -417,6 +422,8 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         live,
         counters,
         consumer=_consumer_name(),
+        index=index,
+        count=n_workers,
         clock=clock,
     )
     service.worker = worker
