@@ -152,12 +152,12 @@ def load_network(path: str | Path, *, progress: Progress | None = None) -> Netwo
     try:
         columns = _columns(feed, digest, read_warnings)
     except FeedDataError as exc:
-        raise FeedError(exc.file, exc.row, exc.message) from exc
+        raise FeedError(exc.file, _file_row(p, exc.file, exc.row), exc.message) from exc
     report("reading", 2, 2)
     try:
         network = build_network(columns, progress=report)
     except FeedDataError as exc:
-        raise FeedError(exc.file, exc.row, exc.message) from exc
+        raise FeedError(exc.file, _file_row(p, exc.file, exc.row), exc.message) from exc
     if network.n_stop_times == 0:
         reasons = "; ".join(network.warnings)
         raise FeedError("stop_times.txt", None, f"no trip can run ({reasons})")
@@ -209,6 +209,27 @@ def _read_feed(path: Path) -> tuple[Any, list[str]]:
             note = f"{err.message}; the file was ignored (the network does not use it)"
             warnings.append(str(FeedWarning(err.file, err.row, note)))
     raise FeedError(path.name, None, "cannot be read")
+
+
+def _file_row(path: Path, file: str, row: int | None) -> int | None:
+    """The data row as counted in the file, for a row counted by pandas (which skips blank
+    lines): row ``r`` is then line ``r + 1`` of the file, header included."""
+    if row is None:
+        return None
+    try:
+        data = _table_bytes(path, set()).get(file.removesuffix(".txt"), b"")
+    except (OSError, zipfile.BadZipFile):
+        return row
+    lines = data.splitlines()
+    if not any(not line.strip(b"\r") for line in lines[1:]):
+        return row  # no blank lines: pandas' count is the file's
+    seen = 0
+    for number, line in enumerate(lines[1:], start=1):
+        if line.strip(b"\r"):
+            seen += 1
+            if seen == row:
+                return number
+    return row
 
 
 def _table_bytes(path: Path, skip: set[str]) -> dict[str, bytes]:
@@ -299,7 +320,9 @@ def _locate_read_error(path: Path, exc: Exception, skip: set[str] | None = None)
                 row = int(np.flatnonzero(bad | fraction)[0])
                 kind = "a whole number" if fraction[row] else "a number"
                 return FeedError(
-                    f"{stem}.txt", row + 1, f"{col} is not {kind}: {raw[col].iloc[row]!r}"
+                    f"{stem}.txt",
+                    _file_row(path, f"{stem}.txt", row + 1),
+                    f"{col} is not {kind}: {raw[col].iloc[row]!r}",
                 )
     return FeedError(path.name, None, f"cannot be read: {exc}")
 

@@ -281,3 +281,11 @@ def test_long_headways_load(tmp_path: Path) -> None:
     _edit(feed, "frequencies.txt", "F1,08:00:00,09:00:00,1200", "F1,08:00:00,20:00:00,36000")
     net = load_network(feed)
     assert [t for t in net.trip_ids.tolist() if "@" in t] == ["F1@08:00:00", "F1@18:00:00"]
+
+
+def test_rows_count_blank_lines_as_in_the_file(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, "stop_times.txt", "T1,,,S3,3,\n", "T1,,,S3,3,\n\n\n")
+    _edit(feed, "stop_times.txt", "T1,,,S4,4,", "T1,,,S7,4,")
+    with pytest.raises(FeedError, match=r"^stop_times\.txt, row 6: stop_id 'S7'"):
+        load_network(feed)
