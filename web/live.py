@@ -186,6 +186,7 @@ class TrackerWorker:
         outputs: list[TrackerOutput] = []
         counters = self.counters
         newest = 0.0
+        failed = 0
         now = self.clock()
         for entry in entries:
             ping = entry.ping
@@ -196,10 +197,12 @@ class TrackerWorker:
                 out = self.tracker.process(ping, now)
             except Exception:
                 # a tracker bug on one ping must not wedge the stream (the batch would be
-                # retried forever): count it, log it with the ping, and go on
+                # retried forever): count it, log the first of the batch with its ping, go on
                 counters.rejected["tracker_error"] += 1
                 counters.errors += 1
-                log.exception("tracker failed on a ping", extra={"ping": repr(ping)})
+                failed += 1
+                if failed == 1:
+                    log.exception("tracker failed on a ping", extra={"ping": repr(ping)})
                 continue
             counters.processed += 1
             newest = max(newest, ping.timestamp)
@@ -210,6 +213,8 @@ class TrackerWorker:
             counters.segment_traversals += len(out.traversals)
             rows.add(ping, out, entry.source)
             outputs.append(out)
+        if failed > 1:
+            log.warning("tracker failed on %d pings of a batch of %d", failed, len(entries))
         return rows, outputs, newest
 
     async def _commit(
