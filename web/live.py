@@ -140,6 +140,7 @@ class TrackerWorker:
         self.batch = batch
         self.reclaim_idle_ms = reclaim_idle_ms
         self.clock = clock
+        self.newest_ping = 0.0  # timestamp of the newest ping processed (a replay's clock)
         self._last_reclaim = 0.0
 
     async def start(self) -> None:
@@ -213,6 +214,7 @@ class TrackerWorker:
             counters.segment_traversals += len(out.traversals)
             rows.add(ping, out, entry.source)
             outputs.append(out)
+        self.newest_ping = max(self.newest_ping, newest)
         if failed > 1:
             log.warning("tracker failed on %d pings of a batch of %d", failed, len(entries))
         return rows, outputs, newest
