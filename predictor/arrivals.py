@@ -60,7 +60,9 @@ def crossings(dist: F64, d0: float, t0: float, d1: float, t1: float) -> tuple[I6
     return ks, times
 
 
-def chain(t0: float, var0: float, link: F64, link_var: F64, hold: F64) -> tuple[F64, F64]:
+def chain(
+    t0: float, var0: float, link: F64, link_var: F64, hold: F64 | None, hold0: float = -np.inf
+) -> tuple[F64, F64]:
     """Arrival times and variances along consecutive stops.
 
     Parameters
@@ -70,8 +72,11 @@ def chain(t0: float, var0: float, link: F64, link_var: F64, hold: F64) -> tuple[
     link, link_var : NDArray[np.float64]
         For ``j >= 1``, the time (and variance) from arriving at stop ``j - 1`` to arriving at
         stop ``j``; ``link[0]`` is ignored.
-    hold : NDArray[np.float64]
-        Earliest possible arrival at each stop (``-inf`` where nothing holds the bus).
+    hold : NDArray[np.float64] or None
+        Earliest possible arrival at each stop (``-inf`` where nothing holds the bus); None
+        when nothing holds it after the first stop, whose earliest arrival is then ``hold0``.
+    hold0 : float
+        Used only when ``hold`` is None.
 
     Returns
     -------
@@ -90,6 +95,10 @@ def chain(t0: float, var0: float, link: F64, link_var: F64, hold: F64) -> tuple[
     inc = link.copy()
     inc[0] = 0.0
     C = np.cumsum(inc)
+    if hold is None:  # the common case: a plain cumulative sum
+        iv = link_var.copy()
+        iv[0] = var0
+        return C + max(t0, hold0), np.cumsum(iv)
     G = hold - C
     G[0] = max(t0, float(hold[0]))
     run = np.maximum.accumulate(G)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -91,15 +91,16 @@ class TripPlan:
     dep: F64
     timepoint: NDArray[np.bool_]
     zone_end: int = 0
+    #: where progress counts as an arrival at each stop: the stop's point, except at the last
+    #: stop, where a bus parks short of the end (``TERMINUS_RADIUS_M``)
+    arrive_dist: F64 = field(default_factory=lambda: np.zeros(0))
 
-    @property
-    def arrive_dist(self) -> F64:
-        """Where progress counts as an arrival at each stop: the stop's point, except at the
-        last stop, where a bus parks short of the end (``TERMINUS_RADIUS_M``)."""
-        d = self.dist.copy()
-        if len(d) > 1:
-            d[-1] = max(d[-1] - TERMINUS_RADIUS_M, d[-2])
-        return d
+    def __post_init__(self) -> None:
+        if len(self.arrive_dist) != len(self.dist):
+            d = self.dist.copy()
+            if len(d) > 1:
+                d[-1] = max(d[-1] - TERMINUS_RADIUS_M, d[-2])
+            object.__setattr__(self, "arrive_dist", d)
 
     @property
     def length(self) -> float:

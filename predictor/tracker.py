@@ -78,6 +78,8 @@ I64 = NDArray[np.int64]
 #: Timetable link times below this are raised to it before taking observed/scheduled ratios
 #: (timetables round to the minute, so a short link may be scheduled at 0 s).
 MIN_SCHED_S = 20.0
+#: Weights of our link-chain forecast against schedule-deviation propagation, tried online.
+BLEND_W = np.linspace(0.0, 1.0, 11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class TrackerConfig:
     layover_early_s: float = 120.0
     by_schedule: bool = False
     median_correction: float = 0.0
+    blend_deviation: bool = True
     emit_change_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -147,6 +150,8 @@ class _Vehicle:
         "next_trip",
         "off_n",
         "origin",
+        "pend_dev",
+        "pend_n",
         "pend_pred",
         "pend_sigma",
         "plan",
@@ -185,6 +190,8 @@ class _Vehicle:
         self.dep_obs: F64 = np.zeros(0)
         self.pend_pred: F64 = np.zeros((0, N_BUCKETS))
         self.pend_sigma: F64 = np.zeros((0, N_BUCKETS))
+        self.pend_n: F64 = np.zeros((0, N_BUCKETS))
+        self.pend_dev: F64 = np.zeros((0, N_BUCKETS))
         self.last_p50: F64 = np.zeros(0)
         self.segs: I64 = np.zeros(0, dtype=np.int64)
         self.sched_link: F64 = np.zeros(0)
@@ -226,6 +233,10 @@ class Tracker:
         self._blocks: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] | None = None
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self._hold_rate: dict[str, float] = {}
+        self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
+        # online stacking with schedule deviation: abs error of each weight, per bucket
+        self._blend_err = np.zeros((N_BUCKETS, len(BLEND_W)))
+        self._blend_w = np.ones(N_BUCKETS)
         self._block_next: dict[tuple[int, str], int | None] = {}
         # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
         self._block_rate: dict[str, float] = {}
@@ -544,6 +555,8 @@ class Tracker:
         v.dep_obs = np.full(n, np.nan)
         v.pend_pred = np.zeros((n, N_BUCKETS))
         v.pend_sigma = np.zeros((n, N_BUCKETS))
+        v.pend_n = np.zeros((n, N_BUCKETS))
+        v.pend_dev = np.zeros((n, N_BUCKETS))
         v.last_p50 = np.full(n, np.nan)
         v.segs, v.sched_link = self._links(plan)
         self._trip_vehicle[plan.trip] = v.vid
@@ -576,7 +589,12 @@ class Tracker:
         if d1 <= d0 or t1 <= t0:
             return visits, traversals
         n = len(plan.dist)
-        ks, times = crossings(plan.arrive_dist, d0, t0, d1, t1)
+        arrive = plan.arrive_dist
+        if (v.k_arr >= n or d1 < arrive[v.k_arr]) and (
+            v.k_dep >= n or d1 < plan.dist[v.k_dep] + DEPART_RADIUS_M
+        ):
+            return visits, traversals  # no stop passed since the last fix (the usual case)
+        ks, times = crossings(arrive, d0, t0, d1, t1)
         for k, ta in zip(ks.tolist(), times.tolist(), strict=True):
             if k < v.k_arr:
                 continue
@@ -654,10 +672,19 @@ class Tracker:
         )
 
     def _score(self, v: _Vehicle, k: int, actual: float) -> None:
+        """An observed arrival scores the predictions sampled for it earlier: it teaches the
+        calibrator (interval) and the blend weights with schedule deviation (per bucket)."""
         sig = v.pend_sigma[k]
         for b in np.flatnonzero(sig > 0.0).tolist():
-            self.calibrator.add(b, (actual - v.pend_pred[k, b]) / sig[b])
+            ours, dev = float(v.pend_pred[k, b]), float(v.pend_dev[k, b])
+            err = np.abs(actual - (BLEND_W * ours + (1.0 - BLEND_W) * dev))
+            self._blend_err[b] = 0.999 * self._blend_err[b] + err
+            if self.config.blend_deviation:
+                self._blend_w[b] = BLEND_W[int(np.argmin(self._blend_err[b]))]
+            w = self._blend_w[b]
+            self.calibrator.add(b, (actual - (w * ours + (1.0 - w) * dev)) / sig[b])
         sig[:] = 0.0
+        v.pend_n[k] = 0.0
 
     # ----- prediction ---------------------------------------------------------------------
     def _forecast(
@@ -681,17 +708,21 @@ class Tracker:
             mean, var = self._estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
             link[1:] = mean
             link_var[1:] = var
+        if m > 1 and self._holds(plan.route_id):
+            tp = plan.timepoint[k0 : n - 1]
+        elif m > 1 and k0 == 0:
+            tp = np.zeros(m - 1, dtype=np.bool_)
+            tp[0] = True  # the first stop always holds
+        else:
+            tp = None
+        if tp is None or not tp.any():
+            return chain(t0, var0, link, link_var, None, hold0)
         hold = np.full(m, -np.inf)
         hold[0] = hold0
-        if m > 1:
-            tp = plan.timepoint[k0 : n - 1]
-            if not self._holds(plan.route_id):
-                tp = tp & (np.arange(k0, n - 1) == 0)
-            if tp.any():
-                idx = np.flatnonzero(tp)
-                dwell = self.segments.dwell_mean[plan.stops[k0 + idx]]
-                run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
-                hold[idx + 1] = origin + plan.dep[k0 + idx] + run
+        idx = np.flatnonzero(tp)
+        dwell = self.segments.dwell_mean[plan.stops[k0 + idx]]
+        run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
+        hold[idx + 1] = origin + plan.dep[k0 + idx] + run
         return chain(t0, var0, link, link_var, hold)
 
     def _current_link(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[float, float, float]:
@@ -741,8 +772,20 @@ class Tracker:
             arrival, var = self._forecast(plan, v.segs, v.sched_link, v.origin, nxt, start, t)
             end_t, end_var = float(arrival[-1]), float(var[-1])
         keep = arrival - t <= c.horizon_s
+        delay = self._delay(v, plan, t)
+        if nxt <= plan.zone_end:  # an early bus in the terminal zone waits for its schedule
+            delay = max(delay, -self.config.layover_early_s)
         preds = self._emit(
-            v, plan, nxt, arrival[keep], var[keep], t, pending=True, dist_base=-d, stops_base=-nxt
+            v,
+            plan,
+            nxt,
+            arrival[keep],
+            var[keep],
+            t,
+            pending=True,
+            dist_base=-d,
+            stops_base=-nxt,
+            delay=delay,
         )
         if (
             c.predict_next_trip
@@ -781,6 +824,7 @@ class Tracker:
         pending: bool,
         dist_base: float,
         stops_base: int,
+        delay: float = 0.0,
     ) -> tuple[Prediction, ...]:
         """Predictions for stops ``k0..`` of ``plan`` that changed by ``emit_change_s`` or more.
 
@@ -795,13 +839,24 @@ class Tracker:
         horizon = np.maximum(arrival - t, 0.0)
         b = bucket_of(horizon)
         q = self.calibrator.quantiles()[b]
+        raw = arrival
+        if pending:
+            ks = np.arange(k0, k0 + m)
+            dev = v.origin + plan.arr[ks] + delay
+            w = self._blend_w[b]
+            arrival = np.maximum(w * raw + (1.0 - w) * dev, t)
         p50 = np.maximum(arrival + q[:, 1] * sigma, t)
         p10 = np.maximum(np.minimum(arrival + q[:, 0] * sigma, p50), t)
         p90 = np.maximum(arrival + q[:, 2] * sigma, p50)
-        ks = np.arange(k0, k0 + m)
         if pending:
-            v.pend_pred[ks, b] = arrival
-            v.pend_sigma[ks, b] = sigma
+            # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
+            # so the calibrator sees the whole bucket, not only its shortest horizons
+            cnt = v.pend_n[ks, b] + 1.0
+            v.pend_n[ks, b] = cnt
+            take = self._rng.random(m) * cnt < 1.0
+            v.pend_pred[ks[take], b[take]] = raw[take]
+            v.pend_dev[ks[take], b[take]] = dev[take]
+            v.pend_sigma[ks[take], b[take]] = sigma[take]
             last = v.last_p50
         else:
             if v.next_trip != plan.trip:
@@ -844,6 +899,14 @@ class Tracker:
             emitted[(trip_id, p.stop_sequence)] = p
         return out
 
+    def _delay(self, v: _Vehicle, plan: TripPlan, t: float) -> float:
+        """Seconds late (+) against the timetable at the vehicle's position; a bus that has
+        not left its first stop is late only once its departure time has passed."""
+        rel = t - v.origin
+        if v.k_arr == 0 or v.k_dep == 0:
+            return max(rel - float(plan.dep[0]), 0.0)
+        return rel - float(np.interp(v.prog, plan.dist, plan.arr))
+
     # ----- state --------------------------------------------------------------------------
     def _state(self, v: _Vehicle, ping: Ping) -> VehicleState:
         plan = v.plan
@@ -867,11 +930,7 @@ class Tracker:
         n = len(plan.dist)
         d = v.prog
         nxt = v.k_arr
-        rel = ping.timestamp - v.origin
-        if nxt == 0 or v.k_dep == 0:
-            delay = max(rel - float(plan.dep[0]), 0.0)
-        else:
-            delay = rel - float(np.interp(d, plan.dist, plan.arr))
+        delay = self._delay(v, plan, ping.timestamp)
         st = VehicleState(
             vehicle_id=v.vid,
             timestamp=ping.timestamp,
