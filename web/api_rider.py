@@ -57,6 +57,8 @@ STALE_AFTER_S = 180.0
 DUE_GRACE_S = 60.0
 MAX_RADIUS_M = 5000.0
 MAX_MINUTES = 1440
+#: How long a read of every vehicle's state serves arrivals requests (seconds).
+FLEET_TTL_S = 1.0
 
 
 @dataclass(slots=True)
@@ -66,6 +68,12 @@ class RiderState:
     live: LiveState
     index: RiderIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    fleet: Fleet | None = None
+    fleet_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: rendered, time-independent parts of arrival rows by prediction bytes / timetable call
+    memo_rows: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    #: parsed vehicle records by their bytes
+    memo_vehicles: dict[bytes | str, dict[str, Any]] = field(default_factory=dict)
     #: overrides the service clock (tests, benchmarks); None = the ingest clock or real time
     clock: Callable[[], float] | None = None
     #: built GTFS-RT feeds by kind: (monotonic time built, bytes), see ``web.api_gtfsrt``
@@ -248,7 +256,14 @@ def route_json(net: Network, r: int) -> dict[str, Any]:
 
 
 def stop_json(index: RiderIndex, s: int) -> dict[str, Any]:
-    """Stop row ``s`` with the routes serving it."""
+    """Stop row ``s`` with the routes serving it (a fresh dict; the body is memoised)."""
+    cached = index.memo_stops.get(s)
+    if cached is None:
+        cached = index.memo_stops[s] = _stop_body(index, s)
+    return dict(cached)
+
+
+def _stop_body(index: RiderIndex, s: int) -> dict[str, Any]:
     net = index.network
     parent = int(net.stop_parent[s])
     return {
@@ -280,6 +295,59 @@ def _json(body: Any, *, status: int = 200) -> web.Response:
 # ----- arrivals ------------------------------------------------------------------------------
 
 
+_MEMO_MAX = 200_000
+
+
+def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_MAX:  # predictions churn slowly; start over rather than track ages
+        memo.clear()
+    memo[key] = value
+
+
+@dataclass(slots=True)
+class Fleet:
+    """Every vehicle's latest state (raw JSON by id), the trips being tracked, and when read."""
+
+    raw: dict[str, Any]  # vehicle_id -> JSON bytes
+    tracked_trips: frozenset[str]
+    at: float  # time.monotonic() of the read
+
+
+async def fleet_snapshot(app: web.Application) -> Fleet:
+    """The fleet as read from Redis at most ``FLEET_TTL_S`` ago (one read per process at a time).
+
+    Arrivals need each bus's last report (stale flag, occupancy) and which trips have a bus that
+    is still reporting (their timetable entries give way to live predictions). Reading the
+    vehicles hash once a second instead of per request keeps a request to one Redis round trip;
+    records are parsed only when their bytes changed since the last read.
+    """
+    state = _state(app)
+    fleet = state.fleet
+    if fleet is not None and time.monotonic() - fleet.at < FLEET_TTL_S:
+        return fleet
+    async with state.fleet_lock:
+        fleet = state.fleet
+        if fleet is not None and time.monotonic() - fleet.at < FLEET_TTL_S:
+            return fleet
+        raw = await state.live.redis.hgetall(f"{state.live.prefix}vehicles")
+        by_id = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in raw.items()}
+        tracked = set()
+        for body in by_id.values():
+            v = _vehicle_dict(state, body)
+            if v.get("trip_id") and "stale" not in (v.get("flags") or ()):
+                tracked.add(v["trip_id"])
+        state.fleet = Fleet(by_id, frozenset(tracked), time.monotonic())
+        return state.fleet
+
+
+def _vehicle_dict(state: RiderState, body: bytes | str) -> dict[str, Any]:
+    v: dict[str, Any] | None = state.memo_vehicles.get(body)
+    if v is None:
+        v = json.loads(body)
+        _memo_put(state.memo_vehicles, body, v)
+    return v
+
+
 async def arrivals_for_stops(
     app: web.Application,
     index: RiderIndex,
@@ -291,8 +359,9 @@ async def arrivals_for_stops(
 ) -> list[list[dict[str, Any]]]:
     """Upcoming arrivals at each stop row (live merged with the timetable), soonest first.
 
-    Two Redis round trips whatever the number of stops: the stops' prediction hashes, then the
-    vehicles named by them and whether each timetabled trip is being tracked.
+    One Redis round trip for the stops' prediction hashes whatever their number, plus the
+    fleet snapshot (shared by all requests for ``FLEET_TTL_S``). The time-independent part of
+    each row is rendered once per prediction record (and per timetable call) and memoised.
     """
     state = _state(app)
     live = state.live
@@ -300,54 +369,53 @@ async def arrivals_for_stops(
     tz = net.timezone
     horizon = now + minutes * 60.0
     earliest = now - DUE_GRACE_S
-    stop_ids = [str(net.stop_ids[s]) for s in stops]
-    async with live.redis.pipeline(transaction=False) as pipe:
-        for sid in stop_ids:
-            pipe.hgetall(f"{live.prefix}stop:{sid}")
-        raw_preds: list[dict[Any, Any]] = await pipe.execute()
-    preds_per_stop: list[list[dict[str, Any]]] = []
-    vehicle_ids: set[str] = set()
-    for raw in raw_preds:
-        kept = []
-        for body in raw.values():
-            p = json.loads(body)
-            if earliest <= p["predicted"] <= horizon:
-                kept.append(p)
-                vehicle_ids.add(p["vehicle_id"])
-        preds_per_stop.append(kept)
-    today = datetime.fromtimestamp(now, _zone(tz)).date()
-    sched_per_stop = [
-        index.scheduled_calls(s, earliest, horizon, today) if limit else [] for s in stops
-    ]
-    sched_trips = sorted({str(net.trip_ids[c.trip]) for calls in sched_per_stop for c in calls})
-    vids = sorted(vehicle_ids)
-    vehicles: dict[str, dict[str, Any]] = {}
-    tracked: set[str] = set()
-    if vids or sched_trips:
+    if len(stops) == 1:
+        raw_preds: list[list[Any]] = [
+            await live.redis.hvals(f"{live.prefix}stop:{net.stop_ids[stops[0]]}")
+        ]
+    else:
         async with live.redis.pipeline(transaction=False) as pipe:
-            if vids:
-                pipe.hmget(f"{live.prefix}vehicles", vids)
-            for trip in sched_trips:
-                pipe.exists(f"{live.prefix}trip:{trip}")
-            results = await pipe.execute()
-        if vids:
-            for vid, body in zip(vids, results[0], strict=True):
-                if body is not None:
-                    vehicles[vid] = json.loads(body)
-            results = results[1:]
-        tracked = {t for t, n in zip(sched_trips, results, strict=True) if n}
+            for s in stops:
+                pipe.hvals(f"{live.prefix}stop:{net.stop_ids[s]}")
+            raw_preds = await pipe.execute()
+    fleet = await fleet_snapshot(app)
+    today = datetime.fromtimestamp(now, _zone(tz)).date()
+    memo = state.memo_rows
     out = []
-    for preds, calls in zip(preds_per_stop, sched_per_stop, strict=True):
-        rows = [_live_arrival(index, p, vehicles.get(p["vehicle_id"]), now, tz) for p in preds]
+    for s, raw in zip(stops, raw_preds, strict=True):
+        rows = []
+        for body in raw:
+            static = memo.get(body)
+            if static is None:
+                static = _live_static(index, json.loads(body), tz)
+                _memo_put(memo, body, static)
+            t = static["_t"]
+            if earliest <= t <= horizon:
+                rows.append(_live_row(state, static, fleet, now, tz))
+        rows.sort(key=lambda r: r["eta_s"])
         seen = {(r["trip_id"], r["stop_sequence"]) for r in rows}
         live_trips = {r["trip_id"] for r in rows}
-        for c in calls:
+        added = 0
+        cutoff = rows[limit - 1]["eta_s"] if len(rows) >= limit else math.inf
+        # the timetable, soonest first, only as far as it can still make the first ``limit``
+        for c in index.scheduled_calls(s, earliest, horizon, today):
+            if added >= limit or c.arrival - now > cutoff:
+                break
             trip_id = str(net.trip_ids[c.trip])
-            if trip_id in tracked or trip_id in live_trips:
+            if trip_id in fleet.tracked_trips or trip_id in live_trips:
                 continue
-            if (trip_id, int(net.st_seq[c.st_row])) in seen or c.arrival < now - DUE_GRACE_S:
+            if (trip_id, int(net.st_seq[c.st_row])) in seen:
                 continue
-            rows.append(_scheduled_arrival(index, c.trip, c.st_row, c.arrival, now, tz))
+            key = (c.st_row, c.service_date)
+            static = memo.get(key)
+            if static is None:
+                static = _scheduled_static(index, c.trip, c.st_row, c.arrival, tz)
+                _memo_put(memo, key, static)
+            row = dict(static)
+            row["eta_s"] = round(c.arrival - now)
+            del row["_t"]
+            rows.append(row)
+            added += 1
         rows.sort(key=lambda r: (r["eta_s"], r["route_id"], r["trip_id"]))
         out.append(rows[:limit])
     return out
@@ -368,13 +436,9 @@ def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, An
     }
 
 
-def _live_arrival(
-    index: RiderIndex, p: dict[str, Any], v: dict[str, Any] | None, now: float, tz: str
-) -> dict[str, Any]:
+def _live_static(index: RiderIndex, p: dict[str, Any], tz: str) -> dict[str, Any]:
+    """The part of a live arrival row that depends only on the prediction record."""
     scheduled = p.get("scheduled")
-    flags = v.get("flags", []) if v else []
-    last_seen = v.get("timestamp") if v else None
-    stale = "stale" in flags or last_seen is None or now - float(last_seen) > STALE_AFTER_S
     row = _trip_fields(index, p["trip_id"], p.get("route_id") or "")
     row.update(
         {
@@ -382,26 +446,51 @@ def _live_arrival(
             "stop_sequence": p["stop_sequence"],
             "vehicle_id": p["vehicle_id"],
             "live": True,
-            "stale": stale,
+            "stale": False,
             "predicted": iso(p["predicted"], tz),
             "p10": iso(p["p10"], tz),
             "p90": iso(p["p90"], tz),
             "scheduled": iso(scheduled, tz),
             "delay_s": None if scheduled is None else round(p["predicted"] - scheduled),
-            "eta_s": round(p["predicted"] - now),
+            "eta_s": 0,
             "distance_m": None if p.get("distance_m") is None else round(p["distance_m"]),
             "stops_away": p.get("stops_away"),
-            "occupancy": v.get("occupancy") if v else None,
-            "occupancy_percent": v.get("occupancy_percent") if v else None,
-            "last_seen": iso(last_seen, tz),
+            "occupancy": None,
+            "occupancy_percent": None,
+            "last_seen": None,
             "issued_at": iso(p.get("issued_at"), tz),
+            "_t": float(p["predicted"]),
+            "_issued": float(p.get("issued_at") or 0.0),
         }
     )
     return row
 
 
-def _scheduled_arrival(
-    index: RiderIndex, trip: int, st_row: int, scheduled: float, now: float, tz: str
+def _live_row(
+    state: RiderState, static: dict[str, Any], fleet: Fleet, now: float, tz: str
+) -> dict[str, Any]:
+    """A live arrival row: the memoised part plus the countdown and the bus's last report."""
+    row = dict(static)
+    del row["_t"], row["_issued"]
+    row["eta_s"] = round(static["_t"] - now)
+    body = fleet.raw.get(static["vehicle_id"])
+    v = _vehicle_dict(state, body) if body is not None else None
+    if v is not None:
+        reported = float(v.get("timestamp") or 0.0)
+        row["occupancy"] = v.get("occupancy")
+        row["occupancy_percent"] = v.get("occupancy_percent")
+        seen_iso = v.get("_seen_iso")
+        if seen_iso is None:
+            seen_iso = v["_seen_iso"] = iso(reported, tz)
+        row["last_seen"] = seen_iso
+        row["stale"] = "stale" in (v.get("flags") or ()) or now - reported > STALE_AFTER_S
+    else:
+        row["stale"] = now - static["_issued"] > STALE_AFTER_S
+    return row
+
+
+def _scheduled_static(
+    index: RiderIndex, trip: int, st_row: int, scheduled: float, tz: str
 ) -> dict[str, Any]:
     net = index.network
     trip_id = str(net.trip_ids[trip])
@@ -418,13 +507,14 @@ def _scheduled_arrival(
             "p90": None,
             "scheduled": iso(scheduled, tz),
             "delay_s": None,
-            "eta_s": round(scheduled - now),
+            "eta_s": 0,
             "distance_m": None,
             "stops_away": None,
             "occupancy": None,
             "occupancy_percent": None,
             "last_seen": None,
             "issued_at": None,
+            "_t": scheduled,
         }
     )
     return row

@@ -13,6 +13,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -83,6 +84,8 @@ class RiderIndex:
     route_stop_count: I64
     patterns: dict[int, tuple[Pattern, ...]]
     shapes_geojson: bytes
+    #: JSON bodies of stops, filled by the API on first use (immutable per feed version)
+    memo_stops: dict[int, dict[str, Any]] = field(default_factory=dict)
     _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
     _origin: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -157,39 +160,56 @@ class RiderIndex:
                 self._active[ordinal] = mask
         return mask
 
-    def scheduled_calls(self, stop: int, t0: float, t1: float, today: date) -> list[ScheduledCall]:
-        """Timetabled arrivals at stop row ``stop`` between POSIX ``t0`` and ``t1``.
+    def scheduled_calls(
+        self, stop: int, t0: float, t1: float, today: date
+    ) -> Iterator[ScheduledCall]:
+        """Timetabled arrivals at stop row ``stop`` between POSIX ``t0`` and ``t1``, in order.
 
         Service days ``today - 1`` .. ``today + 1`` are searched, since GTFS times pass 24:00.
+        A generator: callers stop reading once they have enough.
         """
         lo, hi = int(self.stop_st_start[stop]), int(self.stop_st_start[stop + 1])
         arr = self.stop_st_arr[lo:hi]
-        out: list[ScheduledCall] = []
         net = self.network
+        when_parts, st_parts, trip_parts, day_parts = [], [], [], []
+        if not len(arr):
+            return
+        first, last = float(arr[0]), float(arr[-1])
         for delta in (-1, 0, 1):
             day = today + timedelta(days=delta)
             ymd = day.strftime("%Y%m%d")
             origin = self.origin(ymd)
+            if t1 < origin + first or t0 > origin + last:
+                continue  # the window misses this service day at this stop
             a = int(np.searchsorted(arr, t0 - origin, side="left"))
             b = int(np.searchsorted(arr, t1 - origin, side="right"))
             if a >= b:
                 continue
             active = self.trips_active(day)
-            for k in range(lo + a, lo + b):
-                st = int(self.stop_st_rows[k])
-                trip = int(self.st_trip[st])
-                if len(active) and active[trip]:
-                    out.append(
-                        ScheduledCall(
-                            trip,
-                            st,
-                            ymd,
-                            origin + float(net.st_arr[st]),
-                            origin + float(net.st_dep[st]),
-                        )
-                    )
-        out.sort(key=lambda c: c.arrival)
-        return out
+            if not len(active):
+                continue
+            st = self.stop_st_rows[lo + a : lo + b]
+            trips = self.st_trip[st]
+            keep = active[trips]
+            st, trips = st[keep], trips[keep]
+            when_parts.append(origin + net.st_arr[st].astype(np.float64))
+            st_parts.append(st)
+            trip_parts.append(trips)
+            day_parts.extend([ymd] * len(st))
+        if not st_parts:
+            return
+        when = np.concatenate(when_parts)
+        sts = np.concatenate(st_parts)
+        trips_all = np.concatenate(trip_parts)
+        for k in np.argsort(when, kind="stable").tolist():
+            st_row = int(sts[k])
+            yield ScheduledCall(
+                int(trips_all[k]),
+                st_row,
+                day_parts[k],
+                float(when[k]),
+                float(when[k]) + float(net.st_dep[st_row] - net.st_arr[st_row]),
+            )
 
 
 def build_rider_index(network: Network) -> RiderIndex:
