@@ -78,6 +78,8 @@ I64 = NDArray[np.int64]
 #: Timetable link times below this are raised to it before taking observed/scheduled ratios
 #: (timetables round to the minute, so a short link may be scheduled at 0 s).
 MIN_SCHED_S = 20.0
+#: Every how many predictions of a vehicle one is sampled to score against the arrivals.
+CALIBRATE_EVERY = 3
 #: Weights of our link-chain forecast against schedule-deviation propagation, tried online.
 BLEND_W = np.linspace(0.0, 1.0, 11)
 
@@ -154,6 +156,7 @@ class _Vehicle:
         "pend_n",
         "pend_pred",
         "pend_sigma",
+        "ping_n",
         "plan",
         "prog",
         "prog_t",
@@ -178,6 +181,7 @@ class _Vehicle:
         self.last_ping: Ping | None = None
         self.jump_n = 0
         self.off_n = 0
+        self.ping_n = 0
         self._reset_trip()
 
     def _reset_trip(self) -> None:
@@ -696,6 +700,7 @@ class Tracker:
         k0: int,
         start: tuple[float, float, float],
         now: float,
+        links: tuple[F64, F64] | None = None,
     ) -> tuple[F64, F64]:
         """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
         earliest it may be because of a hold)."""
@@ -705,7 +710,10 @@ class Tracker:
         link_var = np.zeros(m)
         t0, var0, hold0 = start
         if m > 1:
-            mean, var = self._estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
+            if links is None:
+                mean, var = self._estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
+            else:
+                mean, var = links
             link[1:] = mean
             link_var[1:] = var
         if m > 1 and self._holds(plan.route_id):
@@ -725,17 +733,16 @@ class Tracker:
         hold[idx + 1] = origin + plan.dep[k0 + idx] + run
         return chain(t0, var0, link, link_var, hold)
 
-    def _current_link(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[float, float, float]:
-        """Arrival at the next stop (mean, variance, hold) from the vehicle's own position."""
+    def _current_link(
+        self, v: _Vehicle, plan: TripPlan, t: float, L: float, L_var: float
+    ) -> tuple[float, float, float]:
+        """Arrival at the next stop (mean, variance, hold) from the vehicle's own position,
+        given the current link's estimate ``L`` (seconds) and its variance."""
         nxt = v.k_arr
         d = v.prog
         if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
             t0 = t + max(float(plan.dist[0]) - d, 0.0) / 8.0
             return t0, 100.0, v.origin + float(plan.dep[0])
-        mean, lvar = self._estimate(
-            v.segs[nxt - 1 : nxt], v.sched_link[nxt - 1 : nxt], t - v.origin, t
-        )
-        L = float(mean[0])
         span = float(plan.dist[nxt] - plan.dist[nxt - 1])
         frac = min(max((float(plan.dist[nxt]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
         hold0 = -math.inf
@@ -755,7 +762,7 @@ class Tracker:
         if v.k_dep > k_prev and k_prev > 0:
             # it has left the previous stop: only the run is left, not that stop's dwell
             L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
-        return t + frac * L, frac * float(lvar[0]) + 4.0, hold0
+        return t + frac * L, frac * L_var + 4.0, hold0
 
     def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
         c = self.config
@@ -768,8 +775,16 @@ class Tracker:
             arrival = var = np.zeros(0)
             end_t, end_var = t, 0.0
         else:
-            start = self._current_link(v, plan, t)
-            arrival, var = self._forecast(plan, v.segs, v.sched_link, v.origin, nxt, start, t)
+            k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
+            mean, lvar = self._estimate(v.segs[k1:], v.sched_link[k1:], t - v.origin, t)
+            if nxt == 0:
+                start = self._current_link(v, plan, t, 0.0, 0.0)
+            else:
+                start = self._current_link(v, plan, t, float(mean[0]), float(lvar[0]))
+                mean, lvar = mean[1:], lvar[1:]
+            arrival, var = self._forecast(
+                plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar)
+            )
             end_t, end_var = float(arrival[-1]), float(var[-1])
         keep = arrival - t <= c.horizon_s
         delay = self._delay(v, plan, t)
@@ -848,7 +863,8 @@ class Tracker:
         p50 = np.maximum(arrival + q[:, 1] * sigma, t)
         p10 = np.maximum(np.minimum(arrival + q[:, 0] * sigma, p50), t)
         p90 = np.maximum(arrival + q[:, 2] * sigma, p50)
-        if pending:
+        v.ping_n += 1
+        if pending and v.ping_n % CALIBRATE_EVERY == 0:
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
             # so the calibrator sees the whole bucket, not only its shortest horizons
             cnt = v.pend_n[ks, b] + 1.0
@@ -857,6 +873,7 @@ class Tracker:
             v.pend_pred[ks[take], b[take]] = raw[take]
             v.pend_dev[ks[take], b[take]] = dev[take]
             v.pend_sigma[ks[take], b[take]] = sigma[take]
+        if pending:
             last = v.last_p50
         else:
             if v.next_trip != plan.trip:
