@@ -109,7 +109,7 @@ class TrackerConfig:
     layover_early_s: float = 120.0
     by_schedule: bool = False
     median_correction: float = 0.0
-    blend_deviation: bool = True
+    blend_deviation: bool = False
     emit_change_s: float = 10.0
 
     def __post_init__(self) -> None:
