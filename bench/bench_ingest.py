@@ -266,15 +266,19 @@ def simulated_pings(n: int) -> tuple[object, list[Ping]]:
     return network, pings[:n]
 
 
-async def push_all(url: str, token: str, lanes: list[list[bytes]]) -> float:
+async def push_all(
+    url: str, token: str, lanes: list[list[tuple[bytes, float]]], pushed: list[float]
+) -> float:
     """POST each lane's bodies in order, the lanes concurrently; returns seconds.
 
     Like AVL gateways, each lane carries its own vehicles, so a vehicle's pings stay in order.
+    ``pushed[0]`` follows the newest timestamp sent (the replay clock).
     """
     headers = {"Content-Type": "application/x-protobuf", "X-API-Key": token}
 
-    async def sender(session: aiohttp.ClientSession, bodies: list[bytes]) -> None:
-        for body in bodies:
+    async def sender(session: aiohttp.ClientSession, bodies: list[tuple[bytes, float]]) -> None:
+        for body, newest in bodies:
+            pushed[0] = max(pushed[0], newest)
             async with session.post(url, data=body, headers=headers) as r:
                 if r.status != 202:
                     raise RuntimeError(f"push answered {r.status}: {await r.text()}")
@@ -286,15 +290,21 @@ async def push_all(url: str, token: str, lanes: list[list[bytes]]) -> float:
     return time.perf_counter() - t0
 
 
-def lanes_of(pings: list[Ping], n_lanes: int, batch: int) -> list[list[bytes]]:
-    """Protobuf bodies of ``batch`` pings, split into lanes by vehicle."""
+def lanes_of(pings: list[Ping], n_lanes: int, batch: int) -> list[list[tuple[bytes, float]]]:
+    """Protobuf bodies of ``batch`` pings (with their newest time), in lanes by vehicle."""
     from feeds.gtfsrt import encode_vehicle_positions
 
     split: list[list[Ping]] = [[] for _ in range(n_lanes)]
     for p in pings:
         split[zlib.crc32(p.vehicle_id.encode()) % n_lanes].append(p)
     return [
-        [encode_vehicle_positions(lane[i : i + batch]) for i in range(0, len(lane), batch)]
+        [
+            (
+                encode_vehicle_positions(lane[i : i + batch]),
+                lane[min(i + batch, len(lane)) - 1].timestamp,
+            )
+            for i in range(0, len(lane), batch)
+        ]
         for lane in split
     ]
 
@@ -333,13 +343,14 @@ async def run_push(
         assert worker is not None
         if tracker is not None:
             worker.tracker = tracker  # type: ignore[assignment]
-        # the pings are from 2014: the worker's clock follows them, as in a replay, so that
-        # sweeps do not find every bus twelve years stale
-        worker.clock = lambda: worker.newest_ping or pings[0].timestamp
+        # the pings are from 2014: the worker's clock is the newest time pushed so far, as in
+        # a replay, so that sweeps do not find every bus twelve years stale
+        pushed = [pings[0].timestamp]
+        worker.clock = lambda: pushed[0]
         _, token = await create_key(app[keys.PG_POOL], "bench", "ingest")
         lanes = lanes_of(pings, 4, batch)
         t0 = time.perf_counter()
-        post_s = await push_all(f"http://127.0.0.1:{port}/api/v1/positions", token, lanes)
+        post_s = await push_all(f"http://127.0.0.1:{port}/api/v1/positions", token, lanes, pushed)
         accepted = service.counters.received - service.counters.rejected["duplicate"]
         accepted -= service.counters.rejected["out_of_order"]
         while service.counters.acked + service.counters.rejected["malformed"] < accepted:  # noqa: ASYNC110
