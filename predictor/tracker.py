@@ -242,6 +242,8 @@ class Tracker:
         self._blend_err = np.zeros((N_BUCKETS, len(BLEND_W)))
         self._blend_w = np.ones(N_BUCKETS)
         self._block_next: dict[tuple[int, str], int | None] = {}
+        # per link of a terminal zone: how often early buses wait on it (EW)
+        self._layover_at: dict[int, float] = {}
         # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
         self._block_rate: dict[str, float] = {}
         c = self.config
@@ -613,6 +615,12 @@ class Tracker:
                     k - 1 < plan.zone_end
                     and prev < v.origin + float(plan.dep[k - 1]) - self.config.layover_early_s
                 )
+                if laid_over and not math.isnan(prev):
+                    # learn where buses of this pattern wait: the link they took far longer on
+                    waited = ta - prev > float(v.sched_link[k - 1]) + self.config.layover_early_s
+                    seg = int(v.segs[k - 1])
+                    r = self._layover_at.get(seg, 0.0)
+                    self._layover_at[seg] = r + 0.3 * ((1.0 if waited else 0.0) - r)
                 if not math.isnan(prev) and not laid_over:
                     self._observe_link(
                         int(v.segs[k - 1]), ta - prev, ta - v.origin, float(v.sched_link[k - 1]), ta
@@ -701,6 +709,7 @@ class Tracker:
         start: tuple[float, float, float],
         now: float,
         links: tuple[F64, F64] | None = None,
+        wait_link: int | None = None,
     ) -> tuple[F64, F64]:
         """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
         earliest it may be because of a hold)."""
@@ -717,12 +726,16 @@ class Tracker:
             link[1:] = mean
             link_var[1:] = var
         if m > 1 and self._holds(plan.route_id):
-            tp = plan.timepoint[k0 : n - 1]
+            tp = plan.timepoint[k0 : n - 1].copy()
         elif m > 1 and k0 == 0:
             tp = np.zeros(m - 1, dtype=np.bool_)
-            tp[0] = True  # the first stop always holds
+            tp[0] = wait_link is None  # the first stop holds, unless buses wait further on
+        elif m > 1 and wait_link is not None:
+            tp = np.zeros(m - 1, dtype=np.bool_)
         else:
             tp = None
+        if tp is not None and wait_link is not None and k0 <= wait_link < n - 1:
+            tp[wait_link - k0] = True  # the bus leaves its layover spot on schedule
         if tp is None or not tp.any():
             return chain(t0, var0, link, link_var, None, hold0)
         hold = np.full(m, -np.inf)
@@ -755,14 +768,23 @@ class Tracker:
             dwell = float(self.segments.dwell_mean[plan.stops[k_prev]])
             hold0 = v.origin + float(plan.dep[k_prev]) + max(L - dwell, 0.5 * L) * frac
         if nxt <= plan.zone_end:
-            # laying over in the terminal zone: it leaves when the timetable has it here
+            # laying over in the terminal zone: it leaves when the timetable has it here,
+            # unless this pattern's buses are known to wait further on (held there instead)
             here = v.origin + float(np.interp(d, plan.dist, plan.dep))
-            if t < here - self.config.layover_early_s:
+            j = self._layover_link(plan, v.segs, nxt - 1)
+            if t < here - self.config.layover_early_s and (j is None or j == nxt - 1):
                 hold0 = max(hold0, here + frac * L)
         if v.k_dep > k_prev and k_prev > 0:
             # it has left the previous stop: only the run is left, not that stop's dwell
             L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
         return t + frac * L, frac * L_var + 4.0, hold0
+
+    def _layover_link(self, plan: TripPlan, segs: I64, k_from: int) -> int | None:
+        """First link ``j >= k_from`` of the terminal zone where buses are seen to wait."""
+        for j in range(max(k_from, 0), plan.zone_end):
+            if self._layover_at.get(int(segs[j]), 0.0) >= 0.5:
+                return j
+        return None
 
     def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
         c = self.config
@@ -782,8 +804,9 @@ class Tracker:
             else:
                 start = self._current_link(v, plan, t, float(mean[0]), float(lvar[0]))
                 mean, lvar = mean[1:], lvar[1:]
+            wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
             arrival, var = self._forecast(
-                plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar)
+                plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar), wait
             )
             end_t, end_var = float(arrival[-1]), float(var[-1])
         keep = arrival - t <= c.horizon_s
@@ -811,8 +834,13 @@ class Tracker:
             if nt is not None and self._trip_vehicle.get(nt, v.vid) == v.vid:
                 nplan = self.plan(nt)
                 segs, sched = self._links(nplan)
-                start2 = (end_t + c.min_layover_s, end_var, v.origin + float(nplan.dep[0]))
-                a2, v2 = self._forecast(nplan, segs, sched, v.origin, 0, start2, t)
+                wait = self._layover_link(nplan, segs, 0)
+                start2 = (
+                    end_t + c.min_layover_s,
+                    end_var,
+                    v.origin + float(nplan.dep[0]) if wait is None else -math.inf,
+                )
+                a2, v2 = self._forecast(nplan, segs, sched, v.origin, 0, start2, t, None, wait)
                 keep2 = a2 - t <= c.horizon_s
                 preds = preds + self._emit(
                     v,
