@@ -244,6 +244,8 @@ class Tracker:
         self._block_next: dict[tuple[int, str], int | None] = {}
         # per link of a terminal zone: how often early buses wait on it (EW)
         self._layover_at: dict[int, float] = {}
+        # per route: median lateness of buses leaving a layover, in seconds
+        self._leave_late: dict[str, float] = {}
         # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
         self._block_rate: dict[str, float] = {}
         c = self.config
@@ -621,6 +623,11 @@ class Tracker:
                     seg = int(v.segs[k - 1])
                     r = self._layover_at.get(seg, 0.0)
                     self._layover_at[seg] = r + 0.3 * ((1.0 if waited else 0.0) - r)
+                    if waited:
+                        # how late buses really leave a layover: online median, 10 s steps
+                        late = ta - (v.origin + float(plan.arr[k]))
+                        m = self._leave_late.get(plan.route_id, 0.0)
+                        self._leave_late[plan.route_id] = m + (10.0 if late > m else -10.0)
                 if not math.isnan(prev) and not laid_over:
                     self._observe_link(
                         int(v.segs[k - 1]), ta - prev, ta - v.origin, float(v.sched_link[k - 1]), ta
@@ -744,6 +751,8 @@ class Tracker:
         dwell = self.segments.dwell_mean[plan.stops[k0 + idx]]
         run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
         hold[idx + 1] = origin + plan.dep[k0 + idx] + run
+        if wait_link is not None and k0 <= wait_link < n - 1:
+            hold[wait_link - k0 + 1] += self._leave_late.get(plan.route_id, 0.0)
         return chain(t0, var0, link, link_var, hold)
 
     def _current_link(
@@ -773,7 +782,7 @@ class Tracker:
             here = v.origin + float(np.interp(d, plan.dist, plan.dep))
             j = self._layover_link(plan, v.segs, nxt - 1)
             if t < here - self.config.layover_early_s and (j is None or j == nxt - 1):
-                hold0 = max(hold0, here + frac * L)
+                hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
         if v.k_dep > k_prev and k_prev > 0:
             # it has left the previous stop: only the run is left, not that stop's dwell
             L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
@@ -838,7 +847,9 @@ class Tracker:
                 start2 = (
                     end_t + c.min_layover_s,
                     end_var,
-                    v.origin + float(nplan.dep[0]) if wait is None else -math.inf,
+                    v.origin + float(nplan.dep[0]) + self._leave_late.get(nplan.route_id, 0.0)
+                    if wait is None
+                    else -math.inf,
                 )
                 a2, v2 = self._forecast(nplan, segs, sched, v.origin, 0, start2, t, None, wait)
                 keep2 = a2 - t <= c.horizon_s
