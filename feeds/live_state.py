@@ -25,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -47,6 +49,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {
     cls: tuple(f.name for f in dataclasses.fields(cls))
     for cls in (VehicleState, Prediction, StopVisit, SegmentTraversal, Rejection, Ping)
 }
+_GETTERS = {cls: attrgetter(*names) for cls, names in _FIELDS.items()}
 _WITHDRAW_ALL = 2**31 - 1
 
 _APPLY_TRIP_LUA = """
@@ -82,19 +85,25 @@ def to_json(obj: object) -> dict[str, Any]:
 
     Flags become a sorted list of their values, occupancy the GTFS-RT enum name.
     """
-    names = _FIELDS.get(type(obj))
-    if names is None:
-        raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
-    out: dict[str, Any] = {}
-    for name in names:
-        value = getattr(obj, name)
+    cls = type(obj)
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        raise TypeError(f"cannot convert {cls.__name__} to JSON")
+    out = dict(zip(_FIELDS[cls], getter(obj), strict=True))
+    if cls is Prediction:  # the hot path: every field is already plain
+        return out
+    if cls is VehicleState:
+        out["flags"] = sorted(f.value for f in out["flags"])
+        if out["occupancy"] is not None:
+            out["occupancy"] = out["occupancy"].name
+        return out
+    for name, value in out.items():
         if isinstance(value, frozenset):
-            value = sorted(str(v) for v in value)
+            out[name] = sorted(str(v) for v in value)
         elif isinstance(value, Occupancy):
-            value = value.name
-        elif hasattr(value, "value") and isinstance(value.value, str):  # RejectReason
-            value = value.value
-        out[name] = value
+            out[name] = value.name
+        elif isinstance(value, StrEnum):  # RejectReason
+            out[name] = value.value
     return out
 
 
