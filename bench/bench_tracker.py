@@ -54,8 +54,10 @@ def simulate(
     """Pings of ``buses`` buses driving their trips from 08:00 for ``minutes``."""
     rng = np.random.default_rng(seed)
     days = service_dates(net.calendar)
-    weekdays = [int(d) for d in days if date.fromordinal(int(d)).weekday() < 5]
-    day = weekdays[0] if weekdays else int(days[0])
+    weekdays = [int(d) for d in days if date.fromordinal(int(d)).weekday() < 5] or [
+        int(d) for d in days
+    ]
+    day = max(weekdays[:14], key=lambda d: len(trips_on(net, d)))  # the busiest weekday
     ymd = date.fromordinal(day).strftime("%Y%m%d")
     origin = service_day_origin(ymd, net.timezone)
     t_start = 8 * 3600.0
@@ -65,7 +67,7 @@ def simulate(
     last = net.st_arr[st[trips + 1] - 1]
     running = trips[(first <= t_start) & (last >= t_start + 600)]
     if len(running) < buses:  # not enough at 08:00: take trips starting soon after
-        extra = trips[(first > t_start) & (first < t_start + 3600)]
+        extra = trips[(first > t_start) & (first < t_start + 3 * 3600)]
         running = np.concatenate((running, extra))
     chosen = rng.choice(running, size=min(buses, len(running)), replace=False)
     pings: list[Ping] = []
