@@ -235,3 +235,17 @@ def test_emit_only_changed_predictions(line: Network, origin: float) -> None:
 def test_config_is_checked() -> None:
     with pytest.raises(ValueError, match="horizon_s"):
         TrackerConfig(horizon_s=0.0)
+
+
+def test_early_bus_laying_over_in_terminal_zone_leaves_on_schedule(
+    line: Network, origin: float
+) -> None:
+    tr = Tracker(line, TrackerConfig(emit_change_s=0.0, predict_next_trip=False))
+    # t1 leaves s0 at 08:10; its bus waits 450 m along (past s1) at 08:02
+    t = origin + FIRST_DEP + 120
+    tr.process(at("v1", t, 450.0, "t1"), t)
+    out = tr.process(at("v1", t + 30, 452.0, "t1"), t + 30)
+    last = next(p for p in out.predictions if p.stop_sequence == 6)
+    scheduled_last = origin + FIRST_DEP + HEADWAY_S + 5 * 60
+    assert last.scheduled == scheduled_last
+    assert last.predicted >= scheduled_last - 90.0  # not 8 minutes early
