@@ -36,7 +36,14 @@ changes the world. For each ping, in order:
    its first stop before schedule; one laying over early in the terminal zone (before the
    trip's second timepoint) leaves when the timetable has it where it waits; mid-route
    timepoints hold only on routes whose early buses are seen to wait there (learned).
-   Intervals are the link variances scaled by the calibrator's quantiles of past errors.
+   *Layovers are learned:* real buses often lay over past the first stop's pole (or a few
+   stops on), so they pass the first stops early and then wait. For each link of a terminal
+   zone the tracker learns how often early buses wait on it, and holds the forecast there
+   (not at the first stop), plus the route's learned median lateness in leaving a layover.
+   Link times spent laying over are not learned as travel times.
+   Intervals are the link variances scaled by the calibrator's quantiles of past errors
+   (each arrival scores a reservoir sample of the predictions made for it, per bucket).
+   Only predictions that moved by ``emit_change_s`` or more are emitted (replays use 0).
 
 :meth:`Tracker.sweep` is called on a timer: a vehicle silent for ``stale_after_s`` is flagged
 ``STALE`` and its predictions withdrawn; one not moving for ``stuck_after_s`` away from a
