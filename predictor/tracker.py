@@ -109,7 +109,7 @@ class TrackerConfig:
     stuck_radius_m: float = 30.0
     horizon_s: float = 3600.0
     predict_next_trip: bool = True
-    min_layover_s: float = 60.0
+    min_layover_s: float = 180.0
     hold_at_timepoints: bool = True
     link_alpha: float = 0.25
     link_tau_s: float = 3600.0
@@ -897,28 +897,32 @@ class Tracker:
         if m == 0:
             return ()
         sigma = np.sqrt(var)
-        horizon = np.maximum(arrival - t, 0.0)
-        b = bucket_of(horizon)
-        q = self.calibrator.quantiles()[b]
+        b = bucket_of(arrival - t)  # a negative horizon falls in the first bucket
         raw = arrival
-        if pending:
-            ks = np.arange(k0, k0 + m)
-            dev = v.origin + plan.arr[ks] + delay
+        blend = pending and self.config.blend_deviation
+        if blend:
+            dev = v.origin + plan.arr[k0 : k0 + m] + delay
             w = self._blend_w[b]
             arrival = np.maximum(w * raw + (1.0 - w) * dev, t)
-        p50 = np.maximum(arrival + q[:, 1] * sigma, t)
-        p10 = np.maximum(np.minimum(arrival + q[:, 0] * sigma, p50), t)
-        p90 = np.maximum(arrival + q[:, 2] * sigma, p50)
+        else:
+            dev = raw
+        q = self.calibrator.quantiles()
+        if self.config.median_correction:
+            p50 = np.maximum(arrival + q[b, 1] * sigma, t)
+        else:
+            p50 = np.maximum(arrival, t)
         v.ping_n += 1
         if pending and v.ping_n % CALIBRATE_EVERY == 0:
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
             # so the calibrator sees the whole bucket, not only its shortest horizons
+            ks = np.arange(k0, k0 + m)
             cnt = v.pend_n[ks, b] + 1.0
             v.pend_n[ks, b] = cnt
             take = self._rng.random(m) * cnt < 1.0
-            v.pend_pred[ks[take], b[take]] = raw[take]
-            v.pend_dev[ks[take], b[take]] = dev[take]
-            v.pend_sigma[ks[take], b[take]] = sigma[take]
+            kt, bt = ks[take], b[take]
+            v.pend_pred[kt, bt] = raw[take]
+            v.pend_dev[kt, bt] = dev[take]
+            v.pend_sigma[kt, bt] = sigma[take]
         if pending:
             last = v.last_p50
         else:
@@ -932,11 +936,15 @@ class Tracker:
             return ()
         idx = np.flatnonzero(changed)
         last[k0 + idx] = p50[idx]
+        # the interval only for what is emitted
+        a_i, s_i, b_i, p50_i = arrival[idx], sigma[idx], b[idx], p50[idx]
+        p10 = np.maximum(np.minimum(a_i + q[b_i, 0] * s_i, p50_i), t)
+        p90 = np.maximum(a_i + q[b_i, 2] * s_i, p50_i)
         sched = (v.origin + plan.arr[k0 + idx]).tolist()
         dist_m = np.maximum(plan.dist[k0 + idx] + dist_base, 0.0).tolist()
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
         stop_ids, seq = plan.stop_ids, plan.seq
-        p50l, p10l, p90l = p50[idx].tolist(), p10[idx].tolist(), p90[idx].tolist()
+        p50l, p10l, p90l = p50_i.tolist(), p10.tolist(), p90.tolist()
         out = tuple(
             Prediction(
                 t,
