@@ -556,8 +556,15 @@ class Planner:
         best: Itinerary,
         max_rides: int,
     ) -> list[Itinerary]:
-        """The best journey using only stops within half the best itinerary's longest walk."""
-        longest = max((leg.metres for leg in best.legs if isinstance(leg, WalkLeg)), default=0.0)
+        """The best journey using only stops within half the best itinerary's longest walk to
+        or from a stop (transfer walks stay as they are)."""
+        ends_walks = [
+            leg.metres
+            for leg in (best.legs[0], best.legs[-1])
+            if isinstance(leg, WalkLeg)
+            and (leg.origin.stop_id is None or leg.destination.stop_id is None)
+        ]
+        longest = max(ends_walks, default=0.0)
         if not best.rides or longest < 2 * self.config.less_walking_min_m:
             return []
         limit = longest / 2
