@@ -6,6 +6,9 @@ the live state of ``--buses`` simulated buses (each with predictions for the res
 written through ``feeds.live_state``). Load generator processes (aiohttp clients on loopback,
 ``--concurrency`` requests in flight in total) run each scenario for ``--duration`` seconds:
 
+A warm-up first requests every URL (each prediction record is rendered to JSON once and
+memoised, as happens once per ping in service), then:
+
 * ``healthz``: the baseline, the cheapest route of the same server (the ceiling of the stack);
 * ``arrivals``: ``GET /api/v1/stops/{id}/arrivals`` for stops that buses are approaching;
 * ``nearby``: ``GET /api/v1/stops/nearby`` (radius 500 m, 10 stops, 3 arrivals each) around them.
@@ -14,6 +17,8 @@ Prints requests/s, p50/p90/p99/max latency and the ratio to the baseline. The ta
 >= 3,000 requests/s with p99 < 20 ms for arrivals and nearby.
 
     REDIS_URL=redis://127.0.0.1:6379/0 /work/venv/bin/python bench/bench_api.py
+
+``BENCH_API_PROFILE=/tmp/api.prof`` writes a cProfile of the server process.
 """
 
 from __future__ import annotations
@@ -175,7 +180,15 @@ def serve(
     for module in (api_rider, api_health, metrics):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.extend([stores, api_rider.rider_service, fixed_clock])
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, handle_signals=True)
+    profile = os.environ.get("BENCH_API_PROFILE")
+    if not profile:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+        return
+    import cProfile
+
+    with cProfile.Profile() as prof:
+        web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    prof.dump_stats(profile)
 
 
 # ----- the load generator ----------------------------------------------------------------------
@@ -282,6 +295,7 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=32, help="requests in flight in total")
     p.add_argument("--clients", type=int, default=2, help="load generator processes")
     p.add_argument("--port", type=int, default=18733)
+    p.add_argument("--warmup", type=float, default=15.0, help="seconds of warm-up requests")
     args = p.parse_args()
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"bench-api-{os.getpid()}:"
@@ -320,8 +334,9 @@ def main() -> int:
         ]
         with ProcessPoolExecutor(args.clients, mp_context=ctx) as pool:
             pid = server.pid or 0
-            warm = argparse.Namespace(**{**vars(args), "duration": 2.0})
-            run_scenario("warm-up", arrivals[:200] + nearby[:200], warm, pool, pid)
+            # every prediction record is rendered once, as happens once per ping in service
+            warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+            run_scenario("warm-up", arrivals + nearby, warm, pool, pid)
             base_line = run_scenario("healthz", [f"{base}/healthz"], args, pool, pid)
             arr = run_scenario("arrivals", arrivals, args, pool, pid)
             near = run_scenario("nearby", nearby, args, pool, pid)

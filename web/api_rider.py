@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from .rider_index import RiderIndex, build_rider_index, shape_coordinates
 __all__ = [
     "RIDER",
     "STALE_AFTER_S",
+    "ArrivalRow",
     "RiderState",
     "arrivals_for_stops",
     "clock_now",
@@ -71,7 +72,7 @@ class RiderState:
     fleet: Fleet | None = None
     fleet_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: rendered, time-independent parts of arrival rows by prediction bytes / timetable call
-    memo_rows: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    memo_rows: dict[Any, _Static] = field(default_factory=dict)
     #: parsed vehicle records by their bytes
     memo_vehicles: dict[bytes | str, dict[str, Any]] = field(default_factory=dict)
     #: overrides the service clock (tests, benchmarks); None = the ingest clock or real time
@@ -233,11 +234,61 @@ def _zone(tz: str) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
+class _IsoClock:
+    """ISO 8601 text of POSIX seconds in one time zone, fast: arrivals format thousands a second.
+
+    The UTC offset is looked up once per 15-minute bucket (zone transitions fall on quarter
+    hours) and the local date once per local hour; the rest is integer arithmetic.
+    """
+
+    __slots__ = ("_hours", "_offsets", "_zone")
+
+    def __init__(self, tz: str) -> None:
+        self._zone = ZoneInfo(tz)
+        self._offsets: dict[int, tuple[int, str]] = {}
+        self._hours: dict[int, str] = {}
+
+    def format(self, ts: float) -> str:
+        t = round(ts)
+        bucket = t // 900
+        off = self._offsets.get(bucket)
+        if off is None:
+            if len(self._offsets) > 50_000:
+                self._offsets.clear()
+                self._hours.clear()
+            text = datetime.fromtimestamp(bucket * 900, self._zone).isoformat()
+            delta = self._zone.utcoffset(datetime.fromtimestamp(bucket * 900, self._zone))
+            seconds = int(delta.total_seconds()) if delta is not None else 0
+            off = self._offsets[bucket] = (seconds, text[19:])
+        local = t + off[0]
+        hour = local // 3600
+        head = self._hours.get(hour)
+        if head is None:
+            head = self._hours[hour] = datetime.fromtimestamp(hour * 3600, UTC).strftime(
+                "%Y-%m-%dT%H"
+            )
+        minute, second = divmod(local - hour * 3600, 60)
+        return f"{head}:{minute:02d}:{second:02d}{off[1]}"
+
+
+@lru_cache(maxsize=16)
+def _iso_clock(tz: str) -> _IsoClock:
+    return _IsoClock(tz)
+
+
 def iso(ts: float | None, tz: str) -> str | None:
-    """POSIX seconds as ISO 8601 in ``tz`` (whole seconds), None for None."""
+    """POSIX seconds as ISO 8601 in ``tz`` (whole seconds), None for None.
+
+    >>> iso(1401661080.0, "Australia/Brisbane")
+    '2014-06-02T08:18:00+10:00'
+    >>> iso(1710054000.0, "America/New_York")  # the first minute of daylight saving time
+    '2024-03-10T03:00:00-04:00'
+    >>> iso(1710053999.0, "America/New_York")
+    '2024-03-10T01:59:59-05:00'
+    """
     if ts is None:
         return None
-    return datetime.fromtimestamp(round(ts), _zone(tz)).isoformat()
+    return _iso_clock(tz).format(ts)
 
 
 def _color(value: str) -> str | None:
@@ -282,6 +333,11 @@ def _stop_row(index: RiderIndex, stop_id: str) -> int:
     if row is None:
         raise NotFound(f"no stop with stop_id {stop_id!r} in the current feed", param="stop_id")
     return row
+
+
+def _text(text: str) -> web.Response:
+    """An already encoded JSON document."""
+    return web.Response(text=text, content_type="application/json")
 
 
 def _json(body: Any, *, status: int = 200) -> web.Response:
@@ -348,6 +404,39 @@ def _vehicle_dict(state: RiderState, body: bytes | str) -> dict[str, Any]:
     return v
 
 
+@dataclass(frozen=True, slots=True)
+class ArrivalRow:
+    """One upcoming bus at a stop, already encoded as a JSON object (``text``)."""
+
+    eta_s: int
+    route_id: str
+    trip_id: str
+    stop_sequence: int
+    live: bool
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as a dict (for callers that are not answering HTTP)."""
+        body: dict[str, Any] = json.loads(self.text)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """The time-independent part of a row, memoised per prediction record or timetable call."""
+
+    when: float  # predicted (live) or scheduled arrival, POSIX seconds
+    issued: float
+    vehicle_id: str | None
+    route_id: str
+    trip_id: str
+    stop_sequence: int
+    prefix: str  # the JSON object without its dynamic members and closing brace
+
+
+_NO_VEHICLE = ',"occupancy":null,"occupancy_percent":null,"last_seen":null'
+
+
 async def arrivals_for_stops(
     app: web.Application,
     index: RiderIndex,
@@ -356,12 +445,13 @@ async def arrivals_for_stops(
     *,
     minutes: float,
     limit: int,
-) -> list[list[dict[str, Any]]]:
+) -> list[list[ArrivalRow]]:
     """Upcoming arrivals at each stop row (live merged with the timetable), soonest first.
 
     One Redis round trip for the stops' prediction hashes whatever their number, plus the
-    fleet snapshot (shared by all requests for ``FLEET_TTL_S``). The time-independent part of
-    each row is rendered once per prediction record (and per timetable call) and memoised.
+    fleet snapshot (shared by all requests for ``FLEET_TTL_S``). Each row's time-independent
+    part is rendered to JSON once per prediction record (or timetable call) and memoised; a
+    request only adds the countdown and the bus's last report.
     """
     state = _state(app)
     live = state.live
@@ -383,20 +473,19 @@ async def arrivals_for_stops(
     memo = state.memo_rows
     out = []
     for s, raw in zip(stops, raw_preds, strict=True):
-        rows = []
+        rows: list[ArrivalRow] = []
         for body in raw:
-            static = memo.get(body)
-            if static is None:
-                static = _live_static(index, json.loads(body), tz)
-                _memo_put(memo, body, static)
-            t = static["_t"]
-            if earliest <= t <= horizon:
-                rows.append(_live_row(state, static, fleet, now, tz))
-        rows.sort(key=lambda r: r["eta_s"])
-        seen = {(r["trip_id"], r["stop_sequence"]) for r in rows}
-        live_trips = {r["trip_id"] for r in rows}
+            st = memo.get(body)
+            if st is None:
+                st = _live_static(index, json.loads(body), tz)
+                _memo_put(memo, body, st)
+            if earliest <= st.when <= horizon:
+                rows.append(_live_row(state, st, fleet, now, tz))
+        rows.sort(key=lambda r: r.eta_s)
+        seen = {(r.trip_id, r.stop_sequence) for r in rows}
+        live_trips = {r.trip_id for r in rows}
         added = 0
-        cutoff = rows[limit - 1]["eta_s"] if len(rows) >= limit else math.inf
+        cutoff = rows[limit - 1].eta_s if len(rows) >= limit else math.inf
         # the timetable, soonest first, only as far as it can still make the first ``limit``
         for c in index.scheduled_calls(s, earliest, horizon, today):
             if added >= limit or c.arrival - now > cutoff:
@@ -407,21 +496,31 @@ async def arrivals_for_stops(
             if (trip_id, int(net.st_seq[c.st_row])) in seen:
                 continue
             key = (c.st_row, c.service_date)
-            static = memo.get(key)
-            if static is None:
-                static = _scheduled_static(index, c.trip, c.st_row, c.arrival, tz)
-                _memo_put(memo, key, static)
-            row = dict(static)
-            row["eta_s"] = round(c.arrival - now)
-            del row["_t"]
-            rows.append(row)
+            st = memo.get(key)
+            if st is None:
+                st = _scheduled_static(index, c.trip, c.st_row, c.arrival, tz)
+                _memo_put(memo, key, st)
+            eta = round(st.when - now)
+            text = f'{st.prefix}{_NO_VEHICLE},"eta_s":{eta},"stale":false}}'
+            rows.append(ArrivalRow(eta, st.route_id, trip_id, st.stop_sequence, False, text))
             added += 1
-        rows.sort(key=lambda r: (r["eta_s"], r["route_id"], r["trip_id"]))
+        rows.sort(key=lambda r: (r.eta_s, r.route_id, r.trip_id))
         out.append(rows[:limit])
     return out
 
 
 def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:
+    """Route and trip descriptors of an arrival (a fresh dict; memoised per feed)."""
+    key = (trip_id, route_id)
+    cached = index.memo_trips.get(key)
+    if cached is None:
+        cached = _trip_fields_uncached(index, trip_id, route_id)
+        if len(index.memo_trips) < 500_000:
+            index.memo_trips[key] = cached
+    return dict(cached)
+
+
+def _trip_fields_uncached(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:
     net = index.network
     t = net.trip_index(trip_id)
     r = net.route_index(route_id) if route_id else None
@@ -436,7 +535,11 @@ def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, An
     }
 
 
-def _live_static(index: RiderIndex, p: dict[str, Any], tz: str) -> dict[str, Any]:
+def _prefix(row: dict[str, Any]) -> str:
+    return json.dumps(row, separators=(",", ":"))[:-1]
+
+
+def _live_static(index: RiderIndex, p: dict[str, Any], tz: str) -> _Static:
     """The part of a live arrival row that depends only on the prediction record."""
     scheduled = p.get("scheduled")
     row = _trip_fields(index, p["trip_id"], p.get("route_id") or "")
@@ -446,52 +549,59 @@ def _live_static(index: RiderIndex, p: dict[str, Any], tz: str) -> dict[str, Any
             "stop_sequence": p["stop_sequence"],
             "vehicle_id": p["vehicle_id"],
             "live": True,
-            "stale": False,
             "predicted": iso(p["predicted"], tz),
             "p10": iso(p["p10"], tz),
             "p90": iso(p["p90"], tz),
             "scheduled": iso(scheduled, tz),
             "delay_s": None if scheduled is None else round(p["predicted"] - scheduled),
-            "eta_s": 0,
             "distance_m": None if p.get("distance_m") is None else round(p["distance_m"]),
             "stops_away": p.get("stops_away"),
-            "occupancy": None,
-            "occupancy_percent": None,
-            "last_seen": None,
             "issued_at": iso(p.get("issued_at"), tz),
-            "_t": float(p["predicted"]),
-            "_issued": float(p.get("issued_at") or 0.0),
         }
     )
-    return row
+    return _Static(
+        float(p["predicted"]),
+        float(p.get("issued_at") or 0.0),
+        p["vehicle_id"],
+        row["route_id"],
+        p["trip_id"],
+        int(p["stop_sequence"]),
+        _prefix(row),
+    )
 
 
-def _live_row(
-    state: RiderState, static: dict[str, Any], fleet: Fleet, now: float, tz: str
-) -> dict[str, Any]:
+def _live_row(state: RiderState, st: _Static, fleet: Fleet, now: float, tz: str) -> ArrivalRow:
     """A live arrival row: the memoised part plus the countdown and the bus's last report."""
-    row = dict(static)
-    del row["_t"], row["_issued"]
-    row["eta_s"] = round(static["_t"] - now)
-    body = fleet.raw.get(static["vehicle_id"])
+    eta = round(st.when - now)
+    body = fleet.raw.get(st.vehicle_id or "")
     v = _vehicle_dict(state, body) if body is not None else None
     if v is not None:
-        reported = float(v.get("timestamp") or 0.0)
-        row["occupancy"] = v.get("occupancy")
-        row["occupancy_percent"] = v.get("occupancy_percent")
-        seen_iso = v.get("_seen_iso")
-        if seen_iso is None:
-            seen_iso = v["_seen_iso"] = iso(reported, tz)
-        row["last_seen"] = seen_iso
-        row["stale"] = "stale" in (v.get("flags") or ()) or now - reported > STALE_AFTER_S
+        frag = v.get("_frag")
+        if frag is None:
+            reported = float(v.get("timestamp") or 0.0)
+            frag = v["_frag"] = (
+                ","
+                + _prefix(
+                    {
+                        "occupancy": v.get("occupancy"),
+                        "occupancy_percent": v.get("occupancy_percent"),
+                        "last_seen": iso(reported, tz),
+                    }
+                )[1:]
+            )
+            v["_reported"] = reported
+            v["_flag_stale"] = "stale" in (v.get("flags") or ())
+        stale = v["_flag_stale"] or now - v["_reported"] > STALE_AFTER_S
     else:
-        row["stale"] = now - static["_issued"] > STALE_AFTER_S
-    return row
+        frag = _NO_VEHICLE
+        stale = now - st.issued > STALE_AFTER_S
+    text = f'{st.prefix}{frag},"eta_s":{eta},"stale":{"true" if stale else "false"}}}'
+    return ArrivalRow(eta, st.route_id, st.trip_id, st.stop_sequence, True, text)
 
 
 def _scheduled_static(
     index: RiderIndex, trip: int, st_row: int, scheduled: float, tz: str
-) -> dict[str, Any]:
+) -> _Static:
     net = index.network
     trip_id = str(net.trip_ids[trip])
     row = _trip_fields(index, trip_id, str(net.route_ids[int(net.trip_route[trip])]))
@@ -501,23 +611,23 @@ def _scheduled_static(
             "stop_sequence": int(net.st_seq[st_row]),
             "vehicle_id": None,
             "live": False,
-            "stale": False,
             "predicted": None,
             "p10": None,
             "p90": None,
             "scheduled": iso(scheduled, tz),
             "delay_s": None,
-            "eta_s": 0,
             "distance_m": None,
             "stops_away": None,
-            "occupancy": None,
-            "occupancy_percent": None,
-            "last_seen": None,
             "issued_at": None,
-            "_t": scheduled,
         }
     )
-    return row
+    return _Static(
+        scheduled, 0.0, None, row["route_id"], trip_id, int(net.st_seq[st_row]), _prefix(row)
+    )
+
+
+def _array(rows: Iterable[ArrivalRow]) -> str:
+    return "[" + ",".join(r.text for r in rows) + "]"
 
 
 # ----- handlers: stops -----------------------------------------------------------------------
@@ -544,13 +654,14 @@ async def stops_nearby(request: web.Request) -> web.Response:
         else [[] for _ in rows]
     )
     tz = index.network.timezone
-    stops = []
+    parts = []
     for (s, metres), arr in zip(found, arrivals, strict=True):
-        body = stop_json(index, s)
-        body["distance_m"] = round(metres)
-        body["arrivals"] = arr
-        stops.append(body)
-    return _json({"now": iso(now, tz), "lat": lat, "lon": lon, "radius_m": radius, "stops": stops})
+        head = index.memo_stop_text.get(s)
+        if head is None:
+            head = index.memo_stop_text[s] = _prefix(stop_json(index, s))
+        parts.append(f'{head},"distance_m":{round(metres)},"arrivals":{_array(arr)}}}')
+    head = _prefix({"now": iso(now, tz), "lat": lat, "lon": lon, "radius_m": radius})
+    return _text(f'{head},"stops":[{",".join(parts)}]}}')
 
 
 @routes.get("/api/v1/stops")
@@ -624,15 +735,15 @@ async def stop_arrivals(request: web.Request) -> web.Response:
     now = clock_now(request.app)
     (rows,) = await arrivals_for_stops(request.app, index, [s], now, minutes=minutes, limit=limit)
     net = index.network
-    return _json(
+    head = _prefix(
         {
             "stop_id": str(net.stop_ids[s]),
             "stop_name": str(net.stop_names[s]),
             "now": iso(now, net.timezone),
             "minutes": minutes,
-            "arrivals": rows,
         }
     )
+    return _text(f'{head},"arrivals":{_array(rows)}}}')
 
 
 # ----- handlers: routes ----------------------------------------------------------------------

@@ -86,6 +86,8 @@ class RiderIndex:
     shapes_geojson: bytes
     #: JSON bodies of stops, filled by the API on first use (immutable per feed version)
     memo_stops: dict[int, dict[str, Any]] = field(default_factory=dict)
+    memo_stop_text: dict[int, str] = field(default_factory=dict)
+    memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
     _origin: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
