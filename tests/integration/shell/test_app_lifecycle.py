@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from pathlib import Path
 
+import asyncpg
+import numpy as np
+import pytest
 from aiohttp.test_utils import TestClient
 from aiohttp.web import Application, Request
 
 from web import keys
-from web.app import create_app
+from web.app import bundled_feed, load_or_import
 from web.problems import PROBLEM_JSON
 from web.settings import Settings
 
@@ -54,23 +59,47 @@ async def test_unknown_paths_are_problems(app_client: Client) -> None:
 
 
 async def test_restart_reuses_the_feed_version(
-    settings: Settings,
-    aiohttp_client: Callable[..., Awaitable[Client]],
+    settings: Settings, pg_pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first = await aiohttp_client(create_app(settings))
-    version = first.app[keys.NETWORK].version_id
-    pool = first.app[keys.PG_POOL]
-    row = await pool.fetchrow("SELECT * FROM feed_versions WHERE id = $1", version)
+    network, version = await load_or_import(pg_pool, settings)
+    assert network.n_stop_times == 37790
+    row = await pg_pool.fetchrow("SELECT * FROM feed_versions WHERE id = $1", version)
     assert row is not None
     assert row["active"] is True
     assert row["counts"]["stop_times"] == 37790
     assert row["counts"]["routes"] == 22
     assert row["source_path"].endswith("cairns.zip")
-    await first.close()
+    snapshot = Path(row["snapshot_path"])
+    assert snapshot == settings.snapshot_dir / f"{row['feed_hash']}.npz"
 
-    # Without SMARTBUS_GTFS the active version is served again, not a new import.
-    second = await aiohttp_client(create_app(settings.with_(gtfs_path=None)))
-    assert second.app[keys.NETWORK].version_id == version
-    assert second.app[keys.NETWORK].require().n_stop_times == 37790
-    count = await second.app[keys.PG_POOL].fetchval("SELECT count(*) FROM feed_versions")
-    assert count == 1
+    # Without SMARTBUS_GTFS the active version is served again, from its snapshot.
+    with caplog.at_level(logging.INFO, logger="web.app"):
+        again, same = await load_or_import(pg_pool, settings.with_(gtfs_path=None))
+    assert f"feed version {version} loaded from snapshot" in caplog.text
+    assert same == version
+    assert again.n_stop_times == 37790
+    assert np.array_equal(again.st_arr, network.st_arr)
+    assert await pg_pool.fetchval("SELECT count(*) FROM feed_versions") == 1
+
+    # A damaged snapshot is rebuilt from the feed, not fatal.
+    await asyncio.to_thread(snapshot.write_bytes, b"not a snapshot")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="web.app"):
+        rebuilt, same = await load_or_import(pg_pool, settings)
+    assert "unreadable; importing the feed again" in caplog.text
+    assert same == version
+    assert rebuilt.n_stop_times == 37790
+    assert (await asyncio.to_thread(snapshot.stat)).st_size > 1000
+
+
+async def test_with_no_feed_configured_the_bundled_feed_is_served(
+    settings: Settings, pg_pool: asyncpg.Pool
+) -> None:
+    network, version = await load_or_import(pg_pool, settings.with_(gtfs_path=None))
+    assert network.n_stops == 416
+    row = await pg_pool.fetchrow(
+        "SELECT source_path, active FROM feed_versions WHERE id = $1", version
+    )
+    assert row is not None
+    assert Path(row["source_path"]) == bundled_feed()
+    assert row["active"] is True
