@@ -251,6 +251,8 @@ class Tracker:
         self._block_next: dict[tuple[int, str], int | None] = {}
         # per link of a terminal zone: how often early buses wait on it (EW)
         self._layover_at: dict[int, float] = {}
+        self._layover_version = 0
+        self._wait_links: dict[int, tuple[int, list[int]]] = {}
         # per route: median lateness of buses leaving a layover, in seconds
         self._leave_late: dict[str, float] = {}
         # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
@@ -630,6 +632,7 @@ class Tracker:
                     seg = int(v.segs[k - 1])
                     r = self._layover_at.get(seg, 0.0)
                     self._layover_at[seg] = r + 0.3 * ((1.0 if waited else 0.0) - r)
+                    self._layover_version += 1
                     if waited:
                         # how late buses really leave a layover: online median, 10 s steps
                         late = ta - (v.origin + float(plan.arr[k]))
@@ -797,8 +800,15 @@ class Tracker:
 
     def _layover_link(self, plan: TripPlan, segs: I64, k_from: int) -> int | None:
         """First link ``j >= k_from`` of the terminal zone where buses are seen to wait."""
-        for j in range(max(k_from, 0), plan.zone_end):
-            if self._layover_at.get(int(segs[j]), 0.0) >= 0.5:
+        got = self._wait_links.get(plan.trip)
+        if got is None or got[0] != self._layover_version:
+            waits = [
+                j for j in range(plan.zone_end) if self._layover_at.get(int(segs[j]), 0.0) >= 0.5
+            ]
+            got = (self._layover_version, waits)
+            self._wait_links[plan.trip] = got
+        for j in got[1]:
+            if j >= k_from:
                 return j
         return None
 
