@@ -282,6 +282,9 @@ async def load_or_import(pool: asyncpg.Pool, settings: Settings) -> tuple[Networ
             version = await feed_version_by_hash(pool, digest)
     if version is not None and version.snapshot_path:
         network = await asyncio.to_thread(_load_snapshot, Path(version.snapshot_path))
+        if network is not None and network.feed_hash != version.feed_hash:
+            log.warning("snapshot %s holds another feed; importing again", version.snapshot_path)
+            network = None
         if network is not None:
             if not version.active:
                 version = await record_feed_version(

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import os
+import signal
+import sys
 from typing import Any
 
 from ..settings import Settings
 
 __all__ = ["register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -26,23 +32,64 @@ def register(subparsers: Any) -> None:
 
 
 def run(settings: Settings, *, banner: str | None = None) -> int:
-    """Serve until SIGINT or SIGTERM, then close every resource in reverse order."""
+    """Serve until SIGINT or SIGTERM, then close every resource in reverse order.
+
+    Returns 0 after a clean stop; 2 when the feed cannot load or an embedded server cannot
+    start; 1 when the address cannot be bound. The reason is printed, without a traceback.
+    """
+    from feeds.embedded import EmbeddedError
+    from feeds.errors import FeedError
+
+    try:
+        asyncio.run(_serve(settings, banner))
+    except (FeedError, EmbeddedError) as exc:
+        print(f"smartbus: cannot start: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"smartbus: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+async def _serve(settings: Settings, banner: str | None) -> None:
+    """Start the app, serve until a signal, and always close what was opened.
+
+    A signal during start-up cancels the start; whatever had opened is closed again.
+    """
     from aiohttp import web
 
     from ..app import create_app
 
-    def announce(_: str) -> None:
-        print(banner or f"smartbus serving on http://{settings.host}:{settings.port}", flush=True)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    stop = asyncio.Event()
+    started = False
 
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        print=announce,
-        access_log=None,
-        shutdown_timeout=10.0,
-    )
-    return 0
+    def on_signal() -> None:
+        if started:
+            stop.set()
+        else:
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=10.0)
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        started = True
+        print(banner or f"smartbus serving on http://{settings.host}:{settings.port}", flush=True)
+        await stop.wait()
+    except asyncio.CancelledError:
+        log.info("start-up interrupted")
+    finally:
+        await runner.cleanup()  # closes the cleanup contexts that had opened, in reverse
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def _cmd(args: argparse.Namespace) -> int:
