@@ -75,8 +75,13 @@ async def _serve(settings: Settings, banner: str | None) -> None:
         else:
             main.cancel()
 
+    handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
+        try:
+            loop.add_signal_handler(sig, on_signal)
+            handled.append(sig)
+        except (ValueError, RuntimeError, NotImplementedError):
+            pass  # not the main thread (embedding, tests) or no signals on this platform
     runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=10.0)
     try:
         await runner.setup()
@@ -88,7 +93,7 @@ async def _serve(settings: Settings, banner: str | None) -> None:
         log.info("start-up interrupted")
     finally:
         await runner.cleanup()  # closes the cleanup contexts that had opened, in reverse
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in handled:
             loop.remove_signal_handler(sig)
 
 

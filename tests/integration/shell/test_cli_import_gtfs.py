@@ -150,3 +150,18 @@ async def test_bad_configuration_exits_2(
     code, _, err = await _main(monkeypatch, capsys, settings, "serve")
     assert code == 2
     assert err == "smartbus: configuration error: SMARTBUS_PORT: 'http' is not an integer\n"
+
+
+async def test_serve_with_a_missing_feed_exits_2_and_says_why(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert settings.redis_url is not None
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("SMARTBUS_GTFS", str(tmp_path / "gone.zip"))
+    code, out, err = await _main(monkeypatch, capsys, settings, "serve", "--port", "18765")
+    assert code == 2
+    assert out == ""
+    assert err == f"smartbus: cannot start: {tmp_path / 'gone.zip'}: no such file or folder\n"
