@@ -1,0 +1,49 @@
+"""The tracker on the bundled Cairns feed: a bus driven along a real trip's shape."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from predictor.matching import TripPlan
+from predictor.tracker import Tracker, TrackerConfig
+from transit.calendar import service_dates, trips_on
+from transit.network import Network
+from transit.pings import Ping
+from transit.times import service_day_origin
+
+
+def test_bus_on_a_real_trip_is_seen_at_every_stop(cairns: Network) -> None:
+    day = int(service_dates(cairns.calendar)[0])
+    ymd = date.fromordinal(day).strftime("%Y%m%d")
+    origin = service_day_origin(ymd, cairns.timezone)
+    trips = trips_on(cairns, day)
+    counts = np.diff(cairns.trip_st_start)[trips]
+    trip = int(trips[int(np.argmax(counts))])  # the longest trip of the day
+    plan = TripPlan.build(cairns, trip)
+    tr = Tracker(cairns, TrackerConfig(emit_change_s=0.0))
+    t = origin + float(plan.dep[0]) - 60.0
+    end = origin + float(plan.arr[-1]) + 60.0
+    visits = []
+    first_preds = None
+    while t <= end:
+        # the bus runs to the timetable, pinging every 20 s
+        d = float(np.interp(t - origin, plan.arr, plan.dist))
+        lat, lon = plan.to_latlon(d)
+        out = tr.process(Ping("bus", t, lat, lon, trip_id=plan.trip_id, start_date=ymd), t)
+        assert out.rejection is None
+        visits.extend(out.visits)
+        if first_preds is None and out.predictions:
+            first_preds = out.predictions
+        t += 20.0
+    seqs = [v.stop_sequence for v in visits]
+    assert seqs == sorted(seqs)
+    assert set(seqs) >= set(plan.seq[1:])  # every stop after the first was passed
+    # a bus on time arrives on time, within a ping interval
+    delays = [abs(v.delay) for v in visits if v.delay is not None and v.stop_sequence != seqs[0]]
+    assert max(delays) < 60.0
+    # predictions from the terminal follow the timetable closely (links default to it)
+    assert first_preds is not None
+    errs = [abs(p.predicted - p.scheduled) for p in first_preds if p.scheduled is not None]
+    assert np.median(errs) < 120.0
