@@ -172,6 +172,8 @@ class SegmentTable:
             self.bin_var[seg, b] = (1.0 - a) * (self.bin_var[seg, b] + a * diff * diff)
         self.bin_n[seg, b] = bn + 1
         for b_, (t_, mean_, var_) in self._cache.items():
+            if seg >= len(mean_):
+                continue  # a link keyed after this cache was built: the next estimate rebuilds it
             m1, v1 = self._blend(np.array([seg]), b_, t_)
             mean_[seg], var_[seg] = m1[0], v1[0]
         if sched > 0.0:

@@ -55,3 +55,15 @@ def test_dwell_learned_per_stop_and_keys_grow() -> None:
     rows = [tab.key(i, i + 1) for i in range(3000)]
     assert rows == list(range(3000))
     assert tab.keys(np.array([5, 6, 7], dtype=np.int32)).tolist() == [5, 6]
+
+
+def test_link_keyed_after_an_estimate_can_be_observed() -> None:
+    """A link created after the estimate cache was built is learned, not an IndexError."""
+    table = SegmentTable(n_stops=10)
+    first = table.key(0, 1)
+    table.observe(first, 100.0, 36000.0, 90.0, 1.7e9)
+    table.estimate(np.array([first]), np.array([90.0]), 36000.0, 1.7e9)
+    second = table.key(1, 2)
+    table.observe(second, 50.0, 36000.0, 40.0, 1.7e9 + 1)
+    mean, _ = table.estimate(np.array([first, second]), np.array([90.0, 40.0]), 36000.0, 1.7e9 + 2)
+    assert mean.tolist() == [100.0, 50.0]
