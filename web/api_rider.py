@@ -473,17 +473,19 @@ async def arrivals_for_stops(
     memo = state.memo_rows
     out = []
     for s, raw in zip(stops, raw_preds, strict=True):
-        rows: list[ArrivalRow] = []
+        statics: list[_Static] = []
         for body in raw:
             st = memo.get(body)
             if st is None:
                 st = _live_static(index, json.loads(body), tz)
                 _memo_put(memo, body, st)
             if earliest <= st.when <= horizon:
-                rows.append(_live_row(state, st, fleet, now, tz))
-        rows.sort(key=lambda r: r.eta_s)
-        seen = {(r.trip_id, r.stop_sequence) for r in rows}
-        live_trips = {r.trip_id for r in rows}
+                statics.append(st)
+        statics.sort(key=lambda x: x.when)
+        seen = {(x.trip_id, x.stop_sequence) for x in statics}
+        live_trips = {x.trip_id for x in statics}
+        # only the soonest ``limit`` live rows can be shown: render those alone
+        rows = [_live_row(state, x, fleet, now, tz) for x in statics[:limit]]
         added = 0
         cutoff = rows[limit - 1].eta_s if len(rows) >= limit else math.inf
         # the timetable, soonest first, only as far as it can still make the first ``limit``

@@ -89,6 +89,7 @@ class RiderIndex:
     memo_stop_text: dict[int, str] = field(default_factory=dict)
     memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
+    _days: dict[date, list[tuple[str, float, NDArray[np.bool_]]]] = field(default_factory=dict)
     _origin: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -162,6 +163,21 @@ class RiderIndex:
                 self._active[ordinal] = mask
         return mask
 
+    def _days_around(self, today: date) -> list[tuple[str, float, NDArray[np.bool_]]]:
+        """(YYYYMMDD, origin, trips running) of the service days before, on and after today."""
+        days = self._days.get(today)
+        if days is None:
+            days = []
+            for delta in (-1, 0, 1):
+                day = today + timedelta(days=delta)
+                ymd = day.strftime("%Y%m%d")
+                days.append((ymd, self.origin(ymd), self.trips_active(day)))
+            with self._lock:
+                if len(self._days) > 8:
+                    self._days.clear()
+                self._days[today] = days
+        return days
+
     def scheduled_calls(
         self, stop: int, t0: float, t1: float, today: date
     ) -> Iterator[ScheduledCall]:
@@ -177,18 +193,12 @@ class RiderIndex:
         if not len(arr):
             return
         first, last = float(arr[0]), float(arr[-1])
-        for delta in (-1, 0, 1):
-            day = today + timedelta(days=delta)
-            ymd = day.strftime("%Y%m%d")
-            origin = self.origin(ymd)
+        for ymd, origin, active in self._days_around(today):
             if t1 < origin + first or t0 > origin + last:
                 continue  # the window misses this service day at this stop
             a = int(np.searchsorted(arr, t0 - origin, side="left"))
             b = int(np.searchsorted(arr, t1 - origin, side="right"))
-            if a >= b:
-                continue
-            active = self.trips_active(day)
-            if not len(active):
+            if a >= b or not len(active):
                 continue
             st = self.stop_st_rows[lo + a : lo + b]
             trips = self.st_trip[st]

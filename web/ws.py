@@ -183,24 +183,43 @@ async def ws_service(app: web.Application) -> AsyncIterator[None]:
     channel = f"{app[keys.SETTINGS].redis_prefix}updates"
     redis = app[keys.REDIS]
 
+    async def subscribed() -> Any:
+        pubsub = redis.pubsub()
+        await pubsub.subscribe(channel)
+        return pubsub
+
+    async def close(pubsub: Any) -> None:
+        # never let a stuck connection hold up shutdown
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pubsub.aclose(), 2.0)
+
+    # subscribed before the app serves, so shutdown never cancels a half-made subscription
+    first = await subscribed()
+
     async def listen() -> None:
-        delay = 0.5
-        while True:
-            try:
-                async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(channel)
-                    delay = 0.5
-                    while True:
-                        msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                        if msg is not None and msg.get("type") == "message":
-                            data = msg["data"]
-                            hub.dispatch(data.decode() if isinstance(data, bytes) else data)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis went away: resubscribe with backoff
-                log.warning("updates subscriber lost; reconnecting", exc_info=True)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        pubsub, delay = first, 0.5
+        try:
+            while True:
+                try:
+                    if pubsub is None:
+                        pubsub = await subscribed()
+                        delay = 0.5
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is not None and msg.get("type") == "message":
+                        data = msg["data"]
+                        hub.dispatch(data.decode() if isinstance(data, bytes) else data)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # Redis went away: resubscribe with backoff
+                    log.warning("updates subscriber lost; reconnecting", exc_info=True)
+                    if pubsub is not None:
+                        await close(pubsub)
+                    pubsub = None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+        finally:
+            if pubsub is not None:
+                await close(pubsub)
 
     async def follow_network() -> None:
         holder = app[keys.NETWORK]
