@@ -103,7 +103,40 @@ def _resolve_ctx(ref: str) -> CleanupCtx:
     module_name, _, func = ref.partition(":")
     module = importlib.import_module(f"{__package__}.{module_name}")
     ctx: CleanupCtx = getattr(module, func)
-    return ctx
+    return _bounded_stop(ctx, ref)
+
+
+#: How long a background service may take to stop before it is abandoned (seconds).
+SERVICE_STOP_TIMEOUT_S = 15.0
+
+
+def _bounded_stop(ctx: CleanupCtx, name: str) -> CleanupCtx:
+    """Wrap a background service so that its exit cannot hang the shutdown.
+
+    A task that swallows its cancellation (a race inside some client libraries) would keep
+    ``app.cleanup()`` waiting for ever, and with it the stores and embedded servers behind it.
+    Past ``SERVICE_STOP_TIMEOUT_S`` the service's exit is cancelled again and logged.
+    """
+
+    async def bounded(app: web.Application) -> AsyncIterator[None]:
+        gen = ctx(app)
+        await anext(gen)  # start-up errors propagate as they are
+        try:
+            yield
+        finally:
+            try:
+                async with asyncio.timeout(SERVICE_STOP_TIMEOUT_S):
+                    async for _ in gen:
+                        raise RuntimeError(f"cleanup context {name} yielded more than once")
+            except TimeoutError:
+                log.error(
+                    "background service %s did not stop within %.0f s; abandoned",
+                    name,
+                    SERVICE_STOP_TIMEOUT_S,
+                )
+
+    bounded.__name__ = bounded.__qualname__ = f"bounded[{name}]"
+    return bounded
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:
