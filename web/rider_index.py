@@ -8,6 +8,8 @@ every shape. Everything is numpy or plain tuples; per-day "which trips run" mask
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import json
 import re
 import threading
@@ -89,7 +91,8 @@ class RiderIndex:
     memo_stop_text: dict[int, str] = field(default_factory=dict)
     memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
-    _days: dict[date, list[tuple[str, float, NDArray[np.bool_]]]] = field(default_factory=dict)
+    _days: dict[date, list[tuple[str, float, bytes]]] = field(default_factory=dict)
+    _lists: dict[int, tuple[list[int], list[int], list[int]]] = field(default_factory=dict)
     _origin: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -163,20 +166,35 @@ class RiderIndex:
                 self._active[ordinal] = mask
         return mask
 
-    def _days_around(self, today: date) -> list[tuple[str, float, NDArray[np.bool_]]]:
-        """(YYYYMMDD, origin, trips running) of the service days before, on and after today."""
+    def _days_around(self, today: date) -> list[tuple[str, float, bytes]]:
+        """(YYYYMMDD, origin, trips-running mask as bytes) of the days before, on and after."""
         days = self._days.get(today)
         if days is None:
             days = []
             for delta in (-1, 0, 1):
                 day = today + timedelta(days=delta)
                 ymd = day.strftime("%Y%m%d")
-                days.append((ymd, self.origin(ymd), self.trips_active(day)))
+                mask = self.trips_active(day)
+                days.append((ymd, self.origin(ymd), mask.astype(np.uint8).tobytes()))
             with self._lock:
                 if len(self._days) > 8:
                     self._days.clear()
                 self._days[today] = days
         return days
+
+    def _stop_lists(self, stop: int) -> tuple[list[int], list[int], list[int]]:
+        """(arrival seconds, stop-time rows, trip rows) of a stop by arrival, as Python lists."""
+        got = self._lists.get(stop)
+        if got is None:
+            lo, hi = int(self.stop_st_start[stop]), int(self.stop_st_start[stop + 1])
+            rows = self.stop_st_rows[lo:hi]
+            got = (
+                self.stop_st_arr[lo:hi].tolist(),
+                rows.tolist(),
+                self.st_trip[rows].tolist(),
+            )
+            self._lists[stop] = got
+        return got
 
     def scheduled_calls(
         self, stop: int, t0: float, t1: float, today: date
@@ -184,44 +202,43 @@ class RiderIndex:
         """Timetabled arrivals at stop row ``stop`` between POSIX ``t0`` and ``t1``, in order.
 
         Service days ``today - 1`` .. ``today + 1`` are searched, since GTFS times pass 24:00.
-        A generator: callers stop reading once they have enough.
+        A lazy generator (bisection, then one step per call read): callers stop reading once
+        they have enough, and pay only for what they read.
         """
-        lo, hi = int(self.stop_st_start[stop]), int(self.stop_st_start[stop + 1])
-        arr = self.stop_st_arr[lo:hi]
-        net = self.network
-        when_parts, st_parts, trip_parts, day_parts = [], [], [], []
-        if not len(arr):
+        arr, st_rows, trips = self._stop_lists(stop)
+        if not arr:
             return
-        first, last = float(arr[0]), float(arr[-1])
+        streams = []
         for ymd, origin, active in self._days_around(today):
-            if t1 < origin + first or t0 > origin + last:
+            if t1 < origin + arr[0] or t0 > origin + arr[-1]:
                 continue  # the window misses this service day at this stop
-            a = int(np.searchsorted(arr, t0 - origin, side="left"))
-            b = int(np.searchsorted(arr, t1 - origin, side="right"))
-            if a >= b or not len(active):
-                continue
-            st = self.stop_st_rows[lo + a : lo + b]
-            trips = self.st_trip[st]
-            keep = active[trips]
-            st, trips = st[keep], trips[keep]
-            when_parts.append(origin + net.st_arr[st].astype(np.float64))
-            st_parts.append(st)
-            trip_parts.append(trips)
-            day_parts.extend([ymd] * len(st))
-        if not st_parts:
-            return
-        when = np.concatenate(when_parts)
-        sts = np.concatenate(st_parts)
-        trips_all = np.concatenate(trip_parts)
-        for k in np.argsort(when, kind="stable").tolist():
-            st_row = int(sts[k])
-            yield ScheduledCall(
-                int(trips_all[k]),
-                st_row,
-                day_parts[k],
-                float(when[k]),
-                float(when[k]) + float(net.st_dep[st_row] - net.st_arr[st_row]),
-            )
+            a = bisect.bisect_left(arr, t0 - origin)
+            b = bisect.bisect_right(arr, t1 - origin)
+            if a < b and active:
+                streams.append(self._day_calls(arr, st_rows, trips, a, b, ymd, origin, active))
+        if len(streams) == 1:
+            yield from streams[0]
+        elif streams:
+            yield from heapq.merge(*streams, key=lambda c: c.arrival)
+
+    def _day_calls(
+        self,
+        arr: list[int],
+        st_rows: list[int],
+        trips: list[int],
+        a: int,
+        b: int,
+        ymd: str,
+        origin: float,
+        active: bytes,
+    ) -> Iterator[ScheduledCall]:
+        dep = self.network.st_dep
+        for k in range(a, b):
+            trip = trips[k]
+            if active[trip]:
+                st_row = st_rows[k]
+                when = origin + arr[k]
+                yield ScheduledCall(trip, st_row, ymd, when, origin + float(dep[st_row]))
 
 
 def build_rider_index(network: Network) -> RiderIndex:
