@@ -415,8 +415,8 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     # Scale-out: N tracker processes, one partition of the stream each (vehicles hashed onto
     # partitions); every web process must agree on N. Read defensively until the settings
     # carry SMARTBUS_TRACKER_WORKERS / SMARTBUS_TRACKER_INDEX.
-    n_workers = int(getattr(settings, "tracker_workers", 1) or 1)
-    index = int(getattr(settings, "tracker_index", 0) or 0)
+    n_workers = settings.tracker_workers
+    index = settings.tracker_index
     stream = PositionStream(redis, settings.redis_prefix, partitions=n_workers)
     live = LiveState(redis, settings.redis_prefix)
     counters = IngestCounters()
@@ -455,7 +455,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         tasks.append(
             asyncio.create_task(run_simulator(simulator, demo, stream, counters), name="simulator")
         )
-    urls: tuple[str, ...] = tuple(getattr(settings, "gtfsrt_urls", ()) or ())
+    urls: tuple[str, ...] = settings.gtfsrt_urls
     if urls:
 
         async def sink(pings: list[Ping], source: str) -> None:

@@ -16,6 +16,7 @@ import platformdirs
 
 __all__ = ["ENV_VARS", "Settings", "SettingsError"]
 
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -35,6 +36,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_TILE_URL": ("OpenStreetMap", "map tile URL template for the pages"),
     "SMARTBUS_SIMULATE": ("false", "run the fleet simulator as a live source"),
     "SMARTBUS_API_KEYS": ("true", "require API keys for ingest and operator endpoints"),
+    "SMARTBUS_GTFSRT_URLS": ("unset", "comma-separated GTFS-RT VehiclePositions URLs to poll"),
+    "SMARTBUS_TRACKER_WORKERS": ("1", "tracker processes sharing the positions stream"),
+    "SMARTBUS_TRACKER_INDEX": ("0", "this process's tracker partition (0..workers-1)"),
+    "SMARTBUS_JOBS_AT": ("unset: off", "HH:MM local time to run the planner jobs nightly"),
+    "SMARTBUS_JOBS_TZ": ("UTC", "time zone of SMARTBUS_JOBS_AT"),
 }
 
 
@@ -64,8 +70,22 @@ class Settings:
     tile_url: str = DEFAULT_TILE_URL
     simulate: bool = False
     api_keys_required: bool = True
+    gtfsrt_urls: tuple[str, ...] = ()
+    tracker_workers: int = 1
+    tracker_index: int = 0
+    jobs_at: str | None = None
+    jobs_tz: str = "UTC"
 
     def __post_init__(self) -> None:
+        if self.tracker_workers < 1:
+            raise SettingsError(f"SMARTBUS_TRACKER_WORKERS: {self.tracker_workers} must be >= 1")
+        if not 0 <= self.tracker_index < self.tracker_workers:
+            raise SettingsError(
+                f"SMARTBUS_TRACKER_INDEX: {self.tracker_index} must be in"
+                f" 0..{self.tracker_workers - 1}"
+            )
+        if self.jobs_at is not None and not _HHMM.match(self.jobs_at):
+            raise SettingsError(f"SMARTBUS_JOBS_AT: {self.jobs_at!r} is not a time HH:MM")
         if not 0 < self.port < 65536:
             raise SettingsError(f"SMARTBUS_PORT: {self.port} is not a port number (1-65535)")
         if not _IDENT.match(self.db_schema):
@@ -114,6 +134,20 @@ class Settings:
             kwargs["tile_url"] = tiles
         kwargs["simulate"] = _bool("SMARTBUS_SIMULATE", env.get("SMARTBUS_SIMULATE"), False)
         kwargs["api_keys_required"] = _bool("SMARTBUS_API_KEYS", env.get("SMARTBUS_API_KEYS"), True)
+        if (urls := get("SMARTBUS_GTFSRT_URLS")) is not None:
+            kwargs["gtfsrt_urls"] = tuple(
+                _url("SMARTBUS_GTFSRT_URLS", u.strip(), ("http", "https"))
+                for u in urls.split(",")
+                if u.strip()
+            )
+        if (workers := get("SMARTBUS_TRACKER_WORKERS")) is not None:
+            kwargs["tracker_workers"] = _int("SMARTBUS_TRACKER_WORKERS", workers)
+        if (index := get("SMARTBUS_TRACKER_INDEX")) is not None:
+            kwargs["tracker_index"] = _int("SMARTBUS_TRACKER_INDEX", index)
+        if (at := get("SMARTBUS_JOBS_AT")) is not None:
+            kwargs["jobs_at"] = at
+        if (tz := get("SMARTBUS_JOBS_TZ")) is not None:
+            kwargs["jobs_tz"] = tz
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:

@@ -66,11 +66,11 @@ async def _nightly(app: web.Application, at: str, tz: str) -> None:
 async def nightly_jobs(app: web.Application) -> AsyncIterator[None]:
     """Run the jobs nightly when ``settings.jobs_at`` is set; otherwise do nothing."""
     settings = app[keys.SETTINGS]
-    at: str | None = getattr(settings, "jobs_at", None)
+    at: str | None = settings.jobs_at
     if not at:
         yield
         return
-    tz: str = getattr(settings, "jobs_tz", None) or "UTC"
+    tz: str = settings.jobs_tz
     seconds_until(datetime.now(ZoneInfo(tz)), at)  # fail at start-up on a bad setting
     task = asyncio.create_task(_nightly(app, at, tz), name="nightly-jobs")
     try:

@@ -37,6 +37,11 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SMARTBUS_TILE_URL": "https://tiles.example/{z}/{x}/{y}.png",
         "SMARTBUS_SIMULATE": "yes",
         "SMARTBUS_API_KEYS": "off",
+        "SMARTBUS_GTFSRT_URLS": "https://rt.example/vp.pb",
+        "SMARTBUS_TRACKER_WORKERS": "2",
+        "SMARTBUS_TRACKER_INDEX": "1",
+        "SMARTBUS_JOBS_AT": "02:30",
+        "SMARTBUS_JOBS_TZ": "Australia/Brisbane",
     }
     s = Settings.from_env(env)
     assert s == Settings(
@@ -51,6 +56,11 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         tile_url="https://tiles.example/{z}/{x}/{y}.png",
         simulate=True,
         api_keys_required=False,
+        gtfsrt_urls=("https://rt.example/vp.pb",),
+        tracker_workers=2,
+        tracker_index=1,
+        jobs_at="02:30",
+        jobs_tz="Australia/Brisbane",
     )
     assert set(env) == set(ENV_VARS), "ENV_VARS documents exactly the variables read"
 
@@ -100,3 +110,32 @@ def test_settings_are_frozen_and_copied_with_changes() -> None:
     t = s.with_(port=9000)
     assert (s.port, t.port) == (8080, 9000)
     assert t.snapshot_dir == t.data_dir / "snapshots"
+
+
+def test_live_and_job_settings_from_env() -> None:
+    s = Settings.from_env(
+        {
+            "SMARTBUS_GTFSRT_URLS": "https://a.example/vp.pb, http://b.example/vp",
+            "SMARTBUS_TRACKER_WORKERS": "3",
+            "SMARTBUS_TRACKER_INDEX": "2",
+            "SMARTBUS_JOBS_AT": "03:15",
+            "SMARTBUS_JOBS_TZ": "Australia/Brisbane",
+        }
+    )
+    assert s.gtfsrt_urls == ("https://a.example/vp.pb", "http://b.example/vp")
+    assert (s.tracker_workers, s.tracker_index) == (3, 2)
+    assert (s.jobs_at, s.jobs_tz) == ("03:15", "Australia/Brisbane")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SMARTBUS_GTFSRT_URLS": "ftp://x/vp"}, "SMARTBUS_GTFSRT_URLS"),
+        ({"SMARTBUS_TRACKER_WORKERS": "0"}, "SMARTBUS_TRACKER_WORKERS"),
+        ({"SMARTBUS_TRACKER_WORKERS": "2", "SMARTBUS_TRACKER_INDEX": "2"}, "0..1"),
+        ({"SMARTBUS_JOBS_AT": "25:00"}, "SMARTBUS_JOBS_AT"),
+    ],
+)
+def test_bad_live_and_job_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
