@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -132,14 +131,9 @@ async def test_bad_queries_are_400_problems(
 
 
 @pytest.fixture
-async def redis_live() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    redis = aioredis.from_url("redis://127.0.0.1:6379/0")
-    prefix = f"test-plan-{uuid.uuid4().hex[:8]}:"
-    yield redis, prefix
-    keys_ = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-    if keys_:
-        await redis.delete(*keys_)
-    await redis.aclose()
+def redis_live(redis_client: aioredis.Redis, settings: Settings) -> tuple[aioredis.Redis, str]:
+    """The session's Redis (the machine's or the embedded one) under the test's own prefix."""
+    return redis_client, settings.redis_prefix
 
 
 async def test_live_predictions_are_used(
