@@ -7,14 +7,15 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feeds.errors import FeedError
-from routing.analysis import NetworkReport, network_report
-from routing.graph import GraphConfig, build_graph
 
 from ..settings import SettingsError
 from .plan import load_network_for_command
+
+if TYPE_CHECKING:
+    from routing.analysis import NetworkReport
 
 __all__ = ["format_report", "register"]
 
@@ -71,6 +72,10 @@ def format_report(r: NetworkReport, listed: int = 20) -> str:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    # networkx and scipy load here, not at start-up (``smartbus --help`` stays fast)
+    from routing.analysis import network_report
+    from routing.graph import GraphConfig, build_graph
+
     if args.top < 0 or args.sample < 1 or not 0 <= args.transfer_radius <= 5000:
         print(
             "smartbus network-report: --top >= 0, --sample >= 1, --transfer-radius 0..5000",

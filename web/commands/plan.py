@@ -11,17 +11,20 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from feeds.errors import FeedError
 from routing.errors import RoutingError
-from routing.graph import build_graph
-from routing.journey import Itinerary, Planner, PlanResult, RideLeg
-from transit.network import Network
 
-from ..api_plan import PlanQuery, make_request, parse_point, parse_time, result_json
 from ..settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from routing.journey import Itinerary, PlanResult
+    from transit.network import Network
+
+# The planner, its graph and the HTTP layer import networkx, scipy and aiohttp: they are
+# imported where used so that ``smartbus --help`` and the other commands start fast.
 
 __all__ = ["format_result", "load_network_for_command", "register"]
 
@@ -74,6 +77,8 @@ def _hm(ts: float, zone: ZoneInfo) -> str:
 
 
 def _itinerary_lines(n: int, it: Itinerary, zone: ZoneInfo) -> list[str]:
+    from routing.journey import RideLeg
+
     transfers = f"{it.transfers} transfer{'s' if it.transfers != 1 else ''}"
     head = (
         f"{n}) {_hm(it.departure, zone)} -> {_hm(it.arrival, zone)}  "
@@ -118,6 +123,11 @@ def format_result(result: PlanResult, tz: str) -> str:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    from routing.graph import build_graph
+    from routing.journey import Planner
+
+    from ..api_plan import PlanQuery, make_request, parse_point, parse_time, result_json
+
     try:
         f_lat, f_lon = parse_point(args.origin, "FROM")
         t_lat, t_lon = parse_point(args.destination, "TO")

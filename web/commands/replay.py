@@ -21,7 +21,6 @@ from typing import Any
 from tqdm import tqdm
 
 from feeds.errors import FeedError
-from feeds.gtfs import load_network
 from feeds.replay_files import ReplayInput, read_positions
 from predictor.replay import ReplayResult, replay, score_replay
 from predictor.scoring import BUCKETS, Report
@@ -82,6 +81,8 @@ def _config(options: list[tuple[str, str]]) -> TrackerConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Run the replay; 0 on success, 2 on bad input."""
+    from feeds.gtfs import load_network  # gtfs-kit and pandas: only when a replay runs
+
     try:
         config = _config(args.options)
         started = time.perf_counter()
