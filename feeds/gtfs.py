@@ -366,6 +366,23 @@ def _int(df: pd.DataFrame, col: str, missing: int) -> NDArray[np.int64]:
     )
 
 
+def _boarding_type(df: pd.DataFrame, col: str, warnings: list[str]) -> NDArray[np.int8]:
+    """``pickup_type`` / ``drop_off_type`` of stop_times.txt: 0..3, blank is 0 (regular).
+
+    A value outside 0..3 is a recoverable mistake: it is read as 0 (a regular stop, what a
+    rider would assume) and warned with its first row.
+    """
+    values = _int(df, col, 0)
+    bad = (values < 0) | (values > 3)
+    if bad.any():
+        warnings.append(
+            f"stop_times.txt: {int(bad.sum())} {col} value(s) are not 0-3 and were read as 0 "
+            f"(regular), first at row {_first_row(bad)}"
+        )
+        values = np.where(bad, 0, values)
+    return values.astype(np.int8)
+
+
 def _first_row(mask: NDArray[np.bool_]) -> int:
     """1-based data row of the first True."""
     return int(np.flatnonzero(mask)[0]) + 1
@@ -613,6 +630,8 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
     st_dep = _times(st_df, "departure_time", "stop_times.txt")
     timepoint = _int(st_df, "timepoint", -1)
     timepoint = np.where(np.isin(timepoint, (0, 1)), timepoint, -1)
+    pickup = _boarding_type(st_df, "pickup_type", warnings)
+    dropoff = _boarding_type(st_df, "drop_off_type", warnings)
     used = np.zeros(len(stop_ids), dtype=np.bool_)
     used[st_stop] = True
     used[stop_parent[used & (stop_parent >= 0)]] = True
@@ -686,6 +705,8 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
         st_arr=st_arr,
         st_dep=st_dep,
         st_timepoint=timepoint.astype(np.int8),
+        st_pickup=pickup,
+        st_dropoff=dropoff,
         st_shape_dist=_float(st_df, "shape_dist_traveled"),
         st_row=np.arange(1, len(st_df) + 1, dtype=np.int64),
         shape_ids=np.asarray(shape_index.to_numpy(dtype=str), dtype=np.str_),

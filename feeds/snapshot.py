@@ -22,7 +22,7 @@ from transit.network import Agency, Network, ServiceCalendar
 
 __all__ = ["FORMAT_VERSION", "SnapshotError", "load", "save"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: st_pickup, st_dropoff
 _META = "meta.json"
 _SCALARS = {"feed_hash", "timezone", "agencies", "calendar", "warnings", "_index"}
 

@@ -98,6 +98,10 @@ class FeedColumns:
     shape_pt_dist: F64  # NaN when absent
     shape_pt_row: I64
 
+    # pickup_type / drop_off_type per stop time (GTFS codes); None when the feed has neither
+    st_pickup: NDArray[np.int8] | None = None
+    st_dropoff: NDArray[np.int8] | None = None
+
     freq_trip: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
     freq_start: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
     freq_end: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -213,6 +217,9 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
     arr = c.st_arr[order].copy()
     dep = c.st_dep[order].copy()
     tp = c.st_timepoint[order].copy()
+    no_flags = np.zeros(len(order), dtype=np.int8)
+    pick = no_flags if c.st_pickup is None else c.st_pickup[order].astype(np.int8)
+    drop = no_flags if c.st_dropoff is None else c.st_dropoff[order].astype(np.int8)
     sdt = c.st_shape_dist[order]
     given = (arr != BLANK) | (dep != BLANK)
     arr = np.where(arr == BLANK, dep, arr)
@@ -259,6 +266,7 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
     st_trip = new_index[st_trip[st_keep]].astype(np.int32)
     st_stop, st_seq = st_stop[st_keep], st_seq[st_keep]
     arr, dep, tp, sdt, given = arr[st_keep], dep[st_keep], tp[st_keep], sdt[st_keep], given[st_keep]
+    pick, drop = pick[st_keep], drop[st_keep]
     trip_ids = c.trip_ids[kept]
     trip_route = c.trip_route[kept]
     trip_service = c.trip_service[kept]
@@ -342,7 +350,7 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
         trip_headsign,
         np.arange(n_trips, dtype=np.int32),
     )
-    stop_times = StopTimeTable(start, st_stop, st_seq, arr, dep, st_dist, tp)
+    stop_times = StopTimeTable(start, st_stop, st_seq, arr, dep, st_dist, tp, pick, drop)
 
     # 5. frequencies
     if len(c.freq_trip):
@@ -389,6 +397,8 @@ def build_network(c: FeedColumns, progress: Progress | None = None) -> Network:
         st_dep=stop_times.dep,
         st_dist=stop_times.dist,
         st_timepoint=stop_times.timepoint,
+        st_pickup=stop_times.pickup,
+        st_dropoff=stop_times.dropoff,
         shape_ids=np.array(shapes.ids, dtype=np.str_),
         shape_start=np.asarray(shapes.start, dtype=np.int64),
         shape_lat=_cat(shapes.lat),

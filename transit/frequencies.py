@@ -57,6 +57,8 @@ class StopTimeTable:
     dep: I32
     dist: F64
     timepoint: NDArray[np.int8]
+    pickup: NDArray[np.int8]
+    dropoff: NDArray[np.int8]
 
 
 def expand_frequencies(
@@ -143,6 +145,8 @@ def expand_frequencies(
         dep=np.concatenate((base_st.dep, st.dep[src] + shift)).astype(np.int32),
         dist=np.concatenate((base_st.dist, st.dist[src])),
         timepoint=np.concatenate((base_st.timepoint, st.timepoint[src])).astype(np.int8),
+        pickup=np.concatenate((base_st.pickup, st.pickup[src])).astype(np.int8),
+        dropoff=np.concatenate((base_st.dropoff, st.dropoff[src])).astype(np.int8),
     )
     out_trips = TripTable(
         ids=np.concatenate((trips.ids, ids)),
@@ -170,4 +174,6 @@ def _without(st: StopTimeTable, keep: NDArray[np.bool_], counts: I64) -> StopTim
         dep=st.dep[keep],
         dist=st.dist[keep],
         timepoint=st.timepoint[keep],
+        pickup=st.pickup[keep],
+        dropoff=st.dropoff[keep],
     )

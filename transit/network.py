@@ -24,6 +24,10 @@ A GTFS feed is held as a handful of column arrays instead of rows of objects, so
   template trip's id in ``trip_ids`` so a GTFS-RT ``trip_id`` + ``start_time`` resolves. The
   template row itself keeps no stop times (``trip_rows(t)`` is empty); it is the only kind of
   trip without stop times, and ``transit.calendar.trips_on`` leaves it out.
+* ``st_pickup`` / ``st_dropoff`` keep GTFS ``pickup_type`` / ``drop_off_type`` (blank is 0,
+  regular). ``NO_SERVICE`` (1) means riders cannot board (or alight) there: the journey
+  planner never boards or alights a rider at such a stop time; 2 and 3 (phone ahead, ask the
+  driver) are still stops a rider can use.
 * Trips the loader cannot run (no or a single stop time, no time at an end) are left out and
   listed in ``warnings``, one line per kind of repair.
 """
@@ -37,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "NO_SERVICE",
     "Agency",
     "Network",
     "RouteId",
@@ -44,6 +49,9 @@ __all__ = [
     "StopId",
     "TripId",
 ]
+
+#: ``pickup_type`` / ``drop_off_type`` value for "no pickup" / "no drop off" at this stop time.
+NO_SERVICE = 1
 
 StopId = NewType("StopId", str)
 RouteId = NewType("RouteId", str)
@@ -126,6 +134,8 @@ class Network:
     st_dep: I32
     st_dist: F64
     st_timepoint: I8
+    st_pickup: I8  # GTFS pickup_type: 0 regular, 1 none, 2 phone the agency, 3 ask the driver
+    st_dropoff: I8  # GTFS drop_off_type, same codes
 
     # shapes: points in CSR by shape, cumulative metres
     shape_ids: Str

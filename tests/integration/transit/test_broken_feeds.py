@@ -289,3 +289,29 @@ def test_rows_count_blank_lines_as_in_the_file(tmp_path: Path) -> None:
     _edit(feed, "stop_times.txt", "T1,,,S4,4,", "T1,,,S7,4,")
     with pytest.raises(FeedError, match=r"^stop_times\.txt, row 6: stop_id 'S7'"):
         load_network(feed)
+
+
+def test_pickup_and_drop_off_types(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, "stop_times.txt", "stop_sequence,timepoint\n", "stop_sequence,timepoint,"
+          "pickup_type,drop_off_type\n")  # fmt: skip
+    _edit(feed, "stop_times.txt", "T1,08:01:00,08:01:30,S2,2,1", "T1,08:01:00,08:01:30,S2,2,1,1,3")
+    net = load_network(feed)
+    t1 = net.trip_rows(net.trip_index("T1") or 0)
+    assert net.st_pickup[t1].tolist()[:3] == [0, 1, 0]  # blank is 0 (regular)
+    assert net.st_dropoff[t1].tolist()[:3] == [0, 3, 0]
+    assert not any("pickup_type" in w for w in net.warnings)
+
+
+def test_a_pickup_type_out_of_range_is_read_as_regular_and_warned(tmp_path: Path) -> None:
+    feed = _copy(tmp_path)
+    _edit(feed, "stop_times.txt", "stop_sequence,timepoint\n", "stop_sequence,timepoint,"
+          "pickup_type\n")  # fmt: skip
+    _edit(feed, "stop_times.txt", "T1,08:01:00,08:01:30,S2,2,1", "T1,08:01:00,08:01:30,S2,2,1,7")
+    net = load_network(feed)
+    t1 = net.trip_rows(net.trip_index("T1") or 0)
+    assert net.st_pickup[t1].tolist()[1] == 0
+    assert any(
+        w.startswith("stop_times.txt: 1 pickup_type value(s) are not 0-3") and "row 2" in w
+        for w in net.warnings
+    ), net.warnings

@@ -193,3 +193,10 @@ def test_progress_steps_are_reported() -> None:
     assert calls[0][0] == "reading"
     done = [(d, t) for step, d, t in calls if step == "stop distances"]
     assert done[-1][0] == done[-1][1] > 0
+
+
+def test_cairns_pickup_and_drop_off_types(cairns: Network) -> None:
+    # stop_times.txt: 661 rows pickup_type 1 only, 564 rows with both 1 (stops buses pass by)
+    assert int((cairns.st_pickup == 1).sum()) == 661 + 564
+    assert int((cairns.st_dropoff == 1).sum()) == 564
+    assert set(np.unique(cairns.st_pickup).tolist()) <= {0, 1}

@@ -59,6 +59,8 @@ def line_network(n_trips: int = 3, headway_s: int = 1800) -> Network:
         st_dep=arr.copy(),
         st_dist=np.tile(np.arange(4) * 500.0, n_trips),
         st_timepoint=np.ones(n_st, dtype=np.int8),
+        st_pickup=np.zeros(n_st, dtype=np.int8),
+        st_dropoff=np.zeros(n_st, dtype=np.int8),
         shape_ids=np.array(["S"]),
         shape_start=np.array([0, 4], dtype=np.int64),
         shape_lat=np.full(4, lat0),

@@ -80,6 +80,8 @@ def line_network(n_trips: int = N_TRIPS, block: bool = True) -> Network:
         st_arr=np.array(st_t, dtype=np.int32),
         st_dep=np.array(st_t, dtype=np.int32),
         st_timepoint=np.zeros(n_st, dtype=np.int8),
+        st_pickup=np.zeros(n_st, dtype=np.int8),
+        st_dropoff=np.zeros(n_st, dtype=np.int8),
         st_shape_dist=np.full(n_st, np.nan),
         st_row=np.arange(1, n_st + 1, dtype=np.int64),
         shape_ids=np.array(["S"]),
