@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from transit.network import Network
+from transit.network import NO_SERVICE, Network
 
 from .timetable import WINDOW_AFTER, WINDOW_BEFORE, running_trips
 
@@ -62,8 +62,10 @@ class BruteForce:
             rows = network.trip_rows(t)
             stops = network.st_stop[rows].tolist()
             deps = network.st_dep[rows].tolist()
+            pickup = network.st_pickup[rows].tolist()
             for i in range(len(stops) - 1):
-                per_stop.setdefault(stops[i], []).append((deps[i] + shift, c, i))
+                if pickup[i] != NO_SERVICE:  # riders may board here
+                    per_stop.setdefault(stops[i], []).append((deps[i] + shift, c, i))
         for lst in per_stop.values():
             lst.sort()
         self.departures = per_stop
@@ -122,7 +124,8 @@ class BruteForce:
                 rows = net.trip_rows(trip)
                 row = rows.start + i
                 stop = int(net.st_stop[row])
-                push(t, (3, stop))
+                if int(net.st_dropoff[row]) != NO_SERVICE:  # riders may alight here
+                    push(t, (3, stop))
                 if row + 1 < rows.stop:
                     push(int(net.st_arr[row + 1]) + shift, (2, c, i + 1))
             elif kind == 3:  # just alighted at stop

@@ -1,8 +1,9 @@
 """Route patterns: the distinct stop sequences a route runs, each with its trips.
 
-A pattern is one ordered stop sequence of one route and direction. Every trip with at least two
-stop times belongs to exactly one pattern; its stop times are the network's CSR rows, so a
-pattern's time matrix is a gather, never a copy kept around.
+A pattern is one ordered stop sequence of one route and direction, with the same pickup and
+drop-off rules at each stop (a trip that skips pickups at a stop the others serve runs another
+pattern). Every trip with at least two stop times belongs to exactly one pattern; its stop times
+are the network's CSR rows, so a pattern's time matrix is a gather, never a copy kept around.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from transit.network import Network
+from transit.network import NO_SERVICE, Network
 
 __all__ = ["Patterns", "build_patterns"]
 
@@ -27,6 +28,8 @@ class Patterns:
     ``stops[stop_start[p]:stop_start[p + 1]]`` are pattern ``p``'s stop rows in order and
     ``trips[trip_start[p]:trip_start[p + 1]]`` its trip rows, sorted by first departure.
     ``trip_pattern[t]`` is trip ``t``'s pattern, or -1 for a trip with fewer than two stops.
+    ``board[i]`` / ``alight[i]`` (aligned with ``stops``) say whether a rider may get on / off
+    at that stop of the pattern (GTFS ``pickup_type`` / ``drop_off_type`` other than 1).
     """
 
     route: I32
@@ -36,6 +39,8 @@ class Patterns:
     trip_start: I64
     trips: I32
     trip_pattern: I32
+    board: NDArray[np.bool_]
+    alight: NDArray[np.bool_]
 
     @property
     def n_patterns(self) -> int:
@@ -44,6 +49,14 @@ class Patterns:
     def pattern_stops(self, p: int) -> I32:
         """Stop rows of pattern ``p`` in travel order."""
         return self.stops[int(self.stop_start[p]) : int(self.stop_start[p + 1])]
+
+    def pattern_board(self, p: int) -> NDArray[np.bool_]:
+        """Whether riders may board at each stop of pattern ``p``."""
+        return self.board[int(self.stop_start[p]) : int(self.stop_start[p + 1])]
+
+    def pattern_alight(self, p: int) -> NDArray[np.bool_]:
+        """Whether riders may alight at each stop of pattern ``p``."""
+        return self.alight[int(self.stop_start[p]) : int(self.stop_start[p + 1])]
 
     def pattern_trips(self, p: int) -> I32:
         """Trip rows of pattern ``p``, sorted by departure from the first stop."""
@@ -61,17 +74,23 @@ class Patterns:
 
 
 def build_patterns(network: Network) -> Patterns:
-    """Group the network's trips into patterns by (route, direction, stop sequence).
+    """Group the network's trips into patterns by (route, direction, stop sequence, rules).
 
-    Trips with the same stops on the same route and direction share a pattern; patterns are
-    numbered in order of first appearance, and each pattern's trips are sorted by departure.
+    Trips with the same stops and the same pickup/drop-off rules on the same route and direction
+    share a pattern; patterns are numbered in order of first appearance, and each pattern's
+    trips are sorted by departure.
     """
     starts = network.trip_st_start
-    key_to_pattern: dict[tuple[int, int, bytes], int] = {}
+    can_board = network.st_pickup != NO_SERVICE
+    can_alight = network.st_dropoff != NO_SERVICE
+    # one byte per stop time: bit 0 boarding allowed, bit 1 alighting allowed
+    rules = (can_board.astype(np.uint8) | (can_alight.astype(np.uint8) << 1)).astype(np.uint8)
+    key_to_pattern: dict[tuple[int, int, bytes, bytes], int] = {}
     trip_pattern = np.full(network.n_trips, -1, dtype=np.int32)
     pat_route: list[int] = []
     pat_dir: list[int] = []
     pat_stops: list[I32] = []
+    pat_rules: list[NDArray[np.uint8]] = []
     st_stop = network.st_stop
     trip_route = network.trip_route.tolist()
     trip_dir = network.trip_direction.tolist()
@@ -82,7 +101,8 @@ def build_patterns(network: Network) -> Patterns:
         if hi - lo < 2:
             continue
         seq = st_stop[lo:hi]
-        key = (trip_route[t], trip_dir[t], seq.tobytes())
+        rule = rules[lo:hi]
+        key = (trip_route[t], trip_dir[t], seq.tobytes(), rule.tobytes())
         p = key_to_pattern.get(key)
         if p is None:
             p = len(pat_route)
@@ -90,12 +110,14 @@ def build_patterns(network: Network) -> Patterns:
             pat_route.append(trip_route[t])
             pat_dir.append(trip_dir[t])
             pat_stops.append(seq.astype(np.int32))
+            pat_rules.append(rule)
         trip_pattern[t] = p
     n = len(pat_route)
     lengths = np.array([len(s) for s in pat_stops], dtype=np.int64)
     stop_start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=stop_start[1:])
     stops = np.concatenate(pat_stops).astype(np.int32) if n else np.zeros(0, dtype=np.int32)
+    rule_all = np.concatenate(pat_rules) if n else np.zeros(0, dtype=np.uint8)
     # trips grouped by pattern, then by first departure (ties by trip row: deterministic)
     has = np.flatnonzero(trip_pattern >= 0).astype(np.int32)
     first_dep = network.st_dep[starts[has]]
@@ -112,4 +134,6 @@ def build_patterns(network: Network) -> Patterns:
         trip_start=trip_start,
         trips=trips,
         trip_pattern=trip_pattern,
+        board=(rule_all & 1).astype(np.bool_),
+        alight=(rule_all & 2).astype(np.bool_),
     )

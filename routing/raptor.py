@@ -177,7 +177,7 @@ def search(
             k -= 1
             break
         # scan each route serving a marked stop from its first marked position on
-        pm = np.flatnonzero(marked[pos_stop])
+        pm = np.flatnonzero(marked[pos_stop] & tt.pos_board)
         if len(pm) == 0:
             k -= 1
             break
@@ -199,7 +199,7 @@ def search(
         loc_i = pos_local[idx].astype(np.int64)
         # boarding only where the label changed last round: elsewhere the same trip was
         # already boarded in an earlier round and its arrivals recorded (standard RAPTOR)
-        board_at = np.flatnonzero(marked[stops_i])
+        board_at = np.flatnonzero(marked[stops_i] & tt.pos_board[idx])
         bidx = idx[board_at]
         hit = _first_departure(tt, bidx, any_t[stops_i[board_at]])
         first = np.full(len(idx), _M21, dtype=np.int64)
@@ -217,7 +217,7 @@ def search(
         board_l = low & _M21
         ti = tt.route_time_base[r_i] + np.where(ok, trip_l, 0) * route_k[r_i] + loc_i
         a = tt.arr[ti].astype(np.int64)
-        ok &= (a < ride_star[stops_i]) & (a < target_best)
+        ok &= (a < ride_star[stops_i]) & (a < target_best) & tt.pos_alight[idx]
         sel = np.flatnonzero(ok)
         ride_route = np.full(n, -1, dtype=np.int64)
         ride_trip = np.full(n, -1, dtype=np.int64)

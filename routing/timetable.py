@@ -7,7 +7,9 @@ overtake each other), "the first trip leaving position ``i`` at or after time ``
 whole day out so that one ``numpy.searchsorted`` answers it for many positions at once:
 
 * A *position* is one stop of one route (a route with ``k`` stops owns ``k`` consecutive
-  positions). ``pos_stop``, ``pos_route`` and ``pos_local`` describe them.
+  positions). ``pos_stop``, ``pos_route`` and ``pos_local`` describe them; ``pos_board`` and
+  ``pos_alight`` say whether riders may get on / off there (GTFS pickup and drop-off types;
+  every trip of a route shares them because patterns are split by them).
 * Times are seconds in the query day's frame: seconds after "noon minus 12h" of service day
   ``D``. Trips of ``D - 1`` are shifted by minus that day's length (so 25:10 of yesterday is
   01:10 today) and trips of ``D + 1`` by plus today's length; only copies that touch the window
@@ -95,6 +97,8 @@ class Timetable:
     pos_route: I32
     pos_local: I32
     pos_colbase: I64
+    pos_board: NDArray[np.bool_]
+    pos_alight: NDArray[np.bool_]
     dep_key: I64
     hour0: int
     hour_index: NDArray[np.int64]  # (positions, hours + 1)
@@ -144,6 +148,9 @@ class Timetable:
                     st_offset=int(self.route_st_offset[r]),
                     live=bool(self.route_live[r]),
                     stops=self.pos_stop[lo : lo + k][::-1].copy(),
+                    # getting off in the mirrored day is getting on in the real one
+                    board=self.pos_alight[lo : lo + k][::-1].copy(),
+                    alight=self.pos_board[lo : lo + k][::-1].copy(),
                     arr=(-dep[::-1, ::-1]).astype(np.int32),
                     dep=(-arr[::-1, ::-1]).astype(np.int32),
                     trips=self.trip_row[t0 : t0 + n][::-1].copy(),
@@ -165,6 +172,8 @@ class _Route:
     st_offset: int
     live: bool
     stops: I32
+    board: NDArray[np.bool_]
+    alight: NDArray[np.bool_]
     arr: I32
     dep: I32
     trips: I32
@@ -222,6 +231,8 @@ def _live_route(
         st_offset=first,
         live=True,
         stops=patterns.pattern_stops(p)[first:].copy(),
+        board=patterns.pattern_board(p)[first:].copy(),
+        alight=patterns.pattern_alight(p)[first:].copy(),
         arr=arr.astype(np.int32)[None, :],
         dep=dep.astype(np.int32)[None, :],
         trips=np.array([trip], dtype=np.int32),
@@ -329,8 +340,11 @@ def build_timetable(
         o = np.lexsort((arr[:, -1], dep[:, 0]))
         trips, shifts, arr, dep = trips[o], shifts[o], arr[o], dep[o]
         stops = patterns.pattern_stops(p)
+        board, alight = patterns.pattern_board(p), patterns.pattern_alight(p)
         for g in _fifo_groups(arr, dep):
-            routes.append(_Route(p, 0, False, stops, arr[g], dep[g], trips[g], shifts[g]))
+            routes.append(
+                _Route(p, 0, False, stops, board, alight, arr[g], dep[g], trips[g], shifts[g])
+            )
     for i in sorted(chosen - cancelled_rows):
         t = int(all_trips[i])
         r = _live_route(
@@ -400,6 +414,12 @@ def _flatten(
         pos_route=pos_route,
         pos_local=pos_local,
         pos_colbase=pos_colbase,
+        pos_board=np.concatenate([r.board for r in routes]).astype(np.bool_)
+        if n
+        else np.zeros(0, dtype=np.bool_),
+        pos_alight=np.concatenate([r.alight for r in routes]).astype(np.bool_)
+        if n
+        else np.zeros(0, dtype=np.bool_),
         dep_key=dep_key,
         hour0=hour0,
         hour_index=hour_index,

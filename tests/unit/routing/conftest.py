@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pytest
@@ -20,11 +20,14 @@ def make_network(
     *,
     n_routes: int | None = None,
     service_days: Sequence[int] | None = None,
+    no_pickup: Collection[tuple[int, int]] = (),
+    no_dropoff: Collection[tuple[int, int]] = (),
 ) -> Network:
     """A network of ``stops`` (lat, lon) and ``trips`` (route row, stop times).
 
     Every trip runs on one service, active every day unless ``service_days`` lists the only
-    date ordinals it runs on.
+    date ordinals it runs on. ``no_pickup`` / ``no_dropoff`` list ``(trip, index in trip)``
+    stop times with GTFS pickup_type / drop_off_type 1.
     """
     n_routes = n_routes or (max(r for r, _ in trips) + 1)
     starts = np.zeros(len(trips) + 1, dtype=np.int64)
@@ -32,6 +35,12 @@ def make_network(
     st_stop = np.array([s for _, st in trips for s, _, _ in st], dtype=np.int32)
     st_arr = np.array([a for _, st in trips for _, a, _ in st], dtype=np.int32)
     st_dep = np.array([d for _, st in trips for _, _, d in st], dtype=np.int32)
+    pickup = np.zeros(len(st_stop), dtype=np.int8)
+    dropoff = np.zeros(len(st_stop), dtype=np.int8)
+    for t, i in no_pickup:
+        pickup[starts[t] + i] = 1
+    for t, i in no_dropoff:
+        dropoff[starts[t] + i] = 1
     seq = np.concatenate([np.arange(1, len(st) + 1) for _, st in trips]).astype(np.int32)
     e = np.zeros(0, dtype=np.int32)
     if service_days is None:
@@ -77,6 +86,8 @@ def make_network(
         st_dep=st_dep,
         st_dist=np.zeros(len(st_stop)),
         st_timepoint=np.ones(len(st_stop), dtype=np.int8),
+        st_pickup=pickup,
+        st_dropoff=dropoff,
         shape_ids=np.array([], dtype=str),
         shape_start=np.zeros(1, dtype=np.int64),
         shape_lat=np.zeros(0),

@@ -227,3 +227,53 @@ def test_less_walking_option(make) -> None:  # type: ignore[no-untyped-def]
     assert (second.arrival, second.rides[0].board.stop_id) == (hm(8, 40), "S0")
     assert second.walk_metres < first.walk_metres / 2
     assert not second.alternative
+
+
+@pytest.fixture
+def express_and_local(make):  # type: ignore[no-untyped-def]
+    """Route 0 runs 0-1-2-3. The 08:00 trip is an express that passes stop 1 and only drops
+    off at stop 2 (pickup_type/drop_off_type 1); the 08:30 trip serves every stop."""
+    express = [(0, hm(8)), (1, hm(8, 3)), (2, hm(8, 6)), (3, hm(8, 9))]
+    local = [(0, hm(8, 30)), (1, hm(8, 35)), (2, hm(8, 40)), (3, hm(8, 45))]
+    return make(
+        make.line(4),
+        [(0, [(s, t, t) for s, t in express]), (0, [(s, t, t) for s, t in local])],
+        no_pickup=[(0, 1), (0, 2)],
+        no_dropoff=[(0, 1)],
+    )
+
+
+def test_no_boarding_where_the_trip_takes_no_passengers(express_and_local, make) -> None:  # type: ignore[no-untyped-def]
+    planner = Planner(build_graph(express_and_local))
+    # at stop 1 by 07:55: the express passes at 08:03 without stopping for riders
+    best = planner.plan(request(express_and_local, 1, 3, hm(7, 55), make.day)).itineraries[0]
+    assert [leg.trip_id for leg in best.rides] == ["T1"]
+    assert best.arrival == hm(8, 45)
+    # at stop 2 the express only lets riders off
+    best = planner.plan(request(express_and_local, 2, 3, hm(7, 55), make.day)).itineraries[0]
+    assert [leg.trip_id for leg in best.rides] == ["T1"]
+
+
+def test_no_alighting_where_the_trip_drops_nobody(express_and_local, make) -> None:  # type: ignore[no-untyped-def]
+    planner = Planner(build_graph(express_and_local))
+    # from stop 0 to stop 1: the express does not let riders off there; the local does
+    best = planner.plan(request(express_and_local, 0, 1, hm(7, 55), make.day)).itineraries[0]
+    assert [leg.trip_id for leg in best.rides] == ["T1"]
+    assert best.arrival == hm(8, 35)
+    # from stop 0 to stop 2 the express is fine (drop-off only there)
+    best = planner.plan(request(express_and_local, 0, 2, hm(7, 55), make.day)).itineraries[0]
+    assert [leg.trip_id for leg in best.rides] == ["T0"]
+    assert best.arrival == hm(8, 6)
+
+
+def test_arrive_by_honours_pickup_and_drop_off(express_and_local, make) -> None:  # type: ignore[no-untyped-def]
+    planner = Planner(build_graph(express_and_local))
+    # be at stop 1 by 08:40: only the local can drop off there (08:35)
+    req = request(express_and_local, 0, 1, hm(8, 40), make.day, arrive_by=True)
+    best = planner.plan(req).itineraries[0]
+    assert [leg.trip_id for leg in best.rides] == ["T1"]
+    # from stop 1 arriving at stop 3 by 08:50: the express cannot be boarded at stop 1
+    req = request(express_and_local, 1, 3, hm(8, 50), make.day, arrive_by=True)
+    best = planner.plan(req).itineraries[0]
+    assert [leg.trip_id for leg in best.rides] == ["T1"]
+    assert best.departure == hm(8, 35)
