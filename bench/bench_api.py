@@ -60,7 +60,10 @@ def load(feed: Path, cache: Path) -> Network:
     cache.mkdir(parents=True, exist_ok=True)
     snap = cache / f"{feed_hash(feed)}.npz"
     if snap.exists():
-        return snapshot.load(snap)
+        try:
+            return snapshot.load(snap)
+        except snapshot.SnapshotError as exc:  # another format version: build it again
+            print(f"snapshot not usable ({exc}); rebuilding", flush=True)
     t0 = time.perf_counter()
     net = load_network(feed)
     print(f"feed loaded in {time.perf_counter() - t0:.1f} s; snapshot -> {snap}", flush=True)

@@ -41,7 +41,10 @@ def load(path: Path) -> Network:
     """The network, from a cached snapshot when one exists."""
     cache = Path(tempfile.gettempdir()) / "smartbus-bench" / f"{path.stem}.snapshot"
     if cache.exists():
-        return snapshot.load(cache)
+        try:
+            return snapshot.load(cache)
+        except snapshot.SnapshotError as exc:  # another format version: build it again
+            print(f"snapshot not usable ({exc}); rebuilding", flush=True)
     net = load_network(path)
     cache.parent.mkdir(parents=True, exist_ok=True)
     snapshot.save(net, cache)
