@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from feeds.history import COLUMNS
 from transit.pings import Occupancy
 
 __all__ = [
@@ -52,34 +53,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-POSITION_COLUMNS = (
-    "vehicle_id",
-    "ts",
-    "lat",
-    "lon",
-    "trip_id",
-    "route_id",
-    "direction_id",
-    "service_date",
-    "speed",
-    "bearing",
-    "occupancy",
-    "occupancy_percent",
-    "dist_along",
-    "source",
-)
-VISIT_COLUMNS = (
-    "vehicle_id",
-    "trip_id",
-    "route_id",
-    "stop_id",
-    "stop_sequence",
-    "service_date",
-    "arrival",
-    "departure",
-    "scheduled",
-    "delay_s",
-)
+# the history tables' columns, in COPY order (one definition, in feeds.history)
+POSITION_COLUMNS = COLUMNS["positions"]
+VISIT_COLUMNS = COLUMNS["stop_visits"]
 
 #: Madison BusTime ``psgld`` categories as GTFS-Realtime occupancy statuses.
 MADISON_LOAD: dict[str, Occupancy] = {
