@@ -10,7 +10,8 @@ Each trip active on the feed date (or still running from the day before) is give
 once, deterministically from the seed and the trip row: the departure from the first stop is
 late by a small random amount; each segment's run time is its scheduled time stretched by
 congestion, which is a fixed property of the segment (some segments jam, most do not) peaking at
-08:00 and 17:00, times a random factor; each intermediate stop adds a dwell of 8-40 s. The bus
+08:00 and 17:00, times a random factor; each intermediate stop adds a dwell of 8-40 s (none
+where the trip neither picks up nor drops off: it passes by). The bus
 never runs early at a timepoint-less stop by more than the schedule allows a real driver to
 (it waits), never exceeds ``max_speed``. Trips of one route are chained onto vehicles greedily
 (a bus that finished a trip takes the next one starting at least two minutes later), so vehicle
@@ -34,7 +35,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
-from transit.network import Network
+from transit.network import NO_SERVICE, Network
 from transit.pings import Occupancy, Ping
 
 __all__ = ["DemoClock", "Simulator", "active_trips", "demo_clock", "service_day_origin"]
@@ -227,8 +228,13 @@ class Simulator:
                 moving *= max(0.85, 1.0 - late / 1200.0)
             clock += max(moving, length / self.max_speed, 1.0)
             times[2 * k] = clock
-            dwell = 0.0 if k == n - 1 else float(rng.uniform(5.0, 2 * _MEAN_DWELL_S - 5.0))
-            if net.st_timepoint[rows.start + k] and clock + dwell < dep[k]:
+            row = rows.start + k
+            serves = net.st_pickup[row] != NO_SERVICE or net.st_dropoff[row] != NO_SERVICE
+            # no dwell at the end, nor where the trip takes no one on and lets no one off
+            dwell = (
+                float(rng.uniform(5.0, 2 * _MEAN_DWELL_S - 5.0)) if k < n - 1 and serves else 0.0
+            )
+            if net.st_timepoint[row] and clock + dwell < dep[k]:
                 dwell = dep[k] - clock  # holds at a timepoint instead of running early
             clock += dwell
             times[2 * k + 1] = clock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -154,3 +155,18 @@ def test_the_fleet_keeps_running_on_the_next_days(line: Network) -> None:
     pings = sim.pings_between(next_day + 8 * 3600, next_day + 8 * 3600 + 300)
     assert pings
     assert {p.start_date for p in pings} == {"20140611"}
+
+
+def test_no_dwell_where_the_trip_neither_picks_up_nor_drops_off(line: Network) -> None:
+    n = line.n_stop_times
+    passing = np.zeros(n, dtype=np.int8)
+    passing[1::4] = 1  # stop B: pickup_type and drop_off_type 1 on every trip
+    net = dataclasses.replace(
+        line, st_pickup=passing, st_dropoff=passing, st_timepoint=np.zeros(n, dtype=np.int8)
+    )
+    sim = Simulator(net, DAY, noise_m=0.0, dropout=0.0)
+    origin = service_day_origin(DAY, net.timezone)
+    times, _ = sim._trajectory(0, net.trip_rows(0), origin, np.random.default_rng(3))
+    # times holds (arrival, departure) per stop: B is passed by, C is served
+    assert times[3] == times[2]
+    assert times[5] - times[4] >= 5.0
