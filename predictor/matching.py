@@ -25,6 +25,7 @@ after a few consistent jumps).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -94,6 +95,19 @@ class TripPlan:
     #: where progress counts as an arrival at each stop: the stop's point, except at the last
     #: stop, where a bus parks short of the end (``TERMINUS_RADIUS_M``)
     arrive_dist: F64 = field(default_factory=lambda: np.zeros(0))
+    #: per shape segment (derived, filled in ``__post_init__``): the vertex steps ``dx``/``dy``,
+    #: squared lengths (1 where a segment has none) and steps of ``cum``, so that matching a
+    #: ping does not recompute them; and plain-float copies of the arrays read one element at
+    #: a time per ping (indexing a list is far cheaper than a numpy scalar)
+    seg_dx: F64 = field(default_factory=lambda: np.zeros(0))
+    seg_dy: F64 = field(default_factory=lambda: np.zeros(0))
+    seg_len2: F64 = field(default_factory=lambda: np.zeros(0))
+    seg_dc: F64 = field(default_factory=lambda: np.zeros(0))
+    cum_l: list[float] = field(default_factory=list)
+    dist_l: list[float] = field(default_factory=list)
+    arr_l: list[float] = field(default_factory=list)
+    dep_l: list[float] = field(default_factory=list)
+    arrive_l: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.arrive_dist) != len(self.dist):
@@ -101,6 +115,19 @@ class TripPlan:
             if len(d) > 1:
                 d[-1] = max(d[-1] - TERMINUS_RADIUS_M, d[-2])
             object.__setattr__(self, "arrive_dist", d)
+        put = object.__setattr__
+        dx = np.diff(self.px)
+        dy = np.diff(self.py)
+        len2 = dx * dx + dy * dy
+        put(self, "seg_dx", dx)
+        put(self, "seg_dy", dy)
+        put(self, "seg_len2", np.where(len2 > 0.0, len2, 1.0))
+        put(self, "seg_dc", np.diff(self.cum))
+        put(self, "cum_l", self.cum.tolist())
+        put(self, "dist_l", self.dist.tolist())
+        put(self, "arr_l", self.arr.tolist())
+        put(self, "dep_l", self.dep.tolist())
+        put(self, "arrive_l", self.arrive_dist.tolist())
 
     @property
     def length(self) -> float:
@@ -202,6 +229,33 @@ def _project(px: F64, py: F64, cum: F64, x: float, y: float, lo: int, hi: int) -
     return along, off
 
 
+def _nearest(plan: TripPlan, x: float, y: float, lo: int, hi: int) -> tuple[float, float]:
+    """Along and offset of the nearest point on segments ``lo..hi-1`` (the earliest on ties).
+
+    The same arithmetic as :func:`_project` (bit for bit), on the plan's precomputed segment
+    steps and with the fewest numpy calls: this runs once per ping.
+    """
+    ax = plan.px[lo:hi]
+    ay = plan.py[lo:hi]
+    dx = plan.seg_dx[lo:hi]
+    dy = plan.seg_dy[lo:hi]
+    t = (x - ax) * dx
+    t += (y - ay) * dy
+    t /= plan.seg_len2[lo:hi]
+    np.maximum(t, 0.0, out=t)
+    np.minimum(t, 1.0, out=t)
+    ex = t * dx
+    ex += ax
+    np.subtract(x, ex, out=ex)
+    ey = t * dy
+    ey += ay
+    np.subtract(y, ey, out=ey)
+    off = np.hypot(ex, ey, out=ex)
+    i = int(off.argmin())
+    j = lo + i
+    return plan.cum_l[j] + float(t[i]) * float(plan.seg_dc[j]), float(off[i])
+
+
 def locate(plan: TripPlan, x: float, y: float, lo_d: float, hi_d: float) -> Match:
     """Nearest point of the shape between ``lo_d`` and ``hi_d`` metres along it.
 
@@ -215,19 +269,18 @@ def locate(plan: TripPlan, x: float, y: float, lo_d: float, hi_d: float) -> Matc
     >>> round(m.dist), round(m.offset)
     (190, 4)
     """
-    cum = plan.cum
+    cum = plan.cum_l
     n = len(cum)
     if n < 2:
-        return Match(float(cum[0]), math.hypot(x - plan.px[0], y - plan.py[0]))
-    lo = max(int(np.searchsorted(cum, lo_d, side="right")) - 1, 0)
-    hi = min(int(np.searchsorted(cum, hi_d, side="left")), n - 1)
+        return Match(cum[0], math.hypot(x - float(plan.px[0]), y - float(plan.py[0])))
+    lo = max(bisect_right(cum, lo_d) - 1, 0)
+    hi = min(bisect_left(cum, hi_d), n - 1)
     if hi <= lo:
         hi = min(lo + 1, n - 1)
         lo = hi - 1
-    along, off = _project(plan.px, plan.py, cum, x, y, lo, hi)
-    i = int(np.argmin(off))
-    d = min(max(float(along[i]), lo_d), hi_d)
-    return Match(d, float(off[i]))
+    along, off = _nearest(plan, x, y, lo, hi)
+    d = min(max(along, lo_d), hi_d)
+    return Match(d, off)
 
 
 def locate_anywhere(plan: TripPlan, x: float, y: float, near_d: float, max_off: float) -> Match:
