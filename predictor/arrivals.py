@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEPART_RADIUS_M", "chain", "crossings"]
+__all__ = ["DEPART_RADIUS_M", "chain", "crossings", "ref_stop", "shortest_layovers"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -113,3 +113,82 @@ def chain(
     base = np.where(idx == 0, var0, iv[idx])
     var = V - V[idx] + base
     return arrival, var
+
+
+#: A turnaround is timed from the last stop at least this many scheduled seconds before the end
+#: of a trip (buses often park short of the last stop's pole, whose arrival is then never seen).
+REF_BEFORE_END_S = 300.0
+
+
+def ref_stop(arr: F64) -> int:
+    """Index of a trip's reference stop for turnarounds, given its scheduled arrivals.
+
+    Examples
+    --------
+    >>> ref_stop(np.array([0.0, 600.0, 900.0, 1000.0, 1100.0]))
+    1
+    """
+    k = int(np.searchsorted(arr, float(arr[-1]) - REF_BEFORE_END_S, side="right")) - 1
+    return max(k, 0)
+
+
+def shortest_layovers(
+    trip_block: NDArray[np.str_],
+    trip_service: NDArray[np.int32],
+    trip_st_start: I64,
+    st_stop: NDArray[np.int32],
+    st_arr: NDArray[np.int32],
+    st_dep: NDArray[np.int32],
+    n_stops: int,
+) -> F64:
+    """The shortest layover the timetable ever gives a bus before a trip, per first stop.
+
+    A bus that reaches its terminus late does not leave on schedule: its operator takes a
+    recovery first (TransitClock's rule: next departure = max(arrival + minimum layover,
+    scheduled departure)). The minimum is a labour and scheduling rule the timetable respects,
+    so the shortest layover it schedules at a terminal (between consecutive trips of a block on
+    the same service) stands for it.
+
+    Parameters
+    ----------
+    trip_block, trip_service : per trip
+        Block id ("" when none) and service row.
+    trip_st_start : NDArray[np.int64]
+        CSR offsets of each trip's stop times (``len(trips) + 1``).
+    st_stop, st_arr, st_dep : per stop time
+        Stop row, scheduled arrival and departure (seconds).
+    n_stops : int
+        Stop rows of the network.
+
+    Returns
+    -------
+    NDArray[np.float64]
+        Per stop row, the shortest scheduled layover before a trip starting there (``inf``
+        where no block trip starts).
+
+    Examples
+    --------
+    >>> lay = shortest_layovers(np.array(["b", "b", "b", ""]), np.zeros(4, dtype=np.int32),
+    ...     np.array([0, 2, 4, 6, 8]), np.array([0, 1, 1, 0, 0, 1, 0, 1], dtype=np.int32),
+    ...     np.array([0, 600, 1500, 2100, 3300, 3900, 0, 60], dtype=np.int32),
+    ...     np.array([0, 600, 1500, 2100, 3300, 3900, 0, 60], dtype=np.int32), 3)
+    >>> lay.tolist()
+    [1200.0, 900.0, inf]
+    """
+    out = np.full(n_stops, np.inf)
+    has = (trip_st_start[1:] > trip_st_start[:-1]) & (trip_block != "")
+    t = np.flatnonzero(has)
+    if len(t) < 2:
+        return out
+    first = trip_st_start[t]
+    start = st_dep[first].astype(np.float64)
+    end = st_arr[trip_st_start[t + 1] - 1].astype(np.float64)
+    blk = np.unique(trip_block[t], return_inverse=True)[1]
+    svc = trip_service[t]
+    order = np.lexsort((start, svc, blk))
+    b, sv = blk[order], svc[order]
+    same = (b[1:] == b[:-1]) & (sv[1:] == sv[:-1])
+    lay = start[order][1:] - end[order][:-1]
+    ok = same & (lay >= 0.0)
+    np.minimum.at(out, st_stop[first[order][1:][ok]], lay[ok])
+    return out

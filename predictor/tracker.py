@@ -59,7 +59,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.arrivals import DEPART_RADIUS_M, chain, crossings
+from predictor.arrivals import DEPART_RADIUS_M, chain, crossings, ref_stop, shortest_layovers
 from predictor.calibration import N_BUCKETS, IntervalCalibrator, bucket_of
 from predictor.events import (
     Flag,
@@ -170,6 +170,8 @@ class _Vehicle:
         "sched_link",
         "segs",
         "service_date",
+        "turn_ref",
+        "turn_sched",
         "vid",
     )
 
@@ -189,6 +191,10 @@ class _Vehicle:
         self.jump_n = 0
         self.off_n = 0
         self.ping_n = 0
+        # when the bus passed the reference stop of the trip it turned round from, and the
+        # scheduled run from there to that trip's end (nan: not turning round)
+        self.turn_ref = math.nan
+        self.turn_sched = 0.0
         self._reset_trip()
 
     def _reset_trip(self) -> None:
@@ -255,6 +261,8 @@ class Tracker:
         self._wait_links: dict[int, tuple[int, list[int]]] = {}
         # per route: median lateness of buses leaving a layover, in seconds
         self._leave_late: dict[str, float] = {}
+        # per stop row: the shortest layover the timetable gives before a trip from there
+        self._min_layover: F64 | None = None
         # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
         self._block_rate: dict[str, float] = {}
         c = self.config
@@ -560,9 +568,11 @@ class Tracker:
                 hit = 1.0 if expected == res.trip else 0.0
                 rate = self._block_rate.get(old.route_id, 0.5)
                 self._block_rate[old.route_id] = rate + 0.2 * (hit - rate)
+        turn = self._turn_ref(v, res)
         withdrawn = self._end_trip(v)
         plan = self.plan(res.trip)
         v._reset_trip()
+        v.turn_ref, v.turn_sched = turn
         v.inferred = inferred
         v.plan = plan
         v.service_date = res.service_date
@@ -578,6 +588,43 @@ class Tracker:
         v.segs, v.sched_link = self._links(plan)
         self._trip_vehicle[plan.trip] = v.vid
         return withdrawn
+
+    def _turn_ref(self, v: _Vehicle, res: Resolved) -> tuple[float, float]:
+        """When the bus passed the reference stop of the trip it is leaving for a later one,
+        and the scheduled run from there to that trip's end (nan when it did not)."""
+        old = v.plan
+        if old is None or res.service_date != v.service_date:
+            return math.nan, 0.0
+        if float(self.plan(res.trip).dep[0]) < float(old.arr[-1]):
+            return math.nan, 0.0
+        k = ref_stop(old.arr)
+        if v.k_arr <= k:
+            return math.nan, 0.0
+        return float(v.arr_obs[k]), float(old.arr[-1] - old.arr[k])
+
+    def _leave_by(self, plan: TripPlan, wait: int | None, ref: float, to_end: float) -> float:
+        """Earliest arrival at the stop after the layover spot of ``plan`` (the first stop
+        when ``wait`` is None) for a bus that passed the reference stop of its previous trip
+        at ``ref``, ``to_end`` scheduled seconds before that trip's end: it lays over at least
+        the shortest layover the timetable gives there (-inf when ``ref`` is unknown)."""
+        w = wait if wait is not None else 0
+        if not math.isfinite(ref) or w + 1 >= len(plan.arr):
+            return -math.inf
+        if self._min_layover is None:
+            net = self.network
+            self._min_layover = shortest_layovers(
+                net.trip_block,
+                net.trip_service,
+                net.trip_st_start,
+                net.st_stop,
+                net.st_arr,
+                net.st_dep,
+                net.n_stops,
+            )
+        lay = float(self._min_layover[plan.stops[0]])
+        if not math.isfinite(lay):
+            lay = self.config.min_layover_s
+        return ref + to_end + lay + float(plan.arr[w + 1] - plan.dep[w])
 
     def _end_trip(self, v: _Vehicle) -> str | None:
         plan = v.plan
@@ -727,9 +774,12 @@ class Tracker:
         now: float,
         links: tuple[F64, F64] | None = None,
         wait_link: int | None = None,
+        leave_by: float = -math.inf,
     ) -> tuple[F64, F64]:
         """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
-        earliest it may be because of a hold)."""
+        earliest it may be because of a hold); ``leave_by`` is the earliest arrival at the stop
+        after the layover spot (the first stop when ``wait_link`` is None) that the bus's
+        turnaround allows."""
         n = len(plan.dist)
         m = n - k0
         link = np.zeros(m)
@@ -763,6 +813,9 @@ class Tracker:
         hold[idx + 1] = origin + plan.dep[k0 + idx] + run
         if wait_link is not None and k0 <= wait_link < n - 1:
             hold[wait_link - k0 + 1] += self._leave_late.get(plan.route_id, 0.0)
+        wl = wait_link if wait_link is not None else 0
+        if k0 <= wl < n - 1 and tp[wl - k0]:
+            hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
         return chain(t0, var0, link, link_var, hold)
 
     def _current_link(
@@ -831,8 +884,9 @@ class Tracker:
                 start = self._current_link(v, plan, t, float(mean[0]), float(lvar[0]))
                 mean, lvar = mean[1:], lvar[1:]
             wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
+            leave_by = self._leave_by(plan, wait, v.turn_ref, v.turn_sched)
             arrival, var = self._forecast(
-                plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar), wait
+                plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
             )
             end_t, end_var = float(arrival[-1]), float(var[-1])
         keep = arrival - t <= c.horizon_s
@@ -868,7 +922,12 @@ class Tracker:
                     if wait is None
                     else -math.inf,
                 )
-                a2, v2 = self._forecast(nplan, segs, sched, v.origin, 0, start2, t, None, wait)
+                kr = ref_stop(plan.arr)
+                ref = float(v.arr_obs[kr]) if kr < nxt else float(arrival[kr - nxt])
+                leave_by = self._leave_by(nplan, wait, ref, float(plan.arr[-1] - plan.arr[kr]))
+                a2, v2 = self._forecast(
+                    nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
+                )
                 keep2 = a2 - t <= c.horizon_s
                 preds = preds + self._emit(
                     v,

@@ -1,11 +1,11 @@
-"""Crossings between fixes and the chain of link times with holds."""
+"""Crossings between fixes, the chain of link times with holds, and terminal layovers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from predictor.arrivals import chain, crossings
+from predictor.arrivals import chain, crossings, ref_stop, shortest_layovers
 
 
 def test_crossings_interpolate_and_include_the_far_end() -> None:
@@ -33,3 +33,46 @@ def test_hold_binds_only_when_early() -> None:
     assert v[-1] == pytest.approx(1.0)  # the wait absorbed the upstream uncertainty
     a0, _ = chain(10.0, 4.0, link, np.zeros(3), np.array([50.0, -np.inf, -np.inf]))
     assert a0.tolist() == [50.0, 80.0, 110.0]
+
+
+def test_reference_stop_is_the_last_one_five_scheduled_minutes_before_the_end() -> None:
+    arr = np.array([0.0, 120.0, 400.0, 700.0, 800.0, 1000.0])
+    assert ref_stop(arr) == 3  # 1000 - 700 = 300 s before the end; 800 is too close
+    assert ref_stop(np.array([0.0, 60.0])) == 0  # a short trip: its first stop
+
+
+def _feed(
+    blocks: list[str], services: list[int], trips: list[list[tuple[int, int]]], n_stops: int
+) -> np.ndarray:
+    """shortest_layovers of trips given as [(stop row, time), ...] (arrival = departure)."""
+    start = np.cumsum([0] + [len(t) for t in trips])
+    stops = np.array([s for t in trips for s, _ in t], dtype=np.int32)
+    times = np.array([x for t in trips for _, x in t], dtype=np.int32)
+    return shortest_layovers(
+        np.array(blocks), np.array(services, dtype=np.int32), start, stops, times, times, n_stops
+    )
+
+
+def test_shortest_layover_per_terminal_within_a_block_and_service() -> None:
+    a, b = [(0, 0), (1, 1000)], [(1, 1600), (0, 2600)]  # out to stop 1, back to stop 0
+    lay = _feed(
+        ["x", "x", "x", "y", "y", ""],
+        [0, 0, 0, 0, 0, 0],
+        [a, b, [(0, 3500), (1, 4500)], [(0, 100), (1, 1100)], [(1, 1400), (0, 2400)], a],
+        3,
+    )
+    # block x: 600 s before the trip from stop 1, 900 s before the one from stop 0;
+    # block y: 300 s before its trip from stop 1; nothing starts from stop 2
+    assert lay.tolist() == [900.0, 300.0, float("inf")]
+
+
+def test_shortest_layover_ignores_other_services_and_overlaps() -> None:
+    # the same block id on another service day must not pair with this one's trips,
+    # and a block whose next trip starts before the last one ends gives no layover
+    lay = _feed(
+        ["x", "x", "z", "z"],
+        [0, 1, 0, 0],
+        [[(0, 0), (1, 1000)], [(1, 1100), (0, 2000)], [(0, 0), (1, 1000)], [(1, 900), (0, 1500)]],
+        2,
+    )
+    assert np.isinf(lay).all()
