@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KalmanState", "initial_state", "predict", "process_noise", "update"]
+__all__ = ["KalmanState", "initial_state", "predict", "process_noise", "step", "update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +137,42 @@ def update(state: KalmanState, z: float, R: float) -> KalmanState:
     n01 = a * (P01 - K1 * P00) + K0 * K1 * R
     n11 = P11 - 2.0 * K1 * P01 + K1 * K1 * P00 + K1 * K1 * R
     return KalmanState(state.d + K0 * y, state.v + K1 * y, n00, n01, n11)
+
+
+def step(state: KalmanState, dt: float, q: float, z: float, R: float) -> KalmanState:
+    """:func:`predict` over ``dt`` with :func:`process_noise` ``q``, then :func:`update` with
+    ``z``: the same arithmetic in one call, without the intermediate state (once per ping).
+
+    Raises
+    ------
+    ValueError
+        For a negative ``dt`` or a non-positive ``R``.
+
+    Examples
+    --------
+    >>> s0 = KalmanState(0.0, 10.0, 4.0, 0.5, 1.0)
+    >>> two = update(predict(s0, 2.0, process_noise(2.0, 0.3)), 21.0, 9.0)
+    >>> step(s0, 2.0, 0.3, 21.0, 9.0) == two
+    True
+    """
+    if dt < 0.0:
+        raise ValueError(f"cannot predict backwards in time (dt={dt})")
+    if not R > 0.0:
+        raise ValueError(f"measurement variance must be positive, got {R}")
+    dt2 = dt * dt
+    P00, P01, P11 = state.P00, state.P01, state.P11
+    P00, P01, P11 = (
+        P00 + 2.0 * dt * P01 + dt * dt * P11 + q * dt2 * dt / 3.0,
+        P01 + dt * P11 + q * dt2 / 2.0,
+        P11 + q * dt,
+    )
+    d = state.d + dt * state.v
+    S = P00 + R
+    K0 = P00 / S
+    K1 = P01 / S
+    y = z - d
+    a = 1.0 - K0
+    n00 = a * a * P00 + K0 * K0 * R
+    n01 = a * (P01 - K1 * P00) + K0 * K1 * R
+    n11 = P11 - 2.0 * K1 * P01 + K1 * K1 * P00 + K1 * K1 * R
+    return KalmanState(d + K0 * y, state.v + K1 * y, n00, n01, n11)

@@ -132,7 +132,7 @@ class TripPlan:
     @property
     def length(self) -> float:
         """The shape's length in metres."""
-        return float(self.cum[-1])
+        return self.cum_l[-1]
 
     @classmethod
     def build(cls, network: Network, trip: int) -> TripPlan:

@@ -54,13 +54,16 @@ the flag on the vehicle).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from predictor.arrivals import DEPART_RADIUS_M, chain, crossings, ref_stop, shortest_layovers
-from predictor.calibration import N_BUCKETS, IntervalCalibrator, bucket_of
+from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
 from predictor.events import (
     Flag,
     Prediction,
@@ -71,7 +74,8 @@ from predictor.events import (
     TrackerOutput,
     VehicleState,
 )
-from predictor.kalman import KalmanState, initial_state, predict, process_noise, update
+from predictor.kalman import KalmanState, initial_state
+from predictor.kalman import step as kalman_step
 from predictor.matching import Resolved, TripPlan, TripResolver, locate, locate_anywhere
 from predictor.segments import SegmentTable
 from transit.network import Network
@@ -89,6 +93,53 @@ MIN_SCHED_S = 20.0
 CALIBRATE_EVERY = 3
 #: Weights of our link-chain forecast against schedule-deviation propagation, tried online.
 BLEND_W = np.linspace(0.0, 1.0, 11)
+
+
+_EDGES: list[float] = EDGES.tolist()
+_T = TypeVar("_T")
+
+
+def _interp(x: float, xp: list[float], fp: list[float]) -> float:
+    """``np.interp`` of one point, bit for bit, without numpy's per-call overhead.
+
+    ``xp`` non-decreasing; repeated values resolve as numpy does (the last of them).
+    """
+    n = len(xp)
+    if x < xp[0]:
+        return fp[0]
+    if x > xp[n - 1]:
+        return fp[n - 1]
+    j = bisect_right(xp, x) - 1
+    if j == n - 1 or xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    out = slope * (x - xp[j]) + fp[j]
+    if out != out:  # NaN one way: numpy tries the other
+        out = slope * (x - xp[j + 1]) + fp[j + 1]
+        if out != out and fp[j] == fp[j + 1]:
+            out = fp[j]
+    return out
+
+
+def _maker(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor of a frozen slotted dataclass from all its fields in order, about twice as
+    fast as its ``__init__`` (which calls ``object.__setattr__`` per field); the objects are
+    the same. Used for the records made on every ping."""
+    setters = [getattr(cls, f.name).__set__ for f in fields(cls)]  # type: ignore[arg-type]
+    new = object.__new__
+
+    def make(*values: object) -> _T:
+        obj = new(cls)
+        for put, value in zip(setters, values, strict=True):
+            put(obj, value)
+        return obj
+
+    return make
+
+
+_new_prediction = _maker(Prediction)
+_new_state = _maker(VehicleState)
+_new_output = _maker(TrackerOutput)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +218,8 @@ class _Vehicle:
         "plan",
         "prog",
         "prog_t",
+        "res_key",
+        "res_row",
         "sched_link",
         "segs",
         "service_date",
@@ -190,6 +243,9 @@ class _Vehicle:
         self.last_ping: Ping | None = None
         self.jump_n = 0
         self.off_n = 0
+        # the trip id (and start time) of the last ping and the trip row it names
+        self.res_key: tuple[str, str | None] | None = None
+        self.res_row = -1
         self.ping_n = 0
         # when the bus passed the reference stop of the trip it turned round from, and the
         # scheduled run from there to that trip's end (nan: not turning round)
@@ -410,15 +466,23 @@ class Tracker:
             return self._reject(ping, RejectReason.OUT_OF_ORDER, f"{v.last_ts - t:.0f} s old")
 
         withdrawn: str | None = None
-        res = self._resolve(v, ping)
-        if isinstance(res, TrackerOutput):
-            return res
-        if res is not None and (
-            v.plan is None or res.trip != v.plan.trip or res.service_date != v.service_date
-        ):
-            withdrawn = self._start_trip(v, res)
-        elif res is None and v.plan is not None:
-            withdrawn = self._end_trip(v)
+        sd = ping.start_date
+        if not (
+            ping.trip_id
+            and v.plan is not None
+            and v.res_row == v.plan.trip
+            and v.res_key == (ping.trip_id, ping.start_time)
+            and (not sd or sd == v.service_date)
+        ):  # (else the trip of the last ping, named the same way: nothing to resolve)
+            res = self._resolve(v, ping)
+            if isinstance(res, TrackerOutput):
+                return res
+            if res is not None and (
+                v.plan is None or res.trip != v.plan.trip or res.service_date != v.service_date
+            ):
+                withdrawn = self._start_trip(v, res)
+            elif res is None and v.plan is not None:
+                withdrawn = self._end_trip(v)
         if v.first_seen is None or t - v.last_ts > 6 * 3600:
             v.first_seen = t
         v.last_ts = t
@@ -485,8 +549,7 @@ class Tracker:
             v.moved_d, v.moved_t = m.dist, t
         else:
             dt = t - v.prog_t
-            kf = predict(v.kf, dt, process_noise(dt, c.accel_noise))
-            kf = update(kf, m.dist, self._R)
+            kf = kalman_step(v.kf, dt, c.accel_noise, m.dist, self._R)
             if kf.v < 0.0:
                 kf = KalmanState(kf.d, 0.0, kf.P00, kf.P01, kf.P11)
             v.kf = kf
@@ -514,15 +577,10 @@ class Tracker:
             if t - v.moved_t > c.stuck_after_s:
                 v.flags.add(Flag.STUCK)
 
-        preds = self._predict(v, plan, t)
-        state = self._state(v, ping)
-        return TrackerOutput(
-            state=state,
-            predictions=preds,
-            withdrawn_trip=withdrawn,
-            visits=tuple(visits),
-            traversals=tuple(traversals),
-        )
+        delay = self._delay(v, plan, t)
+        preds = self._predict(v, plan, t, delay)
+        state = self._state(v, ping, delay)
+        return _new_output(state, preds, withdrawn, tuple(visits), tuple(traversals), None)
 
     # ----- trips --------------------------------------------------------------------------
     def _resolve(self, v: _Vehicle, ping: Ping) -> Resolved | TrackerOutput | None:
@@ -530,6 +588,7 @@ class Tracker:
         if ping.trip_id:
             row = r.by_id(ping.trip_id, ping.start_time)
             if row is not None:
+                v.res_key, v.res_row = (ping.trip_id, ping.start_time), row
                 if v.plan is not None and v.plan.trip == row and not ping.start_date:
                     return Resolved(row, v.service_date, v.origin)
                 return r.day_for_trip(row, ping.timestamp, ping.start_date)
@@ -653,12 +712,11 @@ class Tracker:
         if d1 <= d0 or t1 <= t0:
             return visits, traversals
         n = len(plan.dist)
-        arrive = plan.arrive_dist
-        if (v.k_arr >= n or d1 < arrive[v.k_arr]) and (
-            v.k_dep >= n or d1 < plan.dist[v.k_dep] + DEPART_RADIUS_M
+        if (v.k_arr >= n or d1 < plan.arrive_l[v.k_arr]) and (
+            v.k_dep >= n or d1 < plan.dist_l[v.k_dep] + DEPART_RADIUS_M
         ):
             return visits, traversals  # no stop passed since the last fix (the usual case)
-        ks, times = crossings(arrive, d0, t0, d1, t1)
+        ks, times = crossings(plan.arrive_dist, d0, t0, d1, t1)
         for k, ta in zip(ks.tolist(), times.tolist(), strict=True):
             if k < v.k_arr:
                 continue
@@ -825,11 +883,12 @@ class Tracker:
         given the current link's estimate ``L`` (seconds) and its variance."""
         nxt = v.k_arr
         d = v.prog
+        dist = plan.dist_l
         if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
-            t0 = t + max(float(plan.dist[0]) - d, 0.0) / 8.0
-            return t0, 100.0, v.origin + float(plan.dep[0])
-        span = float(plan.dist[nxt] - plan.dist[nxt - 1])
-        frac = min(max((float(plan.dist[nxt]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
+            t0 = t + max(dist[0] - d, 0.0) / 8.0
+            return t0, 100.0, v.origin + plan.dep_l[0]
+        span = dist[nxt] - dist[nxt - 1]
+        frac = min(max((dist[nxt] - d) / span, 0.0), 1.0) if span > 0 else 0.0
         hold0 = -math.inf
         k_prev = nxt - 1
         if (
@@ -838,11 +897,11 @@ class Tracker:
             and v.k_dep <= k_prev
         ):
             dwell = float(self.segments.dwell_mean[plan.stops[k_prev]])
-            hold0 = v.origin + float(plan.dep[k_prev]) + max(L - dwell, 0.5 * L) * frac
+            hold0 = v.origin + plan.dep_l[k_prev] + max(L - dwell, 0.5 * L) * frac
         if nxt <= plan.zone_end:
             # laying over in the terminal zone: it leaves when the timetable has it here,
             # unless this pattern's buses are known to wait further on (held there instead)
-            here = v.origin + float(np.interp(d, plan.dist, plan.dep))
+            here = v.origin + _interp(d, dist, plan.dep_l)
             j = self._layover_link(plan, v.segs, nxt - 1)
             if t < here - self.config.layover_early_s and (j is None or j == nxt - 1):
                 hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
@@ -865,7 +924,9 @@ class Tracker:
                 return j
         return None
 
-    def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
+    def _predict(
+        self, v: _Vehicle, plan: TripPlan, t: float, delay: float
+    ) -> tuple[Prediction, ...]:
         c = self.config
         n = len(plan.dist)
         if v.kf is None or Flag.OFF_ROUTE in v.flags:
@@ -890,7 +951,6 @@ class Tracker:
             )
             end_t, end_var = float(arrival[-1]), float(var[-1])
         keep = arrival - t <= c.horizon_s
-        delay = self._delay(v, plan, t)
         if nxt <= plan.zone_end:  # an early bus in the terminal zone waits for its schedule
             delay = max(delay, -self.config.layover_early_s)
         preds = self._emit(
@@ -965,33 +1025,52 @@ class Tracker:
         m = len(arrival)
         if m == 0:
             return ()
-        sigma = np.sqrt(var)
-        b = bucket_of(arrival - t)  # a negative horizon falls in the first bucket
-        raw = arrival
-        blend = pending and self.config.blend_deviation
-        if blend:
-            dev = v.origin + plan.arr[k0 : k0 + m] + delay
-            w = self._blend_w[b]
-            arrival = np.maximum(w * raw + (1.0 - w) * dev, t)
+        # Plain floats from here: a handful of stops per ping, where numpy's per-call overhead
+        # would dominate. Every operation is the one the vectorised form did, in the same
+        # order, so the numbers are the same to the bit.
+        c = self.config
+        tf = float(t)
+        raw = arrival.tolist()
+        sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var.tolist()]
+        b = [bisect_right(_EDGES, a - tf) for a in raw]  # a negative horizon: first bucket
+        arr_l = plan.arr_l
+        if pending and c.blend_deviation:
+            bw = self._blend_w.tolist()
+            dev = [v.origin + arr_l[k0 + i] + delay for i in range(m)]
+            arr_b = []
+            for i in range(m):
+                w = bw[b[i]]
+                x = w * raw[i] + (1.0 - w) * dev[i]
+                arr_b.append(tf if tf > x else x)
         else:
-            dev = raw
-        q = self.calibrator.quantiles()
-        if self.config.median_correction:
-            p50 = np.maximum(arrival + q[b, 1] * sigma, t)
+            dev = arr_b = raw
+        q = self.calibrator.quantiles().tolist()
+        if c.median_correction:
+            p50 = []
+            for i in range(m):
+                x = arr_b[i] + q[b[i]][1] * sigma[i]
+                p50.append(tf if tf > x else x)
         else:
-            p50 = np.maximum(arrival, t)
+            p50 = [tf if tf > x else x for x in arr_b]
         v.ping_n += 1
         if pending and v.ping_n % CALIBRATE_EVERY == 0:
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
             # so the calibrator sees the whole bucket, not only its shortest horizons
-            ks = np.arange(k0, k0 + m)
-            cnt = v.pend_n[ks, b] + 1.0
-            v.pend_n[ks, b] = cnt
-            take = self._rng.random(m) * cnt < 1.0
-            kt, bt = ks[take], b[take]
-            v.pend_pred[kt, bt] = raw[take]
-            v.pend_dev[kt, bt] = dev[take]
-            v.pend_sigma[kt, bt] = sigma[take]
+            draw = self._rng.random(m).tolist()
+            pend_n, pend_pred, pend_dev, pend_sigma = (
+                v.pend_n,
+                v.pend_pred,
+                v.pend_dev,
+                v.pend_sigma,
+            )
+            for i in range(m):
+                kb = (k0 + i, b[i])
+                cnt = pend_n[kb] + 1.0
+                pend_n[kb] = cnt
+                if draw[i] * cnt < 1.0:
+                    pend_pred[kb] = raw[i]
+                    pend_dev[kb] = dev[i]
+                    pend_sigma[kb] = sigma[i]
         if pending:
             last = v.last_p50
         else:
@@ -999,56 +1078,56 @@ class Tracker:
                 v.next_trip = plan.trip
                 v.next_p50 = np.full(len(plan.dist), np.nan)
             last = v.next_p50
-        old = last[k0 : k0 + m]
-        changed = ~(np.abs(p50 - old) < self.config.emit_change_s)  # NaN counts as changed
-        if not changed.any():
-            return ()
-        idx = np.flatnonzero(changed)
-        last[k0 + idx] = p50[idx]
-        # the interval only for what is emitted
-        a_i, s_i, b_i, p50_i = arrival[idx], sigma[idx], b[idx], p50[idx]
-        p10 = np.maximum(np.minimum(a_i + q[b_i, 0] * s_i, p50_i), t)
-        p90 = np.maximum(a_i + q[b_i, 2] * s_i, p50_i)
-        sched = (v.origin + plan.arr[k0 + idx]).tolist()
-        dist_m = np.maximum(plan.dist[k0 + idx] + dist_base, 0.0).tolist()
+        old = last[k0 : k0 + m].tolist()
+        change = c.emit_change_s
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
-        stop_ids, seq = plan.stop_ids, plan.seq
-        p50l, p10l, p90l = p50_i.tolist(), p10.tolist(), p90.tolist()
-        out = tuple(
-            Prediction(
+        stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, v.origin
+        emitted = v.emitted
+        index = self._stop_vehicles
+        out: list[Prediction] = []
+        for i in range(m):
+            p = p50[i]
+            if abs(p - old[i]) < change:  # NaN counts as changed
+                continue
+            k = k0 + i
+            last[k] = p
+            # the interval only for what is emitted
+            a, s, qb = arr_b[i], sigma[i], q[b[i]]
+            lo = a + qb[0] * s
+            lo = p if p < lo else lo
+            hi = a + qb[2] * s
+            dist = dist_l[k] + dist_base
+            pred = _new_prediction(
                 t,
                 vid,
                 trip_id,
                 route_id,
                 stop_ids[k],
                 seq[k],
-                p50l[i],
-                p10l[i],
-                p90l[i],
-                sched[i],
-                dist_m[i],
+                p,
+                tf if tf > lo else lo,
+                p if p > hi else hi,
+                origin + arr_l[k],
+                0.0 if dist < 0.0 else dist,
                 k + stops_base,
             )
-            for i, k in enumerate((k0 + idx).tolist())
-        )
-        emitted = v.emitted
-        index = self._stop_vehicles
-        for p in out:
-            if (trip_id, p.stop_sequence) not in emitted:
-                index.setdefault(p.stop_id, set()).add(vid)
-            emitted[(trip_id, p.stop_sequence)] = p
-        return out
+            key = (trip_id, seq[k])
+            if key not in emitted:
+                index.setdefault(stop_ids[k], set()).add(vid)
+            emitted[key] = pred
+            out.append(pred)
+        return tuple(out)
 
     def _delay(self, v: _Vehicle, plan: TripPlan, t: float) -> float:
         """Seconds late (+) against the timetable at the vehicle's position; a bus that has
         not left its first stop is late only once its departure time has passed."""
         rel = t - v.origin
         if v.k_arr == 0 or v.k_dep == 0:
-            return max(rel - float(plan.dep[0]), 0.0)
-        return rel - float(np.interp(v.prog, plan.dist, plan.arr))
+            return max(rel - plan.dep_l[0], 0.0)
+        return rel - _interp(v.prog, plan.dist_l, plan.arr_l)
 
     # ----- state --------------------------------------------------------------------------
-    def _state(self, v: _Vehicle, ping: Ping) -> VehicleState:
+    def _state(self, v: _Vehicle, ping: Ping, delay: float | None = None) -> VehicleState:
         plan = v.plan
         if plan is None or v.kf is None:
             st = VehicleState(
@@ -1070,27 +1149,29 @@ class Tracker:
         n = len(plan.dist)
         d = v.prog
         nxt = v.k_arr
-        delay = self._delay(v, plan, ping.timestamp)
-        st = VehicleState(
-            vehicle_id=v.vid,
-            timestamp=ping.timestamp,
-            lat=ping.lat,
-            lon=ping.lon,
-            trip_id=plan.trip_id,
-            route_id=plan.route_id,
-            block_id=plan.block_id or None,
-            direction_id=plan.direction_id,
-            service_date=v.service_date,
-            dist_along=d,
-            speed=v.kf.v,
-            bearing=ping.bearing,
-            delay=delay,
-            next_stop_sequence=plan.seq[nxt] if nxt < n else None,
-            progress=min(d / plan.length, 1.0) if plan.length > 0 else 0.0,
-            occupancy=ping.occupancy,
-            occupancy_percent=ping.occupancy_percent,
-            first_seen=v.first_seen,
-            flags=frozenset(v.flags),
+        if delay is None:
+            delay = self._delay(v, plan, ping.timestamp)
+        length = plan.length
+        st = _new_state(  # the fields of VehicleState in order
+            v.vid,
+            ping.timestamp,
+            ping.lat,
+            ping.lon,
+            plan.trip_id,
+            plan.route_id,
+            plan.block_id or None,
+            plan.direction_id,
+            v.service_date,
+            d,
+            v.kf.v,
+            ping.bearing,
+            delay,
+            plan.seq[nxt] if nxt < n else None,
+            min(d / length, 1.0) if length > 0 else 0.0,
+            ping.occupancy,
+            ping.occupancy_percent,
+            v.first_seen,
+            frozenset(v.flags),
         )
         v.last_state = st
         return st
