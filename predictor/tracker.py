@@ -40,7 +40,13 @@ changes the world. For each ping, in order:
    stops on), so they pass the first stops early and then wait. For each link of a terminal
    zone the tracker learns how often early buses wait on it, and holds the forecast there
    (not at the first stop), plus the route's learned median lateness in leaving a layover.
-   Link times spent laying over are not learned as travel times.
+   Link times spent laying over are not learned as travel times. A bus standing at its
+   layover spot around its departure time is held there too, and a bus not yet at its first
+   stop leaves it the learned lateness after schedule. A bus turning round from the previous
+   trip of its block cannot leave before it has had the shortest layover the timetable gives
+   at that terminal (:func:`~predictor.arrivals.shortest_layovers`; TransitClock's
+   max(arrival + minimum layover, scheduled departure)), counted from a stop a few scheduled
+   minutes before its previous trip's end (buses often park short of the last stop's pole).
    Intervals are the link variances scaled by the calibrator's quantiles of past errors
    (each arrival scores a reservoir sample of the predictions made for it, per bucket).
    Only predictions that moved by ``emit_change_s`` or more are emitted (replays use 0).
@@ -886,7 +892,7 @@ class Tracker:
         dist = plan.dist_l
         if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
             t0 = t + max(dist[0] - d, 0.0) / 8.0
-            return t0, 100.0, v.origin + plan.dep_l[0]
+            return t0, 100.0, v.origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
         span = dist[nxt] - dist[nxt - 1]
         frac = min(max((dist[nxt] - d) / span, 0.0), 1.0) if span > 0 else 0.0
         hold0 = -math.inf
@@ -903,7 +909,9 @@ class Tracker:
             # unless this pattern's buses are known to wait further on (held there instead)
             here = v.origin + _interp(d, dist, plan.dep_l)
             j = self._layover_link(plan, v.segs, nxt - 1)
-            if t < here - self.config.layover_early_s and (j is None or j == nxt - 1):
+            standing = t - v.moved_t >= 60.0  # at its layover spot around departure time
+            early = t < here - self.config.layover_early_s
+            if (early or standing) and (j is None or j == nxt - 1):
                 hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
         if v.k_dep > k_prev and k_prev > 0:
             # it has left the previous stop: only the run is left, not that stop's dwell
