@@ -9,9 +9,13 @@ the first), so a chain of links gives arrival times directly. Each link keeps tw
   earlier days (or of earlier buses today when there is only one day).
 
 A prediction blends them, trusting the recent one less as it ages (weight ``exp(-age / tau)``),
-and falls back on the timetable's link time scaled by the route's observed/scheduled ratio when
-the link has never been driven. Observations far outside the current estimate (a detour, a
-driver's break) are clipped before they enter, so one odd bus cannot wreck a link.
+and falls back on the timetable's link time scaled by the observed/scheduled ratio when the
+link has never been driven. That ratio is one of sums (observed seconds over scheduled seconds,
+exponentially weighted), not a mean of per-link ratios, which timetables rounded to the minute
+make wild on short links; and it starts from the timetable itself, counted as
+``RATIO_PRIOR_S`` seconds of scheduled running, so the first few links driven cannot swing the
+forecast of every link nobody has driven yet. Observations far outside the current estimate
+(a detour, a driver's break) are clipped before they enter, so one odd bus cannot wreck a link.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ I64 = NDArray[np.int64]
 
 N_BINS = 30  # hours of the service day (GTFS times run past 24:00)
 _MIN_SD = 5.0
+#: Scheduled seconds of running the timetable's own times count for in the observed/scheduled
+#: ratio (about one trip's first ten minutes).
+RATIO_PRIOR_S = 600.0
+#: Weight of the newest link in the observed/scheduled ratio.
+RATIO_ALPHA = 0.02
 
 
 class SegmentTable:
@@ -84,7 +93,8 @@ class SegmentTable:
         self.n = 0
         self._grow(1024)
         self.ratio = 1.0  # observed / scheduled over every link, EW
-        self._ratio_n = 0
+        self._obs_sum = RATIO_PRIOR_S * scale
+        self._sched_sum = RATIO_PRIOR_S * scale
         self.dwell_mean: F64 = np.full(n_stops, default_dwell)
         self.dwell_n: F64 = np.zeros(n_stops)
         self._cache: dict[int, tuple[float, F64, F64]] = {}
@@ -177,10 +187,10 @@ class SegmentTable:
             m1, v1 = self._blend(np.array([seg]), b_, t_)
             mean_[seg], var_[seg] = m1[0], v1[0]
         if sched > 0.0:
-            r = min(max(seconds / sched, 0.25), 4.0)
-            self._ratio_n += 1
-            a = max(0.02, 1.0 / self._ratio_n)
-            self.ratio += a * (r - self.ratio)
+            keep = 1.0 - RATIO_ALPHA
+            self._obs_sum = keep * self._obs_sum + min(seconds, 4.0 * sched)
+            self._sched_sum = keep * self._sched_sum + sched
+            self.ratio = min(max(self._obs_sum / self._sched_sum, 0.25), 4.0)
 
     def observe_dwell(self, stop: int, seconds: float) -> None:
         """Add one observed dwell (departure - arrival) at a stop row."""

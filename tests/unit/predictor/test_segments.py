@@ -1,4 +1,5 @@
-"""Link estimates: recent buses weigh more, fallbacks, clipping, dwell."""
+"""Link estimates: recent buses weigh more, fallbacks and the observed/scheduled ratio, clipping,
+dwell."""
 
 from __future__ import annotations
 
@@ -67,3 +68,20 @@ def test_link_keyed_after_an_estimate_can_be_observed() -> None:
     table.observe(second, 50.0, 36000.0, 40.0, 1.7e9 + 1)
     mean, _ = table.estimate(np.array([first, second]), np.array([90.0, 40.0]), 36000.0, 1.7e9 + 2)
     assert mean.tolist() == [100.0, 50.0]
+
+
+def test_ratio_starts_from_the_timetable_and_is_one_of_sums() -> None:
+    tab = SegmentTable(n_stops=4)
+    assert tab.ratio == 1.0
+    short, long_ = tab.key(0, 1), tab.key(1, 2)
+    # the first link driven is a short one scheduled at a rounded minute but taking 10 s:
+    # a mean of ratios would put every unseen link at a sixth of its timetable time
+    tab.observe(short, 10.0, 36000.0, 60.0, T0)
+    assert 0.9 < tab.ratio < 1.0
+    # then a long link at exactly its timetable time: the short link's ratio weighs by its
+    # scheduled seconds, not as much as the long one
+    tab.observe(long_, 600.0, 36000.0, 600.0, T0 + 600)
+    assert tab.ratio == pytest.approx(
+        (0.98 * (0.98 * 600.0 + 10.0) + 600.0) / (0.98 * (0.98 * 600.0 + 60.0) + 600.0)
+    )
+    assert tab.ratio > 0.95
