@@ -8,6 +8,7 @@ durable or not at all, which is what lets the stream consumer acknowledge after 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -101,6 +102,8 @@ class HistoryBatch:
     stop_visits: list[tuple[Any, ...]] = field(default_factory=list)
     segment_traversals: list[tuple[Any, ...]] = field(default_factory=list)
     predictions_log: list[tuple[Any, ...]] = field(default_factory=list)
+    #: scheduled times already converted to datetimes (they recur from ping to ping)
+    _sched_ts: dict[float, datetime] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return (
@@ -161,21 +164,40 @@ class HistoryBatch:
                     t.speed,
                 )
             )
-        for p in output.predictions:
-            self.predictions_log.append(
-                (
-                    _ts(p.issued_at),
-                    p.vehicle_id,
-                    p.trip_id,
-                    p.route_id,
-                    p.stop_id,
-                    p.stop_sequence,
-                    _ts(p.predicted),
-                    _ts(p.p10),
-                    _ts(p.p90),
-                    _opt_ts(p.scheduled),
+        if output.predictions:
+            # a ping's predictions share their issue time, and the timetable's times recur
+            # from ping to ping: convert each once (datetime conversion dominates this loop)
+            sched = self._sched_ts
+            if len(sched) > 100_000:
+                sched.clear()
+            issued_f = math.nan
+            issued = None
+            append = self.predictions_log.append
+            for p in output.predictions:
+                if p.issued_at != issued_f:
+                    issued_f = p.issued_at
+                    issued = _ts(issued_f)
+                s = p.scheduled
+                if s is None:
+                    s_ts = None
+                else:
+                    s_ts = sched.get(s)
+                    if s_ts is None:
+                        s_ts = sched[s] = _ts(s)
+                append(
+                    (
+                        issued,
+                        p.vehicle_id,
+                        p.trip_id,
+                        p.route_id,
+                        p.stop_id,
+                        p.stop_sequence,
+                        _ts(p.predicted),
+                        _ts(p.p10),
+                        _ts(p.p90),
+                        s_ts,
+                    )
                 )
-            )
 
     def clear(self) -> None:
         """Forget every row (after a successful write)."""

@@ -99,7 +99,8 @@ def encode_ping(ping: Ping, source: str = "") -> str:
 def decode_ping(payload: str | bytes) -> tuple[Ping, str]:
     """Inverse of :func:`encode_ping`: the ping and its source; ValueError on anything else."""
     try:
-        v = json.loads(payload)
+        # str, not bytes: json.loads would sniff the encoding of bytes first
+        v = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
         occupancy = None if v[11] is None else Occupancy(v[11])
         source = str(v[14]) if len(v) > 14 and v[14] else ""
         ping = Ping(
