@@ -160,7 +160,7 @@ def serve(
 ) -> None:
     """Run the rider API on 127.0.0.1:port until killed (in a child process)."""
     from web import api_health, api_rider, keys, metrics
-    from web.problems import problem_middleware
+    from web.app import resolve_middlewares
     from web.ratelimit import RATE_LIMITER, RateLimiter
     from web.settings import Settings
 
@@ -174,8 +174,9 @@ def serve(
         ready.set()
         yield
 
-    app = web.Application(middlewares=[problem_middleware])
+    app = web.Application(middlewares=resolve_middlewares())  # as create_app wires them
     app[keys.SETTINGS] = Settings(redis_url=redis_url, redis_prefix=prefix)
+    app[metrics.METRICS] = metrics.HttpMetrics()
     holder = keys.NetworkHolder()
     holder.swap(net, 1)
     app[keys.NETWORK] = holder

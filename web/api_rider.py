@@ -3,7 +3,9 @@
 Every time is ISO 8601 in the feed's time zone; ``eta_s`` counts seconds from the server's
 clock (the demo clock in simulate mode). Arrivals merge live predictions from Redis
 (``feeds.live_state``) with the timetable for trips that no tracked vehicle is running; each
-says whether it is ``live`` and whether its bus has gone ``stale`` (stopped reporting).
+says whether it is ``live`` and whether its bus has gone ``stale`` (stopped reporting). They
+are served from per-stop boards kept in memory and dropped on the live-state events
+(``web.arrivals``).
 
 Per-feed lookup tables (``web.rider_index``) are built once per network in a thread by the
 ``rider_service`` cleanup context (or on first use), never per request. Every query parameter is
@@ -19,11 +21,9 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -32,16 +32,18 @@ from transit.network import Network
 from transit.times import format_gtfs_time
 
 from . import keys
+from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals, trip_fields
+from .isotime import iso, zone
 from .problems import BadRequest, NotFound, ServiceUnavailable
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates
 
 __all__ = [
+    "DUE_GRACE_S",
     "RIDER",
     "STALE_AFTER_S",
-    "ArrivalRow",
     "RiderState",
-    "arrivals_for_stops",
     "clock_now",
+    "iso",
     "rider_index_for",
     "rider_service",
     "routes",
@@ -52,30 +54,18 @@ routes = web.RouteTableDef()
 
 STATIC = Path(__file__).resolve().parent / "static"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-#: A bus whose last report is older than this (seconds) is flagged stale in arrivals.
-STALE_AFTER_S = 180.0
-#: Arrivals whose time passed less than this many seconds ago are still shown ("due").
-DUE_GRACE_S = 60.0
 MAX_RADIUS_M = 5000.0
 MAX_MINUTES = 1440
-#: How long a read of every vehicle's state serves arrivals requests (seconds).
-FLEET_TTL_S = 1.0
 
 
 @dataclass(slots=True)
 class RiderState:
-    """The rider index of the network being served and the live state reader."""
+    """The rider index of the network being served, the live state reader and the arrivals."""
 
     live: LiveState
-    batcher: HvalsBatcher
+    arrivals: Arrivals
     index: RiderIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    fleet: Fleet | None = None
-    fleet_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: rendered, time-independent parts of arrival rows by prediction bytes / timetable call
-    memo_rows: dict[Any, _Static] = field(default_factory=dict)
-    #: parsed vehicle records by their bytes
-    memo_vehicles: dict[bytes | str, dict[str, Any]] = field(default_factory=dict)
     #: overrides the service clock (tests, benchmarks); None = the ingest clock or real time
     clock: Callable[[], float] | None = None
     #: built GTFS-RT feeds by kind: (monotonic time built, bytes), see ``web.api_gtfsrt``
@@ -124,34 +114,36 @@ def clock_now(app: web.Application) -> float:
 
 
 async def rider_service(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the live-state reader, rate limiter and metrics, and the rider index.
+    """cleanup_ctx: the live-state reader, the arrivals and their event follower, the index.
 
-    The index is built before the app starts serving and rebuilt whenever the network holder
-    swaps in a new feed version.
+    The updates channel is subscribed and the index built before the app starts serving; the
+    index is rebuilt whenever the network holder swaps in a new feed version.
     """
-    from .metrics import install_metrics
-    from .ratelimit import install_rate_limit
-
     settings = app[keys.SETTINGS]
-    redis = app[keys.REDIS]
-    state = RiderState(LiveState(redis, settings.redis_prefix), HvalsBatcher(redis))
+    live = LiveState(app[keys.REDIS], settings.redis_prefix)
+    state = RiderState(live, Arrivals(live))
     app[RIDER] = state
-    install_metrics(app)
-    install_rate_limit(app)
     await rider_index_for(app)
     holder = app[keys.NETWORK]
+    # subscribed before the app serves, so shutdown never cancels a half-made subscription
+    pubsub = live.redis.pubsub()
+    await pubsub.subscribe(live.channel)
 
-    async def follow() -> None:
+    async def follow_network() -> None:
         while True:
             await holder.changed.wait()
             await rider_index_for(app)
 
-    task = asyncio.create_task(follow(), name="rider-index-follow")
+    tasks = [
+        asyncio.create_task(follow_network(), name="rider-index-follow"),
+        asyncio.create_task(state.arrivals.follow(pubsub), name="rider-arrivals-events"),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # ----- parameters ----------------------------------------------------------------------------
@@ -231,68 +223,6 @@ def bool_param(query: Mapping[str, str], name: str, default: bool) -> bool:
 # ----- JSON shapes ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _zone(tz: str) -> ZoneInfo:
-    return ZoneInfo(tz)
-
-
-class _IsoClock:
-    """ISO 8601 text of POSIX seconds in one time zone, fast: arrivals format thousands a second.
-
-    The UTC offset is looked up once per 15-minute bucket (zone transitions fall on quarter
-    hours) and the local date once per local hour; the rest is integer arithmetic.
-    """
-
-    __slots__ = ("_hours", "_offsets", "_zone")
-
-    def __init__(self, tz: str) -> None:
-        self._zone = ZoneInfo(tz)
-        self._offsets: dict[int, tuple[int, str]] = {}
-        self._hours: dict[int, str] = {}
-
-    def format(self, ts: float) -> str:
-        t = round(ts)
-        bucket = t // 900
-        off = self._offsets.get(bucket)
-        if off is None:
-            if len(self._offsets) > 50_000:
-                self._offsets.clear()
-                self._hours.clear()
-            text = datetime.fromtimestamp(bucket * 900, self._zone).isoformat()
-            delta = self._zone.utcoffset(datetime.fromtimestamp(bucket * 900, self._zone))
-            seconds = int(delta.total_seconds()) if delta is not None else 0
-            off = self._offsets[bucket] = (seconds, text[19:])
-        local = t + off[0]
-        hour = local // 3600
-        head = self._hours.get(hour)
-        if head is None:
-            head = self._hours[hour] = datetime.fromtimestamp(hour * 3600, UTC).strftime(
-                "%Y-%m-%dT%H"
-            )
-        minute, second = divmod(local - hour * 3600, 60)
-        return f"{head}:{minute:02d}:{second:02d}{off[1]}"
-
-
-@lru_cache(maxsize=16)
-def _iso_clock(tz: str) -> _IsoClock:
-    return _IsoClock(tz)
-
-
-def iso(ts: float | None, tz: str) -> str | None:
-    """POSIX seconds as ISO 8601 in ``tz`` (whole seconds), None for None.
-
-    >>> iso(1401661080.0, "Australia/Brisbane")
-    '2014-06-02T08:18:00+10:00'
-    >>> iso(1710054000.0, "America/New_York")  # the first minute of daylight saving time
-    '2024-03-10T03:00:00-04:00'
-    >>> iso(1710053999.0, "America/New_York")
-    '2024-03-10T01:59:59-05:00'
-    """
-    if ts is None:
-        return None
-    return _iso_clock(tz).format(ts)
-
-
 def _color(value: str) -> str | None:
     return f"#{value}" if value else None
 
@@ -350,329 +280,8 @@ def _json(body: Any, *, status: int = 200) -> web.Response:
     )
 
 
-# ----- arrivals ------------------------------------------------------------------------------
-
-
-_MEMO_MAX = 200_000
-
-
-class HvalsBatcher:
-    """Coalesce the HVALS of concurrent requests into one Redis pipeline per loop iteration.
-
-    Under load many handlers ask for stop hashes at once; sending them as one pipeline saves a
-    network round trip (two system calls) per request. Same data, same consistency.
-    """
-
-    __slots__ = ("_pending", "_redis", "_scheduled")
-
-    def __init__(self, redis: Any) -> None:
-        self._redis = redis
-        self._pending: list[tuple[list[str], asyncio.Future[list[list[Any]]]]] = []
-        self._scheduled = False
-
-    async def hvals(self, keys: list[str]) -> list[list[Any]]:
-        """The values of each hash in ``keys`` (empty lists for missing keys)."""
-        fut: asyncio.Future[list[list[Any]]] = asyncio.get_running_loop().create_future()
-        self._pending.append((keys, fut))
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-        return await fut
-
-    def _flush(self) -> None:
-        batch, self._pending, self._scheduled = self._pending, [], False
-        task = asyncio.ensure_future(self._run(batch))
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
-
-    async def _run(self, batch: list[tuple[list[str], asyncio.Future[list[list[Any]]]]]) -> None:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for keys, _ in batch:
-                    for key in keys:
-                        pipe.hvals(key)
-                results = await pipe.execute()
-        except BaseException as exc:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        i = 0
-        for keys, fut in batch:
-            if not fut.done():
-                fut.set_result(results[i : i + len(keys)])
-            i += len(keys)
-
-
-def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(memo) >= _MEMO_MAX:  # predictions churn slowly; start over rather than track ages
-        memo.clear()
-    memo[key] = value
-
-
-@dataclass(slots=True)
-class Fleet:
-    """Every vehicle's latest state (raw JSON by id), the trips being tracked, and when read."""
-
-    raw: dict[str, Any]  # vehicle_id -> JSON bytes
-    tracked_trips: frozenset[str]
-    at: float  # time.monotonic() of the read
-
-
-async def fleet_snapshot(app: web.Application) -> Fleet:
-    """The fleet as read from Redis at most ``FLEET_TTL_S`` ago (one read per process at a time).
-
-    Arrivals need each bus's last report (stale flag, occupancy) and which trips have a bus that
-    is still reporting (their timetable entries give way to live predictions). Reading the
-    vehicles hash once a second instead of per request keeps a request to one Redis round trip;
-    records are parsed only when their bytes changed since the last read.
-    """
-    state = _state(app)
-    fleet = state.fleet
-    if fleet is not None and time.monotonic() - fleet.at < FLEET_TTL_S:
-        return fleet
-    async with state.fleet_lock:
-        fleet = state.fleet
-        if fleet is not None and time.monotonic() - fleet.at < FLEET_TTL_S:
-            return fleet
-        raw = await state.live.redis.hgetall(f"{state.live.prefix}vehicles")
-        by_id = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in raw.items()}
-        tracked = set()
-        for body in by_id.values():
-            v = _vehicle_dict(state, body)
-            if v.get("trip_id") and "stale" not in (v.get("flags") or ()):
-                tracked.add(v["trip_id"])
-        state.fleet = Fleet(by_id, frozenset(tracked), time.monotonic())
-        return state.fleet
-
-
-def _vehicle_dict(state: RiderState, body: bytes | str) -> dict[str, Any]:
-    v: dict[str, Any] | None = state.memo_vehicles.get(body)
-    if v is None:
-        v = json.loads(body)
-        _memo_put(state.memo_vehicles, body, v)
-    return v
-
-
-@dataclass(frozen=True, slots=True)
-class ArrivalRow:
-    """One upcoming bus at a stop, already encoded as a JSON object (``text``)."""
-
-    eta_s: int
-    route_id: str
-    trip_id: str
-    stop_sequence: int
-    live: bool
-    text: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """The row as a dict (for callers that are not answering HTTP)."""
-        body: dict[str, Any] = json.loads(self.text)
-        return body
-
-
-@dataclass(frozen=True, slots=True)
-class _Static:
-    """The time-independent part of a row, memoised per prediction record or timetable call."""
-
-    when: float  # predicted (live) or scheduled arrival, POSIX seconds
-    issued: float
-    vehicle_id: str | None
-    route_id: str
-    trip_id: str
-    stop_sequence: int
-    prefix: str  # the JSON object without its dynamic members and closing brace
-
-
-_NO_VEHICLE = ',"occupancy":null,"occupancy_percent":null,"last_seen":null'
-
-
-async def arrivals_for_stops(
-    app: web.Application,
-    index: RiderIndex,
-    stops: Sequence[int],
-    now: float,
-    *,
-    minutes: float,
-    limit: int,
-) -> list[list[ArrivalRow]]:
-    """Upcoming arrivals at each stop row (live merged with the timetable), soonest first.
-
-    One Redis round trip for the stops' prediction hashes whatever their number, plus the
-    fleet snapshot (shared by all requests for ``FLEET_TTL_S``). Each row's time-independent
-    part is rendered to JSON once per prediction record (or timetable call) and memoised; a
-    request only adds the countdown and the bus's last report.
-    """
-    state = _state(app)
-    live = state.live
-    net = index.network
-    tz = net.timezone
-    horizon = now + minutes * 60.0
-    earliest = now - DUE_GRACE_S
-    raw_preds = await state.batcher.hvals([f"{live.prefix}stop:{net.stop_ids[s]}" for s in stops])
-    fleet = await fleet_snapshot(app)
-    today = datetime.fromtimestamp(now, _zone(tz)).date()
-    memo = state.memo_rows
-    out = []
-    for s, raw in zip(stops, raw_preds, strict=True):
-        statics: list[_Static] = []
-        for body in raw:
-            st = memo.get(body)
-            if st is None:
-                st = _live_static(index, json.loads(body), tz)
-                _memo_put(memo, body, st)
-            if earliest <= st.when <= horizon:
-                statics.append(st)
-        statics.sort(key=lambda x: x.when)
-        seen = {(x.trip_id, x.stop_sequence) for x in statics}
-        live_trips = {x.trip_id for x in statics}
-        # only the soonest ``limit`` live rows can be shown: render those alone
-        rows = [_live_row(state, x, fleet, now, tz) for x in statics[:limit]]
-        added = 0
-        cutoff = rows[limit - 1].eta_s if len(rows) >= limit else math.inf
-        # the timetable, soonest first, only as far as it can still make the first ``limit``
-        for c in index.scheduled_calls(s, earliest, horizon, today):
-            if added >= limit or c.arrival - now > cutoff:
-                break
-            trip_id = str(net.trip_ids[c.trip])
-            if trip_id in fleet.tracked_trips or trip_id in live_trips:
-                continue
-            if (trip_id, int(net.st_seq[c.st_row])) in seen:
-                continue
-            key = (c.st_row, c.service_date)
-            st = memo.get(key)
-            if st is None:
-                st = _scheduled_static(index, c.trip, c.st_row, c.arrival, tz)
-                _memo_put(memo, key, st)
-            eta = round(st.when - now)
-            text = f'{st.prefix}{_NO_VEHICLE},"eta_s":{eta},"stale":false}}'
-            rows.append(ArrivalRow(eta, st.route_id, trip_id, st.stop_sequence, False, text))
-            added += 1
-        rows.sort(key=lambda r: (r.eta_s, r.route_id, r.trip_id))
-        out.append(rows[:limit])
-    return out
-
-
-def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:
-    """Route and trip descriptors of an arrival (a fresh dict; memoised per feed)."""
-    key = (trip_id, route_id)
-    cached = index.memo_trips.get(key)
-    if cached is None:
-        cached = _trip_fields_uncached(index, trip_id, route_id)
-        if len(index.memo_trips) < 500_000:
-            index.memo_trips[key] = cached
-    return dict(cached)
-
-
-def _trip_fields_uncached(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:
-    net = index.network
-    t = net.trip_index(trip_id)
-    r = net.route_index(route_id) if route_id else None
-    if r is None and t is not None:
-        r = int(net.trip_route[t])
-    return {
-        "route_id": str(net.route_ids[r]) if r is not None else route_id,
-        "route_short_name": str(net.route_short_names[r]) if r is not None else None,
-        "route_color": _color(str(net.route_colors[r])) if r is not None else None,
-        "headsign": str(net.trip_headsign[t]) if t is not None else None,
-        "direction_id": int(net.trip_direction[t]) if t is not None else None,
-    }
-
-
 def _prefix(row: dict[str, Any]) -> str:
     return json.dumps(row, separators=(",", ":"))[:-1]
-
-
-def _live_static(index: RiderIndex, p: dict[str, Any], tz: str) -> _Static:
-    """The part of a live arrival row that depends only on the prediction record."""
-    scheduled = p.get("scheduled")
-    row = _trip_fields(index, p["trip_id"], p.get("route_id") or "")
-    row.update(
-        {
-            "trip_id": p["trip_id"],
-            "stop_sequence": p["stop_sequence"],
-            "vehicle_id": p["vehicle_id"],
-            "live": True,
-            "predicted": iso(p["predicted"], tz),
-            "p10": iso(p["p10"], tz),
-            "p90": iso(p["p90"], tz),
-            "scheduled": iso(scheduled, tz),
-            "delay_s": None if scheduled is None else round(p["predicted"] - scheduled),
-            "distance_m": None if p.get("distance_m") is None else round(p["distance_m"]),
-            "stops_away": p.get("stops_away"),
-            "issued_at": iso(p.get("issued_at"), tz),
-        }
-    )
-    return _Static(
-        float(p["predicted"]),
-        float(p.get("issued_at") or 0.0),
-        p["vehicle_id"],
-        row["route_id"],
-        p["trip_id"],
-        int(p["stop_sequence"]),
-        _prefix(row),
-    )
-
-
-def _live_row(state: RiderState, st: _Static, fleet: Fleet, now: float, tz: str) -> ArrivalRow:
-    """A live arrival row: the memoised part plus the countdown and the bus's last report."""
-    eta = round(st.when - now)
-    body = fleet.raw.get(st.vehicle_id or "")
-    v = _vehicle_dict(state, body) if body is not None else None
-    if v is not None:
-        frag = v.get("_frag")
-        if frag is None:
-            reported = float(v.get("timestamp") or 0.0)
-            frag = v["_frag"] = (
-                ","
-                + _prefix(
-                    {
-                        "occupancy": v.get("occupancy"),
-                        "occupancy_percent": v.get("occupancy_percent"),
-                        "last_seen": iso(reported, tz),
-                    }
-                )[1:]
-            )
-            v["_reported"] = reported
-            v["_flag_stale"] = "stale" in (v.get("flags") or ())
-        stale = v["_flag_stale"] or now - v["_reported"] > STALE_AFTER_S
-    else:
-        frag = _NO_VEHICLE
-        stale = now - st.issued > STALE_AFTER_S
-    text = f'{st.prefix}{frag},"eta_s":{eta},"stale":{"true" if stale else "false"}}}'
-    return ArrivalRow(eta, st.route_id, st.trip_id, st.stop_sequence, True, text)
-
-
-def _scheduled_static(
-    index: RiderIndex, trip: int, st_row: int, scheduled: float, tz: str
-) -> _Static:
-    net = index.network
-    trip_id = str(net.trip_ids[trip])
-    row = _trip_fields(index, trip_id, str(net.route_ids[int(net.trip_route[trip])]))
-    row.update(
-        {
-            "trip_id": trip_id,
-            "stop_sequence": int(net.st_seq[st_row]),
-            "vehicle_id": None,
-            "live": False,
-            "predicted": None,
-            "p10": None,
-            "p90": None,
-            "scheduled": iso(scheduled, tz),
-            "delay_s": None,
-            "distance_m": None,
-            "stops_away": None,
-            "issued_at": None,
-        }
-    )
-    return _Static(
-        scheduled, 0.0, None, row["route_id"], trip_id, int(net.st_seq[st_row]), _prefix(row)
-    )
-
-
-def _array(rows: Iterable[ArrivalRow]) -> str:
-    return "[" + ",".join(r.text for r in rows) + "]"
 
 
 # ----- handlers: stops -----------------------------------------------------------------------
@@ -694,19 +303,21 @@ async def stops_nearby(request: web.Request) -> web.Response:
     now = clock_now(request.app)
     rows = [s for s, _ in found]
     arrivals = (
-        await arrivals_for_stops(request.app, index, rows, now, minutes=minutes, limit=per_stop)
+        await _state(request.app).arrivals.json_for_stops(
+            index, rows, now, minutes=minutes, limit=per_stop
+        )
         if per_stop
-        else [[] for _ in rows]
+        else ["[]"] * len(rows)
     )
-    tz = index.network.timezone
     parts = []
     for (s, metres), arr in zip(found, arrivals, strict=True):
         head = index.memo_stop_text.get(s)
         if head is None:
             head = index.memo_stop_text[s] = _prefix(stop_json(index, s))
-        parts.append(f'{head},"distance_m":{round(metres)},"arrivals":{_array(arr)}}}')
-    head = _prefix({"now": iso(now, tz), "lat": lat, "lon": lon, "radius_m": radius})
-    return _text(f'{head},"stops":[{",".join(parts)}]}}')
+        parts.append(f'{head},"distance_m":{round(metres)},"arrivals":{arr}}}')
+    # json.dumps writes a float as repr() does
+    head = f'{{"now":"{iso(now, index.network.timezone)}","lat":{lat!r},"lon":{lon!r}'
+    return _text(f'{head},"radius_m":{radius!r},"stops":[{",".join(parts)}]}}')
 
 
 @routes.get("/api/v1/stops")
@@ -778,17 +389,17 @@ async def stop_arrivals(request: web.Request) -> web.Response:
     index = await rider_index_for(request.app)
     s = _stop_row(index, request.match_info["stop_id"])
     now = clock_now(request.app)
-    (rows,) = await arrivals_for_stops(request.app, index, [s], now, minutes=minutes, limit=limit)
-    net = index.network
-    head = _prefix(
-        {
-            "stop_id": str(net.stop_ids[s]),
-            "stop_name": str(net.stop_names[s]),
-            "now": iso(now, net.timezone),
-            "minutes": minutes,
-        }
+    (rows,) = await _state(request.app).arrivals.json_for_stops(
+        index, [s], now, minutes=minutes, limit=limit
     )
-    return _text(f'{head},"arrivals":{_array(rows)}}}')
+    head = index.memo_arrivals_head.get(s)
+    if head is None:
+        net = index.network
+        head = index.memo_arrivals_head[s] = _prefix(
+            {"stop_id": str(net.stop_ids[s]), "stop_name": str(net.stop_names[s])}
+        )
+    now_text = iso(now, index.network.timezone)
+    return _text(f'{head},"now":"{now_text}","minutes":{minutes},"arrivals":{rows}}}')
 
 
 # ----- handlers: routes ----------------------------------------------------------------------
@@ -992,7 +603,7 @@ async def trip_detail(request: web.Request) -> web.Response:
                 "observed": iso(obs, tz) if obs is not None else None,
             }
         )
-    body = _trip_fields(index, trip_id, "")
+    body = trip_fields(index, trip_id, "")
     body.update(
         {
             "trip_id": trip_id,
@@ -1025,7 +636,7 @@ def _service_date(raw: str | None, vehicle: Any, now: float, tz: str) -> str:
         return text
     if vehicle is not None and vehicle.service_date:
         return str(vehicle.service_date)
-    return datetime.fromtimestamp(now, _zone(tz)).strftime("%Y%m%d")
+    return datetime.fromtimestamp(now, zone(tz)).strftime("%Y%m%d")
 
 
 async def _observed(app: web.Application, trip_id: str, service_date: str) -> dict[int, float]:

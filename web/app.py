@@ -10,7 +10,9 @@ Resources open in ``app.cleanup_ctx`` in dependency order and close in reverse:
 6. background services registered by other areas in ``CLEANUP_CTX`` (they exit first).
 
 Route modules are ``web/api_*.py``, each exporting ``routes``; they are listed in
-``ROUTE_MODULES``.
+``ROUTE_MODULES``. Middlewares are listed in ``MIDDLEWARES``, outermost first; the state they
+read (request metrics, the rate limiter) is put on the app here; replace ``RATE_LIMITER`` before
+start-up to change the limits.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from feeds import snapshot
 from feeds.gtfs import feed_hash, load_network
@@ -43,11 +46,13 @@ from feeds.redis_store import open_redis
 from transit.network import Network
 
 from . import keys
-from .problems import problem_middleware
+from .metrics import METRICS, HttpMetrics
+from .ratelimit import RATE_LIMITER, RateLimiter
 from .settings import Settings
 
 __all__ = [
     "CLEANUP_CTX",
+    "MIDDLEWARES",
     "ROUTE_MODULES",
     "ImportedFeed",
     "bundled_feed",
@@ -55,11 +60,21 @@ __all__ = [
     "import_feed",
     "load_or_import",
     "open_stores",
+    "resolve_middlewares",
 ]
 
 log = logging.getLogger(__name__)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+#: Middlewares, outermost first: ``"module:name"`` naming a ``@web.middleware``; one line each.
+#: Problems outermost (every error becomes problem+json), then request metrics (they see the
+#: final status), then the public-endpoint policy (rate limit, CORS).
+MIDDLEWARES: list[str] = [
+    "problems:problem_middleware",
+    "metrics:metrics_middleware",
+    "ratelimit:public_middleware",
+]
 
 #: Route modules (``web.<name>`` exporting ``routes: web.RouteTableDef``), one line each.
 ROUTE_MODULES: list[str] = [
@@ -87,8 +102,10 @@ CLEANUP_CTX: list[str] = [
 
 def create_app(settings: Settings) -> web.Application:
     """Build the application for ``settings`` (nothing opens until the app starts)."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=8 * 1024**2)
+    app = web.Application(middlewares=resolve_middlewares(), client_max_size=8 * 1024**2)
     app[keys.SETTINGS] = settings
+    app[METRICS] = HttpMetrics()
+    app[RATE_LIMITER] = RateLimiter()
     app[keys.NETWORK] = keys.NetworkHolder()
     app.cleanup_ctx.extend([_http_session, _stores, _network])
     for ref in CLEANUP_CTX:
@@ -97,6 +114,16 @@ def create_app(settings: Settings) -> web.Application:
         module = importlib.import_module(f"{__package__}.{name}")
         app.router.add_routes(module.routes)
     return app
+
+
+def resolve_middlewares() -> list[Middleware]:
+    """The middlewares named in ``MIDDLEWARES``, in order."""
+    out = []
+    for ref in MIDDLEWARES:
+        module_name, _, name = ref.partition(":")
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        out.append(getattr(module, name))
+    return out
 
 
 def _resolve_ctx(ref: str) -> CleanupCtx:

@@ -2,7 +2,9 @@
 
 Exported: pings received, rejected by reason and processed, predictions issued, stop visits,
 tracker lag and stream backlog (from the ingest service's counters when it runs), tracked
-vehicles, WebSocket clients, rate-limited requests, and a request latency histogram per route.
+vehicles, WebSocket clients, rate-limited requests, the arrivals boards' hits and misses, and a
+request latency histogram per route. The timing middleware is listed in ``web.app.MIDDLEWARES``;
+``create_app`` puts the ``HttpMetrics`` it fills under ``METRICS``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from aiohttp import web
 from . import keys
 from .problems import ProblemError
 
-__all__ = ["METRICS", "HttpMetrics", "install_metrics", "metrics_middleware", "routes"]
+__all__ = ["METRICS", "HttpMetrics", "metrics_middleware", "routes"]
 
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -87,14 +89,6 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
             metrics.observe(label, request.method, status, time.perf_counter() - started)
 
 
-def install_metrics(app: web.Application) -> None:
-    """Add the timing middleware (call during start-up, before the app freezes)."""
-    if METRICS not in app:
-        app[METRICS] = HttpMetrics()
-    if metrics_middleware not in app.middlewares and not app.middlewares.frozen:
-        app.middlewares.append(metrics_middleware)
-
-
 def _esc(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -122,6 +116,7 @@ class _Text:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format 0.0.4."""
+    from .api_rider import RIDER
     from .live import INGEST
     from .ratelimit import RATE_LIMITER
     from .ws import HUB
@@ -188,6 +183,16 @@ async def metrics(request: web.Request) -> web.Response:
         out.sample("smartbus_ws_dropped_total", hub.dropped)
         out.family("smartbus_ws_events_total", "counter", "Update events received from Redis")
         out.sample("smartbus_ws_events_total", hub.events)
+    rider = app.get(RIDER)
+    if rider is not None:
+        boards = rider.arrivals
+        for name, text, value in (
+            ("smartbus_arrival_board_hits_total", "Stop boards served from memory", boards.hits),
+            ("smartbus_arrival_board_misses_total", "Stop boards read from Redis", boards.misses),
+            ("smartbus_arrival_events_total", "Live-state events followed", boards.events),
+        ):
+            out.family(name, "counter", text)
+            out.sample(name, value)
     limiter = app.get(RATE_LIMITER)
     if limiter is not None:
         out.family("smartbus_rate_limited_total", "counter", "Requests answered 429")

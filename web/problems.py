@@ -20,9 +20,10 @@ Hierarchy::
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import uuid
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -169,6 +170,18 @@ def problem_response(
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# request ids: random per process, then a counter (uuid4 per request cost a system call)
+_ID_PREFIX = os.urandom(5).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def _new_id_prefix() -> None:
+    global _ID_PREFIX, _ID_COUNTER
+    _ID_PREFIX, _ID_COUNTER = os.urandom(5).hex(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
 
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -178,7 +191,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     (404 no route, 405 wrong method, 413...) keep their status; anything else is a 500 whose
     body carries only the request id that the log line also carries.
     """
-    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex[:16]
+    request_id = request.headers.get(REQUEST_ID_HEADER) or f"{_ID_PREFIX}{next(_ID_COUNTER):06x}"
     try:
         response = await handler(request)
     except ProblemError as exc:

@@ -5,8 +5,9 @@ each client address gets a bucket of ``burst`` tokens refilled at ``rate`` per s
 finding it empty is answered 429 problem+json with ``Retry-After``. Buckets idle long enough to be
 full again are forgotten, so memory stays bounded by the number of recently active clients.
 
-The middleware is installed by ``web.api_rider.rider_service`` at start-up (before the app
-freezes); put a ``RateLimiter`` under ``RATE_LIMITER`` before start to change the limits.
+The middleware is listed in ``web.app.MIDDLEWARES``; ``create_app`` puts a ``RateLimiter`` with the
+default limits under ``RATE_LIMITER``: replace it before start-up to change them. Without one,
+public endpoints are not limited (CORS still applies).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from .problems import ProblemError, TooManyRequests
 __all__ = [
     "RATE_LIMITER",
     "RateLimiter",
-    "install_rate_limit",
     "is_public",
     "public_middleware",
 ]
@@ -147,11 +147,3 @@ async def public_middleware(request: web.Request, handler: Handler) -> web.Strea
     if not response.prepared:
         response.headers.update(_CORS)
     return response
-
-
-def install_rate_limit(app: web.Application) -> None:
-    """Add the public-endpoint middleware (call during start-up, before the app freezes)."""
-    if RATE_LIMITER not in app:
-        app[RATE_LIMITER] = RateLimiter()
-    if public_middleware not in app.middlewares and not app.middlewares.frozen:
-        app.middlewares.append(public_middleware)

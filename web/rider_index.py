@@ -89,12 +89,16 @@ class RiderIndex:
     #: JSON bodies of stops, filled by the API on first use (immutable per feed version)
     memo_stops: dict[int, dict[str, Any]] = field(default_factory=dict)
     memo_stop_text: dict[int, str] = field(default_factory=dict)
+    memo_arrivals_head: dict[int, str] = field(default_factory=dict)
     memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
     _days: dict[date, list[tuple[str, float, bytes]]] = field(default_factory=dict)
     _lists: dict[int, tuple[list[int], list[int], list[int]]] = field(default_factory=dict)
     _origin: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop_ids: list[str] | None = None
+    _trip_ids: list[str] | None = None
+    _trip_route_ids: list[str] | None = None
 
     # ----- stops ---------------------------------------------------------------------------
     def routes_at(self, stop: int) -> I32:
@@ -143,6 +147,26 @@ class RiderIndex:
             & (np.diff(self.stop_st_start) > 0)
         )
         return np.flatnonzero(inside).astype(np.int64)
+
+    # ----- ids as Python strings (the hot paths index them per row) -------------------------
+    def stop_id_list(self) -> list[str]:
+        """``stop_id`` of every stop row."""
+        if self._stop_ids is None:
+            self._stop_ids = [str(s) for s in self.network.stop_ids.tolist()]
+        return self._stop_ids
+
+    def trip_id_list(self) -> list[str]:
+        """``trip_id`` of every trip row."""
+        if self._trip_ids is None:
+            self._trip_ids = [str(t) for t in self.network.trip_ids.tolist()]
+        return self._trip_ids
+
+    def trip_route_id_list(self) -> list[str]:
+        """``route_id`` of every trip row's route."""
+        if self._trip_route_ids is None:
+            ids = [str(r) for r in self.network.route_ids.tolist()]
+            self._trip_route_ids = [ids[r] for r in self.network.trip_route.tolist()]
+        return self._trip_route_ids
 
     # ----- timetable -----------------------------------------------------------------------
     def origin(self, service_date: str) -> float:

@@ -9,7 +9,8 @@ from aiohttp import web
 from predictor.events import Prediction
 from transit.network import Network
 from web import api_gtfsrt, api_rider, keys, metrics, openapi, ws
-from web.problems import problem_middleware
+from web.app import resolve_middlewares
+from web.ratelimit import RATE_LIMITER, RateLimiter
 from web.settings import Settings
 
 __all__ = ["make_light_app", "predictions_for"]
@@ -47,8 +48,10 @@ def make_light_app(
     settings: Settings, network: Network, redis: aioredis.Redis, pool: asyncpg.Pool | None
 ) -> web.Application:
     """The rider modules over an already loaded network and opened stores (fast to start)."""
-    app = web.Application(middlewares=[problem_middleware])
+    app = web.Application(middlewares=resolve_middlewares())
     app[keys.SETTINGS] = settings
+    app[metrics.METRICS] = metrics.HttpMetrics()
+    app[RATE_LIMITER] = RateLimiter()
     holder = keys.NetworkHolder()
     holder.swap(network, 1)
     app[keys.NETWORK] = holder
