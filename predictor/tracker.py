@@ -63,7 +63,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -128,18 +128,19 @@ def _interp(x: float, xp: list[float], fp: list[float]) -> float:
 
 
 def _maker(cls: type[_T]) -> Callable[..., _T]:
-    """A constructor of a frozen slotted dataclass from all its fields in order, about twice as
-    fast as its ``__init__`` (which calls ``object.__setattr__`` per field); the objects are
-    the same. Used for the records made on every ping."""
-    setters = [getattr(cls, f.name).__set__ for f in fields(cls)]  # type: ignore[arg-type]
-    new = object.__new__
-
-    def make(*values: object) -> _T:
-        obj = new(cls)
-        for put, value in zip(setters, values, strict=True):
-            put(obj, value)
-        return obj
-
+    """A constructor of a frozen slotted dataclass from all its fields in order, about 40%
+    faster than its ``__init__`` (which calls ``object.__setattr__`` per field); the objects
+    are the same. Generated like ``dataclasses`` generates ``__init__``, with the slots'
+    setters bound as defaults. Used for the records made on every ping."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    bound = ", ".join(f"_s{i}=_cls.{name}.__set__" for i, name in enumerate(names))
+    body = "".join(f"    _s{i}(o, a{i})\n" for i in range(len(names)))
+    head = f"def make({args}, *, _new=_new, _cls=_cls, {bound}):\n"
+    src = f"{head}    o = _new(_cls)\n{body}    return o\n"
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    exec(src, ns)  # the source is built above from the dataclass's own field names
+    make: Callable[..., _T] = ns["make"]
     return make
 
 
@@ -958,15 +959,14 @@ class Tracker:
                 plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
             )
             end_t, end_var = float(arrival[-1]), float(var[-1])
-        keep = arrival - t <= c.horizon_s
         if nxt <= plan.zone_end:  # an early bus in the terminal zone waits for its schedule
             delay = max(delay, -self.config.layover_early_s)
         preds = self._emit(
             v,
             plan,
             nxt,
-            arrival[keep],
-            var[keep],
+            arrival,
+            var,
             t,
             pending=True,
             dist_base=-d,
@@ -996,13 +996,12 @@ class Tracker:
                 a2, v2 = self._forecast(
                     nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
                 )
-                keep2 = a2 - t <= c.horizon_s
                 preds = preds + self._emit(
                     v,
                     nplan,
                     0,
-                    a2[keep2],
-                    v2[keep2],
+                    a2,
+                    v2,
                     t,
                     pending=False,
                     dist_base=plan.length - d - float(nplan.dist[0]),
@@ -1024,22 +1023,37 @@ class Tracker:
         stops_base: int,
         delay: float = 0.0,
     ) -> tuple[Prediction, ...]:
-        """Predictions for stops ``k0..`` of ``plan`` that changed by ``emit_change_s`` or more.
+        """Predictions for stops ``k0..`` of ``plan`` due within ``horizon_s`` that changed by
+        ``emit_change_s`` or more (``arrival``/``var``: every stop from ``k0`` on).
 
         ``dist_base``/``stops_base`` turn a stop's distance and index into metres and stops
         away from the vehicle. ``pending`` marks the vehicle's current trip, whose predictions
         are kept to score against the arrivals (interval calibration).
         """
-        m = len(arrival)
-        if m == 0:
-            return ()
         # Plain floats from here: a handful of stops per ping, where numpy's per-call overhead
         # would dominate. Every operation is the one the vectorised form did, in the same
         # order, so the numbers are the same to the bit.
         c = self.config
         tf = float(t)
+        h = c.horizon_s
         raw = arrival.tolist()
-        sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var.tolist()]
+        var_l = var.tolist()
+        m = 0
+        for a in raw:  # arrivals never decrease: the stops due within the horizon lead
+            if not a - tf <= h:
+                break
+            m += 1
+        if m < len(raw):
+            if any(a - tf <= h for a in raw[m:]):  # not in order after all: filter
+                var_l = [x for a, x in zip(raw, var_l, strict=True) if a - tf <= h]
+                raw = [a for a in raw if a - tf <= h]
+                m = len(raw)
+            else:
+                del raw[m:]
+                del var_l[m:]
+        if m == 0:
+            return ()
+        sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var_l]
         b = [bisect_right(_EDGES, a - tf) for a in raw]  # a negative horizon: first bucket
         arr_l = plan.arr_l
         if pending and c.blend_deviation:
