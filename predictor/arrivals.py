@@ -139,15 +139,14 @@ def shortest_layovers(
     st_stop: NDArray[np.int32],
     st_arr: NDArray[np.int32],
     st_dep: NDArray[np.int32],
-    n_stops: int,
-) -> F64:
-    """The shortest layover the timetable ever gives a bus before a trip, per first stop.
+) -> dict[tuple[int, int], float]:
+    """The shortest layover a timetable gives a bus before a trip, per service and first stop.
 
     A bus that reaches its terminus late does not leave on schedule: its operator takes a
     recovery first (TransitClock's rule: next departure = max(arrival + minimum layover,
     scheduled departure)). The minimum is a labour and scheduling rule the timetable respects,
-    so the shortest layover it schedules at a terminal (between consecutive trips of a block on
-    the same service) stands for it.
+    so the shortest layover the day's timetable schedules at a terminal (between consecutive
+    trips of a block) stands for it.
 
     Parameters
     ----------
@@ -157,38 +156,41 @@ def shortest_layovers(
         CSR offsets of each trip's stop times (``len(trips) + 1``).
     st_stop, st_arr, st_dep : per stop time
         Stop row, scheduled arrival and departure (seconds).
-    n_stops : int
-        Stop rows of the network.
 
     Returns
     -------
-    NDArray[np.float64]
-        Per stop row, the shortest scheduled layover before a trip starting there (``inf``
-        where no block trip starts).
+    dict
+        ``(service row, stop row)`` -> the shortest scheduled layover (seconds) before a trip
+        of that service starting at that stop; absent where no block trip starts.
 
     Examples
     --------
     >>> lay = shortest_layovers(np.array(["b", "b", "b", ""]), np.zeros(4, dtype=np.int32),
     ...     np.array([0, 2, 4, 6, 8]), np.array([0, 1, 1, 0, 0, 1, 0, 1], dtype=np.int32),
     ...     np.array([0, 600, 1500, 2100, 3300, 3900, 0, 60], dtype=np.int32),
-    ...     np.array([0, 600, 1500, 2100, 3300, 3900, 0, 60], dtype=np.int32), 3)
-    >>> lay.tolist()
-    [1200.0, 900.0, inf]
+    ...     np.array([0, 600, 1500, 2100, 3300, 3900, 0, 60], dtype=np.int32))
+    >>> sorted(lay.items())
+    [((0, 0), 1200.0), ((0, 1), 900.0)]
     """
-    out = np.full(n_stops, np.inf)
     has = (trip_st_start[1:] > trip_st_start[:-1]) & (trip_block != "")
     t = np.flatnonzero(has)
     if len(t) < 2:
-        return out
+        return {}
     first = trip_st_start[t]
     start = st_dep[first].astype(np.float64)
     end = st_arr[trip_st_start[t + 1] - 1].astype(np.float64)
     blk = np.unique(trip_block[t], return_inverse=True)[1]
-    svc = trip_service[t]
+    svc = trip_service[t].astype(np.int64)
     order = np.lexsort((start, svc, blk))
     b, sv = blk[order], svc[order]
     same = (b[1:] == b[:-1]) & (sv[1:] == sv[:-1])
     lay = start[order][1:] - end[order][:-1]
     ok = same & (lay >= 0.0)
-    np.minimum.at(out, st_stop[first[order][1:][ok]], lay[ok])
-    return out
+    stop = st_stop[first[order][1:][ok]].astype(np.int64)
+    width = int(st_stop.max()) + 1
+    key = sv[1:][ok] * width + stop
+    lay = lay[ok]
+    o = np.lexsort((lay, key))
+    keys, at = np.unique(key[o], return_index=True)
+    mins = lay[o][at]
+    return {(k // width, k % width): m for k, m in zip(keys.tolist(), mins.tolist(), strict=True)}

@@ -43,8 +43,8 @@ changes the world. For each ping, in order:
    Link times spent laying over are not learned as travel times. A bus standing at its
    layover spot around its departure time is held there too, and a bus not yet at its first
    stop leaves it the learned lateness after schedule. A bus turning round from the previous
-   trip of its block cannot leave before it has had the shortest layover the timetable gives
-   at that terminal (:func:`~predictor.arrivals.shortest_layovers`; TransitClock's
+   trip of its block cannot leave before it has had the shortest layover the day's timetable
+   gives at that terminal (:func:`~predictor.arrivals.shortest_layovers`; TransitClock's
    max(arrival + minimum layover, scheduled departure)), counted from a stop a few scheduled
    minutes before its previous trip's end (buses often park short of the last stop's pole).
    Intervals are the link variances scaled by the calibrator's quantiles of past errors
@@ -324,8 +324,8 @@ class Tracker:
         self._wait_links: dict[int, tuple[int, list[int]]] = {}
         # per route: median lateness of buses leaving a layover, in seconds
         self._leave_late: dict[str, float] = {}
-        # per stop row: the shortest layover the timetable gives before a trip from there
-        self._min_layover: F64 | None = None
+        # per (service, stop row): the shortest layover the timetable gives before a trip
+        self._min_layover: dict[tuple[int, int], float] | None = None
         # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
         self._block_rate: dict[str, float] = {}
         c = self.config
@@ -685,11 +685,9 @@ class Tracker:
                 net.st_stop,
                 net.st_arr,
                 net.st_dep,
-                net.n_stops,
             )
-        lay = float(self._min_layover[plan.stops[0]])
-        if not math.isfinite(lay):
-            lay = self.config.min_layover_s
+        key = (int(self.network.trip_service[plan.trip]), int(plan.stops[0]))
+        lay = self._min_layover.get(key, self.config.min_layover_s)
         return ref + to_end + lay + float(plan.arr[w + 1] - plan.dep[w])
 
     def _end_trip(self, v: _Vehicle) -> str | None:

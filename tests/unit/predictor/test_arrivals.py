@@ -42,37 +42,30 @@ def test_reference_stop_is_the_last_one_five_scheduled_minutes_before_the_end() 
 
 
 def _feed(
-    blocks: list[str], services: list[int], trips: list[list[tuple[int, int]]], n_stops: int
-) -> np.ndarray:
+    blocks: list[str], services: list[int], trips: list[list[tuple[int, int]]]
+) -> dict[tuple[int, int], float]:
     """shortest_layovers of trips given as [(stop row, time), ...] (arrival = departure)."""
     start = np.cumsum([0] + [len(t) for t in trips])
     stops = np.array([s for t in trips for s, _ in t], dtype=np.int32)
     times = np.array([x for t in trips for _, x in t], dtype=np.int32)
     return shortest_layovers(
-        np.array(blocks), np.array(services, dtype=np.int32), start, stops, times, times, n_stops
+        np.array(blocks), np.array(services, dtype=np.int32), start, stops, times, times
     )
 
 
-def test_shortest_layover_per_terminal_within_a_block_and_service() -> None:
+def test_shortest_layover_per_service_and_terminal_within_a_block() -> None:
     a, b = [(0, 0), (1, 1000)], [(1, 1600), (0, 2600)]  # out to stop 1, back to stop 0
-    lay = _feed(
-        ["x", "x", "x", "y", "y", ""],
-        [0, 0, 0, 0, 0, 0],
-        [a, b, [(0, 3500), (1, 4500)], [(0, 100), (1, 1100)], [(1, 1400), (0, 2400)], a],
-        3,
-    )
-    # block x: 600 s before the trip from stop 1, 900 s before the one from stop 0;
-    # block y: 300 s before its trip from stop 1; nothing starts from stop 2
-    assert lay.tolist() == [900.0, 300.0, float("inf")]
+    trips = [a, b, [(0, 3500), (1, 4500)]]  # service 0, block x
+    trips += [[(0, 100), (1, 1100)], [(1, 1400), (0, 2400)]]  # service 0, block y
+    trips += [a]  # no block
+    trips += [a, [(1, 1100), (0, 2100)]]  # service 1, block x
+    lay = _feed(["x", "x", "x", "y", "y", "", "x", "x"], [0, 0, 0, 0, 0, 0, 1, 1], trips)
+    # service 0, block x: 600 s before the trip from stop 1, 900 s before the one from stop
+    # 0; block y: 300 s before its trip from stop 1; service 1 has its own (100 s at stop 1)
+    assert lay == {(0, 0): 900.0, (0, 1): 300.0, (1, 1): 100.0}
 
 
-def test_shortest_layover_ignores_other_services_and_overlaps() -> None:
-    # the same block id on another service day must not pair with this one's trips,
-    # and a block whose next trip starts before the last one ends gives no layover
-    lay = _feed(
-        ["x", "x", "z", "z"],
-        [0, 1, 0, 0],
-        [[(0, 0), (1, 1000)], [(1, 1100), (0, 2000)], [(0, 0), (1, 1000)], [(1, 900), (0, 1500)]],
-        2,
-    )
-    assert np.isinf(lay).all()
+def test_shortest_layover_ignores_overlapping_trips() -> None:
+    # a block whose next trip starts before the last one ends gives no layover
+    lay = _feed(["z", "z"], [0, 0], [[(0, 0), (1, 1000)], [(1, 900), (0, 1500)]])
+    assert lay == {}
