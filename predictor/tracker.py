@@ -63,6 +63,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from itertools import accumulate
 from typing import Any, TypeVar
 
 import numpy as np
@@ -125,6 +126,16 @@ def _interp(x: float, xp: list[float], fp: list[float]) -> float:
         if out != out and fp[j] == fp[j + 1]:
             out = fp[j]
     return out
+
+
+def _running_sum(
+    t0: float, var0: float, mean: list[float], var: list[float], hold0: float
+) -> tuple[list[float], list[float]]:
+    """:func:`~predictor.arrivals.chain` without holds after the first stop (``link`` =
+    ``[0] + mean``), in plain floats: ``accumulate`` adds in order as numpy's ``cumsum`` does,
+    so the sums are the same to the bit, without building arrays for a few dozen stops."""
+    s = max(t0, hold0)
+    return [c + s for c in accumulate(mean, initial=0.0)], list(accumulate(var, initial=var0))
 
 
 def _maker(cls: type[_T]) -> Callable[..., _T]:
@@ -838,23 +849,22 @@ class Tracker:
         links: tuple[F64, F64] | None = None,
         wait_link: int | None = None,
         leave_by: float = -math.inf,
-    ) -> tuple[F64, F64]:
+    ) -> tuple[list[float], list[float]]:
         """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
         earliest it may be because of a hold); ``leave_by`` is the earliest arrival at the stop
         after the layover spot (the first stop when ``wait_link`` is None) that the bus's
         turnaround allows."""
         n = len(plan.dist)
         m = n - k0
-        link = np.zeros(m)
-        link_var = np.zeros(m)
+        if m <= 0:
+            return [], []
         t0, var0, hold0 = start
+        mean = var = np.zeros(0)
         if m > 1:
             if links is None:
                 mean, var = self._estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
             else:
                 mean, var = links
-            link[1:] = mean
-            link_var[1:] = var
         if m > 1 and self._holds(plan.route_id):
             tp = plan.timepoint[k0 : n - 1].copy()
         elif m > 1 and k0 == 0:
@@ -867,7 +877,11 @@ class Tracker:
         if tp is not None and wait_link is not None and k0 <= wait_link < n - 1:
             tp[wait_link - k0] = True  # the bus leaves its layover spot on schedule
         if tp is None or not tp.any():
-            return chain(t0, var0, link, link_var, None, hold0)
+            return _running_sum(t0, var0, mean.tolist(), var.tolist(), hold0)
+        link = np.zeros(m)
+        link_var = np.zeros(m)
+        link[1:] = mean
+        link_var[1:] = var
         hold = np.full(m, -np.inf)
         hold[0] = hold0
         idx = np.flatnonzero(tp)
@@ -879,7 +893,8 @@ class Tracker:
         wl = wait_link if wait_link is not None else 0
         if k0 <= wl < n - 1 and tp[wl - k0]:
             hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
-        return chain(t0, var0, link, link_var, hold)
+        arrival, a_var = chain(t0, var0, link, link_var, hold)
+        return arrival.tolist(), a_var.tolist()
 
     def _current_link(
         self, v: _Vehicle, plan: TripPlan, t: float, L: float, L_var: float
@@ -941,7 +956,8 @@ class Tracker:
         d = v.prog
         nxt = v.k_arr
         if nxt >= n:
-            arrival = var = np.zeros(0)
+            arrival: list[float] = []
+            var: list[float] = []
             end_t, end_var = t, 0.0
         else:
             k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
@@ -1012,8 +1028,8 @@ class Tracker:
         v: _Vehicle,
         plan: TripPlan,
         k0: int,
-        arrival: F64,
-        var: F64,
+        arrival: list[float],
+        var: list[float],
         t: float,
         *,
         pending: bool,
@@ -1034,8 +1050,8 @@ class Tracker:
         c = self.config
         tf = float(t)
         h = c.horizon_s
-        raw = arrival.tolist()
-        var_l = var.tolist()
+        raw = arrival
+        var_l = var
         m = 0
         for a in raw:  # arrivals never decrease: the stops due within the horizon lead
             if not a - tf <= h:
@@ -1047,8 +1063,8 @@ class Tracker:
                 raw = [a for a in raw if a - tf <= h]
                 m = len(raw)
             else:
-                del raw[m:]
-                del var_l[m:]
+                raw = raw[:m]
+                var_l = var_l[:m]
         if m == 0:
             return ()
         sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var_l]

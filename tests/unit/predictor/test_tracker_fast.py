@@ -8,16 +8,18 @@ outlives what it depends on (a new trip id, a new service day, links that learne
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 
 import numpy as np
 import pytest
 from predictor_line import FIRST_DEP, LINK_S, SPACING_M, stop_lonlat
 
+from predictor.arrivals import chain
 from predictor.calibration import EDGES, bucket_of
 from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
 from predictor.kalman import KalmanState, predict, process_noise, step, update
-from predictor.tracker import _EDGES, Tracker, _interp, _maker
+from predictor.tracker import _EDGES, Tracker, _interp, _maker, _running_sum
 from transit.network import Network
 from transit.pings import Ping
 
@@ -117,3 +119,18 @@ def test_predictions_follow_the_links_as_they_learn(line: Network, origin: float
     base = last_stop_eta(None)
     slow = last_stop_eta(3.0 * LINK_S)
     assert slow > base + 4 * LINK_S  # four links ahead, each learned about two minutes slower
+
+
+def test_running_sum_is_chain_without_holds() -> None:
+    rng = np.random.default_rng(11)
+    for n in (0, 1, 2, 7, 40):
+        for _ in range(50):
+            mean = rng.uniform(5.0, 400.0, n)
+            var = rng.uniform(25.0, 9e4, n)
+            t0, var0 = rng.uniform(1.7e9, 1.8e9), rng.uniform(1.0, 500.0)
+            hold0 = t0 + rng.uniform(-300.0, 300.0) if rng.random() < 0.5 else -math.inf
+            link = np.concatenate(([0.0], mean))
+            link_var = np.concatenate(([0.0], var))
+            a, v = chain(t0, var0, link, link_var, None, hold0)
+            got = _running_sum(t0, var0, mean.tolist(), var.tolist(), hold0)
+            assert got == (a.tolist(), v.tolist())
