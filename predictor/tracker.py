@@ -927,6 +927,9 @@ class Tracker:
             early = t < here - self.config.layover_early_s
             if (early or standing) and (j is None or j == nxt - 1):
                 hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
+            if standing and (j == nxt - 1 or (j is None and k_prev == 0)):
+                # at its layover spot: it leaves no earlier than its turnaround allows
+                hold0 = max(hold0, self._leave_by(plan, j, v.turn_ref, v.turn_sched))
         if v.k_dep > k_prev and k_prev > 0:
             # it has left the previous stop: only the run is left, not that stop's dwell
             L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
