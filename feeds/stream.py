@@ -72,9 +72,13 @@ return n
 """
 
 
+#: ``json.dumps(obj, separators=(",", ":"))`` without building an encoder per call
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode_ping(ping: Ping, source: str = "") -> str:
     """The compact JSON array a ping (and the name of its source) travels as on the stream."""
-    return json.dumps(
+    return _compact(
         [
             ping.vehicle_id,
             ping.timestamp,
@@ -91,8 +95,7 @@ def encode_ping(ping: Ping, source: str = "") -> str:
             ping.occupancy_percent,
             ping.label,
             source,
-        ],
-        separators=(",", ":"),
+        ]
     )
 
 
