@@ -930,9 +930,14 @@ class Tracker:
             if standing and (j == nxt - 1 or (j is None and k_prev == 0)):
                 # at its layover spot: it leaves no earlier than its turnaround allows
                 hold0 = max(hold0, self._leave_by(plan, j, v.turn_ref, v.turn_sched))
-        if v.k_dep > k_prev and k_prev > 0:
-            # it has left the previous stop: only the run is left, not that stop's dwell
-            L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
+        if v.k_dep > k_prev:
+            # it has left the previous stop: only the run is left, not that stop's dwell (the
+            # first link is learned from the departure already), and it is the share of the
+            # run from where it counted as departed (DEPART_RADIUS_M past the stop) still ahead
+            if k_prev > 0:
+                L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
+            if span > DEPART_RADIUS_M:
+                frac = min(max((dist[nxt] - d) / (span - DEPART_RADIUS_M), 0.0), 1.0)
         return t + frac * L, frac * L_var + 4.0, hold0
 
     def _layover_link(self, plan: TripPlan, segs: I64, k_from: int) -> int | None:
