@@ -586,7 +586,7 @@ class Tracker:
         at_terminal = v.k_dep == 0 or v.k_arr >= len(plan.dist)
         if at_terminal:
             v.flags.discard(Flag.STUCK)
-            if v.k_dep == 0 and t < v.origin + plan.dep[0]:
+            if v.k_dep == 0 and t < v.origin + plan.dep_l[0]:
                 v.flags.add(Flag.LAYOVER)
             else:
                 v.flags.discard(Flag.LAYOVER)
@@ -1066,7 +1066,9 @@ class Tracker:
                 break
             m += 1
         if m < len(raw):
-            if any(a - tf <= h for a in raw[m:]):  # not in order after all: filter
+            lo = min(raw[m:])  # NaN only when the first of them is (min skips later NaNs)
+            late = lo - tf <= h if lo == lo else any(a - tf <= h for a in raw[m:])
+            if late:  # not in order after all: filter as a mask would
                 var_l = [x for a, x in zip(raw, var_l, strict=True) if a - tf <= h]
                 raw = [a for a in raw if a - tf <= h]
                 m = len(raw)
