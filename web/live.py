@@ -454,6 +454,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     async def follow_feed_versions() -> None:
         while True:
             await holder.changed.wait()
+            gc.unfreeze()  # the old tracker (it holds cycles) must be collectable again
             worker.tracker = Tracker(holder.require())
             _freeze_long_lived()
             log.info("tracker rebuilt for the new feed version")
