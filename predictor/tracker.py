@@ -337,6 +337,8 @@ class Tracker:
         self._leave_late: dict[str, float] = {}
         # per (service, stop row): the shortest layover the timetable gives before a trip
         self._min_layover: dict[tuple[int, int], float] | None = None
+        self._lay_of: dict[int, float] = {}  # per trip row, from _min_layover
+        self._ref_of: dict[int, int] = {}  # per trip row: its reference stop for turnarounds
         # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
         self._block_rate: dict[str, float] = {}
         c = self.config
@@ -685,21 +687,24 @@ class Tracker:
         at ``ref``, ``to_end`` scheduled seconds before that trip's end: it lays over at least
         the shortest layover the timetable gives there (-inf when ``ref`` is unknown)."""
         w = wait if wait is not None else 0
-        if not math.isfinite(ref) or w + 1 >= len(plan.arr):
+        if not math.isfinite(ref) or w + 1 >= len(plan.arr_l):
             return -math.inf
-        if self._min_layover is None:
-            net = self.network
-            self._min_layover = shortest_layovers(
-                net.trip_block,
-                net.trip_service,
-                net.trip_st_start,
-                net.st_stop,
-                net.st_arr,
-                net.st_dep,
-            )
-        key = (int(self.network.trip_service[plan.trip]), int(plan.stops[0]))
-        lay = self._min_layover.get(key, self.config.min_layover_s)
-        return ref + to_end + lay + float(plan.arr[w + 1] - plan.dep[w])
+        lay = self._lay_of.get(plan.trip)
+        if lay is None:
+            if self._min_layover is None:
+                net = self.network
+                self._min_layover = shortest_layovers(
+                    net.trip_block,
+                    net.trip_service,
+                    net.trip_st_start,
+                    net.st_stop,
+                    net.st_arr,
+                    net.st_dep,
+                )
+            key = (int(self.network.trip_service[plan.trip]), int(plan.stops[0]))
+            lay = self._min_layover.get(key, self.config.min_layover_s)
+            self._lay_of[plan.trip] = lay
+        return ref + to_end + lay + plan.arr_l[w + 1] - plan.dep_l[w]
 
     def _end_trip(self, v: _Vehicle) -> str | None:
         plan = v.plan
@@ -976,7 +981,11 @@ class Tracker:
                 start = self._current_link(v, plan, t, float(mean[0]), float(lvar[0]))
                 mean, lvar = mean[1:], lvar[1:]
             wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
-            leave_by = self._leave_by(plan, wait, v.turn_ref, v.turn_sched)
+            leave_by = (
+                self._leave_by(plan, wait, v.turn_ref, v.turn_sched)
+                if nxt <= plan.zone_end
+                else -math.inf
+            )
             arrival, var = self._forecast(
                 plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
             )
@@ -1012,9 +1021,11 @@ class Tracker:
                     if wait is None
                     else -math.inf,
                 )
-                kr = ref_stop(plan.arr)
+                kr = self._ref_of.get(plan.trip)
+                if kr is None:
+                    kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
                 ref = float(v.arr_obs[kr]) if kr < nxt else float(arrival[kr - nxt])
-                leave_by = self._leave_by(nplan, wait, ref, float(plan.arr[-1] - plan.arr[kr]))
+                leave_by = self._leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
                 a2, v2 = self._forecast(
                     nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
                 )
