@@ -145,9 +145,11 @@ class TrackerWorker:
         self._last_reclaim = 0.0
 
     async def start(self) -> None:
-        """Create the consumer group if needed; forget consumers of long-gone workers."""
+        """Create the consumer group if needed; forget consumers of long-gone workers; freeze
+        what is alive now (network, tracker, app) out of cyclic GC passes."""
         await self.stream.ensure_group()
         await self.stream.forget_idle_consumers()
+        _freeze_long_lived()
 
     async def step(self, *, block_ms: int = 1000) -> int:
         """Reclaim abandoned entries (every few seconds) or read new ones; process one batch.
@@ -447,7 +449,6 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
     )
     service.worker = worker
-    _freeze_long_lived()
     await worker.start()
     tasks = [asyncio.create_task(worker.run(), name="tracker-worker")]
 
