@@ -18,6 +18,7 @@ start-up to change the limits.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -61,6 +62,7 @@ __all__ = [
     "load_or_import",
     "open_stores",
     "resolve_middlewares",
+    "settle_heap",
 ]
 
 log = logging.getLogger(__name__)
@@ -113,7 +115,20 @@ def create_app(settings: Settings) -> web.Application:
     for name in ROUTE_MODULES:
         module = importlib.import_module(f"{__package__}.{name}")
         app.router.add_routes(module.routes)
+    app.on_startup.append(settle_heap)  # after every cleanup context has started
     return app
+
+
+async def settle_heap(app: web.Application) -> None:
+    """on_startup, once everything has started: move what survives start-up out of the GC's way.
+
+    The network, its indexes and the services' tables live as long as the process; left in the
+    collector's oldest generation, each full collection walks them all (80-190 ms on the
+    Manhattan feed: a stall for every request in flight). Collected once, then frozen
+    (``gc.freeze``), they are never walked again; later collections see only newer objects.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def resolve_middlewares() -> list[Middleware]:

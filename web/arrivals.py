@@ -164,12 +164,12 @@ class _Row:
 
 @dataclass(frozen=True, slots=True)
 class LiveBoard:
-    """A stop's live predictions by time, the trips among them, and when they were read."""
+    """A stop's live predictions by time, the trips among them, and the bytes they came from."""
 
     rows: tuple[_Row, ...]
     whens: tuple[float, ...]
     trips: frozenset[str]
-    read_at: float  # monotonic
+    raw: tuple[bytes | str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,11 +242,12 @@ class Arrivals:
         self.fleet: Fleet | None = None
         self._fleet_lock = asyncio.Lock()
         self._index: RiderIndex | None = None
-        self._live: dict[str, LiveBoard] = {}
+        #: stop_id -> (its live board, the monotonic time it was read)
+        self._live: dict[str, tuple[LiveBoard, float]] = {}
         self._sched: dict[int, ScheduleBoard] = {}
         self._views: dict[int, _View] = {}
-        #: (stop, window, limit) -> the view, fleet and second a text was rendered for, the text
-        self._texts: dict[tuple[int, float, int], tuple[_View, Fleet, float, str]] = {}
+        #: (stop, window, limit) -> the live board, fleet and second of a text, the text
+        self._texts: dict[tuple[int, float, int], tuple[LiveBoard, Fleet, float, str]] = {}
         self._by_trip: dict[str, set[str]] = {}
         self._version = 0
         self._epoch = 0
@@ -286,7 +287,14 @@ class Arrivals:
         day = local_date(now, tz)
         out = []
         tracked = fleet.tracked_trips
+        window = horizon - now
         for s, board in zip(stops, live, strict=True):
+            # the text depends on the live board, the fleet, the second and the window only
+            key = (s, window, limit)
+            done = self._texts.get(key)
+            if done is not None and done[0] is board and done[1] is fleet and done[2] == now:
+                out.append(done[3])
+                continue
             sched = self._sched.get(s)
             if sched is None or not (
                 sched.day == day and sched.start <= now and horizon <= sched.end
@@ -297,15 +305,10 @@ class Arrivals:
                 view.live is board and view.sched is sched and view.tracked is tracked
             ):
                 view = self._views[s] = _merge(board, sched, tracked)
-            key = (s, horizon - now, limit)
-            done = self._texts.get(key)
-            if done is not None and done[0] is view and done[1] is fleet and done[2] == now:
-                out.append(done[3])
-                continue
             text = self._render(index, view, fleet, now, earliest, horizon, limit, tz)
             if len(self._texts) >= _MEMO_MAX:
                 self._texts.clear()
-            self._texts[key] = (view, fleet, now, text)
+            self._texts[key] = (board, fleet, now, text)
             out.append(text)
         return out
 
@@ -326,38 +329,43 @@ class Arrivals:
         ids = [stop_ids[s] for s in stops]
         boards: list[LiveBoard | None] = []
         missing: list[int] = []
+        expired: dict[int, LiveBoard] = {}
         now = self.monotonic()
         for k, sid in enumerate(ids):
-            board = self._live.get(sid) if self.listening else None
-            if board is not None and now - board.read_at >= self.max_age_s:
-                self._drop(sid)
-                board = None
-            if board is None:
-                missing.append(k)
-            boards.append(board)
-        if missing:
-            self.misses += len(missing)
-            self.hits += len(stops) - len(missing)
-            version, epoch = self._version, self._epoch
-            self._inflight += 1
-            try:
-                read_at = self.monotonic()
-                prefix = self.live.prefix
-                raw = await self.batcher.hvals([f"{prefix}stop:{ids[k]}" for k in missing])
-            finally:
-                self._inflight -= 1
-            for k, bodies in zip(missing, raw, strict=True):
-                board = self._live_board(index, bodies, read_at)
-                boards[k] = board
-                if self.listening and epoch == self._epoch:
-                    self._keep(ids[k], board, version)
-            if not self._inflight:
-                self._changes = _Changes(self._version)
-        else:
-            self.hits += len(stops)
-        return [b for b in boards if b is not None]
+            entry = self._live.get(sid) if self.listening else None
+            if entry is not None and now - entry[1] < self.max_age_s:
+                boards.append(entry[0])
+                continue
+            if entry is not None:  # read again; the same object if the bytes did not change
+                expired[k] = entry[0]
+            boards.append(None)
+            missing.append(k)
+        self.hits += len(stops) - len(missing)
+        if not missing:
+            return boards  # type: ignore[return-value]
+        self.misses += len(missing)
+        version, epoch = self._version, self._epoch
+        self._inflight += 1
+        try:
+            read_at = self.monotonic()
+            prefix = self.live.prefix
+            raw = await self.batcher.hvals([f"{prefix}stop:{ids[k]}" for k in missing])
+        finally:
+            self._inflight -= 1
+        for k, bodies in zip(missing, raw, strict=True):
+            old = expired.get(k)
+            if old is not None and old.raw == tuple(bodies):
+                board = old
+            else:
+                board = self._live_board(index, bodies)
+            boards[k] = board
+            if self.listening and epoch == self._epoch:
+                self._keep(ids[k], board, version, read_at)
+        if not self._inflight:
+            self._changes = _Changes(self._version)
+        return boards  # type: ignore[return-value]
 
-    def _live_board(self, index: RiderIndex, bodies: list[Any], read_at: float) -> LiveBoard:
+    def _live_board(self, index: RiderIndex, bodies: list[Any]) -> LiveBoard:
         memo = self._rows
         tz = index.network.timezone
         rows = []
@@ -372,25 +380,25 @@ class Arrivals:
             tuple(rows),
             tuple(r.key[0] for r in rows),
             frozenset(r.key[2] for r in rows),
-            read_at,
+            tuple(bodies),
         )
 
-    def _keep(self, sid: str, board: LiveBoard, version: int) -> None:
+    def _keep(self, sid: str, board: LiveBoard, version: int, read_at: float) -> None:
         """Keep ``board`` unless an event since ``version`` concerns its stop or its trips."""
         ch = self._changes
         for k in range(max(version - ch.base, 0), len(ch.stops)):
             if sid in ch.stops[k] or not board.trips.isdisjoint(ch.trips[k]):
                 return
         self._drop(sid)
-        self._live[sid] = board
+        self._live[sid] = (board, read_at)
         for trip in board.trips:
             self._by_trip.setdefault(trip, set()).add(sid)
 
     def _drop(self, sid: str) -> None:
-        board = self._live.pop(sid, None)
-        if board is None:
+        entry = self._live.pop(sid, None)
+        if entry is None:
             return
-        for trip in board.trips:
+        for trip in entry[0].trips:
             held = self._by_trip.get(trip)
             if held is not None:
                 held.discard(sid)
@@ -451,6 +459,14 @@ class Arrivals:
         the boards are dropped and the subscription is made again (backing off to 10 s).
         """
         redis: aioredis.Redis = self.live.redis
+        task = asyncio.current_task()
+
+        def check_cancelled() -> None:
+            # a client library may swallow a cancellation (see web.app._bounded_stop); the
+            # request stays counted on the task, so leave anyway
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+
         delay = 0.5
         while True:
             try:
@@ -459,6 +475,7 @@ class Arrivals:
                     await pubsub.subscribe(self.live.channel)
                 while True:
                     msg = await pubsub.get_message(timeout=1.0)
+                    check_cancelled()
                     if msg is None:
                         continue
                     if msg["type"] == "message":
@@ -476,6 +493,7 @@ class Arrivals:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(pubsub.aclose(), 2.0)
                     pubsub = None
+            check_cancelled()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
