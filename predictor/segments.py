@@ -238,7 +238,9 @@ class SegmentTable:
         """
         b = min(max(int(tod // 3600), 0), N_BINS - 1)
         got = self._cache.get(b)
-        if got is None or now - got[0] > self.refresh_s or now < got[0] or len(got[1]) < self.n:
+        # pings of several sources arrive a little out of time order: an estimate up to
+        # refresh_s older or newer than the clock is as good (rebuilding costs the whole table)
+        if got is None or abs(now - got[0]) > self.refresh_s or len(got[1]) < self.n:
             all_segs = np.arange(self.n)
             m_all, v_all = self._blend(all_segs, b, now)
             got = (now, m_all, v_all)

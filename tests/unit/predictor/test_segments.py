@@ -85,3 +85,17 @@ def test_ratio_starts_from_the_timetable_and_is_one_of_sums() -> None:
         (0.98 * (0.98 * 600.0 + 10.0) + 600.0) / (0.98 * (0.98 * 600.0 + 60.0) + 600.0)
     )
     assert tab.ratio > 0.95
+
+
+def test_estimates_are_reused_for_a_clock_a_little_out_of_order() -> None:
+    tab = SegmentTable(refresh_s=30.0)
+    seg = tab.key(1, 2)
+    tab.observe(seg, 100.0, 36000.0, 90.0, 1000.0)
+    segs, sched = np.array([seg]), np.array([90.0])
+    tab.estimate(segs, sched, 36000.0, 2000.0)
+    built = tab._cache[10]
+    tab.estimate(segs, sched, 36000.0, 1990.0)  # a ping from another lane, 10 s older
+    assert tab._cache[10] is built
+    tab.estimate(segs, sched, 36000.0, 1900.0)  # far older: rebuilt for that clock
+    assert tab._cache[10] is not built
+    assert tab._cache[10][0] == 1900.0
