@@ -38,6 +38,7 @@ import multiprocessing as mp
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -311,7 +312,7 @@ class Run:
     def line(self, name: str) -> str:
         share = 100.0 * self.server_cpu_s / self.seconds
         return (
-            f"{name:17s} {self.rps:7.0f} req/s {self.errors:4d} err   p50 {self.p50:6.2f} ms"
+            f"{name:24s} {self.rps:7.0f} req/s {self.errors:4d} err   p50 {self.p50:6.2f} ms"
             f"  p90 {self.p90:6.2f} ms  p99 {self.p99:6.2f} ms  max {self.max:7.2f} ms"
             f"   server CPU {self.cpu_ms:5.3f} ms/req, {share:3.0f}% of a core"
         )
@@ -425,6 +426,18 @@ async def cleanup(redis_url: str, prefix: str) -> None:
             await redis.delete(*doomed[i : i + 1000])
 
 
+def wait_for_port(port: int, timeout: float) -> bool:
+    """Whether 127.0.0.1:port accepts connections within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def summary(name: str, runs: list[Run]) -> Run:
     """Print the best (by p99) and the median (by req/s) of repeated runs; returns the best."""
     best = min(runs, key=lambda r: (r.errors > 0, r.p99))
@@ -500,7 +513,7 @@ def main() -> int:
         tracked = asyncio.run(seed(redis_url, prefix, outputs))
         print(f"redis: {tracked} vehicles written under {prefix!r}", flush=True)
         server.start()
-        if not ready.wait(120):
+        if not ready.wait(120) or not wait_for_port(args.port, 30.0):
             print("the server did not start", file=sys.stderr)
             return 1
         base = f"http://127.0.0.1:{args.port}"

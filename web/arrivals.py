@@ -145,7 +145,7 @@ class HvalsBatcher:
 class Fleet:
     """Every vehicle's latest state (raw JSON by id), the trips being tracked, and when read."""
 
-    raw: dict[str, Any]  # vehicle_id -> JSON bytes
+    raw: dict[bytes | str, bytes | str]  # vehicle_id -> JSON, as Redis returns them
     tracked_trips: frozenset[str]
     at: float  # monotonic time of the read
     #: vehicle_id -> (JSON members of its last report, its time, flagged stale), on first use
@@ -514,16 +514,18 @@ class Arrivals:
                 return fleet
             at = self.monotonic()
             raw = await self.live.redis.hgetall(f"{self.live.prefix}vehicles")
-            by_id = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in raw.items()}
+            if fleet is not None and raw == fleet.raw:  # nothing reported since: same fleet
+                fleet.at = at
+                return fleet
             tracked = set()
-            for body in by_id.values():
+            for body in raw.values():
                 v = self._vehicle_dict(body)
                 if v.get("trip_id") and "stale" not in (v.get("flags") or ()):
                     tracked.add(v["trip_id"])
             same = fleet is not None and fleet.tracked_trips == tracked
             # the same set object when unchanged, so the merged views stay valid
             trips = fleet.tracked_trips if fleet is not None and same else frozenset(tracked)
-            self.fleet = Fleet(by_id, trips, at)
+            self.fleet = Fleet(raw, trips, at)
             return self.fleet
 
     def _vehicle_dict(self, body: bytes | str) -> dict[str, Any]:
@@ -581,7 +583,7 @@ class Arrivals:
         vid = row.vehicle_id or ""
         report = fleet.reports.get(vid)
         if report is None:
-            body = fleet.raw.get(vid)
+            body = fleet.raw.get(vid.encode()) or fleet.raw.get(vid)
             if body is None:
                 frag, reported, flagged = _NO_VEHICLE, row.issued, False
             else:
