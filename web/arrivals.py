@@ -148,6 +148,7 @@ class Fleet:
     raw: dict[bytes | str, bytes | str]  # vehicle_id -> JSON, as Redis returns them
     tracked_trips: frozenset[str]
     at: float  # monotonic time of the read
+    version: int = -1  # the count of vehicle events before the read (see Arrivals.fleet_snapshot)
     #: vehicle_id -> (JSON members of its last report, its time, flagged stale), on first use
     reports: dict[str, tuple[str, float, bool]] = field(default_factory=dict)
 
@@ -250,6 +251,7 @@ class Arrivals:
         self._texts: dict[tuple[int, float, int], tuple[LiveBoard, Fleet, float, str]] = {}
         self._by_trip: dict[str, set[str]] = {}
         self._version = 0
+        self._vehicle_version = 0
         self._epoch = 0
         self._inflight = 0
         self._changes = _Changes()
@@ -414,6 +416,7 @@ class Arrivals:
         stops: set[str] = set()
         try:
             if raw.startswith(_VEHICLE_EVENT):
+                self._vehicle_version += 1
                 body = raw[len(_VEHICLE_EVENT) : -1]
                 trip = self._vehicle_dict(body).get("trip_id")
                 if trip:
@@ -444,6 +447,7 @@ class Arrivals:
     def clear(self) -> None:
         """Drop every live board, and every read in flight from being kept."""
         self._epoch += 1
+        self._vehicle_version += 1
         self._live.clear()
         self._by_trip.clear()
 
@@ -503,19 +507,20 @@ class Arrivals:
 
         Arrivals need each bus's last report (stale flag, occupancy) and which trips have a bus
         that is still reporting (their timetable entries give way to live predictions).
-        Records are parsed only when their bytes changed since the last read.
+        Records are parsed only when their bytes changed since the last read; while no vehicle
+        event arrives, the read is kept up to the live boards' max age.
         """
         fleet = self.fleet
-        if fleet is not None and self.monotonic() - fleet.at < FLEET_TTL_S:
+        if fleet is not None and self._fleet_fresh(fleet):
             return fleet
         async with self._fleet_lock:
             fleet = self.fleet
-            if fleet is not None and self.monotonic() - fleet.at < FLEET_TTL_S:
+            if fleet is not None and self._fleet_fresh(fleet):
                 return fleet
-            at = self.monotonic()
+            at, version = self.monotonic(), self._vehicle_version
             raw = await self.live.redis.hgetall(f"{self.live.prefix}vehicles")
             if fleet is not None and raw == fleet.raw:  # nothing reported since: same fleet
-                fleet.at = at
+                fleet.at, fleet.version = at, version
                 return fleet
             tracked = set()
             for body in raw.values():
@@ -525,8 +530,16 @@ class Arrivals:
             same = fleet is not None and fleet.tracked_trips == tracked
             # the same set object when unchanged, so the merged views stay valid
             trips = fleet.tracked_trips if fleet is not None and same else frozenset(tracked)
-            self.fleet = Fleet(raw, trips, at)
+            self.fleet = Fleet(raw, trips, at, version)
             return self.fleet
+
+    def _fleet_fresh(self, fleet: Fleet) -> bool:
+        """Read less than ``FLEET_TTL_S`` ago, or, while subscribed, with no vehicle event since
+        (every write of a vehicle's state publishes one) and less than the max age ago."""
+        age = self.monotonic() - fleet.at
+        if age < FLEET_TTL_S:
+            return True
+        return self.listening and fleet.version == self._vehicle_version and age < self.max_age_s
 
     def _vehicle_dict(self, body: bytes | str) -> dict[str, Any]:
         v: dict[str, Any] | None = self._vehicles.get(body)
