@@ -74,6 +74,8 @@ LIVE_MAX_AGE_S = 5.0
 SCHEDULE_SPAN_S = 15 * 60.0
 
 _MEMO_MAX = 200_000
+#: Events logged while reads are in flight before the log is dropped with those reads' results
+_MAX_LOGGED_EVENTS = 10_000
 _NO_VEHICLE = ',"occupancy":null,"occupancy_percent":null,"last_seen":null'
 _VEHICLE_EVENT = b'{"type":"vehicle","vehicle":'
 
@@ -432,9 +434,12 @@ class Arrivals:
             log.warning("unreadable updates event; every live board dropped", exc_info=True)
             self.clear()
             return
-        if self._inflight:
+        if self._inflight and len(self._changes.stops) < _MAX_LOGGED_EVENTS:
             self._changes.trips.append(frozenset(trips))
             self._changes.stops.append(frozenset(stops))
+        elif self._inflight:  # reads never all finished for that long: keep none of them
+            self._epoch += 1
+            self._changes = _Changes(self._version + 1)
         else:
             self._changes.base = self._version + 1
         self._version += 1

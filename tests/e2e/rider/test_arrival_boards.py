@@ -15,7 +15,7 @@ from rider_scene import predictions_for
 
 from feeds.live_state import LiveState
 from predictor.events import TrackerOutput, VehicleState
-from web import api_rider, keys
+from web import api_rider, arrivals, keys
 from web.arrivals import LIVE_MAX_AGE_S, Arrivals
 
 Client = TestClient[Any, Any]
@@ -139,7 +139,7 @@ async def test_a_board_never_outlives_its_max_age(
     assert row["delay_s"] == 300, "read again once the max age passed"
 
 
-@pytest.mark.parametrize("names", ["stop", "trip", "neither"])
+@pytest.mark.parametrize("names", ["stop", "trip", "neither", "overflow"])
 async def test_an_event_during_a_read_keeps_that_read_out_of_memory(
     scene_client: tuple[Client, Scene], names: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -157,7 +157,10 @@ async def test_an_event_during_a_read_keeps_that_read_out_of_memory(
         },
         "trip": {"type": "withdrawn", "vehicle_id": "bus-1", "trip_id": trip_id},
         "neither": {"type": "withdrawn", "vehicle_id": "bus-8", "trip_id": "no-such-trip"},
+        "overflow": {"type": "withdrawn", "vehicle_id": "bus-8", "trip_id": "no-such-trip"},
     }[names]
+    if names == "overflow":  # too many events logged while reads were in flight: none kept
+        monkeypatch.setattr(arrivals, "_MAX_LOGGED_EVENTS", 0)
     real = boards.batcher
 
     class RacingReads:
