@@ -9,6 +9,7 @@ import pytest
 
 from feeds.errors import FeedError
 from feeds.gtfs import load_network
+from transit.network import Network
 
 TINY = Path(__file__).resolve().parents[3] / "tests" / "data" / "tiny-loop"
 
@@ -291,12 +292,18 @@ def test_rows_count_blank_lines_as_in_the_file(tmp_path: Path) -> None:
         load_network(feed)
 
 
-def test_pickup_and_drop_off_types(tmp_path: Path) -> None:
+def _t1_with_boarding_columns(tmp_path: Path, columns: str, values: str) -> Network:
+    """The tiny loop feed with extra stop_times ``columns`` given ``values`` on T1's 2nd stop."""
     feed = _copy(tmp_path)
-    _edit(feed, "stop_times.txt", "stop_sequence,timepoint\n", "stop_sequence,timepoint,"
-          "pickup_type,drop_off_type\n")  # fmt: skip
-    _edit(feed, "stop_times.txt", "T1,08:01:00,08:01:30,S2,2,1", "T1,08:01:00,08:01:30,S2,2,1,1,3")
-    net = load_network(feed)
+    header = "stop_sequence,timepoint"
+    _edit(feed, "stop_times.txt", f"{header}\n", f"{header},{columns}\n")
+    row = "T1,08:01:00,08:01:30,S2,2,1"
+    _edit(feed, "stop_times.txt", row, f"{row},{values}")
+    return load_network(feed)
+
+
+def test_pickup_and_drop_off_types(tmp_path: Path) -> None:
+    net = _t1_with_boarding_columns(tmp_path, "pickup_type,drop_off_type", "1,3")
     t1 = net.trip_rows(net.trip_index("T1") or 0)
     assert net.st_pickup[t1].tolist()[:3] == [0, 1, 0]  # blank is 0 (regular)
     assert net.st_dropoff[t1].tolist()[:3] == [0, 3, 0]
@@ -304,11 +311,7 @@ def test_pickup_and_drop_off_types(tmp_path: Path) -> None:
 
 
 def test_a_pickup_type_out_of_range_is_read_as_regular_and_warned(tmp_path: Path) -> None:
-    feed = _copy(tmp_path)
-    _edit(feed, "stop_times.txt", "stop_sequence,timepoint\n", "stop_sequence,timepoint,"
-          "pickup_type\n")  # fmt: skip
-    _edit(feed, "stop_times.txt", "T1,08:01:00,08:01:30,S2,2,1", "T1,08:01:00,08:01:30,S2,2,1,7")
-    net = load_network(feed)
+    net = _t1_with_boarding_columns(tmp_path, "pickup_type", "7")
     t1 = net.trip_rows(net.trip_index("T1") or 0)
     assert net.st_pickup[t1].tolist()[1] == 0
     assert any(
