@@ -372,12 +372,15 @@ class Arrivals:
     def _live_board(self, index: RiderIndex, bodies: list[Any]) -> LiveBoard:
         memo = self._rows
         tz = index.network.timezone
+        pass_by = index.pass_by
         rows = []
         for body in bodies:
             row = memo.get(body)
             if row is None:
                 row = _live_row(index, json.loads(body), tz)
                 _memo_put(memo, body, row)
+            if pass_by and (row.key[2], row.key[3]) in pass_by:
+                continue  # the bus passes this stop by: no one can board or leave it here
             rows.append(row)
         rows.sort(key=lambda r: r.key)
         return LiveBoard(

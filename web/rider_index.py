@@ -1,7 +1,9 @@
 """Lookup tables the rider API needs, built once per feed version (in a thread).
 
 A ``RiderIndex`` holds, for one ``Network``: the stop KD-tree, the routes serving each stop
-(CSR), each stop's stop times sorted by arrival (CSR) for timetable look-ups, normalised stop
+(CSR), each stop's stop times sorted by arrival (CSR) for timetable look-ups (calls where the
+trip neither picks up nor drops off, GTFS types 1, are left out: the bus passes by; they are
+kept in ``pass_by`` so live predictions for them are left off boards too), normalised stop
 names for search, one representative stop pattern per route and direction, and the GeoJSON of
 every shape. Everything is numpy or plain tuples; per-day "which trips run" masks are cached.
 """
@@ -26,7 +28,7 @@ from numpy.typing import NDArray
 
 from routing.stop_index import StopIndex
 from transit.calendar import active_services
-from transit.network import Network
+from transit.network import NO_SERVICE, Network
 from transit.times import service_day_origin
 
 __all__ = ["RiderIndex", "ScheduledCall", "build_rider_index", "normalise"]
@@ -88,6 +90,8 @@ class RiderIndex:
     route_stop_count: I64
     patterns: dict[int, tuple[Pattern, ...]]
     shapes_geojson: bytes
+    #: (trip_id, stop_sequence) of calls where the trip neither picks up nor drops off
+    pass_by: frozenset[tuple[str, int]] = frozenset()
     #: JSON bodies of stops, filled by the API on first use (immutable per feed version)
     memo_stops: dict[int, dict[str, Any]] = field(default_factory=dict)
     memo_stop_text: dict[int, str] = field(default_factory=dict)
@@ -308,8 +312,18 @@ def build_rider_index(network: Network) -> RiderIndex:
     )
     stop_route_start = np.searchsorted(pair_stop, np.arange(net.n_stops + 1)).astype(np.int64)
     route_stop_count = np.bincount(pair_route, minlength=net.n_routes).astype(np.int64)
-    # stop times of each stop, by arrival
+    # stop times of each stop, by arrival; a bus passing by without stopping is no call
+    passing = (net.st_pickup == NO_SERVICE) & (net.st_dropoff == NO_SERVICE)
     order = np.lexsort((net.st_arr, net.st_stop)).astype(np.int64)
+    order = order[~passing[order]]
+    pass_rows = np.flatnonzero(passing)
+    pass_by = frozenset(
+        zip(
+            net.trip_ids[st_trip[pass_rows]].tolist(),
+            net.st_seq[pass_rows].tolist(),
+            strict=True,
+        )
+    )
     stop_st_start = np.searchsorted(net.st_stop[order], np.arange(net.n_stops + 1)).astype(np.int64)
     stop_st_arr = net.st_arr[order].astype(np.int32)
     return RiderIndex(
@@ -327,6 +341,7 @@ def build_rider_index(network: Network) -> RiderIndex:
         route_stop_count=route_stop_count,
         patterns=_patterns(net),
         shapes_geojson=_shapes_geojson(net),
+        pass_by=pass_by,
     )
 
 

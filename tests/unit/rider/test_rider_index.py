@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import numpy as np
 import pytest
+from redis.asyncio import Redis
 
-from transit.calendar import trips_on
+from feeds.live_state import LiveState
+from transit.calendar import service_dates, trips_on
 from transit.network import Network
 from transit.times import service_day_origin
+from web.arrivals import Arrivals
 from web.rider_index import RiderIndex, build_rider_index, normalise
 
 
@@ -79,3 +83,38 @@ def test_bbox_lists_only_served_stops_inside(cairns: Network, index: RiderIndex)
     rows = index.stops_in_bbox(lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)
     assert 0 in rows.tolist()
     assert all(abs(cairns.stop_lat[r] - lat) <= 0.01 for r in rows)
+
+
+def test_calls_where_the_bus_passes_by_are_no_arrivals(cairns: Network, index: RiderIndex) -> None:
+    passing = np.flatnonzero((cairns.st_pickup == 1) & (cairns.st_dropoff == 1))
+    assert len(passing) == 564  # Cairns stop_times.txt: pickup_type = drop_off_type = 1
+    st_trip = np.repeat(np.arange(cairns.n_trips), np.diff(cairns.trip_st_start))
+    row = int(passing[0])
+    trip, stop = int(st_trip[row]), int(cairns.st_stop[row])
+    assert (str(cairns.trip_ids[trip]), int(cairns.st_seq[row])) in index.pass_by
+    assert len(index.pass_by) == len(passing)
+    # the timetable board of that stop never lists the call, whatever the day and window
+    day = next(int(d) for d in service_dates(cairns.calendar) if trip in trips_on(cairns, int(d)))
+    when = date.fromordinal(day)
+    origin = service_day_origin(when.strftime("%Y%m%d"), cairns.timezone)
+    t = origin + float(cairns.st_arr[row])
+    assert all(c.st_row != row for c in index.scheduled_calls(stop, t - 3600, t + 3600, when))
+    assert (
+        any(c.trip == trip for c in index.scheduled_calls(stop, t - 3600, t + 3600, when)) is False
+    )
+    # and a live prediction for it is left off the stop's board
+    boards = Arrivals(LiveState(Redis(), "test:"))  # _live_board reads nothing from Redis
+    body = {
+        "trip_id": str(cairns.trip_ids[trip]),
+        "route_id": str(cairns.route_ids[cairns.trip_route[trip]]),
+        "stop_sequence": int(cairns.st_seq[row]),
+        "vehicle_id": "bus-1",
+        "predicted": 1.7e9,
+        "p10": 1.7e9 - 30,
+        "p90": 1.7e9 + 60,
+        "scheduled": 1.7e9,
+        "issued_at": 1.7e9 - 300,
+    }
+    stopping = dict(body, stop_sequence=int(cairns.st_seq[row - 1]))
+    board = boards._live_board(index, [json.dumps(body), json.dumps(stopping)])
+    assert [r.key[3] for r in board.rows] == [stopping["stop_sequence"]]
