@@ -198,6 +198,7 @@ async def ws_service(app: web.Application) -> AsyncIterator[None]:
 
     async def listen() -> None:
         pubsub, delay = first, 0.5
+        task = asyncio.current_task()
         try:
             while True:
                 try:
@@ -205,6 +206,10 @@ async def ws_service(app: web.Application) -> AsyncIterator[None]:
                         pubsub = await subscribed()
                         delay = 0.5
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    # the Redis client may swallow a cancellation while it reads; the request
+                    # stays counted on the task, so leave anyway (shutdown must not hang)
+                    if task is not None and task.cancelling():
+                        raise asyncio.CancelledError
                     if msg is not None and msg.get("type") == "message":
                         data = msg["data"]
                         hub.dispatch(data.decode() if isinstance(data, bytes) else data)
