@@ -24,6 +24,10 @@ from transit.network import Network
 from web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# --doctest-modules would collect every area's conftest.py as a module named "conftest" and
+# refuse a second one when two areas are given on one command line; they hold no doctests
+collect_ignore_glob = ["*/conftest.py", "*/*/conftest.py"]
 CAIRNS_ZIP = ROOT / "web" / "data" / "cairns.zip"
 
 
