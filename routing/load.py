@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from transit.geometry import haversine_m
 from transit.pings import Occupancy
 
 __all__ = [
@@ -56,7 +57,6 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 Str = NDArray[np.str_]
 
-_EARTH_M = 6_371_008.8
 _M_PER_DEG = 111_320.0
 
 #: Load factor (passengers / planning capacity) that each GTFS-Realtime occupancy status stands
@@ -173,13 +173,6 @@ def load_from_percent(percent: ArrayLike) -> F64:
     return np.where(arr >= 0, arr, np.nan)
 
 
-def _haversine_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * _EARTH_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))), dtype=np.float64)
-
-
 def _as_str(values: ArrayLike, n: int, name: str) -> Str:
     arr = np.asarray(values).astype(np.str_)
     if arr.shape != (n,):
@@ -262,7 +255,7 @@ def pieces_from_pings(
     same = trips[a] == trips[b]
     dt = ts[b] - ts[a]
     dd = dists[b] - dists[a]
-    geo = _haversine_m(lats[a], lons[a], lats[b], lons[b])
+    geo = haversine_m(lats[a], lons[a], lats[b], lons[b])
     metres = np.where(np.isfinite(dd) & (dd >= 0), dd, geo)
     la, lb = loads[a], loads[b]
     mean_load = np.where(np.isnan(la), lb, np.where(np.isnan(lb), la, (la + lb) / 2))
@@ -342,7 +335,7 @@ def pieces_from_counts(
     a, b = np.arange(n - 1), np.arange(1, n)
     same = trips[a] == trips[b]
     dd = dists[b] - dists[a]
-    geo = _haversine_m(lats[a], lons[a], lats[b], lons[b])
+    geo = haversine_m(lats[a], lons[a], lats[b], lons[b])
     metres = np.where(np.isfinite(dd) & (dd >= 0), dd, geo)
     ok = same & np.isfinite(metres)
     a, b = a[ok], b[ok]
