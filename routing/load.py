@@ -254,9 +254,7 @@ def pieces_from_pings(
     a, b = np.arange(n - 1), np.arange(1, n)
     same = trips[a] == trips[b]
     dt = ts[b] - ts[a]
-    dd = dists[b] - dists[a]
-    geo = haversine_m(lats[a], lons[a], lats[b], lons[b])
-    metres = np.where(np.isfinite(dd) & (dd >= 0), dd, geo)
+    metres = _metres(dists, lats, lons, a, b)
     la, lb = loads[a], loads[b]
     mean_load = np.where(np.isnan(la), lb, np.where(np.isnan(lb), la, (la + lb) / 2))
     peak_load = np.fmax(la, lb)
@@ -272,17 +270,12 @@ def pieces_from_pings(
         & np.isfinite(lats[a])
         & np.isfinite(lats[b])
     )
-    a, b = a[ok], b[ok]
-    return LoadPieces(
-        route=routes[a],
-        trip=trips[a],
-        hour=(hours[a] % 24).astype(np.int8),
-        km=metres[ok] / 1000.0,
-        passengers=mean_load[ok] * config.capacity,
-        peak=peak_load[ok] * config.capacity,
-        lat=(lats[a] + lats[b]) / 2,
-        lon=(lons[a] + lons[b]) / 2,
-        dist=(dists[a] + dists[b]) / 2,
+    return _pieces(
+        (routes, trips, hours, lats, lons, dists),
+        ok,
+        metres,
+        mean_load[ok] * config.capacity,
+        peak_load[ok] * config.capacity,
     )
 
 
@@ -333,19 +326,39 @@ def pieces_from_counts(
     offset = csum[base] - net[base]
     onboard = np.maximum(csum - offset, 0.0)
     a, b = np.arange(n - 1), np.arange(1, n)
-    same = trips[a] == trips[b]
+    metres = _metres(dists, lats, lons, a, b)
+    ok = (trips[a] == trips[b]) & np.isfinite(metres)
+    load = onboard[:-1][ok]
+    return _pieces((routes, trips, hours, lats, lons, dists), ok, metres, load, load)
+
+
+def _metres(dists: F64, lats: F64, lons: F64, a: I64, b: I64) -> F64:
+    """Length of each interval ``a -> b``: along the route where both ends know their distance
+    and it does not run backwards, else the great-circle distance."""
     dd = dists[b] - dists[a]
     geo = haversine_m(lats[a], lons[a], lats[b], lons[b])
-    metres = np.where(np.isfinite(dd) & (dd >= 0), dd, geo)
-    ok = same & np.isfinite(metres)
-    a, b = a[ok], b[ok]
+    return np.where(np.isfinite(dd) & (dd >= 0), dd, geo)
+
+
+def _pieces(
+    columns: tuple[Str, Str, I64, F64, F64, F64],
+    ok: NDArray[np.bool_],
+    metres: F64,
+    passengers: F64,
+    peak: F64,
+) -> LoadPieces:
+    """The pieces of the kept intervals ``ok`` between consecutive rows of sorted ``columns``
+    (route, trip, hour, lat, lon, dist along)."""
+    routes, trips, hours, lats, lons, dists = columns
+    a = np.flatnonzero(ok)
+    b = a + 1
     return LoadPieces(
         route=routes[a],
         trip=trips[a],
         hour=(hours[a] % 24).astype(np.int8),
         km=metres[ok] / 1000.0,
-        passengers=onboard[a],
-        peak=onboard[a],
+        passengers=passengers,
+        peak=peak,
         lat=(lats[a] + lats[b]) / 2,
         lon=(lons[a] + lons[b]) / 2,
         dist=(dists[a] + dists[b]) / 2,
