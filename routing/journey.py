@@ -461,28 +461,35 @@ class Planner:
     def _forward(
         self, fwd: Timetable, ends: WalkEnds, t: int, max_rides: int, bound: int | None = None
     ) -> tuple[tuple[RawJourney, ...], bool]:
-        res = search(
-            fwd,
-            ends.access,
-            t + ends.access_s,
-            ends.egress,
-            ends.egress_s,
-            max_rides=max_rides,
-            slack=self.config.slack_s,
-            work_budget=self.config.work_budget,
-            bound=bound,
+        """Depart-at search: from the access stops at ``t`` to the egress stops."""
+        return self._search(
+            fwd, ends.access, t + ends.access_s, ends.egress, ends.egress_s, max_rides, bound
         )
-        return res.journeys, res.partial
 
     def _reverse(
         self, bwd: Timetable, ends: WalkEnds, t: int, max_rides: int, bound: int | None = None
     ) -> tuple[tuple[RawJourney, ...], bool]:
+        """Arrive-by search on the mirrored day: from the egress stops at ``-t`` back."""
+        return self._search(
+            bwd, ends.egress, -t + ends.egress_s, ends.access, ends.access_s, max_rides, bound
+        )
+
+    def _search(
+        self,
+        tt: Timetable,
+        sources: I64,
+        source_times: I64,
+        targets: I64,
+        target_secs: I64,
+        max_rides: int,
+        bound: int | None,
+    ) -> tuple[tuple[RawJourney, ...], bool]:
         res = search(
-            bwd,
-            ends.egress,
-            -t + ends.egress_s,
-            ends.access,
-            ends.access_s,
+            tt,
+            sources,
+            source_times,
+            targets,
+            target_secs,
             max_rides=max_rides,
             slack=self.config.slack_s,
             work_budget=self.config.work_budget,

@@ -116,10 +116,6 @@ class Timetable:
     def n_routes(self) -> int:
         return len(self.route_pattern)
 
-    @property
-    def n_positions(self) -> int:
-        return len(self.pos_stop)
-
     def time_at(self, route: int, trip_local: int, local: int, *, departure: bool) -> int:
         """Arrival (or departure) time of a route's trip at one of its local positions."""
         k = int(self.route_pos_start[route + 1] - self.route_pos_start[route])
