@@ -18,7 +18,6 @@ start-up to change the limits.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -47,6 +46,7 @@ from feeds.redis_store import open_redis
 from transit.network import Network
 
 from . import keys
+from .heap import freeze_long_lived
 from .metrics import METRICS, HttpMetrics
 from .ratelimit import RATE_LIMITER, RateLimiter
 from .settings import Settings
@@ -120,15 +120,9 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def settle_heap(app: web.Application) -> None:
-    """on_startup, once everything has started: move what survives start-up out of the GC's way.
-
-    The network, its indexes and the services' tables live as long as the process; left in the
-    collector's oldest generation, each full collection walks them all (80-190 ms on the
-    Manhattan feed: a stall for every request in flight). Collected once, then frozen
-    (``gc.freeze``), they are never walked again; later collections see only newer objects.
-    """
-    gc.collect()
-    gc.freeze()
+    """on_startup, once everything has started: move what survives start-up out of the GC's
+    way (see ``web.heap``)."""
+    freeze_long_lived()
 
 
 def resolve_middlewares() -> list[Middleware]:
