@@ -115,14 +115,17 @@ async def list_keys(pool: asyncpg.Pool) -> list[ApiKey]:
 
 
 async def revoke_key(pool: asyncpg.Pool, key: str) -> ApiKey:
-    """Revoke a key given its id or its prefix; raises ApiKeyError when there is no such key."""
-    column = "id" if key.isdigit() else "key_prefix"
-    value: int | str = int(key) if key.isdigit() else key
-    row = await pool.fetchrow(
-        f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE {column} = $1 "
-        "RETURNING *",
-        value,
+    """Revoke a key given its prefix or its id; raises ApiKeyError when there is no such key.
+
+    A prefix is 8 hex digits and may well be all decimal digits, so it is looked up first; a
+    number that is no key's prefix is then taken as an id.
+    """
+    revoke = (
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE {} = $1 RETURNING *"
     )
+    row = await pool.fetchrow(revoke.format("key_prefix"), key)
+    if row is None and key.isdigit() and len(key) <= 18:  # fits a bigint
+        row = await pool.fetchrow(revoke.format("id"), int(key))
     if row is None:
         raise ApiKeyError(f"no API key with id or prefix {key!r}")
     return _key(row)

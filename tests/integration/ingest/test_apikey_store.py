@@ -39,6 +39,18 @@ async def test_revoked_keys_stop_working(ingest_pool: asyncpg.Pool) -> None:
         await revoke_key(ingest_pool, "999999")
 
 
+async def test_a_prefix_of_decimal_digits_is_revoked_as_a_prefix(ingest_pool: asyncpg.Pool) -> None:
+    # one prefix in 40 is all decimal digits (8 random hex digits): it must not be read as an id
+    first, _ = await create_key(ingest_pool, "first", "ingest")
+    key, token = await create_key(ingest_pool, "digits", "ingest")
+    await ingest_pool.execute("UPDATE api_keys SET key_prefix = '12345678' WHERE id = $1", key.id)
+    revoked = await revoke_key(ingest_pool, "12345678")
+    assert revoked.id == key.id
+    assert await find_key(ingest_pool, token) is None
+    # an id still works
+    assert (await revoke_key(ingest_pool, str(first.id))).id == first.id
+
+
 async def test_bad_requests_are_refused(ingest_pool: asyncpg.Pool) -> None:
     with pytest.raises(ApiKeyError, match="unknown role 'admin'"):
         await create_key(ingest_pool, "x", "admin")
