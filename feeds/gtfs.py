@@ -506,6 +506,17 @@ def _refs(df: pd.DataFrame, col: str, index: pd.Index) -> NDArray[np.int64]:
     return _lookup(index, values)[codes]
 
 
+def _check_refs(
+    refs: NDArray[np.int64], df: pd.DataFrame, col: str, file: str, target: str
+) -> None:
+    """Stop the load at the first row of ``file`` whose ``col`` names no row of ``target``
+    (``refs`` from :func:`_refs` or :func:`_lookup`: -1 for unknown or blank)."""
+    unknown = refs < 0
+    if unknown.any():
+        r = _first_row(unknown)
+        raise FeedDataError(file, r, f"{col} {str(df[col].iloc[r - 1])!r} is not in {target}")
+
+
 def _times(df: pd.DataFrame, col: str, file: str) -> NDArray[np.int32]:
     codes, values = _factorize(df, col)
     usecs, uinvalid = parse_gtfs_times(values)
@@ -551,13 +562,7 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
     trip_ids = _str(trips_df, "trip_id")
     trip_index = _unique_ids(trip_ids, "trips.txt", "trip_id")
     trip_route = _refs(trips_df, "route_id", route_index)
-    if (trip_route < 0).any():
-        r = _first_row(trip_route < 0)
-        raise FeedDataError(
-            "trips.txt",
-            r,
-            f"route_id {str(trips_df['route_id'].iloc[r - 1])!r} is not in routes.txt",
-        )
+    _check_refs(trip_route, trips_df, "route_id", "trips.txt", "routes.txt")
     trip_services = _str(trips_df, "service_id")
     if (trip_services == "").any():
         raise FeedDataError("trips.txt", _first_row(trip_services == ""), "service_id is blank")
@@ -600,21 +605,9 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
 
     # stop times
     st_trip = _refs(st_df, "trip_id", trip_index)
-    if (st_trip < 0).any():
-        r = _first_row(st_trip < 0)
-        raise FeedDataError(
-            "stop_times.txt",
-            r,
-            f"trip_id {str(st_df['trip_id'].iloc[r - 1])!r} is not in trips.txt",
-        )
+    _check_refs(st_trip, st_df, "trip_id", "stop_times.txt", "trips.txt")
     st_stop = _refs(st_df, "stop_id", stop_index)
-    if (st_stop < 0).any():
-        r = _first_row(st_stop < 0)
-        raise FeedDataError(
-            "stop_times.txt",
-            r,
-            f"stop_id {str(st_df['stop_id'].iloc[r - 1])!r} is not in stops.txt",
-        )
+    _check_refs(st_stop, st_df, "stop_id", "stop_times.txt", "stops.txt")
     used_unplaced = np.isnan(stop_lat[st_stop]) | np.isnan(stop_lon[st_stop])
     if used_unplaced.any():
         r = _first_row(used_unplaced)
@@ -647,13 +640,7 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
     if freq is not None:
         _check_columns(freq, "frequencies")
         f_trip = _lookup(trip_index, _str(freq, "trip_id"))
-        if (f_trip < 0).any():
-            r = _first_row(f_trip < 0)
-            raise FeedDataError(
-                "frequencies.txt",
-                r,
-                f"trip_id {str(freq['trip_id'].iloc[r - 1])!r} is not in trips.txt",
-            )
+        _check_refs(f_trip, freq, "trip_id", "frequencies.txt", "trips.txt")
         f_start = _times(freq, "start_time", "frequencies.txt")
         f_end = _times(freq, "end_time", "frequencies.txt")
         headway = _int(freq, "headway_secs", -1)
