@@ -517,6 +517,15 @@ def _check_refs(
         raise FeedDataError(file, r, f"{col} {str(df[col].iloc[r - 1])!r} is not in {target}")
 
 
+def _sequence(df: pd.DataFrame, col: str, file: str) -> NDArray[np.int64]:
+    """A ``*_sequence`` column; stops the load at a blank, negative or over-int32 value."""
+    seq = _int(df, col, -1)
+    bad = (seq < 0) | (seq > _INT32_MAX)
+    if bad.any():
+        raise FeedDataError(file, _first_row(bad), f"{col} is blank, negative or too large")
+    return seq
+
+
 def _times(df: pd.DataFrame, col: str, file: str) -> NDArray[np.int32]:
     codes, values = _factorize(df, col)
     usecs, uinvalid = parse_gtfs_times(values)
@@ -580,13 +589,7 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
         shape_index: pd.Index = pd.Index(pd.unique(pt_shape_ids))
         pt_lat, pt_lon = _float(shapes_df, "shape_pt_lat"), _float(shapes_df, "shape_pt_lon")
         _check_coordinates(pt_lat, pt_lon, "shapes.txt", "shape point")
-        pt_seq = _int(shapes_df, "shape_pt_sequence", -1)
-        if ((pt_seq < 0) | (pt_seq > _INT32_MAX)).any():
-            raise FeedDataError(
-                "shapes.txt",
-                _first_row((pt_seq < 0) | (pt_seq > _INT32_MAX)),
-                "shape_pt_sequence is blank, negative or too large",
-            )
+        pt_seq = _sequence(shapes_df, "shape_pt_sequence", "shapes.txt")
         pt_dist = _float(shapes_df, "shape_dist_traveled")
         pt_shape = _lookup(shape_index, pt_shape_ids)
     else:
@@ -612,13 +615,7 @@ def _columns(feed: Any, digest: str, read_warnings: list[str]) -> FeedColumns:
     if used_unplaced.any():
         r = _first_row(used_unplaced)
         raise FeedDataError("stop_times.txt", r, "stop has no coordinates in stops.txt")
-    st_seq = _int(st_df, "stop_sequence", -1)
-    if ((st_seq < 0) | (st_seq > _INT32_MAX)).any():
-        raise FeedDataError(
-            "stop_times.txt",
-            _first_row((st_seq < 0) | (st_seq > _INT32_MAX)),
-            "stop_sequence is blank, negative or too large",
-        )
+    st_seq = _sequence(st_df, "stop_sequence", "stop_times.txt")
     st_arr = _times(st_df, "arrival_time", "stop_times.txt")
     st_dep = _times(st_df, "departure_time", "stop_times.txt")
     timepoint = _int(st_df, "timepoint", -1)
