@@ -37,6 +37,8 @@ from numpy.typing import NDArray
 
 from transit.network import NO_SERVICE, Network
 from transit.pings import Occupancy, Ping
+from transit.times import format_gtfs_time
+from transit.times import service_day_origin as _origin_of_ymd
 
 __all__ = ["DemoClock", "Simulator", "active_trips", "demo_clock", "service_day_origin"]
 
@@ -45,9 +47,8 @@ _MEAN_DWELL_S = 15.0
 
 
 def service_day_origin(day: date, tz: str) -> float:
-    """POSIX seconds of "noon minus 12 h" of ``day`` in ``tz`` (GTFS's service-day origin)."""
-    noon = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(tz))
-    return noon.timestamp() - 43_200.0
+    """:func:`transit.times.service_day_origin` of a ``date``."""
+    return _origin_of_ymd(f"{day:%Y%m%d}", tz)
 
 
 def active_trips(network: Network, day: date) -> NDArray[np.int32]:
@@ -328,7 +329,7 @@ class Simulator:
             route_id=str(net.route_ids[route]),
             direction_id=direction if direction >= 0 else None,
             start_date=run.service_date,
-            start_time=_hhmmss(first_dep),
+            start_time=format_gtfs_time(first_dep),
             bearing=round(bearing, 1),
             speed=round(float(max(speed, 0.0)) * float(rng.uniform(0.9, 1.1)), 2),
             occupancy=_occupancy(percent),
@@ -349,10 +350,6 @@ def _unround(times: NDArray[np.float64], dist: NDArray[np.float64]) -> NDArray[n
         if b - a > 1 and span > 0:
             out[a:b] = times[a] + (times[b] - times[a]) * (dist[a:b] - dist[a]) / span
     return out
-
-
-def _hhmmss(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def _occupancy(percent: float) -> Occupancy:
