@@ -35,12 +35,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
+from transit.calendar import trips_on
 from transit.network import NO_SERVICE, Network
 from transit.pings import Occupancy, Ping
 from transit.times import format_gtfs_time
 from transit.times import service_day_origin as _origin_of_ymd
 
-__all__ = ["DemoClock", "Simulator", "active_trips", "demo_clock", "service_day_origin"]
+__all__ = ["DemoClock", "Simulator", "demo_clock", "service_day_origin"]
 
 _EARTH_M_PER_DEG = 111_320.0
 _MEAN_DWELL_S = 15.0
@@ -49,19 +50,6 @@ _MEAN_DWELL_S = 15.0
 def service_day_origin(day: date, tz: str) -> float:
     """:func:`transit.times.service_day_origin` of a ``date``."""
     return _origin_of_ymd(f"{day:%Y%m%d}", tz)
-
-
-def active_trips(network: Network, day: date) -> NDArray[np.int32]:
-    """Rows of the trips whose service runs on ``day`` (calendar and calendar_dates)."""
-    cal = network.calendar
-    ordinal = day.toordinal()
-    bit = np.uint8(1 << day.weekday())
-    active = (cal.weekdays & bit).astype(bool) & (cal.start <= ordinal) & (cal.end >= ordinal)
-    active[cal.added_service[cal.added_date == ordinal]] = True
-    active[cal.removed_service[cal.removed_date == ordinal]] = False
-    if len(active) == 0:
-        return np.zeros(0, dtype=np.int32)
-    return np.flatnonzero(active[network.trip_service]).astype(np.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +83,7 @@ def demo_clock(network: Network, real_now: float) -> DemoClock:
     middle = first + (last - first) / 2
     best, best_key = first, (-1, 0)
     while candidate <= last:
-        key = (len(active_trips(network, candidate)), -abs((candidate - middle).days))
+        key = (len(trips_on(network, candidate.toordinal())), -abs((candidate - middle).days))
         if key > best_key:
             best, best_key = candidate, key
         candidate += timedelta(days=7)
@@ -164,7 +152,7 @@ class Simulator:
     def _plan_day(self, day: date) -> list[_Run]:
         net = self.network
         origin = service_day_origin(day, net.timezone)
-        trips = active_trips(net, day)
+        trips = trips_on(net, day.toordinal())
         order = sorted(trips.tolist(), key=lambda t: int(net.st_dep[net.trip_st_start[t]]))
         free: dict[int, list[tuple[float, str]]] = {}  # route -> [(free from, vehicle id)]
         counts: dict[int, int] = {}

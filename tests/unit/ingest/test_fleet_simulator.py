@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pytest
 
-from feeds.simulator import Simulator, active_trips, demo_clock, service_day_origin
+from feeds.simulator import Simulator, demo_clock, service_day_origin
+from transit.calendar import trips_on
 from transit.network import Agency, Network, ServiceCalendar
 
 
@@ -79,9 +80,9 @@ def line() -> Network:
 DAY = date(2014, 6, 10)  # a Tuesday inside the line network's calendar
 
 
-def test_active_trips_follow_the_calendar(line: Network) -> None:
-    assert active_trips(line, DAY).tolist() == [0, 1, 2]
-    assert active_trips(line, date(2014, 7, 1)).tolist() == []
+def test_simulated_trips_follow_the_calendar(line: Network) -> None:
+    assert trips_on(line, DAY.toordinal()).tolist() == [0, 1, 2]
+    assert trips_on(line, date(2014, 7, 1).toordinal()).tolist() == []
 
 
 def test_demo_clock_keeps_weekday_and_time_of_day(line: Network) -> None:
