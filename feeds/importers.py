@@ -24,6 +24,7 @@ import csv
 import glob
 import gzip
 import io
+import itertools
 import logging
 import os
 import tarfile
@@ -53,10 +54,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# the history tables' columns, in COPY order (one definition, in feeds.history)
-POSITION_COLUMNS = COLUMNS["positions"]
-VISIT_COLUMNS = COLUMNS["stop_visits"]
-
 #: Madison BusTime ``psgld`` categories as GTFS-Realtime occupancy statuses.
 MADISON_LOAD: dict[str, Occupancy] = {
     "EMPTY": Occupancy.MANY_SEATS_AVAILABLE,
@@ -66,6 +63,12 @@ MADISON_LOAD: dict[str, Occupancy] = {
 
 Row = tuple[Any, ...]
 Progress = Callable[[int], None]
+
+# the files each source reads, searched for recursively under a folder
+_MBTA_FILES = ("*.parquet",)
+_MADISON_FILES = ("vehicles_*.tar.gz", "vehicles_*.csv")
+_AUCKLAND_FILES = ("observed_stop_events*.csv.gz", "observed_stop_events*.csv")
+_M1_FILES = ("*.csv", "*.csv.gz")
 
 
 class HistoryImportError(Exception):
@@ -138,7 +141,7 @@ def read_mbta(path: str | Path, counter: _Counter | None = None) -> Iterator[Row
         "occupancy_status",
         "occupancy_percentage",
     ]
-    for f in _files(path, ("*.parquet",)):
+    for f in _files(path, _MBTA_FILES):
         try:
             pf = pq.ParquetFile(f)
             batches = pf.iter_batches(batch_size=65536, columns=cols)
@@ -199,7 +202,7 @@ def read_madison(
     c = counter or _Counter()
     zone = ZoneInfo(tz)
     seen: set[tuple[str, str]] = set()
-    for f in _files(path, ("vehicles_*.tar.gz", "vehicles_*.csv")):
+    for f in _files(path, _MADISON_FILES):
         for name, text in _csv_members(f):
             for rec in csv.DictReader(text):
                 c.read += 1
@@ -286,7 +289,7 @@ def read_auckland(
     c = counter or _Counter()
     zone = ZoneInfo(tz)
     visits: dict[tuple[str, int], list[Any]] = {}
-    for f in _files(path, ("observed_stop_events*.csv.gz", "observed_stop_events*.csv")):
+    for f in _files(path, _AUCKLAND_FILES):
         opener = gzip.open if f.name.endswith(".gz") else open
         try:
             with opener(f, "rt", encoding="utf-8", newline="") as fh:
@@ -343,7 +346,7 @@ def read_m1(path: str | Path, counter: _Counter | None = None) -> Iterator[Row]:
     """Position rows from MTA Bus Time SIRI VehicleMonitoring CSV files (de-duplicated)."""
     c = counter or _Counter()
     seen: set[tuple[str, str]] = set()
-    for f in _files(path, ("*.csv", "*.csv.gz")):
+    for f in _files(path, _M1_FILES):
         opener = gzip.open if f.name.endswith(".gz") else open
         with opener(f, "rt", encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh)
@@ -398,24 +401,26 @@ def read_m1(path: str | Path, counter: _Counter | None = None) -> Iterator[Row]:
 
 # ----- writing ---------------------------------------------------------------------------------
 
-KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "mbta": ("positions", POSITION_COLUMNS),
-    "madison": ("positions", POSITION_COLUMNS),
-    "m1": ("positions", POSITION_COLUMNS),
-    "auckland": ("stop_visits", VISIT_COLUMNS),
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """How to import one kind: its reader, the table it fills and the files it reads."""
+
+    read: Callable[[str | Path, _Counter], Iterable[Row]]
+    table: str
+    patterns: tuple[str, ...]
+
+
+_SOURCES: dict[str, _Source] = {
+    "mbta": _Source(read_mbta, "positions", _MBTA_FILES),
+    "madison": _Source(read_madison, "positions", _MADISON_FILES),
+    "m1": _Source(read_m1, "positions", _M1_FILES),
+    "auckland": _Source(read_auckland, "stop_visits", _AUCKLAND_FILES),
 }
-
-
-def _reader(kind: str, path: str | Path, counter: _Counter) -> Iterable[Row]:
-    if kind == "mbta":
-        return read_mbta(path, counter)
-    if kind == "madison":
-        return read_madison(path, counter)
-    if kind == "auckland":
-        return read_auckland(path, counter)
-    if kind == "m1":
-        return read_m1(path, counter)
-    raise HistoryImportError(f"unknown import kind {kind!r}; choose one of {', '.join(KINDS)}")
+#: Import kind -> (history table, its columns in COPY order).
+KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    kind: (source.table, COLUMNS[source.table]) for kind, source in _SOURCES.items()
+}
 
 
 async def import_history(
@@ -433,35 +438,19 @@ async def import_history(
     HistoryImportError
         When the kind is unknown or the files are missing or unreadable.
     """
-    if kind not in KINDS:
+    source = _SOURCES.get(kind)
+    if source is None:
         raise HistoryImportError(f"unknown import kind {kind!r}; choose one of {', '.join(KINDS)}")
     table, columns = KINDS[kind]
-    files = len(_files(path, _patterns(kind)))
+    files = len(_files(path, source.patterns))
     counter = _Counter()
     written = 0
-    buf: list[Row] = []
+    rows = iter(source.read(path, counter))
     async with pool.acquire() as conn:
-        for row in _reader(kind, path, counter):
-            buf.append(row)
-            if len(buf) >= chunk:
-                await conn.copy_records_to_table(table, records=buf, columns=columns)
-                written += len(buf)
-                if progress:
-                    progress(len(buf))
-                buf = []
-        if buf:
-            await conn.copy_records_to_table(table, records=buf, columns=columns)
-            written += len(buf)
+        while batch := list(itertools.islice(rows, chunk)):
+            await conn.copy_records_to_table(table, records=batch, columns=columns)
+            written += len(batch)
             if progress:
-                progress(len(buf))
+                progress(len(batch))
     log.info("imported", extra={"kind": kind, "rows": written, "skipped": counter.skipped})
     return ImportResult(kind, table, files, counter.read, written, counter.skipped)
-
-
-def _patterns(kind: str) -> tuple[str, ...]:
-    return {
-        "mbta": ("*.parquet",),
-        "madison": ("vehicles_*.tar.gz", "vehicles_*.csv"),
-        "auckland": ("observed_stop_events*.csv.gz", "observed_stop_events*.csv"),
-        "m1": ("*.csv", "*.csv.gz"),
-    }[kind]
