@@ -18,7 +18,7 @@ import asyncpg
 from predictor.events import TrackerOutput
 from transit.pings import Ping
 
-__all__ = ["COLUMNS", "HistoryBatch", "HistoryWriter"]
+__all__ = ["COLUMNS", "HistoryBatch", "HistoryWriter", "service_date"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ def _opt_ts(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def _date(yyyymmdd: str | None) -> date | None:
+def service_date(yyyymmdd: str | None) -> date | None:
+    """The ``service_date`` column of a GTFS ``YYYYMMDD`` date; None when blank or not a date."""
     if not yyyymmdd or len(yyyymmdd) != 8 or not yyyymmdd.isdigit():
         return None
     try:
@@ -126,7 +127,9 @@ class HistoryBatch:
                     state.trip_id if state is not None else ping.trip_id,
                     state.route_id if state is not None else ping.route_id,
                     state.direction_id if state is not None else ping.direction_id,
-                    _date((state.service_date if state is not None else None) or ping.start_date),
+                    service_date(
+                        (state.service_date if state is not None else None) or ping.start_date
+                    ),
                     ping.speed,
                     ping.bearing,
                     None if ping.occupancy is None else int(ping.occupancy),
@@ -143,7 +146,7 @@ class HistoryBatch:
                     v.route_id,
                     v.stop_id,
                     v.stop_sequence,
-                    _date(v.service_date),
+                    service_date(v.service_date),
                     _ts(v.arrival),
                     _opt_ts(v.departure),
                     _opt_ts(v.scheduled),

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from feeds.history import COLUMNS
+from feeds.history import COLUMNS, service_date
 from transit.pings import Occupancy
 
 __all__ = [
@@ -176,7 +176,7 @@ def read_mbta(path: str | Path, counter: _Counter | None = None) -> Iterator[Row
                     trip,
                     route,
                     dirn,
-                    _yyyymmdd(sdate),
+                    service_date(sdate),
                     _float(d["speed"][i]),
                     _float(d["bearing"][i]),
                     occ,
@@ -184,12 +184,6 @@ def read_mbta(path: str | Path, counter: _Counter | None = None) -> Iterator[Row
                     None,
                     "mbta",
                 )
-
-
-def _yyyymmdd(s: str | None) -> date | None:
-    if not s or len(s) != 8 or not s.isdigit():
-        return None
-    return date(int(s[:4]), int(s[4:6]), int(s[6:]))
 
 
 # ----- Madison -----------------------------------------------------------------------------
