@@ -58,45 +58,22 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
-REQUIRED_FILES = ("agency", "stops", "routes", "trips", "stop_times")
+#: The tables the network is built from, with the columns each must have.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "agency": ("agency_name", "agency_timezone"),
     "stops": ("stop_id",),
     "routes": ("route_id",),
     "trips": ("route_id", "service_id", "trip_id"),
     "stop_times": ("trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence"),
-    "calendar": (
-        "service_id",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "start_date",
-        "end_date",
-    ),
+    "calendar": ("service_id", *WEEKDAY_COLUMNS, "start_date", "end_date"),
     "calendar_dates": ("service_id", "date", "exception_type"),
     "shapes": ("shape_id", "shape_pt_lat", "shape_pt_lon", "shape_pt_sequence"),
     "frequencies": ("trip_id", "start_time", "end_time", "headway_secs"),
 }
 _MAX_LISTED = 5
 _INT32_MAX = 2**31 - 1
-#: The tables the network is built from; a broken one of these stops the load.
-USED_TABLES = frozenset(
-    (
-        "agency",
-        "stops",
-        "routes",
-        "trips",
-        "stop_times",
-        "calendar",
-        "calendar_dates",
-        "shapes",
-        "frequencies",
-    )
-)
+#: A broken one of these tables stops the load; a broken other one is ignored with a warning.
+USED_TABLES = frozenset(REQUIRED_COLUMNS)
 
 
 def _noop(step: str, done: int, total: int) -> None:
