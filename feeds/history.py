@@ -97,7 +97,7 @@ def service_date(yyyymmdd: str | None) -> date | None:
 
 @dataclass(slots=True)
 class HistoryBatch:
-    """Rows waiting to be written, per table."""
+    """Rows waiting to be written, per table: one field per table of :data:`COLUMNS`."""
 
     positions: list[tuple[Any, ...]] = field(default_factory=list)
     stop_visits: list[tuple[Any, ...]] = field(default_factory=list)
@@ -107,12 +107,7 @@ class HistoryBatch:
     _sched_ts: dict[float, datetime] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
-        return (
-            len(self.positions)
-            + len(self.stop_visits)
-            + len(self.segment_traversals)
-            + len(self.predictions_log)
-        )
+        return sum(len(getattr(self, table)) for table in COLUMNS)
 
     def add(self, ping: Ping, output: TrackerOutput, source: str = "") -> None:
         """Add the rows of one processed ping: its position (unless rejected) and its effects."""
@@ -201,13 +196,6 @@ class HistoryBatch:
                         s_ts,
                     )
                 )
-
-    def clear(self) -> None:
-        """Forget every row (after a successful write)."""
-        self.positions.clear()
-        self.stop_visits.clear()
-        self.segment_traversals.clear()
-        self.predictions_log.clear()
 
 
 class HistoryWriter:
