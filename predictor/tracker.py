@@ -93,13 +93,8 @@ __all__ = ["Tracker", "TrackerConfig"]
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
-#: Timetable link times below this are raised to it before taking observed/scheduled ratios
-#: (timetables round to the minute, so a short link may be scheduled at 0 s).
-MIN_SCHED_S = 20.0
 #: Every how many predictions of a vehicle one is sampled to score against the arrivals.
 CALIBRATE_EVERY = 3
-#: Weights of our link-chain forecast against schedule-deviation propagation, tried online.
-BLEND_W = np.linspace(0.0, 1.0, 11)
 
 
 _EDGES: list[float] = EDGES.tolist()
@@ -183,9 +178,6 @@ class TrackerConfig:
     link_alpha: float = 0.25
     link_tau_s: float = 3600.0
     layover_early_s: float = 120.0
-    by_schedule: bool = False
-    median_correction: float = 0.0
-    blend_deviation: bool = False
     emit_change_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -228,7 +220,6 @@ class _Vehicle:
         "next_trip",
         "off_n",
         "origin",
-        "pend_dev",
         "pend_n",
         "pend_pred",
         "pend_sigma",
@@ -282,7 +273,6 @@ class _Vehicle:
         self.pend_pred: F64 = np.zeros((0, N_BUCKETS))
         self.pend_sigma: F64 = np.zeros((0, N_BUCKETS))
         self.pend_n: F64 = np.zeros((0, N_BUCKETS))
-        self.pend_dev: F64 = np.zeros((0, N_BUCKETS))
         self.last_p50: F64 = np.zeros(0)
         self.segs: I64 = np.zeros(0, dtype=np.int64)
         self.sched_link: F64 = np.zeros(0)
@@ -312,9 +302,9 @@ class Tracker:
             alpha=c.link_alpha,
             tau=c.link_tau_s,
             n_stops=network.n_stops,
-            scale=1.0 / 60.0 if c.by_schedule else 1.0,
         )
-        self.calibrator = IntervalCalibrator(shrink_bias=c.median_correction)
+        # the median is the forecast itself: only the interval around it is calibrated
+        self.calibrator = IntervalCalibrator(shrink_bias=0.0)
         self._plans: dict[int, TripPlan] = {}
         self._segs: dict[int, tuple[I64, F64]] = {}
         self.resolver = TripResolver(network, self.plan)
@@ -325,9 +315,6 @@ class Tracker:
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self._hold_rate: dict[str, float] = {}
         self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
-        # online stacking with schedule deviation: abs error of each weight, per bucket
-        self._blend_err = np.zeros((N_BUCKETS, len(BLEND_W)))
-        self._blend_w = np.ones(N_BUCKETS)
         self._block_next: dict[tuple[int, str], int | None] = {}
         # per link of a terminal zone: how often early buses wait on it (EW)
         self._layover_at: dict[int, float] = {}
@@ -361,23 +348,6 @@ class Tracker:
             got = (segs, sched)
             self._segs[plan.trip] = got
         return got
-
-    def _observe_link(
-        self, seg: int, seconds: float, tod: float, sched: float, when: float
-    ) -> None:
-        """Teach the link table one traversal (as a ratio to the timetable when configured)."""
-        if self.config.by_schedule:
-            self.segments.observe(seg, seconds / max(sched, MIN_SCHED_S), tod, 1.0, when)
-        else:
-            self.segments.observe(seg, seconds, tod, sched, when)
-
-    def _estimate(self, segs: I64, sched: F64, tod: float, now: float) -> tuple[F64, F64]:
-        """Link times (mean, variance) in seconds for the given timetable link times."""
-        if not self.config.by_schedule:
-            return self.segments.estimate(segs, sched, tod, now)
-        base = np.maximum(sched, MIN_SCHED_S)
-        mean, var = self.segments.estimate(segs, np.ones(len(segs)), tod, now)
-        return mean * base, var * (base * base)
 
     def _next_in_block(self, plan: TripPlan, service_date: str) -> int | None:
         """The trip the same bus runs next (same block, same day), cached."""
@@ -662,7 +632,6 @@ class Tracker:
         v.pend_pred = np.zeros((n, N_BUCKETS))
         v.pend_sigma = np.zeros((n, N_BUCKETS))
         v.pend_n = np.zeros((n, N_BUCKETS))
-        v.pend_dev = np.zeros((n, N_BUCKETS))
         v.last_p50 = np.full(n, np.nan)
         v.segs, v.sched_link = self._links(plan)
         self._trip_vehicle[plan.trip] = v.vid
@@ -765,7 +734,7 @@ class Tracker:
                         m = self._leave_late.get(plan.route_id, 0.0)
                         self._leave_late[plan.route_id] = m + (10.0 if late > m else -10.0)
                 if not math.isnan(prev) and not laid_over:
-                    self._observe_link(
+                    self.segments.observe(
                         int(v.segs[k - 1]), ta - prev, ta - v.origin, float(v.sched_link[k - 1]), ta
                     )
                 dep_prev = v.dep_obs[k - 1]
@@ -828,16 +797,10 @@ class Tracker:
 
     def _score(self, v: _Vehicle, k: int, actual: float) -> None:
         """An observed arrival scores the predictions sampled for it earlier: it teaches the
-        calibrator (interval) and the blend weights with schedule deviation (per bucket)."""
+        interval calibrator (per bucket)."""
         sig = v.pend_sigma[k]
         for b in np.flatnonzero(sig > 0.0).tolist():
-            ours, dev = float(v.pend_pred[k, b]), float(v.pend_dev[k, b])
-            err = np.abs(actual - (BLEND_W * ours + (1.0 - BLEND_W) * dev))
-            self._blend_err[b] = 0.999 * self._blend_err[b] + err
-            if self.config.blend_deviation:
-                self._blend_w[b] = BLEND_W[int(np.argmin(self._blend_err[b]))]
-            w = self._blend_w[b]
-            self.calibrator.add(b, (actual - (w * ours + (1.0 - w) * dev)) / sig[b])
+            self.calibrator.add(b, (actual - float(v.pend_pred[k, b])) / sig[b])
         sig[:] = 0.0
         v.pend_n[k] = 0.0
 
@@ -867,7 +830,7 @@ class Tracker:
         mean = var = np.zeros(0)
         if m > 1:
             if links is None:
-                mean, var = self._estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
+                mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
             else:
                 mean, var = links
         if m > 1 and self._holds(plan.route_id):
@@ -974,7 +937,7 @@ class Tracker:
             end_t, end_var = t, 0.0
         else:
             k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
-            mean, lvar = self._estimate(v.segs[k1:], v.sched_link[k1:], t - v.origin, t)
+            mean, lvar = self.segments.estimate(v.segs[k1:], v.sched_link[k1:], t - v.origin, t)
             if nxt == 0:
                 start = self._current_link(v, plan, t, 0.0, 0.0)
             else:
@@ -1002,7 +965,6 @@ class Tracker:
             pending=True,
             dist_base=-d,
             stops_base=-nxt,
-            delay=delay,
         )
         if (
             c.predict_next_trip
@@ -1054,7 +1016,6 @@ class Tracker:
         pending: bool,
         dist_base: float,
         stops_base: int,
-        delay: float = 0.0,
     ) -> tuple[Prediction, ...]:
         """Predictions for stops ``k0..`` of ``plan`` due within ``horizon_s`` that changed by
         ``emit_change_s`` or more (``arrival``/``var``: every stop from ``k0`` on).
@@ -1091,42 +1052,20 @@ class Tracker:
         sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var_l]
         b = [bisect_right(_EDGES, a - tf) for a in raw]  # a negative horizon: first bucket
         arr_l = plan.arr_l
-        if pending and c.blend_deviation:
-            bw = self._blend_w.tolist()
-            dev = [v.origin + arr_l[k0 + i] + delay for i in range(m)]
-            arr_b = []
-            for i in range(m):
-                w = bw[b[i]]
-                x = w * raw[i] + (1.0 - w) * dev[i]
-                arr_b.append(tf if tf > x else x)
-        else:
-            dev = arr_b = raw
         q = self.calibrator.quantiles().tolist()
-        if c.median_correction:
-            p50 = []
-            for i in range(m):
-                x = arr_b[i] + q[b[i]][1] * sigma[i]
-                p50.append(tf if tf > x else x)
-        else:
-            p50 = [tf if tf > x else x for x in arr_b]
+        p50 = [tf if tf > x else x for x in raw]
         v.ping_n += 1
         if pending and v.ping_n % CALIBRATE_EVERY == 0:
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
             # so the calibrator sees the whole bucket, not only its shortest horizons
             draw = self._rng.random(m).tolist()
-            pend_n, pend_pred, pend_dev, pend_sigma = (
-                v.pend_n,
-                v.pend_pred,
-                v.pend_dev,
-                v.pend_sigma,
-            )
+            pend_n, pend_pred, pend_sigma = v.pend_n, v.pend_pred, v.pend_sigma
             for i in range(m):
                 kb = (k0 + i, b[i])
                 cnt = pend_n[kb] + 1.0
                 pend_n[kb] = cnt
                 if draw[i] * cnt < 1.0:
                     pend_pred[kb] = raw[i]
-                    pend_dev[kb] = dev[i]
                     pend_sigma[kb] = sigma[i]
         if pending:
             last = v.last_p50
@@ -1149,7 +1088,7 @@ class Tracker:
             k = k0 + i
             last[k] = p
             # the interval only for what is emitted
-            a, s, qb = arr_b[i], sigma[i], q[b[i]]
+            a, s, qb = raw[i], sigma[i], q[b[i]]
             lo = a + qb[0] * s
             lo = p if p < lo else lo
             hi = a + qb[2] * s
