@@ -55,9 +55,6 @@ class SegmentTable:
         Stop rows of the network (for dwell; rows beyond it are ignored).
     default_dwell : float
         Dwell in seconds assumed at a stop never observed.
-    scale : float
-        The unit of the values learned, in seconds (1 for link times; about 1/60 when the
-        values are ratios of observed to scheduled times): scales the absolute floors.
     refresh_s : float
         The blended estimates of every link are cached per hour bin and recomputed when
         older than this (a link's own entry is refreshed at once when a bus drives it).
@@ -81,7 +78,6 @@ class SegmentTable:
         n_stops: int = 0,
         default_dwell: float = 15.0,
         refresh_s: float = 30.0,
-        scale: float = 1.0,
     ) -> None:
         if not (0.0 < alpha <= 1.0 and tau > 0.0 and 0.0 < bin_alpha <= 1.0):
             raise ValueError("alpha and bin_alpha must be in (0, 1], tau positive")
@@ -93,15 +89,15 @@ class SegmentTable:
         self.n = 0
         self._grow(1024)
         self.ratio = 1.0  # observed / scheduled over every link, EW
-        self._obs_sum = RATIO_PRIOR_S * scale
-        self._sched_sum = RATIO_PRIOR_S * scale
+        self._obs_sum = RATIO_PRIOR_S
+        self._sched_sum = RATIO_PRIOR_S
         self.dwell_mean: F64 = np.full(n_stops, default_dwell)
         self.dwell_n: F64 = np.zeros(n_stops)
         self._cache: dict[int, tuple[float, F64, F64]] = {}
         self.refresh_s = refresh_s
-        self.min_sd = _MIN_SD * scale
-        self.prior_sd = 15.0 * scale
-        self.clip_abs = 60.0 * scale
+        self.min_sd = _MIN_SD
+        self.prior_sd = 15.0
+        self.clip_abs = 60.0
 
     def _grow(self, cap: int) -> None:
         def grow(a: F64 | None, fill: float, shape: tuple[int, ...]) -> F64:
