@@ -269,16 +269,8 @@ def cells_from_positions(
             raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
     if loads.shape != (n,):
         raise ValueError(f"load has shape {loads.shape}, expected ({n},)")
-    keep = np.isfinite(ts) & np.isfinite(dist) & np.isfinite(tods)
-    runs, ts, dist, days, tods, loads = (
-        runs[keep],
-        ts[keep],
-        dist[keep],
-        days[keep],
-        tods[keep],
-        loads[keep],
-    )
-    order = np.lexsort((ts, runs))
+    keep = np.flatnonzero(np.isfinite(ts) & np.isfinite(dist) & np.isfinite(tods))
+    order = keep[np.lexsort((ts[keep], runs[keep]))]  # the kept pings, by run then time
     runs, ts, dist, days, tods, loads = (
         runs[order],
         ts[order],
