@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from transit.calendar import trips_on
-from transit.geometry import EARTH_RADIUS_M
+from transit.geometry import EARTH_RADIUS_M, cumulative_length
 from transit.network import Network
 from transit.times import parse_gtfs_time, service_day_origin
 
@@ -159,7 +159,7 @@ class TripPlan:
         py = (lat - lat0) * ky
         cum = np.asarray(network.shape_dist[srows], dtype=np.float64)
         if len(cum) != len(px) or not np.all(np.isfinite(cum)):
-            cum = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(px), np.diff(py)))))
+            cum = cumulative_length(px, py)
         tp = network.st_timepoint[rows] == 1
         tp = tp.copy()
         tp[0] = True
