@@ -310,7 +310,7 @@ def locate_anywhere(plan: TripPlan, x: float, y: float, near_d: float, max_off: 
 
 def _toy_plan(px: F64, py: F64) -> TripPlan:
     """A plan over a polyline in local metres with stops at both ends (doctests, tests)."""
-    cum = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(px), np.diff(py)))))
+    cum = cumulative_length(px, py)
     ky = _DEG * EARTH_RADIUS_M
     return TripPlan(
         trip=0,
