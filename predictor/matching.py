@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from transit.calendar import trips_on
-from transit.geometry import EARTH_RADIUS_M, cumulative_length
+from transit.geometry import EARTH_RADIUS_M, LocalProjection, cumulative_length
 from transit.network import Network
 from transit.times import parse_gtfs_time, service_day_origin
 
@@ -153,10 +153,9 @@ class TripPlan:
         if len(lat) == 0:
             raise ValueError(f"trip {network.trip_ids[trip]} has an empty shape")
         lat0, lon0 = float(lat[0]), float(lon[0])
-        ky = _DEG * EARTH_RADIUS_M
-        kx = ky * math.cos(lat0 * _DEG)
-        px = (lon - lon0) * kx
-        py = (lat - lat0) * ky
+        proj = LocalProjection(lat0, lon0)
+        kx, ky = proj.kx, proj.ky
+        px, py = proj.to_xy(lat, lon)
         cum = np.asarray(network.shape_dist[srows], dtype=np.float64)
         if len(cum) != len(px) or not np.all(np.isfinite(cum)):
             cum = cumulative_length(px, py)

@@ -66,24 +66,26 @@ class LocalProjection:
     lon0: float
 
     @property
-    def _kx(self) -> float:
+    def kx(self) -> float:
+        """Metres per degree of longitude (at ``lat0``)."""
         return float(np.radians(1.0) * EARTH_RADIUS_M * np.cos(np.radians(self.lat0)))
 
     @property
-    def _ky(self) -> float:
+    def ky(self) -> float:
+        """Metres per degree of latitude."""
         return float(np.radians(1.0) * EARTH_RADIUS_M)
 
     def to_xy(self, lat: ArrayLike, lon: ArrayLike) -> tuple[F64, F64]:
         """Degrees to local metres."""
         lat_a = np.asarray(lat, dtype=np.float64)
         lon_a = np.asarray(lon, dtype=np.float64)
-        return (lon_a - self.lon0) * self._kx, (lat_a - self.lat0) * self._ky
+        return (lon_a - self.lon0) * self.kx, (lat_a - self.lat0) * self.ky
 
     def to_latlon(self, x: ArrayLike, y: ArrayLike) -> tuple[F64, F64]:
         """Local metres to degrees."""
         x_a = np.asarray(x, dtype=np.float64)
         y_a = np.asarray(y, dtype=np.float64)
-        return self.lat0 + y_a / self._ky, self.lon0 + x_a / self._kx
+        return self.lat0 + y_a / self.ky, self.lon0 + x_a / self.kx
 
 
 def cumulative_length(px: F64, py: F64) -> F64:
