@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from transit.calendar import trips_on
 from transit.geometry import EARTH_RADIUS_M, LocalProjection, cumulative_length
 from transit.network import Network
-from transit.times import parse_gtfs_time, service_day_origin
+from transit.times import parse_date, parse_gtfs_time, service_day_origin
 
 __all__ = [
     "Match",
@@ -379,7 +379,7 @@ class TripResolver:
     def _running_mask(self, date: str) -> NDArray[np.bool_]:
         m = self._running.get(date)
         if m is None:
-            ordinal = datetime.strptime(date, "%Y%m%d").date().toordinal()  # noqa: DTZ007
+            ordinal = parse_date(date).toordinal()
             m = np.zeros(self.network.n_trips, dtype=np.bool_)
             m[trips_on(self.network, ordinal)] = True
             self._running[date] = m
