@@ -15,6 +15,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -139,69 +140,43 @@ def write_outputs(
 ) -> None:
     """Write the CSVs, the JSON and Markdown reports and the chart into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "predictions.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(
-            [
-                "issued_at",
-                "vehicle_id",
-                "trip_id",
-                "stop_id",
-                "stop_sequence",
-                "predicted_arrival",
-                "p10",
-                "p90",
-            ]
-        )
-        for row in zip(
-            res.issued,
-            res.vehicle,
-            res.trip,
-            res.stop,
-            res.seq,
-            res.predicted,
-            res.p10,
-            res.p90,
-            strict=True,
-        ):
-            w.writerow(
-                [f"{row[0]:.0f}", *row[1:5], f"{row[5]:.1f}", f"{row[6]:.1f}", f"{row[7]:.1f}"]
-            )
-    with (out / "baselines.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(
-            [
-                "issued_at",
-                "vehicle_id",
-                "trip_id",
-                "stop_id",
-                "stop_sequence",
-                "timetable",
-                "schedule_deviation",
-                "transitclock_kalman",
-            ]
-        )
-        for row in zip(
-            res.issued,
-            res.vehicle,
-            res.trip,
-            res.stop,
-            res.seq,
-            res.timetable,
-            res.deviation,
-            res.blend,
-            strict=True,
-        ):
-            w.writerow([f"{row[0]:.0f}", *row[1:5], *(_num(x) for x in row[5:])])
-    with (out / "arrivals.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["trip_id", "stop_id", "stop_sequence", "vehicle_id", "arrival_time"])
-        for v in res.visits:
-            w.writerow([v.trip_id, v.stop_id, v.stop_sequence, v.vehicle_id, f"{v.arrival:.1f}"])
+    keys = (res.issued, res.vehicle, res.trip, res.stop, res.seq)
+    key_cols = ["issued_at", "vehicle_id", "trip_id", "stop_id", "stop_sequence"]
+    _write_csv(
+        out / "predictions.csv",
+        [*key_cols, "predicted_arrival", "p10", "p90"],
+        (
+            [f"{row[0]:.0f}", *row[1:5], *(f"{x:.1f}" for x in row[5:])]
+            for row in zip(*keys, res.predicted, res.p10, res.p90, strict=True)
+        ),
+    )
+    _write_csv(
+        out / "baselines.csv",
+        [*key_cols, "timetable", "schedule_deviation", "transitclock_kalman"],
+        (
+            [f"{row[0]:.0f}", *row[1:5], *(_num(x) for x in row[5:])]
+            for row in zip(*keys, res.timetable, res.deviation, res.blend, strict=True)
+        ),
+    )
+    _write_csv(
+        out / "arrivals.csv",
+        ["trip_id", "stop_id", "stop_sequence", "vehicle_id", "arrival_time"],
+        (
+            [v.trip_id, v.stop_id, v.stop_sequence, v.vehicle_id, f"{v.arrival:.1f}"]
+            for v in res.visits
+        ),
+    )
     body = {"data": meta, **report_dict(report)}
     (out / "report.json").write_text(json.dumps(body, indent=2, allow_nan=False, default=str))
     (out / "report.md").write_text(markdown(report, meta))
     chart(report, out / "mae_by_horizon.png")
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
 
 
 def _num(x: float) -> str:
