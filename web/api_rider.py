@@ -32,7 +32,7 @@ from transit.network import Network
 from transit.times import format_gtfs_time
 
 from . import keys
-from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals, trip_fields
+from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals, hex_color, json_prefix, trip_fields
 from .isotime import iso, zone
 from .problems import BadRequest, NotFound, ServiceUnavailable
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates
@@ -223,10 +223,6 @@ def bool_param(query: Mapping[str, str], name: str, default: bool) -> bool:
 # ----- JSON shapes ---------------------------------------------------------------------------
 
 
-def _color(value: str) -> str | None:
-    return f"#{value}" if value else None
-
-
 def route_json(net: Network, r: int) -> dict[str, Any]:
     """The summary of route row ``r``."""
     return {
@@ -234,7 +230,7 @@ def route_json(net: Network, r: int) -> dict[str, Any]:
         "short_name": str(net.route_short_names[r]),
         "long_name": str(net.route_long_names[r]),
         "type": int(net.route_types[r]),
-        "color": _color(str(net.route_colors[r])),
+        "color": hex_color(str(net.route_colors[r])),
     }
 
 
@@ -280,10 +276,6 @@ def _json(body: Any, *, status: int = 200) -> web.Response:
     )
 
 
-def _prefix(row: dict[str, Any]) -> str:
-    return json.dumps(row, separators=(",", ":"))[:-1]
-
-
 # ----- handlers: stops -----------------------------------------------------------------------
 
 
@@ -313,7 +305,7 @@ async def stops_nearby(request: web.Request) -> web.Response:
     for (s, metres), arr in zip(found, arrivals, strict=True):
         head = index.memo_stop_text.get(s)
         if head is None:
-            head = index.memo_stop_text[s] = _prefix(stop_json(index, s))
+            head = index.memo_stop_text[s] = json_prefix(stop_json(index, s))
         parts.append(f'{head},"distance_m":{round(metres)},"arrivals":{arr}}}')
     # json.dumps writes a float as repr() does
     head = f'{{"now":"{iso(now, index.network.timezone)}","lat":{lat!r},"lon":{lon!r}'
@@ -395,7 +387,7 @@ async def stop_arrivals(request: web.Request) -> web.Response:
     head = index.memo_arrivals_head.get(s)
     if head is None:
         net = index.network
-        head = index.memo_arrivals_head[s] = _prefix(
+        head = index.memo_arrivals_head[s] = json_prefix(
             {"stop_id": str(net.stop_ids[s]), "stop_name": str(net.stop_names[s])}
         )
     now_text = iso(now, index.network.timezone)
@@ -498,7 +490,7 @@ def vehicle_json(index: RiderIndex, v: Any, now: float) -> dict[str, Any]:
         "trip_id": v.trip_id,
         "route_id": v.route_id,
         "route_short_name": str(net.route_short_names[r]) if r is not None else None,
-        "route_color": _color(str(net.route_colors[r])) if r is not None else None,
+        "route_color": hex_color(str(net.route_colors[r])) if r is not None else None,
         "headsign": str(net.trip_headsign[t]) if t is not None else None,
         "direction_id": v.direction_id,
         "delay_s": None if v.delay is None else round(v.delay),

@@ -86,11 +86,13 @@ def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
     memo[key] = value
 
 
-def _color(value: str) -> str | None:
+def hex_color(value: str) -> str | None:
+    """A GTFS colour (``RRGGBB`` or empty) as ``#RRGGBB`` or None."""
     return f"#{value}" if value else None
 
 
-def _prefix(row: dict[str, Any]) -> str:
+def json_prefix(row: dict[str, Any]) -> str:
+    """``row`` as compact JSON without its closing brace, to append more members to."""
     return json.dumps(row, separators=(",", ":"))[:-1]
 
 
@@ -615,7 +617,7 @@ class Arrivals:
                     "occupancy_percent": v.get("occupancy_percent"),
                     "last_seen": iso(reported, tz),
                 }
-                frag = "," + _prefix(members)[1:]
+                frag = "," + json_prefix(members)[1:]
                 flagged = "stale" in (v.get("flags") or ())
             if body is not None:
                 fleet.reports[vid] = (frag, reported, flagged)
@@ -682,7 +684,7 @@ def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, An
     return {
         "route_id": str(net.route_ids[r]) if r is not None else route_id,
         "route_short_name": str(net.route_short_names[r]) if r is not None else None,
-        "route_color": _color(str(net.route_colors[r])) if r is not None else None,
+        "route_color": hex_color(str(net.route_colors[r])) if r is not None else None,
         "headsign": str(net.trip_headsign[t]) if t is not None else None,
         "direction_id": int(net.trip_direction[t]) if t is not None else None,
     }
@@ -709,7 +711,7 @@ def _live_row(index: RiderIndex, p: dict[str, Any], tz: str) -> _Row:
         }
     )
     key = (float(p["predicted"]), row["route_id"], p["trip_id"], int(p["stop_sequence"]))
-    return _Row(key, float(p.get("issued_at") or 0.0), p["vehicle_id"], _prefix(row))
+    return _Row(key, float(p.get("issued_at") or 0.0), p["vehicle_id"], json_prefix(row))
 
 
 def _scheduled_row(index: RiderIndex, key: tuple[float, str, str, int], trip: int, tz: str) -> _Row:
@@ -731,4 +733,4 @@ def _scheduled_row(index: RiderIndex, key: tuple[float, str, str, int], trip: in
             "issued_at": None,
         }
     )
-    return _Row(key, 0.0, None, _prefix(row))
+    return _Row(key, 0.0, None, json_prefix(row))
