@@ -87,6 +87,7 @@ from predictor.matching import Resolved, TripPlan, TripResolver, locate, locate_
 from predictor.segments import SegmentTable
 from transit.network import Network
 from transit.pings import Ping
+from transit.times import parse_date
 
 __all__ = ["Tracker", "TrackerConfig"]
 
@@ -444,6 +445,13 @@ class Tracker:
             return self._reject(ping, RejectReason.BAD_COORDINATE, "(0, 0)")
         if not math.isfinite(t):
             return self._reject(ping, RejectReason.MALFORMED, "timestamp is not finite")
+        if ping.start_date:
+            try:
+                parse_date(ping.start_date)
+            except ValueError:
+                return self._reject(
+                    ping, RejectReason.MALFORMED, f"start_date {ping.start_date!r} is not YYYYMMDD"
+                )
         if t > now + c.future_tolerance_s:
             return self._reject(ping, RejectReason.FUTURE, f"{t - now:.0f} s ahead of now")
         v = self._vehicles.get(ping.vehicle_id)

@@ -249,3 +249,15 @@ def test_early_bus_laying_over_in_terminal_zone_leaves_on_schedule(
     scheduled_last = origin + FIRST_DEP + HEADWAY_S + 5 * 60
     assert last.scheduled == scheduled_last
     assert last.predicted >= scheduled_last - 90.0  # not 8 minutes early
+
+
+def test_malformed_start_date_is_rejected(line: Network, origin: float) -> None:
+    tr = Tracker(line)
+    t = origin + FIRST_DEP
+    for bad in ("2026-02-16", "20261340", "soon"):
+        out = tr.process(at("v1", t, 0.0, start_date=bad), t)
+        assert out.rejection is not None
+        assert out.rejection.reason is RejectReason.MALFORMED
+        assert bad in out.rejection.detail
+    assert tr.rejections[RejectReason.MALFORMED] == 3
+    assert tr.process(at("v1", t, 0.0), t).rejection is None  # the vehicle is not poisoned
