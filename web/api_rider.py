@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from transit.times import format_gtfs_time
 
 from . import keys
 from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals, hex_color, json_prefix, trip_fields
-from .isotime import iso, zone
+from .isotime import iso, local_date
 from .problems import BadRequest, NotFound, ServiceUnavailable
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates
 
@@ -628,7 +628,7 @@ def _service_date(raw: str | None, vehicle: Any, now: float, tz: str) -> str:
         return text
     if vehicle is not None and vehicle.service_date:
         return str(vehicle.service_date)
-    return datetime.fromtimestamp(now, zone(tz)).strftime("%Y%m%d")
+    return local_date(now, tz).strftime("%Y%m%d")
 
 
 async def _observed(app: web.Application, trip_id: str, service_date: str) -> dict[int, float]:
