@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from feeds.live_state import LiveState
+
 from . import keys
 
 __all__ = ["HUB", "MAX_IDS", "Client", "Hub", "routes", "ws_service"]
@@ -180,8 +182,9 @@ async def ws_service(app: web.Application) -> AsyncIterator[None]:
     hub = Hub()
     app[HUB] = hub
     hub.trip_route = await asyncio.to_thread(_trip_routes, app)
-    channel = f"{app[keys.SETTINGS].redis_prefix}updates"
     redis = app[keys.REDIS]
+    # the channel name is feeds.live_state's, not spelled again here
+    channel = LiveState(redis, app[keys.SETTINGS].redis_prefix).channel
 
     async def subscribed() -> Any:
         pubsub = redis.pubsub()
