@@ -28,6 +28,7 @@ from aiohttp import WSMsgType, web
 from feeds.live_state import LiveState
 
 from . import keys
+from .problems import ServiceUnavailable
 
 __all__ = ["HUB", "MAX_IDS", "Client", "Hub", "routes", "ws_service"]
 
@@ -286,7 +287,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Upgrade to a WebSocket and stream the events the client subscribes to."""
     hub = request.app.get(HUB)
     if hub is None:
-        raise web.HTTPServiceUnavailable(text="live updates are not running on this server")
+        raise ServiceUnavailable("live updates are not running on this server")
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=256 * 1024)
     await ws.prepare(request)
     client = Client(ws)
