@@ -236,12 +236,12 @@ async def report(request: web.Request) -> web.Response:
     )
     body = {
         "run": {
-            "id": run["id"],
-            "job": run["job"],
-            "started_at": run["started_at"].isoformat(),
-            "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None,
-            "period_from": run["period_from"] and run["period_from"].isoformat(),
-            "period_to": run["period_to"] and run["period_to"].isoformat(),
+            **_jsonable(
+                {
+                    k: run[k]
+                    for k in ("id", "job", "started_at", "finished_at", "period_from", "period_to")
+                }
+            ),
             "params": json.loads(run["params"]),
             "summary": json.loads(run["summary"]),
             "report": f"/api/v1/operator/reports/{job}/html" if run["report_path"] else None,
