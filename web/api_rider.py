@@ -207,19 +207,6 @@ def int_param(query: Mapping[str, str], name: str, lo: int, hi: int, default: in
     return value
 
 
-def bool_param(query: Mapping[str, str], name: str, default: bool) -> bool:
-    """``true``/``false`` (or 1/0, yes/no)."""
-    raw = query.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    v = raw.strip().lower()
-    if v in {"1", "true", "yes"}:
-        return True
-    if v in {"0", "false", "no"}:
-        return False
-    raise BadRequest(f"{name} must be true or false, got {raw!r}", param=name)
-
-
 # ----- JSON shapes ---------------------------------------------------------------------------
 
 
