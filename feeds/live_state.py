@@ -140,6 +140,20 @@ class LiveState:
         self._seen = f"{prefix}vehicles:seen"
         self._apply_trip = redis.register_script(_APPLY_TRIP_LUA)
 
+    # ----- key layout (readers that batch their own Redis calls use these) ----------------
+    def stop_key(self, stop_id: str) -> str:
+        """The hash of a stop's upcoming arrivals."""
+        return f"{self.prefix}stop:{stop_id}"
+
+    def trip_key(self, trip_id: str) -> str:
+        """The hash of a trip's predictions."""
+        return f"{self.prefix}trip:{trip_id}"
+
+    @property
+    def vehicles_key(self) -> str:
+        """The hash of every vehicle's latest state."""
+        return self._vehicles
+
     # ----- writes -------------------------------------------------------------------------
     async def put(self, output: TrackerOutput) -> None:
         """Store what one tracker output changed and publish it."""
@@ -249,14 +263,18 @@ class LiveState:
         raw = await self.redis.hget(self._vehicles, vehicle_id)
         return None if raw is None else from_json(VehicleState, json.loads(raw))
 
+    async def vehicle_count(self) -> int:
+        """How many vehicles have a live state."""
+        return int(await self.redis.hlen(self._vehicles))
+
     async def stop_predictions(self, stop_id: str) -> list[Prediction]:
         """Upcoming arrivals at a stop, soonest first."""
-        raw = await self.redis.hgetall(f"{self.prefix}stop:{stop_id}")
+        raw = await self.redis.hgetall(self.stop_key(stop_id))
         preds = [from_json(Prediction, json.loads(v)) for v in raw.values()]
         return sorted(preds, key=lambda p: (p.predicted, p.trip_id))
 
     async def trip_predictions(self, trip_id: str) -> list[Prediction]:
         """Predicted arrivals at the remaining stops of a trip, in stop order."""
-        raw = await self.redis.hgetall(f"{self.prefix}trip:{trip_id}")
+        raw = await self.redis.hgetall(self.trip_key(trip_id))
         preds = [from_json(Prediction, json.loads(v)) for v in raw.values()]
         return sorted(preds, key=lambda p: p.stop_sequence)

@@ -150,7 +150,7 @@ async def _feed(request: web.Request, kind: str) -> bytes:
         running = [v for v in vehicles if v.trip_id and _live(v, now)]
         async with live.redis.pipeline(transaction=False) as pipe:
             for v in running:
-                pipe.hgetall(f"{live.prefix}trip:{v.trip_id}")
+                pipe.hgetall(live.trip_key(v.trip_id or ""))
             raws = await pipe.execute()
         preds: dict[str, list[Prediction]] = {}
         for v, raw in zip(running, raws, strict=True):

@@ -354,8 +354,8 @@ class Arrivals:
         self._inflight += 1
         try:
             read_at = self.monotonic()
-            prefix = self.live.prefix
-            raw = await self.batcher.hvals([f"{prefix}stop:{ids[k]}" for k in missing])
+            stop_key = self.live.stop_key
+            raw = await self.batcher.hvals([stop_key(ids[k]) for k in missing])
         finally:
             self._inflight -= 1
         for k, bodies in zip(missing, raw, strict=True):
@@ -528,7 +528,7 @@ class Arrivals:
             if fleet is not None and self._fleet_fresh(fleet):
                 return fleet
             at, version = self.monotonic(), self._vehicle_version
-            raw = await self.live.redis.hgetall(f"{self.live.prefix}vehicles")
+            raw = await self.live.redis.hgetall(self.live.vehicles_key)
             if fleet is not None and raw == fleet.raw:  # nothing reported since: same fleet
                 fleet.at, fleet.version = at, version
                 return fleet

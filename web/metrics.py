@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from feeds.live_state import LiveState
+
 from . import keys
 from .problems import ProblemError
 
@@ -169,7 +171,7 @@ async def metrics(request: web.Request) -> web.Response:
     redis = app.get(keys.REDIS)
     if redis is not None:
         try:
-            tracked = await redis.hlen(f"{app[keys.SETTINGS].redis_prefix}vehicles")
+            tracked = await LiveState(redis, app[keys.SETTINGS].redis_prefix).vehicle_count()
         except Exception:  # a metrics scrape must not fail because Redis is away
             tracked = None
         if tracked is not None:
