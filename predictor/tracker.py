@@ -233,6 +233,7 @@ class _Vehicle:
         "sched_link",
         "segs",
         "service_date",
+        "took_t",
         "turn_ref",
         "turn_sched",
         "vid",
@@ -282,6 +283,7 @@ class _Vehicle:
         self.inferred = False
         self.moved_d = -math.inf
         self.moved_t = -math.inf
+        self.took_t = math.inf  # when the vehicle took its current trip
 
 
 class Tracker:
@@ -479,6 +481,7 @@ class Tracker:
                 v.plan is None or res.trip != v.plan.trip or res.service_date != v.service_date
             ):
                 withdrawn = self._start_trip(v, res)
+                v.took_t = t
             elif res is None and v.plan is not None:
                 withdrawn = self._end_trip(v)
         if v.first_seen is None or t - v.last_ts > 6 * 3600:
@@ -683,6 +686,12 @@ class Tracker:
             self._lay_of[plan.trip] = lay
         return ref + to_end + lay + plan.arr_l[w + 1] - plan.dep_l[w]
 
+    def _learn_layover(self, seg: int, waited: bool) -> None:
+        """One bus's evidence of whether buses lay over on a link of a terminal zone."""
+        r = self._layover_at.get(seg, 0.0)
+        self._layover_at[seg] = r + 0.3 * ((1.0 if waited else 0.0) - r)
+        self._layover_version += 1
+
     def _end_trip(self, v: _Vehicle) -> str | None:
         plan = v.plan
         if plan is None:
@@ -732,15 +741,21 @@ class Tracker:
                 if laid_over and not math.isnan(prev):
                     # learn where buses of this pattern wait: the link they took far longer on
                     waited = ta - prev > float(v.sched_link[k - 1]) + self.config.layover_early_s
-                    seg = int(v.segs[k - 1])
-                    r = self._layover_at.get(seg, 0.0)
-                    self._layover_at[seg] = r + 0.3 * ((1.0 if waited else 0.0) - r)
-                    self._layover_version += 1
+                    self._learn_layover(int(v.segs[k - 1]), waited)
                     if waited:
                         # how late buses really leave a layover: online median, 10 s steps
                         late = ta - (v.origin + float(plan.arr[k]))
                         m = self._leave_late.get(plan.route_id, 0.0)
                         self._leave_late[plan.route_id] = m + (10.0 if late > m else -10.0)
+                elif (
+                    k == 1
+                    and not math.isnan(prev)
+                    and v.took_t < v.origin + float(plan.dep[0]) - self.config.layover_early_s
+                ):
+                    # it was on this trip early yet left the first stop on time: it waited
+                    # before the first stop, on none of the terminal zone's links
+                    for j in range(plan.zone_end):
+                        self._learn_layover(int(v.segs[j]), False)
                 if not math.isnan(prev) and not laid_over:
                     self.segments.observe(
                         int(v.segs[k - 1]), ta - prev, ta - v.origin, float(v.sched_link[k - 1]), ta

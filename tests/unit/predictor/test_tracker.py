@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from predictor_line import FIRST_DEP, HEADWAY_S, SPACING_M, stop_lonlat
+from predictor_line import FIRST_DEP, HEADWAY_S, SPACING_M, line_network, stop_lonlat
 
 from predictor.events import Flag, RejectReason
 from predictor.tracker import Tracker, TrackerConfig
@@ -261,3 +261,43 @@ def test_malformed_start_date_is_rejected(line: Network, origin: float) -> None:
         assert bad in out.rejection.detail
     assert tr.rejections[RejectReason.MALFORMED] == 3
     assert tr.process(at("v1", t, 0.0), t).rejection is None  # the vehicle is not poisoned
+
+
+def _take_trip_early(tr: Tracker, vid: str, trip: str, dep: float, wait_d: float) -> None:
+    """A bus takes ``trip`` 8 min before it leaves (at ``dep``), waits ``wait_d`` metres along
+    the line until then, and drives on at 8 m/s to the second stop and beyond."""
+    t = dep - 480.0
+    tr.process(at(vid, t, 0.0, trip), t)
+    while t < dep - 30.0:
+        t += 30.0
+        tr.process(at(vid, t, wait_d, trip), t)
+    d = wait_d
+    t = dep
+    while d < 900.0:
+        tr.process(at(vid, t, d, trip), t)
+        t += 20.0
+        d += 160.0
+
+
+def test_where_buses_lay_over_is_learned_from_every_bus(origin: float) -> None:
+    """Buses that wait past the first stop teach that the next trip's first stop is passed
+    early; buses that wait at the first stop and leave on time count as much against it."""
+    net = line_network(n_trips=12)
+    tr = Tracker(net, TrackerConfig(emit_change_s=0.0))
+
+    def first_stop_of_next_trip(vid: str, trip: int) -> float:
+        """Predicted arrival at trip+1's first stop from a bus near the end of ``trip``."""
+        t = origin + FIRST_DEP + trip * HEADWAY_S + 200.0
+        out = tr.process(at(vid, t, 1700.0, f"t{trip}"), t)
+        nxt = [p for p in out.predictions if p.trip_id == f"t{trip + 1}"]
+        assert nxt
+        assert nxt[0].stop_sequence == 1
+        return nxt[0].predicted - (origin + FIRST_DEP + (trip + 1) * HEADWAY_S)
+
+    for i, trip in enumerate((1, 2)):  # they stand 200 m along, past the first stop
+        _take_trip_early(tr, f"a{i}", f"t{trip}", origin + FIRST_DEP + trip * HEADWAY_S, 200.0)
+    assert first_stop_of_next_trip("p", 4) < -120.0  # passed long before its departure
+    for i, trip in enumerate((6, 7, 8)):  # they stand at the first stop
+        _take_trip_early(tr, f"c{i}", f"t{trip}", origin + FIRST_DEP + trip * HEADWAY_S, 0.0)
+    # passed when it leaves: on time, but for how early buses were seen to leave a layover
+    assert first_stop_of_next_trip("q", 10) >= -30.0
