@@ -35,6 +35,8 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from transit.columns import f64_column, int_column, str_column
+
 __all__ = [
     "DayType",
     "Jam",
@@ -122,15 +124,16 @@ class SegmentCells:
         """Check lengths and types (raises ValueError) and sum duplicate keys."""
         seg = np.asarray(segment, dtype=np.int64)
         n = seg.shape[0]
-        cols = [np.asarray(x, dtype=np.int64) for x in (day, bin)]
         vals = [
-            np.asarray(x, dtype=np.float64) if x is not None else np.zeros(n)
-            for x in (metres, seconds, load_metres, loaded_metres)
+            np.zeros(n) if x is None else f64_column(x, n, name)
+            for x, name in (
+                (metres, "metres"),
+                (seconds, "seconds"),
+                (load_metres, "load_metres"),
+                (loaded_metres, "loaded_metres"),
+            )
         ]
-        for a in (*cols, *vals):
-            if a.shape != (n,):
-                raise ValueError(f"cell arrays differ in length: {a.shape} vs ({n},)")
-        return _sum_cells(seg, cols[0], cols[1], *vals)
+        return _sum_cells(seg, int_column(day, n, "day"), int_column(bin, n, "bin"), *vals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,16 +262,11 @@ def cells_from_positions(
     """
     ts = np.asarray(t, dtype=np.float64)
     n = ts.shape[0]
-    runs = np.asarray(run).astype(np.str_)
-    dist = np.asarray(dist_along, dtype=np.float64)
-    days = np.asarray(day, dtype=np.int64)
-    tods = np.asarray(tod, dtype=np.float64)
-    loads = np.full(n, np.nan) if load is None else np.asarray(load, dtype=np.float64)
-    for name, a in (("run", runs), ("dist_along", dist), ("day", days), ("tod", tods)):
-        if a.shape != (n,):
-            raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
-    if loads.shape != (n,):
-        raise ValueError(f"load has shape {loads.shape}, expected ({n},)")
+    runs = str_column(run, n, "run")
+    dist = f64_column(dist_along, n, "dist_along")
+    days = int_column(day, n, "day")
+    tods = f64_column(tod, n, "tod")
+    loads = f64_column(load, n, "load")
     keep = np.flatnonzero(np.isfinite(ts) & np.isfinite(dist) & np.isfinite(tods))
     order = keep[np.lexsort((ts[keep], runs[keep]))]  # the kept pings, by run then time
     runs, ts, dist, days, tods, loads = (

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from transit.columns import f64_column, int_column, str_column
+
 __all__ = [
     "HeadwayConfig",
     "OnTime",
@@ -103,33 +105,15 @@ class Visits:
         """
         arr = np.asarray(arrival, dtype=np.float64)
         n = arr.shape[0]
-
-        def f64(x: ArrayLike | None, name: str) -> F64:
-            if x is None:
-                return np.full(n, np.nan)
-            a = np.asarray(x, dtype=np.float64)
-            if a.shape != (n,):
-                raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
-            return a
-
-        def s(x: ArrayLike, name: str) -> Str:
-            a = np.asarray(x).astype(np.str_)
-            if a.shape != (n,):
-                raise ValueError(f"{name} has shape {a.shape}, expected ({n},)")
-            return a
-
-        seq = np.asarray(stop_sequence, dtype=np.int64)
-        if seq.shape != (n,):
-            raise ValueError(f"stop_sequence has shape {seq.shape}, expected ({n},)")
         ok = np.isfinite(arr)
         return cls(
-            route=s(route, "route")[ok],
-            stop=s(stop, "stop")[ok],
-            trip=s(trip, "trip")[ok],
-            stop_sequence=seq[ok],
+            route=str_column(route, n, "route")[ok],
+            stop=str_column(stop, n, "stop")[ok],
+            trip=str_column(trip, n, "trip")[ok],
+            stop_sequence=int_column(stop_sequence, n, "stop_sequence")[ok],
             arrival=arr[ok],
-            departure=f64(departure, "departure")[ok],
-            scheduled=f64(scheduled, "scheduled")[ok],
+            departure=f64_column(departure, n, "departure")[ok],
+            scheduled=f64_column(scheduled, n, "scheduled")[ok],
         )
 
     def __len__(self) -> int:
@@ -419,12 +403,10 @@ def live_spacing(
     [('a', 'b', 60.0, True), ('b', 'c', 740.0, False), ('c', None, None, False)]
     """
     vid = np.asarray(vehicle).astype(np.str_)
-    grp = np.asarray(group).astype(np.str_)
-    dist = np.asarray(dist_along, dtype=np.float64)
-    spd = np.asarray(speed, dtype=np.float64)
     n = len(vid)
-    if not (len(grp) == len(dist) == len(spd) == n):
-        raise ValueError("vehicle, group, dist_along and speed differ in length")
+    grp = str_column(group, n, "group")
+    dist = f64_column(dist_along, n, "dist_along")
+    spd = f64_column(speed, n, "speed")
     order = np.lexsort((dist, grp))
     out: dict[int, Spacing] = {}
     for pos, i in enumerate(order.tolist()):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from transit.columns import f64_column, int_column, str_column
 from transit.geometry import haversine_m
 from transit.pings import Occupancy
 
@@ -173,22 +174,6 @@ def load_from_percent(percent: ArrayLike) -> F64:
     return np.where(arr >= 0, arr, np.nan)
 
 
-def _as_str(values: ArrayLike, n: int, name: str) -> Str:
-    arr = np.asarray(values).astype(np.str_)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
-    return arr
-
-
-def _as_f64(values: ArrayLike | None, n: int, name: str) -> F64:
-    if values is None:
-        return np.full(n, np.nan)
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
-    return arr
-
-
 def pieces_from_pings(
     route: ArrayLike,
     trip: ArrayLike,
@@ -232,14 +217,12 @@ def pieces_from_pings(
     """
     ts = np.asarray(t, dtype=np.float64)
     n = ts.shape[0]
-    routes = _as_str(route, n, "route")
-    trips = _as_str(trip, n, "trip")
-    lats, lons = _as_f64(lat, n, "lat"), _as_f64(lon, n, "lon")
-    loads = _as_f64(load_factor, n, "load_factor")
-    hours = np.asarray(hour, dtype=np.int64)
-    if hours.shape != (n,):
-        raise ValueError(f"hour has shape {hours.shape}, expected ({n},)")
-    dists = _as_f64(dist_along, n, "dist_along")
+    routes = str_column(route, n, "route")
+    trips = str_column(trip, n, "trip")
+    lats, lons = f64_column(lat, n, "lat"), f64_column(lon, n, "lon")
+    loads = f64_column(load_factor, n, "load_factor")
+    hours = int_column(hour, n, "hour")
+    dists = f64_column(dist_along, n, "dist_along")
     if n < 2:
         return _empty_pieces()
     order = np.lexsort((ts, trips))
@@ -305,13 +288,13 @@ def pieces_from_counts(
     """
     seq = np.asarray(stop_sequence, dtype=np.float64)
     n = seq.shape[0]
-    routes = _as_str(route, n, "route")
-    trips = _as_str(trip, n, "trip")
-    board = np.nan_to_num(_as_f64(boardings, n, "boardings"))
-    alight = np.nan_to_num(_as_f64(alightings, n, "alightings"))
-    lats, lons = _as_f64(lat, n, "lat"), _as_f64(lon, n, "lon")
-    hours = np.asarray(hour, dtype=np.int64)
-    dists = _as_f64(dist_along, n, "dist_along")
+    routes = str_column(route, n, "route")
+    trips = str_column(trip, n, "trip")
+    board = np.nan_to_num(f64_column(boardings, n, "boardings"))
+    alight = np.nan_to_num(f64_column(alightings, n, "alightings"))
+    lats, lons = f64_column(lat, n, "lat"), f64_column(lon, n, "lon")
+    hours = int_column(hour, n, "hour")
+    dists = f64_column(dist_along, n, "dist_along")
     if n < 2:
         return _empty_pieces()
     order = np.lexsort((seq, trips))

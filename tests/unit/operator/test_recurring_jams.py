@@ -155,7 +155,7 @@ def test_bad_input_is_a_clear_error() -> None:
         JamConfig(jam_ratio=1.5)
     with pytest.raises(ValueError, match="dist_along has shape"):
         cells_from_positions(["a"], [0.0], [1.0, 2.0], [1], [0.0])
-    with pytest.raises(ValueError, match="differ in length"):
+    with pytest.raises(ValueError, match="day has shape"):
         SegmentCells.from_arrays([0, 1], [1], [1, 1], [1.0, 1.0], [1.0, 1.0])
     empty = find_jams(SegmentCells.from_arrays([], [], [], [], []))
     assert empty.jams == ()
