@@ -145,6 +145,8 @@ def test_passenger_counts_give_running_load_and_rank() -> None:
 def test_bad_input_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="trip has shape"):
         pieces_from_pings(["r"], ["a", "b"], [0], [0], [0], [0.5], [8])
+    with pytest.raises(ValueError, match="hour has shape"):
+        pieces_from_counts(["r"] * 2, ["a"] * 2, [1, 2], [5, 0], [0, 5], [0, 0], [0, 0.01], [8])
     with pytest.raises(ValueError, match="capacity"):
         LoadConfig(capacity=0)
     assert LoadRanking().result() == []
