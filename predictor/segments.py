@@ -4,7 +4,12 @@ A *link* is the time from arriving at one stop to arriving at the next (it inclu
 the first), so a chain of links gives arrival times directly. Each link keeps two estimates:
 
 * *recent*: an exponentially weighted mean and variance over the last buses (weight ``alpha``
-  per new bus), with the time of its last update; it tracks today's traffic;
+  per new bus), with the time of its last update; it tracks today's traffic. How fast it should
+  forget depends on the city (how much buses on one link differ from each other against how
+  fast traffic changes), so the weight is learned: the table keeps the mean of every link under
+  each of a few candidate weights, scores each candidate on every bus by how far its estimate
+  was from what that bus then took (before it learns from the bus), and uses the candidate
+  with the smallest recent mean absolute error;
 * *time of day*: a slowly weighted mean and variance per hour of the service day, the memory of
   earlier days (or of earlier buses today when there is only one day).
 
@@ -26,7 +31,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["SegmentTable"]
+__all__ = ["ALPHA_CHOICES", "SegmentTable"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -38,6 +43,16 @@ _MIN_SD = 5.0
 RATIO_PRIOR_S = 600.0
 #: Weight of the newest link in the observed/scheduled ratio.
 RATIO_ALPHA = 0.02
+#: Candidate weights of the newest bus in a link's recent estimate.
+ALPHA_CHOICES = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.6)
+#: Weight of the newest error in each candidate's running mean absolute error (about the last
+#: 200 buses' links), and how many errors are seen before a candidate other than ``alpha`` can
+#: be chosen.
+CHOICE_BETA = 0.005
+CHOICE_WARMUP = 100
+#: A candidate replaces the one in use when its error is this much (relatively) smaller, so
+#: that near-ties do not flip the choice on every bus.
+CHOICE_MARGIN = 0.005
 
 
 class SegmentTable:
@@ -46,7 +61,8 @@ class SegmentTable:
     Parameters
     ----------
     alpha : float
-        Weight of the newest bus in the recent estimate (0 < alpha <= 1).
+        Weight of the newest bus in the recent estimate (0 < alpha <= 1), until enough buses
+        have been seen to choose among ``alpha_choices``.
     tau : float
         Seconds after which a recent estimate has lost 63% of its weight.
     bin_alpha : float
@@ -58,6 +74,9 @@ class SegmentTable:
     refresh_s : float
         The blended estimates of every link are cached per hour bin and recomputed when
         older than this (a link's own entry is refreshed at once when a bus drives it).
+    alpha_choices : tuple of float
+        Candidate weights for the recent estimate, the one with the smallest recent one-step
+        error in use (empty: ``alpha`` throughout).
 
     Examples
     --------
@@ -78,10 +97,18 @@ class SegmentTable:
         n_stops: int = 0,
         default_dwell: float = 15.0,
         refresh_s: float = 30.0,
+        alpha_choices: tuple[float, ...] = ALPHA_CHOICES,
     ) -> None:
         if not (0.0 < alpha <= 1.0 and tau > 0.0 and 0.0 < bin_alpha <= 1.0):
             raise ValueError("alpha and bin_alpha must be in (0, 1], tau positive")
+        if not all(0.0 < a <= 1.0 for a in alpha_choices):
+            raise ValueError(f"alpha_choices must be in (0, 1], got {alpha_choices}")
         self.alpha = alpha
+        # the candidates, alpha itself among them (it is the one used until the warm-up ends)
+        self.alpha_choices: F64 = np.unique(np.array((*alpha_choices, alpha), dtype=np.float64))
+        self._choice = int(np.flatnonzero(self.alpha_choices == alpha)[0])
+        self.choice_err: F64 = np.zeros(len(self.alpha_choices))
+        self.choice_seen = 0
         self.tau = tau
         self.bin_alpha = bin_alpha
         self._keys: dict[tuple[int, int], int] = {}
@@ -111,6 +138,8 @@ class SegmentTable:
         self.rec_var: F64 = grow(self.rec_var if old else None, 0.0, (cap,))
         self.rec_t: F64 = grow(self.rec_t if old else None, -math.inf, (cap,))
         self.rec_n: F64 = grow(self.rec_n if old else None, 0.0, (cap,))
+        k = len(self.alpha_choices) if len(self.alpha_choices) > 1 else 0
+        self.cand_mean: F64 = grow(self.cand_mean if old else None, 0.0, (cap, k))
         self.bin_mean: F64 = grow(self.bin_mean if old else None, 0.0, (cap, N_BINS))
         self.bin_var: F64 = grow(self.bin_var if old else None, 0.0, (cap, N_BINS))
         self.bin_n: F64 = grow(self.bin_n if old else None, 0.0, (cap, N_BINS))
@@ -166,6 +195,8 @@ class SegmentTable:
             self.rec_var[seg] = (1.0 - a) * (self.rec_var[seg] + a * diff * diff)
         self.rec_n[seg] = n + 1
         self.rec_t[seg] = when
+        if self.cand_mean.shape[1]:
+            self._choose(seg, seconds, n)  # after: a switch replaces every recent mean
         b = min(max(int(tod // 3600), 0), N_BINS - 1)
         bn = self.bin_n[seg, b]
         if bn == 0:
@@ -187,6 +218,27 @@ class SegmentTable:
             self._obs_sum = keep * self._obs_sum + min(seconds, 4.0 * sched)
             self._sched_sum = keep * self._sched_sum + sched
             self.ratio = min(max(self._obs_sum / self._sched_sum, 0.25), 4.0)
+
+    def _choose(self, seg: int, seconds: float, n: float) -> None:
+        """Score every candidate weight on this bus's link time, then learn it under each; switch
+        to the best candidate when it beats the one in use by ``CHOICE_MARGIN``."""
+        means = self.cand_mean[seg]
+        if n == 0:
+            means[:] = seconds
+            return
+        if n >= 2:  # (after one bus every candidate's estimate is that bus)
+            err = self.choice_err
+            err += CHOICE_BETA * (np.abs(seconds - means) - err)
+            self.choice_seen += 1
+        means += self.alpha_choices * (seconds - means)
+        if self.choice_seen < CHOICE_WARMUP:
+            return
+        best = int(np.argmin(self.choice_err))
+        if self.choice_err[best] < (1.0 - CHOICE_MARGIN) * self.choice_err[self._choice]:
+            self._choice = best
+            self.alpha = float(self.alpha_choices[best])
+            self.rec_mean[: self.n] = self.cand_mean[: self.n, best]
+            self._cache.clear()
 
     def observe_dwell(self, stop: int, seconds: float) -> None:
         """Add one observed dwell (departure - arrival) at a stop row."""

@@ -84,7 +84,7 @@ from predictor.events import (
 from predictor.kalman import KalmanState, initial_state
 from predictor.kalman import step as kalman_step
 from predictor.matching import Resolved, TripPlan, TripResolver, locate, locate_anywhere
-from predictor.segments import SegmentTable
+from predictor.segments import ALPHA_CHOICES, SegmentTable
 from transit.network import Network
 from transit.pings import Ping
 from transit.times import parse_date
@@ -177,6 +177,8 @@ class TrackerConfig:
     min_layover_s: float = 180.0
     hold_at_timepoints: bool = True
     link_alpha: float = 0.25
+    #: candidate weights for the links' recent estimates, chosen online (empty: link_alpha)
+    link_alpha_choices: tuple[float, ...] = ALPHA_CHOICES
     link_tau_s: float = 3600.0
     layover_early_s: float = 120.0
     emit_change_s: float = 10.0
@@ -304,6 +306,7 @@ class Tracker:
         self.segments = SegmentTable(
             alpha=c.link_alpha,
             tau=c.link_tau_s,
+            alpha_choices=c.link_alpha_choices,
             n_stops=network.n_stops,
         )
         # the median is the forecast itself: only the interval around it is calibrated

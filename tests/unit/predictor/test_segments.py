@@ -99,3 +99,36 @@ def test_estimates_are_reused_for_a_clock_a_little_out_of_order() -> None:
     tab.estimate(segs, sched, 36000.0, 1900.0)  # far older: rebuilt for that clock
     assert tab._cache[10] is not built
     assert tab._cache[10][0] == 1900.0
+
+
+def _buses(tab: SegmentTable, links: int, buses: int, level_sd: float, noise_sd: float) -> None:
+    """``buses`` buses, one every 5 min, over ``links`` links of about 100 s whose level takes a
+    random step of ``level_sd`` between buses and each bus adds noise of ``noise_sd``."""
+    rng = np.random.default_rng(7)
+    keys = [tab.key(i, i + 1) for i in range(links)]
+    level = np.full(links, 100.0)
+    for b in range(buses):
+        level = np.clip(level + rng.normal(0.0, level_sd, links), 40.0, 200.0)
+        took = np.clip(level + rng.normal(0.0, noise_sd, links), 20.0, None)
+        for k, s in enumerate(keys):
+            tab.observe(s, float(took[k]), 36000.0, 100.0, T0 + 300.0 * b)
+
+
+def test_forgetting_is_learned_from_the_buses() -> None:
+    # steady links, buses that differ a lot: remember many buses
+    steady = SegmentTable(alpha=0.25, n_stops=50)
+    _buses(steady, links=30, buses=40, level_sd=0.0, noise_sd=30.0)
+    assert steady.alpha == min(steady.alpha_choices)
+    # traffic that changes from bus to bus, buses alike: follow the last buses
+    moving = SegmentTable(alpha=0.25, n_stops=50)
+    _buses(moving, links=30, buses=40, level_sd=20.0, noise_sd=2.0)
+    assert moving.alpha >= 0.4
+    # the recent estimate in use is the exponentially weighted mean under the chosen weight
+    chosen = np.flatnonzero(moving.alpha_choices == moving.alpha)[0]
+    assert np.allclose(moving.rec_mean[: moving.n], moving.cand_mean[: moving.n, chosen])
+    # with no candidates the weight stays as given
+    fixed = SegmentTable(alpha=0.25, n_stops=50, alpha_choices=())
+    _buses(fixed, links=30, buses=40, level_sd=0.0, noise_sd=30.0)
+    assert fixed.alpha == 0.25
+    with pytest.raises(ValueError, match="alpha_choices"):
+        SegmentTable(alpha_choices=(0.0, 0.5))
