@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from feeds.errors import FeedError
 from feeds.gtfs import load_network
 from predictor.scoring import match_arrivals, score
 from predictor.tracker import Tracker, TrackerConfig
@@ -46,7 +47,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = ap.parse_args()
     route = args.case.split("_")[0]
-    net = load_network(args.data / "gtfs" / route)
+    pred = args.data / "pred" / f"{args.case}.csv"
+    if not pred.is_file():
+        have = sorted(p.stem for p in (args.data / "pred").glob("*.csv"))
+        raise SystemExit(
+            f"DATA MISSING: {pred} not found (TransitClock predictions exist for: "
+            f"{', '.join(have) or 'none'})"
+        )
+    try:
+        net = load_network(args.data / "gtfs" / route)
+    except FeedError as exc:  # the Minneapolis cases come without stop_times or shapes
+        raise SystemExit(f"case {args.case}: its GTFS cannot be used: {exc}") from None
     zone = ZoneInfo(net.timezone)
     block_route: dict[str, str] = {
         str(b): str(net.route_ids[r]) for b, r in zip(net.trip_block, net.trip_route, strict=True)
@@ -74,7 +85,7 @@ def main() -> None:
             ours.setdefault((pr.trip_id, pr.stop_sequence), []).append((pr.issued_at, pr.predicted))
         arrivals.extend((f"{v.trip_id}|{v.stop_sequence}", v.arrival) for v in out.visits)
     issued, key, theirs, mine = [], [], [], []
-    with (args.data / "pred" / f"{args.case}.csv").open() as fh:
+    with pred.open() as fh:
         for row in csv.DictReader(fh):
             if not _flag(row["isArrival"]):
                 continue
