@@ -107,8 +107,14 @@ class SegmentTable:
         # the candidates, alpha itself among them (it is the one used until the warm-up ends)
         self.alpha_choices: F64 = np.unique(np.array((*alpha_choices, alpha), dtype=np.float64))
         self._choice = int(np.flatnonzero(self.alpha_choices == alpha)[0])
-        self.choice_err: F64 = np.zeros(len(self.alpha_choices))
+        self._alphas: list[float] = (
+            self.alpha_choices.tolist() if len(self.alpha_choices) > 1 else []
+        )
+        self.choice_err: list[float] = [0.0] * len(self._alphas)
         self.choice_seen = 0
+        #: per link, its recent mean under each candidate weight (plain floats: a handful of
+        #: scalar updates per bus is far cheaper than numpy on 7-element arrays)
+        self.cand_mean: list[list[float]] = []
         self.tau = tau
         self.bin_alpha = bin_alpha
         self._keys: dict[tuple[int, int], int] = {}
@@ -138,8 +144,6 @@ class SegmentTable:
         self.rec_var: F64 = grow(self.rec_var if old else None, 0.0, (cap,))
         self.rec_t: F64 = grow(self.rec_t if old else None, -math.inf, (cap,))
         self.rec_n: F64 = grow(self.rec_n if old else None, 0.0, (cap,))
-        k = len(self.alpha_choices) if len(self.alpha_choices) > 1 else 0
-        self.cand_mean: F64 = grow(self.cand_mean if old else None, 0.0, (cap, k))
         self.bin_mean: F64 = grow(self.bin_mean if old else None, 0.0, (cap, N_BINS))
         self.bin_var: F64 = grow(self.bin_var if old else None, 0.0, (cap, N_BINS))
         self.bin_n: F64 = grow(self.bin_n if old else None, 0.0, (cap, N_BINS))
@@ -155,6 +159,8 @@ class SegmentTable:
                 self._grow(self._cap * 2)
             self._keys[k] = row
             self.n += 1
+            if self._alphas:
+                self.cand_mean.append([0.0] * len(self._alphas))
         return row
 
     def keys(self, stops: NDArray[np.int32]) -> I64:
@@ -195,7 +201,7 @@ class SegmentTable:
             self.rec_var[seg] = (1.0 - a) * (self.rec_var[seg] + a * diff * diff)
         self.rec_n[seg] = n + 1
         self.rec_t[seg] = when
-        if self.cand_mean.shape[1]:
+        if self._alphas:
             self._choose(seg, seconds, n)  # after: a switch replaces every recent mean
         b = min(max(int(tod // 3600), 0), N_BINS - 1)
         bn = self.bin_n[seg, b]
@@ -223,21 +229,25 @@ class SegmentTable:
         """Score every candidate weight on this bus's link time, then learn it under each; switch
         to the best candidate when it beats the one in use by ``CHOICE_MARGIN``."""
         means = self.cand_mean[seg]
+        alphas = self._alphas
         if n == 0:
-            means[:] = seconds
+            means[:] = [seconds] * len(alphas)
             return
         if n >= 2:  # (after one bus every candidate's estimate is that bus)
             err = self.choice_err
-            err += CHOICE_BETA * (np.abs(seconds - means) - err)
+            for j, m in enumerate(means):
+                err[j] += CHOICE_BETA * (abs(seconds - m) - err[j])
             self.choice_seen += 1
-        means += self.alpha_choices * (seconds - means)
+        for j, m in enumerate(means):
+            means[j] = m + alphas[j] * (seconds - m)
         if self.choice_seen < CHOICE_WARMUP:
             return
-        best = int(np.argmin(self.choice_err))
-        if self.choice_err[best] < (1.0 - CHOICE_MARGIN) * self.choice_err[self._choice]:
+        err = self.choice_err
+        best = min(range(len(err)), key=err.__getitem__)
+        if err[best] < (1.0 - CHOICE_MARGIN) * err[self._choice]:
             self._choice = best
-            self.alpha = float(self.alpha_choices[best])
-            self.rec_mean[: self.n] = self.cand_mean[: self.n, best]
+            self.alpha = alphas[best]
+            self.rec_mean[: self.n] = [c[best] for c in self.cand_mean]
             self._cache.clear()
 
     def observe_dwell(self, stop: int, seconds: float) -> None:

@@ -124,8 +124,8 @@ def test_forgetting_is_learned_from_the_buses() -> None:
     _buses(moving, links=30, buses=40, level_sd=20.0, noise_sd=2.0)
     assert moving.alpha >= 0.4
     # the recent estimate in use is the exponentially weighted mean under the chosen weight
-    chosen = np.flatnonzero(moving.alpha_choices == moving.alpha)[0]
-    assert np.allclose(moving.rec_mean[: moving.n], moving.cand_mean[: moving.n, chosen])
+    chosen = moving.alpha_choices.tolist().index(moving.alpha)
+    assert np.allclose(moving.rec_mean[: moving.n], [m[chosen] for m in moving.cand_mean])
     # with no candidates the weight stays as given
     fixed = SegmentTable(alpha=0.25, n_stops=50, alpha_choices=())
     _buses(fixed, links=30, buses=40, level_sd=0.0, noise_sd=30.0)
