@@ -366,6 +366,8 @@ class TripResolver:
         order = np.argsort(network.trip_route, kind="stable")
         bounds = np.searchsorted(network.trip_route[order], np.arange(network.n_routes + 1))
         self._route_trips = [order[bounds[r] : bounds[r + 1]] for r in range(network.n_routes)]
+        #: per block id, its timed trips and their first departures, in departure order
+        self._blocks: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] | None = None
 
     # ----- service days -------------------------------------------------------------------
     def origin(self, date: str) -> float:
@@ -423,6 +425,32 @@ class TripResolver:
         if row is not None and not self._has_times[row]:
             return None  # a frequency template without start_time cannot be placed
         return row
+
+    def next_in_block(self, trip: int, date: str) -> int | None:
+        """The trip the bus of ``trip`` runs next on service day ``date``: the first trip of the
+        same block that runs that day and leaves at or after ``trip`` ends (None at the end of
+        the block, or when the trip has no block)."""
+        block = str(self.network.trip_block[trip])
+        if not block or not self._has_times[trip]:
+            return None
+        if self._blocks is None:
+            first, net = self._first_dep, self.network
+            order = np.lexsort((first, net.trip_block))
+            blocks: dict[str, list[int]] = {}
+            for t in order.tolist():
+                b = str(net.trip_block[t])
+                if b and first[t] >= 0:
+                    blocks.setdefault(b, []).append(t)
+            self._blocks = {
+                b: (np.array(ts, dtype=np.int64), first[np.array(ts)]) for b, ts in blocks.items()
+            }
+        trips, starts = self._blocks[block]
+        running = self._running_mask(date)
+        i = int(np.searchsorted(starts, self._last_arr[trip], side="left"))
+        for t in trips[i:].tolist():
+            if t != trip and running[t]:
+                return int(t)
+        return None
 
     def infer(
         self,

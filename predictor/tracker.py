@@ -317,7 +317,6 @@ class Tracker:
         self._vehicles: dict[str, _Vehicle] = {}
         self._trip_vehicle: dict[int, str] = {}
         self._stop_vehicles: dict[str, set[str]] = {}
-        self._blocks: dict[str, tuple[NDArray[np.int64], NDArray[np.int64]]] | None = None
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self._hold_rate: dict[str, float] = {}
         self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
@@ -361,35 +360,8 @@ class Tracker:
             return None
         key = (plan.trip, service_date)
         if key not in self._block_next:
-            self._block_next[key] = self._find_next_in_block(plan, service_date)
+            self._block_next[key] = self.resolver.next_in_block(plan.trip, service_date)
         return self._block_next[key]
-
-    def _find_next_in_block(self, plan: TripPlan, service_date: str) -> int | None:
-        if self._blocks is None:
-            net = self.network
-            first = self.resolver._first_dep
-            order = np.lexsort((first, net.trip_block))
-            blocks: dict[str, list[int]] = {}
-            for t in order.tolist():
-                b = str(net.trip_block[t])
-                if b and first[t] >= 0:
-                    blocks.setdefault(b, []).append(t)
-            self._blocks = {
-                b: (np.array(ts, dtype=np.int64), first[np.array(ts)]) for b, ts in blocks.items()
-            }
-        got = self._blocks.get(plan.block_id)
-        if got is None:
-            return None
-        trips, starts = got
-        running = self.resolver._running_mask(service_date)
-        end = plan.arr[-1]
-        i = int(np.searchsorted(starts, end, side="left"))
-        while i < len(trips):
-            t = int(trips[i])
-            if t != plan.trip and running[t]:
-                return t
-            i += 1
-        return None
 
     # ----- the public API -----------------------------------------------------------------
     def vehicles(self) -> list[VehicleState]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from predictor_line import DAY, line_network
 
-from predictor.matching import TripPlan, _toy_plan, locate, locate_anywhere
+from predictor.matching import TripPlan, TripResolver, _toy_plan, locate, locate_anywhere
 
 
 def out_and_back() -> TripPlan:
@@ -63,3 +64,15 @@ def test_plan_of_a_real_trip(cairns) -> None:  # type: ignore[no-untyped-def]
         )
         sx, sy = plan.to_xy(lat, lon)
         assert np.hypot(x - sx, y - sy) < 150.0
+
+
+def test_next_trip_of_a_block_is_the_first_that_runs_after_it_ends() -> None:
+    net = line_network(n_trips=4)
+    res = TripResolver(net, lambda t: TripPlan.build(net, t))
+    t = [net.trip_index(f"t{i}") for i in range(4)]
+    assert res.next_in_block(t[0], DAY) == t[1]
+    assert res.next_in_block(t[2], DAY) == t[3]
+    assert res.next_in_block(t[3], DAY) is None  # the end of the block
+    assert res.next_in_block(t[0], "20250101") is None  # a day the service does not run
+    lone = line_network(n_trips=2, block=False)
+    assert TripResolver(lone, lambda i: TripPlan.build(lone, i)).next_in_block(0, DAY) is None
