@@ -126,7 +126,9 @@ class SegmentTable:
         self._sched_sum = RATIO_PRIOR_S
         self.dwell_mean: F64 = np.full(n_stops, default_dwell)
         self.dwell_n: F64 = np.zeros(n_stops)
-        self._cache: dict[int, tuple[float, F64, F64]] = {}
+        # per hour bin: when built, and every link's blended mean and variance (the variance
+        # already floored at min_sd**2) as plain lists, read a few dozen at a time per ping
+        self._cache: dict[int, tuple[float, list[float], list[float]]] = {}
         self.refresh_s = refresh_s
         self.min_sd = _MIN_SD
         self.prior_sd = 15.0
@@ -214,16 +216,17 @@ class SegmentTable:
             self.bin_mean[seg, b] += a * diff
             self.bin_var[seg, b] = (1.0 - a) * (self.bin_var[seg, b] + a * diff * diff)
         self.bin_n[seg, b] = bn + 1
+        floor = self.min_sd * self.min_sd
         for b_, (t_, mean_, var_) in self._cache.items():
             if seg >= len(mean_):
                 continue  # a link keyed after this cache was built: the next estimate rebuilds it
-            m1, v1 = self._blend(np.array([seg]), b_, t_)
-            mean_[seg], var_[seg] = m1[0], v1[0]
+            m1, v1 = self._blend_one(seg, b_, t_)
+            mean_[seg], var_[seg] = m1, max(v1, floor)
         if sched > 0.0:
             keep = 1.0 - RATIO_ALPHA
             self._obs_sum = keep * self._obs_sum + min(seconds, 4.0 * sched)
             self._sched_sum = keep * self._sched_sum + sched
-            self.ratio = min(max(self._obs_sum / self._sched_sum, 0.25), 4.0)
+            self.ratio = float(min(max(self._obs_sum / self._sched_sum, 0.25), 4.0))
 
     def _choose(self, seg: int, seconds: float, n: float) -> None:
         """Score every candidate weight on this bus's link time, then learn it under each; switch
@@ -276,6 +279,61 @@ class SegmentTable:
         mean = np.where((bn > 0) | (rn > 0), mean, np.nan)
         return mean, var
 
+    def _blend_one(self, seg: int, b: int, now: float) -> tuple[float, float]:
+        """:meth:`_blend` of one link in plain floats: the same operations in the same order,
+        so the same numbers to the bit (the exponential is numpy's, which differs from
+        ``math.exp`` in the last bit now and then)."""
+        bn = float(self.bin_n[seg, b])
+        rn = float(self.rec_n[seg])
+        hist_var = float(self.bin_var[seg, b]) * (1.0 + 1.0 / max(bn, 1.0))
+        rec = float(self.rec_mean[seg])
+        if bn > 0:
+            age = now - float(self.rec_t[seg])
+            age = 0.0 if age < 0.0 else age  # np.maximum(age, 0.0): NaN kept
+            w = float(np.exp(-age / self.tau)) * (rn / (rn + 0.5))
+            hist = float(self.bin_mean[seg, b])
+        else:
+            w = 1.0 if rn > 0 else 0.0
+            hist = rec
+        mean = w * rec + (1.0 - w) * hist
+        d = rec - hist
+        var = w * float(self.rec_var[seg]) + (1.0 - w) * hist_var + w * (1.0 - w) * (d * d)
+        if not (bn > 0 or rn > 0):
+            mean = math.nan
+        return mean, var
+
+    def _table(self, tod: float, now: float) -> tuple[list[float], list[float]]:
+        """The cached blended estimates of every link for the hour of ``tod``."""
+        b = min(max(int(tod // 3600), 0), N_BINS - 1)
+        got = self._cache.get(b)
+        # pings of several sources arrive a little out of time order: an estimate up to
+        # refresh_s older or newer than the clock is as good (rebuilding costs the whole table)
+        if got is None or abs(now - got[0]) > self.refresh_s or len(got[1]) < self.n:
+            m_all, v_all = self._blend(np.arange(self.n), b, now)
+            got = (now, m_all.tolist(), np.maximum(v_all, self.min_sd * self.min_sd).tolist())
+            self._cache[b] = got
+        return got[1], got[2]
+
+    def estimate_list(
+        self, segs: list[int], sched: list[float], tod: float, now: float
+    ) -> tuple[list[float], list[float]]:
+        """:meth:`estimate` on and to plain lists (the tracker's per-ping path: a few dozen
+        links, where numpy's per-call overhead would dominate). The same numbers to the bit."""
+        mean_c, var_c = self._table(tod, now)
+        mean = [mean_c[s] for s in segs]
+        var = [var_c[s] for s in segs]
+        if any(map(math.isnan, mean)):
+            ratio, psd = float(self.ratio), float(self.prior_sd)
+            floor = float(self.min_sd * self.min_sd)
+            for i, m in enumerate(mean):
+                if m != m:
+                    s = sched[i]
+                    prior = (1.0 if s < 1.0 else s) * ratio  # np.maximum(s, 1.0) * ratio
+                    mean[i] = prior
+                    d = 0.3 * prior + psd
+                    var[i] = max(d * d, floor)
+        return mean, var
+
     def estimate(self, segs: I64, sched: F64, tod: float, now: float) -> tuple[F64, F64]:
         """Mean and variance of each link's time for a bus driving it around ``tod``.
 
@@ -294,20 +352,5 @@ class SegmentTable:
         -------
         mean, var : NDArray[np.float64]
         """
-        b = min(max(int(tod // 3600), 0), N_BINS - 1)
-        got = self._cache.get(b)
-        # pings of several sources arrive a little out of time order: an estimate up to
-        # refresh_s older or newer than the clock is as good (rebuilding costs the whole table)
-        if got is None or abs(now - got[0]) > self.refresh_s or len(got[1]) < self.n:
-            all_segs = np.arange(self.n)
-            m_all, v_all = self._blend(all_segs, b, now)
-            got = (now, m_all, v_all)
-            self._cache[b] = got
-        mean = got[1][segs]
-        var = got[2][segs]
-        missing = np.isnan(mean)
-        if missing.any():
-            prior = np.maximum(sched, 1.0) * self.ratio
-            mean = np.where(missing, prior, mean)
-            var = np.where(missing, (0.3 * prior + self.prior_sd) ** 2, var)
-        return mean, np.maximum(var, self.min_sd * self.min_sd)
+        mean, var = self.estimate_list(segs.tolist(), sched.tolist(), tod, now)
+        return np.array(mean, dtype=np.float64), np.array(var, dtype=np.float64)

@@ -278,8 +278,8 @@ class _Vehicle:
         self.pend_sigma: F64 = np.zeros((0, N_BUCKETS))
         self.pend_n: F64 = np.zeros((0, N_BUCKETS))
         self.last_p50: F64 = np.zeros(0)
-        self.segs: I64 = np.zeros(0, dtype=np.int64)
-        self.sched_link: F64 = np.zeros(0)
+        self.segs: list[int] = []
+        self.sched_link: list[float] = []
         self.service_date = ""
         self.origin = 0.0
         self.inferred = False
@@ -312,7 +312,7 @@ class Tracker:
         # the median is the forecast itself: only the interval around it is calibrated
         self.calibrator = IntervalCalibrator(shrink_bias=0.0)
         self._plans: dict[int, TripPlan] = {}
-        self._segs: dict[int, tuple[I64, F64]] = {}
+        self._segs: dict[int, tuple[list[int], list[float]]] = {}
         self.resolver = TripResolver(network, self.plan)
         self._vehicles: dict[str, _Vehicle] = {}
         self._trip_vehicle: dict[int, str] = {}
@@ -345,11 +345,12 @@ class Tracker:
             self._plans[trip] = p
         return p
 
-    def _links(self, plan: TripPlan) -> tuple[I64, F64]:
+    def _links(self, plan: TripPlan) -> tuple[list[int], list[float]]:
+        """The link rows of a trip and their scheduled times (cached)."""
         got = self._segs.get(plan.trip)
         if got is None:
-            segs = self.segments.keys(plan.stops)
-            sched = np.maximum(np.diff(plan.arr), 0.0)
+            segs = self.segments.keys(plan.stops).tolist()
+            sched = np.maximum(np.diff(plan.arr), 0.0).tolist()
             got = (segs, sched)
             self._segs[plan.trip] = got
         return got
@@ -715,8 +716,8 @@ class Tracker:
                 )
                 if laid_over and not math.isnan(prev):
                     # learn where buses of this pattern wait: the link they took far longer on
-                    waited = ta - prev > float(v.sched_link[k - 1]) + self.config.layover_early_s
-                    self._learn_layover(int(v.segs[k - 1]), waited)
+                    waited = ta - prev > v.sched_link[k - 1] + self.config.layover_early_s
+                    self._learn_layover(v.segs[k - 1], waited)
                     if waited:
                         # how late buses really leave a layover: online median, 10 s steps
                         late = ta - (v.origin + float(plan.arr[k]))
@@ -730,10 +731,10 @@ class Tracker:
                     # it was on this trip early yet left the first stop on time: it waited
                     # before the first stop, on none of the terminal zone's links
                     for j in range(plan.zone_end):
-                        self._learn_layover(int(v.segs[j]), False)
+                        self._learn_layover(v.segs[j], False)
                 if not math.isnan(prev) and not laid_over:
                     self.segments.observe(
-                        int(v.segs[k - 1]), ta - prev, ta - v.origin, float(v.sched_link[k - 1]), ta
+                        v.segs[k - 1], ta - prev, ta - v.origin, v.sched_link[k - 1], ta
                     )
                 dep_prev = v.dep_obs[k - 1]
                 if not math.isnan(dep_prev):
@@ -806,13 +807,13 @@ class Tracker:
     def _forecast(
         self,
         plan: TripPlan,
-        segs: I64,
-        sched_link: F64,
+        segs: list[int],
+        sched_link: list[float],
         origin: float,
         k0: int,
         start: tuple[float, float, float],
         now: float,
-        links: tuple[F64, F64] | None = None,
+        links: tuple[list[float], list[float]] | None = None,
         wait_link: int | None = None,
         leave_by: float = -math.inf,
     ) -> tuple[list[float], list[float]]:
@@ -825,10 +826,13 @@ class Tracker:
         if m <= 0:
             return [], []
         t0, var0, hold0 = start
-        mean = var = np.zeros(0)
+        mean: list[float] = []
+        var: list[float] = []
         if m > 1:
             if links is None:
-                mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
+                mean, var = self.segments.estimate_list(
+                    segs[k0:], sched_link[k0:], t0 - origin, now
+                )
             else:
                 mean, var = links
         if m > 1 and self._holds(plan.route_id):
@@ -843,7 +847,7 @@ class Tracker:
         if tp is not None and wait_link is not None and k0 <= wait_link < n - 1:
             tp[wait_link - k0] = True  # the bus leaves its layover spot on schedule
         if tp is None or not tp.any():
-            return _running_sum(t0, var0, mean.tolist(), var.tolist(), hold0)
+            return _running_sum(t0, var0, mean, var, hold0)
         link = np.zeros(m)
         link_var = np.zeros(m)
         link[1:] = mean
@@ -906,13 +910,11 @@ class Tracker:
                 frac = min(max((dist[nxt] - d) / (span - DEPART_RADIUS_M), 0.0), 1.0)
         return t + frac * L, frac * L_var + 4.0, hold0
 
-    def _layover_link(self, plan: TripPlan, segs: I64, k_from: int) -> int | None:
+    def _layover_link(self, plan: TripPlan, segs: list[int], k_from: int) -> int | None:
         """First link ``j >= k_from`` of the terminal zone where buses are seen to wait."""
         got = self._wait_links.get(plan.trip)
         if got is None or got[0] != self._layover_version:
-            waits = [
-                j for j in range(plan.zone_end) if self._layover_at.get(int(segs[j]), 0.0) >= 0.5
-            ]
+            waits = [j for j in range(plan.zone_end) if self._layover_at.get(segs[j], 0.0) >= 0.5]
             got = (self._layover_version, waits)
             self._wait_links[plan.trip] = got
         for j in got[1]:
@@ -935,12 +937,14 @@ class Tracker:
             end_t, end_var = t, 0.0
         else:
             k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
-            mean, lvar = self.segments.estimate(v.segs[k1:], v.sched_link[k1:], t - v.origin, t)
+            mean, lvar = self.segments.estimate_list(
+                v.segs[k1:], v.sched_link[k1:], t - v.origin, t
+            )
             if nxt == 0:
                 start = self._current_link(v, plan, t, 0.0, 0.0)
             else:
-                start = self._current_link(v, plan, t, float(mean[0]), float(lvar[0]))
-                mean, lvar = mean[1:], lvar[1:]
+                start = self._current_link(v, plan, t, mean[0], lvar[0])
+                del mean[0], lvar[0]
             wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
             leave_by = (
                 self._leave_by(plan, wait, v.turn_ref, v.turn_sched)

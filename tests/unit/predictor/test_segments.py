@@ -132,3 +132,38 @@ def test_forgetting_is_learned_from_the_buses() -> None:
     assert fixed.alpha == 0.25
     with pytest.raises(ValueError, match="alpha_choices"):
         SegmentTable(alpha_choices=(0.0, 0.5))
+
+
+def test_cached_estimates_updated_in_place_equal_a_rebuild_to_the_bit() -> None:
+    """A bus driving a link updates that link's cached blend in plain floats; the numbers are
+    the ones a whole-table rebuild (numpy) gives for the same clock, and the list and array
+    APIs agree, priors for links never driven included."""
+    rng = np.random.default_rng(5)
+    tab = SegmentTable(refresh_s=1e9)
+    n = 400
+    segs = [tab.key(i, i + 1) for i in range(n)]
+    sched = rng.uniform(0.0, 200.0, n).tolist()
+    built = T0 + 20000.0
+    hours = (36000.0, 39600.0, 43200.0)
+    for tod in hours:  # the hours' caches, built at `built`
+        tab.estimate_list(segs, sched, tod, built)
+    for _ in range(4000):
+        seg = int(rng.integers(0, n - 20))  # the last twenty links are never driven
+        when = T0 + rng.uniform(0.0, 19000.0)
+        tod = float(rng.uniform(36000.0, 43000.0))
+        tab.observe(seg, float(rng.uniform(20.0, 400.0)), tod, sched[seg], when)
+    for tod in hours:
+        mean, var = tab.estimate_list(segs, sched, tod, built)
+        fresh = SegmentTable(refresh_s=1e9)
+        fresh.__dict__.update({k: v for k, v in tab.__dict__.items() if k != "_cache"})
+        fresh._cache = {}
+        again, again_var = fresh.estimate_list(segs, sched, tod, built)
+        assert mean == again
+        assert var == again_var
+        m_arr, v_arr = tab.estimate(np.array(segs), np.array(sched), tod, built)
+        assert m_arr.tolist() == mean
+        assert v_arr.tolist() == var
+        assert all(type(x) is float for x in mean + var)
+    assert tab.estimate_list(segs[-20:], sched[-20:], 36000.0, built)[0] == [
+        max(s, 1.0) * tab.ratio for s in sched[-20:]
+    ]

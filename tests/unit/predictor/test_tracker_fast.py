@@ -110,9 +110,9 @@ def test_predictions_follow_the_links_as_they_learn(line: Network, origin: float
         if slow_s is not None:
             plan = tr.plan(0)
             segs, sched = tr._links(plan)
-            for seg in segs.tolist():
+            for seg in segs:
                 for k in range(5):
-                    tr.segments.observe(seg, slow_s, FIRST_DEP, float(sched[0]), t - 60.0 * k)
+                    tr.segments.observe(seg, slow_s, FIRST_DEP, sched[0], t - 60.0 * k)
         out = tr.process(ping, ping.timestamp)
         return max(p.predicted for p in out.predictions if p.trip_id == "t0")
 
