@@ -16,10 +16,12 @@ add along links; a binding hold resets the accumulated variance, since the bus w
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEPART_RADIUS_M", "chain", "crossings", "ref_stop", "shortest_layovers"]
+__all__ = ["DEPART_RADIUS_M", "chain", "crossed", "crossings", "ref_stop", "shortest_layovers"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -58,6 +60,24 @@ def crossings(dist: F64, d0: float, t0: float, d1: float, t1: float) -> tuple[I6
         return ks[:0], np.zeros(0)
     times = t0 + (dist[lo:hi] - d0) / (d1 - d0) * (t1 - t0)
     return ks, times
+
+
+def crossed(
+    dist: list[float], d0: float, t0: float, d1: float, t1: float
+) -> tuple[int, list[float]]:
+    """:func:`crossings` on a plain list (once per ping that passes a stop): the first index
+    ``k`` passed and the times of stops ``k, k + 1, ...``; the same numbers to the bit.
+
+    Examples
+    --------
+    >>> crossed([0.0, 100.0, 250.0, 400.0], 50.0, 10.0, 300.0, 60.0)
+    (1, [20.0, 50.0])
+    """
+    lo = bisect_right(dist, d0)
+    if not d1 > d0:
+        return lo, []
+    span, dt = d1 - d0, t1 - t0
+    return lo, [t0 + (d - d0) / span * dt for d in dist[lo : bisect_right(dist, d1)]]
 
 
 def chain(

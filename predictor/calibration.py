@@ -60,6 +60,7 @@ class IntervalCalibrator:
         self._n = np.zeros(N_BUCKETS, dtype=np.int64)
         self._since = 0
         self._q = np.tile(np.array([_Z10, 0.0, -_Z10]), (N_BUCKETS, 1))
+        self._rows: list[list[float]] = self._q.tolist()
 
     def add(self, bucket: int, z: float) -> None:
         """Record one standardised error of a prediction issued in ``bucket``."""
@@ -81,10 +82,15 @@ class IntervalCalibrator:
                 q = np.quantile(self._buf[b, :n], [0.1, 0.5, 0.9])
                 q[1] *= self.shrink_bias
                 self._q[b] = q
+        self._rows = self._q.tolist()
 
     def quantiles(self) -> F64:
         """``(bucket, 3)`` array: the z of p10, p50 and p90 per bucket."""
         return self._q
+
+    def quantile_rows(self) -> list[list[float]]:
+        """:meth:`quantiles` as plain lists (read per prediction; do not modify)."""
+        return self._rows
 
     def counts(self) -> NDArray[np.int64]:
         """Errors seen per bucket."""

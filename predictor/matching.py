@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
+from predictor.arrivals import DEPART_RADIUS_M
 from transit.calendar import trips_on
 from transit.geometry import EARTH_RADIUS_M, LocalProjection, cumulative_length
 from transit.network import Network
@@ -108,6 +109,9 @@ class TripPlan:
     arr_l: list[float] = field(default_factory=list)
     dep_l: list[float] = field(default_factory=list)
     arrive_l: list[float] = field(default_factory=list)
+    #: per stop: where progress counts as a departure (``DEPART_RADIUS_M`` past the stop)
+    depart_l: list[float] = field(default_factory=list)
+    timepoint_l: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.arrive_dist) != len(self.dist):
@@ -128,6 +132,8 @@ class TripPlan:
         put(self, "arr_l", self.arr.tolist())
         put(self, "dep_l", self.dep.tolist())
         put(self, "arrive_l", self.arrive_dist.tolist())
+        put(self, "depart_l", (self.dist + DEPART_RADIUS_M).tolist())
+        put(self, "timepoint_l", self.timepoint.tolist())
 
     @property
     def length(self) -> float:

@@ -69,7 +69,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.arrivals import DEPART_RADIUS_M, chain, crossings, ref_stop, shortest_layovers
+from predictor.arrivals import DEPART_RADIUS_M, chain, crossed, ref_stop, shortest_layovers
 from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
 from predictor.events import (
     Flag,
@@ -251,7 +251,7 @@ class _Vehicle:
         self.plan: TripPlan | None = None
         self.emitted: dict[tuple[str, int], Prediction] = {}
         self.next_trip = -1
-        self.next_p50: F64 = np.zeros(0)
+        self.next_p50: list[float] = []
         self.last_state: VehicleState | None = None
         self.last_ping: Ping | None = None
         self.jump_n = 0
@@ -272,12 +272,14 @@ class _Vehicle:
         self.prog_t = -math.inf
         self.k_arr = 0
         self.k_dep = 0
-        self.arr_obs: F64 = np.zeros(0)
-        self.dep_obs: F64 = np.zeros(0)
-        self.pend_pred: F64 = np.zeros((0, N_BUCKETS))
-        self.pend_sigma: F64 = np.zeros((0, N_BUCKETS))
-        self.pend_n: F64 = np.zeros((0, N_BUCKETS))
-        self.last_p50: F64 = np.zeros(0)
+        self.arr_obs: list[float] = []  # per stop: observed arrival (nan: not seen)
+        self.dep_obs: list[float] = []
+        # per (stop k, horizon bucket b) at [k * N_BUCKETS + b]: the prediction sampled to
+        # score against the stop's arrival, its standard deviation and the predictions seen
+        self.pend_pred: list[float] = []
+        self.pend_sigma: list[float] = []
+        self.pend_n: list[float] = []
+        self.last_p50: list[float] = []  # per stop: the last p50 emitted (nan: none)
         self.segs: list[int] = []
         self.sched_link: list[float] = []
         self.service_date = ""
@@ -614,12 +616,12 @@ class Tracker:
         v.service_date = res.service_date
         v.origin = res.origin
         n = len(plan.dist)
-        v.arr_obs = np.full(n, np.nan)
-        v.dep_obs = np.full(n, np.nan)
-        v.pend_pred = np.zeros((n, N_BUCKETS))
-        v.pend_sigma = np.zeros((n, N_BUCKETS))
-        v.pend_n = np.zeros((n, N_BUCKETS))
-        v.last_p50 = np.full(n, np.nan)
+        v.arr_obs = [math.nan] * n
+        v.dep_obs = [math.nan] * n
+        v.pend_pred = [0.0] * (n * N_BUCKETS)
+        v.pend_sigma = [0.0] * (n * N_BUCKETS)
+        v.pend_n = [0.0] * (n * N_BUCKETS)
+        v.last_p50 = [math.nan] * n
         v.segs, v.sched_link = self._links(plan)
         self._trip_vehicle[plan.trip] = v.vid
         return withdrawn
@@ -635,7 +637,7 @@ class Tracker:
         k = ref_stop(old.arr)
         if v.k_arr <= k:
             return math.nan, 0.0
-        return float(v.arr_obs[k]), float(old.arr[-1] - old.arr[k])
+        return v.arr_obs[k], float(old.arr[-1] - old.arr[k])
 
     def _leave_by(self, plan: TripPlan, wait: int | None, ref: float, to_end: float) -> float:
         """Earliest arrival at the stop after the layover spot of ``plan`` (the first stop
@@ -683,7 +685,7 @@ class Tracker:
     def _withdraw(self, v: _Vehicle) -> None:
         """Forget every current prediction of a vehicle (the stop index is cleaned lazily)."""
         v.emitted = {}
-        v.last_p50[:] = np.nan
+        v.last_p50 = [math.nan] * len(v.last_p50)
         v.next_trip = -1
 
     # ----- observed arrivals ---------------------------------------------------------------
@@ -696,11 +698,11 @@ class Tracker:
             return visits, traversals
         n = len(plan.dist)
         if (v.k_arr >= n or d1 < plan.arrive_l[v.k_arr]) and (
-            v.k_dep >= n or d1 < plan.dist_l[v.k_dep] + DEPART_RADIUS_M
+            v.k_dep >= n or d1 < plan.depart_l[v.k_dep]
         ):
             return visits, traversals  # no stop passed since the last fix (the usual case)
-        ks, times = crossings(plan.arrive_dist, d0, t0, d1, t1)
-        for k, ta in zip(ks.tolist(), times.tolist(), strict=True):
+        k1, times = crossed(plan.arrive_l, d0, t0, d1, t1)
+        for k, ta in enumerate(times, k1):
             if k < v.k_arr:
                 continue
             v.arr_obs[k] = ta
@@ -712,7 +714,7 @@ class Tracker:
                     prev = v.dep_obs[k - 1] if k - 1 == 0 else prev
                 laid_over = (
                     k - 1 < plan.zone_end
-                    and prev < v.origin + float(plan.dep[k - 1]) - self.config.layover_early_s
+                    and prev < v.origin + plan.dep_l[k - 1] - self.config.layover_early_s
                 )
                 if laid_over and not math.isnan(prev):
                     # learn where buses of this pattern wait: the link they took far longer on
@@ -720,7 +722,7 @@ class Tracker:
                     self._learn_layover(v.segs[k - 1], waited)
                     if waited:
                         # how late buses really leave a layover: online median, 10 s steps
-                        late = ta - (v.origin + float(plan.arr[k]))
+                        late = ta - (v.origin + plan.arr_l[k])
                         m = self._leave_late.get(plan.route_id, 0.0)
                         self._leave_late[plan.route_id] = m + (10.0 if late > m else -10.0)
                 elif (
@@ -747,14 +749,14 @@ class Tracker:
                             plan.stop_ids[k],
                             dep_prev,
                             ta,
-                            float(plan.dist[k] - plan.dist[k - 1]),
+                            plan.dist_l[k] - plan.dist_l[k - 1],
                         )
                     )
             self._score(v, k, ta)
             if k == n - 1:
                 visits.append(self._visit(v, plan, k, ta, None))
-        kd, tdep = crossings(plan.dist + DEPART_RADIUS_M, d0, t0, d1, t1)
-        for k, td in zip(kd.tolist(), tdep.tolist(), strict=True):
+        k1, tdep = crossed(plan.depart_l, d0, t0, d1, t1)
+        for k, td in enumerate(tdep, k1):
             if k < v.k_dep:
                 continue
             v.k_dep = k + 1
@@ -764,8 +766,8 @@ class Tracker:
                 visits.append(self._visit(v, plan, 0, td, td))
             elif not math.isnan(ta) and k < n - 1:
                 self.segments.observe_dwell(int(plan.stops[k]), td - ta)
-                if plan.timepoint[k]:
-                    self._learn_hold(plan.route_id, ta, td, v.origin + float(plan.dep[k]))
+                if plan.timepoint_l[k]:
+                    self._learn_hold(plan.route_id, ta, td, v.origin + plan.dep_l[k])
                 visits.append(self._visit(v, plan, k, ta, td))
         return visits, traversals
 
@@ -781,7 +783,7 @@ class Tracker:
         return self.config.hold_at_timepoints and self._hold_rate.get(route_id, 0.5) > 0.5
 
     def _visit(self, v: _Vehicle, plan: TripPlan, k: int, ta: float, td: float | None) -> StopVisit:
-        sched = v.origin + (plan.dep[k] if k == 0 else plan.arr[k])
+        sched = v.origin + (plan.dep_l[k] if k == 0 else plan.arr_l[k])
         return StopVisit(
             v.vid,
             plan.trip_id,
@@ -797,11 +799,14 @@ class Tracker:
     def _score(self, v: _Vehicle, k: int, actual: float) -> None:
         """An observed arrival scores the predictions sampled for it earlier: it teaches the
         interval calibrator (per bucket)."""
-        sig = v.pend_sigma[k]
-        for b in np.flatnonzero(sig > 0.0).tolist():
-            self.calibrator.add(b, (actual - float(v.pend_pred[k, b])) / sig[b])
-        sig[:] = 0.0
-        v.pend_n[k] = 0.0
+        sig, pred, cnt = v.pend_sigma, v.pend_pred, v.pend_n
+        for b in range(N_BUCKETS):
+            kb = k * N_BUCKETS + b
+            s = sig[kb]
+            if s > 0.0:
+                self.calibrator.add(b, (actual - pred[kb]) / s)
+            sig[kb] = 0.0
+            cnt[kb] = 0.0
 
     # ----- prediction ---------------------------------------------------------------------
     def _forecast(
@@ -988,7 +993,7 @@ class Tracker:
                 kr = self._ref_of.get(plan.trip)
                 if kr is None:
                     kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
-                ref = float(v.arr_obs[kr]) if kr < nxt else float(arrival[kr - nxt])
+                ref = v.arr_obs[kr] if kr < nxt else arrival[kr - nxt]
                 leave_by = self._leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
                 a2, v2 = self._forecast(
                     nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
@@ -1051,46 +1056,54 @@ class Tracker:
                 var_l = var_l[:m]
         if m == 0:
             return ()
-        sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var_l]
-        b = [bisect_right(_EDGES, a - tf) for a in raw]  # a negative horizon: first bucket
-        arr_l = plan.arr_l
-        q = self.calibrator.quantiles().tolist()
-        p50 = [tf if tf > x else x for x in raw]
+        # the standard deviation and horizon bucket of every stop only on the pings sampled
+        # for calibration; else only of the stops emitted (a few)
+        sigma: list[float] | None = None
+        b: list[int] = []
         v.ping_n += 1
         if pending and v.ping_n % CALIBRATE_EVERY == 0:
+            sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var_l]
+            b = [bisect_right(_EDGES, a - tf) for a in raw]  # a negative horizon: first bucket
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
             # so the calibrator sees the whole bucket, not only its shortest horizons
             draw = self._rng.random(m).tolist()
             pend_n, pend_pred, pend_sigma = v.pend_n, v.pend_pred, v.pend_sigma
             for i in range(m):
-                kb = (k0 + i, b[i])
+                kb = (k0 + i) * N_BUCKETS + b[i]
                 cnt = pend_n[kb] + 1.0
                 pend_n[kb] = cnt
                 if draw[i] * cnt < 1.0:
                     pend_pred[kb] = raw[i]
                     pend_sigma[kb] = sigma[i]
+        arr_l = plan.arr_l
+        q = self.calibrator.quantile_rows()
         if pending:
             last = v.last_p50
         else:
             if v.next_trip != plan.trip:
                 v.next_trip = plan.trip
-                v.next_p50 = np.full(len(plan.dist), np.nan)
+                v.next_p50 = [math.nan] * len(plan.dist)
             last = v.next_p50
-        old = last[k0 : k0 + m].tolist()
+        old = last[k0 : k0 + m]
         change = c.emit_change_s
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
         stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, v.origin
         emitted = v.emitted
         index = self._stop_vehicles
         out: list[Prediction] = []
-        for i in range(m):
-            p = p50[i]
-            if abs(p - old[i]) < change:  # NaN counts as changed
+        for i, a, o in zip(range(m), raw, old, strict=True):
+            p = tf if tf > a else a
+            if abs(p - o) < change:  # NaN counts as changed
                 continue
             k = k0 + i
             last[k] = p
             # the interval only for what is emitted
-            a, s, qb = raw[i], sigma[i], q[b[i]]
+            if sigma is None:
+                x = var_l[i]
+                s = math.sqrt(x) if x >= 0.0 else math.nan
+                qb = q[bisect_right(_EDGES, a - tf)]
+            else:
+                s, qb = sigma[i], q[b[i]]
             lo = a + qb[0] * s
             lo = p if p < lo else lo
             hi = a + qb[2] * s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from predictor.arrivals import chain, crossings, ref_stop, shortest_layovers
+from predictor.arrivals import chain, crossed, crossings, ref_stop, shortest_layovers
 
 
 def test_crossings_interpolate_and_include_the_far_end() -> None:
@@ -15,6 +15,20 @@ def test_crossings_interpolate_and_include_the_far_end() -> None:
     assert t.tolist() == pytest.approx([10.0, 20.0])
     k2, _ = crossings(dist, 150.0, 0.0, 150.0, 10.0)
     assert k2.tolist() == []
+
+
+def test_crossed_on_a_list_is_crossings_to_the_bit() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        dist = np.sort(rng.uniform(0.0, 5000.0, int(rng.integers(1, 40))))
+        d0 = float(rng.uniform(-100.0, 5100.0))
+        d1 = d0 + float(rng.uniform(0.0, 800.0)) * float(rng.integers(0, 2))
+        t0 = float(rng.uniform(1.7e9, 1.8e9))
+        t1 = t0 + float(rng.uniform(1.0, 120.0))
+        k, t = crossings(dist, d0, t0, d1, t1)
+        k1, t_list = crossed(dist.tolist(), d0, t0, d1, t1)
+        assert t_list == t.tolist()
+        assert list(range(k1, k1 + len(t_list))) == k.tolist()
 
 
 def test_chain_without_holds_is_a_cumulative_sum() -> None:
