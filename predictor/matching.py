@@ -42,6 +42,7 @@ from transit.times import parse_date, parse_gtfs_time, service_day_origin
 
 __all__ = [
     "Match",
+    "SegmentStore",
     "TripPlan",
     "TripResolver",
     "locate",
@@ -275,17 +276,146 @@ def locate(plan: TripPlan, x: float, y: float, lo_d: float, hi_d: float) -> Matc
     (190, 4)
     """
     cum = plan.cum_l
-    n = len(cum)
-    if n < 2:
+    if len(cum) < 2:
         return Match(cum[0], math.hypot(x - float(plan.px[0]), y - float(plan.py[0])))
+    lo, hi = _window(cum, lo_d, hi_d)
+    along, off = _nearest(plan, x, y, lo, hi)
+    d = min(max(along, lo_d), hi_d)
+    return Match(d, off)
+
+
+def _window(cum: list[float], lo_d: float, hi_d: float) -> tuple[int, int]:
+    """The shape segments ``lo..hi-1`` (at least one) covering ``lo_d..hi_d`` metres along a
+    shape of two or more points with cumulative lengths ``cum``."""
+    n = len(cum)
     lo = max(bisect_right(cum, lo_d) - 1, 0)
     hi = min(bisect_left(cum, hi_d), n - 1)
     if hi <= lo:
         hi = min(lo + 1, n - 1)
         lo = hi - 1
-    along, off = _nearest(plan, x, y, lo, hi)
-    d = min(max(along, lo_d), hi_d)
-    return Match(d, off)
+    return lo, hi
+
+
+class SegmentStore:
+    """The shape segments of many trip plans in one set of arrays, to :func:`locate` a batch of
+    pings (each on its own plan and window) with a few numpy calls instead of a few dozen per
+    ping. Plans are added on first use and kept (a tracker's plans are cached for good).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plan = _toy_plan(np.array([0.0, 100.0, 100.0, 0.0]), np.array([0.0, 0.0, 10.0, 10.0]))
+    >>> store = SegmentStore()
+    >>> [(round(m.dist), round(m.offset)) for m in store.locate_many(
+    ...     [plan, plan], [20.0, 20.0], [6.0, 6.0], [150.0, 0.0], [400.0, 100.0])]
+    [(190, 4), (20, 6)]
+    """
+
+    _FIELDS = ("ax", "ay", "dx", "dy", "len2", "cum", "dc")
+
+    def __init__(self) -> None:
+        self._at: dict[int, tuple[TripPlan, int]] = {}
+        self.n = 0
+        self._arrays: list[F64] = [np.zeros(0) for _ in self._FIELDS]
+
+    def offset(self, plan: TripPlan) -> int:
+        """Row of the plan's first segment in the store (added when new)."""
+        got = self._at.get(plan.trip)
+        if got is not None and got[0] is plan:
+            return got[1]
+        cols = (
+            plan.px[:-1],
+            plan.py[:-1],
+            plan.seg_dx,
+            plan.seg_dy,
+            plan.seg_len2,
+            plan.cum[:-1],
+            plan.seg_dc,
+        )
+        k = len(plan.seg_dx)
+        start = self.n
+        if start + k > len(self._arrays[0]):
+            cap = max(2 * len(self._arrays[0]), start + k, 4096)
+            grown = []
+            for a in self._arrays:
+                b = np.zeros(cap)
+                b[:start] = a[:start]
+                grown.append(b)
+            self._arrays = grown
+        for a, col in zip(self._arrays, cols, strict=True):
+            a[start : start + k] = col
+        self.n = start + k
+        self._at[plan.trip] = (plan, start)
+        return start
+
+    def locate_many(
+        self,
+        plans: list[TripPlan],
+        xs: list[float],
+        ys: list[float],
+        lo_ds: list[float],
+        hi_ds: list[float],
+    ) -> list[Match]:
+        """:func:`locate` of each ``(plan, x, y, lo_d, hi_d)``, the same numbers to the bit:
+        the same element-wise operations in the same order, on the windows of all the pings
+        laid end to end; the nearest segment of each is the first that reaches its minimum.
+
+        Raises
+        ------
+        ValueError
+            When the lists differ in length or a plan's shape has fewer than two points.
+        """
+        m = len(plans)
+        if not (len(xs) == len(ys) == len(lo_ds) == len(hi_ds) == m):
+            raise ValueError("locate_many needs one x, y, lo_d and hi_d per plan")
+        if m == 0:
+            return []
+        starts: list[int] = []
+        lens: list[int] = []
+        for plan, lo_d, hi_d in zip(plans, lo_ds, hi_ds, strict=True):
+            if len(plan.cum_l) < 2:
+                raise ValueError(f"trip {plan.trip_id}: a shape of one point has no segments")
+            lo, hi = _window(plan.cum_l, lo_d, hi_d)
+            starts.append(self.offset(plan) + lo)
+            lens.append(hi - lo)
+        ax_all, ay_all, dx_all, dy_all, len2_all, cum_all, dc_all = self._arrays
+        n_of = np.array(lens)
+        first = np.cumsum(n_of) - n_of  # where each ping's window starts in the flat arrays
+        idx = np.repeat(np.array(starts) - first, n_of)
+        idx += np.arange(len(idx))
+        x = np.repeat(np.array(xs), n_of)
+        y = np.repeat(np.array(ys), n_of)
+        ax = ax_all[idx]
+        ay = ay_all[idx]
+        dx = dx_all[idx]
+        dy = dy_all[idx]
+        # the arithmetic of _nearest, element by element
+        t = (x - ax) * dx
+        t += (y - ay) * dy
+        t /= len2_all[idx]
+        np.maximum(t, 0.0, out=t)
+        np.minimum(t, 1.0, out=t)
+        ex = t * dx
+        ex += ax
+        np.subtract(x, ex, out=ex)
+        ey = t * dy
+        ey += ay
+        np.subtract(y, ey, out=ey)
+        off = np.hypot(ex, ey, out=ex)
+        low = np.minimum.reduceat(off, first)
+        hits = np.flatnonzero(off == np.repeat(low, n_of))
+        if len(hits) == 0 or np.isnan(low).any():  # NaN offsets: argmin's rules, one by one
+            return [
+                locate(p, xi, yi, a, b)
+                for p, xi, yi, a, b in zip(plans, xs, ys, lo_ds, hi_ds, strict=True)
+            ]
+        g = hits[np.searchsorted(hits, first)]  # the first minimum of each window
+        j = idx[g]
+        along = (cum_all[j] + t[g] * dc_all[j]).tolist()
+        return [
+            Match(min(max(a, lo_d), hi_d), o)
+            for a, o, lo_d, hi_d in zip(along, off[g].tolist(), lo_ds, hi_ds, strict=True)
+        ]
 
 
 def locate_anywhere(plan: TripPlan, x: float, y: float, near_d: float, max_off: float) -> Match:

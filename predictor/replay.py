@@ -167,8 +167,8 @@ def replay(
     tracker = Tracker(network, config or TrackerConfig(emit_change_s=0.0))
     base = _Baselines(tracker, blend or KalmanBlend())
     res = ReplayResult()
-    for i, ping in enumerate(pings):
-        out = tracker.process(ping, ping.timestamp)
+    # each ping at its own timestamp, exactly as tracker.process(ping, ping.timestamp)
+    for i, out in enumerate(tracker.process_many(pings)):
         res.pings += 1
         if out.rejection is not None:
             res.rejected[out.rejection.reason.value] += 1
