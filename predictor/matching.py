@@ -113,6 +113,7 @@ class TripPlan:
     #: per stop: where progress counts as a departure (``DEPART_RADIUS_M`` past the stop)
     depart_l: list[float] = field(default_factory=list)
     timepoint_l: list[bool] = field(default_factory=list)
+    stops_l: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.arrive_dist) != len(self.dist):
@@ -135,6 +136,7 @@ class TripPlan:
         put(self, "arrive_l", self.arrive_dist.tolist())
         put(self, "depart_l", (self.dist + DEPART_RADIUS_M).tolist())
         put(self, "timepoint_l", self.timepoint.tolist())
+        put(self, "stops_l", self.stops.tolist())
 
     @property
     def length(self) -> float:

@@ -325,13 +325,13 @@ class SegmentTable:
         if any(map(math.isnan, mean)):
             ratio, psd = float(self.ratio), float(self.prior_sd)
             floor = float(self.min_sd * self.min_sd)
-            for i, m in enumerate(mean):
-                if m != m:
-                    s = sched[i]
-                    prior = (1.0 if s < 1.0 else s) * ratio  # np.maximum(s, 1.0) * ratio
-                    mean[i] = prior
-                    d = 0.3 * prior + psd
-                    var[i] = max(d * d, floor)
+            for i in [i for i, m in enumerate(mean) if m != m]:
+                s = sched[i]
+                prior = (1.0 if s < 1.0 else s) * ratio  # np.maximum(s, 1.0) * ratio
+                mean[i] = prior
+                d = 0.3 * prior + psd
+                d *= d
+                var[i] = floor if floor > d else d  # np.maximum(d, floor): NaN kept
         return mean, var
 
     def estimate(self, segs: I64, sched: F64, tod: float, now: float) -> tuple[F64, F64]:

@@ -107,6 +107,7 @@ CALIBRATE_EVERY = 3
 
 
 _EDGES: list[float] = EDGES.tolist()
+_NO_FLAGS: frozenset[Flag] = frozenset()
 _T = TypeVar("_T")
 #: A ping's match computed ahead in a batch, with what it was computed from: (plan, x, y,
 #: window start, window end, match).
@@ -331,6 +332,7 @@ class Tracker:
         self.resolver = TripResolver(network, self.plan)
         self._vehicles: dict[str, _Vehicle] = {}
         self._store = SegmentStore()
+        self._good_dates: set[str] = set()  # start dates already parsed without error
         self._trip_vehicle: dict[int, str] = {}
         self._stop_vehicles: dict[str, set[str]] = {}
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
@@ -517,13 +519,16 @@ class Tracker:
             return self._reject(ping, RejectReason.BAD_COORDINATE, "(0, 0)")
         if not math.isfinite(t):
             return self._reject(ping, RejectReason.MALFORMED, "timestamp is not finite")
-        if ping.start_date:
+        if ping.start_date and ping.start_date not in self._good_dates:
             try:
                 parse_date(ping.start_date)
             except ValueError:
                 return self._reject(
                     ping, RejectReason.MALFORMED, f"start_date {ping.start_date!r} is not YYYYMMDD"
                 )
+            if len(self._good_dates) > 1000:  # a day's feed names a handful: keep it small
+                self._good_dates.clear()
+            self._good_dates.add(ping.start_date)
         if t > now + c.future_tolerance_s:
             return self._reject(ping, RejectReason.FUTURE, f"{t - now:.0f} s ahead of now")
         v = self._vehicles.get(ping.vehicle_id)
@@ -990,11 +995,11 @@ class Tracker:
         hold0 = -math.inf
         k_prev = nxt - 1
         if (
-            plan.timepoint[k_prev]
+            plan.timepoint_l[k_prev]
             and (k_prev == 0 or self._holds(plan.route_id))
             and v.k_dep <= k_prev
         ):
-            dwell = float(self.segments.dwell_mean[plan.stops[k_prev]])
+            dwell = self.segments.dwell_mean.item(plan.stops_l[k_prev])
             hold0 = v.origin + plan.dep_l[k_prev] + max(L - dwell, 0.5 * L) * frac
         if nxt <= plan.zone_end:
             # laying over in the terminal zone: it leaves when the timetable has it here,
@@ -1013,7 +1018,7 @@ class Tracker:
             # first link is learned from the departure already), and it is the share of the
             # run from where it counted as departed (DEPART_RADIUS_M past the stop) still ahead
             if k_prev > 0:
-                L = max(L - float(self.segments.dwell_mean[plan.stops[k_prev]]), 0.5 * L)
+                L = max(L - self.segments.dwell_mean.item(plan.stops_l[k_prev]), 0.5 * L)
             if span > DEPART_RADIUS_M:
                 frac = min(max((dist[nxt] - d) / (span - DEPART_RADIUS_M), 0.0), 1.0)
         return t + frac * L, frac * L_var + 4.0, hold0
@@ -1285,7 +1290,7 @@ class Tracker:
             ping.occupancy,
             ping.occupancy_percent,
             v.first_seen,
-            frozenset(v.flags),
+            frozenset(v.flags) if v.flags else _NO_FLAGS,
         )
         v.last_state = st
         return st
