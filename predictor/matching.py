@@ -308,9 +308,10 @@ class SegmentStore:
     >>> import numpy as np
     >>> plan = _toy_plan(np.array([0.0, 100.0, 100.0, 0.0]), np.array([0.0, 0.0, 10.0, 10.0]))
     >>> store = SegmentStore()
-    >>> [(round(m.dist), round(m.offset)) for m in store.locate_many(
-    ...     [plan, plan], [20.0, 20.0], [6.0, 6.0], [150.0, 0.0], [400.0, 100.0])]
-    [(190, 4), (20, 6)]
+    >>> dist, off = store.locate_many(
+    ...     [plan, plan], [20.0, 20.0], [6.0, 6.0], [150.0, 0.0], [400.0, 100.0])
+    >>> [round(d) for d in dist], [round(o) for o in off]
+    ([190, 20], [4, 6])
     """
 
     _FIELDS = ("ax", "ay", "dx", "dy", "len2", "cum", "dc")
@@ -357,10 +358,15 @@ class SegmentStore:
         ys: list[float],
         lo_ds: list[float],
         hi_ds: list[float],
-    ) -> list[Match]:
+    ) -> tuple[list[float], list[float]]:
         """:func:`locate` of each ``(plan, x, y, lo_d, hi_d)``, the same numbers to the bit:
         the same element-wise operations in the same order, on the windows of all the pings
         laid end to end; the nearest segment of each is the first that reaches its minimum.
+
+        Returns
+        -------
+        dist, offset : list of float
+            Each match's ``dist`` and ``offset`` (plain floats: no object per ping).
 
         Raises
         ------
@@ -371,7 +377,7 @@ class SegmentStore:
         if not (len(xs) == len(ys) == len(lo_ds) == len(hi_ds) == m):
             raise ValueError("locate_many needs one x, y, lo_d and hi_d per plan")
         if m == 0:
-            return []
+            return [], []
         starts: list[int] = []
         lens: list[int] = []
         for plan, lo_d, hi_d in zip(plans, lo_ds, hi_ds, strict=True):
@@ -407,17 +413,16 @@ class SegmentStore:
         low = np.minimum.reduceat(off, first)
         hits = np.flatnonzero(off == np.repeat(low, n_of))
         if len(hits) == 0 or np.isnan(low).any():  # NaN offsets: argmin's rules, one by one
-            return [
+            ms = [
                 locate(p, xi, yi, a, b)
                 for p, xi, yi, a, b in zip(plans, xs, ys, lo_ds, hi_ds, strict=True)
             ]
+            return [m.dist for m in ms], [m.offset for m in ms]
         g = hits[np.searchsorted(hits, first)]  # the first minimum of each window
         j = idx[g]
         along = (cum_all[j] + t[g] * dc_all[j]).tolist()
-        return [
-            Match(min(max(a, lo_d), hi_d), o)
-            for a, o, lo_d, hi_d in zip(along, off[g].tolist(), lo_ds, hi_ds, strict=True)
-        ]
+        dist = [min(max(a, lo_d), hi_d) for a, lo_d, hi_d in zip(along, lo_ds, hi_ds, strict=True)]
+        return dist, off[g].tolist()
 
 
 def locate_anywhere(plan: TripPlan, x: float, y: float, near_d: float, max_off: float) -> Match:

@@ -110,8 +110,8 @@ _EDGES: list[float] = EDGES.tolist()
 _NO_FLAGS: frozenset[Flag] = frozenset()
 _T = TypeVar("_T")
 #: A ping's match computed ahead in a batch, with what it was computed from: (plan, x, y,
-#: window start, window end, match).
-_Prematch = tuple[TripPlan, float, float, float, float, Match]
+#: window start, window end, matched distance, offset).
+_Prematch = tuple[TripPlan, float, float, float, float, float, float]
 #: Most pings matched in one batch by :meth:`Tracker.process_many`.
 BATCH_MAX = 2048
 
@@ -467,15 +467,35 @@ class Tracker:
         yield from self._process_run(run, now)
 
     def _process_run(self, run: list[Ping], now: float | None) -> Iterator[TrackerOutput]:
-        pre = self._prematch(run)
-        for ping, m in zip(run, pre, strict=True):
-            yield self._process(ping, ping.timestamp if now is None else now, m)
+        at, plans, xs, ys, los, his, dist, off = self._prematch(run)
+        j = 0
+        n = len(at)
+        for i, ping in enumerate(run):
+            t = ping.timestamp if now is None else now
+            if j < n and at[j] == i:
+                pre = (plans[j], xs[j], ys[j], los[j], his[j], dist[j], off[j])
+                j += 1
+                yield self._process(ping, t, pre)
+            else:
+                yield self._process(ping, t, None)
 
-    def _prematch(self, run: list[Ping]) -> list[_Prematch | None]:
+    def _prematch(
+        self, run: list[Ping]
+    ) -> tuple[
+        list[int],
+        list[TripPlan],
+        list[float],
+        list[float],
+        list[float],
+        list[float],
+        list[float],
+        list[float],
+    ]:
         """The window match of each ping of a run (vehicles distinct) whose vehicle is tracked
-        on the trip the ping names, from the vehicles' state now; None for the others."""
+        on the trip the ping names, from the vehicles' state now, as columns: the pings'
+        indices in the run, plan, x, y, window and the match's distance and offset (plain
+        lists, not an object per ping: a run is large, and cyclic GC counts objects)."""
         c = self.config
-        out: list[_Prematch | None] = [None] * len(run)
         at: list[int] = []
         plans: list[TripPlan] = []
         xs: list[float] = []
@@ -505,10 +525,8 @@ class Tracker:
             ys.append(y)
             los.append(v.prog - c.behind_m)
             his.append(v.prog + ahead)
-        found = self._store.locate_many(plans, xs, ys, los, his)
-        for i, plan, x, y, lo, hi, m in zip(at, plans, xs, ys, los, his, found, strict=True):
-            out[i] = (plan, x, y, lo, hi, m)
-        return out
+        dist, off = self._store.locate_many(plans, xs, ys, los, his)
+        return at, plans, xs, ys, los, his, dist, off
 
     def _process(self, ping: Ping, now: float, pre: _Prematch | None) -> TrackerOutput:
         c = self.config
@@ -601,7 +619,7 @@ class Tracker:
                 and pre[3] == lo_d
                 and pre[4] == hi_d
             ):
-                m = pre[5]  # matched ahead with the run, from the same plan, point and window
+                m = Match(pre[5], pre[6])  # matched ahead with the run, same plan, point, window
             else:
                 m = locate(plan, x, y, lo_d, hi_d)
             if m.offset > c.off_route_m:

@@ -46,10 +46,11 @@ def test_locate_many_is_locate_to_the_bit() -> None:
             lo = float(rng.uniform(-200.0, p.length + 200.0))
             los.append(lo)
             his.append(lo + float(rng.choice([0.0, rng.uniform(0.0, 1500.0)])))
-        got = store.locate_many(ps, xs, ys, los, his)
+        dist, off = store.locate_many(ps, xs, ys, los, his)
         want = [locate(*a) for a in zip(ps, xs, ys, los, his, strict=True)]
-        assert [(m.dist, m.offset) for m in got] == [(m.dist, m.offset) for m in want]
-    assert store.locate_many([], [], [], [], []) == []
+        assert list(zip(dist, off, strict=True)) == [(m.dist, m.offset) for m in want]
+        assert all(type(d) is float for d in dist + off)
+    assert store.locate_many([], [], [], [], []) == ([], [])
     with pytest.raises(ValueError, match="one x, y"):
         store.locate_many(plans[:2], [0.0], [0.0], [0.0], [0.0])
     dot = _toy_plan(np.array([5.0]), np.array([5.0]))
