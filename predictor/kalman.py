@@ -175,4 +175,20 @@ def step(state: KalmanState, dt: float, q: float, z: float, R: float) -> KalmanS
     n00 = a * a * P00 + K0 * K0 * R
     n01 = a * (P01 - K1 * P00) + K0 * K1 * R
     n11 = P11 - 2.0 * K1 * P01 + K1 * K1 * P00 + K1 * K1 * R
-    return KalmanState(d + K0 * y, state.v + K1 * y, n00, n01, n11)
+    # the same object as KalmanState(...) without the frozen dataclass's five
+    # object.__setattr__ calls (one step per ping)
+    out = _new(KalmanState)
+    _set_d(out, d + K0 * y)
+    _set_v(out, state.v + K1 * y)
+    _set_p00(out, n00)
+    _set_p01(out, n01)
+    _set_p11(out, n11)
+    return out
+
+
+_new = object.__new__
+_set_d = KalmanState.__dict__["d"].__set__
+_set_v = KalmanState.__dict__["v"].__set__
+_set_p00 = KalmanState.__dict__["P00"].__set__
+_set_p01 = KalmanState.__dict__["P01"].__set__
+_set_p11 = KalmanState.__dict__["P11"].__set__

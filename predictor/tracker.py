@@ -84,7 +84,6 @@ from predictor.events import (
 from predictor.kalman import KalmanState, initial_state
 from predictor.kalman import step as kalman_step
 from predictor.matching import (
-    Match,
     Resolved,
     SegmentStore,
     TripPlan,
@@ -608,6 +607,7 @@ class Tracker:
 
         if first:
             m = locate_anywhere(plan, x, y, plan.scheduled_dist(t - v.origin), c.off_route_m)
+            md, moff = m.dist, m.offset
         else:
             ahead = max(c.min_ahead_m, c.max_speed_mps * (t - v.prog_t))
             lo_d, hi_d = v.prog - c.behind_m, v.prog + ahead
@@ -619,15 +619,16 @@ class Tracker:
                 and pre[3] == lo_d
                 and pre[4] == hi_d
             ):
-                m = Match(pre[5], pre[6])  # matched ahead with the run, same plan, point, window
+                md, moff = pre[5], pre[6]  # matched ahead with the run: same plan, point, window
             else:
                 m = locate(plan, x, y, lo_d, hi_d)
-            if m.offset > c.off_route_m:
+                md, moff = m.dist, m.offset
+            if moff > c.off_route_m:
                 full = locate_anywhere(plan, x, y, v.prog, c.off_route_m)
                 if full.offset <= c.off_route_m and full.dist > v.prog:
-                    m = full  # skipped ahead beyond the window (a long gap): accept
+                    md, moff = full.dist, full.offset  # skipped ahead beyond the window: accept
         v.last_lat, v.last_lon = lat, lon
-        if m.offset > c.off_route_m:
+        if moff > c.off_route_m:
             v.off_n += 1
             if v.off_n >= c.off_route_pings and Flag.OFF_ROUTE not in v.flags:
                 v.flags.add(Flag.OFF_ROUTE)
@@ -641,27 +642,27 @@ class Tracker:
 
         # ----- filter
         if first or v.kf is None:
-            v.kf = initial_state(m.dist, ping.speed or 0.0, self._R, 25.0)
-            old_prog, old_t = m.dist, t
-            v.prog = m.dist
+            v.kf = initial_state(md, ping.speed or 0.0, self._R, 25.0)
+            old_prog, old_t = md, t
+            v.prog = md
             v.prog_t = t
-            k = int(np.searchsorted(plan.dist, m.dist, side="right"))
+            k = int(np.searchsorted(plan.dist, md, side="right"))
             if k > v.k_arr:
                 v.k_arr = k
-            kd = int(np.searchsorted(plan.dist + DEPART_RADIUS_M, m.dist, side="right"))
+            kd = int(np.searchsorted(plan.dist + DEPART_RADIUS_M, md, side="right"))
             if kd > v.k_dep:
                 v.k_dep = kd
-            v.moved_d, v.moved_t = m.dist, t
+            v.moved_d, v.moved_t = md, t
         else:
             dt = t - v.prog_t
-            kf = kalman_step(v.kf, dt, c.accel_noise, m.dist, self._R)
+            kf = kalman_step(v.kf, dt, c.accel_noise, md, self._R)
             if kf.v < 0.0:
-                kf = KalmanState(kf.d, 0.0, kf.P00, kf.P01, kf.P11)
+                kf = replace(kf, v=0.0)
             v.kf = kf
             old_prog, old_t = v.prog, v.prog_t
             # progress is the running maximum of the matched distance: the filter smooths
             # speed, but arrivals are interpolated between the fixes themselves (EVALUATION.md)
-            v.prog = max(v.prog, min(m.dist, plan.length))
+            v.prog = max(v.prog, min(md, plan.length))
             v.prog_t = t
 
         visits, traversals = self._observe(v, plan, old_prog, old_t, v.prog, t)
