@@ -23,7 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KalmanState", "initial_state", "predict", "process_noise", "step", "update"]
+__all__ = [
+    "KalmanState",
+    "initial_state",
+    "make_state",
+    "predict",
+    "process_noise",
+    "step",
+    "update",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,14 +183,24 @@ def step(state: KalmanState, dt: float, q: float, z: float, R: float) -> KalmanS
     n00 = a * a * P00 + K0 * K0 * R
     n01 = a * (P01 - K1 * P00) + K0 * K1 * R
     n11 = P11 - 2.0 * K1 * P01 + K1 * K1 * P00 + K1 * K1 * R
-    # the same object as KalmanState(...) without the frozen dataclass's five
-    # object.__setattr__ calls (one step per ping)
+    return make_state(d + K0 * y, state.v + K1 * y, n00, n01, n11)
+
+
+def make_state(d: float, v: float, P00: float, P01: float, P11: float) -> KalmanState:
+    """``KalmanState(d, v, P00, P01, P11)`` without the frozen dataclass's five
+    ``object.__setattr__`` calls (the same object; one or two per ping).
+
+    Examples
+    --------
+    >>> make_state(1.0, 2.0, 3.0, 0.5, 4.0) == KalmanState(1.0, 2.0, 3.0, 0.5, 4.0)
+    True
+    """
     out = _new(KalmanState)
-    _set_d(out, d + K0 * y)
-    _set_v(out, state.v + K1 * y)
-    _set_p00(out, n00)
-    _set_p01(out, n01)
-    _set_p11(out, n11)
+    _set_d(out, d)
+    _set_v(out, v)
+    _set_p00(out, P00)
+    _set_p01(out, P01)
+    _set_p11(out, P11)
     return out
 
 

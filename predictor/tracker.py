@@ -81,7 +81,7 @@ from predictor.events import (
     TrackerOutput,
     VehicleState,
 )
-from predictor.kalman import KalmanState, initial_state
+from predictor.kalman import KalmanState, initial_state, make_state
 from predictor.kalman import step as kalman_step
 from predictor.matching import (
     Resolved,
@@ -657,7 +657,7 @@ class Tracker:
             dt = t - v.prog_t
             kf = kalman_step(v.kf, dt, c.accel_noise, md, self._R)
             if kf.v < 0.0:
-                kf = replace(kf, v=0.0)
+                kf = make_state(kf.d, 0.0, kf.P00, kf.P01, kf.P11)
             v.kf = kf
             old_prog, old_t = v.prog, v.prog_t
             # progress is the running maximum of the matched distance: the filter smooths
