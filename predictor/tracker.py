@@ -113,6 +113,9 @@ _T = TypeVar("_T")
 _Prematch = tuple[TripPlan, float, float, float, float, float, float]
 #: Most pings matched in one batch by :meth:`Tracker.process_many`.
 BATCH_MAX = 2048
+#: Links estimated past the stops that were due within the horizon at the vehicle's last ping
+#: (a cheap guess of how far this ping's horizon reaches; all the links when it falls short).
+DUE_MARGIN = 4
 
 
 def _interp(x: float, xp: list[float], fp: list[float]) -> float:
@@ -232,6 +235,7 @@ class _Vehicle:
         "last_ts",
         "moved_d",
         "moved_t",
+        "n_due",
         "next_p50",
         "next_trip",
         "off_n",
@@ -301,6 +305,7 @@ class _Vehicle:
         self.moved_d = -math.inf
         self.moved_t = -math.inf
         self.took_t = math.inf  # when the vehicle took its current trip
+        self.n_due = 0  # stops of the trip due within the horizon at the last ping
 
 
 class Tracker:
@@ -967,18 +972,8 @@ class Tracker:
                 )
             else:
                 mean, var = links
-        if m > 1 and self._holds(plan.route_id):
-            tp = plan.timepoint[k0 : n - 1].copy()
-        elif m > 1 and k0 == 0:
-            tp = np.zeros(m - 1, dtype=np.bool_)
-            tp[0] = wait_link is None  # the first stop holds, unless buses wait further on
-        elif m > 1 and wait_link is not None:
-            tp = np.zeros(m - 1, dtype=np.bool_)
-        else:
-            tp = None
-        if tp is not None and wait_link is not None and k0 <= wait_link < n - 1:
-            tp[wait_link - k0] = True  # the bus leaves its layover spot on schedule
-        if tp is None or not tp.any():
+        tp = self._hold_points(plan, k0, wait_link)
+        if tp is None:
             return _running_sum(t0, var0, mean, var, hold0)
         link = np.zeros(m)
         link_var = np.zeros(m)
@@ -997,6 +992,26 @@ class Tracker:
             hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
         arrival, a_var = chain(t0, var0, link, link_var, hold)
         return arrival.tolist(), a_var.tolist()
+
+    def _hold_points(
+        self, plan: TripPlan, k0: int, wait_link: int | None
+    ) -> NDArray[np.bool_] | None:
+        """Per link ``k0..`` of ``plan``: whether the bus may not leave its first stop before
+        schedule (None when no stop after ``k0`` holds it: a plain running sum)."""
+        n = len(plan.dist)
+        m = n - k0
+        if m > 1 and self._holds(plan.route_id):
+            tp = plan.timepoint[k0 : n - 1].copy()
+        elif m > 1 and k0 == 0:
+            tp = np.zeros(m - 1, dtype=np.bool_)
+            tp[0] = wait_link is None  # the first stop holds, unless buses wait further on
+        elif m > 1 and wait_link is not None:
+            tp = np.zeros(m - 1, dtype=np.bool_)
+        else:
+            return None
+        if wait_link is not None and k0 <= wait_link < n - 1:
+            tp[wait_link - k0] = True  # the bus leaves its layover spot on schedule
+        return tp if tp.any() else None
 
     def _current_link(
         self, v: _Vehicle, plan: TripPlan, t: float, L: float, L_var: float
@@ -1068,24 +1083,39 @@ class Tracker:
             var: list[float] = []
             end_t, end_var = t, 0.0
         else:
-            k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
-            mean, lvar = self.segments.estimate_list(
-                v.segs[k1:], v.sched_link[k1:], t - v.origin, t
-            )
-            if nxt == 0:
-                start = self._current_link(v, plan, t, 0.0, 0.0)
-            else:
-                start = self._current_link(v, plan, t, mean[0], lvar[0])
-                del mean[0], lvar[0]
             wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
             leave_by = (
                 self._leave_by(plan, wait, v.turn_ref, v.turn_sched)
                 if nxt <= plan.zone_end
                 else -math.inf
             )
-            arrival, var = self._forecast(
-                plan, v.segs, v.sched_link, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
-            )
+            k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
+            segs, sched = v.segs, v.sched_link
+            hi = len(segs)
+            plain = nxt > 0 and self._hold_points(plan, nxt, wait) is None
+            if plain:
+                # Link times are positive, so arrivals only grow along the trip: stops past
+                # the first one beyond the horizon are never emitted (nor is the next trip
+                # forecast). Estimate the links up to a little past where the last ping's
+                # horizon ended; all of them only when that falls short.
+                hi = min(hi, nxt + v.n_due + DUE_MARGIN)
+            mean, lvar = self.segments.estimate_list(segs[k1:hi], sched[k1:hi], t - v.origin, t)
+            if nxt == 0:
+                start = self._current_link(v, plan, t, 0.0, 0.0)
+            else:
+                start = self._current_link(v, plan, t, mean[0], lvar[0])
+                del mean[0], lvar[0]
+            if plain:
+                arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
+                if hi < len(segs) and arrival[-1] - t <= c.horizon_s:  # short: all of them
+                    mean, lvar = self.segments.estimate_list(
+                        segs[nxt:], sched[nxt:], t - v.origin, t
+                    )
+                    arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
+            else:
+                arrival, var = self._forecast(
+                    plan, segs, sched, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
+                )
             end_t, end_var = float(arrival[-1]), float(var[-1])
         if nxt <= plan.zone_end:  # an early bus in the terminal zone waits for its schedule
             delay = max(delay, -self.config.layover_early_s)
@@ -1181,6 +1211,8 @@ class Tracker:
             else:
                 raw = raw[:m]
                 var_l = var_l[:m]
+        if pending:
+            v.n_due = m
         if m == 0:
             return ()
         # the standard deviation and horizon bucket of every stop only on the pings sampled

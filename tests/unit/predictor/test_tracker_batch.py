@@ -1,16 +1,20 @@
-"""Batches give exactly what one ping at a time gives: ``SegmentStore.locate_many`` is
-``locate`` to the bit, and ``Tracker.process_many`` is ``Tracker.process`` in a loop."""
+"""Shortcuts that must give exactly what the plain way gives: ``SegmentStore.locate_many`` is
+``locate`` to the bit, ``Tracker.process_many`` is ``Tracker.process`` in a loop, and the
+forecast cut at the horizon is the whole forecast."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from predictor_line import FIRST_DEP, SPACING_M, stop_lonlat
 
+from predictor import tracker
 from predictor.events import TrackerOutput
 from predictor.matching import SegmentStore, TripPlan, _toy_plan, locate
+from predictor.segments import SegmentTable
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
@@ -111,3 +115,44 @@ def test_process_many_is_process_in_a_loop(
     assert [repr(o) for o in Tracker(line, cfg).process_many(pings, now)] == [
         repr(o) for o in want_now
     ]
+
+
+@pytest.mark.parametrize("horizon_s", [150.0, 400.0, 3600.0])
+def test_forecast_cut_at_the_horizon_is_the_whole_forecast(
+    line: Network, origin: float, horizon_s: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the links up to a little past the last ping's horizon are estimated (arrivals grow
+    along the trip); a guess that falls short recomputes them all. Either way the outputs are
+    those of estimating every link: here the guess is forced to 'all' and to 'none'."""
+    pings = _pings(origin)
+    cfg = TrackerConfig(emit_change_s=0.0, horizon_s=horizon_s)
+    outs: dict[int, list[str]] = {}
+    for guess in (None, 10_000, 0):
+        monkeypatch.setattr(tracker, "DUE_MARGIN", 0 if guess == 0 else 4)
+        tr = Tracker(line, cfg)
+        got = []
+        for p in pings:
+            if guess is not None:
+                for v in tr._vehicles.values():
+                    v.n_due = guess
+            got.append(repr(tr.process(p, p.timestamp)))
+        outs[-1 if guess is None else guess] = got
+    assert outs[-1] == outs[10_000] == outs[0]
+    assert sum(o.count("Prediction(") for o in outs[-1]) > 20
+
+
+def test_link_estimates_stay_positive() -> None:
+    """What the horizon cut relies on: every link estimate is a positive finite time, whatever
+    the buses report (extremes clipped, junk ignored, links never driven from the timetable)."""
+    rng = np.random.default_rng(23)
+    tab = SegmentTable(n_stops=50)
+    segs = [tab.key(i, i + 1) for i in range(49)]
+    sched = [0.0, *rng.uniform(0.0, 900.0, 48).tolist()]
+    for i in range(3000):
+        seg = int(rng.integers(0, 40))
+        secs = float(rng.choice([1e-3, 1e6, float("inf"), -5.0, rng.uniform(1.0, 3000.0)]))
+        tab.observe(seg, secs, float(rng.uniform(0.0, 30 * 3600.0)), sched[seg], 1.7e9 + 7 * i)
+        if i % 300 == 0:
+            now = 1.7e9 + 7 * i + float(rng.uniform(-100.0, 1e5))
+            mean, var = tab.estimate_list(segs, sched, float(rng.uniform(0.0, 30 * 3600.0)), now)
+            assert all(math.isfinite(x) and x > 0.0 for x in mean + var)
