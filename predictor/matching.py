@@ -114,6 +114,8 @@ class TripPlan:
     depart_l: list[float] = field(default_factory=list)
     timepoint_l: list[bool] = field(default_factory=list)
     stops_l: list[int] = field(default_factory=list)
+    #: per stop: ``(trip_id, stop_sequence)``, the key of its prediction
+    keys: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.arrive_dist) != len(self.dist):
@@ -137,6 +139,7 @@ class TripPlan:
         put(self, "depart_l", (self.dist + DEPART_RADIUS_M).tolist())
         put(self, "timepoint_l", self.timepoint.tolist())
         put(self, "stops_l", self.stops.tolist())
+        put(self, "keys", tuple((self.trip_id, s) for s in self.seq))
 
     @property
     def length(self) -> float:
@@ -380,11 +383,22 @@ class SegmentStore:
             return [], []
         starts: list[int] = []
         lens: list[int] = []
+        known = self._at
         for plan, lo_d, hi_d in zip(plans, lo_ds, hi_ds, strict=True):
-            if len(plan.cum_l) < 2:
+            cum = plan.cum_l
+            n = len(cum)
+            if n < 2:
                 raise ValueError(f"trip {plan.trip_id}: a shape of one point has no segments")
-            lo, hi = _window(plan.cum_l, lo_d, hi_d)
-            starts.append(self.offset(plan) + lo)
+            # _window, inline (once per ping)
+            lo = max(bisect_right(cum, lo_d) - 1, 0)
+            hi = min(bisect_left(cum, hi_d), n - 1)
+            if hi <= lo:
+                hi = min(lo + 1, n - 1)
+                lo = hi - 1
+            got = known.get(plan.trip)
+            starts.append(
+                (got[1] if got is not None and got[0] is plan else self.offset(plan)) + lo
+            )
             lens.append(hi - lo)
         ax_all, ay_all, dx_all, dy_all, len2_all, cum_all, dc_all = self._arrays
         n_of = np.array(lens)

@@ -521,12 +521,11 @@ class Tracker:
                 or not (math.isfinite(ping.lat) and math.isfinite(ping.lon))
             ):
                 continue
-            x, y = plan.to_xy(ping.lat, ping.lon)
             ahead = max(c.min_ahead_m, c.max_speed_mps * (t - v.prog_t))
             at.append(i)
             plans.append(plan)
-            xs.append(x)
-            ys.append(y)
+            xs.append((ping.lon - plan.lon0) * plan.kx)  # plan.to_xy, inline
+            ys.append((ping.lat - plan.lat0) * plan.ky)
             los.append(v.prog - c.behind_m)
             his.append(v.prog + ahead)
         dist, off = self._store.locate_many(plans, xs, ys, los, his)
@@ -839,7 +838,7 @@ class Tracker:
                 continue
             v.arr_obs[k] = ta
             v.k_arr = k + 1
-            v.emitted.pop((plan.trip_id, plan.seq[k]), None)
+            v.emitted.pop(plan.keys[k], None)
             if k >= 1:
                 prev = v.arr_obs[k - 1]
                 if k - 1 == 0 or math.isnan(prev):
@@ -1247,6 +1246,7 @@ class Tracker:
         change = c.emit_change_s
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
         stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, v.origin
+        keys = plan.keys
         emitted = v.emitted
         index = self._stop_vehicles
         out: list[Prediction] = []
@@ -1281,7 +1281,7 @@ class Tracker:
                 0.0 if dist < 0.0 else dist,
                 k + stops_base,
             )
-            key = (trip_id, seq[k])
+            key = keys[k]
             if key not in emitted:
                 index.setdefault(stop_ids[k], set()).add(vid)
             emitted[key] = pred
