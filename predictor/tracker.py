@@ -107,6 +107,13 @@ CALIBRATE_EVERY = 3
 
 _EDGES: list[float] = EDGES.tolist()
 _NO_FLAGS: frozenset[Flag] = frozenset()
+# the flags as module constants: an enum member read through its class costs a lookup in the
+# enum's metaclass each time, and a ping reads several
+_STALE = Flag.STALE
+_STUCK = Flag.STUCK
+_OFF_ROUTE = Flag.OFF_ROUTE
+_LAYOVER = Flag.LAYOVER
+_UNASSIGNED = Flag.UNASSIGNED
 _T = TypeVar("_T")
 #: A ping's match computed ahead in a batch, with what it was computed from: (plan, x, y,
 #: window start, window end, matched distance, offset).
@@ -423,8 +430,8 @@ class Tracker:
         changed: list[VehicleState] = []
         limit = now - self.config.stale_after_s
         for v in self._vehicles.values():
-            if v.last_ts < limit and Flag.STALE not in v.flags and v.last_state is not None:
-                v.flags.add(Flag.STALE)
+            if v.last_ts < limit and _STALE not in v.flags and v.last_state is not None:
+                v.flags.add(_STALE)
                 self._withdraw(v)
                 v.last_state = replace(v.last_state, flags=frozenset(v.flags))
                 changed.append(v.last_state)
@@ -459,29 +466,29 @@ class Tracker:
             The present (POSIX seconds); None processes each ping at its own timestamp, as a
             replay does.
         """
-        run: list[Ping] = []
-        seen: set[str] = set()
-        for ping in pings:
-            if ping.vehicle_id in seen or len(run) >= BATCH_MAX:
-                yield from self._process_run(run, now)
-                run = []
-                seen = set()
-            run.append(ping)
-            seen.add(ping.vehicle_id)
-        yield from self._process_run(run, now)
-
-    def _process_run(self, run: list[Ping], now: float | None) -> Iterator[TrackerOutput]:
-        at, plans, xs, ys, los, his, dist, off = self._prematch(run)
-        j = 0
-        n = len(at)
-        for i, ping in enumerate(run):
-            t = ping.timestamp if now is None else now
-            if j < n and at[j] == i:
-                pre = (plans[j], xs[j], ys[j], los[j], his[j], dist[j], off[j])
-                j += 1
-                yield self._process(ping, t, pre)
-            else:
-                yield self._process(ping, t, None)
+        it = iter(pings)
+        nxt: Ping | None = next(it, None)
+        while nxt is not None:
+            run = [nxt]
+            seen = {nxt.vehicle_id}
+            nxt = None
+            for ping in it:  # the run: up to the first vehicle seen twice
+                if ping.vehicle_id in seen or len(run) >= BATCH_MAX:
+                    nxt = ping
+                    break
+                run.append(ping)
+                seen.add(ping.vehicle_id)
+            at, plans, xs, ys, los, his, dist, off = self._prematch(run)
+            j = 0
+            n = len(at)
+            for i, ping in enumerate(run):
+                t = ping.timestamp if now is None else now
+                if j < n and at[j] == i:
+                    pre = (plans[j], xs[j], ys[j], los[j], his[j], dist[j], off[j])
+                    j += 1
+                    yield self._process(ping, t, pre)
+                else:
+                    yield self._process(ping, t, None)
 
     def _prematch(
         self, run: list[Ping]
@@ -583,15 +590,15 @@ class Tracker:
         if v.first_seen is None or t - v.last_ts > 6 * 3600:
             v.first_seen = t
         v.last_ts = t
-        v.flags.discard(Flag.STALE)
+        v.flags.discard(_STALE)
         v.last_ping = ping
         plan = v.plan
         if plan is None:
-            v.flags = {Flag.UNASSIGNED}
+            v.flags = {_UNASSIGNED}
             v.last_lat, v.last_lon = lat, lon
             state = self._state(v, ping)
             return TrackerOutput(state=state, withdrawn_trip=withdrawn)
-        v.flags.discard(Flag.UNASSIGNED)
+        v.flags.discard(_UNASSIGNED)
 
         x, y = plan.to_xy(lat, lon)
         first = v.kf is None
@@ -634,15 +641,15 @@ class Tracker:
         v.last_lat, v.last_lon = lat, lon
         if moff > c.off_route_m:
             v.off_n += 1
-            if v.off_n >= c.off_route_pings and Flag.OFF_ROUTE not in v.flags:
-                v.flags.add(Flag.OFF_ROUTE)
+            if v.off_n >= c.off_route_pings and _OFF_ROUTE not in v.flags:
+                v.flags.add(_OFF_ROUTE)
                 self._withdraw(v)
                 withdrawn = plan.trip_id
             v.prog_t = t if first else v.prog_t
             state = self._state(v, ping)
             return TrackerOutput(state=state, withdrawn_trip=withdrawn)
         v.off_n = 0
-        v.flags.discard(Flag.OFF_ROUTE)
+        v.flags.discard(_OFF_ROUTE)
 
         # ----- filter
         if first or v.kf is None:
@@ -674,18 +681,18 @@ class Tracker:
         # ----- flags
         if v.prog - v.moved_d > c.stuck_radius_m:
             v.moved_d, v.moved_t = v.prog, t
-            v.flags.discard(Flag.STUCK)
+            v.flags.discard(_STUCK)
         at_terminal = v.k_dep == 0 or v.k_arr >= len(plan.dist)
         if at_terminal:
-            v.flags.discard(Flag.STUCK)
+            v.flags.discard(_STUCK)
             if v.k_dep == 0 and t < v.origin + plan.dep_l[0]:
-                v.flags.add(Flag.LAYOVER)
+                v.flags.add(_LAYOVER)
             else:
-                v.flags.discard(Flag.LAYOVER)
+                v.flags.discard(_LAYOVER)
         else:
-            v.flags.discard(Flag.LAYOVER)
+            v.flags.discard(_LAYOVER)
             if t - v.moved_t > c.stuck_after_s:
-                v.flags.add(Flag.STUCK)
+                v.flags.add(_STUCK)
 
         delay = self._delay(v, plan, t)
         preds = self._predict(v, plan, t, delay)
@@ -706,7 +713,7 @@ class Tracker:
             v.plan is not None
             and v.inferred
             and v.k_arr < len(v.plan.dist)
-            and Flag.OFF_ROUTE not in v.flags
+            and _OFF_ROUTE not in v.flags
         ):
             return Resolved(v.plan.trip, v.service_date, v.origin)  # keep an inferred trip
         taken = {t for t, vid in self._trip_vehicle.items() if vid != v.vid}
@@ -1073,7 +1080,7 @@ class Tracker:
     ) -> tuple[Prediction, ...]:
         c = self.config
         n = len(plan.dist)
-        if v.kf is None or Flag.OFF_ROUTE in v.flags:
+        if v.kf is None or _OFF_ROUTE in v.flags:
             return ()
         d = v.prog
         nxt = v.k_arr
