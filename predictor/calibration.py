@@ -12,10 +12,12 @@ future leaks in. Until a bucket has ``min_samples`` errors it uses the normal qu
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["EDGES", "IntervalCalibrator", "bucket_of"]
+__all__ = ["EDGES", "IntervalCalibrator", "bucket_of", "linear_quantiles"]
 
 F64 = NDArray[np.float64]
 
@@ -23,6 +25,39 @@ F64 = NDArray[np.float64]
 EDGES = np.array([180.0, 360.0, 600.0, 900.0, 1800.0])
 N_BUCKETS = len(EDGES) + 1
 _Z10 = -1.2815515655446004
+
+
+_LEVELS = (0.1, 0.5, 0.9)
+
+
+def linear_quantiles(x: F64, levels: tuple[float, ...]) -> list[float]:
+    """``np.quantile(x, levels).tolist()`` (the default 'linear' method) to the bit, for
+    levels in [0, 1] and ``x`` without NaN: one partition and the same interpolation, without
+    ``np.quantile``'s ~40 us of Python per call (the calibrator refreshes six buckets every
+    twenty errors).
+
+    Examples
+    --------
+    >>> linear_quantiles(np.array([3.0, 1.0, 2.0, 4.0]), (0.1, 0.5, 0.9))
+    [1.3, 2.5, 3.7]
+    """
+    n = len(x)
+    if n == 0:
+        raise ValueError("quantiles of no values")
+    virtual = [(n - 1) * q for q in levels]
+    below = [math.floor(v) for v in virtual]
+    part = np.partition(x, sorted({k for b in below for k in (b, min(b + 1, n - 1))}))
+    out = []
+    for v, b in zip(virtual, below, strict=True):
+        lo = part.item(b)
+        if v >= n - 1:  # numpy takes the largest value
+            out.append(part.item(n - 1))
+            continue
+        hi = part.item(b + 1)
+        t = v - b
+        diff = hi - lo
+        out.append(hi - diff * (1 - t) if t >= 0.5 else lo + diff * t)
+    return out
 
 
 def bucket_of(horizon: F64) -> NDArray[np.int64]:
@@ -57,19 +92,19 @@ class IntervalCalibrator:
         self.refresh = refresh
         self.shrink_bias = shrink_bias
         self._buf = np.zeros((N_BUCKETS, size))
-        self._n = np.zeros(N_BUCKETS, dtype=np.int64)
+        self._n = [0] * N_BUCKETS  # errors seen per bucket
         self._since = 0
         self._q = np.tile(np.array([_Z10, 0.0, -_Z10]), (N_BUCKETS, 1))
         self._rows: list[list[float]] = self._q.tolist()
 
     def add(self, bucket: int, z: float) -> None:
         """Record one standardised error of a prediction issued in ``bucket``."""
-        if not np.isfinite(z):
+        if not math.isfinite(z):
             return
         z = min(max(z, -20.0), 20.0)
-        i = int(self._n[bucket] % self.size)
-        self._buf[bucket, i] = z
-        self._n[bucket] += 1
+        n = self._n[bucket]
+        self._buf[bucket, n % self.size] = z
+        self._n[bucket] = n + 1
         self._since += 1
         if self._since >= self.refresh:
             self._recompute()
@@ -77,9 +112,9 @@ class IntervalCalibrator:
     def _recompute(self) -> None:
         self._since = 0
         for b in range(N_BUCKETS):
-            n = int(min(self._n[b], self.size))
+            n = min(self._n[b], self.size)
             if n >= self.min_samples:
-                q = np.quantile(self._buf[b, :n], [0.1, 0.5, 0.9])
+                q = linear_quantiles(self._buf[b, :n], _LEVELS)
                 q[1] *= self.shrink_bias
                 self._q[b] = q
         self._rows = self._q.tolist()
@@ -94,4 +129,4 @@ class IntervalCalibrator:
 
     def counts(self) -> NDArray[np.int64]:
         """Errors seen per bucket."""
-        return self._n.copy()
+        return np.array(self._n, dtype=np.int64)

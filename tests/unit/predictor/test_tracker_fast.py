@@ -16,7 +16,7 @@ import pytest
 from predictor_line import FIRST_DEP, LINK_S, SPACING_M, stop_lonlat
 
 from predictor.arrivals import chain
-from predictor.calibration import EDGES, bucket_of
+from predictor.calibration import EDGES, bucket_of, linear_quantiles
 from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
 from predictor.kalman import KalmanState, predict, process_noise, step, update
 from predictor.tracker import _EDGES, Tracker, _interp, _maker, _running_sum
@@ -134,3 +134,16 @@ def test_running_sum_is_chain_without_holds() -> None:
             a, v = chain(t0, var0, link, link_var, None, hold0)
             got = _running_sum(t0, var0, mean.tolist(), var.tolist(), hold0)
             assert got == (a.tolist(), v.tolist())
+
+
+def test_linear_quantiles_are_np_quantile_to_the_bit() -> None:
+    rng = np.random.default_rng(29)
+    for _ in range(3000):
+        n = int(rng.integers(1, 700))
+        x = rng.normal(0.0, 3.0, n)
+        if rng.random() < 0.3:  # ties, as clipped errors give
+            x = np.clip(np.round(x, int(rng.integers(0, 3))), -2.0, 2.0)
+        levels = (0.1, 0.5, 0.9) if rng.random() < 0.7 else (0.0, float(rng.uniform()), 1.0)
+        assert linear_quantiles(x.copy(), levels) == np.quantile(x, list(levels)).tolist()
+    with pytest.raises(ValueError, match="no values"):
+        linear_quantiles(np.zeros(0), (0.5,))
