@@ -55,6 +55,13 @@ changes the world. For each ping, in order:
 ``STALE`` and its predictions withdrawn; one not moving for ``stuck_after_s`` away from a
 terminal is ``STUCK`` (its predictions stay, growing later with every ping, and are marked by
 the flag on the vehicle).
+
+*Speed.* Every shortcut gives the same numbers to the bit as the plain computation (the tests
+pin each one): per-ping work is on plain floats and lists, where numpy's per-call overhead
+would dominate a few dozen stops; :meth:`Tracker.process_many` matches a run of pings (no
+vehicle twice) on their shapes in one set of numpy calls; and when nothing holds the bus after
+its next stop only the links up to a little past the last ping's horizon are estimated (link
+times are positive, so arrivals grow along the trip and later stops are never due).
 """
 
 from __future__ import annotations
@@ -147,13 +154,19 @@ def _interp(x: float, xp: list[float], fp: list[float]) -> float:
     return out
 
 
+def _clip01(x: float) -> float:
+    """``min(max(x, 0.0), 1.0)``, NaN kept, without two builtin calls."""
+    x = 0.0 if x < 0.0 else x
+    return 1.0 if x > 1.0 else x
+
+
 def _running_sum(
     t0: float, var0: float, mean: list[float], var: list[float], hold0: float
 ) -> tuple[list[float], list[float]]:
     """:func:`~predictor.arrivals.chain` without holds after the first stop (``link`` =
     ``[0] + mean``), in plain floats: ``accumulate`` adds in order as numpy's ``cumsum`` does,
     so the sums are the same to the bit, without building arrays for a few dozen stops."""
-    s = max(t0, hold0)
+    s = hold0 if hold0 > t0 else t0  # max(t0, hold0)
     return [c + s for c in accumulate(mean, initial=0.0)], list(accumulate(var, initial=var0))
 
 
@@ -528,7 +541,8 @@ class Tracker:
                 or not (math.isfinite(ping.lat) and math.isfinite(ping.lon))
             ):
                 continue
-            ahead = max(c.min_ahead_m, c.max_speed_mps * (t - v.prog_t))
+            ahead = c.max_speed_mps * (t - v.prog_t)
+            ahead = ahead if ahead > c.min_ahead_m else c.min_ahead_m  # max(min_ahead_m, .)
             at.append(i)
             plans.append(plan)
             xs.append((ping.lon - plan.lon0) * plan.kx)  # plan.to_xy, inline
@@ -620,7 +634,8 @@ class Tracker:
             m = locate_anywhere(plan, x, y, plan.scheduled_dist(t - v.origin), c.off_route_m)
             md, moff = m.dist, m.offset
         else:
-            ahead = max(c.min_ahead_m, c.max_speed_mps * (t - v.prog_t))
+            ahead = c.max_speed_mps * (t - v.prog_t)
+            ahead = ahead if ahead > c.min_ahead_m else c.min_ahead_m  # max(min_ahead_m, .)
             lo_d, hi_d = v.prog - c.behind_m, v.prog + ahead
             if (
                 pre is not None
@@ -673,7 +688,9 @@ class Tracker:
             old_prog, old_t = v.prog, v.prog_t
             # progress is the running maximum of the matched distance: the filter smooths
             # speed, but arrivals are interpolated between the fixes themselves (EVALUATION.md)
-            v.prog = max(v.prog, min(md, plan.length))
+            length = plan.cum_l[-1]
+            md_in = length if length < md else md  # min(md, length)
+            v.prog = md_in if md_in > v.prog else v.prog  # max(v.prog, .)
             v.prog_t = t
 
         visits, traversals = self._observe(v, plan, old_prog, old_t, v.prog, t)
@@ -1031,7 +1048,7 @@ class Tracker:
             t0 = t + max(dist[0] - d, 0.0) / 8.0
             return t0, 100.0, v.origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
         span = dist[nxt] - dist[nxt - 1]
-        frac = min(max((dist[nxt] - d) / span, 0.0), 1.0) if span > 0 else 0.0
+        frac = _clip01((dist[nxt] - d) / span) if span > 0 else 0.0
         hold0 = -math.inf
         k_prev = nxt - 1
         if (
@@ -1060,7 +1077,7 @@ class Tracker:
             if k_prev > 0:
                 L = max(L - self.segments.dwell_mean.item(plan.stops_l[k_prev]), 0.5 * L)
             if span > DEPART_RADIUS_M:
-                frac = min(max((dist[nxt] - d) / (span - DEPART_RADIUS_M), 0.0), 1.0)
+                frac = _clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
         return t + frac * L, frac * L_var + 4.0, hold0
 
     def _layover_link(self, plan: TripPlan, segs: list[int], k_from: int) -> int | None:
