@@ -7,24 +7,34 @@ Loads the Manhattan bus feed (through a binary snapshot cached under the system 
 so only the first run pays for the GTFS parse), picks ``--buses`` trips running at 08:00 on a
 weekday, and moves one bus along each trip's shape at its own pace (a random factor on the
 timetable, stop-and-go noise, 5 m GPS noise), pinging every ``--every`` seconds. The pings are
-generated first; then the tracker's ``process`` is timed over all of them in time order, in
-the live configuration (predictions emitted when they change by 10 s or more) and, in the same
-process as the baseline for comparison, with every prediction emitted on every ping.
+generated first; then the tracker is timed over all of them in time order (``process`` for
+each bus's first ping, which builds its trip plan, then ``process_many``, which matches runs
+of pings on their shapes at once; the same outputs as ``process`` one by one), in the live
+configuration (predictions emitted when they change by 10 s or more) and, in the same process
+as the baseline for comparison, with every prediction emitted on every ping.
 Like the live tracker worker (``web.live``), the objects alive before the timed runs (network,
 pings) are frozen out of cyclic GC passes. Target: at least 20,000 pings/s.
 
-Figures (2026-11-29, the shared 2-core machine, load average 1.2-1.6 from other jobs; three
-runs each, best and median, ``--buses 2000 --minutes 10``):
+Figures (2026-11-29, the shared 2-core machine, ``--buses 2000 --minutes 10``):
 
-* before the hot-path work (commit 0976aa5): live 8,521 / 8,350 pings/s (4.6 predictions
-  emitted per ping), every prediction on every ping 7,994 / 7,556;
-* after it (same outputs to the bit): live 13,447 / 13,315 pings/s (4.5 predictions emitted
-  per ping), every prediction on every ping 11,767 / 11,742.
+* before the hot-path work (commit 0976aa5, load 1.2-1.6): live 8,521 / 8,350 pings/s (best /
+  median of three; 4.6 predictions emitted per ping), every prediction on every ping 7,994 /
+  7,556; after the first round: live 13,447 / 13,315, every prediction 11,767 / 11,742.
+* main at 42451e1 against this branch, three interleaved runs each (load 1.3-1.7, wall clock
+  very noisy): main live 12,385 / 10,895 (worst 6,897), every prediction 10,376 / 9,766; this
+  branch live 18,142 / 16,894 (worst 16,014), every prediction 16,223 / 11,720; 4.5
+  predictions emitted per ping in both, outputs identical to the bit. Earlier runs at lower
+  load: 17,631-18,471 live. CPU time per ping after warm-up, main and this branch alternating
+  in one process (predictor/ swapped, process_time, six runs each, load 1.7-1.8): main
+  91.5-146.5 us (median 114.5), this branch 59.4-85.4 us (median 72.5), ratio of minima 0.65;
+  in a quieter round minutes before: main 83.6 us at best, this branch 51.5 us.
 
-Per ping (about 75 us now), from cProfile: the emit loop (plain floats) ~20%, matching on the
-shape (numpy over ~40 shape segments) ~12%, the link estimates of ``predictor.segments`` ~10%,
-the forecast chain and current link ~12%, the rest bookkeeping and the output records. The
-target of 20,000 pings/s (50 us per ping) is not met.
+Per ping (about 50-55 us of CPU now), from cProfile: the emit loop and the records it makes
+(a Prediction costs ~0.8 us to build, a VehicleState ~1.4 us) ~20%, the rest of ``_process``
+(validation, the Kalman step, progress, flags) ~15%, the batch match ~10-15% (~7.5 us per
+ping, against ~14 us for matching one ping at a time), link estimates and the forecast ~15%.
+The target of 20,000 pings/s (50 us per ping) is within reach on an idle core, not met
+reliably on this shared machine.
 """
 
 from __future__ import annotations
