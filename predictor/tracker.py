@@ -778,6 +778,7 @@ class Tracker:
         v.pend_n = [0.0] * (n * N_BUCKETS)
         v.last_p50 = [math.nan] * n
         v.segs, v.sched_link = self._links(plan)
+        self._store.offset(plan)  # its shape ready for batch matching (once per trip plan)
         self._trip_vehicle[plan.trip] = v.vid
         return withdrawn
 
