@@ -383,26 +383,39 @@ class SegmentStore:
             return [], []
         starts: list[int] = []
         lens: list[int] = []
-        known = self._at
         for plan, lo_d, hi_d in zip(plans, lo_ds, hi_ds, strict=True):
-            cum = plan.cum_l
-            n = len(cum)
-            if n < 2:
+            if len(plan.cum_l) < 2:
                 raise ValueError(f"trip {plan.trip_id}: a shape of one point has no segments")
-            # _window, inline (once per ping)
-            lo = max(bisect_right(cum, lo_d) - 1, 0)
-            hi = min(bisect_left(cum, hi_d), n - 1)
-            if hi <= lo:
-                hi = min(lo + 1, n - 1)
-                lo = hi - 1
-            got = known.get(plan.trip)
-            starts.append(
-                (got[1] if got is not None and got[0] is plan else self.offset(plan)) + lo
-            )
+            lo, hi = _window(plan.cum_l, lo_d, hi_d)
+            starts.append(self.offset(plan) + lo)
             lens.append(hi - lo)
+        along, off = self.nearest(starts, lens, xs, ys)
+        dist = [min(max(a, lo_d), hi_d) for a, lo_d, hi_d in zip(along, lo_ds, hi_ds, strict=True)]
+        return dist, off
+
+    def nearest(
+        self, starts: list[int], lens: list[int], xs: list[float], ys: list[float]
+    ) -> tuple[list[float], list[float]]:
+        """For each point ``(xs[i], ys[i])``, the nearest of the store's segments ``starts[i]``
+        to ``starts[i] + lens[i] - 1`` (the first on ties, as ``argmin``): the distance along
+        its shape (not yet kept inside the window) and the point's offset from it.
+
+        The arithmetic of ``_nearest``, element by element, on every window laid end to end.
+
+        Raises
+        ------
+        ValueError
+            When the lists differ in length or a window is empty.
+        """
+        if not (len(starts) == len(lens) == len(xs) == len(ys)):
+            raise ValueError("nearest needs one start, length, x and y per point")
+        if not starts:
+            return [], []
+        if min(lens) < 1:
+            raise ValueError("nearest needs at least one segment per point")
         ax_all, ay_all, dx_all, dy_all, len2_all, cum_all, dc_all = self._arrays
         n_of = np.array(lens)
-        first = np.cumsum(n_of) - n_of  # where each ping's window starts in the flat arrays
+        first = np.cumsum(n_of) - n_of  # where each point's window starts in the flat arrays
         idx = np.repeat(np.array(starts) - first, n_of)
         idx += np.arange(len(idx))
         x = np.repeat(np.array(xs), n_of)
@@ -411,7 +424,6 @@ class SegmentStore:
         ay = ay_all[idx]
         dx = dx_all[idx]
         dy = dy_all[idx]
-        # the arithmetic of _nearest, element by element
         t = (x - ax) * dx
         t += (y - ay) * dy
         t /= len2_all[idx]
@@ -425,18 +437,18 @@ class SegmentStore:
         np.subtract(y, ey, out=ey)
         off = np.hypot(ex, ey, out=ex)
         low = np.minimum.reduceat(off, first)
-        hits = np.flatnonzero(off == np.repeat(low, n_of))
-        if len(hits) == 0 or np.isnan(low).any():  # NaN offsets: argmin's rules, one by one
-            ms = [
-                locate(p, xi, yi, a, b)
-                for p, xi, yi, a, b in zip(plans, xs, ys, lo_ds, hi_ds, strict=True)
-            ]
-            return [m.dist for m in ms], [m.offset for m in ms]
-        g = hits[np.searchsorted(hits, first)]  # the first minimum of each window
+        if np.isnan(low).any():  # NaN offsets: argmin's rules (the first NaN), window by window
+            g = np.array(
+                [
+                    f + int(off[f : f + k].argmin())
+                    for f, k in zip(first.tolist(), lens, strict=True)
+                ]
+            )
+        else:
+            hits = np.flatnonzero(off == np.repeat(low, n_of))
+            g = hits[np.searchsorted(hits, first)]  # the first minimum of each window
         j = idx[g]
-        along = (cum_all[j] + t[g] * dc_all[j]).tolist()
-        dist = [min(max(a, lo_d), hi_d) for a, lo_d, hi_d in zip(along, lo_ds, hi_ds, strict=True)]
-        return dist, off[g].tolist()
+        return (cum_all[j] + t[g] * dc_all[j]).tolist(), off[g].tolist()
 
 
 def locate_anywhere(plan: TripPlan, x: float, y: float, near_d: float, max_off: float) -> Match:

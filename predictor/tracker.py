@@ -67,7 +67,7 @@ times are positive, so arrivals grow along the trip and later stops are never du
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from itertools import accumulate
@@ -272,6 +272,7 @@ class _Vehicle:
         "sched_link",
         "segs",
         "service_date",
+        "store_at",
         "took_t",
         "turn_ref",
         "turn_sched",
@@ -326,6 +327,7 @@ class _Vehicle:
         self.moved_t = -math.inf
         self.took_t = math.inf  # when the vehicle took its current trip
         self.n_due = 0  # stops of the trip due within the horizon at the last ping
+        self.store_at = -1  # row of the trip shape's first segment in the tracker's SegmentStore
 
 
 class Tracker:
@@ -526,6 +528,8 @@ class Tracker:
         ys: list[float] = []
         los: list[float] = []
         his: list[float] = []
+        starts: list[int] = []
+        lens: list[int] = []
         vehicles = self._vehicles
         for i, ping in enumerate(run):
             v = vehicles.get(ping.vehicle_id)
@@ -533,23 +537,43 @@ class Tracker:
                 continue
             plan = v.plan
             t = ping.timestamp
+            cum = plan.cum_l
+            n = len(cum)
             if (
                 v.res_row != plan.trip
                 or v.res_key != (ping.trip_id, ping.start_time)
                 or not t > v.last_ts
-                or len(plan.cum_l) < 2
+                or n < 2
+                or v.store_at < 0
                 or not (math.isfinite(ping.lat) and math.isfinite(ping.lon))
             ):
                 continue
             ahead = c.max_speed_mps * (t - v.prog_t)
             ahead = ahead if ahead > c.min_ahead_m else c.min_ahead_m  # max(min_ahead_m, .)
+            lo_d = v.prog - c.behind_m
+            hi_d = v.prog + ahead
+            # matching.locate's window, inline
+            lo = bisect_right(cum, lo_d) - 1
+            lo = lo if lo > 0 else 0
+            hi = bisect_left(cum, hi_d)
+            hi = hi if hi < n - 1 else n - 1
+            if hi <= lo:
+                hi = lo + 1 if lo + 1 < n - 1 else n - 1
+                lo = hi - 1
             at.append(i)
             plans.append(plan)
             xs.append((ping.lon - plan.lon0) * plan.kx)  # plan.to_xy, inline
             ys.append((ping.lat - plan.lat0) * plan.ky)
-            los.append(v.prog - c.behind_m)
-            his.append(v.prog + ahead)
-        dist, off = self._store.locate_many(plans, xs, ys, los, his)
+            los.append(lo_d)
+            his.append(hi_d)
+            starts.append(v.store_at + lo)
+            lens.append(hi - lo)
+        along, off = self._store.nearest(starts, lens, xs, ys)
+        # as locate keeps the match inside the window: min(max(a, lo_d), hi_d)
+        dist = [
+            h if h < (lo if lo > a else a) else (lo if lo > a else a)
+            for a, lo, h in zip(along, los, his, strict=True)
+        ]
         return at, plans, xs, ys, los, his, dist, off
 
     def _process(self, ping: Ping, now: float, pre: _Prematch | None) -> TrackerOutput:
@@ -778,7 +802,7 @@ class Tracker:
         v.pend_n = [0.0] * (n * N_BUCKETS)
         v.last_p50 = [math.nan] * n
         v.segs, v.sched_link = self._links(plan)
-        self._store.offset(plan)  # its shape ready for batch matching (once per trip plan)
+        v.store_at = self._store.offset(plan)  # its shape, ready for batch matching
         self._trip_vehicle[plan.trip] = v.vid
         return withdrawn
 

@@ -55,6 +55,13 @@ def test_locate_many_is_locate_to_the_bit() -> None:
         assert list(zip(dist, off, strict=True)) == [(m.dist, m.offset) for m in want]
         assert all(type(d) is float for d in dist + off)
     assert store.locate_many([], [], [], [], []) == ([], [])
+    # a point that is not a number: argmin's rules (the first NaN), as locate
+    p = plans[1]
+    dist, off = store.locate_many([p, p], [float("nan"), 1.0], [0.0, 1.0], [0.0, 0.0], [1e4, 1e4])
+    want = [locate(p, float("nan"), 0.0, 0.0, 1e4), locate(p, 1.0, 1.0, 0.0, 1e4)]
+    assert repr(list(zip(dist, off, strict=True))) == repr([(m.dist, m.offset) for m in want])
+    with pytest.raises(ValueError, match="at least one segment"):
+        store.nearest([0], [0], [0.0], [0.0])
     with pytest.raises(ValueError, match="one x, y"):
         store.locate_many(plans[:2], [0.0], [0.0], [0.0], [0.0])
     dot = _toy_plan(np.array([5.0]), np.array([5.0]))
