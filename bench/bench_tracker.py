@@ -20,21 +20,20 @@ Figures (2026-11-29, the shared 2-core machine, ``--buses 2000 --minutes 10``):
 * before the hot-path work (commit 0976aa5, load 1.2-1.6): live 8,521 / 8,350 pings/s (best /
   median of three; 4.6 predictions emitted per ping), every prediction on every ping 7,994 /
   7,556; after the first round: live 13,447 / 13,315, every prediction 11,767 / 11,742.
-* main at 42451e1 against this branch, three interleaved runs each (load 1.3-1.7, wall clock
-  very noisy): main live 12,385 / 10,895 (worst 6,897), every prediction 10,376 / 9,766; this
-  branch live 18,142 / 16,894 (worst 16,014), every prediction 16,223 / 11,720; 4.5
-  predictions emitted per ping in both, outputs identical to the bit. Earlier runs at lower
-  load: 17,631-18,471 live. CPU time per ping after warm-up, main and this branch alternating
-  in one process (predictor/ swapped, process_time, six runs each, load 1.7-1.8): main
-  91.5-146.5 us (median 114.5), this branch 59.4-85.4 us (median 72.5), ratio of minima 0.65;
-  in a quieter round minutes before: main 83.6 us at best, this branch 51.5 us.
+* main at 42451e1 against this branch, interleaved runs, 4.5 predictions emitted per ping in
+  both and outputs identical to the bit. Wall clock is dominated by the other jobs: at load
+  2.2-2.5, main live 6,632-12,119 pings/s (every prediction 7,400-9,888), this branch
+  13,005-14,951 (10,709-12,878); in quieter minutes (load ~1.6) this branch gave 16.0-18.5k.
+  CPU time per ping after warm-up, main and this branch alternating in one process
+  (predictor/ swapped, process_time, six runs each): main 80.4-92.1 us (median 86.3), this
+  branch 47.7-55.5 us (median 50.5); ratio of medians 0.59.
 
-Per ping (about 50-55 us of CPU now), from cProfile: the emit loop and the records it makes
+Per ping (about 50 us of CPU now), from cProfile: the emit loop and the records it makes
 (a Prediction costs ~0.8 us to build, a VehicleState ~1.4 us) ~20%, the rest of ``_process``
-(validation, the Kalman step, progress, flags) ~15%, the batch match ~10-15% (~7.5 us per
-ping, against ~14 us for matching one ping at a time), link estimates and the forecast ~15%.
-The target of 20,000 pings/s (50 us per ping) is within reach on an idle core, not met
-reliably on this shared machine.
+(validation, the Kalman step, progress, flags) ~15%, the batch match ~13% (~6.5 us per ping,
+1.8 of it numpy, against ~14 us for matching one ping at a time), link estimates and the
+forecast ~15%. The target of 20,000 pings/s (50 us per ping) is at the edge in CPU time (best
+47.7 us, median 50.5 us: about 19,800/s) and not met in wall clock on this shared machine.
 """
 
 from __future__ import annotations
