@@ -717,13 +717,27 @@ class Tracker:
             v.prog = md_in if md_in > v.prog else v.prog  # max(v.prog, .)
             v.prog_t = t
 
-        visits, traversals = self._observe(v, plan, old_prog, old_t, v.prog, t)
+        d1 = v.prog
+        n_stops = len(plan.arrive_l)
+        if (
+            d1 <= old_prog
+            or t <= old_t
+            or (
+                (v.k_arr >= n_stops or d1 < plan.arrive_l[v.k_arr])
+                and (v.k_dep >= n_stops or d1 < plan.depart_l[v.k_dep])
+            )
+        ):  # no stop passed since the last fix (the usual case; _observe's own early exit)
+            visits: tuple[StopVisit, ...] = ()
+            traversals: tuple[SegmentTraversal, ...] = ()
+        else:
+            got_v, got_t = self._observe(v, plan, old_prog, old_t, d1, t)
+            visits, traversals = tuple(got_v), tuple(got_t)
 
         # ----- flags
-        if v.prog - v.moved_d > c.stuck_radius_m:
-            v.moved_d, v.moved_t = v.prog, t
+        if d1 - v.moved_d > c.stuck_radius_m:
+            v.moved_d, v.moved_t = d1, t
             v.flags.discard(_STUCK)
-        at_terminal = v.k_dep == 0 or v.k_arr >= len(plan.dist)
+        at_terminal = v.k_dep == 0 or v.k_arr >= n_stops
         if at_terminal:
             v.flags.discard(_STUCK)
             if v.k_dep == 0 and t < v.origin + plan.dep_l[0]:
@@ -735,10 +749,15 @@ class Tracker:
             if t - v.moved_t > c.stuck_after_s:
                 v.flags.add(_STUCK)
 
-        delay = self._delay(v, plan, t)
+        rel = t - v.origin  # _delay, inline
+        if v.k_arr == 0 or v.k_dep == 0:
+            delay = rel - plan.dep_l[0]
+            delay = 0.0 if delay < 0.0 else delay  # max(delay, 0.0)
+        else:
+            delay = rel - _interp(d1, plan.dist_l, plan.arr_l)
         preds = self._predict(v, plan, t, delay)
         state = self._state(v, ping, delay)
-        return _new_output(state, preds, withdrawn, tuple(visits), tuple(traversals), None)
+        return _new_output(state, preds, withdrawn, visits, traversals, None)
 
     # ----- trips --------------------------------------------------------------------------
     def _resolve(self, v: _Vehicle, ping: Ping) -> Resolved | TrackerOutput | None:
@@ -1365,12 +1384,13 @@ class Tracker:
             )
             v.last_state = st
             return st
-        n = len(plan.dist)
+        seq = plan.seq
         d = v.prog
         nxt = v.k_arr
         if delay is None:
             delay = self._delay(v, plan, ping.timestamp)
-        length = plan.length
+        length = plan.cum_l[-1]
+        share = d / length if length > 0 else 0.0
         st = _new_state(  # the fields of VehicleState in order
             v.vid,
             ping.timestamp,
@@ -1385,8 +1405,8 @@ class Tracker:
             v.kf.v,
             ping.bearing,
             delay,
-            plan.seq[nxt] if nxt < n else None,
-            min(d / length, 1.0) if length > 0 else 0.0,
+            seq[nxt] if nxt < len(seq) else None,
+            1.0 if share > 1.0 else share,  # min(d / length, 1.0)
             ping.occupancy,
             ping.occupancy_percent,
             v.first_seen,
