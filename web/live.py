@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,6 +55,12 @@ class TrackerLike(Protocol):
     """What the worker needs of :class:`predictor.tracker.Tracker`."""
 
     def process(self, ping: Ping, now: float) -> TrackerOutput: ...
+
+    def process_many(
+        self, pings: Iterable[Ping], now: float | None = None
+    ) -> Iterator[TrackerOutput]:
+        """:meth:`process` on each ping in order, yielding each output as it is made."""
+        ...
 
     def sweep(self, now: float) -> list[VehicleState]: ...
 
@@ -193,31 +199,36 @@ class TrackerWorker:
         newest = 0.0
         failed = 0
         now = self.clock()
-        for entry in entries:
-            ping = entry.ping
-            if ping is None:
-                counters.rejected["malformed"] += 1
-                continue
+        valid = [(e, e.ping) for e in entries if e.ping is not None]
+        if len(valid) < len(entries):
+            counters.rejected["malformed"] += len(entries) - len(valid)
+        i = 0
+        while i < len(valid):
+            # the whole batch in one call (the tracker matches its pings on their shapes
+            # together). A tracker bug on one ping must not wedge the stream (the batch would
+            # be retried forever): count it, log the first of the batch with its ping, and go
+            # on with the pings after it.
+            outs = self.tracker.process_many([p for _, p in valid[i:]], now)
             try:
-                out = self.tracker.process(ping, now)
+                for out in outs:
+                    entry, ping = valid[i]
+                    counters.processed += 1
+                    newest = max(newest, ping.timestamp)
+                    if out.rejection is not None:
+                        counters.rejected[out.rejection.reason.value] += 1
+                    counters.predictions_issued += len(out.predictions)
+                    counters.stop_visits += len(out.visits)
+                    counters.segment_traversals += len(out.traversals)
+                    rows.add(ping, out, entry.source)
+                    outputs.append(out)
+                    i += 1
             except Exception:
-                # a tracker bug on one ping must not wedge the stream (the batch would be
-                # retried forever): count it, log the first of the batch with its ping, go on
                 counters.rejected["tracker_error"] += 1
                 counters.errors += 1
                 failed += 1
                 if failed == 1:
-                    log.exception("tracker failed on a ping", extra={"ping": repr(ping)})
-                continue
-            counters.processed += 1
-            newest = max(newest, ping.timestamp)
-            if out.rejection is not None:
-                counters.rejected[out.rejection.reason.value] += 1
-            counters.predictions_issued += len(out.predictions)
-            counters.stop_visits += len(out.visits)
-            counters.segment_traversals += len(out.traversals)
-            rows.add(ping, out, entry.source)
-            outputs.append(out)
+                    log.exception("tracker failed on a ping", extra={"ping": repr(valid[i][1])})
+                i += 1
         self.newest_ping = max(self.newest_ping, newest)
         if failed > 1:
             log.warning("tracker failed on %d pings of a batch of %d", failed, len(entries))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Iterator
 
 import asyncpg
 
@@ -61,6 +62,12 @@ class LineTracker:
             for seq in range(at + 1, 6)
         )
         return TrackerOutput(state=state, predictions=preds)
+
+    def process_many(
+        self, pings: Iterable[Ping], now: float | None = None
+    ) -> Iterator[TrackerOutput]:
+        for ping in pings:
+            yield self.process(ping, ping.timestamp if now is None else now)
 
     def sweep(self, now: float) -> list[VehicleState]:
         return []
