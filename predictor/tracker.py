@@ -755,7 +755,7 @@ class Tracker:
             delay = 0.0 if delay < 0.0 else delay  # max(delay, 0.0)
         else:
             delay = rel - _interp(d1, plan.dist_l, plan.arr_l)
-        preds = self._predict(v, plan, t, delay)
+        preds = self._predict(v, plan, t)
         state = self._state(v, ping, delay)
         return _new_output(state, preds, withdrawn, visits, traversals, None)
 
@@ -1136,9 +1136,7 @@ class Tracker:
                 return j
         return None
 
-    def _predict(
-        self, v: _Vehicle, plan: TripPlan, t: float, delay: float
-    ) -> tuple[Prediction, ...]:
+    def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
         c = self.config
         n = len(plan.dist)
         if v.kf is None or _OFF_ROUTE in v.flags:
@@ -1184,8 +1182,6 @@ class Tracker:
                     plan, segs, sched, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
                 )
             end_t, end_var = float(arrival[-1]), float(var[-1])
-        if nxt <= plan.zone_end:  # an early bus in the terminal zone waits for its schedule
-            delay = max(delay, -self.config.layover_early_s)
         preds = self._emit(
             v,
             plan,
