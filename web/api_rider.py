@@ -32,7 +32,8 @@ from transit.network import Network
 from transit.times import format_gtfs_time
 
 from . import keys
-from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals, hex_color, json_prefix, trip_fields
+from .arrival_rows import hex_color, json_prefix, trip_fields
+from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals
 from .isotime import iso, local_date
 from .problems import BadRequest, NotFound, ServiceUnavailable
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates

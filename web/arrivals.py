@@ -1,4 +1,4 @@
-"""Upcoming arrivals at stops, served from per-stop boards kept in memory.
+"""Upcoming arrivals at stops, served from per-stop boards kept in memory and edited per event.
 
 Theory of operation
 -------------------
@@ -6,12 +6,14 @@ A stop's arrivals merge two sorted per-stop lists, its *boards*:
 
 * the **live board**: every prediction in the stop's Redis hash (``feeds.live_state``), parsed
   and sorted by predicted time. It is read with one HVALS (concurrent requests share one
-  pipeline) and kept until the ``updates`` pub/sub channel says something at the stop changed:
-  an ``arrivals`` event naming the stop or a trip on the board, or a ``vehicle`` / ``withdrawn``
-  event naming a trip on the board (the tracker's write and its event go out together). Whatever
-  happens, a board is dropped ``LIVE_MAX_AGE_S`` after its read (a lost event, a key expiring).
-  While this process is not subscribed, boards are neither kept nor used: every request reads
-  Redis, as it would without the cache.
+  pipeline) and then follows the ``updates`` pub/sub channel, one vehicle at a time: an
+  ``arrivals`` event replaces that trip's rows at the stops it names (the bytes it carries are
+  those the tracker wrote), a ``withdrawn`` event removes the trip's rows, and a ``vehicle``
+  event drops (to be read again) the boards holding rows of its trip before its next stop,
+  which the writer cut in the same step. Boards no event touches stay as they are. Whatever
+  happens, a board is read again ``LIVE_MAX_AGE_S`` after its read (a lost event, a key
+  expiring). While this process is not subscribed, boards are neither kept nor used: every
+  request reads Redis, as it would without the cache.
 * the **schedule board**: the timetabled calls at the stop from the service clock at build
   time to ``SCHEDULE_SPAN_S`` (at least the request's window) later, for that local day. A
   request uses it while its window lies inside; the board advances with the service clock,
@@ -21,12 +23,14 @@ A read that an event for its stop (or for a trip in what it read) overtook is us
 request but not kept: events arriving while reads are in flight are logged, so a board is never
 older than the last event about it.
 
-A request then walks both boards from ``now - DUE_GRACE_S`` to ``now + minutes``, skips the
-timetabled calls of trips a bus is tracking (at this stop, or reporting anywhere per the fleet
-snapshot), and renders the first ``limit`` rows: the part of a row that depends only on its
-prediction record or call is rendered to JSON once and memoised; a request adds the countdown,
-the stale flag and the bus's last report. Rows are ordered by (time, route_id, trip_id,
-stop_sequence), the same whether a board came from memory or straight from Redis.
+The fleet (``web.fleet``) follows the ``vehicle`` events the same way and is read again in full
+every ``FLEET_MAX_AGE_S``. A request walks both boards from ``now - DUE_GRACE_S`` to
+``now + minutes``, skips the timetabled calls of trips a bus is tracking, and renders the first
+``limit`` rows (``web.arrival_rows`` memoises the time-independent part). A stop's text is kept
+for its second while its live board is the same object; a vehicle's new report forgets the texts
+of the stops on whose boards it appears, and a trip starting or ending being tracked those of
+the stops it calls at. Rows are ordered by (time, route_id, trip_id, stop_sequence), the same
+whether a board came from memory, from events or straight from Redis.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import json
 import logging
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -46,17 +50,19 @@ import redis.asyncio as aioredis
 
 from feeds.live_state import LiveState
 
+from .arrival_rows import Row, live_row, scheduled_row
+from .fleet import Fleet
 from .isotime import iso, local_date
 from .rider_index import RiderIndex
 
 __all__ = [
     "DUE_GRACE_S",
+    "FLEET_MAX_AGE_S",
     "FLEET_TTL_S",
     "LIVE_MAX_AGE_S",
     "SCHEDULE_SPAN_S",
     "STALE_AFTER_S",
     "Arrivals",
-    "Fleet",
     "HvalsBatcher",
 ]
 
@@ -66,8 +72,11 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 180.0
 #: Arrivals whose time passed less than this many seconds ago are still shown ("due").
 DUE_GRACE_S = 60.0
-#: How long a read of every vehicle's state serves arrivals requests (seconds).
+#: While not subscribed, how long a read of every vehicle's state serves requests (seconds).
 FLEET_TTL_S = 1.0
+#: While subscribed, how often every vehicle's state is read again anyway (seconds of real
+#: time): the events keep it current, but a pruned vehicle sends none.
+FLEET_MAX_AGE_S = 30.0
 #: The longest a live board is kept, whatever the events say (seconds of real time).
 LIVE_MAX_AGE_S = 5.0
 #: How far past the request's window a schedule board reaches (seconds of service time).
@@ -78,22 +87,14 @@ _MEMO_MAX = 200_000
 _MAX_LOGGED_EVENTS = 10_000
 _NO_VEHICLE = ',"occupancy":null,"occupancy_percent":null,"last_seen":null'
 _VEHICLE_EVENT = b'{"type":"vehicle","vehicle":'
+#: the writer's encoding of a prediction record (``feeds.live_state``): the same bytes again
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
     if len(memo) >= _MEMO_MAX:  # predictions churn slowly; start over rather than track ages
         memo.clear()
     memo[key] = value
-
-
-def hex_color(value: str) -> str | None:
-    """A GTFS colour (``RRGGBB`` or empty) as ``#RRGGBB`` or None."""
-    return f"#{value}" if value else None
-
-
-def json_prefix(row: dict[str, Any]) -> str:
-    """``row`` as compact JSON without its closing brace, to append more members to."""
-    return json.dumps(row, separators=(",", ":"))[:-1]
 
 
 class HvalsBatcher:
@@ -145,36 +146,29 @@ class HvalsBatcher:
             i += len(keys)
 
 
-@dataclass(slots=True)
-class Fleet:
-    """Every vehicle's latest state (raw JSON by id), the trips being tracked, and when read."""
-
-    raw: dict[bytes | str, bytes | str]  # vehicle_id -> JSON, as Redis returns them
-    tracked_trips: frozenset[str]
-    at: float  # monotonic time of the read
-    version: int = -1  # the count of vehicle events before the read (see Arrivals.fleet_snapshot)
-    #: vehicle_id -> (JSON members of its last report, its time, flagged stale), on first use
-    reports: dict[str, tuple[str, float, bool]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """The time-independent part of an arrival row, memoised per prediction record or call."""
-
-    key: tuple[float, str, str, int]  # (when, route_id, trip_id, stop_sequence): board order
-    issued: float
-    vehicle_id: str | None
-    prefix: str  # the JSON object without its dynamic members and closing brace
-
-
 @dataclass(frozen=True, slots=True)
 class LiveBoard:
-    """A stop's live predictions by time, the trips among them, and the bytes they came from."""
+    """A stop's live predictions by time, the trips and vehicles among them, the bytes read."""
 
-    rows: tuple[_Row, ...]
+    rows: tuple[Row, ...]
     whens: tuple[float, ...]
     trips: frozenset[str]
-    raw: tuple[bytes | str, ...]
+    vehicles: frozenset[str]
+    raw: frozenset[bytes | str]  # every record of the stop's hash (pass-by calls too)
+
+
+def _board(rows: list[Row], raw: frozenset[bytes | str]) -> LiveBoard:
+    rows.sort(key=lambda r: r.key)
+    return LiveBoard(
+        tuple(rows),
+        tuple(r.key[0] for r in rows),
+        frozenset(r.key[2] for r in rows),
+        frozenset(r.vehicle_id for r in rows if r.vehicle_id),
+        raw,
+    )
+
+
+Call = tuple[tuple[float, str, str, int], str, int, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,22 +185,19 @@ class ScheduleBoard:
     whens: tuple[float, ...]
 
 
-Call = tuple[tuple[float, str, str, int], str, int, int, str]
-
-
 @dataclass(frozen=True, slots=True)
 class _View:
     """A stop's boards merged, the calls of tracked trips left out: what requests walk.
 
-    ``items`` hold a live ``_Row`` or a timetabled call, in board order; the view holds while its
-    live board, schedule board and the fleet's set of tracked trips are the same objects.
+    ``items`` hold a live ``Row`` or a timetabled call, in board order; the view holds while its
+    live board and schedule board are the same objects and no trip calling at the stop started
+    or stopped being tracked (those drop the view).
     """
 
     live: LiveBoard
     sched: ScheduleBoard
-    tracked: frozenset[str]
     whens: tuple[float, ...]
-    items: tuple[_Row | Call, ...]
+    items: tuple[Row | Call, ...]
 
 
 @dataclass(slots=True)
@@ -219,7 +210,7 @@ class _Changes:
 
 
 class Arrivals:
-    """Arrivals of one process: boards, the fleet snapshot, memoised rows, the event follower.
+    """Arrivals of one process: boards, the fleet, memoised rows and texts, the event follower.
 
     Parameters
     ----------
@@ -246,25 +237,30 @@ class Arrivals:
         self.listening = False
         self.fleet: Fleet | None = None
         self._fleet_lock = asyncio.Lock()
+        #: vehicle events seen while the fleet is being read (they are newer than the read)
+        self._fleet_events: dict[str, bytes | str] | None = None
         self._index: RiderIndex | None = None
-        #: stop_id -> (its live board, the monotonic time it was read)
-        self._live: dict[str, tuple[LiveBoard, float]] = {}
+        #: stop row -> (its live board, the monotonic time it was read)
+        self._live: dict[int, tuple[LiveBoard, float]] = {}
         self._sched: dict[int, ScheduleBoard] = {}
         self._views: dict[int, _View] = {}
-        #: (stop, window, limit) -> the live board, fleet and second of a text, the text
-        self._texts: dict[tuple[int, float, int], tuple[LiveBoard, Fleet, float, str]] = {}
-        self._by_trip: dict[str, set[str]] = {}
+        #: stop row -> (window, limit) -> (the live board, the second, the text)
+        self._texts: dict[int, dict[tuple[float, int], tuple[LiveBoard, float, str]]] = {}
+        self._n_texts = 0
+        #: trip_id / vehicle_id -> stop rows whose kept live board holds it
+        self._by_trip: dict[str, set[int]] = {}
+        self._by_vehicle: dict[str, set[int]] = {}
         self._version = 0
-        self._vehicle_version = 0
         self._epoch = 0
         self._inflight = 0
         self._changes = _Changes()
-        self._rows: dict[Any, _Row] = {}
+        self._rows: dict[Any, Row] = {}
         self._vehicles: dict[bytes | str, dict[str, Any]] = {}
         #: counters for metrics and tests
         self.hits = 0
         self.misses = 0
         self.events = 0
+        self.edits = 0
 
     # ----- the public entry point ----------------------------------------------------------
     async def json_for_stops(
@@ -288,18 +284,16 @@ class Arrivals:
         horizon = now + minutes * 60.0
         live = await self._live_boards(index, stops)
         fleet = await self.fleet_snapshot()
-        net = index.network
-        tz = net.timezone
+        tz = index.network.timezone
         day = local_date(now, tz)
         out = []
-        tracked = fleet.tracked_trips
-        window = horizon - now
+        key = (horizon - now, limit)
         for s, board in zip(stops, live, strict=True):
-            # the text depends on the live board, the fleet, the second and the window only
-            key = (s, window, limit)
-            done = self._texts.get(key)
-            if done is not None and done[0] is board and done[1] is fleet and done[2] == now:
-                out.append(done[3])
+            # the text depends on the live board, the second, the window and the reports only
+            texts = self._texts.get(s)
+            done = texts.get(key) if texts is not None else None
+            if done is not None and done[0] is board and done[1] == now:
+                out.append(done[2])
                 continue
             sched = self._sched.get(s)
             if sched is None or not (
@@ -307,14 +301,18 @@ class Arrivals:
             ):
                 sched = self._sched[s] = self._schedule_board(index, s, now, day, horizon)
             view = self._views.get(s)
-            if view is None or not (
-                view.live is board and view.sched is sched and view.tracked is tracked
-            ):
-                view = self._views[s] = _merge(board, sched, tracked)
+            if view is None or not (view.live is board and view.sched is sched):
+                view = self._views[s] = _merge(board, sched, fleet.tracking)
             text = self._render(index, view, fleet, now, earliest, horizon, limit, tz)
-            if len(self._texts) >= _MEMO_MAX:
-                self._texts.clear()
-            self._texts[key] = (board, fleet, now, text)
+            if texts is None:
+                texts = self._texts[s] = {}
+            if key not in texts:
+                self._n_texts += 1
+                if self._n_texts > _MEMO_MAX:
+                    self._texts.clear()
+                    self._n_texts = 1
+                    texts = self._texts[s] = {}
+            texts[key] = (board, now, text)
             out.append(text)
         return out
 
@@ -325,20 +323,20 @@ class Arrivals:
         self._epoch += 1
         self._live.clear()
         self._by_trip.clear()
+        self._by_vehicle.clear()
         self._sched.clear()
         self._views.clear()
         self._texts.clear()
+        self._n_texts = 0
         self._rows.clear()
 
     async def _live_boards(self, index: RiderIndex, stops: Sequence[int]) -> list[LiveBoard]:
-        stop_ids = index.stop_id_list()
-        ids = [stop_ids[s] for s in stops]
         boards: list[LiveBoard | None] = []
         missing: list[int] = []
         expired: dict[int, LiveBoard] = {}
         now = self.monotonic()
-        for k, sid in enumerate(ids):
-            entry = self._live.get(sid) if self.listening else None
+        for k, s in enumerate(stops):
+            entry = self._live.get(s) if self.listening else None
             if entry is not None and now - entry[1] < self.max_age_s:
                 boards.append(entry[0])
                 continue
@@ -350,23 +348,24 @@ class Arrivals:
         if not missing:
             return boards  # type: ignore[return-value]
         self.misses += len(missing)
+        stop_ids = index.stop_id_list()
         version, epoch = self._version, self._epoch
         self._inflight += 1
         try:
             read_at = self.monotonic()
             stop_key = self.live.stop_key
-            raw = await self.batcher.hvals([stop_key(ids[k]) for k in missing])
+            raw = await self.batcher.hvals([stop_key(stop_ids[stops[k]]) for k in missing])
         finally:
             self._inflight -= 1
         for k, bodies in zip(missing, raw, strict=True):
             old = expired.get(k)
-            if old is not None and old.raw == tuple(bodies):
+            if old is not None and len(old.raw) == len(bodies) and old.raw == frozenset(bodies):
                 board = old
             else:
                 board = self._live_board(index, bodies)
             boards[k] = board
             if self.listening and epoch == self._epoch:
-                self._keep(ids[k], board, version, read_at)
+                self._keep(stops[k], stop_ids[stops[k]], board, version, read_at)
         if not self._inflight:
             self._changes = _Changes(self._version)
         return boards  # type: ignore[return-value]
@@ -379,87 +378,185 @@ class Arrivals:
         for body in bodies:
             row = memo.get(body)
             if row is None:
-                row = _live_row(index, json.loads(body), tz)
+                row = live_row(index, json.loads(body), body, tz)
                 _memo_put(memo, body, row)
             if pass_by and (row.key[2], row.key[3]) in pass_by:
                 continue  # the bus passes this stop by: no one can board or leave it here
             rows.append(row)
-        rows.sort(key=lambda r: r.key)
-        return LiveBoard(
-            tuple(rows),
-            tuple(r.key[0] for r in rows),
-            frozenset(r.key[2] for r in rows),
-            tuple(bodies),
-        )
+        return _board(rows, frozenset(bodies))
 
-    def _keep(self, sid: str, board: LiveBoard, version: int, read_at: float) -> None:
+    def _keep(self, s: int, sid: str, board: LiveBoard, version: int, read_at: float) -> None:
         """Keep ``board`` unless an event since ``version`` concerns its stop or its trips."""
         ch = self._changes
         for k in range(max(version - ch.base, 0), len(ch.stops)):
             if sid in ch.stops[k] or not board.trips.isdisjoint(ch.trips[k]):
                 return
-        self._drop(sid)
-        self._live[sid] = (board, read_at)
-        for trip in board.trips:
-            self._by_trip.setdefault(trip, set()).add(sid)
+        self._install(s, board, read_at)
 
-    def _drop(self, sid: str) -> None:
-        entry = self._live.pop(sid, None)
-        if entry is None:
-            return
-        for trip in entry[0].trips:
-            held = self._by_trip.get(trip)
-            if held is not None:
-                held.discard(sid)
-                if not held:
-                    del self._by_trip[trip]
+    def _install(self, s: int, board: LiveBoard, read_at: float) -> None:
+        """Make ``board`` stop ``s``'s live board, indexed by its trips and vehicles."""
+        entry = self._live.get(s)
+        old_trips: frozenset[str] = frozenset()
+        old_vehicles: frozenset[str] = frozenset()
+        if entry is not None:
+            old_trips, old_vehicles = entry[0].trips, entry[0].vehicles
+        self._live[s] = (board, read_at)
+        _reindex(self._by_trip, s, old_trips, board.trips)
+        _reindex(self._by_vehicle, s, old_vehicles, board.vehicles)
+
+    def _drop(self, s: int) -> None:
+        entry = self._live.pop(s, None)
+        if entry is not None:
+            _reindex(self._by_trip, s, entry[0].trips, frozenset())
+            _reindex(self._by_vehicle, s, entry[0].vehicles, frozenset())
+
+    def _forget_texts(self, stops: Iterable[int]) -> None:
+        for s in stops:
+            texts = self._texts.pop(s, None)
+            if texts is not None:
+                self._n_texts -= len(texts)
 
     # ----- events --------------------------------------------------------------------------
     def on_event(self, data: bytes | str) -> None:
-        """Drop the boards an ``updates`` event makes out of date (see the module docstring)."""
+        """Apply one ``updates`` event to the boards and the fleet (see the module docstring)."""
         self.events += 1
         raw = data if isinstance(data, bytes) else data.encode()
-        trips: set[str] = set()
-        stops: set[str] = set()
         try:
             if raw.startswith(_VEHICLE_EVENT):
-                self._vehicle_version += 1
                 body = raw[len(_VEHICLE_EVENT) : -1]
-                trip = self._vehicle_dict(body).get("trip_id")
-                if trip:
-                    trips.add(trip)
-            else:
-                event = json.loads(raw)
-                if event.get("trip_id"):
-                    trips.add(event["trip_id"])
-                for p in event.get("predictions") or ():
-                    stops.add(p["stop_id"])
-                    trips.add(p["trip_id"])
+                state = self._vehicle_dict(body)
+                vehicle_id, trip = str(state["vehicle_id"]), state.get("trip_id")
+                self._log(frozenset((trip,)) if trip else frozenset(), frozenset())
+                self._on_vehicle(vehicle_id, body if raw is data else body.decode(), state)
+                return
+            event = json.loads(raw)
+            kind = event.get("type")
+            trip = event.get("trip_id")
+            preds = event.get("predictions") or ()
+            trips = {p["trip_id"] for p in preds}
+            if trip:
+                trips.add(trip)
+            stops = frozenset(p["stop_id"] for p in preds)
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("unreadable updates event; every live board dropped", exc_info=True)
             self.clear()
             return
+        self._log(frozenset(trips), stops)
+        if kind == "arrivals" and trip:
+            self._on_arrivals(preds, as_bytes=raw is data)
+        elif kind == "withdrawn" and trip:
+            self._on_withdrawn(trip)
+        else:  # a change this reader does not know how to apply: read those boards again
+            self._drop_concerned(trips, stops)
+
+    def _log(self, trips: frozenset[str], stops: frozenset[str]) -> None:
+        """Note an event for the reads in flight (see ``_keep``)."""
         if self._inflight and len(self._changes.stops) < _MAX_LOGGED_EVENTS:
-            self._changes.trips.append(frozenset(trips))
-            self._changes.stops.append(frozenset(stops))
+            self._changes.trips.append(trips)
+            self._changes.stops.append(stops)
         elif self._inflight:  # reads never all finished for that long: keep none of them
             self._epoch += 1
             self._changes = _Changes(self._version + 1)
         else:
             self._changes.base = self._version + 1
         self._version += 1
+
+    def _drop_concerned(self, trips: Iterable[str], stop_ids: Iterable[str]) -> None:
         for trip in trips:
-            for sid in self._by_trip.pop(trip, ()):
-                self._drop(sid)
-        for sid in stops:
-            self._drop(sid)
+            for s in list(self._by_trip.get(trip, ())):
+                self._drop(s)
+        index = self._index
+        if index is not None:
+            for sid in stop_ids:
+                row = index.network.stop_index(sid)
+                if row is not None:
+                    self._drop(row)
+
+    def _on_arrivals(self, preds: Sequence[dict[str, Any]], *, as_bytes: bool) -> None:
+        """A trip's new predictions: replace its rows on the kept boards of their stops."""
+        index = self._index
+        if index is None:
+            return
+        net, tz, memo, pass_by = index.network, index.network.timezone, self._rows, index.pass_by
+        new: dict[int, list[tuple[Row, Any]]] = {}
+        try:
+            for p in preds:
+                s = net.stop_index(p["stop_id"])
+                if s is None or s not in self._live:
+                    continue
+                text = _dumps(p)
+                body = text.encode() if as_bytes else text
+                row = memo.get(body)
+                if row is None:
+                    row = live_row(index, p, body, tz)
+                    _memo_put(memo, body, row)
+                new.setdefault(s, []).append((row, body))
+        except (ValueError, KeyError, TypeError, AttributeError):  # a record we cannot render
+            log.warning("unreadable predictions in an arrivals event", exc_info=True)
+            self._drop_concerned({str(p.get("trip_id")) for p in preds}, ())
+            for s in new:
+                self._drop(s)
+            return
+        for s, got in new.items():
+            board, read_at = self._live[s]
+            replaced = {(r.key[2], r.key[3]) for r, _ in got}
+            rows = [r for r in board.rows if (r.key[2], r.key[3]) not in replaced]
+            gone = {r.body for r in board.rows if (r.key[2], r.key[3]) in replaced}
+            rows += [r for r, _ in got if not (pass_by and (r.key[2], r.key[3]) in pass_by)]
+            raw = (board.raw - gone) | {body for _, body in got}
+            self._install(s, _board(rows, raw), read_at)
+            self.edits += 1
+
+    def _on_withdrawn(self, trip: str) -> None:
+        """A trip's predictions are gone: take its rows off the kept boards."""
+        for s in list(self._by_trip.get(trip, ())):
+            board, read_at = self._live[s]
+            rows = [r for r in board.rows if r.key[2] != trip]
+            gone = {r.body for r in board.rows if r.key[2] == trip}
+            self._install(s, _board(rows, board.raw - gone), read_at)
+            self.edits += 1
+
+    def _on_vehicle(self, vehicle_id: str, body: bytes | str, state: dict[str, Any]) -> None:
+        """A vehicle's new state: update the fleet; read again the boards its writer cut."""
+        if self._fleet_events is not None:
+            self._fleet_events[vehicle_id] = body
+        if self.fleet is not None:
+            self._apply_vehicle(self.fleet, vehicle_id, body, state)
+        trip, below = state.get("trip_id"), state.get("next_stop_sequence")
+        if trip and isinstance(below, int):
+            # the writer removed the trip's predictions before ``below`` with this state
+            for s in list(self._by_trip.get(trip, ())):
+                if any(r.key[2] == trip and r.key[3] < below for r in self._live[s][0].rows):
+                    self._drop(s)
+
+    def _apply_vehicle(
+        self, fleet: Fleet, vehicle_id: str, body: bytes | str | None, state: dict[str, Any] | None
+    ) -> None:
+        changed, trips = fleet.apply(vehicle_id, body, state)
+        if not changed:
+            return
+        self._forget_texts(self._by_vehicle.get(vehicle_id, ()))
+        index = self._index
+        if not trips or index is None:
+            return
+        net = index.network
+        for trip in trips:  # its timetabled calls appear or disappear where it calls
+            t = net.trip_index(trip)
+            if t is None:
+                continue
+            stops = net.st_stop[net.trip_st_start[t] : net.trip_st_start[t + 1]].tolist()
+            for s in stops:
+                self._views.pop(s, None)
+            self._forget_texts(stops)
 
     def clear(self) -> None:
-        """Drop every live board, and every read in flight from being kept."""
+        """Drop every live board, every read in flight from being kept; read the fleet again."""
         self._epoch += 1
-        self._vehicle_version += 1
         self._live.clear()
         self._by_trip.clear()
+        self._by_vehicle.clear()
+        if self.fleet is not None:
+            self.fleet.at = float("-inf")
 
     def set_listening(self, listening: bool) -> None:
         """Whether events are being received; every change drops the live boards."""
@@ -513,12 +610,11 @@ class Arrivals:
 
     # ----- the fleet -----------------------------------------------------------------------
     async def fleet_snapshot(self) -> Fleet:
-        """The fleet as read from Redis at most ``FLEET_TTL_S`` ago (one read at a time).
+        """The fleet: kept current by the vehicle events while subscribed, and read again from
+        Redis every ``FLEET_MAX_AGE_S`` (``FLEET_TTL_S`` while not subscribed).
 
-        Arrivals need each bus's last report (stale flag, occupancy) and which trips have a bus
-        that is still reporting (their timetable entries give way to live predictions).
-        Records are parsed only when their bytes changed since the last read; while no vehicle
-        event arrives, the read is kept up to the live boards' max age.
+        A read changes only the vehicles whose bytes differ (and forgets the vanished ones),
+        leaving alone those an event reported while the read was in flight.
         """
         fleet = self.fleet
         if fleet is not None and self._fleet_fresh(fleet):
@@ -527,29 +623,34 @@ class Arrivals:
             fleet = self.fleet
             if fleet is not None and self._fleet_fresh(fleet):
                 return fleet
-            at, version = self.monotonic(), self._vehicle_version
-            raw = await self.live.redis.hgetall(self.live.vehicles_key)
-            if fleet is not None and raw == fleet.raw:  # nothing reported since: same fleet
-                fleet.at, fleet.version = at, version
-                return fleet
-            tracked = set()
-            for body in raw.values():
-                v = self._vehicle_dict(body)
-                if v.get("trip_id") and "stale" not in (v.get("flags") or ()):
-                    tracked.add(v["trip_id"])
-            same = fleet is not None and fleet.tracked_trips == tracked
-            # the same set object when unchanged, so the merged views stay valid
-            trips = fleet.tracked_trips if fleet is not None and same else frozenset(tracked)
-            self.fleet = Fleet(raw, trips, at, version)
-            return self.fleet
+            at = self.monotonic()
+            self._fleet_events = {}
+            try:
+                raw = await self.live.redis.hgetall(self.live.vehicles_key)
+            finally:
+                events, self._fleet_events = self._fleet_events, None
+            fleet = self.fleet
+            if fleet is None:  # a new fleet: views merged with another's tracked trips go
+                fleet = self.fleet = Fleet()
+                self._views.clear()
+                self._texts.clear()
+                self._n_texts = 0
+            seen = set()
+            for key, body in raw.items():
+                vehicle_id = key.decode() if isinstance(key, bytes) else str(key)
+                seen.add(vehicle_id)
+                if vehicle_id not in events and fleet.raw.get(vehicle_id) != body:
+                    self._apply_vehicle(fleet, vehicle_id, body, self._vehicle_dict(body))
+            for vehicle_id in [v for v in fleet.raw if v not in seen and v not in events]:
+                self._apply_vehicle(fleet, vehicle_id, None, None)
+            for vehicle_id, body in events.items():
+                self._apply_vehicle(fleet, vehicle_id, body, self._vehicle_dict(body))
+            fleet.at = at
+            return fleet
 
     def _fleet_fresh(self, fleet: Fleet) -> bool:
-        """Read less than ``FLEET_TTL_S`` ago, or, while subscribed, with no vehicle event since
-        (every write of a vehicle's state publishes one) and less than the max age ago."""
         age = self.monotonic() - fleet.at
-        if age < FLEET_TTL_S:
-            return True
-        return self.listening and fleet.version == self._vehicle_version and age < self.max_age_s
+        return age < (FLEET_MAX_AGE_S if self.listening else FLEET_TTL_S)
 
     def _vehicle_dict(self, body: bytes | str) -> dict[str, Any]:
         v: dict[str, Any] | None = self._vehicles.get(body)
@@ -594,19 +695,19 @@ class Arrivals:
             if when > horizon:
                 break
             item = items[k]
-            if isinstance(item, _Row):
+            if isinstance(item, Row):
                 parts.append(self._live_text(item, fleet, now, tz))
             else:
                 parts.append(self._call_text(index, item, now, tz))
         return "[" + ",".join(parts) + "]"
 
-    def _live_text(self, row: _Row, fleet: Fleet, now: float, tz: str) -> str:
+    def _live_text(self, row: Row, fleet: Fleet, now: float, tz: str) -> str:
         """A live row: the memoised part plus the countdown and the bus's last report."""
         eta = round(row.key[0] - now)
         vid = row.vehicle_id or ""
         report = fleet.reports.get(vid)
         if report is None:
-            body = fleet.raw.get(vid.encode()) or fleet.raw.get(vid)
+            body = fleet.raw.get(vid)
             if body is None:
                 frag, reported, flagged = _NO_VEHICLE, row.issued, False
             else:
@@ -617,35 +718,42 @@ class Arrivals:
                     "occupancy_percent": v.get("occupancy_percent"),
                     "last_seen": iso(reported, tz),
                 }
-                frag = "," + json_prefix(members)[1:]
+                frag = "," + json.dumps(members, separators=(",", ":"))[1:-1]
                 flagged = "stale" in (v.get("flags") or ())
-            if body is not None:
                 fleet.reports[vid] = (frag, reported, flagged)
         else:
             frag, reported, flagged = report
         stale = flagged or now - reported > STALE_AFTER_S
         return f'{row.prefix}{frag},"eta_s":{eta},"stale":{"true" if stale else "false"}}}'
 
-    def _call_text(
-        self,
-        index: RiderIndex,
-        call: Call,
-        now: float,
-        tz: str,
-    ) -> str:
-        key, _trip_id, trip, st_row, ymd = call
+    def _call_text(self, index: RiderIndex, call: Call, now: float, tz: str) -> str:
+        key, _trip_id, _trip, st_row, ymd = call
         memo_key = (st_row, ymd)
         row = self._rows.get(memo_key)
         if row is None:
-            row = _scheduled_row(index, key, trip, tz)
+            row = scheduled_row(index, key, tz)
             _memo_put(self._rows, memo_key, row)
         return f'{row.prefix}{_NO_VEHICLE},"eta_s":{round(key[0] - now)},"stale":false}}'
 
 
-def _merge(live: LiveBoard, sched: ScheduleBoard, tracked: frozenset[str]) -> _View:
+def _reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: frozenset[str]) -> None:
+    """Move stop ``s`` in ``table`` (id -> stops) from the ids ``old`` to the ids ``new``."""
+    if old is new:
+        return
+    for i in old - new:
+        held = table.get(i)
+        if held is not None:
+            held.discard(s)
+            if not held:
+                del table[i]
+    for i in new - old:
+        table.setdefault(i, set()).add(s)
+
+
+def _merge(live: LiveBoard, sched: ScheduleBoard, tracked: dict[str, Any]) -> _View:
     """The view of a stop: live rows and the calls of trips no bus is tracking, in order."""
     skip = live.trips
-    items: list[_Row | Call] = []
+    items: list[Row | Call] = []
     rows, n_rows, i = live.rows, len(live.rows), 0
     for call in sched.calls:
         trip_id = call[1]
@@ -657,80 +765,5 @@ def _merge(live: LiveBoard, sched: ScheduleBoard, tracked: frozenset[str]) -> _V
             i += 1
         items.append(call)
     items.extend(rows[i:])
-    whens = tuple(x.key[0] if isinstance(x, _Row) else x[0][0] for x in items)
-    return _View(live, sched, tracked, whens, tuple(items))
-
-
-# ----- rendering the time-independent part ---------------------------------------------------
-
-
-def trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:
-    """Route and trip descriptors of an arrival (a fresh dict; memoised per feed)."""
-    key = (trip_id, route_id)
-    cached = index.memo_trips.get(key)
-    if cached is None:
-        cached = _trip_fields(index, trip_id, route_id)
-        if len(index.memo_trips) < 500_000:
-            index.memo_trips[key] = cached
-    return dict(cached)
-
-
-def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:
-    net = index.network
-    t = net.trip_index(trip_id)
-    r = net.route_index(route_id) if route_id else None
-    if r is None and t is not None:
-        r = int(net.trip_route[t])
-    return {
-        "route_id": str(net.route_ids[r]) if r is not None else route_id,
-        "route_short_name": str(net.route_short_names[r]) if r is not None else None,
-        "route_color": hex_color(str(net.route_colors[r])) if r is not None else None,
-        "headsign": str(net.trip_headsign[t]) if t is not None else None,
-        "direction_id": int(net.trip_direction[t]) if t is not None else None,
-    }
-
-
-def _live_row(index: RiderIndex, p: dict[str, Any], tz: str) -> _Row:
-    """The part of a live arrival row that depends only on the prediction record."""
-    scheduled = p.get("scheduled")
-    row = trip_fields(index, p["trip_id"], p.get("route_id") or "")
-    row.update(
-        {
-            "trip_id": p["trip_id"],
-            "stop_sequence": p["stop_sequence"],
-            "vehicle_id": p["vehicle_id"],
-            "live": True,
-            "predicted": iso(p["predicted"], tz),
-            "p10": iso(p["p10"], tz),
-            "p90": iso(p["p90"], tz),
-            "scheduled": iso(scheduled, tz),
-            "delay_s": None if scheduled is None else round(p["predicted"] - scheduled),
-            "distance_m": None if p.get("distance_m") is None else round(p["distance_m"]),
-            "stops_away": p.get("stops_away"),
-            "issued_at": iso(p.get("issued_at"), tz),
-        }
-    )
-    key = (float(p["predicted"]), row["route_id"], p["trip_id"], int(p["stop_sequence"]))
-    return _Row(key, float(p.get("issued_at") or 0.0), p["vehicle_id"], json_prefix(row))
-
-
-def _scheduled_row(index: RiderIndex, key: tuple[float, str, str, int], trip: int, tz: str) -> _Row:
-    when, route_id, trip_id, seq = key
-    row = trip_fields(index, trip_id, route_id)
-    row.update(
-        {
-            "trip_id": trip_id,
-            "stop_sequence": seq,
-            "vehicle_id": None,
-            "live": False,
-            "predicted": None,
-            "p10": None,
-            "p90": None,
-            "scheduled": iso(when, tz),
-            "delay_s": None,
-            "distance_m": None,
-            "stops_away": None,
-            "issued_at": None,
-        }
-    )
-    return _Row(key, 0.0, None, json_prefix(row))
+    whens = tuple(x.key[0] if isinstance(x, Row) else x[0][0] for x in items)
+    return _View(live, sched, whens, tuple(items))

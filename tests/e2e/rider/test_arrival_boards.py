@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from aiohttp.test_utils import TestClient
 from rider_scene import predictions_for
 
 from feeds.live_state import LiveState
-from predictor.events import TrackerOutput, VehicleState
+from predictor.events import Flag, TrackerOutput, VehicleState
+from transit.pings import Occupancy
 from web import api_rider, arrivals, keys
 from web.arrivals import LIVE_MAX_AGE_S, Arrivals
 
@@ -191,3 +193,141 @@ async def test_without_the_subscription_every_request_reads_redis(
     assert await _arrivals(client, sid, "?minutes=90") == cached
     assert await _arrivals(client, sid, "?minutes=90") == cached
     assert boards.misses == misses + 2
+
+
+async def _fresh(live: LiveState, index: Any, stops: list[int], now: float) -> list[str]:
+    """What a reader that keeps nothing (every board straight from Redis) answers."""
+    return await Arrivals(live).json_for_stops(index, stops, now, minutes=120, limit=20)
+
+
+async def _put_and_wait(boards: Arrivals, live: LiveState, output: TrackerOutput) -> None:
+    events = boards.events
+    sent = await live.put_many([output])
+    await _until(lambda: boards.events >= events + sent, "the events of the update")
+
+
+async def test_a_vehicle_update_redoes_only_the_stops_it_touches(
+    scene_client: tuple[Client, Scene], live: LiveState
+) -> None:
+    client, sc = scene_client
+    net = sc.network
+    boards = await _boards(client)
+    index = await api_rider.rider_index_for(client.app)
+    on_trip = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
+    elsewhere = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.stale_trip)]} - set(on_trip))
+    assert elsewhere, "the scene's two trips share every stop"
+    stops = [sc.stop, *elsewhere[:3]]
+    before = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    assert before == await _fresh(live, index, stops, sc.now)
+
+    # bus-1 reports again, five minutes late: one update of one vehicle
+    preds = predictions_for(net, sc.trip, sc.origin, 5, "bus-1", sc.now, 300)
+    await _put_and_wait(boards, live, TrackerOutput(_bus1(sc), preds))
+    misses, edits = boards.misses, boards.edits
+    after = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    assert boards.misses == misses, "the update was applied in memory, not read again"
+    assert edits > 0
+    trip_id = str(net.trip_ids[sc.trip])
+    (row,) = [a for a in json.loads(after[0]) if a["trip_id"] == trip_id]
+    assert (row["delay_s"], row["eta_s"]) == (300, 600)
+    assert after[0] != before[0]
+    for old, new in zip(before[1:], after[1:], strict=True):
+        assert new is old, "a stop the vehicle does not serve keeps its rendered answer"
+    assert after == await _fresh(live, index, stops, sc.now)
+
+
+async def test_a_bus_that_passes_a_stop_leaves_its_board(
+    scene_client: tuple[Client, Scene], live: LiveState
+) -> None:
+    client, sc = scene_client
+    net = sc.network
+    boards = await _boards(client)
+    index = await api_rider.rider_index_for(client.app)
+    trip_id = str(net.trip_ids[sc.trip])
+    stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
+    await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    # the bus is now two stops further on: the writer cuts the stops behind it
+    rows = net.trip_rows(sc.trip)
+    ahead = int(net.st_seq[rows.start + 7])
+    bus = replace(_bus1(sc), next_stop_sequence=ahead)
+    preds = predictions_for(net, sc.trip, sc.origin, 7, "bus-1", sc.now, 120)
+    await _put_and_wait(boards, live, TrackerOutput(bus, preds))
+    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    assert got == await _fresh(live, index, stops, sc.now)
+    passed = json.loads(got[stops.index(sc.stop)])
+    assert passed, "the timetable still shows calls at the passed stop"
+    assert not [a for a in passed if a["live"] and a["trip_id"] == trip_id]
+
+
+@pytest.mark.parametrize("how", ["another trip", "stale"])
+async def test_a_vehicle_gone_from_a_trip_leaves_the_old_stops(
+    scene_client: tuple[Client, Scene], live: LiveState, how: str
+) -> None:
+    client, sc = scene_client
+    net = sc.network
+    boards = await _boards(client)
+    index = await api_rider.rider_index_for(client.app)
+    old_trip = str(net.trip_ids[sc.trip])
+    old_stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
+    first = await boards.json_for_stops(index, old_stops, sc.now, minutes=120, limit=20)
+    assert any(a["vehicle_id"] == "bus-1" for text in first for a in json.loads(text))
+    new_stops: list[int] = []
+    if how == "another trip":  # bus-1 ends its trip and starts the stale bus's one
+        new_trip = str(net.trip_ids[sc.stale_trip])
+        new_stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.stale_trip)]})
+        bus = replace(_bus1(sc), trip_id=new_trip, next_stop_sequence=None)
+        preds = predictions_for(net, sc.stale_trip, sc.origin, 5, "bus-1", sc.now, 60)
+        output = TrackerOutput(bus, preds, withdrawn_trip=old_trip)
+    else:  # the sweep flags bus-1 stale: its predictions are withdrawn
+        bus = replace(_bus1(sc), flags=frozenset({Flag.STALE}))
+        output = TrackerOutput(bus, withdrawn_trip=old_trip)
+    await _put_and_wait(boards, live, output)
+    stops = sorted(set(old_stops) | set(new_stops))
+    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    assert got == await _fresh(live, index, stops, sc.now)
+    for s, text in zip(stops, got, strict=True):
+        mine = [a for a in json.loads(text) if a["live"] and a["trip_id"] == old_trip]
+        assert not mine, f"stop row {s} still shows the old trip live"
+    if new_stops:
+        on_new = [
+            a for text in got for a in json.loads(text) if a["vehicle_id"] == "bus-1" and a["live"]
+        ]
+        assert on_new
+        assert {a["trip_id"] for a in on_new} == {new_trip}
+
+
+async def test_a_report_without_predictions_updates_the_rows_of_that_bus(
+    scene_client: tuple[Client, Scene], live: LiveState
+) -> None:
+    """A vehicle's last report shows on its rows; a bus starting a trip hides its timetable."""
+    client, sc = scene_client
+    net = sc.network
+    boards = await _boards(client)
+    index = await api_rider.rider_index_for(client.app)
+    stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
+    first = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    timetabled = [
+        (s, a["trip_id"])
+        for s, text in zip(stops, first, strict=True)
+        for a in json.loads(text)
+        if not a["live"]
+    ]
+    assert timetabled, "the scene has timetabled calls at the trip's stops"
+    s_other, other_trip = timetabled[0]
+
+    # bus-1 reports (no new predictions): its rows show the new report
+    bus1 = replace(_bus1(sc), timestamp=sc.now - 1, occupancy=Occupancy.FULL)
+    await _put_and_wait(boards, live, TrackerOutput(bus1))
+    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    assert got == await _fresh(live, index, stops, sc.now)
+    rows = [a for text in got for a in json.loads(text) if a["vehicle_id"] == "bus-1"]
+    assert rows
+    assert all(a["occupancy"] == "FULL" for a in rows)
+
+    # bus-3 starts a trip seen only in the timetable so far: its timetabled calls give way
+    bus3 = replace(_bus1(sc), vehicle_id="bus-3", trip_id=other_trip, next_stop_sequence=None)
+    await _put_and_wait(boards, live, TrackerOutput(bus3))
+    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    assert got == await _fresh(live, index, stops, sc.now)
+    at_other = json.loads(got[stops.index(s_other)])
+    assert not [a for a in at_other if a["trip_id"] == other_trip], "timetable shown for a run trip"
