@@ -279,7 +279,7 @@ async def stops_nearby(request: web.Request) -> web.Response:
     per_stop = int_param(q, "arrivals", 0, 20, 3)
     minutes = int_param(q, "minutes", 1, MAX_MINUTES, 60)
     index = await rider_index_for(request.app)
-    found = index.stops.nearby(lat, lon, radius_m=radius, limit=limit)
+    found = index.nearby(lat, lon, radius, limit)
     now = clock_now(request.app)
     rows = [s for s, _ in found]
     arrivals = (

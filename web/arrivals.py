@@ -168,6 +168,28 @@ def _board(rows: list[Row], raw: frozenset[bytes | str]) -> LiveBoard:
     )
 
 
+def _replace_one(board: LiveBoard, row: Row) -> LiveBoard | None:
+    """``board`` with ``row`` in place of the row of the same call, if it has one and the same
+    vehicle (the trip and vehicle sets stay the same objects); None otherwise."""
+    call = row.key[2:]
+    rows = board.rows
+    k = next((k for k, old in enumerate(rows) if old.key[2:] == call), -1)
+    if k < 0:
+        return None
+    old = rows[k]
+    if old.vehicle_id != row.vehicle_id:
+        return None
+    if old is row:
+        return board
+    new = [*rows[:k], *rows[k + 1 :]]
+    whens = [*board.whens[:k], *board.whens[k + 1 :]]
+    at = bisect_left(new, row.key, key=lambda r: r.key)
+    new.insert(at, row)
+    whens.insert(at, row.key[0])
+    raw = board.raw if old.body == row.body else (board.raw - {old.body}) | {row.body}
+    return LiveBoard(tuple(new), tuple(whens), board.trips, board.vehicles, raw)
+
+
 Call = tuple[tuple[float, str, str, int], str, int, int, str]
 
 
@@ -183,21 +205,6 @@ class ScheduleBoard:
     end: float
     calls: tuple[Call, ...]
     whens: tuple[float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _View:
-    """A stop's boards merged, the calls of tracked trips left out: what requests walk.
-
-    ``items`` hold a live ``Row`` or a timetabled call, in board order; the view holds while its
-    live board and schedule board are the same objects and no trip calling at the stop started
-    or stopped being tracked (those drop the view).
-    """
-
-    live: LiveBoard
-    sched: ScheduleBoard
-    whens: tuple[float, ...]
-    items: tuple[Row | Call, ...]
 
 
 @dataclass(slots=True)
@@ -243,7 +250,6 @@ class Arrivals:
         #: stop row -> (its live board, the monotonic time it was read)
         self._live: dict[int, tuple[LiveBoard, float]] = {}
         self._sched: dict[int, ScheduleBoard] = {}
-        self._views: dict[int, _View] = {}
         #: stop row -> (window, limit) -> (the live board, the second, the text)
         self._texts: dict[int, dict[tuple[float, int], tuple[LiveBoard, float, str]]] = {}
         self._n_texts = 0
@@ -300,10 +306,7 @@ class Arrivals:
                 sched.day == day and sched.start <= now and horizon <= sched.end
             ):
                 sched = self._sched[s] = self._schedule_board(index, s, now, day, horizon)
-            view = self._views.get(s)
-            if view is None or not (view.live is board and view.sched is sched):
-                view = self._views[s] = _merge(board, sched, fleet.tracking)
-            text = self._render(index, view, fleet, now, earliest, horizon, limit, tz)
+            text = self._render(index, board, sched, fleet, now, earliest, horizon, limit, tz)
             if texts is None:
                 texts = self._texts[s] = {}
             if key not in texts:
@@ -325,7 +328,6 @@ class Arrivals:
         self._by_trip.clear()
         self._by_vehicle.clear()
         self._sched.clear()
-        self._views.clear()
         self._texts.clear()
         self._n_texts = 0
         self._rows.clear()
@@ -396,6 +398,13 @@ class Arrivals:
     def _install(self, s: int, board: LiveBoard, read_at: float) -> None:
         """Make ``board`` stop ``s``'s live board, indexed by its trips and vehicles."""
         entry = self._live.get(s)
+        if (
+            entry is not None
+            and entry[0].trips is board.trips
+            and entry[0].vehicles is board.vehicles
+        ):
+            self._live[s] = (board, read_at)
+            return
         old_trips: frozenset[str] = frozenset()
         old_vehicles: frozenset[str] = frozenset()
         if entry is not None:
@@ -499,10 +508,16 @@ class Arrivals:
             return
         for s, got in new.items():
             board, read_at = self._live[s]
-            replaced = {(r.key[2], r.key[3]) for r, _ in got}
-            rows = [r for r in board.rows if (r.key[2], r.key[3]) not in replaced]
-            gone = {r.body for r in board.rows if (r.key[2], r.key[3]) in replaced}
-            rows += [r for r, _ in got if not (pass_by and (r.key[2], r.key[3]) in pass_by)]
+            if len(got) == 1 and not (pass_by and got[0][0].key[2:] in pass_by):
+                edited = _replace_one(board, got[0][0])  # the usual case: one call per stop
+                if edited is not None:
+                    self._install(s, edited, read_at)
+                    self.edits += 1
+                    continue
+            replaced = {r.key[2:] for r, _ in got}
+            rows = [r for r in board.rows if r.key[2:] not in replaced]
+            gone = {r.body for r in board.rows if r.key[2:] in replaced}
+            rows += [r for r, _ in got if not (pass_by and r.key[2:] in pass_by)]
             raw = (board.raw - gone) | {body for _, body in got}
             self._install(s, _board(rows, raw), read_at)
             self.edits += 1
@@ -542,12 +557,8 @@ class Arrivals:
         net = index.network
         for trip in trips:  # its timetabled calls appear or disappear where it calls
             t = net.trip_index(trip)
-            if t is None:
-                continue
-            stops = net.st_stop[net.trip_st_start[t] : net.trip_st_start[t + 1]].tolist()
-            for s in stops:
-                self._views.pop(s, None)
-            self._forget_texts(stops)
+            if t is not None:
+                self._forget_texts(net.st_stop[net.trip_st_start[t] : net.trip_st_start[t + 1]])
 
     def clear(self) -> None:
         """Drop every live board, every read in flight from being kept; read the fleet again."""
@@ -630,9 +641,8 @@ class Arrivals:
             finally:
                 events, self._fleet_events = self._fleet_events, None
             fleet = self.fleet
-            if fleet is None:  # a new fleet: views merged with another's tracked trips go
+            if fleet is None:  # a new fleet: texts rendered with another's tracked trips go
                 fleet = self.fleet = Fleet()
-                self._views.clear()
                 self._texts.clear()
                 self._n_texts = 0
             seen = set()
@@ -678,7 +688,8 @@ class Arrivals:
     def _render(
         self,
         index: RiderIndex,
-        view: _View,
+        live: LiveBoard,
+        sched: ScheduleBoard,
         fleet: Fleet,
         now: float,
         earliest: float,
@@ -686,19 +697,30 @@ class Arrivals:
         limit: int,
         tz: str,
     ) -> str:
-        whens, items = view.whens, view.items
-        lo = bisect_left(whens, earliest)
-        hi = min(lo + limit, len(whens))
+        """The first ``limit`` rows from ``earliest`` to ``horizon``: the live rows merged with
+        the timetabled calls of trips no bus is tracking (live first on equal keys)."""
+        rows, calls = live.rows, sched.calls
+        i, j = bisect_left(live.whens, earliest), bisect_left(sched.whens, earliest)
+        n_rows, n_calls = len(rows), len(calls)
+        skip, tracked = live.trips, fleet.tracking
         parts: list[str] = []
-        for k in range(lo, hi):
-            when = whens[k]
-            if when > horizon:
-                break
-            item = items[k]
-            if isinstance(item, Row):
-                parts.append(self._live_text(item, fleet, now, tz))
+        while len(parts) < limit:
+            while j < n_calls and (calls[j][1] in skip or calls[j][1] in tracked):
+                j += 1
+            if i < n_rows and (j == n_calls or rows[i].key <= calls[j][0]):
+                row = rows[i]
+                if row.key[0] > horizon:
+                    break
+                parts.append(self._live_text(row, fleet, now, tz))
+                i += 1
+            elif j < n_calls:
+                call = calls[j]
+                if call[0][0] > horizon:
+                    break
+                parts.append(self._call_text(index, call, now, tz))
+                j += 1
             else:
-                parts.append(self._call_text(index, item, now, tz))
+                break
         return "[" + ",".join(parts) + "]"
 
     def _live_text(self, row: Row, fleet: Fleet, now: float, tz: str) -> str:
@@ -748,22 +770,3 @@ def _reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: froze
                 del table[i]
     for i in new - old:
         table.setdefault(i, set()).add(s)
-
-
-def _merge(live: LiveBoard, sched: ScheduleBoard, tracked: dict[str, Any]) -> _View:
-    """The view of a stop: live rows and the calls of trips no bus is tracking, in order."""
-    skip = live.trips
-    items: list[Row | Call] = []
-    rows, n_rows, i = live.rows, len(live.rows), 0
-    for call in sched.calls:
-        trip_id = call[1]
-        if trip_id in skip or trip_id in tracked:
-            continue
-        key = call[0]
-        while i < n_rows and rows[i].key <= key:
-            items.append(rows[i])
-            i += 1
-        items.append(call)
-    items.extend(rows[i:])
-    whens = tuple(x.key[0] if isinstance(x, Row) else x[0][0] for x in items)
-    return _View(live, sched, whens, tuple(items))

@@ -38,6 +38,8 @@ I64 = NDArray[np.int64]
 IntArray: TypeAlias = "array[int]"  # a Python array("q")
 
 _WORD = re.compile(r"[^0-9a-z]+")
+#: Nearby-stop answers memoised per feed (each a short list of (stop row, metres))
+_NEARBY_MEMO_MAX = 100_000
 
 
 def normalise(text: str) -> str:
@@ -97,6 +99,10 @@ class RiderIndex:
     memo_stop_text: dict[int, str] = field(default_factory=dict)
     memo_arrivals_head: dict[int, str] = field(default_factory=dict)
     memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: (lat, lon, radius_m, limit) -> the stops found there (see ``nearby``)
+    memo_nearby: dict[tuple[float, float, float, int], list[tuple[int, float]]] = field(
+        default_factory=dict
+    )
     _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
     _days: dict[date, list[tuple[str, float, bytes]]] = field(default_factory=dict)
     _lists: dict[int, tuple[IntArray, IntArray, IntArray]] = field(default_factory=dict)
@@ -110,6 +116,23 @@ class RiderIndex:
     def routes_at(self, stop: int) -> I32:
         """Route rows serving stop row ``stop``, in route display order."""
         return self.stop_route[self.stop_route_start[stop] : self.stop_route_start[stop + 1]]
+
+    def nearby(
+        self, lat: float, lon: float, radius_m: float, limit: int
+    ) -> list[tuple[int, float]]:
+        """``StopIndex.nearby``, memoised per exact query (do not change the list returned).
+
+        Apps ask again from where the rider stands every few seconds; the search costs more
+        than the rest of the answer built from memory. Exact keys: no answer changes.
+        """
+        key = (lat, lon, radius_m, limit)
+        found = self.memo_nearby.get(key)
+        if found is None:
+            found = self.stops.nearby(lat, lon, radius_m=radius_m, limit=limit)
+            if len(self.memo_nearby) >= _NEARBY_MEMO_MAX:
+                self.memo_nearby.clear()
+            self.memo_nearby[key] = found
+        return found
 
     def search(self, query: str, limit: int) -> list[int]:
         """Stop rows whose name or code matches ``query``, best first.
