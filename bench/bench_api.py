@@ -183,7 +183,7 @@ def serve(
 ) -> None:
     """Run the rider API on 127.0.0.1:port until killed (in a child process)."""
     _pin(cpus)
-    from web import api_health, api_rider, keys, metrics
+    from web import api_health, api_rider, keys, metrics, updates
     from web.app import resolve_middlewares, settle_heap
     from web.ratelimit import RATE_LIMITER, RateLimiter
     from web.settings import Settings
@@ -207,7 +207,7 @@ def serve(
     app[RATE_LIMITER] = RateLimiter(rate=1e9, burst=10**9)
     for module in (api_rider, api_health, metrics):
         app.router.add_routes(module.routes)
-    app.cleanup_ctx.extend([stores, api_rider.rider_service, fixed_clock])
+    app.cleanup_ctx.extend([stores, updates.updates_service, api_rider.rider_service, fixed_clock])
     app.on_startup.append(settle_heap)  # as create_app does
     profile = os.environ.get("BENCH_API_PROFILE")
     if not profile:

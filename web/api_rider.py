@@ -37,6 +37,7 @@ from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals
 from .isotime import iso, local_date
 from .problems import BadRequest, NotFound, ServiceUnavailable
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates
+from .updates import Consumer
 
 __all__ = [
     "DUE_GRACE_S",
@@ -115,10 +116,11 @@ def clock_now(app: web.Application) -> float:
 
 
 async def rider_service(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the live-state reader, the arrivals and their event follower, the index.
+    """cleanup_ctx: the live-state reader, the arrivals following the updates, the index.
 
-    The updates channel is subscribed and the index built before the app starts serving; the
-    index is rebuilt whenever the network holder swaps in a new feed version.
+    The index is built before the app starts serving and rebuilt whenever the network holder
+    swaps in a new feed version; the arrivals consume the process's updates follower
+    (``web.updates``, started before this context).
     """
     settings = app[keys.SETTINGS]
     live = LiveState(app[keys.REDIS], settings.redis_prefix)
@@ -126,25 +128,22 @@ async def rider_service(app: web.Application) -> AsyncIterator[None]:
     app[RIDER] = state
     await rider_index_for(app)
     holder = app[keys.NETWORK]
-    # subscribed before the app serves, so shutdown never cancels a half-made subscription
-    pubsub = live.redis.pubsub()
-    await pubsub.subscribe(live.channel)
+    updates = app[keys.UPDATES]
+    consumer = Consumer(state.arrivals.on_event, state.arrivals.set_listening)
+    updates.add(consumer)
 
     async def follow_network() -> None:
         while True:
             await holder.changed.wait()
             await rider_index_for(app)
 
-    tasks = [
-        asyncio.create_task(follow_network(), name="rider-index-follow"),
-        asyncio.create_task(state.arrivals.follow(pubsub), name="rider-arrivals-events"),
-    ]
+    task = asyncio.create_task(follow_network(), name="rider-index-follow")
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        updates.remove(consumer)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 # ----- parameters ----------------------------------------------------------------------------

@@ -97,6 +97,7 @@ CLEANUP_CTX: list[str] = [
     "live:tracker_service",
     "jobs.schedule:nightly_jobs",
     "api_plan:planner_service",
+    "updates:updates_service",
     "api_rider:rider_service",
     "ws:ws_service",
 ]

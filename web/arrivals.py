@@ -36,7 +36,6 @@ whether a board came from memory, from events or straight from Redis.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -45,8 +44,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-
-import redis.asyncio as aioredis
 
 from feeds.live_state import LiveState
 
@@ -217,7 +214,9 @@ class _Changes:
 
 
 class Arrivals:
-    """Arrivals of one process: boards, the fleet, memoised rows and texts, the event follower.
+    """Arrivals of one process: boards, the fleet, memoised rows and texts.
+
+    ``on_event`` and ``set_listening`` consume the ``updates`` channel (``web.updates``).
 
     Parameters
     ----------
@@ -570,54 +569,9 @@ class Arrivals:
             self.fleet.at = float("-inf")
 
     def set_listening(self, listening: bool) -> None:
-        """Whether events are being received; every change drops the live boards."""
+        """Whether every event is being received; every change drops the live boards."""
         self.listening = listening
         self.clear()
-
-    async def follow(self, pubsub: Any) -> None:
-        """Read the ``updates`` channel of an already subscribed ``pubsub`` for ever.
-
-        Boards are kept only once the subscription is confirmed; when the connection fails,
-        the boards are dropped and the subscription is made again (backing off to 10 s).
-        """
-        redis: aioredis.Redis = self.live.redis
-        task = asyncio.current_task()
-
-        def check_cancelled() -> None:
-            # a client library may swallow a cancellation (see web.app._bounded_stop); the
-            # request stays counted on the task, so leave anyway
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
-
-        delay = 0.5
-        while True:
-            try:
-                if pubsub is None:
-                    pubsub = redis.pubsub()
-                    await pubsub.subscribe(self.live.channel)
-                while True:
-                    msg = await pubsub.get_message(timeout=1.0)
-                    check_cancelled()
-                    if msg is None:
-                        continue
-                    if msg["type"] == "message":
-                        self.on_event(msg["data"])
-                    elif msg["type"] == "subscribe":
-                        self.set_listening(True)
-                        delay = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis went away: forget the boards, subscribe again
-                log.warning("arrivals: updates subscriber lost; reconnecting", exc_info=True)
-            finally:
-                self.set_listening(False)
-                if pubsub is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(pubsub.aclose(), 2.0)
-                    pubsub = None
-            check_cancelled()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
     # ----- the fleet -----------------------------------------------------------------------
     async def fleet_snapshot(self) -> Fleet:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 import asyncpg
@@ -18,6 +19,9 @@ from transit.network import Network
 
 from .settings import Settings
 
+if TYPE_CHECKING:  # web.updates imports this module
+    from .updates import Updates
+
 __all__ = [
     "FEED_VERSION_ID",
     "HTTP_SESSION",
@@ -25,6 +29,7 @@ __all__ = [
     "PG_POOL",
     "REDIS",
     "SETTINGS",
+    "UPDATES",
     "NetworkHolder",
 ]
 
@@ -62,3 +67,5 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 NETWORK = web.AppKey("network", NetworkHolder)
 #: The ``feed_versions.id`` of the feed loaded at start-up (also on the holder).
 FEED_VERSION_ID = web.AppKey("feed_version_id", int)
+#: The process's one follower of the live-state ``updates`` channel (``web.updates``).
+UPDATES: web.AppKey[Updates] = web.AppKey("updates")

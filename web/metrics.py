@@ -185,12 +185,19 @@ async def metrics(request: web.Request) -> web.Response:
         out.sample("smartbus_ws_dropped_total", hub.dropped)
         out.family("smartbus_ws_events_total", "counter", "Update events received from Redis")
         out.sample("smartbus_ws_events_total", hub.events)
+    updates = app.get(keys.UPDATES)
+    if updates is not None:
+        out.family("smartbus_updates_subscribed", "gauge", "1 while the updates channel flows")
+        out.sample("smartbus_updates_subscribed", int(updates.flowing))
+        out.family("smartbus_updates_reconnects_total", "counter", "Updates subscriptions redone")
+        out.sample("smartbus_updates_reconnects_total", updates.reconnects)
     rider = app.get(RIDER)
     if rider is not None:
         boards = rider.arrivals
         for name, text, value in (
             ("smartbus_arrival_board_hits_total", "Stop boards served from memory", boards.hits),
             ("smartbus_arrival_board_misses_total", "Stop boards read from Redis", boards.misses),
+            ("smartbus_arrival_board_edits_total", "Stop boards edited by events", boards.edits),
             ("smartbus_arrival_events_total", "Live-state events followed", boards.events),
         ):
             out.family(name, "counter", text)

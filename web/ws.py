@@ -7,9 +7,10 @@ matching events of the Redis pub/sub channel ``{prefix}updates`` (see ``feeds.li
 follows stops receives only the predictions for its stops) and ``withdrawn``. A new subscribe
 message replaces the previous subscription; ``{"unsubscribe": true}`` clears it.
 
-One Redis subscriber per process fans events out in memory, so any process can serve any
-client. Each client has a bounded queue; a client that cannot keep up is disconnected (close
-code 1013, "try again later") rather than allowed to grow the server's memory. The server sends
+The process's one Redis subscriber (``web.updates``) fans events out in memory, so any process
+can serve any client. Each client has a bounded queue; a client that cannot keep up is
+disconnected (close code 1013, "try again later") rather than allowed to grow the server's
+memory. The server sends
 ``{"type": "heartbeat", "now": ...}`` every ``HEARTBEAT_S`` and WebSocket pings underneath.
 """
 
@@ -25,10 +26,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from feeds.live_state import LiveState
-
 from . import keys
 from .problems import ServiceUnavailable
+from .updates import Consumer
 
 __all__ = ["HUB", "MAX_IDS", "Client", "Hub", "routes", "ws_service"]
 
@@ -110,8 +110,9 @@ class Hub:
                 else:
                     table.setdefault(i, set()).add(client)
 
-    def dispatch(self, raw: str) -> int:
+    def dispatch(self, data: bytes | str) -> int:
         """Queue one pub/sub message for every client following it; returns clients reached."""
+        raw = data.decode() if isinstance(data, bytes) else data
         try:
             event = json.loads(raw)
         except ValueError:
@@ -179,56 +180,15 @@ def _trip_routes(app: web.Application) -> dict[str, str]:
 
 
 async def ws_service(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the hub and its one Redis subscriber for this process."""
+    """cleanup_ctx: the hub, fed by the process's updates follower (``web.updates``)."""
     hub = Hub()
     app[HUB] = hub
     hub.trip_route = await asyncio.to_thread(_trip_routes, app)
-    redis = app[keys.REDIS]
-    # the channel name is feeds.live_state's, not spelled again here
-    channel = LiveState(redis, app[keys.SETTINGS].redis_prefix).channel
-
-    async def subscribed() -> Any:
-        pubsub = redis.pubsub()
-        await pubsub.subscribe(channel)
-        return pubsub
-
-    async def close(pubsub: Any) -> None:
-        # never let a stuck connection hold up shutdown
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(pubsub.aclose(), 2.0)
-
-    # subscribed before the app serves, so shutdown never cancels a half-made subscription
-    first = await subscribed()
-
-    async def listen() -> None:
-        pubsub, delay = first, 0.5
-        task = asyncio.current_task()
-        try:
-            while True:
-                try:
-                    if pubsub is None:
-                        pubsub = await subscribed()
-                        delay = 0.5
-                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    # the Redis client may swallow a cancellation while it reads; the request
-                    # stays counted on the task, so leave anyway (shutdown must not hang)
-                    if task is not None and task.cancelling():
-                        raise asyncio.CancelledError
-                    if msg is not None and msg.get("type") == "message":
-                        data = msg["data"]
-                        hub.dispatch(data.decode() if isinstance(data, bytes) else data)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # Redis went away: resubscribe with backoff
-                    log.warning("updates subscriber lost; reconnecting", exc_info=True)
-                    if pubsub is not None:
-                        await close(pubsub)
-                    pubsub = None
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
-        finally:
-            if pubsub is not None:
-                await close(pubsub)
+    updates = app[keys.UPDATES]
+    consumer = Consumer(
+        lambda data: hub.dispatch(data.decode() if isinstance(data, bytes) else data)
+    )
+    updates.add(consumer)
 
     async def follow_network() -> None:
         holder = app[keys.NETWORK]
@@ -236,16 +196,13 @@ async def ws_service(app: web.Application) -> AsyncIterator[None]:
             await holder.changed.wait()
             hub.trip_route = await asyncio.to_thread(_trip_routes, app)
 
-    tasks = [
-        asyncio.create_task(listen(), name="ws-updates"),
-        asyncio.create_task(follow_network(), name="ws-network-follow"),
-    ]
+    task = asyncio.create_task(follow_network(), name="ws-network-follow")
     try:
         yield
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        updates.remove(consumer)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         for c in list(hub.clients):
             await c.ws.close(code=1001, message=b"server shutting down")
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from predictor.events import Prediction
 from transit.network import Network
-from web import api_gtfsrt, api_rider, keys, metrics, openapi, ws
+from web import api_gtfsrt, api_rider, keys, metrics, openapi, updates, ws
 from web.app import resolve_middlewares
 from web.ratelimit import RATE_LIMITER, RateLimiter
 from web.settings import Settings
@@ -60,5 +60,5 @@ def make_light_app(
         app[keys.PG_POOL] = pool
     for module in (api_rider, api_gtfsrt, metrics, ws, openapi):
         app.router.add_routes(module.routes)
-    app.cleanup_ctx.extend([api_rider.rider_service, ws.ws_service])
+    app.cleanup_ctx.extend([updates.updates_service, api_rider.rider_service, ws.ws_service])
     return app
