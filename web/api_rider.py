@@ -288,15 +288,22 @@ async def stops_nearby(request: web.Request) -> web.Response:
         if per_stop
         else ["[]"] * len(rows)
     )
-    parts = []
+    # json.dumps writes a float as repr() does
+    parts = [
+        f'{{"now":"{iso(now, index.network.timezone)}","lat":{lat!r},"lon":{lon!r}'
+        f',"radius_m":{radius!r},"stops":['
+    ]
+    sep = ""
     for (s, metres), arr in zip(found, arrivals, strict=True):
         head = index.memo_stop_text.get(s)
         if head is None:
             head = index.memo_stop_text[s] = json_prefix(stop_json(index, s))
-        parts.append(f'{head},"distance_m":{round(metres)},"arrivals":{arr}}}')
-    # json.dumps writes a float as repr() does
-    head = f'{{"now":"{iso(now, index.network.timezone)}","lat":{lat!r},"lon":{lon!r}'
-    return _text(f'{head},"radius_m":{radius!r},"stops":[{",".join(parts)}]}}')
+        # one join below copies the (large) stop and arrivals texts once
+        parts += (sep, head, ',"distance_m":', str(round(metres)), ',"arrivals":', arr, "}")
+        sep = ","
+    parts.append("]}")
+    body = "".join(parts).encode()
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 @routes.get("/api/v1/stops")

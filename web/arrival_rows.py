@@ -66,28 +66,51 @@ def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, An
 def live_row(index: RiderIndex, p: dict[str, Any], body: bytes | str, tz: str) -> Row:
     """The part of a live arrival row that depends only on the prediction record ``p``.
 
-    Raises KeyError, TypeError or ValueError when ``p`` lacks a field or has a wrong type.
+    The text is ``json.dumps`` of the row's members in order, written out member by member (the
+    route and trip members memoised per trip): rows are rendered for every prediction an event
+    carries. Raises KeyError, TypeError or ValueError when ``p`` lacks a field or has a wrong
+    type.
     """
+    trip_id = p["trip_id"]
+    head, route_id = _trip_head(index, trip_id, p.get("route_id") or "")
+    predicted = p["predicted"]
     scheduled = p.get("scheduled")
-    row = trip_fields(index, p["trip_id"], p.get("route_id") or "")
-    row.update(
-        {
-            "trip_id": p["trip_id"],
-            "stop_sequence": p["stop_sequence"],
-            "vehicle_id": p["vehicle_id"],
-            "live": True,
-            "predicted": iso(p["predicted"], tz),
-            "p10": iso(p["p10"], tz),
-            "p90": iso(p["p90"], tz),
-            "scheduled": iso(scheduled, tz),
-            "delay_s": None if scheduled is None else round(p["predicted"] - scheduled),
-            "distance_m": None if p.get("distance_m") is None else round(p["distance_m"]),
-            "stops_away": p.get("stops_away"),
-            "issued_at": iso(p.get("issued_at"), tz),
-        }
+    distance = p.get("distance_m")
+    seq = p["stop_sequence"]
+    prefix = (
+        f'{head},"trip_id":{_dumps(trip_id)},"stop_sequence":{_dumps(seq)},'
+        f'"vehicle_id":{_dumps(p["vehicle_id"])},"live":true,'
+        f'"predicted":{_iso_json(predicted, tz)},"p10":{_iso_json(p["p10"], tz)},'
+        f'"p90":{_iso_json(p["p90"], tz)},"scheduled":{_iso_json(scheduled, tz)},'
+        f'"delay_s":{"null" if scheduled is None else round(predicted - scheduled)},'
+        f'"distance_m":{"null" if distance is None else round(distance)},'
+        f'"stops_away":{_dumps(p.get("stops_away"))},'
+        f'"issued_at":{_iso_json(p.get("issued_at"), tz)}'
     )
-    key = (float(p["predicted"]), row["route_id"], p["trip_id"], int(p["stop_sequence"]))
-    return Row(key, float(p.get("issued_at") or 0.0), p["vehicle_id"], json_prefix(row), body)
+    key = (float(predicted), route_id, trip_id, int(seq))
+    return Row(key, float(p.get("issued_at") or 0.0), p["vehicle_id"], prefix, body)
+
+
+#: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _iso_json(t: float | None, tz: str) -> str:
+    """``iso(t, tz)`` as a JSON value (ISO text never needs escaping)."""
+    text = iso(t, tz)
+    return "null" if text is None else f'"{text}"'
+
+
+def _trip_head(index: RiderIndex, trip_id: str, route_id: str) -> tuple[str, str]:
+    """(the JSON of ``trip_fields`` without its closing brace, the row's route_id), memoised."""
+    key = (trip_id, route_id)
+    got = index.memo_trip_heads.get(key)
+    if got is None:
+        fields = trip_fields(index, trip_id, route_id)
+        got = (json_prefix(fields), fields["route_id"])
+        if len(index.memo_trip_heads) < 500_000:
+            index.memo_trip_heads[key] = got
+    return got
 
 
 def scheduled_row(index: RiderIndex, key: tuple[float, str, str, int], tz: str) -> Row:

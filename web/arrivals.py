@@ -36,6 +36,7 @@ whether a board came from memory, from events or straight from Redis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -287,8 +288,12 @@ class Arrivals:
         now = float(round(now))
         earliest = now - DUE_GRACE_S
         horizon = now + minutes * 60.0
-        live = await self._live_boards(index, stops)
-        fleet = await self.fleet_snapshot()
+        live = self._held_boards(stops)  # the usual case, without suspending
+        if live is None:
+            live = await self._live_boards(index, stops)
+        fleet = self.fleet
+        if fleet is None or not self._fleet_fresh(fleet):
+            fleet = await self.fleet_snapshot()
         tz = index.network.timezone
         day = local_date(now, tz)
         out = []
@@ -330,6 +335,20 @@ class Arrivals:
         self._texts.clear()
         self._n_texts = 0
         self._rows.clear()
+
+    def _held_boards(self, stops: Sequence[int]) -> list[LiveBoard] | None:
+        """Each stop's kept live board, or None unless every one of them is kept and fresh."""
+        if not self.listening:
+            return None
+        now, max_age, live = self.monotonic(), self.max_age_s, self._live
+        boards = []
+        for s in stops:
+            entry = live.get(s)
+            if entry is None or now - entry[1] >= max_age:
+                return None
+            boards.append(entry[0])
+        self.hits += len(boards)
+        return boards
 
     async def _live_boards(self, index: RiderIndex, stops: Sequence[int]) -> list[LiveBoard]:
         boards: list[LiveBoard | None] = []
@@ -437,7 +456,7 @@ class Arrivals:
                 self._log(frozenset((trip,)) if trip else frozenset(), frozenset())
                 self._on_vehicle(vehicle_id, body if raw is data else body.decode(), state)
                 return
-            event = json.loads(raw)
+            event, texts = _split_predictions(raw)
             kind = event.get("type")
             trip = event.get("trip_id")
             preds = event.get("predictions") or ()
@@ -451,7 +470,7 @@ class Arrivals:
             return
         self._log(frozenset(trips), stops)
         if kind == "arrivals" and trip:
-            self._on_arrivals(preds, as_bytes=raw is data)
+            self._on_arrivals(preds, texts, as_bytes=raw is data)
         elif kind == "withdrawn" and trip:
             self._on_withdrawn(trip)
         else:  # a change this reader does not know how to apply: read those boards again
@@ -480,19 +499,22 @@ class Arrivals:
                 if row is not None:
                     self._drop(row)
 
-    def _on_arrivals(self, preds: Sequence[dict[str, Any]], *, as_bytes: bool) -> None:
-        """A trip's new predictions: replace its rows on the kept boards of their stops."""
+    def _on_arrivals(
+        self, preds: Sequence[dict[str, Any]], texts: Sequence[str] | None, *, as_bytes: bool
+    ) -> None:
+        """A trip's new predictions (``texts``: each one's JSON as published, when known):
+        replace its rows on the kept boards of their stops."""
         index = self._index
         if index is None:
             return
         net, tz, memo, pass_by = index.network, index.network.timezone, self._rows, index.pass_by
         new: dict[int, list[tuple[Row, Any]]] = {}
         try:
-            for p in preds:
+            for k, p in enumerate(preds):
                 s = net.stop_index(p["stop_id"])
                 if s is None or s not in self._live:
                     continue
-                text = _dumps(p)
+                text = texts[k] if texts is not None else _dumps(p)
                 body = text.encode() if as_bytes else text
                 row = memo.get(body)
                 if row is None:
@@ -710,6 +732,54 @@ class Arrivals:
             row = scheduled_row(index, key, tz)
             _memo_put(self._rows, memo_key, row)
         return f'{row.prefix}{_NO_VEHICLE},"eta_s":{round(key[0] - now)},"stale":false}}'
+
+
+_ARRIVALS_HEAD = '{"type":"arrivals",'
+_PREDICTIONS = ',"predictions":['
+_scan = json.JSONDecoder().raw_decode
+
+
+def _split_predictions(raw: bytes) -> tuple[dict[str, Any], list[str] | None]:
+    """An event parsed, and for an ``arrivals`` event each prediction's JSON text as the writer
+    published it (the bytes its stop hash holds: rows are memoised by them); None when the
+    event is laid out otherwise.
+
+    Raises ValueError for text that is not a JSON object.
+    """
+    text = raw.decode()
+    if text.startswith(_ARRIVALS_HEAD) and text.endswith("]}"):
+        with contextlib.suppress(ValueError):
+            got = _split_arrivals(text)
+            if got is not None:
+                return got
+    event = json.loads(text)
+    if not isinstance(event, dict):
+        raise ValueError("an updates event must be a JSON object")
+    return event, None
+
+
+def _split_arrivals(text: str) -> tuple[dict[str, Any], list[str]] | None:
+    # the predictions member comes last (feeds.live_state.put_many); a JSON string cannot hold
+    # an unescaped quote, so the first match is the member itself
+    at = text.find(_PREDICTIONS)
+    if at < 0:
+        return None
+    event: dict[str, Any] = json.loads(text[:at] + "}")
+    preds, texts = [], []
+    k, end = at + len(_PREDICTIONS), len(text) - 2
+    while k < end:
+        p, stop = _scan(text, k)
+        preds.append(p)
+        texts.append(text[k:stop])
+        if text[stop] == ",":
+            stop += 1
+        elif stop != end:
+            return None
+        k = stop
+    if k != end or "predictions" in event:
+        return None
+    event["predictions"] = preds
+    return event, texts
 
 
 def _reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: frozenset[str]) -> None:

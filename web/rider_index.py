@@ -99,6 +99,7 @@ class RiderIndex:
     memo_stop_text: dict[int, str] = field(default_factory=dict)
     memo_arrivals_head: dict[int, str] = field(default_factory=dict)
     memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    memo_trip_heads: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: (lat, lon, radius_m, limit) -> the stops found there (see ``nearby``)
     memo_nearby: dict[tuple[float, float, float, int], list[tuple[int, float]]] = field(
         default_factory=dict

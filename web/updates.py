@@ -107,6 +107,9 @@ class Updates:
                             continue
                         if msg["type"] == "message":
                             self._deliver(msg["data"])
+                            # the client hands out buffered messages without suspending: let
+                            # requests in between, or a burst of events stalls them all
+                            await asyncio.sleep(0)
                         elif msg["type"] == "subscribe":
                             self._set_flowing(True)
                             delay = self.retry_first_s
