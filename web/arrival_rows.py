@@ -7,13 +7,24 @@ adds the countdown, the stale flag and the bus's last report (``web.arrivals``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from .isotime import iso
 from .rider_index import RiderIndex
 
-__all__ = ["Row", "hex_color", "json_prefix", "live_row", "scheduled_row", "trip_fields"]
+__all__ = [
+    "BODY",
+    "ISSUED",
+    "KEY",
+    "PREFIX",
+    "VEHICLE",
+    "Row",
+    "hex_color",
+    "json_prefix",
+    "live_row",
+    "scheduled_row",
+    "trip_fields",
+]
 
 
 def hex_color(value: str) -> str | None:
@@ -26,15 +37,19 @@ def json_prefix(row: dict[str, Any]) -> str:
     return json.dumps(row, separators=(",", ":"))[:-1]
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """The time-independent part of an arrival row, memoised per prediction record or call."""
-
-    key: tuple[float, str, str, int]  # (when, route_id, trip_id, stop_sequence): board order
-    issued: float
-    vehicle_id: str | None
-    prefix: str  # the JSON object without its dynamic members and closing brace
-    body: bytes | str = b""  # the prediction record as stored in Redis (live rows)
+#: The time-independent part of an arrival row, memoised per prediction record or call:
+#: ``(key, issued, vehicle_id, prefix, body)`` where ``key`` is (when, route_id, trip_id,
+#: stop_sequence), the board order; ``prefix`` the JSON object without its dynamic members and
+#: closing brace; ``body`` the prediction record as stored in Redis (live rows). A plain tuple of
+#: atomic values, which the cyclic GC stops tracking after one pass: rows are what the arrivals
+#: keep most of (tens of thousands under updates), and as objects every full collection walked
+#: them all.
+Row = tuple[tuple[float, str, str, int], float, str | None, str, bytes | str]
+KEY: Final = 0
+ISSUED: Final = 1
+VEHICLE: Final = 2
+PREFIX: Final = 3
+BODY: Final = 4
 
 
 def trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:
@@ -88,7 +103,7 @@ def live_row(index: RiderIndex, p: dict[str, Any], body: bytes | str, tz: str) -
         f'"issued_at":{_iso_json(p.get("issued_at"), tz)}'
     )
     key = (float(predicted), route_id, trip_id, int(seq))
-    return Row(key, float(p.get("issued_at") or 0.0), p["vehicle_id"], prefix, body)
+    return (key, float(p.get("issued_at") or 0.0), p["vehicle_id"], prefix, body)
 
 
 #: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call
@@ -133,4 +148,4 @@ def scheduled_row(index: RiderIndex, key: tuple[float, str, str, int], tz: str) 
             "issued_at": None,
         }
     )
-    return Row(key, 0.0, None, json_prefix(row))
+    return (key, 0.0, None, json_prefix(row), b"")

@@ -48,7 +48,7 @@ from typing import Any
 
 from feeds.live_state import LiveState
 
-from .arrival_rows import Row, live_row, scheduled_row
+from .arrival_rows import BODY, ISSUED, KEY, PREFIX, VEHICLE, Row, live_row, scheduled_row
 from .fleet import Fleet
 from .isotime import iso, local_date
 from .rider_index import RiderIndex
@@ -156,12 +156,12 @@ class LiveBoard:
 
 
 def _board(rows: list[Row], raw: frozenset[bytes | str]) -> LiveBoard:
-    rows.sort(key=lambda r: r.key)
+    rows.sort(key=lambda r: r[KEY])
     return LiveBoard(
         tuple(rows),
-        tuple(r.key[0] for r in rows),
-        frozenset(r.key[2] for r in rows),
-        frozenset(r.vehicle_id for r in rows if r.vehicle_id),
+        tuple(r[KEY][0] for r in rows),
+        frozenset(r[KEY][2] for r in rows),
+        frozenset(r[VEHICLE] for r in rows if r[VEHICLE]),
         raw,
     )
 
@@ -169,22 +169,22 @@ def _board(rows: list[Row], raw: frozenset[bytes | str]) -> LiveBoard:
 def _replace_one(board: LiveBoard, row: Row) -> LiveBoard | None:
     """``board`` with ``row`` in place of the row of the same call, if it has one and the same
     vehicle (the trip and vehicle sets stay the same objects); None otherwise."""
-    call = row.key[2:]
+    call = row[KEY][2:]
     rows = board.rows
-    k = next((k for k, old in enumerate(rows) if old.key[2:] == call), -1)
+    k = next((k for k, old in enumerate(rows) if old[KEY][2:] == call), -1)
     if k < 0:
         return None
     old = rows[k]
-    if old.vehicle_id != row.vehicle_id:
+    if old[VEHICLE] != row[VEHICLE]:
         return None
     if old is row:
         return board
     new = [*rows[:k], *rows[k + 1 :]]
     whens = [*board.whens[:k], *board.whens[k + 1 :]]
-    at = bisect_left(new, row.key, key=lambda r: r.key)
+    at = bisect_left(new, row[KEY], key=lambda r: r[KEY])
     new.insert(at, row)
-    whens.insert(at, row.key[0])
-    raw = board.raw if old.body == row.body else (board.raw - {old.body}) | {row.body}
+    whens.insert(at, row[KEY][0])
+    raw = board.raw if old[BODY] == row[BODY] else (board.raw - {old[BODY]}) | {row[BODY]}
     return LiveBoard(tuple(new), tuple(whens), board.trips, board.vehicles, raw)
 
 
@@ -245,7 +245,7 @@ class Arrivals:
         self.fleet: Fleet | None = None
         self._fleet_lock = asyncio.Lock()
         #: vehicle events seen while the fleet is being read (they are newer than the read)
-        self._fleet_events: dict[str, bytes | str] | None = None
+        self._fleet_events: dict[str, tuple[bytes | str, dict[str, Any]]] | None = None
         self._index: RiderIndex | None = None
         #: stop row -> (its live board, the monotonic time it was read)
         self._live: dict[int, tuple[LiveBoard, float]] = {}
@@ -261,7 +261,6 @@ class Arrivals:
         self._inflight = 0
         self._changes = _Changes()
         self._rows: dict[Any, Row] = {}
-        self._vehicles: dict[bytes | str, dict[str, Any]] = {}
         #: counters for metrics and tests
         self.hits = 0
         self.misses = 0
@@ -400,7 +399,7 @@ class Arrivals:
             if row is None:
                 row = live_row(index, json.loads(body), body, tz)
                 _memo_put(memo, body, row)
-            if pass_by and (row.key[2], row.key[3]) in pass_by:
+            if pass_by and (row[KEY][2], row[KEY][3]) in pass_by:
                 continue  # the bus passes this stop by: no one can board or leave it here
             rows.append(row)
         return _board(rows, frozenset(bodies))
@@ -451,7 +450,7 @@ class Arrivals:
         try:
             if raw.startswith(_VEHICLE_EVENT):
                 body = raw[len(_VEHICLE_EVENT) : -1]
-                state = self._vehicle_dict(body)
+                state = json.loads(body)
                 vehicle_id, trip = str(state["vehicle_id"]), state.get("trip_id")
                 self._log(frozenset((trip,)) if trip else frozenset(), frozenset())
                 self._on_vehicle(vehicle_id, body if raw is data else body.decode(), state)
@@ -529,16 +528,16 @@ class Arrivals:
             return
         for s, got in new.items():
             board, read_at = self._live[s]
-            if len(got) == 1 and not (pass_by and got[0][0].key[2:] in pass_by):
+            if len(got) == 1 and not (pass_by and got[0][0][KEY][2:] in pass_by):
                 edited = _replace_one(board, got[0][0])  # the usual case: one call per stop
                 if edited is not None:
                     self._install(s, edited, read_at)
                     self.edits += 1
                     continue
-            replaced = {r.key[2:] for r, _ in got}
-            rows = [r for r in board.rows if r.key[2:] not in replaced]
-            gone = {r.body for r in board.rows if r.key[2:] in replaced}
-            rows += [r for r, _ in got if not (pass_by and r.key[2:] in pass_by)]
+            replaced = {r[KEY][2:] for r, _ in got}
+            rows = [r for r in board.rows if r[KEY][2:] not in replaced]
+            gone = {r[BODY] for r in board.rows if r[KEY][2:] in replaced}
+            rows += [r for r, _ in got if not (pass_by and r[KEY][2:] in pass_by)]
             raw = (board.raw - gone) | {body for _, body in got}
             self._install(s, _board(rows, raw), read_at)
             self.edits += 1
@@ -547,22 +546,22 @@ class Arrivals:
         """A trip's predictions are gone: take its rows off the kept boards."""
         for s in list(self._by_trip.get(trip, ())):
             board, read_at = self._live[s]
-            rows = [r for r in board.rows if r.key[2] != trip]
-            gone = {r.body for r in board.rows if r.key[2] == trip}
+            rows = [r for r in board.rows if r[KEY][2] != trip]
+            gone = {r[BODY] for r in board.rows if r[KEY][2] == trip}
             self._install(s, _board(rows, board.raw - gone), read_at)
             self.edits += 1
 
     def _on_vehicle(self, vehicle_id: str, body: bytes | str, state: dict[str, Any]) -> None:
         """A vehicle's new state: update the fleet; read again the boards its writer cut."""
         if self._fleet_events is not None:
-            self._fleet_events[vehicle_id] = body
+            self._fleet_events[vehicle_id] = (body, state)
         if self.fleet is not None:
             self._apply_vehicle(self.fleet, vehicle_id, body, state)
         trip, below = state.get("trip_id"), state.get("next_stop_sequence")
         if trip and isinstance(below, int):
             # the writer removed the trip's predictions before ``below`` with this state
             for s in list(self._by_trip.get(trip, ())):
-                if any(r.key[2] == trip and r.key[3] < below for r in self._live[s][0].rows):
+                if any(r[KEY][2] == trip and r[KEY][3] < below for r in self._live[s][0].rows):
                     self._drop(s)
 
     def _apply_vehicle(
@@ -626,24 +625,17 @@ class Arrivals:
                 vehicle_id = key.decode() if isinstance(key, bytes) else str(key)
                 seen.add(vehicle_id)
                 if vehicle_id not in events and fleet.raw.get(vehicle_id) != body:
-                    self._apply_vehicle(fleet, vehicle_id, body, self._vehicle_dict(body))
+                    self._apply_vehicle(fleet, vehicle_id, body, json.loads(body))
             for vehicle_id in [v for v in fleet.raw if v not in seen and v not in events]:
                 self._apply_vehicle(fleet, vehicle_id, None, None)
-            for vehicle_id, body in events.items():
-                self._apply_vehicle(fleet, vehicle_id, body, self._vehicle_dict(body))
+            for vehicle_id, (body, state) in events.items():
+                self._apply_vehicle(fleet, vehicle_id, body, state)
             fleet.at = at
             return fleet
 
     def _fleet_fresh(self, fleet: Fleet) -> bool:
         age = self.monotonic() - fleet.at
         return age < (FLEET_MAX_AGE_S if self.listening else FLEET_TTL_S)
-
-    def _vehicle_dict(self, body: bytes | str) -> dict[str, Any]:
-        v: dict[str, Any] | None = self._vehicles.get(body)
-        if v is None:
-            v = json.loads(body)
-            _memo_put(self._vehicles, body, v)
-        return v
 
     # ----- schedule boards and rendering ---------------------------------------------------
     def _schedule_board(
@@ -683,9 +675,9 @@ class Arrivals:
         while len(parts) < limit:
             while j < n_calls and (calls[j][1] in skip or calls[j][1] in tracked):
                 j += 1
-            if i < n_rows and (j == n_calls or rows[i].key <= calls[j][0]):
+            if i < n_rows and (j == n_calls or rows[i][KEY] <= calls[j][0]):
                 row = rows[i]
-                if row.key[0] > horizon:
+                if row[KEY][0] > horizon:
                     break
                 parts.append(self._live_text(row, fleet, now, tz))
                 i += 1
@@ -701,15 +693,14 @@ class Arrivals:
 
     def _live_text(self, row: Row, fleet: Fleet, now: float, tz: str) -> str:
         """A live row: the memoised part plus the countdown and the bus's last report."""
-        eta = round(row.key[0] - now)
-        vid = row.vehicle_id or ""
+        eta = round(row[KEY][0] - now)
+        vid = row[VEHICLE] or ""
         report = fleet.reports.get(vid)
         if report is None:
-            body = fleet.raw.get(vid)
-            if body is None:
-                frag, reported, flagged = _NO_VEHICLE, row.issued, False
+            v = fleet.states.get(vid)
+            if v is None:
+                frag, reported, flagged = _NO_VEHICLE, row[ISSUED], False
             else:
-                v = self._vehicle_dict(body)
                 reported = float(v.get("timestamp") or 0.0)
                 members = {
                     "occupancy": v.get("occupancy"),
@@ -722,7 +713,7 @@ class Arrivals:
         else:
             frag, reported, flagged = report
         stale = flagged or now - reported > STALE_AFTER_S
-        return f'{row.prefix}{frag},"eta_s":{eta},"stale":{"true" if stale else "false"}}}'
+        return f'{row[PREFIX]}{frag},"eta_s":{eta},"stale":{"true" if stale else "false"}}}'
 
     def _call_text(self, index: RiderIndex, call: Call, now: float, tz: str) -> str:
         key, _trip_id, _trip, st_row, ymd = call
@@ -731,7 +722,7 @@ class Arrivals:
         if row is None:
             row = scheduled_row(index, key, tz)
             _memo_put(self._rows, memo_key, row)
-        return f'{row.prefix}{_NO_VEHICLE},"eta_s":{round(key[0] - now)},"stale":false}}'
+        return f'{row[PREFIX]}{_NO_VEHICLE},"eta_s":{round(key[0] - now)},"stale":false}}'
 
 
 _ARRIVALS_HEAD = '{"type":"arrivals",'

@@ -19,8 +19,9 @@ __all__ = ["Fleet"]
 class Fleet:
     """Vehicle states (raw JSON by vehicle id), the trips being tracked, and when last read."""
 
-    #: vehicle_id -> its state's JSON, as stored in Redis
+    #: vehicle_id -> its state's JSON, as stored in Redis, and parsed
     raw: dict[str, bytes | str] = field(default_factory=dict)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: trip_id -> vehicles tracking it (their state names the trip and is not flagged stale)
     tracking: dict[str, set[str]] = field(default_factory=dict)
     #: vehicle_id -> the trip it tracks
@@ -39,10 +40,12 @@ class Fleet:
         """
         if self.raw.get(vehicle_id) == body:
             return False, []
-        if body is None:
+        if body is None or state is None:
             self.raw.pop(vehicle_id, None)
+            self.states.pop(vehicle_id, None)
         else:
             self.raw[vehicle_id] = body
+            self.states[vehicle_id] = state
         self.reports.pop(vehicle_id, None)
         trip = None
         if state is not None and state.get("trip_id") and "stale" not in (state.get("flags") or ()):

@@ -101,7 +101,7 @@ class RiderIndex:
     memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     memo_trip_heads: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: (lat, lon, radius_m, limit) -> the stops found there (see ``nearby``)
-    memo_nearby: dict[tuple[float, float, float, int], list[tuple[int, float]]] = field(
+    memo_nearby: dict[tuple[float, float, float, int], tuple[tuple[int, float], ...]] = field(
         default_factory=dict
     )
     _active: dict[int, NDArray[np.bool_]] = field(default_factory=dict)
@@ -120,8 +120,8 @@ class RiderIndex:
 
     def nearby(
         self, lat: float, lon: float, radius_m: float, limit: int
-    ) -> list[tuple[int, float]]:
-        """``StopIndex.nearby``, memoised per exact query (do not change the list returned).
+    ) -> tuple[tuple[int, float], ...]:
+        """``StopIndex.nearby``, memoised per exact query (a tuple: invisible to the cyclic GC).
 
         Apps ask again from where the rider stands every few seconds; the search costs more
         than the rest of the answer built from memory. Exact keys: no answer changes.
@@ -129,7 +129,7 @@ class RiderIndex:
         key = (lat, lon, radius_m, limit)
         found = self.memo_nearby.get(key)
         if found is None:
-            found = self.stops.nearby(lat, lon, radius_m=radius_m, limit=limit)
+            found = tuple(self.stops.nearby(lat, lon, radius_m=radius_m, limit=limit))
             if len(self.memo_nearby) >= _NEARBY_MEMO_MAX:
                 self.memo_nearby.clear()
             self.memo_nearby[key] = found

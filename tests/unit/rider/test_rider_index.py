@@ -13,6 +13,7 @@ from feeds.live_state import LiveState
 from transit.calendar import service_dates, trips_on
 from transit.network import Network
 from transit.times import service_day_origin
+from web.arrival_rows import KEY
 from web.arrivals import Arrivals
 from web.rider_index import RiderIndex, build_rider_index, normalise
 
@@ -117,4 +118,4 @@ def test_calls_where_the_bus_passes_by_are_no_arrivals(cairns: Network, index: R
     }
     stopping = dict(body, stop_sequence=int(cairns.st_seq[row - 1]))
     board = boards._live_board(index, [json.dumps(body), json.dumps(stopping)])
-    assert [r.key[3] for r in board.rows] == [stopping["stop_sequence"]]
+    assert [r[KEY][3] for r in board.rows] == [stopping["stop_sequence"]]
