@@ -35,6 +35,7 @@ from . import keys
 from .arrival_rows import hex_color, json_prefix, trip_fields
 from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals
 from .isotime import iso, local_date
+from .live import INGEST
 from .problems import BadRequest, NotFound, ServiceUnavailable
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates
 from .updates import Consumer
@@ -106,8 +107,6 @@ async def rider_index_for(app: web.Application) -> RiderIndex:
 
 def clock_now(app: web.Application) -> float:
     """The service's now: the ingest service's clock (demo clock when simulating) or real time."""
-    from .live import INGEST
-
     state = app.get(RIDER)
     if state is not None and state.clock is not None:
         return state.clock()
