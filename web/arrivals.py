@@ -36,7 +36,6 @@ whether a board came from memory, from events or straight from Redis.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -51,6 +50,14 @@ from feeds.live_state import LiveState
 from .arrival_rows import BODY, ISSUED, KEY, PREFIX, VEHICLE, Row, live_row, scheduled_row
 from .fleet import Fleet
 from .isotime import iso, local_date
+from .live_boards import (
+    HvalsBatcher,
+    LiveBoard,
+    make_board,
+    reindex,
+    replace_one,
+    split_predictions,
+)
 from .rider_index import RiderIndex
 
 __all__ = [
@@ -61,7 +68,6 @@ __all__ = [
     "SCHEDULE_SPAN_S",
     "STALE_AFTER_S",
     "Arrivals",
-    "HvalsBatcher",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,99 +99,6 @@ def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
     if len(memo) >= _MEMO_MAX:  # predictions churn slowly; start over rather than track ages
         memo.clear()
     memo[key] = value
-
-
-class HvalsBatcher:
-    """Coalesce the HVALS of concurrent requests into one Redis pipeline per loop iteration.
-
-    Under load many handlers ask for stop hashes at once; sending them as one pipeline saves a
-    network round trip (two system calls) per request. Same data, same consistency.
-    """
-
-    __slots__ = ("_pending", "_redis", "_scheduled")
-
-    def __init__(self, redis: Any) -> None:
-        self._redis = redis
-        self._pending: list[tuple[list[str], asyncio.Future[list[list[Any]]]]] = []
-        self._scheduled = False
-
-    async def hvals(self, keys: list[str]) -> list[list[Any]]:
-        """The values of each hash in ``keys`` (empty lists for missing keys)."""
-        fut: asyncio.Future[list[list[Any]]] = asyncio.get_running_loop().create_future()
-        self._pending.append((keys, fut))
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-        return await fut
-
-    def _flush(self) -> None:
-        batch, self._pending, self._scheduled = self._pending, [], False
-        task = asyncio.ensure_future(self._run(batch))
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
-
-    async def _run(self, batch: list[tuple[list[str], asyncio.Future[list[list[Any]]]]]) -> None:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for keys, _ in batch:
-                    for key in keys:
-                        pipe.hvals(key)
-                results = await pipe.execute()
-        except BaseException as exc:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        i = 0
-        for keys, fut in batch:
-            if not fut.done():
-                fut.set_result(results[i : i + len(keys)])
-            i += len(keys)
-
-
-@dataclass(frozen=True, slots=True)
-class LiveBoard:
-    """A stop's live predictions by time, the trips and vehicles among them, the bytes read."""
-
-    rows: tuple[Row, ...]
-    whens: tuple[float, ...]
-    trips: frozenset[str]
-    vehicles: frozenset[str]
-    raw: frozenset[bytes | str]  # every record of the stop's hash (pass-by calls too)
-
-
-def _board(rows: list[Row], raw: frozenset[bytes | str]) -> LiveBoard:
-    rows.sort(key=lambda r: r[KEY])
-    return LiveBoard(
-        tuple(rows),
-        tuple(r[KEY][0] for r in rows),
-        frozenset(r[KEY][2] for r in rows),
-        frozenset(r[VEHICLE] for r in rows if r[VEHICLE]),
-        raw,
-    )
-
-
-def _replace_one(board: LiveBoard, row: Row) -> LiveBoard | None:
-    """``board`` with ``row`` in place of the row of the same call, if it has one and the same
-    vehicle (the trip and vehicle sets stay the same objects); None otherwise."""
-    call = row[KEY][2:]
-    rows = board.rows
-    k = next((k for k, old in enumerate(rows) if old[KEY][2:] == call), -1)
-    if k < 0:
-        return None
-    old = rows[k]
-    if old[VEHICLE] != row[VEHICLE]:
-        return None
-    if old is row:
-        return board
-    new = [*rows[:k], *rows[k + 1 :]]
-    whens = [*board.whens[:k], *board.whens[k + 1 :]]
-    at = bisect_left(new, row[KEY], key=lambda r: r[KEY])
-    new.insert(at, row)
-    whens.insert(at, row[KEY][0])
-    raw = board.raw if old[BODY] == row[BODY] else (board.raw - {old[BODY]}) | {row[BODY]}
-    return LiveBoard(tuple(new), tuple(whens), board.trips, board.vehicles, raw)
 
 
 Call = tuple[tuple[float, str, str, int], str, int, int, str]
@@ -426,7 +339,7 @@ class Arrivals:
             if pass_by and (row[KEY][2], row[KEY][3]) in pass_by:
                 continue  # the bus passes this stop by: no one can board or leave it here
             rows.append(row)
-        return _board(rows, frozenset(bodies))
+        return make_board(rows, frozenset(bodies))
 
     def _keep(self, s: int, sid: str, board: LiveBoard, version: int, read_at: float) -> None:
         """Keep ``board`` unless an event since ``version`` concerns its stop or its trips."""
@@ -451,14 +364,14 @@ class Arrivals:
         if entry is not None:
             old_trips, old_vehicles = entry[0].trips, entry[0].vehicles
         self._live[s] = (board, read_at)
-        _reindex(self._by_trip, s, old_trips, board.trips)
-        _reindex(self._by_vehicle, s, old_vehicles, board.vehicles)
+        reindex(self._by_trip, s, old_trips, board.trips)
+        reindex(self._by_vehicle, s, old_vehicles, board.vehicles)
 
     def _drop(self, s: int) -> None:
         entry = self._live.pop(s, None)
         if entry is not None:
-            _reindex(self._by_trip, s, entry[0].trips, frozenset())
-            _reindex(self._by_vehicle, s, entry[0].vehicles, frozenset())
+            reindex(self._by_trip, s, entry[0].trips, frozenset())
+            reindex(self._by_vehicle, s, entry[0].vehicles, frozenset())
 
     def _forget_texts(self, stops: Iterable[int]) -> None:
         for s in stops:
@@ -479,7 +392,7 @@ class Arrivals:
                 self._log(frozenset((trip,)) if trip else frozenset(), frozenset())
                 self._on_vehicle(vehicle_id, body if raw is data else body.decode(), state)
                 return
-            event, texts = _split_predictions(raw)
+            event, texts = split_predictions(raw)
             kind = event.get("type")
             trip = event.get("trip_id")
             preds = event.get("predictions") or ()
@@ -553,7 +466,7 @@ class Arrivals:
         for s, got in new.items():
             board, read_at = self._live[s]
             if len(got) == 1 and not (pass_by and got[0][0][KEY][2:] in pass_by):
-                edited = _replace_one(board, got[0][0])  # the usual case: one call per stop
+                edited = replace_one(board, got[0][0])  # the usual case: one call per stop
                 if edited is not None:
                     self._install(s, edited, read_at)
                     self.edits += 1
@@ -563,7 +476,7 @@ class Arrivals:
             gone = {r[BODY] for r in board.rows if r[KEY][2:] in replaced}
             rows += [r for r, _ in got if not (pass_by and r[KEY][2:] in pass_by)]
             raw = (board.raw - gone) | {body for _, body in got}
-            self._install(s, _board(rows, raw), read_at)
+            self._install(s, make_board(rows, raw), read_at)
             self.edits += 1
 
     def _on_withdrawn(self, trip: str) -> None:
@@ -572,7 +485,7 @@ class Arrivals:
             board, read_at = self._live[s]
             rows = [r for r in board.rows if r[KEY][2] != trip]
             gone = {r[BODY] for r in board.rows if r[KEY][2] == trip}
-            self._install(s, _board(rows, board.raw - gone), read_at)
+            self._install(s, make_board(rows, board.raw - gone), read_at)
             self.edits += 1
 
     def _on_vehicle(self, vehicle_id: str, body: bytes | str, state: dict[str, Any]) -> None:
@@ -747,65 +660,3 @@ class Arrivals:
             row = scheduled_row(index, key, tz)
             _memo_put(self._rows, memo_key, row)
         return f'{row[PREFIX]}{_NO_VEHICLE},"eta_s":{round(key[0] - now)},"stale":false}}'
-
-
-_ARRIVALS_HEAD = '{"type":"arrivals",'
-_PREDICTIONS = ',"predictions":['
-_scan = json.JSONDecoder().raw_decode
-
-
-def _split_predictions(raw: bytes) -> tuple[dict[str, Any], list[str] | None]:
-    """An event parsed, and for an ``arrivals`` event each prediction's JSON text as the writer
-    published it (the bytes its stop hash holds: rows are memoised by them); None when the
-    event is laid out otherwise.
-
-    Raises ValueError for text that is not a JSON object.
-    """
-    text = raw.decode()
-    if text.startswith(_ARRIVALS_HEAD) and text.endswith("]}"):
-        with contextlib.suppress(ValueError):
-            got = _split_arrivals(text)
-            if got is not None:
-                return got
-    event = json.loads(text)
-    if not isinstance(event, dict):
-        raise ValueError("an updates event must be a JSON object")
-    return event, None
-
-
-def _split_arrivals(text: str) -> tuple[dict[str, Any], list[str]] | None:
-    # the predictions member comes last (feeds.live_state.put_many); a JSON string cannot hold
-    # an unescaped quote, so the first match is the member itself
-    at = text.find(_PREDICTIONS)
-    if at < 0:
-        return None
-    event: dict[str, Any] = json.loads(text[:at] + "}")
-    preds, texts = [], []
-    k, end = at + len(_PREDICTIONS), len(text) - 2
-    while k < end:
-        p, stop = _scan(text, k)
-        preds.append(p)
-        texts.append(text[k:stop])
-        if text[stop] == ",":
-            stop += 1
-        elif stop != end:
-            return None
-        k = stop
-    if k != end or "predictions" in event:
-        return None
-    event["predictions"] = preds
-    return event, texts
-
-
-def _reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: frozenset[str]) -> None:
-    """Move stop ``s`` in ``table`` (id -> stops) from the ids ``old`` to the ids ``new``."""
-    if old is new:
-        return
-    for i in old - new:
-        held = table.get(i)
-        if held is not None:
-            held.discard(s)
-            if not held:
-                del table[i]
-    for i in new - old:
-        table.setdefault(i, set()).add(s)

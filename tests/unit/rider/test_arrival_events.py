@@ -8,7 +8,7 @@ import pytest
 
 from feeds.live_state import to_json
 from predictor.events import Prediction
-from web.arrivals import _split_predictions
+from web.live_boards import split_predictions
 
 
 def _pred(seq: int, stop: str) -> Prediction:
@@ -34,7 +34,7 @@ def _event(preds: list[Prediction]) -> tuple[bytes, list[str]]:
 
 def test_the_texts_of_a_published_event_are_the_stored_records() -> None:
     raw, bodies = _event([_pred(3, "s,1"), _pred(4, 'x"],"predictions":[y')])
-    event, texts = _split_predictions(raw)
+    event, texts = split_predictions(raw)
     assert texts == bodies
     assert event == json.loads(raw)
 
@@ -42,14 +42,14 @@ def test_the_texts_of_a_published_event_are_the_stored_records() -> None:
 def test_an_event_laid_out_otherwise_is_parsed_whole() -> None:
     raw, _ = _event([_pred(3, "s1")])
     spaced = json.dumps(json.loads(raw)).encode()  # spaces after separators
-    event, texts = _split_predictions(spaced)
+    event, texts = split_predictions(spaced)
     assert texts is None
     assert event == json.loads(raw)
-    event, texts = _split_predictions(b'{"type":"arrivals","trip_id":"t","predictions":[]}')
+    event, texts = split_predictions(b'{"type":"arrivals","trip_id":"t","predictions":[]}')
     assert (event["predictions"], texts) == ([], [])
 
 
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'{"type":"arrivals",', b"not json"])
 def test_an_unreadable_event_is_a_value_error(raw: bytes) -> None:
     with pytest.raises(ValueError, match=r"JSON|Expecting|Extra data"):
-        _split_predictions(raw)
+        split_predictions(raw)

@@ -1,0 +1,176 @@
+"""A stop's live board: the predictions of its Redis hash as sorted rows, and how events edit it.
+
+``LiveBoard`` is immutable: an edit makes a new board (sharing the trip and vehicle sets when an
+event only moves one call), so whoever holds the old one (a text rendered from it, a request in
+flight) sees a consistent board. ``split_predictions`` reads an ``arrivals`` event keeping each
+prediction's text as the writer published it, the bytes the stop hash holds (rows are memoised
+by them). ``HvalsBatcher`` reads many stop hashes in one pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
+
+from .arrival_rows import BODY, KEY, VEHICLE, Row
+
+__all__ = ["HvalsBatcher", "LiveBoard", "make_board", "reindex", "replace_one", "split_predictions"]
+
+
+class HvalsBatcher:
+    """Coalesce the HVALS of concurrent requests into one Redis pipeline per loop iteration.
+
+    Under load many handlers ask for stop hashes at once; sending them as one pipeline saves a
+    network round trip (two system calls) per request. Same data, same consistency.
+    """
+
+    __slots__ = ("_pending", "_redis", "_scheduled")
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+        self._pending: list[tuple[list[str], asyncio.Future[list[list[Any]]]]] = []
+        self._scheduled = False
+
+    async def hvals(self, keys: list[str]) -> list[list[Any]]:
+        """The values of each hash in ``keys`` (empty lists for missing keys)."""
+        fut: asyncio.Future[list[list[Any]]] = asyncio.get_running_loop().create_future()
+        self._pending.append((keys, fut))
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        batch, self._pending, self._scheduled = self._pending, [], False
+        task = asyncio.ensure_future(self._run(batch))
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _run(self, batch: list[tuple[list[str], asyncio.Future[list[list[Any]]]]]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for keys, _ in batch:
+                    for key in keys:
+                        pipe.hvals(key)
+                results = await pipe.execute()
+        except BaseException as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        i = 0
+        for keys, fut in batch:
+            if not fut.done():
+                fut.set_result(results[i : i + len(keys)])
+            i += len(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBoard:
+    """A stop's live predictions by time, the trips and vehicles among them, the bytes read."""
+
+    rows: tuple[Row, ...]
+    whens: tuple[float, ...]
+    trips: frozenset[str]
+    vehicles: frozenset[str]
+    raw: frozenset[bytes | str]  # every record of the stop's hash (pass-by calls too)
+
+
+def make_board(rows: list[Row], raw: frozenset[bytes | str]) -> LiveBoard:
+    rows.sort(key=lambda r: r[KEY])
+    return LiveBoard(
+        tuple(rows),
+        tuple(r[KEY][0] for r in rows),
+        frozenset(r[KEY][2] for r in rows),
+        frozenset(r[VEHICLE] for r in rows if r[VEHICLE]),
+        raw,
+    )
+
+
+def replace_one(board: LiveBoard, row: Row) -> LiveBoard | None:
+    """``board`` with ``row`` in place of the row of the same call, if it has one and the same
+    vehicle (the trip and vehicle sets stay the same objects); None otherwise."""
+    call = row[KEY][2:]
+    rows = board.rows
+    k = next((k for k, old in enumerate(rows) if old[KEY][2:] == call), -1)
+    if k < 0:
+        return None
+    old = rows[k]
+    if old[VEHICLE] != row[VEHICLE]:
+        return None
+    if old is row:
+        return board
+    new = [*rows[:k], *rows[k + 1 :]]
+    whens = [*board.whens[:k], *board.whens[k + 1 :]]
+    at = bisect_left(new, row[KEY], key=lambda r: r[KEY])
+    new.insert(at, row)
+    whens.insert(at, row[KEY][0])
+    raw = board.raw if old[BODY] == row[BODY] else (board.raw - {old[BODY]}) | {row[BODY]}
+    return LiveBoard(tuple(new), tuple(whens), board.trips, board.vehicles, raw)
+
+
+_ARRIVALS_HEAD = '{"type":"arrivals",'
+_PREDICTIONS = ',"predictions":['
+_scan = json.JSONDecoder().raw_decode
+
+
+def split_predictions(raw: bytes) -> tuple[dict[str, Any], list[str] | None]:
+    """An event parsed, and for an ``arrivals`` event each prediction's JSON text as the writer
+    published it (the bytes its stop hash holds: rows are memoised by them); None when the
+    event is laid out otherwise.
+
+    Raises ValueError for text that is not a JSON object.
+    """
+    text = raw.decode()
+    if text.startswith(_ARRIVALS_HEAD) and text.endswith("]}"):
+        with contextlib.suppress(ValueError):
+            got = _split_arrivals(text)
+            if got is not None:
+                return got
+    event = json.loads(text)
+    if not isinstance(event, dict):
+        raise ValueError("an updates event must be a JSON object")
+    return event, None
+
+
+def _split_arrivals(text: str) -> tuple[dict[str, Any], list[str]] | None:
+    # the predictions member comes last (feeds.live_state.put_many); a JSON string cannot hold
+    # an unescaped quote, so the first match is the member itself
+    at = text.find(_PREDICTIONS)
+    if at < 0:
+        return None
+    event: dict[str, Any] = json.loads(text[:at] + "}")
+    preds, texts = [], []
+    k, end = at + len(_PREDICTIONS), len(text) - 2
+    while k < end:
+        p, stop = _scan(text, k)
+        preds.append(p)
+        texts.append(text[k:stop])
+        if text[stop] == ",":
+            stop += 1
+        elif stop != end:
+            return None
+        k = stop
+    if k != end or "predictions" in event:
+        return None
+    event["predictions"] = preds
+    return event, texts
+
+
+def reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: frozenset[str]) -> None:
+    """Move stop ``s`` in ``table`` (id -> stops) from the ids ``old`` to the ids ``new``."""
+    if old is new:
+        return
+    for i in old - new:
+        held = table.get(i)
+        if held is not None:
+            held.discard(s)
+            if not held:
+                del table[i]
+    for i in new - old:
+        table.setdefault(i, set()).add(s)
