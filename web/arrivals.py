@@ -47,7 +47,7 @@ from typing import Any
 
 from feeds.live_state import LiveState
 
-from .arrival_rows import BODY, ISSUED, KEY, PREFIX, VEHICLE, Row, live_row, scheduled_row
+from .arrival_rows import ISSUED, KEY, PREFIX, VEHICLE, Row, live_row, scheduled_row
 from .fleet import Fleet
 from .isotime import iso, local_date
 from .live_boards import (
@@ -318,7 +318,7 @@ class Arrivals:
             self._inflight -= 1
         for k, bodies in zip(missing, raw, strict=True):
             old = expired.get(k)
-            if old is not None and len(old.raw) == len(bodies) and old.raw == frozenset(bodies):
+            if old is not None and old.raw is not None and old.raw == tuple(sorted(bodies)):
                 board = old
             else:
                 board = self._live_board(index, bodies)
@@ -342,7 +342,7 @@ class Arrivals:
             if pass_by and (row[KEY][2], row[KEY][3]) in pass_by:
                 continue  # the bus passes this stop by: no one can board or leave it here
             rows.append(row)
-        return make_board(rows, frozenset(bodies))
+        return make_board(rows, tuple(sorted(bodies)))
 
     def _keep(self, s: int, sid: str, board: LiveBoard, version: int, read_at: float) -> None:
         """Keep ``board`` unless an event since ``version`` concerns its stop or its trips."""
@@ -476,10 +476,8 @@ class Arrivals:
                     continue
             replaced = {r[KEY][2:] for r, _ in got}
             rows = [r for r in board.rows if r[KEY][2:] not in replaced]
-            gone = {r[BODY] for r in board.rows if r[KEY][2:] in replaced}
             rows += [r for r, _ in got if not (pass_by and r[KEY][2:] in pass_by)]
-            raw = (board.raw - gone) | {body for _, body in got}
-            self._install(s, make_board(rows, raw), read_at)
+            self._install(s, make_board(rows, None), read_at)
             self.edits += 1
 
     def _on_withdrawn(self, trip: str) -> None:
@@ -487,8 +485,7 @@ class Arrivals:
         for s in list(self._by_trip.get(trip, ())):
             board, read_at = self._live[s]
             rows = [r for r in board.rows if r[KEY][2] != trip]
-            gone = {r[BODY] for r in board.rows if r[KEY][2] == trip}
-            self._install(s, make_board(rows, board.raw - gone), read_at)
+            self._install(s, make_board(rows, None), read_at)
             self.edits += 1
 
     def _on_vehicle(self, vehicle_id: str, body: bytes | str, state: dict[str, Any]) -> None:

@@ -78,10 +78,12 @@ class LiveBoard:
     whens: tuple[float, ...]
     trips: frozenset[str]
     vehicles: frozenset[str]
-    raw: frozenset[bytes | str]  # every record of the stop's hash (pass-by calls too)
+    #: every record of the stop's hash as read (pass-by calls too), sorted; None once an event
+    #: edited the board. A tuple of bytes: untracked by the cyclic GC, unlike a set.
+    raw: tuple[bytes | str, ...] | None
 
 
-def make_board(rows: list[Row], raw: frozenset[bytes | str]) -> LiveBoard:
+def make_board(rows: list[Row], raw: tuple[bytes | str, ...] | None) -> LiveBoard:
     rows.sort(key=lambda r: r[KEY])
     return LiveBoard(
         tuple(rows),
@@ -110,7 +112,7 @@ def replace_one(board: LiveBoard, row: Row) -> LiveBoard | None:
     at = bisect_left(new, row[KEY], key=lambda r: r[KEY])
     new.insert(at, row)
     whens.insert(at, row[KEY][0])
-    raw = board.raw if old[BODY] == row[BODY] else (board.raw - {old[BODY]}) | {row[BODY]}
+    raw = board.raw if old[BODY] == row[BODY] else None
     return LiveBoard(tuple(new), tuple(whens), board.trips, board.vehicles, raw)
 
 

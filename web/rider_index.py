@@ -109,9 +109,11 @@ class RiderIndex:
     _lists: dict[int, tuple[IntArray, IntArray, IntArray]] = field(default_factory=dict)
     _origin: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop_ids: list[str] | None = None
-    _trip_ids: list[str] | None = None
-    _trip_route_ids: list[str] | None = None
+    # tuples of str, not lists: the cyclic GC stops tracking them (they are built after the
+    # start-up freeze, and a list of 37,872 ids is walked by every full collection)
+    _stop_ids: tuple[str, ...] | None = None
+    _trip_ids: tuple[str, ...] | None = None
+    _trip_route_ids: tuple[str, ...] | None = None
 
     # ----- stops ---------------------------------------------------------------------------
     def routes_at(self, stop: int) -> I32:
@@ -179,23 +181,23 @@ class RiderIndex:
         return np.flatnonzero(inside).astype(np.int64)
 
     # ----- ids as Python strings (the hot paths index them per row) -------------------------
-    def stop_id_list(self) -> list[str]:
+    def stop_id_list(self) -> tuple[str, ...]:
         """``stop_id`` of every stop row."""
         if self._stop_ids is None:
-            self._stop_ids = [str(s) for s in self.network.stop_ids.tolist()]
+            self._stop_ids = tuple(str(s) for s in self.network.stop_ids.tolist())
         return self._stop_ids
 
-    def trip_id_list(self) -> list[str]:
+    def trip_id_list(self) -> tuple[str, ...]:
         """``trip_id`` of every trip row."""
         if self._trip_ids is None:
-            self._trip_ids = [str(t) for t in self.network.trip_ids.tolist()]
+            self._trip_ids = tuple(str(t) for t in self.network.trip_ids.tolist())
         return self._trip_ids
 
-    def trip_route_id_list(self) -> list[str]:
+    def trip_route_id_list(self) -> tuple[str, ...]:
         """``route_id`` of every trip row's route."""
         if self._trip_route_ids is None:
             ids = [str(r) for r in self.network.route_ids.tolist()]
-            self._trip_route_ids = [ids[r] for r in self.network.trip_route.tolist()]
+            self._trip_route_ids = tuple(ids[r] for r in self.network.trip_route.tolist())
         return self._trip_route_ids
 
     # ----- timetable -----------------------------------------------------------------------
