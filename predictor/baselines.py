@@ -68,10 +68,13 @@ class KalmanBlend:
         self._times: dict[tuple[str, str], list[float]] = {}
         self._seeded: dict[tuple[str, str], list[float]] = {}
         self._P: dict[tuple[str, str], float] = {}
+        #: the blended time of each driven link, until a vehicle drives it again
+        self._blended: dict[tuple[str, str], float] = {}
 
     def seed(self, link: tuple[str, str], seconds: list[float]) -> None:
         """Travel times of a link from earlier days (replaces today's stand-ins)."""
         self._seeded[link] = [float(s) for s in seconds if s > 0 and math.isfinite(s)]
+        self._blended.pop(link, None)
 
     def observe(self, link: tuple[str, str], seconds: float) -> None:
         """A vehicle drove the link in ``seconds`` (arrival to arrival)."""
@@ -79,9 +82,10 @@ class KalmanBlend:
             return
         times = self._times.setdefault(link, [])
         times.append(seconds)
+        self._blended.pop(link, None)
         days = self._days(link)
         if len(days) >= 2:
-            s2 = float(np.var(days))
+            s2 = _var(days)
             P = self._P.get(link, s2)
             g = (P + s2) / (P + 2.0 * s2) if P + 2.0 * s2 > 0 else 0.5
             self._P[link] = s2 * g
@@ -96,17 +100,23 @@ class KalmanBlend:
     def link(self, link: tuple[str, str], scheduled: float) -> float:
         """The blended time of a link; the last vehicle's alone without history, the
         timetable's when nobody drove it yet."""
+        got = self._blended.get(link)
+        if got is not None:
+            return got
         times = self._times.get(link)
         days = self._days(link)
         if not times:
-            return float(np.mean(days)) if days else scheduled
+            return sum(days) / len(days) if days else scheduled
         last = times[-1]
         if len(days) < 2:
-            return last
-        s2 = float(np.var(days))
-        P = self._P.get(link, s2)
-        g = (P + s2) / (P + 2.0 * s2) if P + 2.0 * s2 > 0 else 0.5
-        return (1.0 - g) * last + g * float(np.mean(days))
+            got = last
+        else:
+            s2 = _var(days)
+            P = self._P.get(link, s2)
+            g = (P + s2) / (P + 2.0 * s2) if P + 2.0 * s2 > 0 else 0.5
+            got = (1.0 - g) * last + g * (sum(days) / len(days))
+        self._blended[link] = got
+        return got
 
     def predict(
         self,
@@ -155,3 +165,9 @@ class KalmanBlend:
         frac = min(max((float(dist[k_next]) - d) / span, 0.0), 1.0) if span > 0 else 0.0
         t0 = max(now, resume_at) + frac * float(links[0])
         return t0 + np.concatenate(([0.0], np.cumsum(links[1:])))
+
+
+def _var(xs: list[float]) -> float:
+    """Population variance of a few numbers (``np.var`` without its per-call overhead)."""
+    m = sum(xs) / len(xs)
+    return sum((x - m) * (x - m) for x in xs) / len(xs)
