@@ -230,14 +230,30 @@ def _project(px: F64, py: F64, cum: F64, x: float, y: float, lo: int, hi: int) -
     dx = px[lo + 1 : hi + 1] - ax
     dy = py[lo + 1 : hi + 1] - ay
     len2 = dx * dx + dy * dy
-    t = ((x - ax) * dx + (y - ay) * dy) / np.where(len2 > 0.0, len2, 1.0)
-    np.clip(t, 0.0, 1.0, out=t)
-    qx = ax + t * dx
-    qy = ay + t * dy
-    off = np.hypot(x - qx, y - qy)
+    t, off = _onto_segments(x, y, ax, ay, dx, dy, np.where(len2 > 0.0, len2, 1.0))
     c = cum[lo : hi + 1]
     along = c[:-1] + t * (c[1:] - c[:-1])
     return along, off
+
+
+def _onto_segments(
+    x: float | F64, y: float | F64, ax: F64, ay: F64, dx: F64, dy: F64, len2: F64
+) -> tuple[F64, F64]:
+    """Project points ``(x, y)`` onto shape segments starting at ``(ax, ay)`` with steps
+    ``(dx, dy)`` and squared lengths ``len2``: the clamped fraction along each segment and the
+    distance from it (in place where numpy allows: this runs once per ping)."""
+    t = (x - ax) * dx
+    t += (y - ay) * dy
+    t /= len2
+    np.maximum(t, 0.0, out=t)
+    np.minimum(t, 1.0, out=t)
+    ex = t * dx
+    ex += ax
+    np.subtract(x, ex, out=ex)
+    ey = t * dy
+    ey += ay
+    np.subtract(y, ey, out=ey)
+    return t, np.hypot(ex, ey, out=ex)
 
 
 def _nearest(plan: TripPlan, x: float, y: float, lo: int, hi: int) -> tuple[float, float]:
@@ -250,18 +266,7 @@ def _nearest(plan: TripPlan, x: float, y: float, lo: int, hi: int) -> tuple[floa
     ay = plan.py[lo:hi]
     dx = plan.seg_dx[lo:hi]
     dy = plan.seg_dy[lo:hi]
-    t = (x - ax) * dx
-    t += (y - ay) * dy
-    t /= plan.seg_len2[lo:hi]
-    np.maximum(t, 0.0, out=t)
-    np.minimum(t, 1.0, out=t)
-    ex = t * dx
-    ex += ax
-    np.subtract(x, ex, out=ex)
-    ey = t * dy
-    ey += ay
-    np.subtract(y, ey, out=ey)
-    off = np.hypot(ex, ey, out=ex)
+    t, off = _onto_segments(x, y, ax, ay, dx, dy, plan.seg_len2[lo:hi])
     i = int(off.argmin())
     j = lo + i
     return plan.cum_l[j] + float(t[i]) * float(plan.seg_dc[j]), float(off[i])
@@ -424,18 +429,7 @@ class SegmentStore:
         ay = ay_all[idx]
         dx = dx_all[idx]
         dy = dy_all[idx]
-        t = (x - ax) * dx
-        t += (y - ay) * dy
-        t /= len2_all[idx]
-        np.maximum(t, 0.0, out=t)
-        np.minimum(t, 1.0, out=t)
-        ex = t * dx
-        ex += ax
-        np.subtract(x, ex, out=ex)
-        ey = t * dy
-        ey += ay
-        np.subtract(y, ey, out=ey)
-        off = np.hypot(ex, ey, out=ex)
+        t, off = _onto_segments(x, y, ax, ay, dx, dy, len2_all[idx])
         low = np.minimum.reduceat(off, first)
         if np.isnan(low).any():  # NaN offsets: argmin's rules (the first NaN), window by window
             g = np.array(
