@@ -21,7 +21,7 @@ from bisect import bisect_right
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEPART_RADIUS_M", "chain", "crossed", "crossings", "ref_stop", "shortest_layovers"]
+__all__ = ["DEPART_RADIUS_M", "chain", "crossed", "ref_stop", "shortest_layovers"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -30,43 +30,16 @@ I64 = NDArray[np.int64]
 DEPART_RADIUS_M = 30.0
 
 
-def crossings(dist: F64, d0: float, t0: float, d1: float, t1: float) -> tuple[I64, F64]:
-    """Stops passed between two fixes and the interpolated time each was passed.
-
-    Parameters
-    ----------
-    dist : NDArray[np.float64]
-        Stop (or threshold) distances along the shape, non-decreasing.
-    d0, t0, d1, t1 : float
-        Progress and time at the earlier and the later fix (``d1 >= d0``, ``t1 > t0``).
-
-    Returns
-    -------
-    stops : NDArray[np.int64]
-        Indices ``k`` with ``d0 < dist[k] <= d1``.
-    times : NDArray[np.float64]
-        When progress reached ``dist[k]``.
-
-    Examples
-    --------
-    >>> k, t = crossings(np.array([0.0, 100.0, 250.0, 400.0]), 50.0, 10.0, 300.0, 60.0)
-    >>> k.tolist(), t.tolist()
-    ([1, 2], [20.0, 50.0])
-    """
-    lo = int(np.searchsorted(dist, d0, side="right"))
-    hi = int(np.searchsorted(dist, d1, side="right"))
-    ks = np.arange(lo, hi, dtype=np.int64)
-    if hi <= lo or d1 <= d0:
-        return ks[:0], np.zeros(0)
-    times = t0 + (dist[lo:hi] - d0) / (d1 - d0) * (t1 - t0)
-    return ks, times
-
-
 def crossed(
     dist: list[float], d0: float, t0: float, d1: float, t1: float
 ) -> tuple[int, list[float]]:
-    """:func:`crossings` on a plain list (once per ping that passes a stop): the first index
-    ``k`` passed and the times of stops ``k, k + 1, ...``; the same numbers to the bit.
+    """Stops passed between two fixes and the interpolated time each was passed.
+
+    ``dist`` holds stop (or threshold) distances along the shape, non-decreasing; ``(d0, t0)``
+    and ``(d1, t1)`` are the progress and time at the earlier and the later fix. Returns the
+    first index ``k`` with ``dist[k] > d0`` and the times progress reached ``dist[k]``,
+    ``dist[k + 1]``, ... up to the last stop with ``dist <= d1`` (none when ``d1 <= d0``).
+    A plain list and ``bisect``: it runs once per ping that passes a stop.
 
     Examples
     --------

@@ -25,7 +25,7 @@ changes the world. For each ping, in order:
    speed). Progress is the running maximum of the matched distance: buses do not reverse, and
    GPS noise that puts a bus a few metres back is ignored.
 5. **Observe.** Stops whose point progress passed since the last fix get an arrival time
-   interpolated between the two fixes (:func:`~predictor.arrivals.crossings`), departures
+   interpolated between the two fixes (:func:`~predictor.arrivals.crossed`), departures
    likewise ``DEPART_RADIUS_M`` past the stop. Each completed link feeds the shared
    :class:`~predictor.segments.SegmentTable`, and each arrival scores the predictions made
    for it earlier, feeding the :class:`~predictor.calibration.IntervalCalibrator`.
