@@ -83,7 +83,7 @@ class SegmentTable:
     >>> tab = SegmentTable()
     >>> seg = tab.key(3, 4)
     >>> tab.observe(seg, 120.0, 36000.0, 100.0, 1.7e9)
-    >>> mean, var = tab.estimate(np.array([seg]), np.array([100.0]), 36000.0, 1.7e9 + 60)
+    >>> mean, var = tab.estimate([seg], [100.0], 36000.0, 1.7e9 + 60)
     >>> round(float(mean[0]))
     120
     """
@@ -314,11 +314,25 @@ class SegmentTable:
             self._cache[b] = got
         return got[1], got[2]
 
-    def estimate_list(
+    def estimate(
         self, segs: list[int], sched: list[float], tod: float, now: float
     ) -> tuple[list[float], list[float]]:
-        """:meth:`estimate` on and to plain lists (the tracker's per-ping path: a few dozen
-        links, where numpy's per-call overhead would dominate). The same numbers to the bit."""
+        """Mean and variance of each link's time for a bus driving it around ``tod``.
+
+        Plain lists in and out: the tracker asks for a few dozen links per ping, where
+        numpy's per-call overhead would dominate.
+
+        Parameters
+        ----------
+        segs : list of int
+            Link rows.
+        sched : list of float
+            The timetable's link times (the fallback for links never driven).
+        tod : float
+            Seconds after the day's origin when the bus will drive them (picks the hour).
+        now : float
+            The present, POSIX seconds (ages the recent estimates).
+        """
         mean_c, var_c = self._table(tod, now)
         mean = [mean_c[s] for s in segs]
         var = [var_c[s] for s in segs]
@@ -333,24 +347,3 @@ class SegmentTable:
                 d *= d
                 var[i] = floor if floor > d else d  # np.maximum(d, floor): NaN kept
         return mean, var
-
-    def estimate(self, segs: I64, sched: F64, tod: float, now: float) -> tuple[F64, F64]:
-        """Mean and variance of each link's time for a bus driving it around ``tod``.
-
-        Parameters
-        ----------
-        segs : NDArray[np.int64]
-            Link rows.
-        sched : NDArray[np.float64]
-            The timetable's link times (the fallback for links never driven).
-        tod : float
-            Seconds after the day's origin when the bus will drive them (picks the hour).
-        now : float
-            The present, POSIX seconds (ages the recent estimates).
-
-        Returns
-        -------
-        mean, var : NDArray[np.float64]
-        """
-        mean, var = self.estimate_list(segs.tolist(), sched.tolist(), tod, now)
-        return np.array(mean, dtype=np.float64), np.array(var, dtype=np.float64)

@@ -1034,9 +1034,7 @@ class Tracker:
         var: list[float] = []
         if m > 1:
             if links is None:
-                mean, var = self.segments.estimate_list(
-                    segs[k0:], sched_link[k0:], t0 - origin, now
-                )
+                mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
             else:
                 mean, var = links
         tp = self._hold_points(plan, k0, wait_link)
@@ -1164,7 +1162,7 @@ class Tracker:
                 # forecast). Estimate the links up to a little past where the last ping's
                 # horizon ended; all of them only when that falls short.
                 hi = min(hi, nxt + v.n_due + DUE_MARGIN)
-            mean, lvar = self.segments.estimate_list(segs[k1:hi], sched[k1:hi], t - v.origin, t)
+            mean, lvar = self.segments.estimate(segs[k1:hi], sched[k1:hi], t - v.origin, t)
             if nxt == 0:
                 start = self._current_link(v, plan, t, 0.0, 0.0)
             else:
@@ -1173,9 +1171,7 @@ class Tracker:
             if plain:
                 arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
                 if hi < len(segs) and arrival[-1] - t <= c.horizon_s:  # short: all of them
-                    mean, lvar = self.segments.estimate_list(
-                        segs[nxt:], sched[nxt:], t - v.origin, t
-                    )
+                    mean, lvar = self.segments.estimate(segs[nxt:], sched[nxt:], t - v.origin, t)
                     arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
             else:
                 arrival, var = self._forecast(

@@ -16,7 +16,7 @@ def test_unseen_link_falls_back_on_timetable_times_route_ratio() -> None:
     a, b = tab.key(0, 1), tab.key(1, 2)
     for i in range(5):
         tab.observe(a, 150.0, 36000.0 + i, 100.0, T0 + i)
-    mean, var = tab.estimate(np.array([b]), np.array([60.0]), 36000.0, T0 + 10)
+    mean, var = tab.estimate([b], [60.0], 36000.0, T0 + 10)
     assert mean[0] == pytest.approx(60.0 * tab.ratio)
     assert tab.ratio > 1.2
     assert var[0] > 0
@@ -28,10 +28,10 @@ def test_recent_buses_weigh_more() -> None:
     for i in range(6):
         tab.observe(s, 100.0, 36000.0, 100.0, T0 + 60 * i)
     tab.observe(s, 200.0, 36400.0, 100.0, T0 + 400)
-    mean, _ = tab.estimate(np.array([s]), np.array([100.0]), 36400.0, T0 + 400)
+    mean, _ = tab.estimate([s], [100.0], 36400.0, T0 + 400)
     assert 130.0 < mean[0] < 200.0
     # an hour later the recent estimate has faded toward the hour's memory
-    later, _ = tab.estimate(np.array([s]), np.array([100.0]), 36400.0, T0 + 7600)
+    later, _ = tab.estimate([s], [100.0], 36400.0, T0 + 7600)
     assert later[0] < mean[0]
 
 
@@ -43,7 +43,7 @@ def test_outliers_are_clipped_and_junk_ignored() -> None:
     tab.observe(s, 5000.0, 36000.0, 100.0, T0 + 10)
     tab.observe(s, float("nan"), 36000.0, 100.0, T0 + 11)
     tab.observe(s, -5.0, 36000.0, 100.0, T0 + 12)
-    mean, _ = tab.estimate(np.array([s]), np.array([100.0]), 36000.0, T0 + 12)
+    mean, _ = tab.estimate([s], [100.0], 36000.0, T0 + 12)
     assert mean[0] < 100.0 + 0.4 * 300.0 + 1.0
 
 
@@ -63,11 +63,11 @@ def test_link_keyed_after_an_estimate_can_be_observed() -> None:
     table = SegmentTable(n_stops=10)
     first = table.key(0, 1)
     table.observe(first, 100.0, 36000.0, 90.0, 1.7e9)
-    table.estimate(np.array([first]), np.array([90.0]), 36000.0, 1.7e9)
+    table.estimate([first], [90.0], 36000.0, 1.7e9)
     second = table.key(1, 2)
     table.observe(second, 50.0, 36000.0, 40.0, 1.7e9 + 1)
-    mean, _ = table.estimate(np.array([first, second]), np.array([90.0, 40.0]), 36000.0, 1.7e9 + 2)
-    assert mean.tolist() == [100.0, 50.0]
+    mean, _ = table.estimate([first, second], [90.0, 40.0], 36000.0, 1.7e9 + 2)
+    assert mean == [100.0, 50.0]
 
 
 def test_ratio_starts_from_the_timetable_and_is_one_of_sums() -> None:
@@ -91,7 +91,7 @@ def test_estimates_are_reused_for_a_clock_a_little_out_of_order() -> None:
     tab = SegmentTable(refresh_s=30.0)
     seg = tab.key(1, 2)
     tab.observe(seg, 100.0, 36000.0, 90.0, 1000.0)
-    segs, sched = np.array([seg]), np.array([90.0])
+    segs, sched = [seg], [90.0]
     tab.estimate(segs, sched, 36000.0, 2000.0)
     built = tab._cache[10]
     tab.estimate(segs, sched, 36000.0, 1990.0)  # a ping from another lane, 10 s older
@@ -136,8 +136,8 @@ def test_forgetting_is_learned_from_the_buses() -> None:
 
 def test_cached_estimates_updated_in_place_equal_a_rebuild_to_the_bit() -> None:
     """A bus driving a link updates that link's cached blend in plain floats; the numbers are
-    the ones a whole-table rebuild (numpy) gives for the same clock, and the list and array
-    APIs agree, priors for links never driven included."""
+    the ones a whole-table rebuild (numpy) gives for the same clock, priors for links never
+    driven included."""
     rng = np.random.default_rng(5)
     tab = SegmentTable(refresh_s=1e9)
     n = 400
@@ -146,24 +146,21 @@ def test_cached_estimates_updated_in_place_equal_a_rebuild_to_the_bit() -> None:
     built = T0 + 20000.0
     hours = (36000.0, 39600.0, 43200.0)
     for tod in hours:  # the hours' caches, built at `built`
-        tab.estimate_list(segs, sched, tod, built)
+        tab.estimate(segs, sched, tod, built)
     for _ in range(4000):
         seg = int(rng.integers(0, n - 20))  # the last twenty links are never driven
         when = T0 + rng.uniform(0.0, 19000.0)
         tod = float(rng.uniform(36000.0, 43000.0))
         tab.observe(seg, float(rng.uniform(20.0, 400.0)), tod, sched[seg], when)
     for tod in hours:
-        mean, var = tab.estimate_list(segs, sched, tod, built)
+        mean, var = tab.estimate(segs, sched, tod, built)
         fresh = SegmentTable(refresh_s=1e9)
         fresh.__dict__.update({k: v for k, v in tab.__dict__.items() if k != "_cache"})
         fresh._cache = {}
-        again, again_var = fresh.estimate_list(segs, sched, tod, built)
+        again, again_var = fresh.estimate(segs, sched, tod, built)
         assert mean == again
         assert var == again_var
-        m_arr, v_arr = tab.estimate(np.array(segs), np.array(sched), tod, built)
-        assert m_arr.tolist() == mean
-        assert v_arr.tolist() == var
         assert all(type(x) is float for x in mean + var)
-    assert tab.estimate_list(segs[-20:], sched[-20:], 36000.0, built)[0] == [
+    assert tab.estimate(segs[-20:], sched[-20:], 36000.0, built)[0] == [
         max(s, 1.0) * tab.ratio for s in sched[-20:]
     ]

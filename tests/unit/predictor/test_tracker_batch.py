@@ -161,5 +161,5 @@ def test_link_estimates_stay_positive() -> None:
         tab.observe(seg, secs, float(rng.uniform(0.0, 30 * 3600.0)), sched[seg], 1.7e9 + 7 * i)
         if i % 300 == 0:
             now = 1.7e9 + 7 * i + float(rng.uniform(-100.0, 1e5))
-            mean, var = tab.estimate_list(segs, sched, float(rng.uniform(0.0, 30 * 3600.0)), now)
+            mean, var = tab.estimate(segs, sched, float(rng.uniform(0.0, 30 * 3600.0)), now)
             assert all(math.isfinite(x) and x > 0.0 for x in mean + var)
