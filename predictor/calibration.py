@@ -80,7 +80,7 @@ class IntervalCalibrator:
     >>> for z in (-2.0, 0.0, 2.0, 4.0):
     ...     cal.add(0, z)
     >>> q = cal.quantiles()
-    >>> q.shape
+    >>> len(q), len(q[0])
     (6, 3)
     """
 
@@ -94,8 +94,8 @@ class IntervalCalibrator:
         self._buf = np.zeros((N_BUCKETS, size))
         self._n = [0] * N_BUCKETS  # errors seen per bucket
         self._since = 0
-        self._q = np.tile(np.array([_Z10, 0.0, -_Z10]), (N_BUCKETS, 1))
-        self._rows: list[list[float]] = self._q.tolist()
+        #: per bucket, the z of p10, p50 and p90 (normal quantiles until it has enough errors)
+        self._q: list[list[float]] = [[_Z10, 0.0, -_Z10] for _ in range(N_BUCKETS)]
 
     def add(self, bucket: int, z: float) -> None:
         """Record one standardised error of a prediction issued in ``bucket``."""
@@ -117,16 +117,8 @@ class IntervalCalibrator:
                 q = linear_quantiles(self._buf[b, :n], _LEVELS)
                 q[1] *= self.shrink_bias
                 self._q[b] = q
-        self._rows = self._q.tolist()
 
-    def quantiles(self) -> F64:
-        """``(bucket, 3)`` array: the z of p10, p50 and p90 per bucket."""
+    def quantiles(self) -> list[list[float]]:
+        """Per bucket, the z of p10, p50 and p90 (plain lists, read per prediction; do not
+        modify)."""
         return self._q
-
-    def quantile_rows(self) -> list[list[float]]:
-        """:meth:`quantiles` as plain lists (read per prediction; do not modify)."""
-        return self._rows
-
-    def counts(self) -> NDArray[np.int64]:
-        """Errors seen per bucket."""
-        return np.array(self._n, dtype=np.int64)

@@ -1294,7 +1294,7 @@ class Tracker:
                     pend_pred[kb] = raw[i]
                     pend_sigma[kb] = sigma[i]
         arr_l = plan.arr_l
-        q = self.calibrator.quantile_rows()
+        q = self.calibrator.quantiles()
         if pending:
             last = v.last_p50
         else:
