@@ -185,9 +185,7 @@ async def ws_service(app: web.Application) -> AsyncIterator[None]:
     app[HUB] = hub
     hub.trip_route = await asyncio.to_thread(_trip_routes, app)
     updates = app[keys.UPDATES]
-    consumer = Consumer(
-        lambda data: hub.dispatch(data.decode() if isinstance(data, bytes) else data)
-    )
+    consumer = Consumer(hub.dispatch)  # it takes the bytes Redis sends
     updates.add(consumer)
 
     async def follow_network() -> None:
