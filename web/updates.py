@@ -58,7 +58,6 @@ class Updates:
         self.retry_first_s = retry_first_s
         #: True while subscribed: every message published since reaches the consumers
         self.flowing = False
-        self.messages = 0
         self.reconnects = 0
         self._consumers: list[Consumer] = []
         self._pubsub: Any = None
@@ -128,7 +127,6 @@ class Updates:
             await self._close()
 
     def _deliver(self, data: Any) -> None:
-        self.messages += 1
         for consumer in tuple(self._consumers):
             try:
                 consumer.on_message(data)
