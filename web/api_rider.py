@@ -301,8 +301,7 @@ async def stops_nearby(request: web.Request) -> web.Response:
         parts += (sep, head, ',"distance_m":', str(round(metres)), ',"arrivals":', arr, "}")
         sep = ","
     parts.append("]}")
-    body = "".join(parts).encode()
-    return web.Response(body=body, content_type="application/json", charset="utf-8")
+    return _text("".join(parts))
 
 
 @routes.get("/api/v1/stops")
