@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from predictor.events import Flag, TrackerOutput, VehicleState
 from transit.pings import Occupancy
 from web import api_rider, arrivals, keys
 from web.arrivals import LIVE_MAX_AGE_S, Arrivals
+from web.rider_index import RiderIndex
 
 Client = TestClient[Any, Any]
 Scene = Any  # tests/e2e/rider/conftest.py: Scene
@@ -29,14 +30,6 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.01)
-
-
-async def _boards(client: Client) -> Arrivals:
-    """The app's arrivals, once subscribed and past the scene's four seeding events."""
-    boards = client.app[api_rider.RIDER].arrivals
-    await _until(lambda: boards.listening, "the updates subscription")
-    await _until(lambda: boards.events >= 4, "the seeding events")
-    return boards
 
 
 async def _arrivals(client: Client, stop_id: str, query: str = "") -> list[dict[str, Any]]:
@@ -58,18 +51,56 @@ def _bus1(sc: Scene) -> VehicleState:
     )
 
 
-@pytest.fixture
-def live(scene_client: tuple[Client, Scene], redis_client: aioredis.Redis) -> LiveState:
-    client, _ = scene_client
-    return LiveState(redis_client, client.app[keys.SETTINGS].redis_prefix)
-
-
-async def test_a_published_change_shows_in_the_next_request(
-    scene_client: tuple[Client, Scene], live: LiveState
-) -> None:
-    client, sc = scene_client
+def _stops_of(sc: Scene, trip: int) -> list[int]:
+    """The stop rows trip row ``trip`` calls at, in row order."""
     net = sc.network
-    boards = await _boards(client)
+    return sorted({int(s) for s in net.st_stop[net.trip_rows(trip)]})
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The scene's app, its arrivals (kept boards) and index, and the live state they follow."""
+
+    client: Client
+    sc: Scene
+    boards: Arrivals
+    index: RiderIndex
+    live: LiveState
+
+    async def texts(self, stops: list[int], *, minutes: int = 120, limit: int = 20) -> list[str]:
+        """The app's answer for ``stops`` at the scene's now."""
+        return await self.boards.json_for_stops(
+            self.index, stops, self.sc.now, minutes=minutes, limit=limit
+        )
+
+    async def fresh(self, stops: list[int], *, minutes: int = 120, limit: int = 20) -> list[str]:
+        """What a reader that keeps nothing (not subscribed: every board straight from Redis)
+        answers."""
+        return await Arrivals(self.live).json_for_stops(
+            self.index, stops, self.sc.now, minutes=minutes, limit=limit
+        )
+
+    async def put(self, output: TrackerOutput) -> None:
+        """Write ``output`` as the tracker worker does and wait for the app to get its events."""
+        events = self.boards.events
+        sent = await self.live.put_many([output])
+        await _until(lambda: self.boards.events >= events + sent, "the events of the update")
+
+
+@pytest.fixture
+async def kept(scene_client: tuple[Client, Scene], redis_client: aioredis.Redis) -> Kept:
+    """The app's arrivals, once subscribed and past the scene's four seeding events."""
+    client, sc = scene_client
+    boards = client.app[api_rider.RIDER].arrivals
+    await _until(lambda: boards.listening, "the updates subscription")
+    await _until(lambda: boards.events >= 4, "the seeding events")
+    live = LiveState(redis_client, client.app[keys.SETTINGS].redis_prefix)
+    return Kept(client, sc, boards, await api_rider.rider_index_for(client.app), live)
+
+
+async def test_a_published_change_shows_in_the_next_request(kept: Kept) -> None:
+    client, sc, boards = kept.client, kept.sc, kept.boards
+    net = sc.network
     sid, trip_id = str(net.stop_ids[sc.stop]), str(net.trip_ids[sc.trip])
     first = await _arrivals(client, sid)
     misses = boards.misses
@@ -79,46 +110,31 @@ async def test_a_published_change_shows_in_the_next_request(
     assert (row["delay_s"], row["eta_s"]) == (120, 420)
 
     # the tracker now says five minutes late: the event arrives, the next request shows it
-    events = boards.events
     preds = predictions_for(net, sc.trip, sc.origin, 5, "bus-1", sc.now, 300)
-    await live.put(TrackerOutput(_bus1(sc), preds))
-    await _until(lambda: boards.events > events, "the arrivals event")
+    await kept.put(TrackerOutput(_bus1(sc), preds))
     (row,) = [a for a in await _arrivals(client, sid) if a["trip_id"] == trip_id]
     assert (row["delay_s"], row["eta_s"]) == (300, 600)
 
     # the trip is withdrawn: its prediction goes from the stop at the next request
-    events = boards.events
-    await live.put(TrackerOutput(_bus1(sc), withdrawn_trip=trip_id))
-    await _until(lambda: boards.events > events, "the withdrawn event")
+    await kept.put(TrackerOutput(_bus1(sc), withdrawn_trip=trip_id))
     assert not [a for a in await _arrivals(client, sid) if a["live"] and a["trip_id"] == trip_id]
 
 
-async def test_cached_text_equals_a_fresh_read(
-    scene_client: tuple[Client, Scene], live: LiveState
-) -> None:
-    client, sc = scene_client
-    net = sc.network
-    boards = await _boards(client)
-    index = await api_rider.rider_index_for(client.app)
-    rows = net.trip_rows(sc.trip)
-    stops = sorted({int(s) for s in net.st_stop[rows]} | {sc.stale_stop})
+async def test_cached_text_equals_a_fresh_read(kept: Kept) -> None:
+    stops = sorted({*_stops_of(kept.sc, kept.sc.trip), kept.sc.stale_stop})
     for minutes, limit in ((60, 20), (1440, 100), (5, 3), (120, 1)):
         for _ in range(2):  # a read from Redis, then from memory
-            fresh = Arrivals(live)  # not subscribed: keeps nothing, reads everything
-            want = await fresh.json_for_stops(index, stops, sc.now, minutes=minutes, limit=limit)
-            got = await boards.json_for_stops(index, stops, sc.now, minutes=minutes, limit=limit)
+            want = await kept.fresh(stops, minutes=minutes, limit=limit)
+            got = await kept.texts(stops, minutes=minutes, limit=limit)
             assert got == want
             assert all(json.loads(text) is not None for text in got)
-    assert boards.hits > 0
+    assert kept.boards.hits > 0
 
 
-async def test_a_board_never_outlives_its_max_age(
-    scene_client: tuple[Client, Scene], redis_client: aioredis.Redis
-) -> None:
+async def test_a_board_never_outlives_its_max_age(kept: Kept, redis_client: aioredis.Redis) -> None:
     """A change that sends no event (a lost message, an expired key) shows after the max age."""
-    client, sc = scene_client
+    client, sc, boards = kept.client, kept.sc, kept.boards
     net = sc.network
-    boards = await _boards(client)
     clock = [1000.0]
     boards.monotonic = lambda: clock[0]
     boards.clear()
@@ -143,11 +159,10 @@ async def test_a_board_never_outlives_its_max_age(
 
 @pytest.mark.parametrize("names", ["stop", "trip", "neither", "overflow"])
 async def test_an_event_during_a_read_keeps_that_read_out_of_memory(
-    scene_client: tuple[Client, Scene], names: str, monkeypatch: pytest.MonkeyPatch
+    kept: Kept, names: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client, sc = scene_client
+    client, sc, boards = kept.client, kept.sc, kept.boards
     net = sc.network
-    boards = await _boards(client)
     sid, trip_id = str(net.stop_ids[sc.stop]), str(net.trip_ids[sc.trip])
     other_trip = str(net.trip_ids[sc.stale_trip])
     event = {
@@ -181,11 +196,8 @@ async def test_an_event_during_a_read_keeps_that_read_out_of_memory(
     assert kept is (names == "neither")
 
 
-async def test_without_the_subscription_every_request_reads_redis(
-    scene_client: tuple[Client, Scene],
-) -> None:
-    client, sc = scene_client
-    boards = await _boards(client)
+async def test_without_the_subscription_every_request_reads_redis(kept: Kept) -> None:
+    client, sc, boards = kept.client, kept.sc, kept.boards
     sid = str(sc.network.stop_ids[sc.stop])
     cached = await _arrivals(client, sid, "?minutes=90")
     boards.set_listening(False)  # as while the subscriber reconnects
@@ -195,36 +207,21 @@ async def test_without_the_subscription_every_request_reads_redis(
     assert boards.misses == misses + 2
 
 
-async def _fresh(live: LiveState, index: Any, stops: list[int], now: float) -> list[str]:
-    """What a reader that keeps nothing (every board straight from Redis) answers."""
-    return await Arrivals(live).json_for_stops(index, stops, now, minutes=120, limit=20)
-
-
-async def _put_and_wait(boards: Arrivals, live: LiveState, output: TrackerOutput) -> None:
-    events = boards.events
-    sent = await live.put_many([output])
-    await _until(lambda: boards.events >= events + sent, "the events of the update")
-
-
-async def test_a_vehicle_update_redoes_only_the_stops_it_touches(
-    scene_client: tuple[Client, Scene], live: LiveState
-) -> None:
-    client, sc = scene_client
+async def test_a_vehicle_update_redoes_only_the_stops_it_touches(kept: Kept) -> None:
+    sc, boards = kept.sc, kept.boards
     net = sc.network
-    boards = await _boards(client)
-    index = await api_rider.rider_index_for(client.app)
-    on_trip = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
-    elsewhere = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.stale_trip)]} - set(on_trip))
+    on_trip = _stops_of(sc, sc.trip)
+    elsewhere = sorted(set(_stops_of(sc, sc.stale_trip)) - set(on_trip))
     assert elsewhere, "the scene's two trips share every stop"
     stops = [sc.stop, *elsewhere[:3]]
-    before = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
-    assert before == await _fresh(live, index, stops, sc.now)
+    before = await kept.texts(stops)
+    assert before == await kept.fresh(stops)
 
     # bus-1 reports again, five minutes late: one update of one vehicle
     preds = predictions_for(net, sc.trip, sc.origin, 5, "bus-1", sc.now, 300)
-    await _put_and_wait(boards, live, TrackerOutput(_bus1(sc), preds))
+    await kept.put(TrackerOutput(_bus1(sc), preds))
     misses, edits = boards.misses, boards.edits
-    after = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    after = await kept.texts(stops)
     assert boards.misses == misses, "the update was applied in memory, not read again"
     assert edits > 0
     trip_id = str(net.trip_ids[sc.trip])
@@ -233,58 +230,50 @@ async def test_a_vehicle_update_redoes_only_the_stops_it_touches(
     assert after[0] != before[0]
     for old, new in zip(before[1:], after[1:], strict=True):
         assert new is old, "a stop the vehicle does not serve keeps its rendered answer"
-    assert after == await _fresh(live, index, stops, sc.now)
+    assert after == await kept.fresh(stops)
 
 
-async def test_a_bus_that_passes_a_stop_leaves_its_board(
-    scene_client: tuple[Client, Scene], live: LiveState
-) -> None:
-    client, sc = scene_client
+async def test_a_bus_that_passes_a_stop_leaves_its_board(kept: Kept) -> None:
+    sc = kept.sc
     net = sc.network
-    boards = await _boards(client)
-    index = await api_rider.rider_index_for(client.app)
     trip_id = str(net.trip_ids[sc.trip])
-    stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
-    await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    stops = _stops_of(sc, sc.trip)
+    await kept.texts(stops)
     # the bus is now two stops further on: the writer cuts the stops behind it
     rows = net.trip_rows(sc.trip)
     ahead = int(net.st_seq[rows.start + 7])
     bus = replace(_bus1(sc), next_stop_sequence=ahead)
     preds = predictions_for(net, sc.trip, sc.origin, 7, "bus-1", sc.now, 120)
-    await _put_and_wait(boards, live, TrackerOutput(bus, preds))
-    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
-    assert got == await _fresh(live, index, stops, sc.now)
+    await kept.put(TrackerOutput(bus, preds))
+    got = await kept.texts(stops)
+    assert got == await kept.fresh(stops)
     passed = json.loads(got[stops.index(sc.stop)])
     assert passed, "the timetable still shows calls at the passed stop"
     assert not [a for a in passed if a["live"] and a["trip_id"] == trip_id]
 
 
 @pytest.mark.parametrize("how", ["another trip", "stale"])
-async def test_a_vehicle_gone_from_a_trip_leaves_the_old_stops(
-    scene_client: tuple[Client, Scene], live: LiveState, how: str
-) -> None:
-    client, sc = scene_client
+async def test_a_vehicle_gone_from_a_trip_leaves_the_old_stops(kept: Kept, how: str) -> None:
+    sc = kept.sc
     net = sc.network
-    boards = await _boards(client)
-    index = await api_rider.rider_index_for(client.app)
     old_trip = str(net.trip_ids[sc.trip])
-    old_stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
-    first = await boards.json_for_stops(index, old_stops, sc.now, minutes=120, limit=20)
+    old_stops = _stops_of(sc, sc.trip)
+    first = await kept.texts(old_stops)
     assert any(a["vehicle_id"] == "bus-1" for text in first for a in json.loads(text))
     new_stops: list[int] = []
     if how == "another trip":  # bus-1 ends its trip and starts the stale bus's one
         new_trip = str(net.trip_ids[sc.stale_trip])
-        new_stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.stale_trip)]})
+        new_stops = _stops_of(sc, sc.stale_trip)
         bus = replace(_bus1(sc), trip_id=new_trip, next_stop_sequence=None)
         preds = predictions_for(net, sc.stale_trip, sc.origin, 5, "bus-1", sc.now, 60)
         output = TrackerOutput(bus, preds, withdrawn_trip=old_trip)
     else:  # the sweep flags bus-1 stale: its predictions are withdrawn
         bus = replace(_bus1(sc), flags=frozenset({Flag.STALE}))
         output = TrackerOutput(bus, withdrawn_trip=old_trip)
-    await _put_and_wait(boards, live, output)
+    await kept.put(output)
     stops = sorted(set(old_stops) | set(new_stops))
-    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
-    assert got == await _fresh(live, index, stops, sc.now)
+    got = await kept.texts(stops)
+    assert got == await kept.fresh(stops)
     for s, text in zip(stops, got, strict=True):
         mine = [a for a in json.loads(text) if a["live"] and a["trip_id"] == old_trip]
         assert not mine, f"stop row {s} still shows the old trip live"
@@ -296,16 +285,11 @@ async def test_a_vehicle_gone_from_a_trip_leaves_the_old_stops(
         assert {a["trip_id"] for a in on_new} == {new_trip}
 
 
-async def test_a_report_without_predictions_updates_the_rows_of_that_bus(
-    scene_client: tuple[Client, Scene], live: LiveState
-) -> None:
+async def test_a_report_without_predictions_updates_the_rows_of_that_bus(kept: Kept) -> None:
     """A vehicle's last report shows on its rows; a bus starting a trip hides its timetable."""
-    client, sc = scene_client
-    net = sc.network
-    boards = await _boards(client)
-    index = await api_rider.rider_index_for(client.app)
-    stops = sorted({int(s) for s in net.st_stop[net.trip_rows(sc.trip)]})
-    first = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
+    sc = kept.sc
+    stops = _stops_of(sc, sc.trip)
+    first = await kept.texts(stops)
     timetabled = [
         (s, a["trip_id"])
         for s, text in zip(stops, first, strict=True)
@@ -317,17 +301,17 @@ async def test_a_report_without_predictions_updates_the_rows_of_that_bus(
 
     # bus-1 reports (no new predictions): its rows show the new report
     bus1 = replace(_bus1(sc), timestamp=sc.now - 1, occupancy=Occupancy.FULL)
-    await _put_and_wait(boards, live, TrackerOutput(bus1))
-    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
-    assert got == await _fresh(live, index, stops, sc.now)
+    await kept.put(TrackerOutput(bus1))
+    got = await kept.texts(stops)
+    assert got == await kept.fresh(stops)
     rows = [a for text in got for a in json.loads(text) if a["vehicle_id"] == "bus-1"]
     assert rows
     assert all(a["occupancy"] == "FULL" for a in rows)
 
     # bus-3 starts a trip seen only in the timetable so far: its timetabled calls give way
     bus3 = replace(_bus1(sc), vehicle_id="bus-3", trip_id=other_trip, next_stop_sequence=None)
-    await _put_and_wait(boards, live, TrackerOutput(bus3))
-    got = await boards.json_for_stops(index, stops, sc.now, minutes=120, limit=20)
-    assert got == await _fresh(live, index, stops, sc.now)
+    await kept.put(TrackerOutput(bus3))
+    got = await kept.texts(stops)
+    assert got == await kept.fresh(stops)
     at_other = json.loads(got[stops.index(s_other)])
     assert not [a for a in at_other if a["trip_id"] == other_trip], "timetable shown for a run trip"
