@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -50,24 +51,38 @@ async def named_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
         await client.aclose()
 
 
+@pytest.fixture
+def channel(settings: Settings) -> str:
+    return f"{settings.redis_prefix}updates"
+
+
+@contextlib.asynccontextmanager
+async def _following(updates: Updates) -> AsyncIterator[asyncio.Task[None]]:
+    """``updates`` subscribed and reading until the block ends, then cancelled."""
+    await updates.subscribe()
+    task = asyncio.create_task(updates.run())
+    try:
+        await _until(lambda: updates.flowing, "the subscription")
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def _pubsub_ids(admin: aioredis.Redis, name: str) -> list[int]:
     clients = await admin.client_list(_type="pubsub")
     return [int(c["id"]) for c in clients if c.get("name") == name]
 
 
 async def test_one_subscription_feeds_every_consumer_and_survives_a_dropped_connection(
-    settings: Settings, named_redis: aioredis.Redis, redis_client: aioredis.Redis
+    channel: str, named_redis: aioredis.Redis, redis_client: aioredis.Redis
 ) -> None:
-    channel = f"{settings.redis_prefix}updates"
     name = named_redis.get_connection_kwargs()["client_name"]
     updates = Updates(named_redis, channel, retry_first_s=0.05)
     first, second = Recorder(), Recorder()
     updates.add(first.consumer())
     updates.add(second.consumer())
-    await updates.subscribe()
-    task = asyncio.create_task(updates.run())
-    try:
-        await _until(lambda: updates.flowing, "the subscription")
+    async with _following(updates) as task:
         assert len(await _pubsub_ids(redis_client, name)) == 1, "one subscription per process"
         await redis_client.publish(channel, "a")
         await _until(lambda: first.messages == [b"a"] == second.messages, "message a")
@@ -81,9 +96,6 @@ async def test_one_subscription_feeds_every_consumer_and_survives_a_dropped_conn
         await redis_client.publish(channel, "b")
         await _until(lambda: first.messages == [b"a", b"b"] == second.messages, "message b")
         assert len(await _pubsub_ids(redis_client, name)) == 1
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled()
     assert not updates.flowing
     assert first.flowing[-1] is False
@@ -94,17 +106,13 @@ async def test_one_subscription_feeds_every_consumer_and_survives_a_dropped_conn
 
 
 async def test_a_failing_consumer_starts_over_and_the_others_go_on(
-    settings: Settings, named_redis: aioredis.Redis, redis_client: aioredis.Redis
+    channel: str, named_redis: aioredis.Redis, redis_client: aioredis.Redis
 ) -> None:
-    channel = f"{settings.redis_prefix}updates"
     updates = Updates(named_redis, channel)
     buggy, fine = Recorder(fail_on=b"boom"), Recorder()
     updates.add(buggy.consumer())
     updates.add(fine.consumer())
-    await updates.subscribe()
-    task = asyncio.create_task(updates.run())
-    try:
-        await _until(lambda: updates.flowing, "the subscription")
+    async with _following(updates):
         for text in ("x", "boom", "y"):
             await redis_client.publish(channel, text)
         await _until(lambda: fine.messages == [b"x", b"boom", b"y"], "every message")
@@ -112,20 +120,13 @@ async def test_a_failing_consumer_starts_over_and_the_others_go_on(
         # told to drop what it kept, then that messages flow again
         assert buggy.flowing == [False, True, False, True]
         assert fine.flowing == [False, True]
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_consumer_added_late_is_told_messages_flow_and_a_removed_one_hears_nothing(
-    settings: Settings, named_redis: aioredis.Redis, redis_client: aioredis.Redis
+    channel: str, named_redis: aioredis.Redis, redis_client: aioredis.Redis
 ) -> None:
-    channel = f"{settings.redis_prefix}updates"
     updates = Updates(named_redis, channel)
-    await updates.subscribe()
-    task = asyncio.create_task(updates.run())
-    try:
-        await _until(lambda: updates.flowing, "the subscription")
+    async with _following(updates):
         late, gone = Recorder(), Recorder()
         updates.add(late.consumer())
         assert late.flowing == [True]
@@ -136,6 +137,3 @@ async def test_a_consumer_added_late_is_told_messages_flow_and_a_removed_one_hea
         await redis_client.publish(channel, "z")
         await _until(lambda: late.messages == [b"z"], "message z")
         assert b"z" not in gone.messages
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
