@@ -47,6 +47,7 @@ __all__ = [
     "TripResolver",
     "locate",
     "locate_anywhere",
+    "window",
 ]
 
 F64 = NDArray[np.float64]
@@ -288,13 +289,13 @@ def locate(plan: TripPlan, x: float, y: float, lo_d: float, hi_d: float) -> Matc
     cum = plan.cum_l
     if len(cum) < 2:
         return Match(cum[0], math.hypot(x - float(plan.px[0]), y - float(plan.py[0])))
-    lo, hi = _window(cum, lo_d, hi_d)
+    lo, hi = window(cum, lo_d, hi_d)
     along, off = _nearest(plan, x, y, lo, hi)
     d = min(max(along, lo_d), hi_d)
     return Match(d, off)
 
 
-def _window(cum: list[float], lo_d: float, hi_d: float) -> tuple[int, int]:
+def window(cum: list[float], lo_d: float, hi_d: float) -> tuple[int, int]:
     """The shape segments ``lo..hi-1`` (at least one) covering ``lo_d..hi_d`` metres along a
     shape of two or more points with cumulative lengths ``cum``."""
     n = len(cum)
@@ -391,7 +392,7 @@ class SegmentStore:
         for plan, lo_d, hi_d in zip(plans, lo_ds, hi_ds, strict=True):
             if len(plan.cum_l) < 2:
                 raise ValueError(f"trip {plan.trip_id}: a shape of one point has no segments")
-            lo, hi = _window(plan.cum_l, lo_d, hi_d)
+            lo, hi = window(plan.cum_l, lo_d, hi_d)
             starts.append(self.offset(plan) + lo)
             lens.append(hi - lo)
         along, off = self.nearest(starts, lens, xs, ys)

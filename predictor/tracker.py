@@ -67,7 +67,7 @@ times are positive, so arrivals grow along the trip and later stops are never du
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from itertools import accumulate
@@ -97,6 +97,7 @@ from predictor.matching import (
     TripResolver,
     locate,
     locate_anywhere,
+    window,
 )
 from predictor.segments import ALPHA_CHOICES, SegmentTable
 from transit.network import Network
@@ -552,14 +553,7 @@ class Tracker:
             ahead = ahead if ahead > c.min_ahead_m else c.min_ahead_m  # max(min_ahead_m, .)
             lo_d = v.prog - c.behind_m
             hi_d = v.prog + ahead
-            # matching.locate's window, inline
-            lo = bisect_right(cum, lo_d) - 1
-            lo = lo if lo > 0 else 0
-            hi = bisect_left(cum, hi_d)
-            hi = hi if hi < n - 1 else n - 1
-            if hi <= lo:
-                hi = lo + 1 if lo + 1 < n - 1 else n - 1
-                lo = hi - 1
+            lo, hi = window(cum, lo_d, hi_d)
             at.append(i)
             plans.append(plan)
             xs.append((ping.lon - plan.lon0) * plan.kx)  # plan.to_xy, inline
