@@ -105,6 +105,8 @@ def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
 
 
 Call = tuple[tuple[float, str, str, int], str, int, int, str]
+#: what a stop without a kept live board holds (no trips, no vehicles)
+_NO_BOARD = make_board([], None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,20 +357,11 @@ class Arrivals:
     def _install(self, s: int, board: LiveBoard, read_at: float) -> None:
         """Make ``board`` stop ``s``'s live board, indexed by its trips and vehicles."""
         entry = self._live.get(s)
-        if (
-            entry is not None
-            and entry[0].trips is board.trips
-            and entry[0].vehicles is board.vehicles
-        ):
-            self._live[s] = (board, read_at)
-            return
-        old_trips: frozenset[str] = frozenset()
-        old_vehicles: frozenset[str] = frozenset()
-        if entry is not None:
-            old_trips, old_vehicles = entry[0].trips, entry[0].vehicles
         self._live[s] = (board, read_at)
-        reindex(self._by_trip, s, old_trips, board.trips)
-        reindex(self._by_vehicle, s, old_vehicles, board.vehicles)
+        # an edit that moves one call shares the sets: reindex returns at once
+        old = entry[0] if entry is not None else _NO_BOARD
+        reindex(self._by_trip, s, old.trips, board.trips)
+        reindex(self._by_vehicle, s, old.vehicles, board.vehicles)
 
     def _drop(self, s: int) -> None:
         entry = self._live.pop(s, None)
