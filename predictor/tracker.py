@@ -743,14 +743,8 @@ class Tracker:
             if t - v.moved_t > c.stuck_after_s:
                 v.flags.add(_STUCK)
 
-        rel = t - v.origin  # _delay, inline
-        if v.k_arr == 0 or v.k_dep == 0:
-            delay = rel - plan.dep_l[0]
-            delay = 0.0 if delay < 0.0 else delay  # max(delay, 0.0)
-        else:
-            delay = rel - _interp(d1, plan.dist_l, plan.arr_l)
         preds = self._predict(v, plan, t)
-        state = self._state(v, ping, delay)
+        state = self._state(v, ping, self._delay(v, plan, t))
         return _new_output(state, preds, withdrawn, visits, traversals, None)
 
     # ----- trips --------------------------------------------------------------------------
