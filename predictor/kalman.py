@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from predictor.records import record_maker
+
 __all__ = [
     "KalmanState",
     "initial_state",
@@ -186,27 +188,6 @@ def step(state: KalmanState, dt: float, q: float, z: float, R: float) -> KalmanS
     return make_state(d + K0 * y, state.v + K1 * y, n00, n01, n11)
 
 
-def make_state(d: float, v: float, P00: float, P01: float, P11: float) -> KalmanState:
-    """``KalmanState(d, v, P00, P01, P11)`` without the frozen dataclass's five
-    ``object.__setattr__`` calls (the same object; one or two per ping).
-
-    Examples
-    --------
-    >>> make_state(1.0, 2.0, 3.0, 0.5, 4.0) == KalmanState(1.0, 2.0, 3.0, 0.5, 4.0)
-    True
-    """
-    out = _new(KalmanState)
-    _set_d(out, d)
-    _set_v(out, v)
-    _set_p00(out, P00)
-    _set_p01(out, P01)
-    _set_p11(out, P11)
-    return out
-
-
-_new = object.__new__
-_set_d = KalmanState.__dict__["d"].__set__
-_set_v = KalmanState.__dict__["v"].__set__
-_set_p00 = KalmanState.__dict__["P00"].__set__
-_set_p01 = KalmanState.__dict__["P01"].__set__
-_set_p11 = KalmanState.__dict__["P11"].__set__
+#: ``KalmanState(d, v, P00, P01, P11)`` without the frozen dataclass's per-field
+#: ``object.__setattr__`` (the same object; one or two per ping).
+make_state = record_maker(KalmanState)

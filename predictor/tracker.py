@@ -68,10 +68,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from itertools import accumulate
-from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,6 +98,7 @@ from predictor.matching import (
     locate_anywhere,
     window,
 )
+from predictor.records import record_maker
 from predictor.segments import ALPHA_CHOICES, SegmentTable
 from transit.network import Network
 from transit.pings import Ping
@@ -122,7 +122,6 @@ _STUCK = Flag.STUCK
 _OFF_ROUTE = Flag.OFF_ROUTE
 _LAYOVER = Flag.LAYOVER
 _UNASSIGNED = Flag.UNASSIGNED
-_T = TypeVar("_T")
 #: A ping's match computed ahead in a batch, with what it was computed from: (plan, x, y,
 #: window start, window end, matched distance, offset).
 _Prematch = tuple[TripPlan, float, float, float, float, float, float]
@@ -171,26 +170,9 @@ def _running_sum(
     return [c + s for c in accumulate(mean, initial=0.0)], list(accumulate(var, initial=var0))
 
 
-def _maker(cls: type[_T]) -> Callable[..., _T]:
-    """A constructor of a frozen slotted dataclass from all its fields in order, about 40%
-    faster than its ``__init__`` (which calls ``object.__setattr__`` per field); the objects
-    are the same. Generated like ``dataclasses`` generates ``__init__``, with the slots'
-    setters bound as defaults. Used for the records made on every ping."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    args = ", ".join(f"a{i}" for i in range(len(names)))
-    bound = ", ".join(f"_s{i}=_cls.{name}.__set__" for i, name in enumerate(names))
-    body = "".join(f"    _s{i}(o, a{i})\n" for i in range(len(names)))
-    head = f"def make({args}, *, _new=_new, _cls=_cls, {bound}):\n"
-    src = f"{head}    o = _new(_cls)\n{body}    return o\n"
-    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    exec(src, ns)  # the source is built above from the dataclass's own field names
-    make: Callable[..., _T] = ns["make"]
-    return make
-
-
-_new_prediction = _maker(Prediction)
-_new_state = _maker(VehicleState)
-_new_output = _maker(TrackerOutput)
+_new_prediction = record_maker(Prediction)
+_new_state = record_maker(VehicleState)
+_new_output = record_maker(TrackerOutput)
 
 
 @dataclass(frozen=True, slots=True)

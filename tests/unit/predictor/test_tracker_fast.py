@@ -18,8 +18,9 @@ from predictor_line import FIRST_DEP, LINK_S, SPACING_M, stop_lonlat
 from predictor.arrivals import chain
 from predictor.calibration import EDGES, bucket_of, linear_quantiles
 from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
-from predictor.kalman import KalmanState, predict, process_noise, step, update
-from predictor.tracker import _EDGES, Tracker, _interp, _maker, _running_sum
+from predictor.kalman import KalmanState, make_state, predict, process_noise, step, update
+from predictor.records import record_maker
+from predictor.tracker import _EDGES, Tracker, _interp, _running_sum
 from transit.network import Network
 from transit.pings import Ping
 
@@ -65,15 +66,16 @@ def test_scalar_buckets_are_bucket_of() -> None:
 
 def test_generated_constructors_build_equal_records() -> None:
     p = (1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2)
-    assert _maker(Prediction)(*p) == Prediction(*p)
+    assert record_maker(Prediction)(*p) == Prediction(*p)
     vs = VehicleState("v", 1.0, 40.0, -75.0, flags=frozenset({Flag.STUCK}))
     fields = [getattr(vs, n) for n in VehicleState.__slots__]
-    assert _maker(VehicleState)(*fields) == vs
-    made = _maker(TrackerOutput)(vs, (), None, (), (), None)
+    assert record_maker(VehicleState)(*fields) == vs
+    made = record_maker(TrackerOutput)(vs, (), None, (), (), None)
     assert made == TrackerOutput(state=vs)
     assert hash(made) == hash(TrackerOutput(state=vs))
     with pytest.raises(TypeError):  # every field, in order, or nothing
-        _maker(Prediction)(*p[:-1])
+        record_maker(Prediction)(*p[:-1])
+    assert make_state(1.0, 2.0, 3.0, 0.5, 4.0) == KalmanState(1.0, 2.0, 3.0, 0.5, 4.0)
 
 
 def test_a_new_trip_id_is_resolved_again(line: Network, origin: float) -> None:
