@@ -440,7 +440,7 @@ class Arrivals:
         if index is None:
             return
         net, tz, memo, pass_by = index.network, index.network.timezone, self._rows, index.pass_by
-        new: dict[int, list[tuple[Row, Any]]] = {}
+        new: dict[int, list[Row]] = {}
         try:
             for k, p in enumerate(preds):
                 s = net.stop_index(p["stop_id"])
@@ -452,7 +452,9 @@ class Arrivals:
                 if row is None:
                     row = live_row(index, p, body, tz)
                     _memo_put(memo, body, row)
-                new.setdefault(s, []).append((row, body))
+                if pass_by and row[KEY][2:] in pass_by:
+                    continue  # the bus passes this stop by: no row, as in _live_board
+                new.setdefault(s, []).append(row)
         except (ValueError, KeyError, TypeError, AttributeError):  # a record we cannot render
             log.warning("unreadable predictions in an arrivals event", exc_info=True)
             self._drop_concerned({str(p.get("trip_id")) for p in preds}, ())
@@ -461,15 +463,15 @@ class Arrivals:
             return
         for s, got in new.items():
             board, read_at = self._live[s]
-            if len(got) == 1 and not (pass_by and got[0][0][KEY][2:] in pass_by):
-                edited = replace_one(board, got[0][0])  # the usual case: one call per stop
+            if len(got) == 1:
+                edited = replace_one(board, got[0])  # the usual case: one call per stop
                 if edited is not None:
                     self._install(s, edited, read_at)
                     self.edits += 1
                     continue
-            replaced = {r[KEY][2:] for r, _ in got}
+            replaced = {r[KEY][2:] for r in got}
             rows = [r for r in board.rows if r[KEY][2:] not in replaced]
-            rows += [r for r, _ in got if not (pass_by and r[KEY][2:] in pass_by)]
+            rows += got
             self._install(s, make_board(rows, None), read_at)
             self.edits += 1
 

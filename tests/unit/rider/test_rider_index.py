@@ -119,3 +119,11 @@ def test_calls_where_the_bus_passes_by_are_no_arrivals(cairns: Network, index: R
     stopping = dict(body, stop_sequence=int(cairns.st_seq[row - 1]))
     board = boards._live_board(index, [json.dumps(body), json.dumps(stopping)])
     assert [r[KEY][3] for r in board.rows] == [stopping["stop_sequence"]]
+    # nor does an event carrying a new prediction for it put it on the kept board
+    boards._reset(index)
+    boards._install(stop, board, 0.0)
+    moved = dict(body, stop_id=str(cairns.stop_ids[stop]), predicted=1.7e9 + 5)
+    boards.on_event(
+        json.dumps({"type": "arrivals", "trip_id": body["trip_id"], "predictions": [moved]})
+    )
+    assert [r[KEY][3] for r in boards._live[stop][0].rows] == [stopping["stop_sequence"]]
