@@ -247,10 +247,7 @@ class Arrivals:
     def _reset(self, index: RiderIndex) -> None:
         """Forget everything rendered for another network."""
         self._index = index
-        self._epoch += 1
-        self._live.clear()
-        self._by_trip.clear()
-        self._by_vehicle.clear()
+        self._drop_boards()
         self._sched.clear()
         self._texts.clear()
         self._n_texts = 0
@@ -514,12 +511,16 @@ class Arrivals:
 
     def clear(self) -> None:
         """Drop every live board, every read in flight from being kept; read the fleet again."""
+        self._drop_boards()
+        if self.fleet is not None:
+            self.fleet.at = float("-inf")
+
+    def _drop_boards(self) -> None:
+        """Drop every live board and its indexes; keep no read now in flight (new epoch)."""
         self._epoch += 1
         self._live.clear()
         self._by_trip.clear()
         self._by_vehicle.clear()
-        if self.fleet is not None:
-            self.fleet.at = float("-inf")
 
     def set_listening(self, listening: bool) -> None:
         """Whether every event is being received; every change drops the live boards."""
