@@ -131,6 +131,15 @@ async def test_cached_text_equals_a_fresh_read(kept: Kept) -> None:
     assert kept.boards.hits > 0
 
 
+async def test_live_and_timetabled_rows_have_the_same_members_in_order(kept: Kept) -> None:
+    """web.arrival_rows writes the two kinds of row separately (live ones member by member)."""
+    rows = [
+        a for text in await kept.texts(_stops_of(kept.sc, kept.sc.trip)) for a in json.loads(text)
+    ]
+    assert {a["live"] for a in rows} == {True, False}
+    assert len({tuple(a) for a in rows}) == 1
+
+
 async def test_a_board_never_outlives_its_max_age(kept: Kept, redis_client: aioredis.Redis) -> None:
     """A change that sends no event (a lost message, an expired key) shows after the max age."""
     client, sc, boards = kept.client, kept.sc, kept.boards
