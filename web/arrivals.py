@@ -316,11 +316,9 @@ class Arrivals:
         finally:
             self._inflight -= 1
         for k, bodies in zip(missing, raw, strict=True):
+            held = tuple(sorted(bodies))
             old = expired.get(k)
-            if old is not None and old.raw is not None and old.raw == tuple(sorted(bodies)):
-                board = old
-            else:
-                board = self._live_board(index, bodies)
+            board = old if old is not None and old.raw == held else self._live_board(index, held)
             boards[k] = board
             if self.listening and epoch == self._epoch:
                 self._keep(stops[k], stop_ids[stops[k]], board, version, read_at)
@@ -328,12 +326,13 @@ class Arrivals:
             self._changes = _Changes(self._version)
         return boards  # type: ignore[return-value]
 
-    def _live_board(self, index: RiderIndex, bodies: list[Any]) -> LiveBoard:
+    def _live_board(self, index: RiderIndex, held: tuple[bytes | str, ...]) -> LiveBoard:
+        """The board of a stop hash whose records (sorted) are ``held``."""
         memo = self._rows
         tz = index.network.timezone
         pass_by = index.pass_by
         rows = []
-        for body in bodies:
+        for body in held:
             row = memo.get(body)
             if row is None:
                 row = live_row(index, json.loads(body), body, tz)
@@ -341,7 +340,7 @@ class Arrivals:
             if pass_by and (row[KEY][2], row[KEY][3]) in pass_by:
                 continue  # the bus passes this stop by: no one can board or leave it here
             rows.append(row)
-        return make_board(rows, tuple(sorted(bodies)))
+        return make_board(rows, held)
 
     def _keep(self, s: int, sid: str, board: LiveBoard, version: int, read_at: float) -> None:
         """Keep ``board`` unless an event since ``version`` concerns its stop or its trips."""

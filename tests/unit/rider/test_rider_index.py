@@ -116,7 +116,7 @@ def test_calls_where_the_bus_passes_by_are_no_arrivals(cairns: Network, index: R
         "issued_at": 1.7e9 - 300,
     }
     stopping = dict(body, stop_sequence=int(cairns.st_seq[row - 1]))
-    board = boards._live_board(index, [json.dumps(body), json.dumps(stopping)])
+    board = boards._live_board(index, tuple(sorted([json.dumps(body), json.dumps(stopping)])))
     assert [r[KEY][3] for r in board.rows] == [stopping["stop_sequence"]]
     # nor does an event carrying a new prediction for it put it on the kept board
     boards._reset(index)
