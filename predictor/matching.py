@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from predictor.arrivals import DEPART_RADIUS_M
 from transit.calendar import trips_on
 from transit.geometry import EARTH_RADIUS_M, LocalProjection, cumulative_length
-from transit.network import Network
+from transit.network import NO_SERVICE, Network
 from transit.times import parse_date, parse_gtfs_time, service_day_origin
 
 __all__ = [
@@ -117,6 +117,10 @@ class TripPlan:
     stops_l: list[int] = field(default_factory=list)
     #: per stop: ``(trip_id, stop_sequence)``, the key of its prediction
     keys: tuple[tuple[str, int], ...] = ()
+    #: per stop: True where the bus only passes by (GTFS pickup and drop-off both
+    #: ``NO_SERVICE``): nobody can board or alight, so no arrival is announced there
+    #: (empty: none)
+    pass_by: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.arrive_dist) != len(self.dist):
@@ -199,6 +203,12 @@ class TripPlan:
             dep=network.st_dep[rows].astype(np.float64),
             timepoint=tp,
             zone_end=int(np.flatnonzero(tp[1:])[0]) + 1 if tp[1:].any() else len(tp) - 1,
+            pass_by=tuple(
+                (
+                    (network.st_pickup[rows] == NO_SERVICE)
+                    & (network.st_dropoff[rows] == NO_SERVICE)
+                ).tolist()
+            ),
         )
 
     def to_xy(self, lat: float, lon: float) -> tuple[float, float]:

@@ -1277,6 +1277,7 @@ class Tracker:
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
         stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, v.origin
         keys = plan.keys
+        pass_by = plan.pass_by
         emitted = v.emitted
         index = self._stop_vehicles
         out: list[Prediction] = []
@@ -1285,6 +1286,8 @@ class Tracker:
             if abs(p - o) < change:  # NaN counts as changed
                 continue
             k = k0 + i
+            if pass_by and pass_by[k]:
+                continue  # the bus passes this stop by: no arrival to announce
             last[k] = p
             # the interval only for what is emitted
             if sigma is None:

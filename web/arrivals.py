@@ -330,15 +330,12 @@ class Arrivals:
         """The board of a stop hash whose records (sorted) are ``held``."""
         memo = self._rows
         tz = index.network.timezone
-        pass_by = index.pass_by
         rows = []
         for body in held:
             row = memo.get(body)
             if row is None:
                 row = live_row(index, json.loads(body), body, tz)
                 _memo_put(memo, body, row)
-            if pass_by and (row[KEY][2], row[KEY][3]) in pass_by:
-                continue  # the bus passes this stop by: no one can board or leave it here
             rows.append(row)
         return make_board(rows, held)
 
@@ -435,7 +432,7 @@ class Arrivals:
         index = self._index
         if index is None:
             return
-        net, tz, memo, pass_by = index.network, index.network.timezone, self._rows, index.pass_by
+        net, tz, memo = index.network, index.network.timezone, self._rows
         new: dict[int, list[Row]] = {}
         try:
             for k, p in enumerate(preds):
@@ -448,8 +445,6 @@ class Arrivals:
                 if row is None:
                     row = live_row(index, p, body, tz)
                     _memo_put(memo, body, row)
-                if pass_by and row[KEY][2:] in pass_by:
-                    continue  # the bus passes this stop by: no row, as in _live_board
                 new.setdefault(s, []).append(row)
         except (ValueError, KeyError, TypeError, AttributeError):  # a record we cannot render
             log.warning("unreadable predictions in an arrivals event", exc_info=True)

@@ -2,8 +2,8 @@
 
 A ``RiderIndex`` holds, for one ``Network``: the stop KD-tree, the routes serving each stop
 (CSR), each stop's stop times sorted by arrival (CSR) for timetable look-ups (calls where the
-trip neither picks up nor drops off, GTFS types 1, are left out: the bus passes by; they are
-kept in ``pass_by`` so live predictions for them are left off boards too), normalised stop
+trip neither picks up nor drops off, GTFS types 1, are left out: the bus passes by, and the
+tracker announces no arrival there either), normalised stop
 names for search, one representative stop pattern per route and direction, and the GeoJSON of
 every shape. Everything is numpy or plain tuples; per-day "which trips run" masks are cached.
 """
@@ -92,8 +92,6 @@ class RiderIndex:
     route_stop_count: I64
     patterns: dict[int, tuple[Pattern, ...]]
     shapes_geojson: bytes
-    #: (trip_id, stop_sequence) of calls where the trip neither picks up nor drops off
-    pass_by: frozenset[tuple[str, int]] = frozenset()
     #: JSON bodies of stops, filled by the API on first use (immutable per feed version)
     memo_stops: dict[int, dict[str, Any]] = field(default_factory=dict)
     memo_stop_text: dict[int, str] = field(default_factory=dict)
@@ -342,14 +340,6 @@ def build_rider_index(network: Network) -> RiderIndex:
     passing = (net.st_pickup == NO_SERVICE) & (net.st_dropoff == NO_SERVICE)
     order = np.lexsort((net.st_arr, net.st_stop)).astype(np.int64)
     order = order[~passing[order]]
-    pass_rows = np.flatnonzero(passing)
-    pass_by = frozenset(
-        zip(
-            net.trip_ids[st_trip[pass_rows]].tolist(),
-            net.st_seq[pass_rows].tolist(),
-            strict=True,
-        )
-    )
     stop_st_start = np.searchsorted(net.st_stop[order], np.arange(net.n_stops + 1)).astype(np.int64)
     stop_st_arr = net.st_arr[order].astype(np.int32)
     return RiderIndex(
@@ -367,7 +357,6 @@ def build_rider_index(network: Network) -> RiderIndex:
         route_stop_count=route_stop_count,
         patterns=_patterns(net),
         shapes_geojson=_shapes_geojson(net),
-        pass_by=pass_by,
     )
 
 

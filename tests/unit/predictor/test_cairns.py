@@ -47,3 +47,28 @@ def test_bus_on_a_real_trip_is_seen_at_every_stop(cairns: Network) -> None:
     assert first_preds is not None
     errs = [abs(p.predicted - p.scheduled) for p in first_preds if p.scheduled is not None]
     assert np.median(errs) < 120.0
+
+
+def test_no_arrival_is_announced_where_the_bus_passes_by(cairns: Network) -> None:
+    """Cairns has stop times with pickup and drop-off both 1: the tracker observes the bus
+    passing them but announces no arrival there (nobody can board or alight)."""
+    passing = np.flatnonzero((cairns.st_pickup == 1) & (cairns.st_dropoff == 1))
+    st_trip = np.repeat(np.arange(cairns.n_trips), np.diff(cairns.trip_st_start))
+    trip = int(st_trip[passing[0]])
+    day = next(int(d) for d in service_dates(cairns.calendar) if trip in trips_on(cairns, int(d)))
+    ymd = date.fromordinal(day).strftime("%Y%m%d")
+    origin = service_day_origin(ymd, cairns.timezone)
+    plan = TripPlan.build(cairns, trip)
+    skipped = {s for s, by in zip(plan.seq, plan.pass_by, strict=True) if by}
+    assert skipped
+    tr = Tracker(cairns, TrackerConfig(emit_change_s=0.0))
+    t = origin + float(plan.dep[0]) - 60.0
+    announced: set[int] = set()
+    while t <= origin + float(plan.arr[-1]) + 60.0:
+        d = float(np.interp(t - origin, plan.arr, plan.dist))
+        lat, lon = plan.to_latlon(d)
+        out = tr.process(Ping("bus", t, lat, lon, trip_id=plan.trip_id, start_date=ymd), t)
+        announced |= {p.stop_sequence for p in out.predictions if p.trip_id == plan.trip_id}
+        t += 20.0
+    assert announced  # the other stops are announced
+    assert not announced & skipped
