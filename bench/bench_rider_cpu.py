@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import random
@@ -43,7 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_api  # noqa: E402
 
-from feeds.live_state import LiveState, to_json  # noqa: E402
+from feeds.live_state import LiveState, dumps, to_json  # noqa: E402
 from feeds.redis_store import open_redis  # noqa: E402
 from predictor.events import TrackerOutput  # noqa: E402
 from transit.times import service_day_origin  # noqa: E402
@@ -51,8 +50,6 @@ from web import api_rider, keys  # noqa: E402
 from web.arrivals import Arrivals  # noqa: E402
 from web.rider_index import build_rider_index  # noqa: E402
 from web.updates import Consumer, Updates  # noqa: E402
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def moved(out: TrackerOutput, rng: random.Random) -> TrackerOutput:
@@ -175,14 +172,14 @@ async def events(args: argparse.Namespace, redis_url: str, prefix: str) -> None:
         for k in range(600):
             out = moved(outputs[k % len(outputs)], rng)
             p0 = out.predictions[0]
-            bodies = ",".join(_dumps(to_json(p)) for p in out.predictions)
+            bodies = ",".join(dumps(to_json(p)) for p in out.predictions)
             published.append(
-                f'{{"type":"arrivals","vehicle_id":{_dumps(p0.vehicle_id)},'
-                f'"trip_id":{_dumps(p0.trip_id)},"predictions":[{bodies}]}}'.encode()
+                f'{{"type":"arrivals","vehicle_id":{dumps(p0.vehicle_id)},'
+                f'"trip_id":{dumps(p0.trip_id)},"predictions":[{bodies}]}}'.encode()
             )
             assert out.state is not None
             state = replace(out.state, timestamp=out.state.timestamp + k)
-            published.append(f'{{"type":"vehicle","vehicle":{_dumps(to_json(state))}}}'.encode())
+            published.append(f'{{"type":"vehicle","vehicle":{dumps(to_json(state))}}}'.encode())
         t0 = time.process_time()
         for data in published:
             arrivals.on_event(data)

@@ -42,7 +42,7 @@ from predictor.events import (
 )
 from transit.pings import Occupancy, Ping
 
-__all__ = ["LiveState", "from_json", "to_json"]
+__all__ = ["LiveState", "dumps", "from_json", "to_json"]
 
 T = TypeVar("T")
 _FIELDS: dict[type, tuple[str, ...]] = {
@@ -123,9 +123,10 @@ def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
     return cls(**kwargs)
 
 
-#: ``json.dumps(obj, separators=(",", ":"))`` without building an encoder per call (the same
-#: text: those are the only non-default settings)
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+#: The compact JSON of every record and event written here: ``json.dumps(obj,
+#: separators=(",", ":"))`` without building an encoder per call (the same text: those are the
+#: only non-default settings). Readers that must produce the published bytes again use it.
+dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class LiveState:
@@ -195,7 +196,7 @@ class LiveState:
                 )
                 pipe.publish(
                     self.channel,
-                    _dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip}),
+                    dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip}),
                 )
                 events += 1
             for trip in preds.keys() | below.keys():
@@ -204,7 +205,7 @@ class LiveState:
                     (p for p in preds.get(trip, {}).values() if p.stop_sequence >= cut),
                     key=lambda p: p.stop_sequence,
                 )
-                bodies = [_dumps(to_json(p)) for p in kept]
+                bodies = [dumps(to_json(p)) for p in kept]
                 args: list[Any] = [self.prefix, self.ttl_s, trip, cut]
                 for p, body in zip(kept, bodies, strict=True):
                     args += [p.stop_id, p.stop_sequence, body]
@@ -213,16 +214,16 @@ class LiveState:
                     pipe.publish(
                         self.channel,
                         '{"type":"arrivals","vehicle_id":'
-                        + _dumps(kept[0].vehicle_id)
+                        + dumps(kept[0].vehicle_id)
                         + ',"trip_id":'
-                        + _dumps(trip)
+                        + dumps(trip)
                         + ',"predictions":['
                         + ",".join(bodies)
                         + "]}",
                     )
                     events += 1
             if states:
-                bodies_by_vehicle = {v: _dumps(to_json(s)) for v, s in states.items()}
+                bodies_by_vehicle = {v: dumps(to_json(s)) for v, s in states.items()}
                 pipe.hset(self._vehicles, mapping=bodies_by_vehicle)  # type: ignore[arg-type]
                 pipe.zadd(self._seen, {v: s.timestamp for v, s in states.items()})
                 for body in bodies_by_vehicle.values():

@@ -6,8 +6,9 @@ adds the countdown, the stale flag and the bus's last report (``web.arrivals``).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
+
+from feeds.live_state import dumps
 
 from .isotime import iso
 from .rider_index import RiderIndex
@@ -34,7 +35,7 @@ def hex_color(value: str) -> str | None:
 
 def json_prefix(row: dict[str, Any]) -> str:
     """``row`` as compact JSON without its closing brace, to append more members to."""
-    return json.dumps(row, separators=(",", ":"))[:-1]
+    return dumps(row)[:-1]
 
 
 #: The time-independent part of an arrival row, memoised per prediction record or call:
@@ -93,21 +94,17 @@ def live_row(index: RiderIndex, p: dict[str, Any], body: bytes | str, tz: str) -
     distance = p.get("distance_m")
     seq = p["stop_sequence"]
     prefix = (
-        f'{head},"trip_id":{_dumps(trip_id)},"stop_sequence":{_dumps(seq)},'
-        f'"vehicle_id":{_dumps(p["vehicle_id"])},"live":true,'
+        f'{head},"trip_id":{dumps(trip_id)},"stop_sequence":{dumps(seq)},'
+        f'"vehicle_id":{dumps(p["vehicle_id"])},"live":true,'
         f'"predicted":{_iso_json(predicted, tz)},"p10":{_iso_json(p["p10"], tz)},'
         f'"p90":{_iso_json(p["p90"], tz)},"scheduled":{_iso_json(scheduled, tz)},'
         f'"delay_s":{"null" if scheduled is None else round(predicted - scheduled)},'
         f'"distance_m":{"null" if distance is None else round(distance)},'
-        f'"stops_away":{_dumps(p.get("stops_away"))},'
+        f'"stops_away":{dumps(p.get("stops_away"))},'
         f'"issued_at":{_iso_json(p.get("issued_at"), tz)}'
     )
     key = (float(predicted), route_id, trip_id, int(seq))
     return (key, float(p.get("issued_at") or 0.0), p["vehicle_id"], prefix, body)
-
-
-#: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _iso_json(t: float | None, tz: str) -> str:

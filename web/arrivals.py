@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from feeds.live_state import LiveState
+from feeds.live_state import LiveState, dumps
 
 from .arrival_rows import ISSUED, KEY, PREFIX, VEHICLE, Row, live_row, scheduled_row
 from .fleet import Fleet
@@ -94,8 +94,6 @@ _MEMO_MAX = 200_000
 _MAX_LOGGED_EVENTS = 10_000
 _NO_VEHICLE = ',"occupancy":null,"occupancy_percent":null,"last_seen":null'
 _VEHICLE_EVENT = b'{"type":"vehicle","vehicle":'
-#: the writer's encoding of a prediction record (``feeds.live_state``): the same bytes again
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
@@ -439,7 +437,7 @@ class Arrivals:
                 s = net.stop_index(p["stop_id"])
                 if s is None or s not in self._live:
                     continue
-                text = texts[k] if texts is not None else _dumps(p)
+                text = texts[k] if texts is not None else dumps(p)
                 body = text.encode() if as_bytes else text
                 row = memo.get(body)
                 if row is None:
