@@ -42,7 +42,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_api  # noqa: E402
 
-from feeds.live_state import LiveState, dumps, to_json  # noqa: E402
+from feeds.live_state import (  # noqa: E402
+    LiveState,
+    arrivals_event,
+    dumps,
+    to_json,
+    vehicle_event,
+)
 from feeds.redis_store import open_redis  # noqa: E402
 from predictor.events import TrackerOutput  # noqa: E402
 from transit.times import service_day_origin  # noqa: E402
@@ -172,14 +178,11 @@ async def events(args: argparse.Namespace, redis_url: str, prefix: str) -> None:
         for k in range(600):
             out = moved(outputs[k % len(outputs)], rng)
             p0 = out.predictions[0]
-            bodies = ",".join(dumps(to_json(p)) for p in out.predictions)
-            published.append(
-                f'{{"type":"arrivals","vehicle_id":{dumps(p0.vehicle_id)},'
-                f'"trip_id":{dumps(p0.trip_id)},"predictions":[{bodies}]}}'.encode()
-            )
+            bodies = [dumps(to_json(p)) for p in out.predictions]
+            published.append(arrivals_event(p0.vehicle_id, p0.trip_id, bodies).encode())
             assert out.state is not None
             state = replace(out.state, timestamp=out.state.timestamp + k)
-            published.append(f'{{"type":"vehicle","vehicle":{dumps(to_json(state))}}}'.encode())
+            published.append(vehicle_event(dumps(to_json(state))).encode())
         t0 = time.process_time()
         for data in published:
             arrivals.on_event(data)

@@ -42,7 +42,7 @@ from predictor.events import (
 )
 from transit.pings import Occupancy, Ping
 
-__all__ = ["LiveState", "dumps", "from_json", "to_json"]
+__all__ = ["LiveState", "arrivals_event", "dumps", "from_json", "to_json", "vehicle_event"]
 
 T = TypeVar("T")
 _FIELDS: dict[type, tuple[str, ...]] = {
@@ -129,6 +129,31 @@ def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
 dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def arrivals_event(vehicle_id: str, trip_id: str, bodies: list[str]) -> str:
+    """The ``arrivals`` event of a trip's predictions, whose stored JSON texts are ``bodies``
+    (embedded as they are, so readers can cut each record's text out of the event).
+
+    Examples
+    --------
+    >>> arrivals_event("v1", "t1", ['{"stop_sequence":2}'])
+    '{"type":"arrivals","vehicle_id":"v1","trip_id":"t1","predictions":[{"stop_sequence":2}]}'
+    """
+    return (
+        '{"type":"arrivals","vehicle_id":'
+        + dumps(vehicle_id)
+        + ',"trip_id":'
+        + dumps(trip_id)
+        + ',"predictions":['
+        + ",".join(bodies)
+        + "]}"
+    )
+
+
+def vehicle_event(body: str) -> str:
+    """The ``vehicle`` event of a vehicle state whose stored JSON text is ``body``."""
+    return '{"type":"vehicle","vehicle":' + body + "}"
+
+
 class LiveState:
     """Read and write the live state of the fleet in Redis (see the module docstring)."""
 
@@ -211,23 +236,14 @@ class LiveState:
                     args += [p.stop_id, p.stop_sequence, body]
                 await self._apply_trip(keys=[], args=args, client=pipe)
                 if kept:
-                    pipe.publish(
-                        self.channel,
-                        '{"type":"arrivals","vehicle_id":'
-                        + dumps(kept[0].vehicle_id)
-                        + ',"trip_id":'
-                        + dumps(trip)
-                        + ',"predictions":['
-                        + ",".join(bodies)
-                        + "]}",
-                    )
+                    pipe.publish(self.channel, arrivals_event(kept[0].vehicle_id, trip, bodies))
                     events += 1
             if states:
                 bodies_by_vehicle = {v: dumps(to_json(s)) for v, s in states.items()}
                 pipe.hset(self._vehicles, mapping=bodies_by_vehicle)  # type: ignore[arg-type]
                 pipe.zadd(self._seen, {v: s.timestamp for v, s in states.items()})
                 for body in bodies_by_vehicle.values():
-                    pipe.publish(self.channel, '{"type":"vehicle","vehicle":' + body + "}")
+                    pipe.publish(self.channel, vehicle_event(body))
                     events += 1
             if len(pipe):
                 await pipe.execute()

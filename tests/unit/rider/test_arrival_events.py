@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from feeds.live_state import to_json
+from feeds.live_state import arrivals_event, dumps, to_json
 from predictor.events import Prediction
 from web.live_boards import split_predictions
 
@@ -20,16 +20,8 @@ def _pred(seq: int, stop: str) -> Prediction:
 
 def _event(preds: list[Prediction]) -> tuple[bytes, list[str]]:
     """The event as feeds.live_state.put_many publishes it, and the stored record texts."""
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
     bodies = [dumps(to_json(p)) for p in preds]
-    text = (
-        '{"type":"arrivals","vehicle_id":"bus-1","trip_id":'
-        + dumps('trip "7"')
-        + ',"predictions":['
-        + ",".join(bodies)
-        + "]}"
-    )
-    return text.encode(), bodies
+    return arrivals_event("bus-1", 'trip "7"', bodies).encode(), bodies
 
 
 def test_the_texts_of_a_published_event_are_the_stored_records() -> None:
