@@ -9,7 +9,9 @@ outlives what it depends on (a new trip id, a new service day, links that learne
 from __future__ import annotations
 
 import math
+import pickle
 from bisect import bisect_right
+from dataclasses import FrozenInstanceError, dataclass, replace
 
 import numpy as np
 import pytest
@@ -76,6 +78,24 @@ def test_generated_constructors_build_equal_records() -> None:
     with pytest.raises(TypeError):  # every field, in order, or nothing
         record_maker(Prediction)(*p[:-1])
     assert make_state(1.0, 2.0, 3.0, 0.5, 4.0) == KalmanState(1.0, 2.0, 3.0, 0.5, 4.0)
+
+
+def test_generated_records_are_the_class_itself_and_frozen() -> None:
+    p = record_maker(Prediction)(1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2)
+    assert type(p) is Prediction
+    assert replace(p, p10=4.0).p10 == 4.0
+    with pytest.raises(FrozenInstanceError):
+        p.p10 = 4.0  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(p)) == p
+
+
+def test_record_maker_refuses_a_class_without_slots() -> None:
+    @dataclass(frozen=True)
+    class Loose:
+        x: float
+
+    with pytest.raises(TypeError, match="slots"):
+        record_maker(Loose)
 
 
 def test_a_new_trip_id_is_resolved_again(line: Network, origin: float) -> None:
