@@ -124,8 +124,9 @@ class SegmentTable:
         self.ratio = 1.0  # observed / scheduled over every link, EW
         self._obs_sum = RATIO_PRIOR_S
         self._sched_sum = RATIO_PRIOR_S
-        self.dwell_mean: F64 = np.full(n_stops, default_dwell)
-        self.dwell_n: F64 = np.zeros(n_stops)
+        # per stop row (plain lists: read one stop at a time, once or twice per ping)
+        self.dwell_mean: list[float] = [default_dwell] * n_stops
+        self.dwell_n: list[float] = [0.0] * n_stops
         # per hour bin: when built, and every link's blended mean and variance (the variance
         # already floored at min_sd**2) as plain lists, read a few dozen at a time per ping
         self._cache: dict[int, tuple[float, list[float], list[float]]] = {}
@@ -339,7 +340,9 @@ class SegmentTable:
         if any(map(math.isnan, mean)):
             ratio, psd = float(self.ratio), float(self.prior_sd)
             floor = float(self.min_sd * self.min_sd)
-            for i in [i for i, m in enumerate(mean) if m != m]:
+            for i, m in enumerate(mean):
+                if m == m:
+                    continue
                 s = sched[i]
                 prior = (1.0 if s < 1.0 else s) * ratio  # np.maximum(s, 1.0) * ratio
                 mean[i] = prior

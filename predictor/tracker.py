@@ -239,6 +239,7 @@ class _Vehicle:
         "moved_d",
         "moved_t",
         "n_due",
+        "next_block",
         "next_p50",
         "next_trip",
         "off_n",
@@ -310,6 +311,7 @@ class _Vehicle:
         self.moved_t = -math.inf
         self.took_t = math.inf  # when the vehicle took its current trip
         self.n_due = 0  # stops of the trip due within the horizon at the last ping
+        self.next_block = -2  # the trip row the block runs next (-1: none; -2: not looked up)
         self.store_at = -1  # row of the trip shape's first segment in the tracker's SegmentStore
 
 
@@ -614,10 +616,11 @@ class Tracker:
             return TrackerOutput(state=state, withdrawn_trip=withdrawn)
         v.flags.discard(_UNASSIGNED)
 
-        x, y = plan.to_xy(lat, lon)
+        kx, ky, lon0, lat0 = plan.kx, plan.ky, plan.lon0, plan.lat0
+        x, y = (lon - lon0) * kx, (lat - lat0) * ky  # plan.to_xy, inline (as _prematch)
         first = v.kf is None
         if not first:
-            lx, ly = plan.to_xy(v.last_lat, v.last_lon)
+            lx, ly = (v.last_lon - lon0) * kx, (v.last_lat - lat0) * ky
             dt_fix = t - v.prog_t
             if math.hypot(x - lx, y - ly) > c.max_speed_mps * dt_fix + 3.0 * c.gps_sigma_m:
                 v.jump_n += 1
@@ -836,8 +839,10 @@ class Tracker:
     def _learn_layover(self, seg: int, waited: bool) -> None:
         """One bus's evidence of whether buses lay over on a link of a terminal zone."""
         r = self._layover_at.get(seg, 0.0)
-        self._layover_at[seg] = r + 0.3 * ((1.0 if waited else 0.0) - r)
-        self._layover_version += 1
+        r2 = r + 0.3 * ((1.0 if waited else 0.0) - r)
+        self._layover_at[seg] = r2
+        if (r >= 0.5) != (r2 >= 0.5):  # where buses wait changed: _layover_link looks again
+            self._layover_version += 1
 
     def _end_trip(self, v: _Vehicle) -> str | None:
         plan = v.plan
@@ -1017,7 +1022,8 @@ class Tracker:
         hold = np.full(m, -np.inf)
         hold[0] = hold0
         idx = np.flatnonzero(tp)
-        dwell = self.segments.dwell_mean[plan.stops[k0 + idx]]
+        dwell_l = self.segments.dwell_mean
+        dwell = np.array([dwell_l[plan.stops_l[k0 + i]] for i in idx.tolist()])
         run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
         hold[idx + 1] = origin + plan.dep[k0 + idx] + run
         if wait_link is not None and k0 <= wait_link < n - 1:
@@ -1068,7 +1074,7 @@ class Tracker:
             and (k_prev == 0 or self._holds(plan.route_id))
             and v.k_dep <= k_prev
         ):
-            dwell = self.segments.dwell_mean.item(plan.stops_l[k_prev])
+            dwell = self.segments.dwell_mean[plan.stops_l[k_prev]]
             hold0 = v.origin + plan.dep_l[k_prev] + max(L - dwell, 0.5 * L) * frac
         if nxt <= plan.zone_end:
             # laying over in the terminal zone: it leaves when the timetable has it here,
@@ -1087,7 +1093,7 @@ class Tracker:
             # first link is learned from the departure already), and it is the share of the
             # run from where it counted as departed (DEPART_RADIUS_M past the stop) still ahead
             if k_prev > 0:
-                L = max(L - self.segments.dwell_mean.item(plan.stops_l[k_prev]), 0.5 * L)
+                L = max(L - self.segments.dwell_mean[plan.stops_l[k_prev]], 0.5 * L)
             if span > DEPART_RADIUS_M:
                 frac = _clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
         return t + frac * L, frac * L_var + 4.0, hold0
@@ -1119,7 +1125,7 @@ class Tracker:
             wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
             leave_by = (
                 self._leave_by(plan, wait, v.turn_ref, v.turn_sched)
-                if nxt <= plan.zone_end
+                if nxt <= plan.zone_end and v.turn_ref == v.turn_ref  # (nan: not turning round)
                 else -math.inf
             )
             k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
@@ -1159,42 +1165,45 @@ class Tracker:
             dist_base=-d,
             stops_base=-nxt,
         )
+        nt = v.next_block
+        if nt == -2:
+            got = self._next_in_block(plan, v.service_date) if c.predict_next_trip else None
+            nt = v.next_block = -1 if got is None else got
         if (
-            c.predict_next_trip
+            nt >= 0
             and end_t - t < c.horizon_s
             and self._block_rate.get(plan.route_id, 0.5) >= 0.5
+            and self._trip_vehicle.get(nt, v.vid) == v.vid
         ):
-            nt = self._next_in_block(plan, v.service_date)
-            if nt is not None and self._trip_vehicle.get(nt, v.vid) == v.vid:
-                nplan = self.plan(nt)
-                segs, sched = self._links(nplan)
-                wait = self._layover_link(nplan, segs, 0)
-                start2 = (
-                    end_t + c.min_layover_s,
-                    end_var,
-                    v.origin + float(nplan.dep[0]) + self._leave_late.get(nplan.route_id, 0.0)
-                    if wait is None
-                    else -math.inf,
-                )
-                kr = self._ref_of.get(plan.trip)
-                if kr is None:
-                    kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
-                ref = v.arr_obs[kr] if kr < nxt else arrival[kr - nxt]
-                leave_by = self._leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
-                a2, v2 = self._forecast(
-                    nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
-                )
-                preds = preds + self._emit(
-                    v,
-                    nplan,
-                    0,
-                    a2,
-                    v2,
-                    t,
-                    pending=False,
-                    dist_base=plan.length - d - float(nplan.dist[0]),
-                    stops_base=n - nxt,
-                )
+            nplan = self.plan(nt)
+            segs, sched = self._links(nplan)
+            wait = self._layover_link(nplan, segs, 0)
+            start2 = (
+                end_t + c.min_layover_s,
+                end_var,
+                v.origin + float(nplan.dep[0]) + self._leave_late.get(nplan.route_id, 0.0)
+                if wait is None
+                else -math.inf,
+            )
+            kr = self._ref_of.get(plan.trip)
+            if kr is None:
+                kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
+            ref = v.arr_obs[kr] if kr < nxt else arrival[kr - nxt]
+            leave_by = self._leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
+            a2, v2 = self._forecast(
+                nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
+            )
+            preds = preds + self._emit(
+                v,
+                nplan,
+                0,
+                a2,
+                v2,
+                t,
+                pending=False,
+                dist_base=plan.length - d - float(nplan.dist[0]),
+                stops_base=n - nxt,
+            )
         return preds
 
     def _emit(
