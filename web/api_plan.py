@@ -6,9 +6,9 @@ offset is read in the feed's time zone; default now); ``arrive_by`` (``true``/``
 each leg's geometry as a GeoJSON LineString, plus one FeatureCollection of every leg for maps.
 
 The planner (graph, patterns, footpaths) is built once per loaded network in a worker thread
-and kept per application; each search also runs in a thread. Live predictions come from
-``feeds.live_state`` in Redis when present (cached a few seconds): they replace the timetable of
-their trips, and trips whose vehicle went stale are not offered.
+and kept in the app's ``keys.PLANNER`` holder; each search also runs in a thread. Live
+predictions come from ``feeds.live_state`` in Redis when present (cached a few seconds): they
+replace the timetable of their trips, and trips whose vehicle went stale are not offered.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import contextlib
 import logging
 import math
 import time
-import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,7 +47,6 @@ from routing.journey import (
     RideLeg,
     WalkLeg,
 )
-from transit.network import Network
 from transit.times import service_day_origin
 
 from . import keys
@@ -283,50 +281,30 @@ def result_json(result: PlanResult, request: PlanRequest, tz: str) -> dict[str, 
 
 
 # ----- the planner, once per network, and live state --------------------------------------
-@dataclass(slots=True)
-class _PlannerSlot:
-    network: Network | None = None
-    planner: Planner | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    live: LiveOverlay | None = None
-    live_at: float = -math.inf
-    live_version: int = 0
-
-
-_SLOTS: weakref.WeakKeyDictionary[web.Application, _PlannerSlot] = weakref.WeakKeyDictionary()
-
-
-def _slot(app: web.Application) -> _PlannerSlot:
-    slot = _SLOTS.get(app)
-    if slot is None:
-        slot = _SLOTS[app] = _PlannerSlot()
-    return slot
-
-
 async def planner_for(app: web.Application) -> Planner:
     """The app's planner for the network being served, built in a thread on first use."""
     network = app[keys.NETWORK].current
     if network is None:
         raise ServiceUnavailable("the network is still loading; try again in a moment")
-    slot = _slot(app)
-    async with slot.lock:
-        if slot.network is not network or slot.planner is None:
+    holder = app[keys.PLANNER]
+    async with holder.lock:
+        if holder.network is not network or holder.planner is None:
             started = time.perf_counter()
             graph = await asyncio.to_thread(build_graph, network)
-            slot.planner, slot.network = Planner(graph), network
+            holder.planner, holder.network = Planner(graph), network
             log.info(
                 "journey planner built",
                 extra={"stops": network.n_stops, "seconds": time.perf_counter() - started},
             )
-        return slot.planner
+        return holder.planner
 
 
 async def _live_overlay(app: web.Application) -> LiveOverlay | None:
     """Live predictions of every tracked trip (cached ``LIVE_TTL_S``), or None without Redis."""
-    slot = _slot(app)
+    holder = app[keys.PLANNER]
     now = time.monotonic()
-    if now - slot.live_at < LIVE_TTL_S:
-        return slot.live
+    if now - holder.live_at < LIVE_TTL_S:
+        return holder.live
     redis = app.get(keys.REDIS)
     if redis is None:
         return None
@@ -338,7 +316,7 @@ async def _live_overlay(app: web.Application) -> LiveOverlay | None:
         preds = await asyncio.gather(*(state.trip_predictions(v.trip_id or "") for v in running))
     except Exception:  # live data is a bonus: plan on the timetable when Redis misbehaves
         log.warning("live state unavailable for journey planning", exc_info=True)
-        return slot.live
+        return holder.live
     times: dict[str, dict[int, float]] = {}
     on_trip: dict[str, str] = {}
     for v, plist in zip(running, preds, strict=True):
@@ -346,14 +324,15 @@ async def _live_overlay(app: web.Application) -> LiveOverlay | None:
             times[v.trip_id] = {p.stop_sequence: p.predicted for p in plist}
             on_trip[v.trip_id] = v.vehicle_id
     cancelled = stale - set(times)
+    last = holder.live
     if not times and not cancelled:
         overlay = None
-    elif slot.live is not None and (times, cancelled) == (slot.live.times, slot.live.cancelled):
-        overlay = slot.live
+    elif last is not None and (times, cancelled) == (last.times, last.cancelled):
+        overlay = last
     else:
-        slot.live_version += 1
-        overlay = LiveOverlay(times, cancelled, on_trip, str(slot.live_version))
-    slot.live, slot.live_at = overlay, now
+        holder.live_version += 1
+        overlay = LiveOverlay(times, cancelled, on_trip, str(holder.live_version))
+    holder.live, holder.live_at = overlay, now
     return overlay
 
 

@@ -110,6 +110,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = HttpMetrics()
     app[RATE_LIMITER] = RateLimiter()
     app[keys.NETWORK] = keys.NetworkHolder()
+    app[keys.PLANNER] = keys.PlannerHolder()
     app.cleanup_ctx.extend([_http_session, _stores, _network])
     for ref in CLEANUP_CTX:
         app.cleanup_ctx.append(_resolve_ctx(ref))

@@ -1,12 +1,14 @@
 """Every shared object of the application, each under one typed ``web.AppKey``.
 
-Keys cannot be reassigned once the app has started, so the live network sits in a small
-``NetworkHolder`` whose ``.current`` is swapped when a new feed version loads.
+Keys cannot be reassigned once the app has started, so what changes while it runs sits in a
+small holder set before start-up: the live network in a ``NetworkHolder`` whose ``.current`` is
+swapped when a new feed version loads, the journey planner built for it in a ``PlannerHolder``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,9 @@ from transit.network import Network
 
 from .settings import Settings
 
-if TYPE_CHECKING:  # web.updates imports this module
+if TYPE_CHECKING:  # annotations only: web.updates imports this module; few need the planner
+    from routing.journey import LiveOverlay, Planner
+
     from .updates import Updates
 
 __all__ = [
@@ -27,10 +31,12 @@ __all__ = [
     "HTTP_SESSION",
     "NETWORK",
     "PG_POOL",
+    "PLANNER",
     "REDIS",
     "SETTINGS",
     "UPDATES",
     "NetworkHolder",
+    "PlannerHolder",
 ]
 
 
@@ -60,11 +66,30 @@ class NetworkHolder:
         return self.current
 
 
+@dataclass(slots=True)
+class PlannerHolder:
+    """The journey planner of the network being served and the live overlay it plans with
+    (``web.api_plan``); empty until the planner is first built.
+
+    ``planner`` was built for ``network`` and is rebuilt, under ``lock``, once the served network
+    is another. ``live`` is the overlay read at monotonic time ``live_at``; ``live_version``
+    counts the distinct overlays made.
+    """
+
+    network: Network | None = None
+    planner: Planner | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    live: LiveOverlay | None = None
+    live_at: float = -math.inf
+    live_version: int = 0
+
+
 SETTINGS = web.AppKey("settings", Settings)
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
 NETWORK = web.AppKey("network", NetworkHolder)
+PLANNER = web.AppKey("planner", PlannerHolder)
 #: The ``feed_versions.id`` of the feed loaded at start-up (also on the holder).
 FEED_VERSION_ID = web.AppKey("feed_version_id", int)
 #: The process's one follower of the live-state ``updates`` channel (``web.updates``).

@@ -38,6 +38,7 @@ def app_factory() -> Callable[[], web.Application]:
         holder = keys.NetworkHolder()
         holder.swap(network, 1)
         app[keys.NETWORK] = holder
+        app[keys.PLANNER] = keys.PlannerHolder()
         app.router.add_routes(api_plan.routes)
 
         async def page(_: web.Request) -> web.Response:

@@ -33,6 +33,7 @@ def make_app(
     holder = keys.NetworkHolder()
     holder.swap(network, 1)
     app[keys.NETWORK] = holder
+    app[keys.PLANNER] = keys.PlannerHolder()
     if redis is not None:
         app[keys.REDIS] = redis
         app[keys.SETTINGS] = Settings(redis_prefix=prefix)
@@ -210,13 +211,13 @@ async def test_planner_is_built_in_the_background(aiohttp_client: Client, cairns
     app = make_app(cairns)
     app.cleanup_ctx.append(api_plan.planner_service)
     client = await aiohttp_client(app)
+    held = app[keys.PLANNER]
     for _ in range(200):
-        slot = api_plan._SLOTS.get(app)
-        if slot is not None and slot.planner is not None:
+        if held.planner is not None:
             break
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the planner was not built at start-up")
-    assert slot.network is cairns
+    assert held.network is cairns
     resp = await client.get("/api/v1/plan/stops", params={"q": "pier"})
     assert resp.status == 200
