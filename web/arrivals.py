@@ -40,7 +40,7 @@ import json
 import logging
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -121,6 +121,64 @@ class ScheduleBoard:
     whens: tuple[float, ...]
 
 
+#: a stop's texts are kept per (window in seconds, limit)
+Window = tuple[float, int]
+
+
+class TextMemo:
+    """Stop texts already rendered, with the live board and the second each was rendered for:
+    stop row -> window -> (board, second, text). At most ``_MEMO_MAX`` texts, counted here as
+    they come and go; past that it starts over.
+    """
+
+    __slots__ = ("_by_stop", "_n")
+
+    def __init__(self) -> None:
+        self._by_stop: dict[int, dict[Window, tuple[LiveBoard, float, str]]] = {}
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def by_stop(self) -> Mapping[int, Mapping[Window, tuple[LiveBoard, float, str]]]:
+        """Every kept text, to read (``put``, ``forget`` and ``clear`` change them)."""
+        return self._by_stop
+
+    def get(self, s: int, window: Window, board: LiveBoard, now: float) -> str | None:
+        """Stop ``s``'s text for ``window`` if it was rendered from ``board`` in second ``now``."""
+        texts = self._by_stop.get(s)
+        done = texts.get(window) if texts is not None else None
+        if done is not None and done[0] is board and done[1] == now:
+            return done[2]
+        return None
+
+    def put(self, s: int, window: Window, board: LiveBoard, now: float, text: str) -> None:
+        """Keep ``text``, stop ``s``'s for ``window`` rendered from ``board`` in second ``now``."""
+        texts = self._by_stop.get(s)
+        if texts is None:
+            texts = self._by_stop[s] = {}
+        if window not in texts:
+            self._n += 1
+            if self._n > _MEMO_MAX:
+                self._by_stop.clear()
+                self._n = 1
+                texts = self._by_stop[s] = {}
+        texts[window] = (board, now, text)
+
+    def forget(self, stops: Iterable[int]) -> None:
+        """Forget every text of ``stops``."""
+        for s in stops:
+            texts = self._by_stop.pop(s, None)
+            if texts is not None:
+                self._n -= len(texts)
+
+    def clear(self) -> None:
+        """Forget every text."""
+        self._by_stop.clear()
+        self._n = 0
+
+
 @dataclass(slots=True)
 class _Changes:
     """Events seen while reads were in flight: their versions start at ``base``."""
@@ -166,9 +224,7 @@ class Arrivals:
         #: stop row -> (its live board, the monotonic time it was read)
         self._live: dict[int, tuple[LiveBoard, float]] = {}
         self._sched: dict[int, ScheduleBoard] = {}
-        #: stop row -> (window, limit) -> (the live board, the second, the text)
-        self._texts: dict[int, dict[tuple[float, int], tuple[LiveBoard, float, str]]] = {}
-        self._n_texts = 0
+        self._texts = TextMemo()
         #: trip_id / vehicle_id -> stop rows whose kept live board holds it
         self._by_trip: dict[str, set[int]] = {}
         self._by_vehicle: dict[str, set[int]] = {}
@@ -216,12 +272,12 @@ class Arrivals:
         tz = index.network.timezone
         day = local_date(now, tz)
         out = []
+        memo = self._texts
         for s, board in zip(stops, live, strict=True):
             # the text depends on the live board, the second, the window and the reports only
-            texts = self._texts.get(s)
-            done = texts.get(key) if texts is not None else None
-            if done is not None and done[0] is board and done[1] == now:
-                out.append(done[2])
+            done = memo.get(s, key, board, now)
+            if done is not None:
+                out.append(done)
                 continue
             sched = self._sched.get(s)
             if sched is None or not (
@@ -229,15 +285,7 @@ class Arrivals:
             ):
                 sched = self._sched[s] = self._schedule_board(index, s, now, day, horizon)
             text = self._render(index, board, sched, fleet, now, earliest, horizon, limit, tz)
-            if texts is None:
-                texts = self._texts[s] = {}
-            if key not in texts:
-                self._n_texts += 1
-                if self._n_texts > _MEMO_MAX:
-                    self._texts.clear()
-                    self._n_texts = 1
-                    texts = self._texts[s] = {}
-            texts[key] = (board, now, text)
+            memo.put(s, key, board, now, text)
             out.append(text)
         return out
 
@@ -248,18 +296,16 @@ class Arrivals:
         self._drop_boards()
         self._sched.clear()
         self._texts.clear()
-        self._n_texts = 0
         self._rows.clear()
 
-    def _kept_texts(
-        self, stops: Sequence[int], key: tuple[float, int], now: float
-    ) -> list[str] | None:
+    def _kept_texts(self, stops: Sequence[int], key: Window, now: float) -> list[str] | None:
         """Each stop's text, or None unless every one is kept for this second, on its fresh
         kept board, with a fresh fleet."""
         fleet = self.fleet
         if not self.listening or fleet is None or not self._fleet_fresh(fleet):
             return None
-        mono, max_age, live, kept = self.monotonic(), self.max_age_s, self._live, self._texts
+        mono, max_age, live = self.monotonic(), self.max_age_s, self._live
+        kept = self._texts.by_stop
         out = []
         for s in stops:
             entry, texts = live.get(s), kept.get(s)
@@ -359,12 +405,6 @@ class Arrivals:
         if entry is not None:
             reindex(self._by_trip, s, entry[0].trips, frozenset())
             reindex(self._by_vehicle, s, entry[0].vehicles, frozenset())
-
-    def _forget_texts(self, stops: Iterable[int]) -> None:
-        for s in stops:
-            texts = self._texts.pop(s, None)
-            if texts is not None:
-                self._n_texts -= len(texts)
 
     # ----- events --------------------------------------------------------------------------
     def on_event(self, data: bytes | str) -> None:
@@ -491,7 +531,7 @@ class Arrivals:
         changed, trips = fleet.apply(vehicle_id, body, state)
         if not changed:
             return
-        self._forget_texts(self._by_vehicle.get(vehicle_id, ()))
+        self._texts.forget(self._by_vehicle.get(vehicle_id, ()))
         index = self._index
         if not trips or index is None:
             return
@@ -499,7 +539,7 @@ class Arrivals:
         for trip in trips:  # its timetabled calls appear or disappear where it calls
             t = net.trip_index(trip)
             if t is not None:
-                self._forget_texts(net.st_stop[net.trip_st_start[t] : net.trip_st_start[t + 1]])
+                self._texts.forget(net.st_stop[net.trip_st_start[t] : net.trip_st_start[t + 1]])
 
     def clear(self) -> None:
         """Drop every live board, every read in flight from being kept; read the fleet again."""
@@ -544,7 +584,6 @@ class Arrivals:
             if fleet is None:  # a new fleet: texts rendered with another's tracked trips go
                 fleet = self.fleet = Fleet()
                 self._texts.clear()
-                self._n_texts = 0
             seen = set()
             for key, body in raw.items():
                 vehicle_id = key.decode() if isinstance(key, bytes) else str(key)
