@@ -17,15 +17,20 @@ __all__ = [
     "BODY",
     "ISSUED",
     "KEY",
+    "MEMO_MAX",
     "PREFIX",
     "VEHICLE",
     "Row",
     "hex_color",
     "json_prefix",
     "live_row",
+    "memo_put",
     "scheduled_row",
     "trip_fields",
 ]
+
+#: The most rows a memo holds (and texts, ``web.arrival_texts``) before it starts over.
+MEMO_MAX = 200_000
 
 
 def hex_color(value: str) -> str | None:
@@ -51,6 +56,13 @@ ISSUED: Final = 1
 VEHICLE: Final = 2
 PREFIX: Final = 3
 BODY: Final = 4
+
+
+def memo_put(memo: dict[Any, Row], key: Any, row: Row) -> None:
+    """``memo[key] = row``, emptying ``memo`` first when it holds ``MEMO_MAX`` rows."""
+    if len(memo) >= MEMO_MAX:  # predictions churn slowly; start over rather than track ages
+        memo.clear()
+    memo[key] = row
 
 
 def trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from rider_scene import predictions_for
 from feeds.live_state import LiveState
 from predictor.events import Flag, TrackerOutput, VehicleState
 from transit.pings import Occupancy
-from web import api_rider, arrivals, keys
+from web import api_rider, keys, live_boards
 from web.arrivals import LIVE_MAX_AGE_S, Arrivals
 from web.rider_index import RiderIndex
 
@@ -186,7 +186,7 @@ async def test_an_event_during_a_read_keeps_that_read_out_of_memory(
         "overflow": {"type": "withdrawn", "vehicle_id": "bus-8", "trip_id": "no-such-trip"},
     }[names]
     if names == "overflow":  # too many events logged while reads were in flight: none kept
-        monkeypatch.setattr(arrivals, "_MAX_LOGGED_EVENTS", 0)
+        monkeypatch.setattr(live_boards, "_MAX_LOGGED_EVENTS", 0)
     real = boards.batcher
 
     class RacingReads:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from web import arrivals
-from web.arrivals import TextMemo
+from web.arrival_texts import TextMemo
 from web.live_boards import make_board
 
 
@@ -27,9 +24,8 @@ def test_the_count_follows_puts_forgets_and_clears() -> None:
     assert memo.by_stop == {}
 
 
-def test_past_its_bound_it_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(arrivals, "_MEMO_MAX", 2)
-    memo, board = TextMemo(), make_board([], None)
+def test_past_its_bound_it_starts_over() -> None:
+    memo, board = TextMemo(most=2), make_board([], None)
     for s in range(3):
         memo.put(s, (60.0, 1), board, 0.0, f"[{s}]")
     assert len(memo) == 1
