@@ -94,9 +94,9 @@ def _trip_fields(index: RiderIndex, trip_id: str, route_id: str) -> dict[str, An
 def live_row(index: RiderIndex, p: dict[str, Any], body: bytes | str, tz: str) -> Row:
     """The part of a live arrival row that depends only on the prediction record ``p``.
 
-    The text is ``json.dumps`` of the row's members in order, written out member by member (the
-    route and trip members memoised per trip): rows are rendered for every prediction an event
-    carries. Raises KeyError, TypeError or ValueError when ``p`` lacks a field or has a wrong
+    Rows are rendered for every prediction an event carries, so each value is written as JSON
+    here and the text put together by ``_prefix`` (the route and trip members memoised per
+    trip). Raises KeyError, TypeError or ValueError when ``p`` lacks a field or has a wrong
     type.
     """
     trip_id = p["trip_id"]
@@ -105,18 +105,49 @@ def live_row(index: RiderIndex, p: dict[str, Any], body: bytes | str, tz: str) -
     scheduled = p.get("scheduled")
     distance = p.get("distance_m")
     seq = p["stop_sequence"]
-    prefix = (
-        f'{head},"trip_id":{dumps(trip_id)},"stop_sequence":{dumps(seq)},'
-        f'"vehicle_id":{dumps(p["vehicle_id"])},"live":true,'
-        f'"predicted":{_iso_json(predicted, tz)},"p10":{_iso_json(p["p10"], tz)},'
-        f'"p90":{_iso_json(p["p90"], tz)},"scheduled":{_iso_json(scheduled, tz)},'
-        f'"delay_s":{"null" if scheduled is None else round(predicted - scheduled)},'
-        f'"distance_m":{"null" if distance is None else round(distance)},'
-        f'"stops_away":{dumps(p.get("stops_away"))},'
-        f'"issued_at":{_iso_json(p.get("issued_at"), tz)}'
+    prefix = _prefix(  # positional, in _prefix's order: keywords cost ~0.1 us a row
+        head,
+        dumps(trip_id),
+        dumps(seq),
+        dumps(p["vehicle_id"]),
+        "true",
+        _iso_json(predicted, tz),
+        _iso_json(p["p10"], tz),
+        _iso_json(p["p90"], tz),
+        _iso_json(scheduled, tz),
+        "null" if scheduled is None else round(predicted - scheduled),
+        "null" if distance is None else round(distance),
+        dumps(p.get("stops_away")),
+        _iso_json(p.get("issued_at"), tz),
     )
     key = (float(predicted), route_id, trip_id, int(seq))
     return (key, float(p.get("issued_at") or 0.0), p["vehicle_id"], prefix, body)
+
+
+def _prefix(
+    head: str,
+    trip_id: str,
+    seq: str,
+    vehicle_id: str,
+    live: str,
+    predicted: str,
+    p10: str,
+    p90: str,
+    scheduled: str,
+    delay_s: str | int,
+    distance_m: str | int,
+    stops_away: str,
+    issued_at: str,
+) -> str:
+    """An arrival row as compact JSON without its closing brace, every value given as JSON
+    text: the one place that lays out the members of live and timetabled rows alike. ``head``
+    is the route and trip members, from ``_trip_head``."""
+    return (
+        f'{head},"trip_id":{trip_id},"stop_sequence":{seq},"vehicle_id":{vehicle_id},'
+        f'"live":{live},"predicted":{predicted},"p10":{p10},"p90":{p90},'
+        f'"scheduled":{scheduled},"delay_s":{delay_s},"distance_m":{distance_m},'
+        f'"stops_away":{stops_away},"issued_at":{issued_at}'
+    )
 
 
 def _iso_json(t: float | None, tz: str) -> str:
@@ -140,21 +171,19 @@ def _trip_head(index: RiderIndex, trip_id: str, route_id: str) -> tuple[str, str
 def scheduled_row(index: RiderIndex, key: tuple[float, str, str, int], tz: str) -> Row:
     """The part of a timetabled row (no bus is tracking its trip) that never changes."""
     when, route_id, trip_id, seq = key
-    row = trip_fields(index, trip_id, route_id)
-    row.update(
-        {
-            "trip_id": trip_id,
-            "stop_sequence": seq,
-            "vehicle_id": None,
-            "live": False,
-            "predicted": None,
-            "p10": None,
-            "p90": None,
-            "scheduled": iso(when, tz),
-            "delay_s": None,
-            "distance_m": None,
-            "stops_away": None,
-            "issued_at": None,
-        }
+    prefix = _prefix(
+        _trip_head(index, trip_id, route_id)[0],
+        trip_id=dumps(trip_id),
+        seq=dumps(seq),
+        vehicle_id="null",
+        live="false",
+        predicted="null",
+        p10="null",
+        p90="null",
+        scheduled=_iso_json(when, tz),
+        delay_s="null",
+        distance_m="null",
+        stops_away="null",
+        issued_at="null",
     )
-    return (key, 0.0, None, json_prefix(row), b"")
+    return (key, 0.0, None, prefix, b"")

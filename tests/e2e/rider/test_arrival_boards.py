@@ -132,7 +132,8 @@ async def test_cached_text_equals_a_fresh_read(kept: Kept) -> None:
 
 
 async def test_live_and_timetabled_rows_have_the_same_members_in_order(kept: Kept) -> None:
-    """web.arrival_rows writes the two kinds of row separately (live ones member by member)."""
+    """web.arrival_rows lays out both kinds of row with one template (live values written as
+    JSON one by one, timetabled ones mostly null): what a client sees agrees."""
     rows = [
         a for text in await kept.texts(_stops_of(kept.sc, kept.sc.trip)) for a in json.loads(text)
     ]
