@@ -185,7 +185,7 @@ def serve(
     _pin(cpus)
     from web import api_health, api_rider, keys, metrics, updates
     from web.app import resolve_middlewares, settle_heap
-    from web.ratelimit import RATE_LIMITER, RateLimiter
+    from web.ratelimit import RateLimiter
     from web.settings import Settings
 
     async def stores(app: web.Application) -> AsyncIterator[None]:
@@ -194,17 +194,17 @@ def serve(
             yield
 
     async def fixed_clock(app: web.Application) -> AsyncIterator[None]:
-        app[api_rider.RIDER].clock = lambda: now
+        app[keys.RIDER].clock = lambda: now
         ready.set()
         yield
 
     app = web.Application(middlewares=resolve_middlewares())  # as create_app wires them
     app[keys.SETTINGS] = Settings(redis_url=redis_url, redis_prefix=prefix)
-    app[metrics.METRICS] = metrics.HttpMetrics()
+    app[keys.METRICS] = metrics.HttpMetrics()
     holder = keys.NetworkHolder()
     holder.swap(net, 1)
     app[keys.NETWORK] = holder
-    app[RATE_LIMITER] = RateLimiter(rate=1e9, burst=10**9)
+    app[keys.RATE_LIMITER] = RateLimiter(rate=1e9, burst=10**9)
     for module in (api_rider, api_health, metrics):
         app.router.add_routes(module.routes)
     app.cleanup_ctx.extend([stores, updates.updates_service, api_rider.rider_service, fixed_clock])

@@ -343,7 +343,6 @@ async def run_push(
     from feeds.apikeys import create_key
     from web import keys
     from web.app import create_app
-    from web.live import INGEST
     from web.settings import Settings
 
     tag = uuid.uuid4().hex[:8]
@@ -363,7 +362,7 @@ async def run_push(
     await site.start()
     try:
         port = runner.addresses[0][1]
-        service = app[INGEST]
+        service = app[keys.INGEST]
         worker = service.worker
         assert worker is not None
         if tracker is not None:

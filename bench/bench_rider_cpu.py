@@ -96,7 +96,7 @@ async def handlers(args: argparse.Namespace, redis_url: str, prefix: str) -> Non
         app[keys.NETWORK] = holder
         live = LiveState(redis, prefix)
         state = api_rider.RiderState(live, Arrivals(live), clock=lambda: now)
-        app[api_rider.RIDER] = state
+        app[keys.RIDER] = state
         await api_rider.rider_index_for(app)
         updates = Updates(redis, live.channel)
         await updates.subscribe()

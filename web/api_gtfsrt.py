@@ -24,7 +24,7 @@ from predictor.events import Flag, Prediction, VehicleState
 from transit.network import Network
 
 from . import keys
-from .api_rider import RIDER, STALE_AFTER_S, check_params, clock_now
+from .api_rider import STALE_AFTER_S, check_params, clock_now
 from .problems import BadRequest, ServiceUnavailable
 
 __all__ = ["CACHE_S", "build_trip_updates", "build_vehicle_positions", "routes"]
@@ -132,7 +132,7 @@ def build_vehicle_positions(net: Network, vehicles: list[VehicleState], now: flo
 
 async def _feed(request: web.Request, kind: str) -> bytes:
     app = request.app
-    state = app.get(RIDER)
+    state = app.get(keys.RIDER)
     network = app[keys.NETWORK].current
     if state is None or network is None:
         raise ServiceUnavailable("live data is not available yet; try again in a moment")

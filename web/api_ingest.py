@@ -18,8 +18,9 @@ from aiohttp import web
 from feeds.gtfsrt import PingError, decode_vehicle_positions, ping_from_mapping
 from transit.pings import Ping
 
+from . import keys
 from .auth import require_role
-from .live import INGEST, publish_pings
+from .live import publish_pings
 from .problems import BadRequest, ProblemError
 
 __all__ = ["MAX_BODY_BYTES", "MAX_PINGS", "routes"]
@@ -79,7 +80,7 @@ def _json_pings(body: bytes, now: float) -> tuple[list[Ping], Counter[str]]:
 async def post_positions(request: web.Request) -> web.Response:
     """Accept a batch of vehicle positions (see the module docstring)."""
     key = await require_role(request, "ingest")
-    service = request.app[INGEST]
+    service = request.app[keys.INGEST]
     body = await _read_body(request)
     media = request.content_type
     now = service.clock()

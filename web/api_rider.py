@@ -35,14 +35,12 @@ from . import keys
 from .arrival_rows import hex_color, json_prefix, trip_fields
 from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals
 from .isotime import iso, local_date
-from .live import INGEST
 from .problems import BadRequest, NotFound, ServiceUnavailable
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates
 from .updates import Consumer
 
 __all__ = [
     "DUE_GRACE_S",
-    "RIDER",
     "STALE_AFTER_S",
     "RiderState",
     "clock_now",
@@ -75,11 +73,8 @@ class RiderState:
     feed_cache: dict[str, tuple[float, bytes]] = field(default_factory=dict)
 
 
-RIDER = web.AppKey("rider", RiderState)
-
-
 def _state(app: web.Application) -> RiderState:
-    state = app.get(RIDER)
+    state = app.get(keys.RIDER)
     if state is None:
         raise ServiceUnavailable("the rider service is not running on this server")
     return state
@@ -107,10 +102,10 @@ async def rider_index_for(app: web.Application) -> RiderIndex:
 
 def clock_now(app: web.Application) -> float:
     """The service's now: the ingest service's clock (demo clock when simulating) or real time."""
-    state = app.get(RIDER)
+    state = app.get(keys.RIDER)
     if state is not None and state.clock is not None:
         return state.clock()
-    ingest = app.get(INGEST)
+    ingest = app.get(keys.INGEST)
     return ingest.clock() if ingest is not None else time.time()
 
 
@@ -124,7 +119,7 @@ async def rider_service(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     live = LiveState(app[keys.REDIS], settings.redis_prefix)
     state = RiderState(live, Arrivals(live))
-    app[RIDER] = state
+    app[keys.RIDER] = state
     await rider_index_for(app)
     holder = app[keys.NETWORK]
     updates = app[keys.UPDATES]

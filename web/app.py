@@ -11,8 +11,8 @@ Resources open in ``app.cleanup_ctx`` in dependency order and close in reverse:
 
 Route modules are ``web/api_*.py``, each exporting ``routes``; they are listed in
 ``ROUTE_MODULES``. Middlewares are listed in ``MIDDLEWARES``, outermost first; the state they
-read (request metrics, the rate limiter) is put on the app here; replace ``RATE_LIMITER`` before
-start-up to change the limits.
+read (request metrics, the rate limiter) is put on the app here; replace ``keys.RATE_LIMITER``
+before start-up to change the limits.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from transit.network import Network
 
 from . import keys
 from .heap import freeze_long_lived
-from .metrics import METRICS, HttpMetrics
-from .ratelimit import RATE_LIMITER, RateLimiter
+from .metrics import HttpMetrics
+from .ratelimit import RateLimiter
 from .settings import Settings
 
 __all__ = [
@@ -107,8 +107,8 @@ def create_app(settings: Settings) -> web.Application:
     """Build the application for ``settings`` (nothing opens until the app starts)."""
     app = web.Application(middlewares=resolve_middlewares(), client_max_size=8 * 1024**2)
     app[keys.SETTINGS] = settings
-    app[METRICS] = HttpMetrics()
-    app[RATE_LIMITER] = RateLimiter()
+    app[keys.METRICS] = HttpMetrics()
+    app[keys.RATE_LIMITER] = RateLimiter()
     app[keys.NETWORK] = keys.NetworkHolder()
     app[keys.PLANNER] = keys.PlannerHolder()
     app.cleanup_ctx.extend([_http_session, _stores, _network])

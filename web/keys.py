@@ -21,18 +21,28 @@ from transit.network import Network
 
 from .settings import Settings
 
-if TYPE_CHECKING:  # annotations only: web.updates imports this module; few need the planner
+if TYPE_CHECKING:  # annotations only: the modules defining these types import this one
     from routing.journey import LiveOverlay, Planner
 
+    from .api_rider import RiderState
+    from .live import IngestService
+    from .metrics import HttpMetrics
+    from .ratelimit import RateLimiter
     from .updates import Updates
+    from .ws import Hub
 
 __all__ = [
     "FEED_VERSION_ID",
     "HTTP_SESSION",
+    "HUB",
+    "INGEST",
+    "METRICS",
     "NETWORK",
     "PG_POOL",
     "PLANNER",
+    "RATE_LIMITER",
     "REDIS",
+    "RIDER",
     "SETTINGS",
     "UPDATES",
     "NetworkHolder",
@@ -94,3 +104,14 @@ PLANNER = web.AppKey("planner", PlannerHolder)
 FEED_VERSION_ID = web.AppKey("feed_version_id", int)
 #: The process's one follower of the live-state ``updates`` channel (``web.updates``).
 UPDATES: web.AppKey[Updates] = web.AppKey("updates")
+#: Request counts and latencies filled by ``web.metrics``' middleware; set by ``create_app``.
+METRICS: web.AppKey[HttpMetrics] = web.AppKey("http_metrics")
+#: The public endpoints' token buckets (``web.ratelimit``); set by ``create_app``, replace it
+#: before start-up to change the limits; without one public endpoints are not limited.
+RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
+#: The tracker worker's service, counters and clock (``web.live.tracker_service``).
+INGEST: web.AppKey[IngestService] = web.AppKey("ingest")
+#: The rider API's index, live-state reader and arrivals (``web.api_rider.rider_service``).
+RIDER: web.AppKey[RiderState] = web.AppKey("rider")
+#: The WebSocket clients' fan-out (``web.ws.ws_service``).
+HUB: web.AppKey[Hub] = web.AppKey("ws_hub")

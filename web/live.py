@@ -35,7 +35,6 @@ from . import keys
 from .heap import freeze_long_lived
 
 __all__ = [
-    "INGEST",
     "IngestCounters",
     "IngestService",
     "TrackerLike",
@@ -410,9 +409,6 @@ class IngestService:
     worker: TrackerWorker | None = None
 
 
-INGEST = web.AppKey("ingest", IngestService)
-
-
 def _consumer_name() -> str:
     return f"tracker-{socket.gethostname()}-{os.getpid()}"
 
@@ -435,7 +431,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     live = LiveState(redis, settings.redis_prefix)
     counters = IngestCounters()
     service = IngestService(stream, live, counters, clock, demo)
-    app[INGEST] = service
+    app[keys.INGEST] = service
     worker = TrackerWorker(
         stream,
         Tracker(network),

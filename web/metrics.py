@@ -4,7 +4,7 @@ Exported: pings received, rejected by reason and processed, predictions issued, 
 tracker lag and stream backlog (from the ingest service's counters when it runs), tracked
 vehicles, WebSocket clients, rate-limited requests, the arrivals boards' hits and misses, and a
 request latency histogram per route. The timing middleware is listed in ``web.app.MIDDLEWARES``;
-``create_app`` puts the ``HttpMetrics`` it fills under ``METRICS``.
+``create_app`` puts the ``HttpMetrics`` it fills under ``keys.METRICS``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from feeds.live_state import LiveState
 from . import keys
 from .problems import ProblemError
 
-__all__ = ["METRICS", "HttpMetrics", "metrics_middleware", "routes"]
+__all__ = ["HttpMetrics", "metrics_middleware", "routes"]
 
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -58,9 +58,6 @@ class HttpMetrics:
         hist.observe(seconds)
 
 
-METRICS = web.AppKey("http_metrics", HttpMetrics)
-
-
 def _route_label(request: web.Request) -> str:
     route = request.match_info.route
     resource = route.resource if route is not None else None
@@ -85,7 +82,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = exc.status
         raise
     finally:
-        metrics = request.app.get(METRICS)
+        metrics = request.app.get(keys.METRICS)
         if metrics is not None:
             label = _route_label(request)
             metrics.observe(label, request.method, status, time.perf_counter() - started)
@@ -118,14 +115,9 @@ class _Text:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format 0.0.4."""
-    from .api_rider import RIDER
-    from .live import INGEST
-    from .ratelimit import RATE_LIMITER
-    from .ws import HUB
-
     app = request.app
     out = _Text()
-    ingest = app.get(INGEST)
+    ingest = app.get(keys.INGEST)
     if ingest is not None:
         c = ingest.counters
         for name, kind, text, value in (
@@ -177,7 +169,7 @@ async def metrics(request: web.Request) -> web.Response:
         if tracked is not None:
             out.family("smartbus_vehicles_tracked", "gauge", "Vehicles with a live state")
             out.sample("smartbus_vehicles_tracked", tracked)
-    hub = app.get(HUB)
+    hub = app.get(keys.HUB)
     if hub is not None:
         out.family("smartbus_ws_clients", "gauge", "Connected WebSocket clients")
         out.sample("smartbus_ws_clients", len(hub.clients))
@@ -191,7 +183,7 @@ async def metrics(request: web.Request) -> web.Response:
         out.sample("smartbus_updates_subscribed", int(updates.flowing))
         out.family("smartbus_updates_reconnects_total", "counter", "Updates subscriptions redone")
         out.sample("smartbus_updates_reconnects_total", updates.reconnects)
-    rider = app.get(RIDER)
+    rider = app.get(keys.RIDER)
     if rider is not None:
         boards = rider.arrivals
         for name, text, value in (
@@ -202,11 +194,11 @@ async def metrics(request: web.Request) -> web.Response:
         ):
             out.family(name, "counter", text)
             out.sample(name, value)
-    limiter = app.get(RATE_LIMITER)
+    limiter = app.get(keys.RATE_LIMITER)
     if limiter is not None:
         out.family("smartbus_rate_limited_total", "counter", "Requests answered 429")
         out.sample("smartbus_rate_limited_total", limiter.rejected)
-    m = app.get(METRICS)
+    m = app.get(keys.METRICS)
     if m is not None:
         out.family("smartbus_http_requests_total", "counter", "HTTP requests by route and status")
         for (route, method, status), n in sorted(m.requests.items()):

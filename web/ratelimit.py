@@ -6,7 +6,7 @@ finding it empty is answered 429 problem+json with ``Retry-After``. Buckets idle
 full again are forgotten, so memory stays bounded by the number of recently active clients.
 
 The middleware is listed in ``web.app.MIDDLEWARES``; ``create_app`` puts a ``RateLimiter`` with the
-default limits under ``RATE_LIMITER``: replace it before start-up to change them. Without one,
+default limits under ``keys.RATE_LIMITER``: replace it before start-up to change them. Without one,
 public endpoints are not limited (CORS still applies).
 """
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from . import keys
 from .problems import ProblemError, TooManyRequests
 
 __all__ = [
-    "RATE_LIMITER",
     "RateLimiter",
     "is_public",
     "public_middleware",
@@ -94,9 +94,6 @@ class RateLimiter:
         return len(self._buckets)
 
 
-RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-
-
 def is_public(path: str) -> bool:
     """Is ``path`` a public (rate-limited, CORS-enabled) endpoint?
 
@@ -125,7 +122,7 @@ async def public_middleware(request: web.Request, handler: Handler) -> web.Strea
                 "Access-Control-Max-Age": "86400",
             },
         )
-    limiter = request.app.get(RATE_LIMITER)
+    limiter = request.app.get(keys.RATE_LIMITER)
     if limiter is not None:
         wait = limiter.take(request.remote or "unknown", time.monotonic())
         if wait > 0:

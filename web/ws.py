@@ -30,7 +30,7 @@ from . import keys
 from .problems import ServiceUnavailable
 from .updates import Consumer
 
-__all__ = ["HUB", "MAX_IDS", "Client", "Hub", "routes", "ws_service"]
+__all__ = ["MAX_IDS", "Client", "Hub", "routes", "ws_service"]
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -165,9 +165,6 @@ class Hub:
             client.queue.put_nowait("")  # wake the writer, which closes the socket
 
 
-HUB = web.AppKey("ws_hub", Hub)
-
-
 def _trip_routes(app: web.Application) -> dict[str, str]:
     network = app[keys.NETWORK].current
     if network is None:
@@ -182,7 +179,7 @@ def _trip_routes(app: web.Application) -> dict[str, str]:
 async def ws_service(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the hub, fed by the process's updates follower (``web.updates``)."""
     hub = Hub()
-    app[HUB] = hub
+    app[keys.HUB] = hub
     hub.trip_route = await asyncio.to_thread(_trip_routes, app)
     updates = app[keys.UPDATES]
     consumer = Consumer(hub.dispatch)  # it takes the bytes Redis sends
@@ -240,7 +237,7 @@ def parse_subscription(msg: Any) -> tuple[list[str], list[str], list[str]]:
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     """Upgrade to a WebSocket and stream the events the client subscribes to."""
-    hub = request.app.get(HUB)
+    hub = request.app.get(keys.HUB)
     if hub is None:
         raise ServiceUnavailable("live updates are not running on this server")
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=256 * 1024)

@@ -63,3 +63,15 @@ def test_import_contracts_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: " in result.stdout
     assert " broken" not in result.stdout.replace("0 broken", "")
+
+
+def test_every_app_key_is_defined_in_web_keys() -> None:
+    found = []
+    for path in sorted((ROOT / "web").rglob("*.py")):
+        if path.name == "keys.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and "AppKey" in ast.unparse(node.func):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == [], "AppKey made outside web/keys.py:\n" + "\n".join(found)

@@ -18,7 +18,6 @@ from feeds.gtfsrt import encode_vehicle_positions
 from transit.pings import Ping
 from web import keys
 from web.app import create_app
-from web.live import INGEST
 from web.settings import Settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -85,7 +84,7 @@ async def test_protobuf_push_lands_on_the_stream_with_counts(
         "/api/v1/positions", data=encode_vehicle_positions(pings[:1]), headers=headers
     )
     assert await again.json() == {"received": 1, "accepted": 0, "rejected": {"duplicate": 1}}
-    service = client.app[INGEST]
+    service = client.app[keys.INGEST]
     assert service.counters.received == 4
     assert service.counters.rejected["bad_coordinate"] == 1
     assert service.counters.rejected["future"] == 1

@@ -103,7 +103,7 @@ async def seed(client: TestClient[Any, Any]) -> tuple[TestClient[Any, Any], Scen
     st = rows.start + k
     now = origin + float(net.st_arr[st]) - 300
     stale_st = net.trip_rows(stale_trip).start + 5
-    app[api_rider.RIDER].clock = lambda: now
+    app[keys.RIDER].clock = lambda: now
     live = LiveState(app[keys.REDIS], settings.redis_prefix)
     bus1 = VehicleState(
         "bus-1",

@@ -10,7 +10,7 @@ from predictor.events import Prediction
 from transit.network import Network
 from web import api_gtfsrt, api_rider, keys, metrics, openapi, updates, ws
 from web.app import resolve_middlewares
-from web.ratelimit import RATE_LIMITER, RateLimiter
+from web.ratelimit import RateLimiter
 from web.settings import Settings
 
 __all__ = ["make_light_app", "predictions_for"]
@@ -50,8 +50,8 @@ def make_light_app(
     """The rider modules over an already loaded network and opened stores (fast to start)."""
     app = web.Application(middlewares=resolve_middlewares())
     app[keys.SETTINGS] = settings
-    app[metrics.METRICS] = metrics.HttpMetrics()
-    app[RATE_LIMITER] = RateLimiter()
+    app[keys.METRICS] = metrics.HttpMetrics()
+    app[keys.RATE_LIMITER] = RateLimiter()
     holder = keys.NetworkHolder()
     holder.swap(network, 1)
     app[keys.NETWORK] = holder

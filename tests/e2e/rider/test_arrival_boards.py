@@ -91,7 +91,7 @@ class Kept:
 async def kept(scene_client: tuple[Client, Scene], redis_client: aioredis.Redis) -> Kept:
     """The app's arrivals, once subscribed and past the scene's four seeding events."""
     client, sc = scene_client
-    boards = client.app[api_rider.RIDER].arrivals
+    boards = client.app[keys.RIDER].arrivals
     await _until(lambda: boards.listening, "the updates subscription")
     await _until(lambda: boards.events >= 4, "the seeding events")
     live = LiveState(redis_client, client.app[keys.SETTINGS].redis_prefix)

@@ -19,7 +19,7 @@ from predictor.events import TrackerOutput, VehicleState
 from transit.network import Network
 from web import keys
 from web.app import create_app
-from web.ratelimit import RATE_LIMITER, RateLimiter
+from web.ratelimit import RateLimiter
 from web.settings import Settings
 
 Client = TestClient[Any, Any]
@@ -116,7 +116,7 @@ async def test_websocket_pushes_what_a_client_follows(
 
 async def test_metrics_and_rate_limit(settings: Settings, aiohttp_client: ClientFactory) -> None:
     app = create_app(settings)
-    app[RATE_LIMITER] = RateLimiter(rate=0.5, burst=3)
+    app[keys.RATE_LIMITER] = RateLimiter(rate=0.5, burst=3)
     client = await aiohttp_client(app)
     codes = [(await client.get("/api/v1/routes")).status for _ in range(4)]
     assert codes == [200, 200, 200, 429]
