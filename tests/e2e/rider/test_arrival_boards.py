@@ -155,7 +155,9 @@ async def test_a_board_never_outlives_its_max_age(kept: Kept, redis_client: aior
     # rewrite the prediction in Redis behind the cache's back: no event is published
     key = f"{client.app[keys.SETTINGS].redis_prefix}stop:{sid}"
     field = f"{trip_id}|{sc.stop_seq}"
-    body = json.loads(await redis_client.hget(key, field))
+    stored = await redis_client.hget(key, field)
+    assert stored is not None, f"no prediction {field} in {key}"
+    body = json.loads(stored)
     body["predicted"] += 180
     await redis_client.hset(key, field, json.dumps(body))
 
@@ -202,8 +204,8 @@ async def test_an_event_during_a_read_keeps_that_read_out_of_memory(
     monkeypatch.undo()
     misses = boards.misses
     await _arrivals(client, sid)
-    kept = boards.misses == misses
-    assert kept is (names == "neither")
+    read_was_kept = boards.misses == misses
+    assert read_was_kept is (names == "neither")
 
 
 async def test_without_the_subscription_every_request_reads_redis(kept: Kept) -> None:
