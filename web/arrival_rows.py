@@ -108,7 +108,7 @@ def live_row(index: RiderIndex, p: dict[str, Any], body: bytes | str, tz: str) -
     prefix = _prefix(  # positional, in _prefix's order: keywords cost ~0.1 us a row
         head,
         dumps(trip_id),
-        dumps(seq),
+        _int_json(seq),
         dumps(p["vehicle_id"]),
         "true",
         _iso_json(predicted, tz),
@@ -117,7 +117,7 @@ def live_row(index: RiderIndex, p: dict[str, Any], body: bytes | str, tz: str) -
         _iso_json(scheduled, tz),
         "null" if scheduled is None else round(predicted - scheduled),
         "null" if distance is None else round(distance),
-        dumps(p.get("stops_away")),
+        _int_json(p.get("stops_away")),
         _iso_json(p.get("issued_at"), tz),
     )
     key = (float(predicted), route_id, trip_id, int(seq))
@@ -148,6 +148,18 @@ def _prefix(
         f'"scheduled":{scheduled},"delay_s":{delay_s},"distance_m":{distance_m},'
         f'"stops_away":{stops_away},"issued_at":{issued_at}'
     )
+
+
+def _int_json(value: Any) -> str:
+    """``dumps(value)``, without the encoder (~0.8 us) for the plain ints and None that stop
+    sequences and stop counts are: ``str`` of an ``int`` is the ``int.__repr__`` json writes.
+    Anything else, bools (an int subclass json writes as true/false) and floats among them,
+    goes to ``dumps``."""
+    if type(value) is int:
+        return str(value)
+    if value is None:
+        return "null"
+    return dumps(value)
 
 
 def _iso_json(t: float | None, tz: str) -> str:
