@@ -88,7 +88,7 @@ from predictor.events import (
     TrackerOutput,
     VehicleState,
 )
-from predictor.kalman import KalmanState, initial_state, make_state
+from predictor.kalman import initial_state, make_state
 from predictor.kalman import step as kalman_step
 from predictor.matching import (
     Resolved,
@@ -101,6 +101,7 @@ from predictor.matching import (
 )
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
+from predictor.vehicles import TrackedVehicle
 from transit.network import Network
 from transit.pings import Ping
 from transit.times import parse_date
@@ -176,105 +177,6 @@ _new_state = record_maker(VehicleState)
 _new_output = record_maker(TrackerOutput)
 
 
-class _Vehicle:
-    """Mutable per-vehicle memory (internal)."""
-
-    __slots__ = (
-        "arr_obs",
-        "dep_obs",
-        "emitted",
-        "first_seen",
-        "flags",
-        "inferred",
-        "jump_n",
-        "k_arr",
-        "k_dep",
-        "kf",
-        "last_lat",
-        "last_lon",
-        "last_p50",
-        "last_ping",
-        "last_state",
-        "last_ts",
-        "moved_d",
-        "moved_t",
-        "n_due",
-        "next_block",
-        "next_p50",
-        "next_trip",
-        "off_n",
-        "origin",
-        "pend_n",
-        "pend_pred",
-        "pend_sigma",
-        "ping_n",
-        "plan",
-        "prog",
-        "prog_t",
-        "res_key",
-        "res_row",
-        "sched_link",
-        "segs",
-        "service_date",
-        "store_at",
-        "took_t",
-        "turn_ref",
-        "turn_sched",
-        "vid",
-    )
-
-    def __init__(self, vid: str) -> None:
-        self.vid = vid
-        self.last_ts = -math.inf
-        self.last_lat = math.nan
-        self.last_lon = math.nan
-        self.first_seen: float | None = None
-        self.flags: set[Flag] = set()
-        self.plan: TripPlan | None = None
-        self.emitted: dict[tuple[str, int], Prediction] = {}
-        self.next_trip = -1
-        self.next_p50: list[float] = []
-        self.last_state: VehicleState | None = None
-        self.last_ping: Ping | None = None
-        self.jump_n = 0
-        self.off_n = 0
-        # the trip id (and start time) of the last ping and the trip row it names
-        self.res_key: tuple[str, str | None] | None = None
-        self.res_row = -1
-        self.ping_n = 0
-        # when the bus passed the reference stop of the trip it turned round from, and the
-        # scheduled run from there to that trip's end (nan: not turning round)
-        self.turn_ref = math.nan
-        self.turn_sched = 0.0
-        self._reset_trip()
-
-    def _reset_trip(self) -> None:
-        self.kf: KalmanState | None = None
-        self.prog = 0.0
-        self.prog_t = -math.inf
-        self.k_arr = 0
-        self.k_dep = 0
-        self.arr_obs: list[float] = []  # per stop: observed arrival (nan: not seen)
-        self.dep_obs: list[float] = []
-        # per (stop k, horizon bucket b) at [k * N_BUCKETS + b]: the prediction sampled to
-        # score against the stop's arrival, its standard deviation and the predictions seen
-        self.pend_pred: list[float] = []
-        self.pend_sigma: list[float] = []
-        self.pend_n: list[float] = []
-        self.last_p50: list[float] = []  # per stop: the last p50 emitted (nan: none)
-        self.segs: list[int] = []
-        self.sched_link: list[float] = []
-        self.service_date = ""
-        self.origin = 0.0
-        self.inferred = False
-        self.moved_d = -math.inf
-        self.moved_t = -math.inf
-        self.took_t = math.inf  # when the vehicle took its current trip
-        self.n_due = 0  # stops of the trip due within the horizon at the last ping
-        self.next_block = -2  # the trip row the block runs next (-1: none; -2: not looked up)
-        self.store_at = -1  # row of the trip shape's first segment in the tracker's SegmentStore
-
-
 class Tracker:
     """Tracks every vehicle of one network and predicts its arrivals (pure: no I/O, no clock).
 
@@ -301,7 +203,7 @@ class Tracker:
         self._plans: dict[int, TripPlan] = {}
         self._segs: dict[int, tuple[list[int], list[float]]] = {}
         self.resolver = TripResolver(network, self.plan)
-        self._vehicles: dict[str, _Vehicle] = {}
+        self._vehicles: dict[str, TrackedVehicle] = {}
         self._store = SegmentStore()
         self._good_dates: set[str] = set()  # start dates already parsed without error
         self._trip_vehicle: dict[int, str] = {}
@@ -537,7 +439,7 @@ class Tracker:
             return self._reject(ping, RejectReason.FUTURE, f"{t - now:.0f} s ahead of now")
         v = self._vehicles.get(ping.vehicle_id)
         if v is None:
-            v = _Vehicle(ping.vehicle_id)
+            v = TrackedVehicle(ping.vehicle_id)
             self._vehicles[ping.vehicle_id] = v
         if t == v.last_ts:
             return self._reject(ping, RejectReason.DUPLICATE, "")
@@ -693,7 +595,7 @@ class Tracker:
         return _new_output(state, preds, withdrawn, visits, traversals, None)
 
     # ----- trips --------------------------------------------------------------------------
-    def _resolve(self, v: _Vehicle, ping: Ping) -> Resolved | TrackerOutput | None:
+    def _resolve(self, v: TrackedVehicle, ping: Ping) -> Resolved | TrackerOutput | None:
         r = self.resolver
         if ping.trip_id:
             row = r.by_id(ping.trip_id, ping.start_time)
@@ -727,7 +629,7 @@ class Tracker:
             v.inferred = True
         return got
 
-    def _start_trip(self, v: _Vehicle, res: Resolved) -> str | None:
+    def _start_trip(self, v: TrackedVehicle, res: Resolved) -> str | None:
         inferred = v.inferred and True
         old = v.plan
         if old is not None and old.block_id and old.route_id:
@@ -740,7 +642,7 @@ class Tracker:
         turn = self._turn_ref(v, res)
         withdrawn = self._end_trip(v)
         plan = self.plan(res.trip)
-        v._reset_trip()
+        v.reset_trip()
         v.turn_ref, v.turn_sched = turn
         v.inferred = inferred
         v.plan = plan
@@ -758,7 +660,7 @@ class Tracker:
         self._trip_vehicle[plan.trip] = v.vid
         return withdrawn
 
-    def _turn_ref(self, v: _Vehicle, res: Resolved) -> tuple[float, float]:
+    def _turn_ref(self, v: TrackedVehicle, res: Resolved) -> tuple[float, float]:
         """When the bus passed the reference stop of the trip it is leaving for a later one,
         and the scheduled run from there to that trip's end (nan when it did not)."""
         old = v.plan
@@ -804,7 +706,7 @@ class Tracker:
         if (r >= 0.5) != (r2 >= 0.5):  # where buses wait changed: _layover_link looks again
             self._layover_version += 1
 
-    def _end_trip(self, v: _Vehicle) -> str | None:
+    def _end_trip(self, v: TrackedVehicle) -> str | None:
         plan = v.plan
         if plan is None:
             return None
@@ -813,10 +715,10 @@ class Tracker:
         had = bool(v.emitted)
         self._withdraw(v)
         v.plan = None
-        v._reset_trip()
+        v.reset_trip()
         return plan.trip_id if had else None
 
-    def _withdraw(self, v: _Vehicle) -> None:
+    def _withdraw(self, v: TrackedVehicle) -> None:
         """Forget every current prediction of a vehicle (the stop index is cleaned lazily)."""
         v.emitted = {}
         v.last_p50 = [math.nan] * len(v.last_p50)
@@ -824,7 +726,7 @@ class Tracker:
 
     # ----- observed arrivals ---------------------------------------------------------------
     def _observe(
-        self, v: _Vehicle, plan: TripPlan, d0: float, t0: float, d1: float, t1: float
+        self, v: TrackedVehicle, plan: TripPlan, d0: float, t0: float, d1: float, t1: float
     ) -> tuple[list[StopVisit], list[SegmentTraversal]]:
         visits: list[StopVisit] = []
         traversals: list[SegmentTraversal] = []
@@ -916,7 +818,9 @@ class Tracker:
         """Hold at mid-route timepoints: allowed by the config and seen in this route's buses."""
         return self.config.hold_at_timepoints and self._hold_rate.get(route_id, 0.5) > 0.5
 
-    def _visit(self, v: _Vehicle, plan: TripPlan, k: int, ta: float, td: float | None) -> StopVisit:
+    def _visit(
+        self, v: TrackedVehicle, plan: TripPlan, k: int, ta: float, td: float | None
+    ) -> StopVisit:
         sched = v.origin + (plan.dep_l[k] if k == 0 else plan.arr_l[k])
         return StopVisit(
             v.vid,
@@ -930,7 +834,7 @@ class Tracker:
             v.service_date,
         )
 
-    def _score(self, v: _Vehicle, k: int, actual: float) -> None:
+    def _score(self, v: TrackedVehicle, k: int, actual: float) -> None:
         """An observed arrival scores the predictions sampled for it earlier: it teaches the
         interval calibrator (per bucket)."""
         sig, pred, cnt = v.pend_sigma, v.pend_pred, v.pend_n
@@ -1015,7 +919,7 @@ class Tracker:
         return tp if tp.any() else None
 
     def _current_link(
-        self, v: _Vehicle, plan: TripPlan, t: float, L: float, L_var: float
+        self, v: TrackedVehicle, plan: TripPlan, t: float, L: float, L_var: float
     ) -> tuple[float, float, float]:
         """Arrival at the next stop (mean, variance, hold) from the vehicle's own position,
         given the current link's estimate ``L`` (seconds) and its variance."""
@@ -1070,7 +974,7 @@ class Tracker:
                 return j
         return None
 
-    def _predict(self, v: _Vehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
+    def _predict(self, v: TrackedVehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
         c = self.config
         n = len(plan.dist)
         if v.kf is None or _OFF_ROUTE in v.flags:
@@ -1168,7 +1072,7 @@ class Tracker:
 
     def _emit(
         self,
-        v: _Vehicle,
+        v: TrackedVehicle,
         plan: TripPlan,
         k0: int,
         arrival: list[float],
@@ -1290,7 +1194,7 @@ class Tracker:
             out.append(pred)
         return tuple(out)
 
-    def _delay(self, v: _Vehicle, plan: TripPlan, t: float) -> float:
+    def _delay(self, v: TrackedVehicle, plan: TripPlan, t: float) -> float:
         """Seconds late (+) against the timetable at the vehicle's position; a bus that has
         not left its first stop is late only once its departure time has passed."""
         rel = t - v.origin
@@ -1299,7 +1203,7 @@ class Tracker:
         return rel - _interp(v.prog, plan.dist_l, plan.arr_l)
 
     # ----- state --------------------------------------------------------------------------
-    def _state(self, v: _Vehicle, ping: Ping, delay: float | None = None) -> VehicleState:
+    def _state(self, v: TrackedVehicle, ping: Ping, delay: float | None = None) -> VehicleState:
         plan = v.plan
         if plan is None or v.kf is None:
             st = VehicleState(
