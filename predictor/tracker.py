@@ -75,7 +75,7 @@ from itertools import accumulate
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.arrivals import DEPART_RADIUS_M, chain, crossed, ref_stop, shortest_layovers
+from predictor.arrivals import DEPART_RADIUS_M, chain, crossed, ref_stop
 from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import (
@@ -90,6 +90,7 @@ from predictor.events import (
 )
 from predictor.kalman import initial_state, make_state
 from predictor.kalman import step as kalman_step
+from predictor.layovers import LayoverModel
 from predictor.matching import (
     Resolved,
     SegmentStore,
@@ -209,21 +210,19 @@ class Tracker:
         self._trip_vehicle: dict[int, str] = {}
         self._stop_vehicles: dict[str, set[str]] = {}
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
-        self._hold_rate: dict[str, float] = {}
         self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
         self._block_next: dict[tuple[int, str], int | None] = {}
-        # per link of a terminal zone: how often early buses wait on it (EW)
-        self._layover_at: dict[int, float] = {}
-        self._layover_version = 0
-        self._wait_links: dict[int, tuple[int, list[int]]] = {}
-        # per route: median lateness of buses leaving a layover, in seconds
-        self._leave_late: dict[str, float] = {}
-        # per (service, stop row): the shortest layover the timetable gives before a trip
-        self._min_layover: dict[tuple[int, int], float] | None = None
-        self._lay_of: dict[int, float] = {}  # per trip row, from _min_layover
         self._ref_of: dict[int, int] = {}  # per trip row: its reference stop for turnarounds
-        # per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
-        self._block_rate: dict[str, float] = {}
+        # what buses are seen to do at terminals and timepoints; its tables and methods bound
+        # here once (the per-ping path reads them without going through the model)
+        self.layovers = lm = LayoverModel(network, self.config)
+        self._leave_late = lm.leave_late
+        self._block_rate = lm.block_rate
+        self._layover_link = lm.layover_link
+        self._leave_by = lm.leave_by
+        self._holds = lm.holds
+        self._learn_layover = lm.learn_layover
+        self._learn_hold = lm.learn_hold
         c = self.config
         self._R = c.gps_sigma_m**2
 
@@ -637,8 +636,7 @@ class Tracker:
             expected = self._next_in_block(old, v.service_date)
             if expected is not None:
                 hit = 1.0 if expected == res.trip else 0.0
-                rate = self._block_rate.get(old.route_id, 0.5)
-                self._block_rate[old.route_id] = rate + 0.2 * (hit - rate)
+                self.layovers.learn_block(old.route_id, hit)
         turn = self._turn_ref(v, res)
         withdrawn = self._end_trip(v)
         plan = self.plan(res.trip)
@@ -672,39 +670,6 @@ class Tracker:
         if v.k_arr <= k:
             return math.nan, 0.0
         return v.arr_obs[k], float(old.arr[-1] - old.arr[k])
-
-    def _leave_by(self, plan: TripPlan, wait: int | None, ref: float, to_end: float) -> float:
-        """Earliest arrival at the stop after the layover spot of ``plan`` (the first stop
-        when ``wait`` is None) for a bus that passed the reference stop of its previous trip
-        at ``ref``, ``to_end`` scheduled seconds before that trip's end: it lays over at least
-        the shortest layover the timetable gives there (-inf when ``ref`` is unknown)."""
-        w = wait if wait is not None else 0
-        if not math.isfinite(ref) or w + 1 >= len(plan.arr_l):
-            return -math.inf
-        lay = self._lay_of.get(plan.trip)
-        if lay is None:
-            if self._min_layover is None:
-                net = self.network
-                self._min_layover = shortest_layovers(
-                    net.trip_block,
-                    net.trip_service,
-                    net.trip_st_start,
-                    net.st_stop,
-                    net.st_arr,
-                    net.st_dep,
-                )
-            key = (int(self.network.trip_service[plan.trip]), int(plan.stops[0]))
-            lay = self._min_layover.get(key, self.config.min_layover_s)
-            self._lay_of[plan.trip] = lay
-        return ref + to_end + lay + plan.arr_l[w + 1] - plan.dep_l[w]
-
-    def _learn_layover(self, seg: int, waited: bool) -> None:
-        """One bus's evidence of whether buses lay over on a link of a terminal zone."""
-        r = self._layover_at.get(seg, 0.0)
-        r2 = r + 0.3 * ((1.0 if waited else 0.0) - r)
-        self._layover_at[seg] = r2
-        if (r >= 0.5) != (r2 >= 0.5):  # where buses wait changed: _layover_link looks again
-            self._layover_version += 1
 
     def _end_trip(self, v: TrackedVehicle) -> str | None:
         plan = v.plan
@@ -757,10 +722,9 @@ class Tracker:
                     waited = ta - prev > v.sched_link[k - 1] + self.config.layover_early_s
                     self._learn_layover(v.segs[k - 1], waited)
                     if waited:
-                        # how late buses really leave a layover: online median, 10 s steps
+                        # how late buses really leave a layover
                         late = ta - (v.origin + plan.arr_l[k])
-                        m = self._leave_late.get(plan.route_id, 0.0)
-                        self._leave_late[plan.route_id] = m + (10.0 if late > m else -10.0)
+                        self.layovers.learn_leave(plan.route_id, late)
                 elif (
                     k == 1
                     and not math.isnan(prev)
@@ -806,17 +770,6 @@ class Tracker:
                     self._learn_hold(plan.route_id, ta, td, v.origin + plan.dep_l[k])
                 visits.append(self._visit(v, plan, k, ta, td))
         return visits, traversals
-
-    def _learn_hold(self, route_id: str, ta: float, td: float, sched_dep: float) -> None:
-        """Whether buses of a route that reach a timepoint early wait for its schedule."""
-        if ta < sched_dep - 60.0:
-            held = 1.0 if td >= sched_dep - 30.0 else 0.0
-            rate = self._hold_rate.get(route_id, 0.5)
-            self._hold_rate[route_id] = rate + 0.1 * (held - rate)
-
-    def _holds(self, route_id: str) -> bool:
-        """Hold at mid-route timepoints: allowed by the config and seen in this route's buses."""
-        return self.config.hold_at_timepoints and self._hold_rate.get(route_id, 0.5) > 0.5
 
     def _visit(
         self, v: TrackedVehicle, plan: TripPlan, k: int, ta: float, td: float | None
@@ -961,18 +914,6 @@ class Tracker:
             if span > DEPART_RADIUS_M:
                 frac = _clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
         return t + frac * L, frac * L_var + 4.0, hold0
-
-    def _layover_link(self, plan: TripPlan, segs: list[int], k_from: int) -> int | None:
-        """First link ``j >= k_from`` of the terminal zone where buses are seen to wait."""
-        got = self._wait_links.get(plan.trip)
-        if got is None or got[0] != self._layover_version:
-            waits = [j for j in range(plan.zone_end) if self._layover_at.get(segs[j], 0.0) >= 0.5]
-            got = (self._layover_version, waits)
-            self._wait_links[plan.trip] = got
-        for j in got[1]:
-            if j >= k_from:
-                return j
-        return None
 
     def _predict(self, v: TrackedVehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
         c = self.config

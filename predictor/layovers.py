@@ -1,0 +1,110 @@
+"""How buses lay over and turn round, learned from them as they run: where they wait, how late
+they leave, the shortest turnaround the timetable allows, whether they hold at timepoints and
+whether they follow their blocks (:class:`LayoverModel`)."""
+
+from __future__ import annotations
+
+import math
+
+from predictor.arrivals import shortest_layovers
+from predictor.config import TrackerConfig
+from predictor.matching import TripPlan
+from transit.network import Network
+
+__all__ = ["LayoverModel"]
+
+
+class LayoverModel:
+    """What the buses of a network are seen to do at terminals and timepoints (learned online).
+
+    Parameters
+    ----------
+    network : Network
+        The static network (its timetable gives the shortest layovers).
+    config : TrackerConfig
+        Thresholds and model constants.
+    """
+
+    def __init__(self, network: Network, config: TrackerConfig) -> None:
+        self.network = network
+        self.config = config
+        self._hold_rate: dict[str, float] = {}
+        # per link of a terminal zone: how often early buses wait on it (EW)
+        self._layover_at: dict[int, float] = {}
+        self._layover_version = 0
+        self._wait_links: dict[int, tuple[int, list[int]]] = {}
+        #: per route: median lateness of buses leaving a layover, in seconds
+        self.leave_late: dict[str, float] = {}
+        # per (service, stop row): the shortest layover the timetable gives before a trip
+        self._min_layover: dict[tuple[int, int], float] | None = None
+        self._lay_of: dict[int, float] = {}  # per trip row, from _min_layover
+        #: per route: how often a bus really runs its block's next trip (EW, starts at 0.5)
+        self.block_rate: dict[str, float] = {}
+
+    # ----- learning -----------------------------------------------------------------------
+    def learn_layover(self, seg: int, waited: bool) -> None:
+        """One bus's evidence of whether buses lay over on a link of a terminal zone."""
+        r = self._layover_at.get(seg, 0.0)
+        r2 = r + 0.3 * ((1.0 if waited else 0.0) - r)
+        self._layover_at[seg] = r2
+        if (r >= 0.5) != (r2 >= 0.5):  # where buses wait changed: layover_link looks again
+            self._layover_version += 1
+
+    def learn_leave(self, route_id: str, late: float) -> None:
+        """How late buses of a route really leave a layover: online median, 10 s steps."""
+        m = self.leave_late.get(route_id, 0.0)
+        self.leave_late[route_id] = m + (10.0 if late > m else -10.0)
+
+    def learn_hold(self, route_id: str, ta: float, td: float, sched_dep: float) -> None:
+        """Whether buses of a route that reach a timepoint early wait for its schedule."""
+        if ta < sched_dep - 60.0:
+            held = 1.0 if td >= sched_dep - 30.0 else 0.0
+            rate = self._hold_rate.get(route_id, 0.5)
+            self._hold_rate[route_id] = rate + 0.1 * (held - rate)
+
+    def learn_block(self, route_id: str, hit: float) -> None:
+        """Whether a bus of a route went on to the trip its block says (1.0) or not (0.0)."""
+        rate = self.block_rate.get(route_id, 0.5)
+        self.block_rate[route_id] = rate + 0.2 * (hit - rate)
+
+    # ----- what was learned ---------------------------------------------------------------
+    def holds(self, route_id: str) -> bool:
+        """Hold at mid-route timepoints: allowed by the config and seen in this route's buses."""
+        return self.config.hold_at_timepoints and self._hold_rate.get(route_id, 0.5) > 0.5
+
+    def layover_link(self, plan: TripPlan, segs: list[int], k_from: int) -> int | None:
+        """First link ``j >= k_from`` of the terminal zone where buses are seen to wait."""
+        got = self._wait_links.get(plan.trip)
+        if got is None or got[0] != self._layover_version:
+            waits = [j for j in range(plan.zone_end) if self._layover_at.get(segs[j], 0.0) >= 0.5]
+            got = (self._layover_version, waits)
+            self._wait_links[plan.trip] = got
+        for j in got[1]:
+            if j >= k_from:
+                return j
+        return None
+
+    def leave_by(self, plan: TripPlan, wait: int | None, ref: float, to_end: float) -> float:
+        """Earliest arrival at the stop after the layover spot of ``plan`` (the first stop
+        when ``wait`` is None) for a bus that passed the reference stop of its previous trip
+        at ``ref``, ``to_end`` scheduled seconds before that trip's end: it lays over at least
+        the shortest layover the timetable gives there (-inf when ``ref`` is unknown)."""
+        w = wait if wait is not None else 0
+        if not math.isfinite(ref) or w + 1 >= len(plan.arr_l):
+            return -math.inf
+        lay = self._lay_of.get(plan.trip)
+        if lay is None:
+            if self._min_layover is None:
+                net = self.network
+                self._min_layover = shortest_layovers(
+                    net.trip_block,
+                    net.trip_service,
+                    net.trip_st_start,
+                    net.st_stop,
+                    net.st_arr,
+                    net.st_dep,
+                )
+            key = (int(self.network.trip_service[plan.trip]), int(plan.stops[0]))
+            lay = self._min_layover.get(key, self.config.min_layover_s)
+            self._lay_of[plan.trip] = lay
+        return ref + to_end + lay + plan.arr_l[w + 1] - plan.dep_l[w]
