@@ -67,16 +67,14 @@ times are positive, so arrivals grow along the trip and later stops are never du
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from itertools import accumulate
 
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.arrivals import DEPART_RADIUS_M, chain, crossed, ref_stop
-from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
+from predictor.arrivals import DEPART_RADIUS_M, crossed, ref_stop
+from predictor.calibration import N_BUCKETS, IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import (
     Flag,
@@ -88,6 +86,7 @@ from predictor.events import (
     TrackerOutput,
     VehicleState,
 )
+from predictor.forecast import Forecaster, interp
 from predictor.kalman import initial_state, make_state
 from predictor.kalman import step as kalman_step
 from predictor.layovers import LayoverModel
@@ -112,11 +111,6 @@ __all__ = ["Tracker", "TrackerConfig"]
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
-#: Every how many predictions of a vehicle one is sampled to score against the arrivals.
-CALIBRATE_EVERY = 3
-
-
-_EDGES: list[float] = EDGES.tolist()
 _NO_FLAGS: frozenset[Flag] = frozenset()
 # the flags as module constants: an enum member read through its class costs a lookup in the
 # enum's metaclass each time, and a ping reads several
@@ -130,50 +124,8 @@ _UNASSIGNED = Flag.UNASSIGNED
 _Prematch = tuple[TripPlan, float, float, float, float, float, float]
 #: Most pings matched in one batch by :meth:`Tracker.process_many`.
 BATCH_MAX = 2048
-#: Links estimated past the stops that were due within the horizon at the vehicle's last ping
-#: (a cheap guess of how far this ping's horizon reaches; all the links when it falls short).
-DUE_MARGIN = 4
 
 
-def _interp(x: float, xp: list[float], fp: list[float]) -> float:
-    """``np.interp`` of one point, bit for bit, without numpy's per-call overhead.
-
-    ``xp`` non-decreasing; repeated values resolve as numpy does (the last of them).
-    """
-    n = len(xp)
-    if x < xp[0]:
-        return fp[0]
-    if x > xp[n - 1]:
-        return fp[n - 1]
-    j = bisect_right(xp, x) - 1
-    if j == n - 1 or xp[j] == x:
-        return fp[j]
-    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
-    out = slope * (x - xp[j]) + fp[j]
-    if out != out:  # NaN one way: numpy tries the other
-        out = slope * (x - xp[j + 1]) + fp[j + 1]
-        if out != out and fp[j] == fp[j + 1]:
-            out = fp[j]
-    return out
-
-
-def _clip01(x: float) -> float:
-    """``min(max(x, 0.0), 1.0)``, NaN kept, without two builtin calls."""
-    x = 0.0 if x < 0.0 else x
-    return 1.0 if x > 1.0 else x
-
-
-def _running_sum(
-    t0: float, var0: float, mean: list[float], var: list[float], hold0: float
-) -> tuple[list[float], list[float]]:
-    """:func:`~predictor.arrivals.chain` without holds after the first stop (``link`` =
-    ``[0] + mean``), in plain floats: ``accumulate`` adds in order as numpy's ``cumsum`` does,
-    so the sums are the same to the bit, without building arrays for a few dozen stops."""
-    s = hold0 if hold0 > t0 else t0  # max(t0, hold0)
-    return [c + s for c in accumulate(mean, initial=0.0)], list(accumulate(var, initial=var0))
-
-
-_new_prediction = record_maker(Prediction)
 _new_state = record_maker(VehicleState)
 _new_output = record_maker(TrackerOutput)
 
@@ -210,19 +162,24 @@ class Tracker:
         self._trip_vehicle: dict[int, str] = {}
         self._stop_vehicles: dict[str, set[str]] = {}
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
-        self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
         self._block_next: dict[tuple[int, str], int | None] = {}
-        self._ref_of: dict[int, int] = {}  # per trip row: its reference stop for turnarounds
         # what buses are seen to do at terminals and timepoints; its tables and methods bound
         # here once (the per-ping path reads them without going through the model)
         self.layovers = lm = LayoverModel(network, self.config)
-        self._leave_late = lm.leave_late
-        self._block_rate = lm.block_rate
-        self._layover_link = lm.layover_link
-        self._leave_by = lm.leave_by
-        self._holds = lm.holds
         self._learn_layover = lm.learn_layover
         self._learn_hold = lm.learn_hold
+        self.forecaster = Forecaster(
+            self.config,
+            self.segments,
+            self.calibrator,
+            lm,
+            self.plan,
+            self._links,
+            self._next_in_block,
+            self._trip_vehicle,
+            self._stop_vehicles,
+        )
+        self._predict = self.forecaster.predict
         c = self.config
         self._R = c.gps_sigma_m**2
 
@@ -799,349 +756,13 @@ class Tracker:
             sig[kb] = 0.0
             cnt[kb] = 0.0
 
-    # ----- prediction ---------------------------------------------------------------------
-    def _forecast(
-        self,
-        plan: TripPlan,
-        segs: list[int],
-        sched_link: list[float],
-        origin: float,
-        k0: int,
-        start: tuple[float, float, float],
-        now: float,
-        links: tuple[list[float], list[float]] | None = None,
-        wait_link: int | None = None,
-        leave_by: float = -math.inf,
-    ) -> tuple[list[float], list[float]]:
-        """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
-        earliest it may be because of a hold); ``leave_by`` is the earliest arrival at the stop
-        after the layover spot (the first stop when ``wait_link`` is None) that the bus's
-        turnaround allows."""
-        n = len(plan.dist)
-        m = n - k0
-        if m <= 0:
-            return [], []
-        t0, var0, hold0 = start
-        mean: list[float] = []
-        var: list[float] = []
-        if m > 1:
-            if links is None:
-                mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
-            else:
-                mean, var = links
-        tp = self._hold_points(plan, k0, wait_link)
-        if tp is None:
-            return _running_sum(t0, var0, mean, var, hold0)
-        link = np.zeros(m)
-        link_var = np.zeros(m)
-        link[1:] = mean
-        link_var[1:] = var
-        hold = np.full(m, -np.inf)
-        hold[0] = hold0
-        idx = np.flatnonzero(tp)
-        dwell_l = self.segments.dwell_mean
-        dwell = np.array([dwell_l[plan.stops_l[k0 + i]] for i in idx.tolist()])
-        run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
-        hold[idx + 1] = origin + plan.dep[k0 + idx] + run
-        if wait_link is not None and k0 <= wait_link < n - 1:
-            hold[wait_link - k0 + 1] += self._leave_late.get(plan.route_id, 0.0)
-        wl = wait_link if wait_link is not None else 0
-        if k0 <= wl < n - 1 and tp[wl - k0]:
-            hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
-        arrival, a_var = chain(t0, var0, link, link_var, hold)
-        return arrival.tolist(), a_var.tolist()
-
-    def _hold_points(
-        self, plan: TripPlan, k0: int, wait_link: int | None
-    ) -> NDArray[np.bool_] | None:
-        """Per link ``k0..`` of ``plan``: whether the bus may not leave its first stop before
-        schedule (None when no stop after ``k0`` holds it: a plain running sum)."""
-        n = len(plan.dist)
-        m = n - k0
-        if m > 1 and self._holds(plan.route_id):
-            tp = plan.timepoint[k0 : n - 1].copy()
-        elif m > 1 and k0 == 0:
-            tp = np.zeros(m - 1, dtype=np.bool_)
-            tp[0] = wait_link is None  # the first stop holds, unless buses wait further on
-        elif m > 1 and wait_link is not None:
-            tp = np.zeros(m - 1, dtype=np.bool_)
-        else:
-            return None
-        if wait_link is not None and k0 <= wait_link < n - 1:
-            tp[wait_link - k0] = True  # the bus leaves its layover spot on schedule
-        return tp if tp.any() else None
-
-    def _current_link(
-        self, v: TrackedVehicle, plan: TripPlan, t: float, L: float, L_var: float
-    ) -> tuple[float, float, float]:
-        """Arrival at the next stop (mean, variance, hold) from the vehicle's own position,
-        given the current link's estimate ``L`` (seconds) and its variance."""
-        nxt = v.k_arr
-        d = v.prog
-        dist = plan.dist_l
-        if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
-            t0 = t + max(dist[0] - d, 0.0) / 8.0
-            return t0, 100.0, v.origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
-        span = dist[nxt] - dist[nxt - 1]
-        frac = _clip01((dist[nxt] - d) / span) if span > 0 else 0.0
-        hold0 = -math.inf
-        k_prev = nxt - 1
-        if (
-            plan.timepoint_l[k_prev]
-            and (k_prev == 0 or self._holds(plan.route_id))
-            and v.k_dep <= k_prev
-        ):
-            dwell = self.segments.dwell_mean[plan.stops_l[k_prev]]
-            hold0 = v.origin + plan.dep_l[k_prev] + max(L - dwell, 0.5 * L) * frac
-        if nxt <= plan.zone_end:
-            # laying over in the terminal zone: it leaves when the timetable has it here,
-            # unless this pattern's buses are known to wait further on (held there instead)
-            here = v.origin + _interp(d, dist, plan.dep_l)
-            j = self._layover_link(plan, v.segs, nxt - 1)
-            standing = t - v.moved_t >= 60.0  # at its layover spot around departure time
-            early = t < here - self.config.layover_early_s
-            if (early or standing) and (j is None or j == nxt - 1):
-                hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
-            if standing and (j == nxt - 1 or (j is None and k_prev == 0)):
-                # at its layover spot: it leaves no earlier than its turnaround allows
-                hold0 = max(hold0, self._leave_by(plan, j, v.turn_ref, v.turn_sched))
-        if v.k_dep > k_prev:
-            # it has left the previous stop: only the run is left, not that stop's dwell (the
-            # first link is learned from the departure already), and it is the share of the
-            # run from where it counted as departed (DEPART_RADIUS_M past the stop) still ahead
-            if k_prev > 0:
-                L = max(L - self.segments.dwell_mean[plan.stops_l[k_prev]], 0.5 * L)
-            if span > DEPART_RADIUS_M:
-                frac = _clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
-        return t + frac * L, frac * L_var + 4.0, hold0
-
-    def _predict(self, v: TrackedVehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
-        c = self.config
-        n = len(plan.dist)
-        if v.kf is None or _OFF_ROUTE in v.flags:
-            return ()
-        d = v.prog
-        nxt = v.k_arr
-        if nxt >= n:
-            arrival: list[float] = []
-            var: list[float] = []
-            end_t, end_var = t, 0.0
-        else:
-            wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
-            leave_by = (
-                self._leave_by(plan, wait, v.turn_ref, v.turn_sched)
-                if nxt <= plan.zone_end and v.turn_ref == v.turn_ref  # (nan: not turning round)
-                else -math.inf
-            )
-            k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
-            segs, sched = v.segs, v.sched_link
-            hi = len(segs)
-            plain = nxt > 0 and self._hold_points(plan, nxt, wait) is None
-            if plain:
-                # Link times are positive, so arrivals only grow along the trip: stops past
-                # the first one beyond the horizon are never emitted (nor is the next trip
-                # forecast). Estimate the links up to a little past where the last ping's
-                # horizon ended; all of them only when that falls short.
-                hi = min(hi, nxt + v.n_due + DUE_MARGIN)
-            mean, lvar = self.segments.estimate(segs[k1:hi], sched[k1:hi], t - v.origin, t)
-            if nxt == 0:
-                start = self._current_link(v, plan, t, 0.0, 0.0)
-            else:
-                start = self._current_link(v, plan, t, mean[0], lvar[0])
-                del mean[0], lvar[0]
-            if plain:
-                arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
-                if hi < len(segs) and arrival[-1] - t <= c.horizon_s:  # short: all of them
-                    mean, lvar = self.segments.estimate(segs[nxt:], sched[nxt:], t - v.origin, t)
-                    arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
-            else:
-                arrival, var = self._forecast(
-                    plan, segs, sched, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
-                )
-            end_t, end_var = float(arrival[-1]), float(var[-1])
-        preds = self._emit(
-            v,
-            plan,
-            nxt,
-            arrival,
-            var,
-            t,
-            pending=True,
-            dist_base=-d,
-            stops_base=-nxt,
-        )
-        nt = v.next_block
-        if nt == -2:
-            got = self._next_in_block(plan, v.service_date) if c.predict_next_trip else None
-            nt = v.next_block = -1 if got is None else got
-        if (
-            nt >= 0
-            and end_t - t < c.horizon_s
-            and self._block_rate.get(plan.route_id, 0.5) >= 0.5
-            and self._trip_vehicle.get(nt, v.vid) == v.vid
-        ):
-            nplan = self.plan(nt)
-            segs, sched = self._links(nplan)
-            wait = self._layover_link(nplan, segs, 0)
-            start2 = (
-                end_t + c.min_layover_s,
-                end_var,
-                v.origin + float(nplan.dep[0]) + self._leave_late.get(nplan.route_id, 0.0)
-                if wait is None
-                else -math.inf,
-            )
-            kr = self._ref_of.get(plan.trip)
-            if kr is None:
-                kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
-            ref = v.arr_obs[kr] if kr < nxt else arrival[kr - nxt]
-            leave_by = self._leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
-            a2, v2 = self._forecast(
-                nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
-            )
-            preds = preds + self._emit(
-                v,
-                nplan,
-                0,
-                a2,
-                v2,
-                t,
-                pending=False,
-                dist_base=plan.length - d - float(nplan.dist[0]),
-                stops_base=n - nxt,
-            )
-        return preds
-
-    def _emit(
-        self,
-        v: TrackedVehicle,
-        plan: TripPlan,
-        k0: int,
-        arrival: list[float],
-        var: list[float],
-        t: float,
-        *,
-        pending: bool,
-        dist_base: float,
-        stops_base: int,
-    ) -> tuple[Prediction, ...]:
-        """Predictions for stops ``k0..`` of ``plan`` due within ``horizon_s`` that changed by
-        ``emit_change_s`` or more (``arrival``/``var``: every stop from ``k0`` on).
-
-        ``dist_base``/``stops_base`` turn a stop's distance and index into metres and stops
-        away from the vehicle. ``pending`` marks the vehicle's current trip, whose predictions
-        are kept to score against the arrivals (interval calibration).
-        """
-        # Plain floats from here: a handful of stops per ping, where numpy's per-call overhead
-        # would dominate. Every operation is the one the vectorised form did, in the same
-        # order, so the numbers are the same to the bit.
-        c = self.config
-        tf = float(t)
-        h = c.horizon_s
-        raw = arrival
-        var_l = var
-        m = 0
-        for a in raw:  # arrivals never decrease: the stops due within the horizon lead
-            if not a - tf <= h:
-                break
-            m += 1
-        if m < len(raw):
-            lo = min(raw[m:])  # NaN only when the first of them is (min skips later NaNs)
-            late = lo - tf <= h if lo == lo else any(a - tf <= h for a in raw[m:])
-            if late:  # not in order after all: filter as a mask would
-                var_l = [x for a, x in zip(raw, var_l, strict=True) if a - tf <= h]
-                raw = [a for a in raw if a - tf <= h]
-                m = len(raw)
-            else:
-                raw = raw[:m]
-                var_l = var_l[:m]
-        if pending:
-            v.n_due = m
-        if m == 0:
-            return ()
-        # the standard deviation and horizon bucket of every stop only on the pings sampled
-        # for calibration; else only of the stops emitted (a few)
-        sigma: list[float] | None = None
-        b: list[int] = []
-        v.ping_n += 1
-        if pending and v.ping_n % CALIBRATE_EVERY == 0:
-            sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var_l]
-            b = [bisect_right(_EDGES, a - tf) for a in raw]  # a negative horizon: first bucket
-            # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
-            # so the calibrator sees the whole bucket, not only its shortest horizons
-            draw = self._rng.random(m).tolist()
-            pend_n, pend_pred, pend_sigma = v.pend_n, v.pend_pred, v.pend_sigma
-            for i in range(m):
-                kb = (k0 + i) * N_BUCKETS + b[i]
-                cnt = pend_n[kb] + 1.0
-                pend_n[kb] = cnt
-                if draw[i] * cnt < 1.0:
-                    pend_pred[kb] = raw[i]
-                    pend_sigma[kb] = sigma[i]
-        arr_l = plan.arr_l
-        q = self.calibrator.quantiles()
-        if pending:
-            last = v.last_p50
-        else:
-            if v.next_trip != plan.trip:
-                v.next_trip = plan.trip
-                v.next_p50 = [math.nan] * len(plan.dist)
-            last = v.next_p50
-        old = last[k0 : k0 + m]
-        change = c.emit_change_s
-        vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
-        stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, v.origin
-        keys = plan.keys
-        pass_by = plan.pass_by
-        emitted = v.emitted
-        index = self._stop_vehicles
-        out: list[Prediction] = []
-        for i, a, o in zip(range(m), raw, old, strict=True):
-            p = tf if tf > a else a
-            if abs(p - o) < change:  # NaN counts as changed
-                continue
-            k = k0 + i
-            if pass_by and pass_by[k]:
-                continue  # the bus passes this stop by: no arrival to announce
-            last[k] = p
-            # the interval only for what is emitted
-            if sigma is None:
-                x = var_l[i]
-                s = math.sqrt(x) if x >= 0.0 else math.nan
-                qb = q[bisect_right(_EDGES, a - tf)]
-            else:
-                s, qb = sigma[i], q[b[i]]
-            lo = a + qb[0] * s
-            lo = p if p < lo else lo
-            hi = a + qb[2] * s
-            dist = dist_l[k] + dist_base
-            pred = _new_prediction(
-                t,
-                vid,
-                trip_id,
-                route_id,
-                stop_ids[k],
-                seq[k],
-                p,
-                tf if tf > lo else lo,
-                p if p > hi else hi,
-                origin + arr_l[k],
-                0.0 if dist < 0.0 else dist,
-                k + stops_base,
-            )
-            key = keys[k]
-            if key not in emitted:
-                index.setdefault(stop_ids[k], set()).add(vid)
-            emitted[key] = pred
-            out.append(pred)
-        return tuple(out)
-
     def _delay(self, v: TrackedVehicle, plan: TripPlan, t: float) -> float:
         """Seconds late (+) against the timetable at the vehicle's position; a bus that has
         not left its first stop is late only once its departure time has passed."""
         rel = t - v.origin
         if v.k_arr == 0 or v.k_dep == 0:
             return max(rel - plan.dep_l[0], 0.0)
-        return rel - _interp(v.prog, plan.dist_l, plan.arr_l)
+        return rel - interp(v.prog, plan.dist_l, plan.arr_l)
 
     # ----- state --------------------------------------------------------------------------
     def _state(self, v: TrackedVehicle, ping: Ping, delay: float | None = None) -> VehicleState:

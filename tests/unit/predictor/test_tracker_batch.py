@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from predictor_line import FIRST_DEP, SPACING_M, stop_lonlat
 
-from predictor import tracker
+from predictor import forecast
 from predictor.events import TrackerOutput
 from predictor.matching import SegmentStore, TripPlan, _toy_plan, locate
 from predictor.segments import SegmentTable
@@ -135,7 +135,7 @@ def test_forecast_cut_at_the_horizon_is_the_whole_forecast(
     cfg = TrackerConfig(emit_change_s=0.0, horizon_s=horizon_s)
     outs: dict[int, list[str]] = {}
     for guess in (None, 10_000, 0):
-        monkeypatch.setattr(tracker, "DUE_MARGIN", 0 if guess == 0 else 4)
+        monkeypatch.setattr(forecast, "DUE_MARGIN", 0 if guess == 0 else 4)
         tr = Tracker(line, cfg)
         got = []
         for p in pings:

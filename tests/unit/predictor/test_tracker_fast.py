@@ -20,9 +20,10 @@ from predictor_line import FIRST_DEP, LINK_S, SPACING_M, stop_lonlat
 from predictor.arrivals import chain
 from predictor.calibration import EDGES, bucket_of, linear_quantiles
 from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
+from predictor.forecast import _EDGES, _running_sum, interp
 from predictor.kalman import KalmanState, make_state, predict, process_noise, step, update
 from predictor.records import record_maker
-from predictor.tracker import _EDGES, Tracker, _interp, _running_sum
+from predictor.tracker import Tracker
 from transit.network import Network
 from transit.pings import Ping
 
@@ -43,7 +44,7 @@ def test_interp_is_np_interp_to_the_bit() -> None:
         fp = np.cumsum(rng.uniform(0.0, 300.0, n)) + rng.uniform(-1e9, 1e9)
         for x in (rng.uniform(-100.0, 1100.0), xp[int(rng.integers(0, n))], xp[0], xp[-1]):
             want = float(np.interp(float(x), xp, fp))
-            assert _interp(float(x), xp.tolist(), fp.tolist()) == want
+            assert interp(float(x), xp.tolist(), fp.tolist()) == want
 
 
 def test_kalman_step_is_predict_then_update() -> None:
