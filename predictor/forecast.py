@@ -252,6 +252,23 @@ class Forecaster:
         return t + frac * L, frac * L_var + 4.0, hold0
 
     def predict(self, v: TrackedVehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
+        """The predictions of vehicle ``v`` on ``plan`` at time ``t`` that changed.
+
+        Parameters
+        ----------
+        v : TrackedVehicle
+            The vehicle, just filtered; its emitted predictions and the samples kept for
+            scoring are updated.
+        plan : TripPlan
+            The trip it runs.
+        t : float
+            The time of its ping (POSIX seconds).
+
+        Returns
+        -------
+        tuple of Prediction
+            For the stops ahead due within ``horizon_s``, then for the block's next trip.
+        """
         c = self.config
         n = len(plan.dist)
         if v.kf is None or _OFF_ROUTE in v.flags:

@@ -73,7 +73,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.arrivals import DEPART_RADIUS_M, crossed, ref_stop
+from predictor.arrivals import DEPART_RADIUS_M, ref_stop
 from predictor.calibration import N_BUCKETS, IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import (
@@ -102,6 +102,7 @@ from predictor.matching import (
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
 from predictor.vehicles import TrackedVehicle
+from predictor.visits import VisitObserver
 from transit.network import Network
 from transit.pings import Ping
 from transit.times import parse_date
@@ -166,8 +167,6 @@ class Tracker:
         # what buses are seen to do at terminals and timepoints; its tables and methods bound
         # here once (the per-ping path reads them without going through the model)
         self.layovers = lm = LayoverModel(network, self.config)
-        self._learn_layover = lm.learn_layover
-        self._learn_hold = lm.learn_hold
         self.forecaster = Forecaster(
             self.config,
             self.segments,
@@ -180,6 +179,7 @@ class Tracker:
             self._stop_vehicles,
         )
         self._predict = self.forecaster.predict
+        self._observe = VisitObserver(self.config, self.segments, self.calibrator, lm).observe
         c = self.config
         self._R = c.gps_sigma_m**2
 
@@ -645,116 +645,6 @@ class Tracker:
         v.emitted = {}
         v.last_p50 = [math.nan] * len(v.last_p50)
         v.next_trip = -1
-
-    # ----- observed arrivals ---------------------------------------------------------------
-    def _observe(
-        self, v: TrackedVehicle, plan: TripPlan, d0: float, t0: float, d1: float, t1: float
-    ) -> tuple[list[StopVisit], list[SegmentTraversal]]:
-        visits: list[StopVisit] = []
-        traversals: list[SegmentTraversal] = []
-        if d1 <= d0 or t1 <= t0:
-            return visits, traversals
-        n = len(plan.dist)
-        if (v.k_arr >= n or d1 < plan.arrive_l[v.k_arr]) and (
-            v.k_dep >= n or d1 < plan.depart_l[v.k_dep]
-        ):
-            return visits, traversals  # no stop passed since the last fix (the usual case)
-        k1, times = crossed(plan.arrive_l, d0, t0, d1, t1)
-        for k, ta in enumerate(times, k1):
-            if k < v.k_arr:
-                continue
-            v.arr_obs[k] = ta
-            v.k_arr = k + 1
-            v.emitted.pop(plan.keys[k], None)
-            if k >= 1:
-                prev = v.arr_obs[k - 1]
-                if k - 1 == 0 or math.isnan(prev):
-                    prev = v.dep_obs[k - 1] if k - 1 == 0 else prev
-                laid_over = (
-                    k - 1 < plan.zone_end
-                    and prev < v.origin + plan.dep_l[k - 1] - self.config.layover_early_s
-                )
-                if laid_over and not math.isnan(prev):
-                    # learn where buses of this pattern wait: the link they took far longer on
-                    waited = ta - prev > v.sched_link[k - 1] + self.config.layover_early_s
-                    self._learn_layover(v.segs[k - 1], waited)
-                    if waited:
-                        # how late buses really leave a layover
-                        late = ta - (v.origin + plan.arr_l[k])
-                        self.layovers.learn_leave(plan.route_id, late)
-                elif (
-                    k == 1
-                    and not math.isnan(prev)
-                    and v.took_t < v.origin + float(plan.dep[0]) - self.config.layover_early_s
-                ):
-                    # it was on this trip early yet left the first stop on time: it waited
-                    # before the first stop, on none of the terminal zone's links
-                    for j in range(plan.zone_end):
-                        self._learn_layover(v.segs[j], False)
-                if not math.isnan(prev) and not laid_over:
-                    self.segments.observe(
-                        v.segs[k - 1], ta - prev, ta - v.origin, v.sched_link[k - 1], ta
-                    )
-                dep_prev = v.dep_obs[k - 1]
-                if not math.isnan(dep_prev):
-                    traversals.append(
-                        SegmentTraversal(
-                            v.vid,
-                            plan.trip_id,
-                            plan.route_id,
-                            plan.stop_ids[k - 1],
-                            plan.stop_ids[k],
-                            dep_prev,
-                            ta,
-                            plan.dist_l[k] - plan.dist_l[k - 1],
-                        )
-                    )
-            self._score(v, k, ta)
-            if k == n - 1:
-                visits.append(self._visit(v, plan, k, ta, None))
-        k1, tdep = crossed(plan.depart_l, d0, t0, d1, t1)
-        for k, td in enumerate(tdep, k1):
-            if k < v.k_dep:
-                continue
-            v.k_dep = k + 1
-            v.dep_obs[k] = td
-            ta = v.arr_obs[k]
-            if k == 0:
-                visits.append(self._visit(v, plan, 0, td, td))
-            elif not math.isnan(ta) and k < n - 1:
-                self.segments.observe_dwell(int(plan.stops[k]), td - ta)
-                if plan.timepoint_l[k]:
-                    self._learn_hold(plan.route_id, ta, td, v.origin + plan.dep_l[k])
-                visits.append(self._visit(v, plan, k, ta, td))
-        return visits, traversals
-
-    def _visit(
-        self, v: TrackedVehicle, plan: TripPlan, k: int, ta: float, td: float | None
-    ) -> StopVisit:
-        sched = v.origin + (plan.dep_l[k] if k == 0 else plan.arr_l[k])
-        return StopVisit(
-            v.vid,
-            plan.trip_id,
-            plan.route_id,
-            plan.stop_ids[k],
-            plan.seq[k],
-            ta,
-            td,
-            float(sched),
-            v.service_date,
-        )
-
-    def _score(self, v: TrackedVehicle, k: int, actual: float) -> None:
-        """An observed arrival scores the predictions sampled for it earlier: it teaches the
-        interval calibrator (per bucket)."""
-        sig, pred, cnt = v.pend_sigma, v.pend_pred, v.pend_n
-        for b in range(N_BUCKETS):
-            kb = k * N_BUCKETS + b
-            s = sig[kb]
-            if s > 0.0:
-                self.calibrator.add(b, (actual - pred[kb]) / s)
-            sig[kb] = 0.0
-            cnt[kb] = 0.0
 
     def _delay(self, v: TrackedVehicle, plan: TripPlan, t: float) -> float:
         """Seconds late (+) against the timetable at the vehicle's position; a bus that has
