@@ -71,7 +71,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
-from numpy.typing import NDArray
 
 from predictor.arrivals import DEPART_RADIUS_M, ref_stop
 from predictor.calibration import N_BUCKETS, IntervalCalibrator
@@ -108,9 +107,6 @@ from transit.pings import Ping
 from transit.times import parse_date
 
 __all__ = ["Tracker", "TrackerConfig"]
-
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 _NO_FLAGS: frozenset[Flag] = frozenset()
 # the flags as module constants: an enum member read through its class costs a lookup in the
@@ -164,8 +160,8 @@ class Tracker:
         self._stop_vehicles: dict[str, set[str]] = {}
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         self._block_next: dict[tuple[int, str], int | None] = {}
-        # what buses are seen to do at terminals and timepoints; its tables and methods bound
-        # here once (the per-ping path reads them without going through the model)
+        # what buses are seen to do at terminals and timepoints (the forecast and the visits
+        # bind its tables and methods once: the per-ping path does not go through it)
         self.layovers = lm = LayoverModel(network, self.config)
         self.forecaster = Forecaster(
             self.config,
@@ -250,7 +246,7 @@ class Tracker:
         for v in self._vehicles.values():
             if v.last_ts < limit and _STALE not in v.flags and v.last_state is not None:
                 v.flags.add(_STALE)
-                self._withdraw(v)
+                v.withdraw()
                 v.last_state = replace(v.last_state, flags=frozenset(v.flags))
                 changed.append(v.last_state)
         return changed
@@ -479,7 +475,7 @@ class Tracker:
             v.off_n += 1
             if v.off_n >= c.off_route_pings and _OFF_ROUTE not in v.flags:
                 v.flags.add(_OFF_ROUTE)
-                self._withdraw(v)
+                v.withdraw()
                 withdrawn = plan.trip_id
             v.prog_t = t if first else v.prog_t
             state = self._state(v, ping)
@@ -635,16 +631,10 @@ class Tracker:
         if self._trip_vehicle.get(plan.trip) == v.vid:
             del self._trip_vehicle[plan.trip]
         had = bool(v.emitted)
-        self._withdraw(v)
+        v.withdraw()
         v.plan = None
         v.reset_trip()
         return plan.trip_id if had else None
-
-    def _withdraw(self, v: TrackedVehicle) -> None:
-        """Forget every current prediction of a vehicle (the stop index is cleaned lazily)."""
-        v.emitted = {}
-        v.last_p50 = [math.nan] * len(v.last_p50)
-        v.next_trip = -1
 
     def _delay(self, v: TrackedVehicle, plan: TripPlan, t: float) -> float:
         """Seconds late (+) against the timetable at the vehicle's position; a bus that has

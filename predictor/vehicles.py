@@ -85,6 +85,7 @@ class TrackedVehicle:
         self.reset_trip()
 
     def reset_trip(self) -> None:
+        """Forget the current trip: its filter, progress, observations and samples."""
         self.kf: KalmanState | None = None
         self.prog = 0.0
         self.prog_t = -math.inf
@@ -109,3 +110,9 @@ class TrackedVehicle:
         self.n_due = 0  # stops of the trip due within the horizon at the last ping
         self.next_block = -2  # the trip row the block runs next (-1: none; -2: not looked up)
         self.store_at = -1  # row of the trip shape's first segment in the tracker's SegmentStore
+
+    def withdraw(self) -> None:
+        """Forget every current prediction (the tracker's stop index is cleaned lazily)."""
+        self.emitted = {}
+        self.last_p50 = [math.nan] * len(self.last_p50)
+        self.next_trip = -1
