@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable
 from itertools import accumulate
 
 import numpy as np
@@ -19,6 +18,7 @@ from predictor.layovers import LayoverModel
 from predictor.matching import TripPlan
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
+from predictor.trips import TripAssigner
 from predictor.vehicles import TrackedVehicle
 
 __all__ = ["Forecaster", "interp"]
@@ -98,11 +98,9 @@ class Forecaster:
         Quantiles of past errors, which scale the intervals.
     layovers : LayoverModel
         Where and how long buses wait.
-    plan, links, next_in_block : callable
-        The tracker's cached :class:`TripPlan` of a trip row, link rows and scheduled link
-        times of a plan, and the block's next trip of a plan on a service date.
-    trip_vehicle : dict
-        The vehicle on each trip row (read: a next trip that another bus runs is not forecast).
+    trips : TripAssigner
+        The plans, links and block successors of trips, and the vehicle on each trip (a
+        next trip that another bus runs is not forecast).
     stop_vehicles : dict
         The vehicles with predictions at each stop id (added to as predictions are emitted).
     """
@@ -113,19 +111,17 @@ class Forecaster:
         segments: SegmentTable,
         calibrator: IntervalCalibrator,
         layovers: LayoverModel,
-        plan: Callable[[int], TripPlan],
-        links: Callable[[TripPlan], tuple[list[int], list[float]]],
-        next_in_block: Callable[[TripPlan, str], int | None],
-        trip_vehicle: dict[int, str],
+        trips: TripAssigner,
         stop_vehicles: dict[str, set[str]],
     ) -> None:
         self.config = config
         self.segments = segments
         self.calibrator = calibrator
-        self.plan = plan
-        self._links = links
-        self._next_in_block = next_in_block
-        self._trip_vehicle = trip_vehicle
+        # the trips' caches and index, bound once: read on every ping
+        self.plan = trips.plan
+        self._links = trips.links
+        self._next_in_block = trips.next_in_block
+        self._trip_vehicle = trips.trip_vehicle
         self._stop_vehicles = stop_vehicles
         self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
         self._ref_of: dict[int, int] = {}  # per trip row: its reference stop for turnarounds

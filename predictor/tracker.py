@@ -72,8 +72,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from predictor.arrivals import DEPART_RADIUS_M, ref_stop
-from predictor.calibration import N_BUCKETS, IntervalCalibrator
+from predictor.arrivals import DEPART_RADIUS_M
+from predictor.calibration import IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import (
     Flag,
@@ -90,16 +90,15 @@ from predictor.kalman import initial_state, make_state
 from predictor.kalman import step as kalman_step
 from predictor.layovers import LayoverModel
 from predictor.matching import (
-    Resolved,
     SegmentStore,
     TripPlan,
-    TripResolver,
     locate,
     locate_anywhere,
     window,
 )
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
+from predictor.trips import TripAssigner
 from predictor.vehicles import TrackedVehicle
 from predictor.visits import VisitObserver
 from transit.network import Network
@@ -150,62 +149,33 @@ class Tracker:
         )
         # the median is the forecast itself: only the interval around it is calibrated
         self.calibrator = IntervalCalibrator(shrink_bias=0.0)
-        self._plans: dict[int, TripPlan] = {}
-        self._segs: dict[int, tuple[list[int], list[float]]] = {}
-        self.resolver = TripResolver(network, self.plan)
         self._vehicles: dict[str, TrackedVehicle] = {}
         self._store = SegmentStore()
         self._good_dates: set[str] = set()  # start dates already parsed without error
-        self._trip_vehicle: dict[int, str] = {}
         self._stop_vehicles: dict[str, set[str]] = {}
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
-        self._block_next: dict[tuple[int, str], int | None] = {}
         # what buses are seen to do at terminals and timepoints (the forecast and the visits
         # bind its tables and methods once: the per-ping path does not go through it)
         self.layovers = lm = LayoverModel(network, self.config)
+        self.trips = trips = TripAssigner(
+            network, self.config, self.segments, lm, self._store, self._reject
+        )
+        self.resolver = trips.resolver
+        self._trip_vehicle = trips.trip_vehicle
+        self._resolve = trips.resolve
+        self._start_trip = trips.start_trip
+        self._end_trip = trips.end_trip
         self.forecaster = Forecaster(
-            self.config,
-            self.segments,
-            self.calibrator,
-            lm,
-            self.plan,
-            self._links,
-            self._next_in_block,
-            self._trip_vehicle,
-            self._stop_vehicles,
+            self.config, self.segments, self.calibrator, lm, trips, self._stop_vehicles
         )
         self._predict = self.forecaster.predict
         self._observe = VisitObserver(self.config, self.segments, self.calibrator, lm).observe
         c = self.config
         self._R = c.gps_sigma_m**2
 
-    # ----- static caches ------------------------------------------------------------------
     def plan(self, trip: int) -> TripPlan:
         """The (cached) :class:`TripPlan` of a trip row."""
-        p = self._plans.get(trip)
-        if p is None:
-            p = TripPlan.build(self.network, trip)
-            self._plans[trip] = p
-        return p
-
-    def _links(self, plan: TripPlan) -> tuple[list[int], list[float]]:
-        """The link rows of a trip and their scheduled times (cached)."""
-        got = self._segs.get(plan.trip)
-        if got is None:
-            segs = self.segments.keys(plan.stops).tolist()
-            sched = np.maximum(np.diff(plan.arr), 0.0).tolist()
-            got = (segs, sched)
-            self._segs[plan.trip] = got
-        return got
-
-    def _next_in_block(self, plan: TripPlan, service_date: str) -> int | None:
-        """The trip the same bus runs next (same block, same day), cached."""
-        if not plan.block_id:
-            return None
-        key = (plan.trip, service_date)
-        if key not in self._block_next:
-            self._block_next[key] = self.resolver.next_in_block(plan.trip, service_date)
-        return self._block_next[key]
+        return self.trips.plan(trip)
 
     # ----- the public API -----------------------------------------------------------------
     def vehicles(self) -> list[VehicleState]:
@@ -545,96 +515,6 @@ class Tracker:
         preds = self._predict(v, plan, t)
         state = self._state(v, ping, self._delay(v, plan, t))
         return _new_output(state, preds, withdrawn, visits, traversals, None)
-
-    # ----- trips --------------------------------------------------------------------------
-    def _resolve(self, v: TrackedVehicle, ping: Ping) -> Resolved | TrackerOutput | None:
-        r = self.resolver
-        if ping.trip_id:
-            row = r.by_id(ping.trip_id, ping.start_time)
-            if row is not None:
-                v.res_key, v.res_row = (ping.trip_id, ping.start_time), row
-                if v.plan is not None and v.plan.trip == row and not ping.start_date:
-                    return Resolved(row, v.service_date, v.origin)
-                return r.day_for_trip(row, ping.timestamp, ping.start_date)
-        elif (
-            v.plan is not None
-            and v.inferred
-            and v.k_arr < len(v.plan.dist)
-            and _OFF_ROUTE not in v.flags
-        ):
-            return Resolved(v.plan.trip, v.service_date, v.origin)  # keep an inferred trip
-        taken = {t for t, vid in self._trip_vehicle.items() if vid != v.vid}
-        got = r.infer(
-            ping.lat,
-            ping.lon,
-            ping.timestamp,
-            route_id=ping.route_id,
-            direction_id=ping.direction_id,
-            start_date=ping.start_date,
-            start_time=ping.start_time,
-            taken=taken,
-            max_off=self.config.off_route_m,
-        )
-        if got is None and ping.trip_id:
-            return self._reject(ping, RejectReason.UNKNOWN_TRIP, f"trip_id {ping.trip_id!r}")
-        if got is not None:
-            v.inferred = True
-        return got
-
-    def _start_trip(self, v: TrackedVehicle, res: Resolved) -> str | None:
-        inferred = v.inferred and True
-        old = v.plan
-        if old is not None and old.block_id and old.route_id:
-            # did the bus go on to the trip its block says? (learned per route)
-            expected = self._next_in_block(old, v.service_date)
-            if expected is not None:
-                hit = 1.0 if expected == res.trip else 0.0
-                self.layovers.learn_block(old.route_id, hit)
-        turn = self._turn_ref(v, res)
-        withdrawn = self._end_trip(v)
-        plan = self.plan(res.trip)
-        v.reset_trip()
-        v.turn_ref, v.turn_sched = turn
-        v.inferred = inferred
-        v.plan = plan
-        v.service_date = res.service_date
-        v.origin = res.origin
-        n = len(plan.dist)
-        v.arr_obs = [math.nan] * n
-        v.dep_obs = [math.nan] * n
-        v.pend_pred = [0.0] * (n * N_BUCKETS)
-        v.pend_sigma = [0.0] * (n * N_BUCKETS)
-        v.pend_n = [0.0] * (n * N_BUCKETS)
-        v.last_p50 = [math.nan] * n
-        v.segs, v.sched_link = self._links(plan)
-        v.store_at = self._store.offset(plan)  # its shape, ready for batch matching
-        self._trip_vehicle[plan.trip] = v.vid
-        return withdrawn
-
-    def _turn_ref(self, v: TrackedVehicle, res: Resolved) -> tuple[float, float]:
-        """When the bus passed the reference stop of the trip it is leaving for a later one,
-        and the scheduled run from there to that trip's end (nan when it did not)."""
-        old = v.plan
-        if old is None or res.service_date != v.service_date:
-            return math.nan, 0.0
-        if float(self.plan(res.trip).dep[0]) < float(old.arr[-1]):
-            return math.nan, 0.0
-        k = ref_stop(old.arr)
-        if v.k_arr <= k:
-            return math.nan, 0.0
-        return v.arr_obs[k], float(old.arr[-1] - old.arr[k])
-
-    def _end_trip(self, v: TrackedVehicle) -> str | None:
-        plan = v.plan
-        if plan is None:
-            return None
-        if self._trip_vehicle.get(plan.trip) == v.vid:
-            del self._trip_vehicle[plan.trip]
-        had = bool(v.emitted)
-        v.withdraw()
-        v.plan = None
-        v.reset_trip()
-        return plan.trip_id if had else None
 
     def _delay(self, v: TrackedVehicle, plan: TripPlan, t: float) -> float:
         """Seconds late (+) against the timetable at the vehicle's position; a bus that has

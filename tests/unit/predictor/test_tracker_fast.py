@@ -132,7 +132,7 @@ def test_predictions_follow_the_links_as_they_learn(line: Network, origin: float
         tr.process(at("v1", t, 0.0, "t0"), t)
         if slow_s is not None:
             plan = tr.plan(0)
-            segs, sched = tr._links(plan)
+            segs, sched = tr.trips.links(plan)
             for seg in segs:
                 for k in range(5):
                     tr.segments.observe(seg, slow_s, FIRST_DEP, sched[0], t - 60.0 * k)
