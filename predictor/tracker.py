@@ -2,19 +2,21 @@
 
 Theory of operation
 -------------------
-One :class:`Tracker` holds the state of every vehicle it has seen and learns from all of them.
-It is a sans-I/O state machine: :meth:`Tracker.process` takes a :class:`~transit.pings.Ping`
-and the present time and returns a :class:`~predictor.events.TrackerOutput`; nothing else
-changes the world. For each ping, in order:
+One :class:`Tracker` holds the state of every vehicle it has seen (a
+:class:`~predictor.vehicles.TrackedVehicle` each) and learns from all of them. It is a sans-I/O
+state machine: :meth:`Tracker.process` takes a :class:`~transit.pings.Ping` and the present
+time and returns a :class:`~predictor.events.TrackerOutput`; nothing else changes the world.
+Its thresholds are a :class:`~predictor.config.TrackerConfig`. For each ping, in order:
 
 1. **Validate.** Non-finite or out-of-range coordinates (and the 0,0 "null island") are
    ``BAD_COORDINATE``; a timestamp more than ``future_tolerance_s`` after ``now`` is ``FUTURE``;
    the same timestamp as the vehicle's last is ``DUPLICATE``, an earlier one ``OUT_OF_ORDER``.
-2. **Trip.** The ping's trip is resolved (:class:`~predictor.matching.TripResolver`): by id,
-   else inferred from route, direction, start time and position. A trip change ends the old
-   trip (its predictions are withdrawn). An unknown ``trip_id`` that cannot be inferred is
-   ``UNKNOWN_TRIP``; a ping with no trip information that matches nothing leaves the vehicle
-   ``UNASSIGNED`` (it is still shown, without predictions).
+2. **Trip** (:mod:`predictor.trips`). The ping's trip is resolved
+   (:class:`~predictor.matching.TripResolver`): by id, else inferred from route, direction,
+   start time and position. A trip change ends the old trip (its predictions are withdrawn). An
+   unknown ``trip_id`` that cannot be inferred is ``UNKNOWN_TRIP``; a ping with no trip
+   information that matches nothing leaves the vehicle ``UNASSIGNED`` (it is still shown,
+   without predictions).
 3. **Match.** The ping is placed on the trip's shape inside a window ahead of the vehicle's
    progress (monotone on loops). A fix implying more than ``max_speed_mps`` from the last
    accepted one is a ``GPS_JUMP`` and dropped, unless ``jump_pings`` consecutive fixes agree,
@@ -24,32 +26,32 @@ changes the world. For each ping, in order:
 4. **Filter.** A constant-velocity Kalman filter (:mod:`predictor.kalman`) smooths (distance,
    speed). Progress is the running maximum of the matched distance: buses do not reverse, and
    GPS noise that puts a bus a few metres back is ignored.
-5. **Observe.** Stops whose point progress passed since the last fix get an arrival time
-   interpolated between the two fixes (:func:`~predictor.arrivals.crossed`), departures
-   likewise ``DEPART_RADIUS_M`` past the stop. Each completed link feeds the shared
-   :class:`~predictor.segments.SegmentTable`, and each arrival scores the predictions made
-   for it earlier, feeding the :class:`~predictor.calibration.IntervalCalibrator`.
-6. **Predict.** Every downstream stop up to ``horizon_s`` ahead gets an arrival: the remaining
-   share of the current link, then link estimates chained with holds
-   (:func:`~predictor.arrivals.chain`), then the block's next trip after a layover when the
-   feed has blocks and the route's buses are seen to follow them. Holds: a bus never leaves
-   its first stop before schedule; one laying over early in the terminal zone (before the
-   trip's second timepoint) leaves when the timetable has it where it waits; mid-route
-   timepoints hold only on routes whose early buses are seen to wait there (learned).
-   *Layovers are learned:* real buses often lay over past the first stop's pole (or a few
-   stops on), so they pass the first stops early and then wait. For each link of a terminal
-   zone the tracker learns how often early buses wait on it, and holds the forecast there
-   (not at the first stop), plus the route's learned median lateness in leaving a layover.
-   Link times spent laying over are not learned as travel times. A bus standing at its
-   layover spot around its departure time is held there too, and a bus not yet at its first
-   stop leaves it the learned lateness after schedule. A bus turning round from the previous
-   trip of its block cannot leave before it has had the shortest layover the day's timetable
-   gives at that terminal (:func:`~predictor.arrivals.shortest_layovers`; TransitClock's
-   max(arrival + minimum layover, scheduled departure)), counted from a stop a few scheduled
-   minutes before its previous trip's end (buses often park short of the last stop's pole).
-   Intervals are the link variances scaled by the calibrator's quantiles of past errors
-   (each arrival scores a reservoir sample of the predictions made for it, per bucket).
-   Only predictions that moved by ``emit_change_s`` or more are emitted (replays use 0).
+5. **Observe** (:mod:`predictor.visits`). Stops whose point progress passed since the last fix
+   get an arrival time interpolated between the two fixes (:func:`~predictor.arrivals.crossed`),
+   departures likewise ``DEPART_RADIUS_M`` past the stop. Each completed link feeds the shared
+   :class:`~predictor.segments.SegmentTable`, and each arrival scores the predictions made for
+   it earlier, feeding the :class:`~predictor.calibration.IntervalCalibrator`.
+6. **Predict** (:mod:`predictor.forecast`). Every downstream stop up to ``horizon_s`` ahead gets
+   an arrival: the remaining share of the current link, then link estimates chained with holds
+   (:func:`~predictor.arrivals.chain`), then the block's next trip after a layover when the feed
+   has blocks and the route's buses are seen to follow them. Holds: a bus never leaves its first
+   stop before schedule; one laying over early in the terminal zone (before the trip's second
+   timepoint) leaves when the timetable has it where it waits; mid-route timepoints hold only on
+   routes whose early buses are seen to wait there (learned). *Layovers are learned*
+   (:mod:`predictor.layovers`): real buses often lay over past the first stop's pole (or a few
+   stops on), so they pass the first stops early and then wait. For each link of a terminal zone
+   the tracker learns how often early buses wait on it, and holds the forecast there (not at the
+   first stop), plus the route's learned median lateness in leaving a layover. Link times spent
+   laying over are not learned as travel times. A bus standing at its layover spot around its
+   departure time is held there too, and a bus not yet at its first stop leaves it the learned
+   lateness after schedule. A bus turning round from the previous trip of its block cannot leave
+   before it has had the shortest layover the day's timetable gives at that terminal
+   (:func:`~predictor.arrivals.shortest_layovers`; TransitClock's max(arrival + minimum layover,
+   scheduled departure)), counted from a stop a few scheduled minutes before its previous trip's
+   end (buses often park short of the last stop's pole). Intervals are the link variances scaled
+   by the calibrator's quantiles of past errors (each arrival scores a reservoir sample of the
+   predictions made for it, per bucket). Only predictions that moved by ``emit_change_s`` or
+   more are emitted (replays use 0).
 
 :meth:`Tracker.sweep` is called on a timer: a vehicle silent for ``stale_after_s`` is flagged
 ``STALE`` and its predictions withdrawn; one not moving for ``stuck_after_s`` away from a
@@ -61,7 +63,9 @@ pin each one): per-ping work is on plain floats and lists, where numpy's per-cal
 would dominate a few dozen stops; :meth:`Tracker.process_many` matches a run of pings (no
 vehicle twice) on their shapes in one set of numpy calls; and when nothing holds the bus after
 its next stop only the links up to a little past the last ping's horizon are estimated (link
-times are positive, so arrivals grow along the trip and later stops are never due).
+times are positive, so arrivals grow along the trip and later stops are never due). The parts
+in other modules hand each other their methods and tables once, when the tracker is built, so
+a ping makes no more lookups or calls than when they were one class.
 """
 
 from __future__ import annotations
