@@ -117,20 +117,15 @@ class Forecaster:
         self.config = config
         self.segments = segments
         self.calibrator = calibrator
-        # the trips' caches and index, bound once: read on every ping
-        self.plan = trips.plan
-        self._links = trips.links
-        self._next_in_block = trips.next_in_block
-        self._trip_vehicle = trips.trip_vehicle
+        self.layovers = layovers
+        self.trips = trips
         self._stop_vehicles = stop_vehicles
         self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
         self._ref_of: dict[int, int] = {}  # per trip row: its reference stop for turnarounds
-        # the layover model's tables and methods, bound once: read on every ping
+        # tables of the layover model and the trips, bound once: read on every ping
         self._leave_late = layovers.leave_late
         self._block_rate = layovers.block_rate
-        self._layover_link = layovers.layover_link
-        self._leave_by = layovers.leave_by
-        self._holds = layovers.holds
+        self._trip_vehicle = trips.trip_vehicle
 
     def _forecast(
         self,
@@ -190,7 +185,7 @@ class Forecaster:
         schedule (None when no stop after ``k0`` holds it: a plain running sum)."""
         n = len(plan.dist)
         m = n - k0
-        if m > 1 and self._holds(plan.route_id):
+        if m > 1 and self.layovers.holds(plan.route_id):
             tp = plan.timepoint[k0 : n - 1].copy()
         elif m > 1 and k0 == 0:
             tp = np.zeros(m - 1, dtype=np.bool_)
@@ -220,7 +215,7 @@ class Forecaster:
         k_prev = nxt - 1
         if (
             plan.timepoint_l[k_prev]
-            and (k_prev == 0 or self._holds(plan.route_id))
+            and (k_prev == 0 or self.layovers.holds(plan.route_id))
             and v.k_dep <= k_prev
         ):
             dwell = self.segments.dwell_mean[plan.stops_l[k_prev]]
@@ -229,14 +224,14 @@ class Forecaster:
             # laying over in the terminal zone: it leaves when the timetable has it here,
             # unless this pattern's buses are known to wait further on (held there instead)
             here = v.origin + interp(d, dist, plan.dep_l)
-            j = self._layover_link(plan, v.segs, nxt - 1)
+            j = self.layovers.layover_link(plan, v.segs, nxt - 1)
             standing = t - v.moved_t >= 60.0  # at its layover spot around departure time
             early = t < here - self.config.layover_early_s
             if (early or standing) and (j is None or j == nxt - 1):
                 hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
             if standing and (j == nxt - 1 or (j is None and k_prev == 0)):
                 # at its layover spot: it leaves no earlier than its turnaround allows
-                hold0 = max(hold0, self._leave_by(plan, j, v.turn_ref, v.turn_sched))
+                hold0 = max(hold0, self.layovers.leave_by(plan, j, v.turn_ref, v.turn_sched))
         if v.k_dep > k_prev:
             # it has left the previous stop: only the run is left, not that stop's dwell (the
             # first link is learned from the departure already), and it is the share of the
@@ -276,9 +271,9 @@ class Forecaster:
             var: list[float] = []
             end_t, end_var = t, 0.0
         else:
-            wait = self._layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
+            wait = self.layovers.layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
             leave_by = (
-                self._leave_by(plan, wait, v.turn_ref, v.turn_sched)
+                self.layovers.leave_by(plan, wait, v.turn_ref, v.turn_sched)
                 if nxt <= plan.zone_end and v.turn_ref == v.turn_ref  # (nan: not turning round)
                 else -math.inf
             )
@@ -321,7 +316,7 @@ class Forecaster:
         )
         nt = v.next_block
         if nt == -2:
-            got = self._next_in_block(plan, v.service_date) if c.predict_next_trip else None
+            got = self.trips.next_in_block(plan, v.service_date) if c.predict_next_trip else None
             nt = v.next_block = -1 if got is None else got
         if (
             nt >= 0
@@ -329,9 +324,9 @@ class Forecaster:
             and self._block_rate.get(plan.route_id, 0.5) >= 0.5
             and self._trip_vehicle.get(nt, v.vid) == v.vid
         ):
-            nplan = self.plan(nt)
-            segs, sched = self._links(nplan)
-            wait = self._layover_link(nplan, segs, 0)
+            nplan = self.trips.plan(nt)
+            segs, sched = self.trips.links(nplan)
+            wait = self.layovers.layover_link(nplan, segs, 0)
             start2 = (
                 end_t + c.min_layover_s,
                 end_var,
@@ -343,7 +338,7 @@ class Forecaster:
             if kr is None:
                 kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
             ref = v.arr_obs[kr] if kr < nxt else arrival[kr - nxt]
-            leave_by = self._leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
+            leave_by = self.layovers.leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
             a2, v2 = self._forecast(
                 nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
             )

@@ -63,7 +63,7 @@ class TripAssigner:
         #: the vehicle on each trip row
         self.trip_vehicle: dict[int, str] = {}
         self._block_next: dict[tuple[int, str], int | None] = {}
-        self._learn_block = layovers.learn_block
+        self.layovers = layovers
         self._reject = reject
 
     # ----- static caches ------------------------------------------------------------------
@@ -143,7 +143,7 @@ class TripAssigner:
             expected = self.next_in_block(old, v.service_date)
             if expected is not None:
                 hit = 1.0 if expected == res.trip else 0.0
-                self._learn_block(old.route_id, hit)
+                self.layovers.learn_block(old.route_id, hit)
         turn = self._turn_ref(v, res)
         withdrawn = self.end_trip(v)
         plan = self.plan(res.trip)

@@ -43,9 +43,7 @@ class VisitObserver:
         self.config = config
         self.segments = segments
         self.calibrator = calibrator
-        self._learn_layover = layovers.learn_layover
-        self._learn_leave = layovers.learn_leave
-        self._learn_hold = layovers.learn_hold
+        self.layovers = layovers
 
     def observe(
         self, v: TrackedVehicle, plan: TripPlan, d0: float, t0: float, d1: float, t1: float
@@ -96,11 +94,11 @@ class VisitObserver:
                 if laid_over and not math.isnan(prev):
                     # learn where buses of this pattern wait: the link they took far longer on
                     waited = ta - prev > v.sched_link[k - 1] + self.config.layover_early_s
-                    self._learn_layover(v.segs[k - 1], waited)
+                    self.layovers.learn_layover(v.segs[k - 1], waited)
                     if waited:
                         # how late buses really leave a layover
                         late = ta - (v.origin + plan.arr_l[k])
-                        self._learn_leave(plan.route_id, late)
+                        self.layovers.learn_leave(plan.route_id, late)
                 elif (
                     k == 1
                     and not math.isnan(prev)
@@ -109,7 +107,7 @@ class VisitObserver:
                     # it was on this trip early yet left the first stop on time: it waited
                     # before the first stop, on none of the terminal zone's links
                     for j in range(plan.zone_end):
-                        self._learn_layover(v.segs[j], False)
+                        self.layovers.learn_layover(v.segs[j], False)
                 if not math.isnan(prev) and not laid_over:
                     self.segments.observe(
                         v.segs[k - 1], ta - prev, ta - v.origin, v.sched_link[k - 1], ta
@@ -143,7 +141,7 @@ class VisitObserver:
             elif not math.isnan(ta) and k < n - 1:
                 self.segments.observe_dwell(int(plan.stops[k]), td - ta)
                 if plan.timepoint_l[k]:
-                    self._learn_hold(plan.route_id, ta, td, v.origin + plan.dep_l[k])
+                    self.layovers.learn_hold(plan.route_id, ta, td, v.origin + plan.dep_l[k])
                 visits.append(self._visit(v, plan, k, ta, td))
         return visits, traversals
 
