@@ -49,6 +49,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
+from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 
 import numpy as np
@@ -178,7 +179,7 @@ def serve(
     prefix: str,
     now: float,
     port: int,
-    ready: mp.Event,
+    ready: ProcessEvent,
     cpus: set[int] | None,
 ) -> None:
     """Run the rider API on 127.0.0.1:port until killed (in a child process)."""
@@ -377,7 +378,8 @@ def run_scenario(
         n, errors, seconds, pcts = run_wrk(urls, args, base, cpus)
     else:
         n, errors, seconds, pcts = run_aiohttp(urls, args, pool, cpus)
-    run = Run(n, errors, seconds, *pcts, server_cpu_s=cpu_seconds(server_pid) - cpu0)
+    p50, p90, p99, worst = pcts
+    run = Run(n, errors, seconds, p50, p90, p99, worst, cpu_seconds(server_pid) - cpu0)
     print(run.line(name), flush=True)
     return run
 

@@ -57,6 +57,7 @@ from feeds.history import HistoryWriter  # noqa: E402
 from feeds.live_state import LiveState  # noqa: E402
 from feeds.stream import PositionStream  # noqa: E402
 from predictor.events import TrackerOutput, VehicleState  # noqa: E402
+from transit.network import Network  # noqa: E402
 from transit.pings import Occupancy, Ping  # noqa: E402
 from web.live import IngestCounters, TrackerWorker  # noqa: E402
 
@@ -274,7 +275,7 @@ class PassThrough:
         return []
 
 
-def simulated_pings(n: int) -> tuple[object, list[Ping]]:
+def simulated_pings(n: int) -> tuple[Network, list[Ping]]:
     """About ``n`` pings of the Cairns weekday simulation from 06:00, in time order."""
     from feeds.gtfs import load_network
     from feeds.simulator import Simulator, service_day_origin
@@ -389,7 +390,7 @@ async def run_push(
             "rows": rows,
             "predictions": service.counters.predictions_issued,
             "visits": service.counters.stop_visits,
-            "counters": service.counters.snapshot(),  # type: ignore[dict-item]
+            "counters": service.counters.snapshot(),
         }
     finally:
         await runner.cleanup()
@@ -402,12 +403,12 @@ async def part_a(n: int) -> None:
     from predictor.tracker import Tracker
 
     t0 = time.perf_counter()
-    pure = Tracker(network)  # type: ignore[arg-type]
+    pure = Tracker(network)
     errors: Counter[str] = Counter()
     i = 0
     while i < len(pings):  # in batches, as the worker calls it
         try:
-            for _ in pure.process_many(pings[i:]):  # type: ignore[attr-defined]
+            for _ in pure.process_many(pings[i:]):
                 i += 1
         except Exception as exc:  # the worker counts these too; a bench must finish
             errors[type(exc).__name__] += 1

@@ -86,16 +86,15 @@ def day_table(
     jam_seg[c["jam_route"]] = c["jam_seg"]
     bus_jam = jam_seg[route]
     rng = np.random.default_rng(1000 + day)
-    d = (bus % BUSES_PER_ROUTE) / BUSES_PER_ROUTE * length  # spread along the route
+    d: np.ndarray = (bus % BUSES_PER_ROUTE) / BUSES_PER_ROUTE * length  # spread along the route
     direction = bus % 2
     trip_no = np.zeros(buses, dtype=np.int64)
     steps = int(hours * 3600 / ping)
     t0 = dt.datetime(date.year, date.month, date.day, START_HOUR, tzinfo=dt.UTC).timestamp()
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("bus", "t", "d", "dir", "trip")}
     for k in range(steps):
-        t = t0 + k * ping
         cols["bus"].append(bus)
-        cols["t"].append(np.full(buses, t))
+        cols["t"].append(np.full(buses, t0 + k * ping))
         cols["d"].append(d.copy())
         cols["dir"].append(direction.copy())
         cols["trip"].append(trip_no.copy())
@@ -256,7 +255,7 @@ async def baseline(args: argparse.Namespace) -> tuple[float, float, int]:
         ts = np.array(cols[1])
         for d in (0, 1):
             sel = np.array(cols[3]) == d
-            cells = cells_from_positions(
+            one_way = cells_from_positions(
                 np.array(cols[0])[sel],
                 ts[sel],
                 np.array(cols[2])[sel],
@@ -264,7 +263,7 @@ async def baseline(args: argparse.Namespace) -> tuple[float, float, int]:
                 ts[sel] % 86400,
                 config=cfg,
             )
-            n_py += len(cells)
+            n_py += len(one_way)
     py_s = time.perf_counter() - t
     await conn.close()
     if n_sql != n_py:
