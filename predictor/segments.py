@@ -328,25 +328,29 @@ class SegmentTable:
         segs : list of int
             Link rows.
         sched : list of float
-            The timetable's link times (the fallback for links never driven).
+            The timetable's link times, one per link of ``segs`` (the fallback for links
+            never driven).
         tod : float
             Seconds after the day's origin when the bus will drive them (picks the hour).
         now : float
             The present, POSIX seconds (ages the recent estimates).
         """
         mean_c, var_c = self._table(tod, now)
-        mean = [mean_c[s] for s in segs]
-        var = [var_c[s] for s in segs]
-        if any(map(math.isnan, mean)):
-            ratio, psd = float(self.ratio), float(self.prior_sd)
-            floor = float(self.min_sd * self.min_sd)
-            for i, m in enumerate(mean):
-                if m == m:
-                    continue
-                s = sched[i]
-                prior = (1.0 if s < 1.0 else s) * ratio  # np.maximum(s, 1.0) * ratio
-                mean[i] = prior
-                d = 0.3 * prior + psd
-                d *= d
-                var[i] = floor if floor > d else d  # np.maximum(d, floor): NaN kept
+        ratio, psd = float(self.ratio), float(self.prior_sd)
+        floor = float(self.min_sd * self.min_sd)
+        # one pass: in a cold start most links have never been driven (NaN in the table), and
+        # filling them in as they come is cheaper than copying the table's NaNs first
+        mean: list[float] = []
+        var: list[float] = []
+        for seg, s in zip(segs, sched, strict=True):
+            m = mean_c[seg]
+            if m == m:  # not NaN: the link has been driven
+                mean.append(m)
+                var.append(var_c[seg])
+                continue
+            prior = (1.0 if s < 1.0 else s) * ratio  # np.maximum(s, 1.0) * ratio
+            d = 0.3 * prior + psd
+            d *= d
+            mean.append(prior)
+            var.append(floor if floor > d else d)  # np.maximum(d, floor): NaN kept
         return mean, var
