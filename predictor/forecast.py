@@ -10,7 +10,7 @@ from itertools import accumulate
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.arrivals import DEPART_RADIUS_M, chain, ref_stop
+from predictor.arrivals import DEPART_RADIUS_M, ref_stop
 from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import Flag, Prediction
@@ -77,6 +77,35 @@ def _running_sum(
     so the sums are the same to the bit, without building arrays for a few dozen stops."""
     s = hold0 if hold0 > t0 else t0  # max(t0, hold0)
     return [c + s for c in accumulate(mean, initial=0.0)], list(accumulate(var, initial=var0))
+
+
+def _max(a: float, b: float) -> float:
+    """``np.maximum`` of two floats: NaN when either is."""
+    return a if a >= b or a != a else b
+
+
+def _held_chain(
+    t0: float, var0: float, mean: list[float], var: list[float], hold: list[float]
+) -> tuple[list[float], list[float]]:
+    """:func:`~predictor.arrivals.chain` with holds (``link`` = ``[0] + mean``), in plain
+    floats: the same operations in the same order (a running maximum for
+    ``np.maximum.accumulate``), so the same numbers to the bit, without the two dozen numpy
+    calls on a few dozen stops that the array form makes (on most pings, for the next trip)."""
+    cum = list(accumulate(mean, initial=0.0))
+    gap = [h - c for h, c in zip(hold, cum, strict=True)]
+    gap[0] = max(t0, hold[0])
+    cum_var = list(accumulate(var, initial=0.0))
+    arrival: list[float] = []
+    out_var: list[float] = []
+    run = gap[0]
+    last = 0  # the last stop whose hold binds, which resets the variance
+    for j, (c, g, cv) in enumerate(zip(cum, gap, cum_var, strict=True)):
+        run = _max(run, g)
+        if j and run <= g:
+            last = j
+        arrival.append(c + run)
+        out_var.append(cv - cum_var[last] + (var0 if last == 0 else var[last - 1]))
+    return arrival, out_var
 
 
 _new_prediction = record_maker(Prediction)
@@ -159,24 +188,21 @@ class Forecaster:
         tp = self._hold_points(plan, k0, wait_link)
         if tp is None:
             return _running_sum(t0, var0, mean, var, hold0)
-        link = np.zeros(m)
-        link_var = np.zeros(m)
-        link[1:] = mean
-        link_var[1:] = var
-        hold = np.full(m, -np.inf)
+        # plain floats from here, as in _held_chain (the same operations as the array form)
+        hold = [-math.inf] * m
         hold[0] = hold0
-        idx = np.flatnonzero(tp)
         dwell_l = self.segments.dwell_mean
-        dwell = np.array([dwell_l[plan.stops_l[k0 + i]] for i in idx.tolist()])
-        run = np.maximum(link[idx + 1] - dwell, 0.5 * link[idx + 1])
-        hold[idx + 1] = origin + plan.dep[k0 + idx] + run
+        stops_l, dep_l = plan.stops_l, plan.dep_l
+        for i in np.flatnonzero(tp).tolist():  # link i + 1 leaves stop k0 + i on schedule
+            x = mean[i]
+            run = _max(x - dwell_l[stops_l[k0 + i]], 0.5 * x)
+            hold[i + 1] = origin + dep_l[k0 + i] + run
         if wait_link is not None and k0 <= wait_link < n - 1:
             hold[wait_link - k0 + 1] += self._leave_late.get(plan.route_id, 0.0)
         wl = wait_link if wait_link is not None else 0
         if k0 <= wl < n - 1 and tp[wl - k0]:
             hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
-        arrival, a_var = chain(t0, var0, link, link_var, hold)
-        return arrival.tolist(), a_var.tolist()
+        return _held_chain(t0, var0, mean, var, hold)
 
     def _hold_points(
         self, plan: TripPlan, k0: int, wait_link: int | None

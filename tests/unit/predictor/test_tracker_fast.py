@@ -20,7 +20,7 @@ from predictor_line import FIRST_DEP, LINK_S, SPACING_M, stop_lonlat
 from predictor.arrivals import chain
 from predictor.calibration import EDGES, bucket_of, linear_quantiles
 from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
-from predictor.forecast import _EDGES, _running_sum, interp
+from predictor.forecast import _EDGES, _held_chain, _running_sum, interp
 from predictor.kalman import KalmanState, make_state, predict, process_noise, step, update
 from predictor.records import record_maker
 from predictor.tracker import Tracker
@@ -156,6 +156,24 @@ def test_running_sum_is_chain_without_holds() -> None:
             link_var = np.concatenate(([0.0], var))
             a, v = chain(t0, var0, link, link_var, None, hold0)
             got = _running_sum(t0, var0, mean.tolist(), var.tolist(), hold0)
+            assert got == (a.tolist(), v.tolist())
+
+
+def test_held_chain_is_chain_with_holds() -> None:
+    rng = np.random.default_rng(13)
+    for n in (1, 2, 3, 7, 40):
+        for _ in range(200):
+            mean = rng.uniform(5.0, 400.0, n - 1)
+            var = rng.uniform(25.0, 9e4, n - 1)
+            t0, var0 = rng.uniform(1.7e9, 1.8e9), rng.uniform(1.0, 500.0)
+            hold = np.full(n, -math.inf)
+            hold[0] = t0 + rng.uniform(-300.0, 300.0) if rng.random() < 0.5 else -math.inf
+            binding = rng.random(n) < 0.3  # timepoints, some binding and some not
+            hold[1:][binding[1:]] = t0 + rng.uniform(-100.0, 100.0 * n, n)[1:][binding[1:]]
+            link = np.concatenate(([0.0], mean))
+            link_var = np.concatenate(([0.0], var))
+            a, v = chain(t0, var0, link, link_var, hold.copy())
+            got = _held_chain(t0, var0, mean.tolist(), var.tolist(), hold.tolist())
             assert got == (a.tolist(), v.tolist())
 
 
