@@ -8,7 +8,6 @@ from bisect import bisect_right
 from itertools import accumulate
 
 import numpy as np
-from numpy.typing import NDArray
 
 from predictor.arrivals import DEPART_RADIUS_M, ref_stop
 from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
@@ -193,8 +192,10 @@ class Forecaster:
         hold[0] = hold0
         dwell_l = self.segments.dwell_mean
         stops_l, dep_l = plan.stops_l, plan.dep_l
-        for i in np.flatnonzero(tp).tolist():  # link i + 1 leaves stop k0 + i on schedule
-            x = mean[i]
+        for i, held in enumerate(tp):
+            if not held:
+                continue
+            x = mean[i]  # link i + 1 leaves stop k0 + i no earlier than scheduled
             run = _max(x - dwell_l[stops_l[k0 + i]], 0.5 * x)
             hold[i + 1] = origin + dep_l[k0 + i] + run
         if wait_link is not None and k0 <= wait_link < n - 1:
@@ -204,25 +205,25 @@ class Forecaster:
             hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
         return _held_chain(t0, var0, mean, var, hold)
 
-    def _hold_points(
-        self, plan: TripPlan, k0: int, wait_link: int | None
-    ) -> NDArray[np.bool_] | None:
+    def _hold_points(self, plan: TripPlan, k0: int, wait_link: int | None) -> list[bool] | None:
         """Per link ``k0..`` of ``plan``: whether the bus may not leave its first stop before
-        schedule (None when no stop after ``k0`` holds it: a plain running sum)."""
+        schedule (None when no stop after ``k0`` holds it: a plain running sum). A plain
+        list, as everything the forecast reads per ping: a numpy array costs more to build and
+        reduce than the few dozen flags."""
         n = len(plan.dist)
         m = n - k0
         if m > 1 and self.layovers.holds(plan.route_id):
-            tp = plan.timepoint[k0 : n - 1].copy()
+            tp = plan.timepoint_l[k0 : n - 1]  # (a slice is a copy)
         elif m > 1 and k0 == 0:
-            tp = np.zeros(m - 1, dtype=np.bool_)
+            tp = [False] * (m - 1)
             tp[0] = wait_link is None  # the first stop holds, unless buses wait further on
         elif m > 1 and wait_link is not None:
-            tp = np.zeros(m - 1, dtype=np.bool_)
+            tp = [False] * (m - 1)
         else:
             return None
         if wait_link is not None and k0 <= wait_link < n - 1:
             tp[wait_link - k0] = True  # the bus leaves its layover spot on schedule
-        return tp if tp.any() else None
+        return tp if any(tp) else None
 
     def _current_link(
         self, v: TrackedVehicle, plan: TripPlan, t: float, L: float, L_var: float
