@@ -99,7 +99,7 @@ def _held_chain(
     run = gap[0]
     last = 0  # the last stop whose hold binds, which resets the variance
     for j, (c, g, cv) in enumerate(zip(cum, gap, cum_var, strict=True)):
-        run = _max(run, g)
+        run = run if run >= g or run != run else g  # _max(run, g), inline: once per stop
         if j and run <= g:
             last = j
         arrival.append(c + run)
