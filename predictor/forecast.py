@@ -97,13 +97,14 @@ def _held_chain(
     arrival: list[float] = []
     out_var: list[float] = []
     run = gap[0]
-    last = 0  # the last stop whose hold binds, which resets the variance
+    # the last stop whose hold binds resets the variance: from there, its link's variance
+    last_cv, base = 0.0, var0
     for j, (c, g, cv) in enumerate(zip(cum, gap, cum_var, strict=True)):
         run = run if run >= g or run != run else g  # _max(run, g), inline: once per stop
         if j and run <= g:
-            last = j
+            last_cv, base = cv, var[j - 1]
         arrival.append(c + run)
-        out_var.append(cv - cum_var[last] + (var0 if last == 0 else var[last - 1]))
+        out_var.append(cv - last_cv + base)
     return arrival, out_var
 
 
