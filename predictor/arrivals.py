@@ -12,6 +12,9 @@ dwell included), unless the timetable holds the bus (a timepoint or terminal it 
 early), in which case it arrives no earlier than the scheduled departure there plus the run
 after it. The max-plus recurrence is solved in one pass of numpy's running maximum. Variances
 add along links; a binding hold resets the accumulated variance, since the bus waits it out.
+:func:`chain` is the model's reference form: the tracker runs plain-float twins of it
+(:mod:`predictor.forecast`; numpy's per-call overhead dominates a few dozen stops per ping),
+and the tests pin them to it, bit for bit.
 """
 
 from __future__ import annotations
