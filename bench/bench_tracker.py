@@ -64,7 +64,7 @@ import numpy as np
 
 from feeds import snapshot
 from feeds.gtfs import load_network
-from predictor.matching import TripPlan
+from predictor.plans import TripPlan
 from predictor.tracker import Tracker, TrackerConfig
 from transit.calendar import service_dates, trips_on
 from transit.network import Network

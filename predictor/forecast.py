@@ -14,7 +14,7 @@ from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import Flag, Prediction
 from predictor.layovers import LayoverModel
-from predictor.matching import TripPlan
+from predictor.plans import TripPlan
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
 from predictor.trips import TripAssigner

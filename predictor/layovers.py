@@ -8,7 +8,7 @@ import math
 
 from predictor.arrivals import shortest_layovers
 from predictor.config import TrackerConfig
-from predictor.matching import TripPlan
+from predictor.plans import TripPlan
 from transit.network import Network
 
 __all__ = ["LayoverModel"]

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from predictor.baselines import KalmanBlend
 from predictor.events import Prediction, StopVisit, VehicleState
-from predictor.matching import TripPlan
+from predictor.plans import TripPlan
 from predictor.scoring import Report, match_arrivals, score
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network

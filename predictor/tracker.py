@@ -96,11 +96,11 @@ from predictor.kalman import step as kalman_step
 from predictor.layovers import LayoverModel
 from predictor.matching import (
     SegmentStore,
-    TripPlan,
     locate,
     locate_anywhere,
     window,
 )
+from predictor.plans import TripPlan
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
 from predictor.trips import TripAssigner

@@ -14,7 +14,8 @@ from predictor.calibration import N_BUCKETS
 from predictor.config import TrackerConfig
 from predictor.events import Flag, RejectReason, TrackerOutput
 from predictor.layovers import LayoverModel
-from predictor.matching import Resolved, SegmentStore, TripPlan, TripResolver
+from predictor.matching import Resolved, SegmentStore, TripResolver
+from predictor.plans import TripPlan
 from predictor.segments import SegmentTable
 from predictor.vehicles import TrackedVehicle
 from transit.network import Network

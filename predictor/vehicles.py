@@ -6,7 +6,7 @@ import math
 
 from predictor.events import Flag, Prediction, VehicleState
 from predictor.kalman import KalmanState
-from predictor.matching import TripPlan
+from predictor.plans import TripPlan
 from transit.pings import Ping
 
 __all__ = ["TrackedVehicle"]

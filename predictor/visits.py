@@ -10,7 +10,7 @@ from predictor.calibration import N_BUCKETS, IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import SegmentTraversal, StopVisit
 from predictor.layovers import LayoverModel
-from predictor.matching import TripPlan
+from predictor.plans import TripPlan
 from predictor.segments import SegmentTable
 from predictor.vehicles import TrackedVehicle
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import numpy as np
 
-from predictor.matching import TripPlan
+from predictor.plans import TripPlan
 from predictor.tracker import Tracker, TrackerConfig
 from transit.calendar import service_dates, trips_on
 from transit.network import Network

@@ -13,7 +13,8 @@ from predictor_line import FIRST_DEP, SPACING_M, stop_lonlat
 
 from predictor import forecast
 from predictor.events import TrackerOutput
-from predictor.matching import SegmentStore, TripPlan, _toy_plan, locate
+from predictor.matching import SegmentStore, _toy_plan, locate
+from predictor.plans import TripPlan
 from predictor.segments import SegmentTable
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
