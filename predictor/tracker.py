@@ -12,7 +12,7 @@ Its thresholds are a :class:`~predictor.config.TrackerConfig`. For each ping, in
    ``BAD_COORDINATE``; a timestamp more than ``future_tolerance_s`` after ``now`` is ``FUTURE``;
    the same timestamp as the vehicle's last is ``DUPLICATE``, an earlier one ``OUT_OF_ORDER``.
 2. **Trip** (:mod:`predictor.trips`). The ping's trip is resolved
-   (:class:`~predictor.matching.TripResolver`): by id, else inferred from route, direction,
+   (:class:`~predictor.descriptors.TripResolver`): by id, else inferred from route, direction,
    start time and position. A trip change ends the old trip (its predictions are withdrawn). An
    unknown ``trip_id`` that cannot be inferred is ``UNKNOWN_TRIP``; a ping with no trip
    information that matches nothing leaves the vehicle ``UNASSIGNED`` (it is still shown,

@@ -12,9 +12,10 @@ import numpy as np
 from predictor.arrivals import ref_stop
 from predictor.calibration import N_BUCKETS
 from predictor.config import TrackerConfig
+from predictor.descriptors import Resolved, TripResolver
 from predictor.events import Flag, RejectReason, TrackerOutput
 from predictor.layovers import LayoverModel
-from predictor.matching import Resolved, SegmentStore, TripResolver
+from predictor.matching import SegmentStore
 from predictor.plans import TripPlan
 from predictor.segments import SegmentTable
 from predictor.vehicles import TrackedVehicle

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from predictor_line import DAY, line_network
 
-from predictor.matching import TripResolver, _toy_plan, locate, locate_anywhere
+from predictor.descriptors import TripResolver
+from predictor.matching import _toy_plan, locate, locate_anywhere
 from predictor.plans import TripPlan
 
 
