@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from predictor_line import DAY, line_network
 
-from predictor.descriptors import TripResolver
 from predictor.matching import _toy_plan, locate, locate_anywhere
 from predictor.plans import TripPlan
 
@@ -49,32 +47,3 @@ def test_first_fix_prefers_the_pass_the_timetable_expects() -> None:
     assert late.dist == pytest.approx(1500.0, abs=3.0)
     far = locate_anywhere(plan, 5000.0, 5000.0, 0.0, 50.0)
     assert far.offset > 50.0
-
-
-def test_plan_of_a_real_trip(cairns) -> None:  # type: ignore[no-untyped-def]
-    trip = int(np.flatnonzero(np.diff(cairns.trip_st_start) > 1)[0])
-    plan = TripPlan.build(cairns, trip)
-    assert len(plan.dist) == len(plan.stop_ids) == len(plan.seq)
-    assert np.all(np.diff(plan.dist) >= 0)
-    assert plan.timepoint[0]
-    assert 0 < plan.zone_end < len(plan.dist)
-    # every stop lies near the shape at its distance
-    for k in range(len(plan.dist)):
-        lat, lon = plan.to_latlon(float(plan.dist[k]))
-        x, y = plan.to_xy(
-            float(cairns.stop_lat[plan.stops[k]]), float(cairns.stop_lon[plan.stops[k]])
-        )
-        sx, sy = plan.to_xy(lat, lon)
-        assert np.hypot(x - sx, y - sy) < 150.0
-
-
-def test_next_trip_of_a_block_is_the_first_that_runs_after_it_ends() -> None:
-    net = line_network(n_trips=4)
-    res = TripResolver(net, lambda t: TripPlan.build(net, t))
-    t = [net.trip_index(f"t{i}") for i in range(4)]
-    assert res.next_in_block(t[0], DAY) == t[1]
-    assert res.next_in_block(t[2], DAY) == t[3]
-    assert res.next_in_block(t[3], DAY) is None  # the end of the block
-    assert res.next_in_block(t[0], "20250101") is None  # a day the service does not run
-    lone = line_network(n_trips=2, block=False)
-    assert TripResolver(lone, lambda i: TripPlan.build(lone, i)).next_in_block(0, DAY) is None
