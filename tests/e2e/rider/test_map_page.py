@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from urllib.request import urlopen
 
 import pytest
@@ -84,12 +85,29 @@ async def test_map_shows_moving_buses_and_a_stops_arrivals(
             await page.wait_for_function(
                 "[...window.smartbus.buses.values()].some(b => b.moves > 0)", timeout=20_000
             )
-            # search the stop by name, open it, see its arrivals with times
+            # search the stop by name, open it, see its arrivals with times. Other stops can
+            # share its name or contain it ("... - Hail and Ride Location"): click the result
+            # the search API puts at this stop's place in the list, not the first that matches
             await page.fill("#search", stop["name"])
-            item = page.locator("#search-results li", has_text=stop["name"]).first
-            await item.wait_for(timeout=5_000)
+            found = await asyncio.to_thread(
+                _get, f"{base}/api/v1/stops?q={quote(stop['name'])}&limit=10"
+            )
+            at = [s["stop_id"] for s in found["stops"]].index(stop["stop_id"])
+            await page.locator("#search-results li b").nth(at).wait_for(timeout=5_000)
+            item = page.locator("#search-results li").nth(at)
             await item.click()
-            await page.wait_for_selector("#arrivals li.arrival", timeout=10_000)
+            shown = found["stops"][at]
+            assert (
+                await page.inner_text("#stop-meta")
+                == f"stop {shown.get('code') or shown['stop_id']}"
+            )
+            try:
+                await page.wait_for_selector("#arrivals li.arrival", timeout=10_000)
+            except Exception as exc:  # say what the panel showed instead
+                raise AssertionError(
+                    f"no arrivals listed at {stop['stop_id']}: "
+                    f"{await page.inner_text('#arrivals')!r}"
+                ) from exc
             rows = page.locator("#arrivals li.arrival")
             assert await rows.count() >= 1
             first = await rows.first.inner_text()
