@@ -170,7 +170,6 @@ class Tracker:
             self.config, self.segments, self.calibrator, lm, trips, self._stop_vehicles
         )
         self.visits = VisitObserver(self.config, self.segments, self.calibrator, lm)
-        c = self.config
         self._R = c.gps_sigma_m**2
 
     def plan(self, trip: int) -> TripPlan:
