@@ -218,16 +218,21 @@ class SegmentStore:
             lo, hi = window(plan.cum_l, lo_d, hi_d)
             starts.append(self.offset(plan) + lo)
             lens.append(hi - lo)
-        along, off = self.nearest(starts, lens, xs, ys)
-        dist = [min(max(a, lo_d), hi_d) for a, lo_d, hi_d in zip(along, lo_ds, hi_ds, strict=True)]
-        return dist, off
+        return self.nearest(starts, lens, xs, ys, lo_ds, hi_ds)
 
     def nearest(
-        self, starts: list[int], lens: list[int], xs: list[float], ys: list[float]
+        self,
+        starts: list[int],
+        lens: list[int],
+        xs: list[float],
+        ys: list[float],
+        lo_ds: list[float],
+        hi_ds: list[float],
     ) -> tuple[list[float], list[float]]:
         """For each point ``(xs[i], ys[i])``, the nearest of the store's segments ``starts[i]``
         to ``starts[i] + lens[i] - 1`` (the first on ties, as ``argmin``): the distance along
-        its shape (not yet kept inside the window) and the point's offset from it.
+        its shape, kept inside ``lo_ds[i]..hi_ds[i]`` as :func:`locate` keeps it, and the
+        point's offset from it.
 
         The arithmetic of ``_nearest``, element by element, on every window laid end to end.
 
@@ -236,8 +241,8 @@ class SegmentStore:
         ValueError
             When the lists differ in length or a window is empty.
         """
-        if not (len(starts) == len(lens) == len(xs) == len(ys)):
-            raise ValueError("nearest needs one start, length, x and y per point")
+        if not (len(starts) == len(lens) == len(xs) == len(ys) == len(lo_ds) == len(hi_ds)):
+            raise ValueError("nearest needs one start, length, x, y and window per point")
         if not starts:
             return [], []
         if min(lens) < 1:
@@ -266,7 +271,13 @@ class SegmentStore:
             hits = np.flatnonzero(off == np.repeat(low, n_of))
             g = hits[np.searchsorted(hits, first)]  # the first minimum of each window
         j = idx[g]
-        return (cum_all[j] + t[g] * dc_all[j]).tolist(), off[g].tolist()
+        along = (cum_all[j] + t[g] * dc_all[j]).tolist()
+        # min(max(a, lo_d), hi_d), as locate, written out: this runs once per ping
+        dist = [
+            h if h < (lo if lo > a else a) else (lo if lo > a else a)
+            for a, lo, h in zip(along, lo_ds, hi_ds, strict=True)
+        ]
+        return dist, off[g].tolist()
 
 
 def locate_anywhere(plan: TripPlan, x: float, y: float, near_d: float, max_off: float) -> Match:

@@ -329,12 +329,7 @@ class Tracker:
             his.append(hi_d)
             starts.append(v.store_at + lo)
             lens.append(hi - lo)
-        along, off = self._store.nearest(starts, lens, xs, ys)
-        # as locate keeps the match inside the window: min(max(a, lo_d), hi_d)
-        dist = [
-            h if h < (lo if lo > a else a) else (lo if lo > a else a)
-            for a, lo, h in zip(along, los, his, strict=True)
-        ]
+        dist, off = self._store.nearest(starts, lens, xs, ys, los, his)
         return at, plans, xs, ys, los, his, dist, off
 
     def _process(self, ping: Ping, now: float, pre: _Prematch | None) -> TrackerOutput:

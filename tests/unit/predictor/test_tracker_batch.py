@@ -62,7 +62,7 @@ def test_locate_many_is_locate_to_the_bit() -> None:
     want = [locate(p, float("nan"), 0.0, 0.0, 1e4), locate(p, 1.0, 1.0, 0.0, 1e4)]
     assert repr(list(zip(dist, off, strict=True))) == repr([(m.dist, m.offset) for m in want])
     with pytest.raises(ValueError, match="at least one segment"):
-        store.nearest([0], [0], [0.0], [0.0])
+        store.nearest([0], [0], [0.0], [0.0], [0.0], [1.0])
     with pytest.raises(ValueError, match="one x, y"):
         store.locate_many(plans[:2], [0.0], [0.0], [0.0], [0.0])
     dot = _toy_plan(np.array([5.0]), np.array([5.0]))
