@@ -483,7 +483,7 @@ class Tracker:
                 (v.k_arr >= n_stops or d1 < plan.arrive_l[v.k_arr])
                 and (v.k_dep >= n_stops or d1 < plan.depart_l[v.k_dep])
             )
-        ):  # no stop passed since the last fix (the usual case; _observe's own early exit)
+        ):  # no stop passed since the last fix: the usual case, which needs no observing
             visits: tuple[StopVisit, ...] = ()
             traversals: tuple[SegmentTraversal, ...] = ()
         else:

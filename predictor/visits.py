@@ -72,10 +72,6 @@ class VisitObserver:
         if d1 <= d0 or t1 <= t0:
             return visits, traversals
         n = len(plan.dist)
-        if (v.k_arr >= n or d1 < plan.arrive_l[v.k_arr]) and (
-            v.k_dep >= n or d1 < plan.depart_l[v.k_dep]
-        ):
-            return visits, traversals  # no stop passed since the last fix (the usual case)
         k1, times = crossed(plan.arrive_l, d0, t0, d1, t1)
         for k, ta in enumerate(times, k1):
             if k < v.k_arr:
