@@ -42,7 +42,17 @@ from predictor.events import (
 )
 from transit.pings import Occupancy, Ping
 
-__all__ = ["LiveState", "arrivals_event", "dumps", "from_json", "to_json", "vehicle_event"]
+__all__ = [
+    "ARRIVALS_EVENT_HEAD",
+    "PREDICTIONS_MEMBER",
+    "VEHICLE_EVENT_HEAD",
+    "LiveState",
+    "arrivals_event",
+    "dumps",
+    "from_json",
+    "to_json",
+    "vehicle_event",
+]
 
 T = TypeVar("T")
 _FIELDS: dict[type, tuple[str, ...]] = {
@@ -129,6 +139,13 @@ def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
 dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
+#: How the events below begin, and where an ``arrivals`` event's predictions (its last member)
+#: start: readers that cut the published texts out of an event (``web.arrivals``) match these.
+ARRIVALS_EVENT_HEAD = '{"type":"arrivals",'
+PREDICTIONS_MEMBER = ',"predictions":['
+VEHICLE_EVENT_HEAD = '{"type":"vehicle","vehicle":'
+
+
 def arrivals_event(vehicle_id: str, trip_id: str, bodies: list[str]) -> str:
     """The ``arrivals`` event of a trip's predictions, whose stored JSON texts are ``bodies``
     (embedded as they are, so readers can cut each record's text out of the event).
@@ -139,11 +156,12 @@ def arrivals_event(vehicle_id: str, trip_id: str, bodies: list[str]) -> str:
     '{"type":"arrivals","vehicle_id":"v1","trip_id":"t1","predictions":[{"stop_sequence":2}]}'
     """
     return (
-        '{"type":"arrivals","vehicle_id":'
+        ARRIVALS_EVENT_HEAD
+        + '"vehicle_id":'
         + dumps(vehicle_id)
         + ',"trip_id":'
         + dumps(trip_id)
-        + ',"predictions":['
+        + PREDICTIONS_MEMBER
         + ",".join(bodies)
         + "]}"
     )
@@ -151,7 +169,7 @@ def arrivals_event(vehicle_id: str, trip_id: str, bodies: list[str]) -> str:
 
 def vehicle_event(body: str) -> str:
     """The ``vehicle`` event of a vehicle state whose stored JSON text is ``body``."""
-    return '{"type":"vehicle","vehicle":' + body + "}"
+    return VEHICLE_EVENT_HEAD + body + "}"
 
 
 class LiveState:

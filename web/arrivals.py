@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from feeds.live_state import LiveState, dumps
+from feeds.live_state import VEHICLE_EVENT_HEAD, LiveState, dumps
 
 from .arrival_rows import KEY, Row, live_row, memo_put
 from .arrival_texts import (
@@ -91,7 +91,7 @@ FLEET_MAX_AGE_S = 30.0
 #: hash) and a lost subscription drops them all; at 5 s the re-reads of ~1,800 Manhattan boards
 #: cost ~8% of a nearby request's CPU under updates.
 LIVE_MAX_AGE_S = 30.0
-_VEHICLE_EVENT = b'{"type":"vehicle","vehicle":'
+_VEHICLE_EVENT = VEHICLE_EVENT_HEAD.encode()
 
 
 class Arrivals:

@@ -19,6 +19,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from feeds.live_state import ARRIVALS_EVENT_HEAD, PREDICTIONS_MEMBER
+
 from .arrival_rows import BODY, KEY, VEHICLE, Row, live_row, memo_put
 from .rider_index import RiderIndex
 
@@ -145,8 +147,6 @@ def replace_one(board: LiveBoard, row: Row) -> LiveBoard | None:
     return LiveBoard(tuple(new), tuple(whens), board.trips, board.vehicles, raw)
 
 
-_ARRIVALS_HEAD = '{"type":"arrivals",'
-_PREDICTIONS = ',"predictions":['
 _scan = json.JSONDecoder().raw_decode
 
 
@@ -158,7 +158,7 @@ def split_predictions(raw: bytes) -> tuple[dict[str, Any], list[str] | None]:
     Raises ValueError for text that is not a JSON object.
     """
     text = raw.decode()
-    if text.startswith(_ARRIVALS_HEAD) and text.endswith("]}"):
+    if text.startswith(ARRIVALS_EVENT_HEAD) and text.endswith("]}"):
         with contextlib.suppress(ValueError):
             got = _split_arrivals(text)
             if got is not None:
@@ -170,14 +170,14 @@ def split_predictions(raw: bytes) -> tuple[dict[str, Any], list[str] | None]:
 
 
 def _split_arrivals(text: str) -> tuple[dict[str, Any], list[str]] | None:
-    # the predictions member comes last (feeds.live_state.put_many); a JSON string cannot hold
+    # the predictions member comes last (feeds.live_state.arrivals_event); a JSON string cannot hold
     # an unescaped quote, so the first match is the member itself
-    at = text.find(_PREDICTIONS)
+    at = text.find(PREDICTIONS_MEMBER)
     if at < 0:
         return None
     event: dict[str, Any] = json.loads(text[:at] + "}")
     preds, texts = [], []
-    k, end = at + len(_PREDICTIONS), len(text) - 2
+    k, end = at + len(PREDICTIONS_MEMBER), len(text) - 2
     while k < end:
         p, stop = _scan(text, k)
         preds.append(p)
