@@ -30,7 +30,6 @@ __all__ = [
     "LiveBoard",
     "hash_board",
     "make_board",
-    "reindex",
     "replace_one",
     "split_predictions",
 ]
@@ -193,7 +192,7 @@ def _split_arrivals(text: str) -> tuple[dict[str, Any], list[str]] | None:
     return event, texts
 
 
-def reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: frozenset[str]) -> None:
+def _reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: frozenset[str]) -> None:
     """Move stop ``s`` in ``table`` (id -> stops) from the ids ``old`` to the ids ``new``."""
     if old is new:
         return
@@ -268,17 +267,17 @@ class KeptBoards:
         """Make ``board`` stop ``s``'s live board, indexed by its trips and vehicles."""
         entry = self._boards.get(s)
         self._boards[s] = (board, read_at)
-        # an edit that moves one call shares the sets: reindex returns at once
+        # an edit that moves one call shares the sets: _reindex returns at once
         old = entry[0] if entry is not None else _NO_BOARD
-        reindex(self._by_trip, s, old.trips, board.trips)
-        reindex(self._by_vehicle, s, old.vehicles, board.vehicles)
+        _reindex(self._by_trip, s, old.trips, board.trips)
+        _reindex(self._by_vehicle, s, old.vehicles, board.vehicles)
 
     def drop(self, s: int) -> None:
         """Keep stop ``s``'s board no more."""
         entry = self._boards.pop(s, None)
         if entry is not None:
-            reindex(self._by_trip, s, entry[0].trips, frozenset())
-            reindex(self._by_vehicle, s, entry[0].vehicles, frozenset())
+            _reindex(self._by_trip, s, entry[0].trips, frozenset())
+            _reindex(self._by_vehicle, s, entry[0].vehicles, frozenset())
 
     def drop_trip(self, trip: str) -> None:
         """Keep no board that holds ``trip``."""
