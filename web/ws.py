@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from feeds.live_state import dumps
+
 from . import keys
 from .problems import ServiceUnavailable
 from .updates import Consumer
@@ -149,7 +151,7 @@ class Hub:
         for c in whole:
             self._offer(c, raw)
         for c, preds in partial.items():
-            self._offer(c, json.dumps({**event, "predictions": preds}, separators=(",", ":")))
+            self._offer(c, dumps({**event, "predictions": preds}))
         return len(whole) + len(partial)
 
     def _offer(self, client: Client, text: str) -> None:
