@@ -7,9 +7,12 @@
 3. *TransitClock's Kalman blend*: per link (arrival at one stop to arrival at the next), gain
    ``g = (P + s2) / (P + 2 s2)``, link time ``(1 - g) * last_vehicle + g * mean_of_last_days``,
    error ``P' = s2 * g``, where ``s2`` is the variance of the last days' times of the link.
-   With a replay of a single day there are no "last days": the earlier traversals of the same
-   link that day (before the last vehicle's, at most ``history`` of them) stand in for them.
-   A seeded history (:meth:`KalmanBlend.seed`) replaces them when available. Like TransitClock,
+   The "last days" are the link's travel times on earlier days at about the same time of day
+   (TransitClock's same trip on each of the last days): one per day, the closest to the time
+   the link is predicted for within ``window_s``, the ``history`` most recent days
+   (:meth:`KalmanBlend.seed_day`, from the history a replay or the live service was given).
+   Without earlier days, the earlier traversals of the same link that day (before the last
+   vehicle's, at most ``history`` of them) stand in for them. Like TransitClock,
    a bus waiting at its first stop, or laying over early in its terminal zone, does not leave
    before its scheduled departure, and link times spent laying over are not learned (the same
    rules as ours, so that the comparison is about the estimates).
@@ -46,13 +49,21 @@ def deviation(scheduled: F64, delay: float) -> F64:
     return np.asarray(scheduled, dtype=np.float64) + delay
 
 
+#: How far from the predicted time of day an earlier day's traversal may be, seconds.
+HISTORY_WINDOW_S = 1800.0
+_NO_DAY = 1 << 40  # a day after every real one: every stamped traversal is "earlier"
+Link = tuple[str, str]
+
+
 class KalmanBlend:
     """Baseline 3, TransitClock's per-link Kalman blend of the last bus and the last days.
 
     Parameters
     ----------
     history : int
-        How many earlier traversals stand in for "the last days".
+        How many earlier days (or, without them, earlier traversals) are "the last days".
+    window_s : float
+        How far from the time of day of the prediction an earlier day's traversal may be.
 
     Examples
     --------
@@ -63,48 +74,101 @@ class KalmanBlend:
     107.8
     """
 
-    def __init__(self, history: int = 5) -> None:
+    def __init__(self, history: int = 5, window_s: float = HISTORY_WINDOW_S) -> None:
         self.history = history
-        self._times: dict[tuple[str, str], list[float]] = {}
-        self._seeded: dict[tuple[str, str], list[float]] = {}
-        self._P: dict[tuple[str, str], float] = {}
-        #: the blended time of each driven link, until a vehicle drives it again
-        self._blended: dict[tuple[str, str], float] = {}
+        self.window_s = window_s
+        self._times: dict[Link, list[float]] = {}
+        #: per link, (day number, seconds after the day's origin, day type, travel time) of
+        #: every traversal stamped with its day
+        self._earlier: dict[Link, list[tuple[int, float, int, float]]] = {}
+        self._P: dict[Link, float] = {}
+        #: per link, its blended time per (5-minute step of the day, day, day type), until a
+        #: vehicle drives it again; and the last days' times per the same key (which only a
+        #: new earlier day changes)
+        self._blended: dict[Link, dict[tuple[int, int, int], float]] = {}
+        self._days_cache: dict[tuple[Link, int, int, int], list[float]] = {}
 
-    def seed(self, link: tuple[str, str], seconds: list[float]) -> None:
-        """Travel times of a link from earlier days (replaces today's stand-ins)."""
-        self._seeded[link] = [float(s) for s in seconds if s > 0 and math.isfinite(s)]
+    def seed(self, link: Link, seconds: list[float]) -> None:
+        """Travel times of a link on earlier days, time of day unknown (each its own day)."""
+        for i, s in enumerate(seconds):
+            self.seed_day(link, -len(seconds) + i, math.nan, s)
+
+    def seed_day(self, link: Link, day: int, tod: float, seconds: float, day_type: int = 0) -> None:
+        """One traversal of a link on an earlier day (``day`` numbers days in order; ``tod``
+        is seconds after that day's origin, NaN when unknown)."""
+        if not (seconds > 0.0 and math.isfinite(seconds)):
+            return
+        self._earlier.setdefault(link, []).append((day, tod, day_type, float(seconds)))
         self._blended.pop(link, None)
+        self._days_cache = {k: v for k, v in self._days_cache.items() if k[0] != link}
 
-    def observe(self, link: tuple[str, str], seconds: float) -> None:
-        """A vehicle drove the link in ``seconds`` (arrival to arrival)."""
+    def observe(
+        self,
+        link: Link,
+        seconds: float,
+        tod: float = math.nan,
+        day: int | None = None,
+        day_type: int = 0,
+    ) -> None:
+        """A vehicle drove the link in ``seconds`` (arrival to arrival), ``tod`` seconds after
+        the origin of its service day number ``day`` (kept for the days after it)."""
         if not (seconds > 0.0 and math.isfinite(seconds)):
             return
         times = self._times.setdefault(link, [])
         times.append(seconds)
         self._blended.pop(link, None)
-        days = self._days(link)
+        if day is not None:
+            self._earlier.setdefault(link, []).append((day, tod, day_type, float(seconds)))
+        days = self._days(link, tod, day, day_type)
         if len(days) >= 2:
             s2 = _var(days)
             P = self._P.get(link, s2)
             g = (P + s2) / (P + 2.0 * s2) if P + 2.0 * s2 > 0 else 0.5
             self._P[link] = s2 * g
 
-    def _days(self, link: tuple[str, str]) -> list[float]:
-        seeded = self._seeded.get(link)
-        if seeded:
-            return seeded
+    def _days(self, link: Link, tod: float, day: int | None, day_type: int) -> list[float]:
+        """The last days' times of a link: one per earlier day of the same type (the closest
+        to ``tod`` within the window), else today's earlier traversals."""
+        earlier = self._earlier.get(link)
+        if earlier:
+            step = int(tod // 300.0) if tod == tod else -1
+            key = (link, step, day if day is not None else _NO_DAY, day_type)
+            got = self._days_cache.get(key)
+            if got is None:
+                best: dict[int, tuple[float, float]] = {}
+                for d, when, dt, secs in earlier:
+                    if dt != day_type or (day is not None and d >= day):
+                        continue
+                    gap = abs(when - tod) if when == when and tod == tod else 0.0
+                    if gap <= self.window_s and (d not in best or gap < best[d][0]):
+                        best[d] = (gap, secs)
+                got = [best[d][1] for d in sorted(best)[-self.history :]]
+                self._days_cache[key] = got
+            if got:
+                return got
         times = self._times.get(link, [])
         return times[-1 - self.history : -1]
 
-    def link(self, link: tuple[str, str], scheduled: float) -> float:
-        """The blended time of a link; the last vehicle's alone without history, the
-        timetable's when nobody drove it yet."""
-        got = self._blended.get(link)
+    def link(
+        self,
+        link: Link,
+        scheduled: float,
+        tod: float = math.nan,
+        day: int | None = None,
+        day_type: int = 0,
+    ) -> float:
+        """The blended time of a link driven ``tod`` seconds after the origin of service day
+        number ``day``; the last vehicle's alone without history, the timetable's when nobody
+        drove it yet."""
+        cache = self._blended.get(link)
+        if cache is None:
+            cache = self._blended[link] = {}
+        key = (int(tod // 300.0) if tod == tod else -1, _NO_DAY if day is None else day, day_type)
+        got = cache.get(key)
         if got is not None:
             return got
         times = self._times.get(link)
-        days = self._days(link)
+        days = self._days(link, tod, day, day_type)
         if not times:
             return sum(days) / len(days) if days else scheduled
         last = times[-1]
@@ -115,7 +179,7 @@ class KalmanBlend:
             P = self._P.get(link, s2)
             g = (P + s2) / (P + 2.0 * s2) if P + 2.0 * s2 > 0 else 0.5
             got = (1.0 - g) * last + g * (sum(days) / len(days))
-        self._blended[link] = got
+        cache[key] = got
         return got
 
     def predict(
@@ -128,6 +192,9 @@ class KalmanBlend:
         d: float,
         k_next: int,
         resume_at: float = -math.inf,
+        origin: float = math.nan,
+        day: int | None = None,
+        day_type: int = 0,
     ) -> F64:
         """Arrivals at stops ``k_next..`` of a trip for a vehicle ``d`` metres along it.
 
@@ -142,6 +209,11 @@ class KalmanBlend:
         resume_at : float
             For a bus laying over (early in its terminal zone), when the timetable has it
             leave from where it is: it drives on no earlier (TransitClock's layover rule).
+        origin : float
+            The service day's origin (POSIX): each link is looked up in the earlier days at
+            its scheduled time of day. NaN: time of day unknown.
+        day, day_type : int
+            The service day's number (days before it are "the last days") and type.
 
         Returns
         -------
@@ -153,7 +225,13 @@ class KalmanBlend:
             return np.zeros(0)
         links = np.array(
             [
-                self.link((stop_ids[k - 1], stop_ids[k]), float(sched_arr[k] - sched_arr[k - 1]))
+                self.link(
+                    (stop_ids[k - 1], stop_ids[k]),
+                    float(sched_arr[k] - sched_arr[k - 1]),
+                    float(sched_arr[k - 1]) - origin,
+                    day,
+                    day_type,
+                )
                 for k in range(max(k_next, 1), n)
             ]
         )

@@ -19,12 +19,13 @@ from numpy.typing import NDArray
 from predictor.baselines import KalmanBlend
 from predictor.events import Prediction, StopVisit, VehicleState
 from predictor.plans import TripPlan
+from predictor.profiles import Profiles, build_profiles, day_type, ordinal_of
 from predictor.scoring import Report, match_arrivals, score
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
 
-__all__ = ["ReplayResult", "replay", "score_replay"]
+__all__ = ["ReplayResult", "learn_history", "replay", "score_replay"]
 
 F64 = NDArray[np.float64]
 Progress = Callable[[int], None]
@@ -55,6 +56,19 @@ class _Baselines:
         self.tracker = tracker
         self.blend = blend
         self._last: dict[tuple[str, str], tuple[int, float]] = {}
+        self._days: dict[str, tuple[int, int]] = {}  # service date -> (ordinal, day type)
+
+    def day(self, service_date: str) -> tuple[int, int]:
+        got = self._days.get(service_date)
+        if got is None:
+            got = self._days[service_date] = (ordinal_of(service_date), day_type(service_date))
+        return got
+
+    def seed(self, profiles: Profiles) -> None:
+        """Earlier days for the blend: each link's daily means per hour of the profile."""
+        for (a, b, dtype, hour), lp in profiles.links.items():
+            for day, mean in lp.days:
+                self.blend.seed_day((a, b), day, hour * 3600.0 + 1800.0, mean, dtype)
 
     def visit(self, v: StopVisit) -> None:
         row = self.tracker.network.trip_index(v.trip_id)
@@ -69,7 +83,14 @@ class _Baselines:
             origin = self.tracker.resolver.origin(v.service_date)
             early = origin + float(plan.dep[k - 1]) - self.tracker.config.layover_early_s
             if not (k - 1 < plan.zone_end and prev[1] < early):  # not a layover
-                self.blend.observe((plan.stop_ids[k - 1], plan.stop_ids[k]), t - prev[1])
+                day, dtype = self.day(v.service_date)
+                self.blend.observe(
+                    (plan.stop_ids[k - 1], plan.stop_ids[k]),
+                    t - prev[1],
+                    prev[1] - origin,
+                    day,
+                    dtype,
+                )
         self._last[key] = (k, t)
 
     def rows(self, state: VehicleState, preds: tuple[Prediction, ...], res: ReplayResult) -> None:
@@ -77,6 +98,7 @@ class _Baselines:
         if state.trip_id is None or state.service_date is None or state.dist_along is None:
             return
         origin = tr.resolver.origin(state.service_date)
+        day, dtype = self.day(state.service_date)
         delay = state.delay or 0.0
         by_trip: dict[str, list[Prediction]] = {}
         for p in preds:
@@ -98,12 +120,14 @@ class _Baselines:
                     here = origin + float(np.interp(state.dist_along, plan.dist, plan.dep))
                     if state.timestamp < here - tr.config.layover_early_s:
                         resume = here
-                bl = self._blend(plan, origin, state.timestamp, state.dist_along, k0, resume)
+                bl = self._blend(
+                    plan, origin, state.timestamp, state.dist_along, k0, day, dtype, resume
+                )
                 end_t = float(bl[-1]) if len(bl) else state.timestamp
             else:
                 k0 = 0
                 start = end_t if end_t is not None else state.timestamp
-                bl = self._blend(plan, origin, start, 0.0, 0)
+                bl = self._blend(plan, origin, start, 0.0, 0, day, dtype)
             for p in by_trip.get(trip_id, []):
                 k = plan.seq.index(p.stop_sequence)
                 sched = p.scheduled if p.scheduled is not None else math.nan
@@ -126,6 +150,8 @@ class _Baselines:
         now: float,
         d: float,
         k0: int,
+        day: int,
+        dtype: int,
         resume: float = -math.inf,
     ) -> F64:
         return self.blend.predict(
@@ -137,6 +163,9 @@ class _Baselines:
             d,
             k0,
             resume,
+            origin,
+            day,
+            dtype,
         )
 
 
@@ -147,6 +176,7 @@ def replay(
     config: TrackerConfig | None = None,
     blend: KalmanBlend | None = None,
     progress: Progress | None = None,
+    profiles: Profiles | None = None,
 ) -> ReplayResult:
     """Run the tracker over pings sorted by time; collect predictions, baselines and visits.
 
@@ -163,9 +193,14 @@ def replay(
         TransitClock baseline, possibly seeded with earlier days.
     progress : callable, optional
         Called with the number of pings done, every 1,000 pings.
+    profiles : Profiles, optional
+        What earlier days taught (:func:`learn_history`): the TransitClock baseline's "last
+        days" come from them.
     """
     tracker = Tracker(network, config or TrackerConfig(emit_change_s=0.0))
     base = _Baselines(tracker, blend or KalmanBlend())
+    if profiles is not None:
+        base.seed(profiles)
     res = ReplayResult()
     # each ping at its own timestamp, exactly as tracker.process(ping, ping.timestamp)
     for i, out in enumerate(tracker.process_many(pings)):
@@ -180,6 +215,24 @@ def replay(
         if progress is not None and (i + 1) % 1000 == 0:
             progress(i + 1)
     return res
+
+
+def learn_history(
+    network: Network,
+    pings: Iterable[Ping],
+    *,
+    config: TrackerConfig | None = None,
+    progress: Progress | None = None,
+) -> Profiles:
+    """What earlier days teach: their pings (sorted by time) run through a tracker, and the
+    stop visits it observes turned into :class:`~predictor.profiles.Profiles`."""
+    tracker = Tracker(network, config or TrackerConfig())
+    visits: list[StopVisit] = []
+    for i, out in enumerate(tracker.process_many(pings)):
+        visits.extend(out.visits)
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress(i + 1)
+    return build_profiles(network, visits)
 
 
 def score_replay(res: ReplayResult) -> Report:

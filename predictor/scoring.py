@@ -76,6 +76,9 @@ class Report:
     methods: dict[str, MethodScore]
     ratio_to_best: dict[str, float] = field(default_factory=dict)
     best_baseline: dict[str, str] = field(default_factory=dict)
+    #: the same figures on the rows of each trip phase (running, layover, next_trip), when the
+    #: rows' phases were given
+    by_phase: dict[str, Report] = field(default_factory=dict)
 
 
 def match_arrivals(
@@ -149,6 +152,7 @@ def score(
     ours: str = "smartbus",
     p10: F64 | None = None,
     p90: F64 | None = None,
+    phase: NDArray[np.str_] | None = None,
 ) -> Report:
     """Score methods' predictions on the same rows.
 
@@ -166,6 +170,9 @@ def score(
         The name of our method (the ratio's numerator; the others are baselines).
     p10, p90 : NDArray[np.float64], optional
         Our interval, for the coverage.
+    phase : NDArray[np.str_], optional
+        The trip phase of each row (``running``, ``layover``, ``next_trip``): the report then
+        also holds the same figures per phase (:attr:`Report.by_phase`).
 
     Returns
     -------
@@ -177,6 +184,30 @@ def score(
         When arrays differ in length or ``ours`` is missing.
     """
     n = len(issued)
+    if phase is not None:
+        if len(phase) != n:
+            raise ValueError("every array must have one value per prediction row")
+        whole = score(issued, actual, methods, ours=ours, p10=p10, p90=p90)
+        parts: dict[str, Report] = {}
+        for name in sorted(set(phase.tolist())):
+            m = phase == name
+            parts[str(name)] = score(
+                issued[m],
+                actual[m],
+                {k: v[m] for k, v in methods.items()},
+                ours=ours,
+                p10=None if p10 is None else p10[m],
+                p90=None if p90 is None else p90[m],
+            )
+        return Report(
+            whole.predictions,
+            whole.scored,
+            whole.no_arrival,
+            whole.methods,
+            whole.ratio_to_best,
+            whole.best_baseline,
+            parts,
+        )
     if ours not in methods:
         raise ValueError(f"methods must include {ours!r}")
     if len(actual) != n or any(len(v) != n for v in methods.values()):

@@ -1,9 +1,12 @@
 """``smartbus replay``: run the tracker over recorded positions and score it against baselines.
 
-smartbus replay --gtfs PATH --positions PATH --out DIR [--set KEY=VALUE ...]
+smartbus replay --gtfs PATH --positions PATH --out DIR [--history PATH ...] [--set KEY=VALUE ...]
 
 Files in, files out, no database. Writes ``predictions.csv``, ``baselines.csv``,
 ``arrivals.csv``, ``report.json``, ``report.md`` and ``mae_by_horizon.png`` into DIR.
+``--history`` gives what was known before the replayed day started: positions of earlier days
+(replayed first, their stop visits turned into profiles) or a profiles file written by
+``smartbus jobs build-profiles --out``; the tracker and the TransitClock baseline both use it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from tqdm import tqdm
 
 from feeds.errors import FeedError
 from feeds.replay_files import ReplayInput, read_positions
-from predictor.replay import ReplayResult, replay, score_replay
+from predictor.profiles import Profiles
+from predictor.replay import ReplayResult, learn_history, replay, score_replay
 from predictor.scoring import BUCKETS, Report
 from predictor.tracker import TrackerConfig
 
@@ -50,6 +54,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--gtfs", required=True, type=Path, help="GTFS zip or folder")
     p.add_argument("--positions", required=True, type=Path, help="positions file or folder")
     p.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    p.add_argument(
+        "--history",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="positions of earlier days (file or folder, any format --positions reads), or a "
+        "profiles .json written by 'smartbus jobs build-profiles --out'; repeatable",
+    )
     p.add_argument(
         "--set",
         dest="options",
@@ -90,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         network = load_network(args.gtfs)
         loaded = time.perf_counter()
         data = read_positions(args.positions)
+        profiles = _history(network, args.history, args.no_progress)
     except (FeedError, ValueError, OSError) as exc:
         print(f"smartbus replay: {exc}", file=sys.stderr)
         return 2
@@ -102,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         bar.update(n - done)
         done = n
 
-    res = replay(network, data.pings, config=config, progress=progress)
+    res = replay(network, data.pings, config=config, progress=progress, profiles=profiles)
     bar.update(len(data.pings) - done)
     bar.close()
     ran = time.perf_counter()
@@ -124,6 +138,15 @@ def run(args: argparse.Namespace) -> int:
             "replay": round(ran - read, 2),
         },
         "pings_per_second": round(len(data.pings) / max(ran - read, 1e-9)),
+        "history": None
+        if profiles is None
+        else {
+            "paths": [str(h) for h in args.history],
+            "first_day": profiles.first_day,
+            "last_day": profiles.last_day,
+            "stop_visits": profiles.visits,
+            "link_profiles": len(profiles.links),
+        },
         "config": dataclasses.asdict(config),
     }
     write_outputs(args.out, res, report, meta, data)
@@ -133,6 +156,42 @@ def run(args: argparse.Namespace) -> int:
         "mae_by_horizon.png"
     )
     return 0
+
+
+def _history(network: Any, paths: list[Path], quiet: bool) -> Profiles | None:
+    """Profiles of the ``--history`` paths (None without any): profile files are read, the
+    positions of all the others replayed together, in time order."""
+    if not paths:
+        return None
+    files = [p for p in paths if p.is_file() and p.suffix == ".json"]
+    pings = []
+    for p in paths:
+        if p not in files:
+            pings.extend(read_positions(p).pings)
+    profiles: Profiles | None = None
+    for f in files:
+        try:
+            got = Profiles.from_rows(json.loads(f.read_text()))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{f}: not a profiles file ({exc})") from None
+        profiles = got if profiles is None else profiles
+    if pings:
+        pings.sort(key=lambda q: (q.timestamp, q.vehicle_id))
+        bar = tqdm(total=len(pings), unit="ping", desc="history", disable=quiet, file=sys.stderr)
+        done = 0
+
+        def progress(n: int) -> None:
+            nonlocal done
+            bar.update(n - done)
+            done = n
+
+        learned = learn_history(network, pings, progress=progress)
+        bar.update(len(pings) - done)
+        bar.close()
+        if profiles is not None:
+            raise ValueError("give --history either profile files or positions, not both")
+        profiles = learned
+    return profiles
 
 
 def write_outputs(
