@@ -140,9 +140,8 @@ def _mpls_build(case: str, out: Path) -> None:
     # the pattern's median offset of each stop from its first (for stops a trip was never seen at)
     offsets: dict[str, dict[int, float]] = {}
     for pid in pattern:
-        trips = [t for t, p in trip_pat.items() if p == pid]
-        rows = known[known.index.get_level_values(0).isin(trips)].unstack()
-        base = rows.sub(rows.min(axis=1), axis=0)
+        of_pattern = [t for t, p in trip_pat.items() if p == pid]
+        rows = known[known.index.get_level_values(0).isin(of_pattern)].unstack()
         # align on the stops each trip has: offsets relative to the pattern's first stop
         off: dict[int, float] = {}
         ref = None
@@ -165,7 +164,6 @@ def _mpls_build(case: str, out: Path) -> None:
                 elif prev is not None:
                     off[order] = off[prev] + 60.0
         offsets[pid] = off
-        del base
     gtfs = out / "gtfs"
     gtfs.mkdir(parents=True, exist_ok=True)
     for name in ("agency.txt", "calendar.txt", "calendar_dates.txt", "routes.txt"):
@@ -199,7 +197,8 @@ def _mpls_build(case: str, out: Path) -> None:
     days = out / "days"
     days.mkdir(exist_ok=True)
     ev = h.dropna(subset=["t"]).sort_values("t")
-    for date, g in ev.groupby("date"):
+    for day, g in ev.groupby("date"):
+        date = str(day)
         rows = pd.DataFrame(
             {
                 "vehicle.vehicle.id": g["vehicleId"],

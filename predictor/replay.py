@@ -25,7 +25,7 @@ from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
 
-__all__ = ["ReplayResult", "learn_history", "replay", "score_replay"]
+__all__ = ["History", "ReplayResult", "learn_history", "replay", "score_replay"]
 
 F64 = NDArray[np.float64]
 Progress = Callable[[int], None]
@@ -169,6 +169,15 @@ class _Baselines:
         )
 
 
+@dataclass(slots=True)
+class History:
+    """What earlier days taught: their profiles, and the stop visits they came from (empty when
+    the profiles were read from a file)."""
+
+    profiles: Profiles
+    visits: list[StopVisit] = field(default_factory=list)
+
+
 def replay(
     network: Network,
     pings: Iterable[Ping],
@@ -176,7 +185,7 @@ def replay(
     config: TrackerConfig | None = None,
     blend: KalmanBlend | None = None,
     progress: Progress | None = None,
-    profiles: Profiles | None = None,
+    history: History | None = None,
 ) -> ReplayResult:
     """Run the tracker over pings sorted by time; collect predictions, baselines and visits.
 
@@ -193,14 +202,19 @@ def replay(
         TransitClock baseline, possibly seeded with earlier days.
     progress : callable, optional
         Called with the number of pings done, every 1,000 pings.
-    profiles : Profiles, optional
-        What earlier days taught (:func:`learn_history`): the TransitClock baseline's "last
-        days" come from them.
+    history : History, optional
+        What earlier days taught (:func:`learn_history`). The baselines learn from its stop
+        visits as if they had run through those days (or, with profiles alone, take their
+        last days from the profiles).
     """
     tracker = Tracker(network, config or TrackerConfig(emit_change_s=0.0))
     base = _Baselines(tracker, blend or KalmanBlend())
-    if profiles is not None:
-        base.seed(profiles)
+    if history is not None:
+        if history.visits:
+            for v in sorted(history.visits, key=lambda x: x.arrival):
+                base.visit(v)
+        else:
+            base.seed(history.profiles)
     res = ReplayResult()
     # each ping at its own timestamp, exactly as tracker.process(ping, ping.timestamp)
     for i, out in enumerate(tracker.process_many(pings)):
@@ -223,7 +237,7 @@ def learn_history(
     *,
     config: TrackerConfig | None = None,
     progress: Progress | None = None,
-) -> Profiles:
+) -> History:
     """What earlier days teach: their pings (sorted by time) run through a tracker, and the
     stop visits it observes turned into :class:`~predictor.profiles.Profiles`."""
     tracker = Tracker(network, config or TrackerConfig())
@@ -232,7 +246,7 @@ def learn_history(
         visits.extend(out.visits)
         if progress is not None and (i + 1) % 1000 == 0:
             progress(i + 1)
-    return build_profiles(network, visits)
+    return History(build_profiles(network, visits), visits)
 
 
 def score_replay(res: ReplayResult) -> Report:

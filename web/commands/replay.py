@@ -27,7 +27,7 @@ from tqdm import tqdm
 from feeds.errors import FeedError
 from feeds.replay_files import ReplayInput, read_positions
 from predictor.profiles import Profiles
-from predictor.replay import ReplayResult, learn_history, replay, score_replay
+from predictor.replay import History, ReplayResult, learn_history, replay, score_replay
 from predictor.scoring import BUCKETS, Report
 from predictor.tracker import TrackerConfig
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         network = load_network(args.gtfs)
         loaded = time.perf_counter()
         data = read_positions(args.positions)
-        profiles = _history(network, args.history, args.no_progress)
+        history = _history(network, args.history, args.no_progress)
     except (FeedError, ValueError, OSError) as exc:
         print(f"smartbus replay: {exc}", file=sys.stderr)
         return 2
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         bar.update(n - done)
         done = n
 
-    res = replay(network, data.pings, config=config, progress=progress, profiles=profiles)
+    res = replay(network, data.pings, config=config, progress=progress, history=history)
     bar.update(len(data.pings) - done)
     bar.close()
     ran = time.perf_counter()
@@ -139,13 +139,13 @@ def run(args: argparse.Namespace) -> int:
         },
         "pings_per_second": round(len(data.pings) / max(ran - read, 1e-9)),
         "history": None
-        if profiles is None
+        if history is None
         else {
             "paths": [str(h) for h in args.history],
-            "first_day": profiles.first_day,
-            "last_day": profiles.last_day,
-            "stop_visits": profiles.visits,
-            "link_profiles": len(profiles.links),
+            "first_day": history.profiles.first_day,
+            "last_day": history.profiles.last_day,
+            "stop_visits": history.profiles.visits,
+            "link_profiles": len(history.profiles.links),
         },
         "config": dataclasses.asdict(config),
     }
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _history(network: Any, paths: list[Path], quiet: bool) -> Profiles | None:
+def _history(network: Any, paths: list[Path], quiet: bool) -> History | None:
     """Profiles of the ``--history`` paths (None without any): profile files are read, the
     positions of all the others replayed together, in time order."""
     if not paths:
@@ -168,13 +168,14 @@ def _history(network: Any, paths: list[Path], quiet: bool) -> Profiles | None:
     for p in paths:
         if p not in files:
             pings.extend(read_positions(p).pings)
-    profiles: Profiles | None = None
+    if len(files) > 1:
+        raise ValueError("give --history one profiles file")
+    history: History | None = None
     for f in files:
         try:
-            got = Profiles.from_rows(json.loads(f.read_text()))
+            history = History(Profiles.from_rows(json.loads(f.read_text())))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{f}: not a profiles file ({exc})") from None
-        profiles = got if profiles is None else profiles
     if pings:
         pings.sort(key=lambda q: (q.timestamp, q.vehicle_id))
         bar = tqdm(total=len(pings), unit="ping", desc="history", disable=quiet, file=sys.stderr)
@@ -185,13 +186,12 @@ def _history(network: Any, paths: list[Path], quiet: bool) -> Profiles | None:
             bar.update(n - done)
             done = n
 
-        learned = learn_history(network, pings, progress=progress)
+        if history is not None:
+            raise ValueError("give --history either a profiles file or positions, not both")
+        history = learn_history(network, pings, progress=progress)
         bar.update(len(pings) - done)
         bar.close()
-        if profiles is not None:
-            raise ValueError("give --history either profile files or positions, not both")
-        profiles = learned
-    return profiles
+    return history
 
 
 def write_outputs(
