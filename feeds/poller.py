@@ -68,6 +68,9 @@ class FeedPoller:
         Awaited with each non-empty list of pings and a source name ``"poll:<url>"``.
     on_rejections
         Called with each decode's :class:`DecodeResult` that has rejections (for counters).
+    decode
+        ``decode(body, now)`` of an answer; GTFS-RT VehiclePositions by default (SIRI
+        VehicleMonitoring uses ``feeds.siri.decode_siri_vm``).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class FeedPoller:
         on_rejections: Callable[[DecodeResult], None] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        decode: Callable[[bytes, float], DecodeResult] | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, not {interval_s}")
@@ -94,6 +98,7 @@ class FeedPoller:
         self.on_rejections = on_rejections
         self.clock = clock
         self.rng = rng or random.Random()
+        self.decode = decode or (lambda body, now: decode_vehicle_positions(body, now=now))
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait after ``failures`` consecutive failures (with jitter)."""
@@ -125,7 +130,7 @@ class FeedPoller:
                 modified = response.headers.get("Last-Modified")
         except (aiohttp.ClientError, TimeoutError) as exc:
             return self._fail(state, PollResult(state.url, 0, error=f"{type(exc).__name__}: {exc}"))
-        decoded = decode_vehicle_positions(body, now=self.clock())
+        decoded = self.decode(body, self.clock())
         n_bad = len(decoded.rejections)
         if decoded.rejections:
             state.rejected.update(decoded.rejected)

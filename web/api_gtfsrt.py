@@ -1,9 +1,10 @@
 """GTFS-Realtime out: ``/gtfs-rt/trip-updates.pb`` and ``/gtfs-rt/vehicle-positions.pb``.
 
 Both are GTFS-RT 2.0 ``FeedMessage``s with incrementality ``FULL_DATASET``, built from the live
-state in Redis: one TripUpdate per tracked trip with a StopTimeUpdate per predicted stop (the
-p10-p90 spread in seconds in ``StopTimeEvent.uncertainty``, ``delay`` against the timetable),
-and one VehiclePosition per vehicle that has not gone stale. Trips expanded from
+state in Redis: TripUpdates as ``feeds.trip_updates`` writes them (every StopTimeUpdate with
+``stop_id`` and ``stop_sequence``, the p10-p90 spread in ``uncertainty``; SKIPPED, NO_DATA and
+CANCELED from the service alerts and stale vehicles), and one VehiclePosition per vehicle that
+has not gone stale. Trips expanded from
 ``frequencies.txt`` are described as their template ``trip_id`` plus ``start_time``, as the
 spec asks. ``?format=json`` answers the same message as JSON for people. A feed is built at most
 once per ``CACHE_S`` seconds per process, so polling consumers cost little.
@@ -13,44 +14,29 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 from google.protobuf import json_format
 from google.transit import gtfs_realtime_pb2 as rt
 
+from feeds.alerts import Alert
 from feeds.live_state import from_json
+from feeds.trip_updates import build_trip_updates, trip_descriptor
 from predictor.events import Flag, Prediction, VehicleState
 from transit.network import Network
 
 from . import keys
-from .api_rider import STALE_AFTER_S, check_params, clock_now
+from .alert_book import book, cancelled_trips, closed_stops
+from .api_rider import STALE_AFTER_S, check_params, clock_now, rider_index_for
+from .isotime import local_date
 from .problems import BadRequest, ServiceUnavailable
 
-__all__ = ["CACHE_S", "build_trip_updates", "build_vehicle_positions", "routes"]
+__all__ = ["CACHE_S", "build_vehicle_positions", "routes"]
 
 routes = web.RouteTableDef()
 CACHE_S = 1.0
-
-
-def _trip_descriptor(
-    td: Any, net: Network, trip_id: str, route_id: str | None, v: VehicleState | None
-) -> None:
-    t = net.trip_index(trip_id)
-    if t is not None and int(net.trip_base[t]) != t:  # frequency-expanded copy
-        td.trip_id = str(net.trip_ids[int(net.trip_base[t])])
-        td.start_time = trip_id.rsplit("@", 1)[1]
-    else:
-        td.trip_id = trip_id
-    if route_id:
-        td.route_id = route_id
-    elif t is not None:
-        td.route_id = str(net.route_ids[int(net.trip_route[t])])
-    if t is not None and int(net.trip_direction[t]) >= 0:
-        td.direction_id = int(net.trip_direction[t])
-    if v is not None and v.service_date:
-        td.start_date = v.service_date
-    td.schedule_relationship = rt.TripDescriptor.SCHEDULED
 
 
 def _header(msg: Any, now: float) -> None:
@@ -61,41 +47,6 @@ def _header(msg: Any, now: float) -> None:
 
 def _live(v: VehicleState, now: float) -> bool:
     return Flag.STALE not in v.flags and now - v.timestamp <= STALE_AFTER_S
-
-
-def build_trip_updates(
-    net: Network,
-    vehicles: list[VehicleState],
-    predictions: dict[str, list[Prediction]],
-    now: float,
-) -> bytes:
-    """A TripUpdates FeedMessage: one entity per trip with predictions."""
-    msg = rt.FeedMessage()
-    _header(msg, now)
-    by_trip = {v.trip_id: v for v in vehicles if v.trip_id}
-    for trip_id in sorted(predictions):
-        preds = predictions[trip_id]
-        if not preds:
-            continue
-        v = by_trip.get(trip_id)
-        entity = msg.entity.add()
-        entity.id = f"tu:{trip_id}"
-        tu = entity.trip_update
-        _trip_descriptor(tu.trip, net, trip_id, preds[0].route_id, v)
-        tu.vehicle.id = preds[0].vehicle_id
-        tu.timestamp = int(max(p.issued_at for p in preds))
-        if v is not None and v.delay is not None:
-            tu.delay = round(v.delay)
-        for p in sorted(preds, key=lambda p: p.stop_sequence):
-            stu = tu.stop_time_update.add()
-            stu.stop_sequence = p.stop_sequence
-            stu.stop_id = p.stop_id
-            stu.arrival.time = round(p.predicted)
-            stu.arrival.uncertainty = max(0, round(p.p90 - p.p10))
-            if p.scheduled is not None:
-                stu.arrival.delay = round(p.predicted - p.scheduled)
-            stu.schedule_relationship = rt.TripUpdate.StopTimeUpdate.SCHEDULED
-    return bytes(msg.SerializeToString())
 
 
 def build_vehicle_positions(net: Network, vehicles: list[VehicleState], now: float) -> bytes:
@@ -109,7 +60,9 @@ def build_vehicle_positions(net: Network, vehicles: list[VehicleState], now: flo
         entity.id = f"vp:{v.vehicle_id}"
         vp = entity.vehicle
         if v.trip_id:
-            _trip_descriptor(vp.trip, net, v.trip_id, v.route_id, v)
+            trip_descriptor(vp.trip, net, v.trip_id, v.service_date)
+            if v.route_id and net.trip_index(v.trip_id) is None:
+                vp.trip.route_id = v.route_id
         vp.vehicle.id = v.vehicle_id
         vp.position.latitude = v.lat
         vp.position.longitude = v.lon
@@ -147,7 +100,7 @@ async def _feed(request: web.Request, kind: str) -> bytes:
     if kind == "vp":
         body = build_vehicle_positions(network, vehicles, now)
     else:
-        running = [v for v in vehicles if v.trip_id and _live(v, now)]
+        running = [v for v in vehicles if v.trip_id]
         async with live.redis.pipeline(transaction=False) as pipe:
             for v in running:
                 pipe.hgetall(live.trip_key(v.trip_id or ""))
@@ -158,9 +111,37 @@ async def _feed(request: web.Request, kind: str) -> bytes:
             rows = [p for p in rows if p.vehicle_id == v.vehicle_id]
             if rows and v.trip_id:
                 preds[v.trip_id] = rows
-        body = build_trip_updates(network, vehicles, preds, now)
+        alerts = await book(app).current()
+        body = build_trip_updates(
+            network,
+            vehicles,
+            preds,
+            now,
+            stale_after_s=STALE_AFTER_S,
+            cancelled=await _cancelled(app, network, alerts, now),
+            closed=closed_stops(alerts, now),
+        )
     cache[kind] = (now_mono, body)
     return body
+
+
+async def _cancelled(
+    app: web.Application, net: Network, alerts: list[Alert], now: float
+) -> list[tuple[str, str]]:
+    """(trip_id, start_date) of the cancelled trips not yet over: on the alert's day, or on
+    today's service day when it names none."""
+    out = []
+    index = await rider_index_for(app)
+    for trip_id, day in sorted(cancelled_trips(alerts, now).items()):
+        t = net.trip_index(trip_id)
+        if t is None or net.trip_rows(t).stop <= net.trip_rows(t).start:
+            continue
+        day = day or local_date(now, net.timezone).strftime("%Y%m%d")
+        runs = index.trips_active(date(int(day[:4]), int(day[4:6]), int(day[6:])))
+        last = index.origin(day) + float(net.st_arr[net.trip_rows(t).stop - 1])
+        if bool(runs[t]) and last > now:
+            out.append((trip_id, day))
+    return out
 
 
 def _answer(request: web.Request, body: bytes) -> web.Response:

@@ -86,6 +86,9 @@ ROUTE_MODULES: list[str] = [
     "api_ingest",
     "api_rider",
     "api_gtfsrt",
+    "api_alerts",
+    "oba",
+    "siri",
     "metrics",
     "ws",
     "openapi",
@@ -99,6 +102,8 @@ CLEANUP_CTX: list[str] = [
     "api_plan:planner_service",
     "updates:updates_service",
     "api_rider:rider_service",
+    "alert_book:alerts_service",
+    "siri.ingest:siri_service",
     "ws:ws_service",
 ]
 

@@ -26,6 +26,7 @@ COMMANDS: list[str] = [
     "network_report",
     "apikey",
     "replay",
+    "alert",
 ]
 
 

@@ -24,6 +24,7 @@ from .settings import Settings
 if TYPE_CHECKING:  # annotations only: the modules defining these types import this one
     from routing.journey import LiveOverlay, Planner
 
+    from .alert_book import AlertBook
     from .api_rider import RiderState
     from .live import IngestService
     from .metrics import HttpMetrics
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # annotations only: the modules defining these types import t
     from .ws import Hub
 
 __all__ = [
+    "ALERTS",
     "FEED_VERSION_ID",
     "HTTP_SESSION",
     "HUB",
@@ -115,3 +117,5 @@ INGEST: web.AppKey[IngestService] = web.AppKey("ingest")
 RIDER: web.AppKey[RiderState] = web.AppKey("rider")
 #: The WebSocket clients' fan-out (``web.ws.ws_service``).
 HUB: web.AppKey[Hub] = web.AppKey("ws_hub")
+#: Service alerts read from PostgreSQL and polled feeds (``web.alert_book.alerts_service``).
+ALERTS: web.AppKey[AlertBook] = web.AppKey("alerts")

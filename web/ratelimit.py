@@ -1,6 +1,7 @@
 """Public-endpoint policy: a token bucket per client address, and CORS for GET.
 
-Rider endpoints (``/api/v1/*`` except ingest and operator, ``/gtfs-rt/*``, ``/ws``) are public, so
+Rider endpoints (``/api/v1/*`` except ingest and operator, ``/gtfs-rt/*``, the OneBusAway and
+SIRI APIs ``/api/where/*`` and ``/api/siri/*``, ``/ws``) are public, so
 each client address gets a bucket of ``burst`` tokens refilled at ``rate`` per second; a request
 finding it empty is answered 429 problem+json with ``Retry-After``. Buckets idle long enough to be
 full again are forgotten, so memory stays bounded by the number of recently active clients.
@@ -102,7 +103,7 @@ def is_public(path: str) -> bool:
     """
     if path.startswith("/api/v1/"):
         return not path.startswith(_PRIVATE_PREFIXES)
-    return path.startswith("/gtfs-rt/") or path == "/ws"
+    return path.startswith(("/gtfs-rt/", "/api/where/", "/api/siri/")) or path == "/ws"
 
 
 @web.middleware

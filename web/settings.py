@@ -37,6 +37,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_SIMULATE": ("false", "run the fleet simulator as a live source"),
     "SMARTBUS_API_KEYS": ("true", "require API keys for ingest and operator endpoints"),
     "SMARTBUS_GTFSRT_URLS": ("unset", "comma-separated GTFS-RT VehiclePositions URLs to poll"),
+    "SMARTBUS_SIRI_URLS": ("unset", "comma-separated SIRI VehicleMonitoring URLs to poll"),
+    "SMARTBUS_ALERT_URLS": ("unset", "comma-separated GTFS-RT Service Alerts URLs to poll"),
     "SMARTBUS_TRACKER_WORKERS": ("1", "tracker processes sharing the positions stream"),
     "SMARTBUS_TRACKER_INDEX": ("0", "this process's tracker partition (0..workers-1)"),
     "SMARTBUS_JOBS_AT": ("unset: off", "HH:MM local time to run the planner jobs nightly"),
@@ -71,6 +73,8 @@ class Settings:
     simulate: bool = False
     api_keys_required: bool = True
     gtfsrt_urls: tuple[str, ...] = ()
+    siri_urls: tuple[str, ...] = ()
+    alert_urls: tuple[str, ...] = ()
     tracker_workers: int = 1
     tracker_index: int = 0
     jobs_at: str | None = None
@@ -140,6 +144,14 @@ class Settings:
                 for u in urls.split(",")
                 if u.strip()
             )
+        for var, name in (
+            ("SMARTBUS_SIRI_URLS", "siri_urls"),
+            ("SMARTBUS_ALERT_URLS", "alert_urls"),
+        ):
+            if (urls := get(var)) is not None:
+                kwargs[name] = tuple(
+                    _url(var, u.strip(), ("http", "https")) for u in urls.split(",") if u.strip()
+                )
         if (workers := get("SMARTBUS_TRACKER_WORKERS")) is not None:
             kwargs["tracker_workers"] = _int("SMARTBUS_TRACKER_WORKERS", workers)
         if (index := get("SMARTBUS_TRACKER_INDEX")) is not None:
