@@ -3,7 +3,9 @@ status, the trip a vehicle runs, every vehicle of the agency."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -35,13 +37,20 @@ def _time_param(ctx: Context, q: Any, name: str = "time") -> float:
     raw = q.get(name)
     if raw is None or raw == "":
         return ctx.now
-    try:
-        value = int(raw)
+    if raw.lstrip("-").isdigit():
+        if int(raw) <= 0:
+            raise BadRequest(f"{name} must be milliseconds since 1970, got {raw!r}", param=name)
+        return int(raw) / 1000.0
+    try:  # OneBusAway servers also take a date-time; one without a zone is the feed's
+        parsed = datetime.fromisoformat(raw)
     except ValueError:
-        value = -1
-    if value <= 0:
-        raise BadRequest(f"{name} must be milliseconds since 1970, got {raw!r}", param=name)
-    return value / 1000.0
+        raise BadRequest(
+            f"{name} must be milliseconds since 1970 or an ISO 8601 time, got {raw!r}",
+            param=name,
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(ctx.net.timezone))
+    return parsed.timestamp()
 
 
 def _day(ctx: Context, v: VehicleState | None, at: float) -> str:

@@ -1,0 +1,141 @@
+"""Our /api/where answers compared field by field with OneBusAway's documented examples.
+
+The documented shapes below were read from the example responses of the OneBusAway REST API
+documentation (OneBusAway/onebusaway-docs, ``src/api/example_responses/``:
+``arrivals-and-departures-for-stop-1_75403.json``, ``trip-details-1_562510385.json``,
+``stops-for-route-1_100224.json``): every member name of each element and the JSON type of
+its value there ("null" where the example has null). Our element must have every documented
+member with a value of that type; our additions (``gtfsStopSequence``,
+``predictionInterval``) are the only members the examples lack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+S, N, B, I, O, A, Z = "string", "number", "boolean", "integer", "object", "array", "null"
+
+ENVELOPE = {"code": I, "currentTime": I, "data": O, "text": S, "version": I}
+REFERENCES = {"agencies": A, "routes": A, "situations": A, "stopTimes": A, "stops": A, "trips": A}
+AGENCY = dict.fromkeys(("disclaimer", "email", "fareUrl", "id", "lang", "name", "phone"), S)
+AGENCY |= {"privateService": B, "timezone": S, "url": S}
+ROUTE = {"agencyId": S, "color": S, "description": S, "id": S, "longName": S}
+ROUTE |= {"nullSafeShortName": S, "shortName": S, "textColor": S, "type": I, "url": S}
+STOP = {"code": S, "direction": S, "id": S, "lat": N, "locationType": I, "lon": N, "name": S}
+STOP |= {"parent": S, "routeIds": A, "staticRouteIds": A, "wheelchairBoarding": S}
+TRIP = {"blockId": S, "directionId": S, "id": S, "peakOffpeak": I, "routeId": S}
+TRIP |= {"routeShortName": S, "serviceId": S, "shapeId": S, "timeZone": S, "tripHeadsign": S}
+TRIP |= {"tripShortName": S}
+ARRIVALS_ENTRY = {"arrivalsAndDepartures": A, "nearbyStopIds": A, "situationIds": A, "stopId": S}
+ARRIVAL = {
+    "actualTrack": S, "arrivalEnabled": B, "blockTripSequence": I, "departureEnabled": B,
+    "distanceFromStop": N, "frequency": Z, "historicalOccupancy": S, "lastUpdateTime": I,
+    "numberOfStopsAway": I, "occupancyStatus": S, "predicted": B, "predictedArrivalInterval": Z,
+    "predictedArrivalTime": I, "predictedDepartureInterval": Z, "predictedDepartureTime": I,
+    "predictedOccupancy": S, "routeId": S, "routeLongName": S, "routeShortName": S,
+    "scheduledArrivalInterval": Z, "scheduledArrivalTime": I, "scheduledDepartureInterval": Z,
+    "scheduledDepartureTime": I, "scheduledTrack": S, "serviceDate": I, "situationIds": A,
+    "status": S, "stopId": S, "stopSequence": I, "totalStopsInTrip": I, "tripHeadsign": S,
+    "tripId": S, "tripStatus": O, "vehicleId": S,
+}  # fmt: skip
+TRIP_STATUS = {
+    "activeTripId": S, "blockTripSequence": I, "closestStop": S, "closestStopTimeOffset": I,
+    "distanceAlongTrip": N, "frequency": Z, "lastKnownDistanceAlongTrip": N,
+    "lastKnownLocation": O, "lastKnownOrientation": N, "lastLocationUpdateTime": I,
+    "lastUpdateTime": I, "nextStop": S, "nextStopTimeOffset": I, "occupancyCapacity": I,
+    "occupancyCount": I, "occupancyStatus": S, "orientation": N, "phase": S, "position": O,
+    "predicted": B, "scheduleDeviation": I, "scheduledDistanceAlongTrip": N, "serviceDate": I,
+    "situationIds": A, "status": S, "totalDistanceAlongTrip": N, "vehicleId": S,
+}  # fmt: skip
+DETAILS_ENTRY = {"frequency": Z, "schedule": O, "serviceDate": I, "situationIds": A}
+DETAILS_ENTRY |= {"status": O, "tripId": S}
+SCHEDULE = {"frequency": Z, "nextTripId": S, "previousTripId": S, "stopTimes": A, "timeZone": S}
+STOP_TIME = {"arrivalTime": I, "departureTime": I, "distanceAlongTrip": N}
+STOP_TIME |= {"historicalOccupancy": S, "stopHeadsign": S, "stopId": S}
+SFR_ENTRY = {"polylines": A, "routeId": S, "stopGroupings": A, "stopIds": A}
+GROUPING = {"ordered": B, "stopGroups": A, "type": S}
+GROUP = {"id": S, "name": O, "polylines": A, "stopIds": A, "subGroups": A}
+POLYLINE = {"length": I, "levels": S, "points": S}
+
+
+def kind(value: Any) -> str:
+    if value is None:
+        return Z
+    if isinstance(value, bool):
+        return B
+    if isinstance(value, int):
+        return I
+    if isinstance(value, float):
+        return N
+    return {str: S, dict: O, list: A}[type(value)]
+
+
+def same_shape(ours: dict[str, Any], documented: dict[str, str], what: str) -> None:
+    missing = sorted(set(documented) - set(ours))
+    assert not missing, f"{what}: documented members missing: {missing}"
+    for name, want in documented.items():
+        got = kind(ours[name])
+        ok = got == want or (want == N and got == I)  # a whole number is still a JSON number
+        assert ok, f"{what}.{name}: documented {want}, ours {got} ({ours[name]!r})"
+
+
+async def test_arrivals_and_departures_match_the_documented_example(interop: Any) -> None:
+    client, sc = interop
+    stop = f"1_{sc.network.stop_ids[sc.stop]}"
+    r = await client.get(f"/api/where/arrivals-and-departures-for-stop/{stop}.json?key=TEST")
+    body = await r.json()
+    assert set(body) == set(ENVELOPE)
+    same_shape(body, ENVELOPE, "envelope")
+    entry = body["data"]["entry"]
+    same_shape(entry, ARRIVALS_ENTRY, "entry")
+    live = [a for a in entry["arrivalsAndDepartures"] if a["predicted"]]
+    assert live, "the tracked bus must be listed"
+    for a in live:
+        same_shape(a, ARRIVAL, "arrivalAndDeparture")
+        assert set(a) - set(ARRIVAL) == {"gtfsStopSequence", "predictionInterval"}
+        same_shape(a["tripStatus"], TRIP_STATUS, "tripStatus")
+        assert set(a["tripStatus"]) == set(TRIP_STATUS)
+    refs = body["data"]["references"]
+    assert set(refs) == set(REFERENCES)
+    for element, documented, what in (
+        (refs["agencies"], AGENCY, "agency"),
+        (refs["routes"], ROUTE, "route"),
+        (refs["stops"], STOP, "stop"),
+        (refs["trips"], TRIP, "trip"),
+    ):
+        assert element, f"no {what} referenced"
+        for x in element:
+            same_shape(x, documented, what)
+            assert set(x) == set(documented)
+    assert all("_" in x["id"] for x in refs["stops"] + refs["routes"] + refs["trips"])
+
+
+async def test_trip_details_match_the_documented_example(interop: Any) -> None:
+    client, sc = interop
+    trip = f"1_{sc.network.trip_ids[sc.trip]}"
+    body = await (await client.get(f"/api/where/trip-details/{trip}.json?key=TEST")).json()
+    entry = body["data"]["entry"]
+    same_shape(entry, DETAILS_ENTRY, "tripDetails")
+    same_shape(entry["schedule"], SCHEDULE, "schedule")
+    for st in entry["schedule"]["stopTimes"]:
+        same_shape(st, STOP_TIME, "stopTime")
+    same_shape(entry["status"], TRIP_STATUS, "tripStatus")
+    # schedule times are seconds into the service day, as documented (not milliseconds)
+    assert 0 < entry["schedule"]["stopTimes"][0]["arrivalTime"] < 48 * 3600
+
+
+async def test_stops_for_route_matches_the_documented_example(interop: Any) -> None:
+    client, sc = interop
+    net = sc.network
+    route = f"1_{net.route_ids[int(net.trip_route[sc.trip])]}"
+    body = await (await client.get(f"/api/where/stops-for-route/{route}.json?key=TEST")).json()
+    entry = body["data"]["entry"]
+    same_shape(entry, SFR_ENTRY, "stopsForRoute")
+    for poly in entry["polylines"]:
+        same_shape(poly, POLYLINE, "polyline")
+    for grouping in entry["stopGroupings"]:
+        same_shape(grouping, GROUPING, "stopGrouping")
+        for group in grouping["stopGroups"]:
+            same_shape(group, GROUP, "stopGroup")
+            assert group["name"]["type"] == "destination"
+    assert grouping["type"] == "direction"
