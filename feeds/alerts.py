@@ -368,7 +368,7 @@ async def save_alert(pool: asyncpg.Pool, alert: Alert) -> None:
     """Insert or replace one alert."""
     await pool.execute(
         "INSERT INTO service_alerts (alert_id, source, body, active_until)"
-        " VALUES ($1, $2, $3::jsonb, $4)"
+        " VALUES ($1, $2, $3::text::jsonb, $4)"
         " ON CONFLICT (alert_id) DO UPDATE SET source = EXCLUDED.source, body = EXCLUDED.body,"
         " active_until = EXCLUDED.active_until, updated_at = now()",
         alert.alert_id,
@@ -394,7 +394,7 @@ async def replace_source(pool: asyncpg.Pool, source: str, alerts: Sequence[Alert
         )
         await conn.executemany(
             "INSERT INTO service_alerts (alert_id, source, body, active_until)"
-            " VALUES ($1, $2, $3::jsonb, $4)"
+            " VALUES ($1, $2, $3::text::jsonb, $4)"
             " ON CONFLICT (alert_id) DO UPDATE SET source = EXCLUDED.source,"
             " body = EXCLUDED.body, active_until = EXCLUDED.active_until, updated_at = now()",
             [(a.alert_id, source, json.dumps(alert_to_json(a)), _until(a)) for a in alerts],
@@ -404,7 +404,11 @@ async def replace_source(pool: asyncpg.Pool, source: str, alerts: Sequence[Alert
 
 async def load_alerts(pool: asyncpg.Pool, *, now: float | None = None) -> list[Alert]:
     """Every stored alert (those ended before ``now`` left out), by id."""
-    select = "SELECT body, extract(epoch FROM created_at)::float8 AS made FROM service_alerts"
+    # body as text: the same with or without a jsonb codec on the pool
+    select = (
+        "SELECT body::text AS body, extract(epoch FROM created_at)::float8 AS made"
+        " FROM service_alerts"
+    )
     if now is None:
         rows = await pool.fetch(f"{select} ORDER BY alert_id")
     else:
@@ -414,8 +418,7 @@ async def load_alerts(pool: asyncpg.Pool, *, now: float | None = None) -> list[A
         )
     out = []
     for row in rows:
-        body = row["body"]
-        doc = json.loads(body) if isinstance(body, str) else dict(body)
+        doc = json.loads(row["body"])
         if not doc.get("created_at"):  # stamped by the database (the CLI reads no clock)
             doc["created_at"] = row["made"]
         out.append(alert_from_json(doc))

@@ -228,8 +228,24 @@
     $("stop-name").textContent = s.name;
     $("stop-meta").textContent = `stop ${s.code || s.stop_id}`;
     $("arrivals").innerHTML = "<li class='meta'>loading…</li>";
+    $("stop-alerts").innerHTML = "";
     subscribe();
-    await loadArrivals();
+    await Promise.all([loadArrivals(), loadAlerts(s)]);
+  }
+
+  // service alerts of the stop and its routes (GET /api/v1/alerts?stop=ID), shown above it
+  async function loadAlerts(s) {
+    try {
+      const body = await getJSON(`/api/v1/alerts?stop=${encodeURIComponent(s.stop_id)}`);
+      if (state.stop !== s) return;
+      $("stop-alerts").innerHTML = body.alerts.map((a) =>
+        `<li class="alert ${esc(a.severity.toLowerCase())}"><b>${esc(a.header)}</b>` +
+        (a.description ? `<br><span>${esc(a.description)}</span>` : "") +
+        (/^https?:\/\//.test(a.url) ? ` <a href="${esc(a.url)}" rel="noopener">more</a>` : "") +
+        "</li>").join("");
+    } catch (e) {
+      $("stop-alerts").innerHTML = "";  // alerts add to the arrivals; their absence is no error
+    }
   }
 
   async function loadArrivals() {

@@ -20,8 +20,19 @@ from transit.calendar import trips_on
 from transit.network import Network
 from transit.pings import Occupancy
 from transit.times import service_day_origin
-from web import alert_book, api_alerts, api_gtfsrt, api_rider, keys, metrics, oba, openapi, siri
-from web import updates
+from web import (
+    alert_book,
+    api_alerts,
+    api_gtfsrt,
+    api_rider,
+    keys,
+    metrics,
+    oba,
+    openapi,
+    siri,
+    updates,
+    ws,
+)
 from web.app import resolve_middlewares
 from web.ratelimit import RateLimiter
 from web.settings import Settings
@@ -85,8 +96,14 @@ def make_app(
         app.router.add_routes(routes)
     app.router.add_routes(siri.routes)
     app.router.add_routes(openapi.routes)
+    app.router.add_routes(ws.routes)
     app.cleanup_ctx.extend(
-        [updates.updates_service, api_rider.rider_service, alert_book.alerts_service]
+        [
+            updates.updates_service,
+            api_rider.rider_service,
+            alert_book.alerts_service,
+            ws.ws_service,
+        ]
     )
     return app
 

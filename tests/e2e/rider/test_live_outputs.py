@@ -38,11 +38,15 @@ async def test_gtfsrt_trip_updates_parse_and_ids_exist(scene_client: tuple[Clien
     assert msg.header.gtfs_realtime_version == "2.0"
     assert msg.header.incrementality == rt.FeedHeader.FULL_DATASET
     assert msg.header.timestamp == int(sc.now)
-    trips = [e.trip_update.trip.trip_id for e in msg.entity]
-    assert trips == [str(net.trip_ids[sc.trip])]  # bus-2 is stale: its trip is not offered
+    trips = sorted(e.trip_update.trip.trip_id for e in msg.entity)
+    assert trips == sorted([str(net.trip_ids[sc.trip]), str(net.trip_ids[sc.stale_trip])])
     stop_ids = set(net.stop_ids.tolist())
     for e in msg.entity:
         tu = e.trip_update
+        if tu.vehicle.id == "bus-2":  # stale: NO_DATA from its next stop, no predictions
+            no_data = rt.TripUpdate.StopTimeUpdate.NO_DATA
+            assert [u.schedule_relationship for u in tu.stop_time_update] == [no_data]
+            continue
         assert net.trip_index(tu.trip.trip_id) is not None
         assert net.route_index(tu.trip.route_id) is not None
         assert tu.trip.start_date == "20140602"
