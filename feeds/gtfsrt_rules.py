@@ -103,8 +103,10 @@ def _trip(eid: str, tu: Any, net: Network, now: float, head_ts: int) -> list[Fin
     gtfs: dict[int, str] = {}
     if t is not None:
         rows = net.trip_rows(t)
-        gtfs = {int(net.st_seq[st]): str(net.stop_ids[int(net.st_stop[st])]) for st in
-                range(rows.start, rows.stop)}  # fmt: skip
+        gtfs = {
+            int(net.st_seq[st]): str(net.stop_ids[int(net.st_stop[st])])
+            for st in range(rows.start, rows.stop)
+        }
     stops = set(net.stop_ids.tolist())
     prev_seq, prev_stop, prev_time = None, None, None
     for stu in tu.stop_time_update:
@@ -125,9 +127,12 @@ def _trip(eid: str, tu: Any, net: Network, now: float, head_ts: int) -> list[Fin
             out.append(Finding("E037", eid, f"stop_id {stu.stop_id!r} repeated"))
         if seq is not None and gtfs and stu.stop_id and gtfs.get(seq) != stu.stop_id:
             out.append(
-                Finding("E045", eid, f"stop_sequence {seq} is {gtfs.get(seq)!r} in the GTFS,"
-                        f" not {stu.stop_id!r}")
-            )  # fmt: skip
+                Finding(
+                    "E045",
+                    eid,
+                    f"stop_sequence {seq} is {gtfs.get(seq)!r} in the GTFS, not {stu.stop_id!r}",
+                )
+            )
         rel = stu.schedule_relationship
         times = _times(stu)
         if rel in (STU.NO_DATA, STU.SKIPPED):

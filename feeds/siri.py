@@ -204,9 +204,11 @@ def read_siri_csv(
         for row in csv.DictReader(fh):
             try:
                 p = journey_ping(
-                    _csv_journey(row), row.get("RecordedAtTime"),
-                    strip_operator=strip_operator, bearing=bearing,
-                )  # fmt: skip
+                    _csv_journey(row),
+                    row.get("RecordedAtTime"),
+                    strip_operator=strip_operator,
+                    bearing=bearing,
+                )
             except PingError as exc:
                 rejected.append(Rejection(exc.vehicle_id, 0.0, exc.reason, exc.detail))
                 continue

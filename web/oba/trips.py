@@ -109,18 +109,32 @@ async def arrivals_for_stop(request: web.Request) -> web.Response:
                 x.stop_sequence: x for x in await live.trip_predictions(p.trip_id)
             }
         body = arrival_json(
-            ctx, refs, t=t, st=st, origin=origin, p=p, v=v,
-            trip_preds=trip_preds[p.trip_id], stop_alerts=_trip_alerts(ctx, stop_alerts, t),
-        )  # fmt: skip
+            ctx,
+            refs,
+            t=t,
+            st=st,
+            origin=origin,
+            p=p,
+            v=v,
+            trip_preds=trip_preds[p.trip_id],
+            stop_alerts=_trip_alerts(ctx, stop_alerts, t),
+        )
         best = p.predicted if body["predicted"] else sched
         rows[(t, day)] = (best, body)
     for call in idx.scheduled_calls(s, t0, t1, local_date(at, net.timezone)):
         if (call.trip, call.service_date) in rows:
             continue
         body = arrival_json(
-            ctx, refs, t=call.trip, st=call.st_row, origin=idx.origin(call.service_date),
-            p=None, v=None, trip_preds={}, stop_alerts=_trip_alerts(ctx, stop_alerts, call.trip),
-        )  # fmt: skip
+            ctx,
+            refs,
+            t=call.trip,
+            st=call.st_row,
+            origin=idx.origin(call.service_date),
+            p=None,
+            v=None,
+            trip_preds={},
+            stop_alerts=_trip_alerts(ctx, stop_alerts, call.trip),
+        )
         rows[(call.trip, call.service_date)] = (call.arrival, body)
     ordered = [body for _, body in sorted(rows.values(), key=lambda x: (x[0], x[1]["tripId"]))]
     near = [x for x, _ in idx.nearby(float(net.stop_lat[s]), float(net.stop_lon[s]), 100.0, 6)]
@@ -178,9 +192,16 @@ async def arrival_for_stop(request: web.Request) -> web.Response:
     refs = References(ctx)
     stop_alerts = alerts_for(ctx.alerts, ctx.now, stop_id=str(net.stop_ids[s]))
     entry = arrival_json(
-        ctx, refs, t=t, st=st, origin=ctx.index.origin(ymd), p=p, v=v, trip_preds=preds,
+        ctx,
+        refs,
+        t=t,
+        st=st,
+        origin=ctx.index.origin(ymd),
+        p=p,
+        v=v,
+        trip_preds=preds,
         stop_alerts=_trip_alerts(ctx, stop_alerts, t),
-    )  # fmt: skip
+    )
     return envelope(ctx, refs, entry=entry)
 
 

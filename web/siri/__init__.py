@@ -126,10 +126,17 @@ async def stop_monitoring(request: web.Request) -> web.Response:
                 if x.stop_sequence > p.stop_sequence
             ]
         mvj = journey(
-            net, v, agency=ctx.agency, now=ctx.now, live=_live(v, ctx.now), call=p, onward=onward,
-            situations=alerts_for(ctx.alerts, ctx.now, stop_id=stop_id, route_id=p.route_id,
-                                  trip_id=p.trip_id),
-        )  # fmt: skip
+            net,
+            v,
+            agency=ctx.agency,
+            now=ctx.now,
+            live=_live(v, ctx.now),
+            call=p,
+            onward=onward,
+            situations=alerts_for(
+                ctx.alerts, ctx.now, stop_id=stop_id, route_id=p.route_id, trip_id=p.trip_id
+            ),
+        )
         visit = {"RecordedAtTime": iso(v.timestamp, net.timezone), "MonitoredVehicleJourney": mvj}
         visits.append((p.predicted, p.route_id, visit))
     visits.sort(key=lambda x: x[0])
@@ -185,11 +192,15 @@ async def vehicle_monitoring(request: web.Request) -> web.Response:
         preds = await live.trip_predictions(v.trip_id) if v.trip_id else []
         preds = [p for p in preds if p.vehicle_id == v.vehicle_id]
         mvj = journey(
-            net, v, agency=ctx.agency, now=ctx.now, live=_live(v, ctx.now),
+            net,
+            v,
+            agency=ctx.agency,
+            now=ctx.now,
+            live=_live(v, ctx.now),
             call=preds[0] if preds else None,
             onward=preds[1 : 1 + calls] if detail == "calls" else None,
             situations=alerts_for(ctx.alerts, ctx.now, route_id=v.route_id, trip_id=v.trip_id),
-        )  # fmt: skip
+        )
         activities.append(
             {
                 "RecordedAtTime": iso(v.timestamp, net.timezone),

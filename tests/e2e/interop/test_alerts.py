@@ -35,9 +35,13 @@ async def test_operator_alert_reaches_riders_and_oba(interop: Any) -> None:
     later = {"start": sc.now + 86400, "end": sc.now + 2 * 86400}
     r = await client.post(
         "/api/v1/operator/alerts",
-        json={"alert_id": "tomorrow", "header": "Closed tomorrow", "periods": [later],
-              "informed": [{"stop_id": stop_id}]},
-    )  # fmt: skip
+        json={
+            "alert_id": "tomorrow",
+            "header": "Closed tomorrow",
+            "periods": [later],
+            "informed": [{"stop_id": stop_id}],
+        },
+    )
     assert r.status == 201
     now_only = await (await client.get(f"/api/v1/alerts?stop={stop_id}")).json()
     assert [a["alert_id"] for a in now_only["alerts"]] == ["detour-1"]  # via the route
@@ -54,7 +58,8 @@ async def test_operator_alert_reaches_riders_and_oba(interop: Any) -> None:
     (situation,) = body["data"]["references"]["situations"]
     assert situation["id"] == "1_detour-1"
     assert situation["summary"]["value"] == "Detour on the esplanade"
-    assert situation["severity"] == "normal" and situation["reason"] == "CONSTRUCTION"
+    assert situation["severity"] == "normal"
+    assert situation["reason"] == "CONSTRUCTION"
     assert situation["consequences"][0]["condition"] == "diverted"
     assert situation["allAffects"][0]["routeId"] == f"1_{route_id}"
 
@@ -65,11 +70,15 @@ async def test_bad_alerts_are_problems(interop: Any, keyed_client: Any) -> None:
         (b"{not json", "must be a JSON object"),
         (b'{"header": "x"}', "must name what it affects"),
         (b'{"header": "x", "informed": [{"stop_id": "nope"}]}', "not in the current feed"),
-        (b'{"header": "x", "effect": "EXPLODES", "informed": [{"route_id": "110-423"}]}',
-         "effect 'EXPLODES' is not one of"),
-        (b'{"header": "x", "colour": 1, "informed": [{"route_id": "110-423"}]}',
-         "unknown alert field 'colour'"),
-    ):  # fmt: skip
+        (
+            b'{"header": "x", "effect": "EXPLODES", "informed": [{"route_id": "110-423"}]}',
+            "effect 'EXPLODES' is not one of",
+        ),
+        (
+            b'{"header": "x", "colour": 1, "informed": [{"route_id": "110-423"}]}',
+            "unknown alert field 'colour'",
+        ),
+    ):
         r = await client.post("/api/v1/operator/alerts", data=body)
         assert r.status == 400, body
         assert detail in (await r.json())["detail"]
@@ -80,7 +89,7 @@ async def test_bad_alerts_are_problems(interop: Any, keyed_client: Any) -> None:
 
 
 async def test_poller_replaces_what_its_url_published(interop: Any, pg_pool: Any) -> None:
-    client, sc = interop
+    _client, sc = interop
     now = sc.now
     feeds = [
         encode_alerts(

@@ -13,49 +13,94 @@ from __future__ import annotations
 
 from typing import Any
 
-S, N, B, I, O, A, Z = "string", "number", "boolean", "integer", "object", "array", "null"
+S, N, B, INT, OBJ, A, Z = "string", "number", "boolean", "integer", "object", "array", "null"
 
-ENVELOPE = {"code": I, "currentTime": I, "data": O, "text": S, "version": I}
+ENVELOPE = {"code": INT, "currentTime": INT, "data": OBJ, "text": S, "version": INT}
 REFERENCES = {"agencies": A, "routes": A, "situations": A, "stopTimes": A, "stops": A, "trips": A}
 AGENCY = dict.fromkeys(("disclaimer", "email", "fareUrl", "id", "lang", "name", "phone"), S)
 AGENCY |= {"privateService": B, "timezone": S, "url": S}
 ROUTE = {"agencyId": S, "color": S, "description": S, "id": S, "longName": S}
-ROUTE |= {"nullSafeShortName": S, "shortName": S, "textColor": S, "type": I, "url": S}
-STOP = {"code": S, "direction": S, "id": S, "lat": N, "locationType": I, "lon": N, "name": S}
+ROUTE |= {"nullSafeShortName": S, "shortName": S, "textColor": S, "type": INT, "url": S}
+STOP = {"code": S, "direction": S, "id": S, "lat": N, "locationType": INT, "lon": N, "name": S}
 STOP |= {"parent": S, "routeIds": A, "staticRouteIds": A, "wheelchairBoarding": S}
-TRIP = {"blockId": S, "directionId": S, "id": S, "peakOffpeak": I, "routeId": S}
+TRIP = {"blockId": S, "directionId": S, "id": S, "peakOffpeak": INT, "routeId": S}
 TRIP |= {"routeShortName": S, "serviceId": S, "shapeId": S, "timeZone": S, "tripHeadsign": S}
 TRIP |= {"tripShortName": S}
 ARRIVALS_ENTRY = {"arrivalsAndDepartures": A, "nearbyStopIds": A, "situationIds": A, "stopId": S}
 ARRIVAL = {
-    "actualTrack": S, "arrivalEnabled": B, "blockTripSequence": I, "departureEnabled": B,
-    "distanceFromStop": N, "frequency": Z, "historicalOccupancy": S, "lastUpdateTime": I,
-    "numberOfStopsAway": I, "occupancyStatus": S, "predicted": B, "predictedArrivalInterval": Z,
-    "predictedArrivalTime": I, "predictedDepartureInterval": Z, "predictedDepartureTime": I,
-    "predictedOccupancy": S, "routeId": S, "routeLongName": S, "routeShortName": S,
-    "scheduledArrivalInterval": Z, "scheduledArrivalTime": I, "scheduledDepartureInterval": Z,
-    "scheduledDepartureTime": I, "scheduledTrack": S, "serviceDate": I, "situationIds": A,
-    "status": S, "stopId": S, "stopSequence": I, "totalStopsInTrip": I, "tripHeadsign": S,
-    "tripId": S, "tripStatus": O, "vehicleId": S,
-}  # fmt: skip
+    "actualTrack": S,
+    "arrivalEnabled": B,
+    "blockTripSequence": INT,
+    "departureEnabled": B,
+    "distanceFromStop": N,
+    "frequency": Z,
+    "historicalOccupancy": S,
+    "lastUpdateTime": INT,
+    "numberOfStopsAway": INT,
+    "occupancyStatus": S,
+    "predicted": B,
+    "predictedArrivalInterval": Z,
+    "predictedArrivalTime": INT,
+    "predictedDepartureInterval": Z,
+    "predictedDepartureTime": INT,
+    "predictedOccupancy": S,
+    "routeId": S,
+    "routeLongName": S,
+    "routeShortName": S,
+    "scheduledArrivalInterval": Z,
+    "scheduledArrivalTime": INT,
+    "scheduledDepartureInterval": Z,
+    "scheduledDepartureTime": INT,
+    "scheduledTrack": S,
+    "serviceDate": INT,
+    "situationIds": A,
+    "status": S,
+    "stopId": S,
+    "stopSequence": INT,
+    "totalStopsInTrip": INT,
+    "tripHeadsign": S,
+    "tripId": S,
+    "tripStatus": OBJ,
+    "vehicleId": S,
+}
 TRIP_STATUS = {
-    "activeTripId": S, "blockTripSequence": I, "closestStop": S, "closestStopTimeOffset": I,
-    "distanceAlongTrip": N, "frequency": Z, "lastKnownDistanceAlongTrip": N,
-    "lastKnownLocation": O, "lastKnownOrientation": N, "lastLocationUpdateTime": I,
-    "lastUpdateTime": I, "nextStop": S, "nextStopTimeOffset": I, "occupancyCapacity": I,
-    "occupancyCount": I, "occupancyStatus": S, "orientation": N, "phase": S, "position": O,
-    "predicted": B, "scheduleDeviation": I, "scheduledDistanceAlongTrip": N, "serviceDate": I,
-    "situationIds": A, "status": S, "totalDistanceAlongTrip": N, "vehicleId": S,
-}  # fmt: skip
-DETAILS_ENTRY = {"frequency": Z, "schedule": O, "serviceDate": I, "situationIds": A}
-DETAILS_ENTRY |= {"status": O, "tripId": S}
+    "activeTripId": S,
+    "blockTripSequence": INT,
+    "closestStop": S,
+    "closestStopTimeOffset": INT,
+    "distanceAlongTrip": N,
+    "frequency": Z,
+    "lastKnownDistanceAlongTrip": N,
+    "lastKnownLocation": OBJ,
+    "lastKnownOrientation": N,
+    "lastLocationUpdateTime": INT,
+    "lastUpdateTime": INT,
+    "nextStop": S,
+    "nextStopTimeOffset": INT,
+    "occupancyCapacity": INT,
+    "occupancyCount": INT,
+    "occupancyStatus": S,
+    "orientation": N,
+    "phase": S,
+    "position": OBJ,
+    "predicted": B,
+    "scheduleDeviation": INT,
+    "scheduledDistanceAlongTrip": N,
+    "serviceDate": INT,
+    "situationIds": A,
+    "status": S,
+    "totalDistanceAlongTrip": N,
+    "vehicleId": S,
+}
+DETAILS_ENTRY = {"frequency": Z, "schedule": OBJ, "serviceDate": INT, "situationIds": A}
+DETAILS_ENTRY |= {"status": OBJ, "tripId": S}
 SCHEDULE = {"frequency": Z, "nextTripId": S, "previousTripId": S, "stopTimes": A, "timeZone": S}
-STOP_TIME = {"arrivalTime": I, "departureTime": I, "distanceAlongTrip": N}
+STOP_TIME = {"arrivalTime": INT, "departureTime": INT, "distanceAlongTrip": N}
 STOP_TIME |= {"historicalOccupancy": S, "stopHeadsign": S, "stopId": S}
 SFR_ENTRY = {"polylines": A, "routeId": S, "stopGroupings": A, "stopIds": A}
 GROUPING = {"ordered": B, "stopGroups": A, "type": S}
-GROUP = {"id": S, "name": O, "polylines": A, "stopIds": A, "subGroups": A}
-POLYLINE = {"length": I, "levels": S, "points": S}
+GROUP = {"id": S, "name": OBJ, "polylines": A, "stopIds": A, "subGroups": A}
+POLYLINE = {"length": INT, "levels": S, "points": S}
 
 
 def kind(value: Any) -> str:
@@ -64,10 +109,10 @@ def kind(value: Any) -> str:
     if isinstance(value, bool):
         return B
     if isinstance(value, int):
-        return I
+        return INT
     if isinstance(value, float):
         return N
-    return {str: S, dict: O, list: A}[type(value)]
+    return {str: S, dict: OBJ, list: A}[type(value)]
 
 
 def same_shape(ours: dict[str, Any], documented: dict[str, str], what: str) -> None:
@@ -75,7 +120,7 @@ def same_shape(ours: dict[str, Any], documented: dict[str, str], what: str) -> N
     assert not missing, f"{what}: documented members missing: {missing}"
     for name, want in documented.items():
         got = kind(ours[name])
-        ok = got == want or (want == N and got == I)  # a whole number is still a JSON number
+        ok = got == want or (want == N and got == INT)  # a whole number is still a JSON number
         assert ok, f"{what}.{name}: documented {want}, ours {got} ({ours[name]!r})"
 
 

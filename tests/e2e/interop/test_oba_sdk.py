@@ -30,7 +30,9 @@ async def _raw(client: Client, path: str, **params: Any) -> dict[str, Any]:
     r = await client.get(path, params={"key": "TEST", **params})
     assert r.status == 200, await r.text()
     body: dict[str, Any] = await r.json()
-    assert body["code"] == 200 and body["version"] == 2 and body["text"] == "OK"
+    assert body["code"] == 200
+    assert body["version"] == 2
+    assert body["text"] == "OK"
     return body
 
 
@@ -64,7 +66,8 @@ async def _every_method(api: onebusaway.AsyncOnebusawaySDK, sc: Any) -> None:
     assert agency.data.entry.name.startswith("Department of Transport")
 
     s = await api.stop.retrieve(stop)
-    assert s.data.entry.id == stop and route in s.data.entry.route_ids
+    assert s.data.entry.id == stop
+    assert route in s.data.entry.route_ids
 
     near = await api.stops_for_location.list(lat=lat, lon=lon, radius=200)
     assert near.data.list[0].id == stop
@@ -76,7 +79,8 @@ async def _every_method(api: onebusaway.AsyncOnebusawaySDK, sc: Any) -> None:
     assert stop in (sfr.data.entry.stop_ids or [])
 
     r = await api.route.retrieve(route)
-    assert r.data.entry.id == route and r.data.entry.agency_id == "1"
+    assert r.data.entry.id == route
+    assert r.data.entry.agency_id == "1"
 
     rfl = await api.routes_for_location.list(lat=lat, lon=lon, radius=200)
     assert route in [x.id for x in rfl.data.list]
@@ -93,8 +97,10 @@ async def _every_method(api: onebusaway.AsyncOnebusawaySDK, sc: Any) -> None:
     assert a.predicted is True
     assert a.predicted_arrival_time == round((sched + 120) * 1000)
     assert a.scheduled_arrival_time == round(sched * 1000)
-    assert a.distance_from_stop == 400.0 and a.number_of_stops_away == 0
-    assert a.vehicle_id == "1_bus-1" and a.stop_sequence == sc.k
+    assert a.distance_from_stop == 400.0
+    assert a.number_of_stops_away == 0
+    assert a.vehicle_id == "1_bus-1"
+    assert a.stop_sequence == sc.k
     assert a.trip_status is not None
     assert a.trip_status.schedule_deviation == 120
     assert a.trip_status.occupancy_status == "FEW_SEATS_AVAILABLE"
@@ -106,8 +112,10 @@ async def _every_method(api: onebusaway.AsyncOnebusawaySDK, sc: Any) -> None:
         "p50": round((sched + 120) * 1000),
         "p90": round((sched + 210) * 1000),
     }
-    times = [x.predicted_arrival_time or x.scheduled_arrival_time for x in
-             arr.data.entry.arrivals_and_departures]  # fmt: skip
+    times = [
+        x.predicted_arrival_time or x.scheduled_arrival_time
+        for x in arr.data.entry.arrivals_and_departures
+    ]
     assert times == sorted(times)
     assert any(not x.predicted for x in arr.data.entry.arrivals_and_departures)  # timetable
 
@@ -132,7 +140,8 @@ async def _every_method(api: onebusaway.AsyncOnebusawaySDK, sc: Any) -> None:
     vfa = await api.vehicles_for_agency.list("1")
     assert {v.vehicle_id for v in vfa.data.list} == {"1_bus-1", "1_bus-2"}
     stale = next(v for v in vfa.data.list if v.vehicle_id == "1_bus-2")
-    assert stale.trip_status is not None and stale.trip_status.predicted is False
+    assert stale.trip_status is not None
+    assert stale.trip_status.predicted is False
 
     sched_stop = await api.schedule_for_stop.retrieve(stop, date="2014-06-02")
     times_at = [
@@ -144,40 +153,46 @@ async def _every_method(api: onebusaway.AsyncOnebusawaySDK, sc: Any) -> None:
     assert round(sched * 1000) in times_at
 
     sh = await api.shape.retrieve(shape)
-    assert sh.data.entry.length > 2 and sh.data.entry.points
+    assert sh.data.entry.length > 2
+    assert sh.data.entry.points
+
+
+T = oba_types
+LAT_LON = "lat={lat}&lon={lon}"
+WHERE = "/api/where/"
 
 
 @pytest.mark.parametrize(
     ("path", "model"),
     [
-        ("/api/where/current-time.json", oba_types.CurrentTimeRetrieveResponse),
-        ("/api/where/agencies-with-coverage.json", oba_types.AgenciesWithCoverageListResponse),
-        ("/api/where/agency/1.json", oba_types.AgencyRetrieveResponse),
-        ("/api/where/stop/{stop}.json", oba_types.StopRetrieveResponse),
-        ("/api/where/stops-for-location.json?lat={lat}&lon={lon}", oba_types.StopsForLocationListResponse),
-        ("/api/where/stops-for-route/{route}.json", oba_types.StopsForRouteListResponse),
-        ("/api/where/route/{route}.json", oba_types.RouteRetrieveResponse),
-        ("/api/where/routes-for-location.json?lat={lat}&lon={lon}", oba_types.RoutesForLocationListResponse),
-        ("/api/where/routes-for-agency/1.json", oba_types.RoutesForAgencyListResponse),
-        ("/api/where/arrivals-and-departures-for-stop/{stop}.json", oba_types.ArrivalAndDepartureListResponse),
+        ("current-time.json", T.CurrentTimeRetrieveResponse),
+        ("agencies-with-coverage.json", T.AgenciesWithCoverageListResponse),
+        ("agency/1.json", T.AgencyRetrieveResponse),
+        ("stop/{stop}.json", T.StopRetrieveResponse),
+        (f"stops-for-location.json?{LAT_LON}", T.StopsForLocationListResponse),
+        ("stops-for-route/{route}.json", T.StopsForRouteListResponse),
+        ("route/{route}.json", T.RouteRetrieveResponse),
+        (f"routes-for-location.json?{LAT_LON}", T.RoutesForLocationListResponse),
+        ("routes-for-agency/1.json", T.RoutesForAgencyListResponse),
+        ("arrivals-and-departures-for-stop/{stop}.json", T.ArrivalAndDepartureListResponse),
         (
-            "/api/where/arrival-and-departure-for-stop/{stop}.json?tripId={trip}&serviceDate={day}",
-            oba_types.ArrivalAndDepartureRetrieveResponse,
+            "arrival-and-departure-for-stop/{stop}.json?tripId={trip}&serviceDate={day}",
+            T.ArrivalAndDepartureRetrieveResponse,
         ),
-        ("/api/where/trip/{trip}.json", oba_types.TripRetrieveResponse),
-        ("/api/where/trip-details/{trip}.json", oba_types.TripDetailRetrieveResponse),
-        ("/api/where/trip-for-vehicle/1_bus-1.json", oba_types.TripForVehicleRetrieveResponse),
-        ("/api/where/vehicles-for-agency/1.json", oba_types.VehiclesForAgencyListResponse),
-        ("/api/where/schedule-for-stop/{stop}.json?date=2014-06-02", oba_types.ScheduleForStopRetrieveResponse),
-        ("/api/where/shape/{shape}.json", oba_types.ShapeRetrieveResponse),
+        ("trip/{trip}.json", T.TripRetrieveResponse),
+        ("trip-details/{trip}.json", T.TripDetailRetrieveResponse),
+        ("trip-for-vehicle/1_bus-1.json", T.TripForVehicleRetrieveResponse),
+        ("vehicles-for-agency/1.json", T.VehiclesForAgencyListResponse),
+        ("schedule-for-stop/{stop}.json?date=2014-06-02", T.ScheduleForStopRetrieveResponse),
+        ("shape/{shape}.json", T.ShapeRetrieveResponse),
     ],
-)  # fmt: skip
+)
 async def test_raw_answers_validate_against_the_sdk_models(
     interop: Any, path: str, model: type[BaseModel]
 ) -> None:
     client, sc = interop
     net = sc.network
-    url = path.format(
+    url = WHERE + path.format(
         stop=f"1_{net.stop_ids[sc.stop]}",
         trip=f"1_{net.trip_ids[sc.trip]}",
         route=f"1_{net.route_ids[int(net.trip_route[sc.trip])]}",
@@ -205,13 +220,18 @@ async def test_errors_are_problems_with_the_oba_envelope(interop: Any) -> None:
     assert r.status == 404
     assert r.content_type == "application/problem+json"
     body = await r.json()
-    assert body["code"] == 404 and body["version"] == 2 and "ids are '1_<stop_id>'" in body["text"]
+    assert body["code"] == 404
+    assert body["version"] == 2
+    assert "ids are '1_<stop_id>'" in body["text"]
     r = await client.get("/api/where/stops-for-location.json", params={"lat": "999", "lon": "1"})
     assert r.status == 400
     body = await r.json()
-    assert body["param"] == "lat" and body["code"] == 400 and "currentTime" in body
+    assert body["param"] == "lat"
+    assert body["code"] == 400
+    assert "currentTime" in body
     r = await client.get("/api/where/current-time.json", params={"colour": "red"})
-    assert r.status == 400 and (await r.json())["param"] == "colour"
+    assert r.status == 400
+    assert (await r.json())["param"] == "colour"
     r = await client.get("/api/where/arrivals-and-departures-for-stop/1_750004.json?time=-5")
     assert r.status == 400
 

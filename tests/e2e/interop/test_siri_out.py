@@ -9,6 +9,8 @@ from feeds.siri import decode_siri_vm
 from web.isotime import iso
 
 NS = {"s": "http://www.siri.org.uk/siri"}
+SM = "/api/siri/stop-monitoring.json"
+VM = "/api/siri/vehicle-monitoring.json"
 
 
 async def test_stop_monitoring_json(interop: Any) -> None:
@@ -35,7 +37,8 @@ async def test_stop_monitoring_json(interop: Any) -> None:
     assert call["Extensions"]["PredictionInterval"]["P90ArrivalTime"] == iso(
         sched + 210, net.timezone
     )
-    assert mvj["VehicleRef"] == "bus-1" and mvj["Monitored"] is True
+    assert mvj["VehicleRef"] == "bus-1"
+    assert mvj["Monitored"] is True
     assert mvj["Occupancy"] == "seatsAvailable"
     assert mvj["FramedVehicleJourneyRef"] == {
         "DataFrameRef": "2014-06-02",
@@ -49,17 +52,23 @@ async def test_stop_monitoring_xml_with_calls_and_an_alert(interop: Any) -> None
     stop_id = str(net.stop_ids[sc.stop])
     r = await client.post(
         "/api/v1/operator/alerts",
-        json={"alert_id": "a1", "header": "Stop moved 50 m north", "effect": "STOP_MOVED",
-              "informed": [{"stop_id": stop_id}]},
-    )  # fmt: skip
+        json={
+            "alert_id": "a1",
+            "header": "Stop moved 50 m north",
+            "effect": "STOP_MOVED",
+            "informed": [{"stop_id": stop_id}],
+        },
+    )
     assert r.status == 201
     r = await client.get(
         "/api/siri/stop-monitoring.xml",
         params={"MonitoringRef": stop_id, "VehicleMonitoringDetailLevel": "calls"},
     )
-    assert r.status == 200 and r.content_type == "application/xml"
+    assert r.status == 200
+    assert r.content_type == "application/xml"
     root = ET.fromstring(await r.read())
-    assert root.tag == "{http://www.siri.org.uk/siri}Siri" and root.get("version") == "2.0"
+    assert root.tag == "{http://www.siri.org.uk/siri}Siri"
+    assert root.get("version") == "2.0"
     onward = root.findall(
         ".//s:MonitoredStopVisit/s:MonitoredVehicleJourney/s:OnwardCalls/s:OnwardCall", NS
     )
@@ -84,7 +93,8 @@ async def test_vehicle_monitoring_reads_back_through_our_siri_reader(interop: An
         assert set(by_id) == {"bus-1", "bus-2"}
         bus1 = by_id["bus-1"]
         assert bus1.trip_id == str(net.trip_ids[sc.trip])
-        assert bus1.start_date == "20140602" and bus1.bearing == 90.0
+        assert bus1.start_date == "20140602"
+        assert bus1.bearing == 90.0
         assert bus1.timestamp == sc.now - 10
     one = await (await client.get("/api/siri/vehicle-monitoring.json?VehicleRef=bus-2")).json()
     acts = one["Siri"]["ServiceDelivery"]["VehicleMonitoringDelivery"][0]["VehicleActivity"]
@@ -96,11 +106,11 @@ async def test_bad_input_is_a_problem(interop: Any) -> None:
     for path, param, status in (
         ("/api/siri/stop-monitoring.json", "MonitoringRef", 400),
         ("/api/siri/stop-monitoring.json?MonitoringRef=nope", "MonitoringRef", 404),
-        ("/api/siri/stop-monitoring.json?MonitoringRef=750004&MaximumStopVisits=x", "MaximumStopVisits", 400),
+        (f"{SM}?MonitoringRef=750004&MaximumStopVisits=x", "MaximumStopVisits", 400),
         ("/api/siri/vehicle-monitoring.json?VehicleRef=nope", "VehicleRef", 404),
-        ("/api/siri/vehicle-monitoring.json?VehicleMonitoringDetailLevel=all", "VehicleMonitoringDetailLevel", 400),
+        (f"{VM}?VehicleMonitoringDetailLevel=all", "VehicleMonitoringDetailLevel", 400),
         ("/api/siri/vehicle-monitoring.json?OperatorRef=MTA", "OperatorRef", 404),
-    ):  # fmt: skip
+    ):
         r = await client.get(path)
         assert r.status == status, path
         assert r.content_type == "application/problem+json"

@@ -74,13 +74,14 @@ async def test_alerts_make_skipped_stops_and_canceled_trips(interop: Any) -> Non
     assert r.status == 201, await r.text()
     # a later trip of the day, not yet over, cancelled by the operator
     later = next(
-        t for t in range(net.n_trips)
+        t
+        for t in range(net.n_trips)
         if net.trip_rows(t).stop > net.trip_rows(t).start
         and sc.origin + float(net.st_arr[net.trip_rows(t).start]) > sc.now + 3600
         and t not in (sc.trip, sc.stale_trip)
-        and str(net.calendar.service_ids[int(net.trip_service[t])]) ==
-        str(net.calendar.service_ids[int(net.trip_service[sc.trip])])
-    )  # fmt: skip
+        and str(net.calendar.service_ids[int(net.trip_service[t])])
+        == str(net.calendar.service_ids[int(net.trip_service[sc.trip])])
+    )
     r = await client.post(
         "/api/v1/operator/alerts",
         json={
@@ -105,7 +106,8 @@ async def test_alerts_make_skipped_stops_and_canceled_trips(interop: Any) -> Non
     assert closed in skipped
     cancelled = by_trip[str(net.trip_ids[later])]
     assert cancelled.trip.schedule_relationship == rt.TripDescriptor.CANCELED
-    assert cancelled.trip.start_date == "20140602" and not cancelled.stop_time_update
+    assert cancelled.trip.start_date == "20140602"
+    assert not cancelled.stop_time_update
     # and the alerts feed carries both, readable by any GTFS-RT consumer
     alerts = rt.FeedMessage()
     alerts.ParseFromString(await (await client.get("/gtfs-rt/alerts.pb")).read())

@@ -79,7 +79,8 @@ def test_siri_lite_json_and_xml_give_the_same_pings() -> None:
     doc = _document(rows)
     from_json = decode_siri_vm(json.dumps(doc).encode(), bearing="mta")
     from_xml = decode_siri_vm(to_xml(doc), bearing="mta")
-    assert from_json.rejections == [] and from_xml.rejections == []
+    assert from_json.rejections == []
+    assert from_xml.rejections == []
     assert len(from_json.pings) == 40
     assert from_json.pings == from_xml.pings
     csv_pings, _ = read_siri_csv(SAMPLE)
@@ -128,5 +129,8 @@ async def test_a_poller_reads_a_siri_endpoint() -> None:
             decode=lambda data, now: decode_siri_vm(data, now=now, bearing="mta"),
         )
         result = await poller.poll(poller.states[0])
-    assert result.status == 200 and result.pings == 20 and result.rejected == 0
-    assert len(got[0][0]) == 20 and got[0][1] == f"poll:{url}"
+    assert result.status == 200
+    assert result.pings == 20
+    assert result.rejected == 0
+    assert len(got[0][0]) == 20
+    assert got[0][1] == f"poll:{url}"
