@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .openapi_interop import INTEROP_OPERATIONS, INTEROP_TAGS
+
 __all__ = ["build_openapi", "routes"]
 
 routes = web.RouteTableDef()
@@ -401,6 +403,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+OPERATIONS.update(INTEROP_OPERATIONS)
+
 _PRIVATE = ("/api/v1/operator",)
 
 
@@ -476,6 +480,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         "tags": [
             {"name": n}
             for n in ("rider", "gtfs-rt", "planner", "ingest", "operator", "ops", "pages")
+            + INTEROP_TAGS
         ]
         + [{"name": "other"}],
     }

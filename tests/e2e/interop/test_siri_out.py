@@ -116,3 +116,41 @@ async def test_bad_input_is_a_problem(interop: Any) -> None:
         assert r.content_type == "application/problem+json"
         assert (await r.json())["param"] == param
     assert (await client.get("/api/siri/vehicle-monitoring.csv")).status == 404
+
+
+async def test_openapi_documents_every_new_endpoint(interop: Any) -> None:
+    import re
+
+    import openapi_spec_validator
+
+    client, _ = interop
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    openapi_spec_validator.validate(doc)
+    for route in client.app.router.routes():
+        if route.resource is None or route.method in ("HEAD", "OPTIONS"):
+            continue
+        path = re.sub(r"{(\w+):[^}]*}", r"{\1}", route.resource.canonical)
+        if path.startswith(("/api/where/", "/api/siri/", "/api/v1/alerts", "/gtfs-rt/alerts")):
+            op = doc["paths"][path][route.method.lower()]
+            assert op["tags"][0] in ("onebusaway", "siri", "alerts", "gtfs-rt"), path
+            assert "429" in op["responses"], path  # rate limited like the rest
+            assert "400" in op["responses"], path  # problem+json on bad input
+    assert "/api/v1/operator/alerts" in doc["paths"]
+
+
+async def test_new_endpoints_are_rate_limited(interop: Any) -> None:
+    from web import keys
+    from web.ratelimit import RateLimiter
+
+    client, _ = interop
+    limiter: RateLimiter = client.app[keys.RATE_LIMITER]
+    limiter._buckets.clear()
+    limiter.burst, limiter.rate = 3, 0.001
+    codes = [
+        (await client.get(path)).status
+        for path in ["/api/where/current-time.json"] * 3
+        + ["/api/siri/vehicle-monitoring.json", "/api/where/current-time.json"]
+    ]
+    assert codes == [200, 200, 200, 429, 429]
+    r = await client.get("/api/v1/alerts")
+    assert r.status == 429 and "Retry-After" in r.headers
