@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -28,6 +29,8 @@ from predictor.events import Flag, Prediction, VehicleState
 from transit.network import Network
 from transit.times import format_gtfs_time
 
+from .errors import FeedError
+
 __all__ = [
     "AgencyPrediction",
     "DecodedTripUpdates",
@@ -36,6 +39,7 @@ __all__ = [
     "arrival_predictions",
     "build_trip_updates",
     "decode_trip_updates",
+    "read_trip_updates",
     "start_time_of",
     "trip_descriptor",
 ]
@@ -358,3 +362,20 @@ def arrival_predictions(
             if delay is not None:
                 out.append(AgencyPrediction(issued, trip_id, stop_id, seq, sched + delay))
     return out
+
+
+def read_trip_updates(path: Path) -> list[DecodedTripUpdates]:
+    """Every snapshot in ``path``: one ``.pb`` FeedMessage, or a folder of them (by name).
+
+    Raises ``FeedError`` when there is no such file or no ``.pb`` in the folder; a file that is
+    not a FeedMessage is kept as a snapshot with a rejection (the caller counts them).
+    """
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.pb") if p.is_file())
+        if not files:
+            raise FeedError(str(path), None, "no .pb TripUpdates files in this folder")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise FeedError(str(path), None, "no such file or folder")
+    return [decode_trip_updates(f.read_bytes()) for f in files]

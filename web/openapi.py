@@ -479,8 +479,16 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         },
         "tags": [
             {"name": n}
-            for n in ("rider", "gtfs-rt", "planner", "ingest", "operator", "ops", "pages")
-            + INTEROP_TAGS
+            for n in (
+                "rider",
+                "gtfs-rt",
+                "planner",
+                "ingest",
+                "operator",
+                "ops",
+                "pages",
+                *INTEROP_TAGS,
+            )
         ]
         + [{"name": "other"}],
     }

@@ -31,6 +31,8 @@ from predictor.replay import History, ReplayResult, learn_history, replay, score
 from predictor.scoring import BUCKETS, Report
 from predictor.tracker import TrackerConfig
 
+from . import replay_agency
+
 __all__ = ["register", "write_outputs"]
 
 
@@ -73,6 +75,7 @@ def register(subparsers: Any) -> None:
         help="override a TrackerConfig field, e.g. --set horizon_s=1800",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay_agency.add_argument(p)
     p.set_defaults(func=run)
 
 
@@ -151,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     }
     write_outputs(args.out, res, report, meta, data)
     print(markdown(report, meta))
+    if (code := replay_agency.after_replay(args, network, res)) != 0:
+        return code
     print(
         f"wrote {args.out}/predictions.csv, arrivals.csv, report.json, report.md, "
         "mae_by_horizon.png"
