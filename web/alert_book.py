@@ -19,8 +19,9 @@ import asyncpg
 from aiohttp import web
 
 from feeds.alert_poller import AlertPoller
-from feeds.alerts import Alert, replace_source
-from feeds.alerts import load_alerts as _load
+from feeds.alert_store import load_alerts as _load
+from feeds.alert_store import replace_source
+from feeds.alerts import Alert
 
 from . import keys
 from .api_rider import clock_now

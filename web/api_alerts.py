@@ -15,7 +15,8 @@ from aiohttp import web
 from google.protobuf import json_format
 from google.transit import gtfs_realtime_pb2 as rt
 
-from feeds.alerts import Alert, AlertError, alert_from_json, alert_to_json, delete_alert, save_alert
+from feeds.alert_store import delete_alert, save_alert
+from feeds.alerts import Alert, AlertError, alert_from_json, alert_to_json
 from feeds.alerts import encode_alerts as _encode
 
 from . import keys

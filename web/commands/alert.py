@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from feeds.alert_store import delete_alert, load_alerts, save_alert
 from feeds.alerts import (
     CAUSES,
     EFFECTS,
@@ -27,9 +28,6 @@ from feeds.alerts import (
     AlertError,
     Informed,
     alert_to_json,
-    delete_alert,
-    load_alerts,
-    save_alert,
 )
 
 from ..settings import Settings

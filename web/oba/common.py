@@ -24,6 +24,7 @@ from feeds.apikeys import find_key
 from transit.network import Network
 
 from .. import keys
+from ..alert_book import book
 from ..api_rider import clock_now, rider_index_for
 from ..arrival_rows import hex_color
 from ..problems import BadRequest, NotFound, ProblemError, Unauthorized
@@ -114,8 +115,6 @@ async def context(request: web.Request) -> Context:
     index = await rider_index_for(request.app)
     agencies = index.network.agencies
     agency = (agencies[0].agency_id if agencies else "") or "1"
-    from ..alert_book import book
-
     alerts = await book(request.app).current()
     include = bool_param(request.query, "includeReferences", True)
     return Context(index, agency, clock_now(request.app), alerts, include)

@@ -14,9 +14,20 @@ from aiohttp import web
 from ..alert_book import alerts_for
 from ..api_rider import check_params, float_param, int_param
 from ..isotime import iso, local_date
-from ..problems import BadRequest
+from ..problems import BadRequest, NotFound
 from ..rider_index import shape_coordinates
-from .common import Context, References, agency_json, context, envelope, ms, oba_method
+from .common import (
+    Context,
+    References,
+    agency_json,
+    bool_param,
+    context,
+    envelope,
+    ms,
+    oba_method,
+    route_json,
+    stop_json,
+)
 
 __all__ = ["routes"]
 
@@ -70,8 +81,6 @@ async def stop(request: web.Request) -> web.Response:
     ctx = await context(request)
     s = ctx.stop_row(request.match_info["stop_id"])
     refs = References(ctx)
-    from .common import stop_json
-
     refs.routes.update(int(r) for r in ctx.index.routes_at(s))
     return envelope(ctx, refs, entry=stop_json(ctx, s))
 
@@ -105,8 +114,6 @@ async def stops_for_location(request: web.Request) -> web.Response:
         found = [s for s in found if text in (str(net.stop_codes[s]), str(net.stop_ids[s]))]
     refs = References(ctx)
     refs.stops.update(found[:most])
-    from .common import stop_json
-
     items = [stop_json(ctx, s) for s in found[:most]]
     resp = envelope(ctx, refs, items=items, outOfRange=False)
     return _limit(resp, len(found) > most)
@@ -125,8 +132,6 @@ async def stops_for_route(request: web.Request) -> web.Response:
     q = request.query
     check_params(q, (*_KEY, "includePolylines", "time"))
     ctx = await context(request)
-    from .common import bool_param
-
     with_lines = bool_param(q, "includePolylines", True)
     r = ctx.route_row(request.match_info["route_id"])
     net = ctx.net
@@ -184,8 +189,6 @@ async def shape(request: web.Request) -> web.Response:
     raw = ctx.raw(request.match_info["shape_id"], "shape", "id")
     sh = ctx.net.shape_index(raw)
     if sh is None:
-        from ..problems import NotFound
-
         raise NotFound(f"no shape {request.match_info['shape_id']!r} in the current feed")
     return envelope(ctx, References(ctx), entry=_encoded(ctx.net, int(sh)))
 
@@ -197,8 +200,6 @@ async def route(request: web.Request) -> web.Response:
     check_params(request.query, _KEY)
     ctx = await context(request)
     r = ctx.route_row(request.match_info["route_id"])
-    from .common import route_json
-
     return envelope(ctx, References(ctx), entry=route_json(ctx, r))
 
 
@@ -220,8 +221,6 @@ async def routes_for_location(request: web.Request) -> web.Response:
     if text:
         net = ctx.net
         found = [r for r in found if str(net.route_short_names[r]).casefold() == text]
-    from .common import route_json
-
     items = [route_json(ctx, r) for r in found[:most]]
     resp = envelope(ctx, References(ctx), items=items, outOfRange=False)
     return _limit(resp, len(found) > most)
@@ -234,8 +233,6 @@ async def routes_for_agency(request: web.Request) -> web.Response:
     check_params(request.query, _KEY)
     ctx = await context(request)
     ctx.check_agency(request.match_info["agency_id"])
-    from .common import route_json
-
     items = [route_json(ctx, r) for r in ctx.index.route_order]
     return envelope(ctx, References(ctx), items=items)
 

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestServer
 from onebusaway import types as oba_types
 
 from feeds.alert_poller import AlertPoller
-from feeds.alerts import Alert, Informed, encode_alerts, load_alerts, replace_source
+from feeds.alert_store import load_alerts, replace_source
+from feeds.alerts import Alert, Informed, encode_alerts
 
 
 async def test_operator_alert_reaches_riders_and_oba(interop: Any) -> None:

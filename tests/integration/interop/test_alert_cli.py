@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from feeds.alerts import load_alerts
+from feeds.alert_store import load_alerts
 from web.cli import main
 from web.settings import Settings
 
