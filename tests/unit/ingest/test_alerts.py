@@ -27,7 +27,7 @@ def test_validation_names_the_field() -> None:
         Alert("a", "x")
     with pytest.raises(AlertError, match="effect 'BOOM' is not one of"):
         Alert("a", "x", effect="BOOM", informed=STOP)
-    with pytest.raises(AlertError, match=r"ends \(200\) before it starts \(100\)"):
+    with pytest.raises(AlertError, match=r"ends \(100\) before it starts \(200\)"):
         Alert("a", "x", periods=((200.0, 100.0),), informed=STOP)
     with pytest.raises(AlertError, match="alert id"):
         Alert("a b", "x", informed=STOP)
