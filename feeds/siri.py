@@ -83,7 +83,10 @@ def journey_ping(
     raw_bearing = mvj.get("Bearing")
     compass = None
     if raw_bearing not in (None, ""):
-        b = float(str(raw_bearing))
+        try:
+            b = float(str(raw_bearing))
+        except ValueError:
+            raise PingError(RejectReason.MALFORMED, f"Bearing {raw_bearing!r}", vid) from None
         compass = (90.0 - b) % 360.0 if bearing == "mta" else b % 360.0
     day = str(framed.get("DataFrameRef") or "").replace("-", "")
     occupancy = str(mvj.get("Occupancy") or "").replace("_", "").casefold()
@@ -175,6 +178,10 @@ def decode_siri_vm(
             )
         except PingError as exc:
             result.rejections.append(Rejection(exc.vehicle_id, 0.0, exc.reason, exc.detail))
+        except (AttributeError, TypeError, ValueError) as exc:  # a member of the wrong kind
+            result.rejections.append(
+                Rejection("", 0.0, RejectReason.MALFORMED, f"bad VehicleActivity: {exc}")
+            )
     return result
 
 

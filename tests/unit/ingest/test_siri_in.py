@@ -97,9 +97,16 @@ def test_bad_documents_are_rejections() -> None:
     acts[0]["MonitoredVehicleJourney"]["VehicleLocation"]["Latitude"] = 999
     del acts[1]["RecordedAtTime"]
     acts[2]["RecordedAtTime"] = "2031-01-01T00:00:00Z"  # from the future
+    acts.append(json.loads(json.dumps(acts[2])))
+    acts[3]["MonitoredVehicleJourney"]["Bearing"] = "north"
     out = decode_siri_vm(json.dumps(doc).encode(), now=1523044900.0)
     assert out.pings == []
-    assert [r.reason.value for r in out.rejections] == ["bad_coordinate", "malformed", "future"]
+    reasons = [r.reason.value for r in out.rejections]
+    assert reasons == ["bad_coordinate", "malformed", "future", "malformed"]
+    acts.append({"RecordedAtTime": "2018-04-06T16:00:01-04:00", "MonitoredVehicleJourney": 7})
+    acts.append({"MonitoredVehicleJourney": {"VehicleRef": "x", "VehicleLocation": "here"}})
+    more = decode_siri_vm(json.dumps(doc).encode(), now=1523044900.0)
+    assert [r.reason.value for r in more.rejections[4:]] == ["malformed", "malformed"]
     assert all(r.vehicle_id for r in out.rejections)
 
 
