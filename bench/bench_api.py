@@ -184,6 +184,7 @@ def serve(
 ) -> None:
     """Run the rider API on 127.0.0.1:port until killed (in a child process)."""
     _pin(cpus)
+    from feeds.clock import FixedClock, ServiceClock
     from web import api_health, api_rider, keys, metrics, updates
     from web.app import resolve_middlewares, settle_heap
     from web.ratelimit import RateLimiter
@@ -195,12 +196,12 @@ def serve(
             yield
 
     async def fixed_clock(app: web.Application) -> AsyncIterator[None]:
-        app[keys.RIDER].clock = lambda: now
         ready.set()
         yield
 
     app = web.Application(middlewares=resolve_middlewares())  # as create_app wires them
     app[keys.SETTINGS] = Settings(redis_url=redis_url, redis_prefix=prefix)
+    app[keys.CLOCK] = ServiceClock(FixedClock(now))
     app[keys.METRICS] = metrics.HttpMetrics()
     holder = keys.NetworkHolder()
     holder.swap(net, 1)

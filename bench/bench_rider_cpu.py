@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_api  # noqa: E402
 
+from feeds.clock import FixedClock, ServiceClock  # noqa: E402
 from feeds.live_state import (  # noqa: E402
     LiveState,
     arrivals_event,
@@ -94,8 +95,9 @@ async def handlers(args: argparse.Namespace, redis_url: str, prefix: str) -> Non
         holder = keys.NetworkHolder()
         holder.swap(net, 1)
         app[keys.NETWORK] = holder
+        app[keys.CLOCK] = ServiceClock(FixedClock(now))
         live = LiveState(redis, prefix)
-        state = api_rider.RiderState(live, Arrivals(live), clock=lambda: now)
+        state = api_rider.RiderState(live, Arrivals(live))
         app[keys.RIDER] = state
         await api_rider.rider_index_for(app)
         updates = Updates(redis, live.channel)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from feeds.clock import WALL_CLOCK
 from feeds.gtfsrt import DecodeResult, decode_vehicle_positions
 from transit.pings import Ping
 
@@ -68,6 +69,11 @@ class FeedPoller:
         Awaited with each non-empty list of pings and a source name ``"poll:<url>"``.
     on_rejections
         Called with each decode's :class:`DecodeResult` that has rejections (for counters).
+    clock
+        The service clock's ``now`` (``feeds.clock``): timestamps ahead of it are refused.
+    timer
+        A monotonic clock that schedules the fetches (``next_at`` is on it), so that a clock
+        that jumps (one following a replayed feed) never stalls the polling.
     decode
         ``decode(body, now)`` of an answer; GTFS-RT VehiclePositions by default (SIRI
         VehicleMonitoring uses ``feeds.siri.decode_siri_vm``).
@@ -83,7 +89,8 @@ class FeedPoller:
         max_backoff_s: float = 300.0,
         timeout_s: float = 20.0,
         on_rejections: Callable[[DecodeResult], None] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = WALL_CLOCK.now,
+        timer: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         decode: Callable[[bytes, float], DecodeResult] | None = None,
     ) -> None:
@@ -97,6 +104,7 @@ class FeedPoller:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.on_rejections = on_rejections
         self.clock = clock
+        self.timer = timer
         self.rng = rng or random.Random()
         self.decode = decode or (lambda body, now: decode_vehicle_positions(body, now=now))
 
@@ -148,14 +156,14 @@ class FeedPoller:
 
     def _ok(self, state: UrlState, result: PollResult) -> PollResult:
         state.failures = 0
-        state.next_at = self.clock() + self.interval_s
+        state.next_at = self.timer() + self.interval_s
         log.debug("polled %s: %d pings, %d rejected", state.url, result.pings, result.rejected)
         return result
 
     def _fail(self, state: UrlState, result: PollResult) -> PollResult:
         state.failures += 1
         wait = self.backoff(state.failures)
-        state.next_at = self.clock() + wait
+        state.next_at = self.timer() + wait
         log.warning(
             "poll of %s failed (%s); retry %d in %.0f s",
             state.url,
@@ -168,9 +176,9 @@ class FeedPoller:
     async def run(self) -> None:
         """Poll every URL when due, until cancelled."""
         while True:
-            now = self.clock()
+            now = self.timer()
             due = [s for s in self.states if s.next_at <= now]
             if due:
                 await asyncio.gather(*(self.poll(s) for s in due))
             wake = min(s.next_at for s in self.states) if self.states else now + self.interval_s
-            await asyncio.sleep(max(wake - self.clock(), 0.05))
+            await asyncio.sleep(max(wake - self.timer(), 0.05))

@@ -12,7 +12,6 @@ import asyncio
 import html
 import inspect
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,7 +170,7 @@ def _pool(request: web.Request) -> asyncpg.Pool:
 async def fleet(request: web.Request) -> web.Response:
     """Every live vehicle with position, trip, delay, occupancy, age and condition flags."""
     await _require_operator(request)
-    now = time.time()
+    now = request.app[keys.CLOCK].now()
     rows = fleet_rows(await _states(request), now)
     return web.json_response({"generated_at": now, "count": len(rows), "vehicles": rows})
 
@@ -180,7 +179,7 @@ async def fleet(request: web.Request) -> web.Response:
 async def fleet_summary_view(request: web.Request) -> web.Response:
     """Vehicles in service per route, on-time share and live headway regularity."""
     await _require_operator(request)
-    now = time.time()
+    now = request.app[keys.CLOCK].now()
     rows = fleet_rows(await _states(request), now)
     flagged = {f: sum(1 for r in rows if f in r["flags"]) for f in _FLAG_NAMES}
     return web.json_response(

@@ -47,6 +47,7 @@ from routing.journey import (
     RideLeg,
     WalkLeg,
 )
+from transit.network import Network
 from transit.times import service_day_origin
 
 from . import keys
@@ -63,6 +64,7 @@ __all__ = [
     "planner_service",
     "result_json",
     "routes",
+    "service_span_note",
 ]
 
 log = logging.getLogger(__name__)
@@ -180,6 +182,16 @@ def make_request(query: PlanQuery, tz: str, now: float) -> PlanRequest:
         prev_day_length=round(origin - prev),
         day_length=round(nxt - origin),
     )
+
+
+def service_span_note(network: Network) -> str:
+    """``"; the feed's timetable runs from A to B"``, for a question on a day without trips."""
+    cal = network.calendar
+    ordinals = [int(x) for x in (*cal.start, *cal.end, *cal.added_date)]
+    if not ordinals:
+        return "; the feed has no service days"
+    first, last = date.fromordinal(min(ordinals)), date.fromordinal(max(ordinals))
+    return f"; the feed's timetable runs from {first.isoformat()} to {last.isoformat()}"
 
 
 # ----- JSON ------------------------------------------------------------------------------
@@ -403,7 +415,7 @@ async def plan(request: web.Request) -> web.Response:
     tz = planner.network.timezone
     try:
         query = parse_query(request.query, tz)
-        req = make_request(query, tz, time.time())
+        req = make_request(query, tz, request.app[keys.CLOCK].now())
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     live = await _live_overlay(request.app)
@@ -411,7 +423,9 @@ async def plan(request: web.Request) -> web.Response:
         result = await asyncio.wait_for(
             asyncio.to_thread(planner.plan, req, live), timeout=PLAN_TIMEOUT_S
         )
-    except (InvalidQueryError, NoStopsNearbyError, NoServiceError) as exc:
+    except NoServiceError as exc:
+        raise BadRequest(f"{exc}{service_span_note(planner.network)}") from None
+    except (InvalidQueryError, NoStopsNearbyError) as exc:
         raise BadRequest(str(exc)) from None
     except SearchBudgetError as exc:
         raise ServiceUnavailable(str(exc), headers={"Retry-After": "5"}) from None

@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -67,8 +67,6 @@ class RiderState:
     arrivals: Arrivals
     index: RiderIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: overrides the service clock (tests, benchmarks); None = the ingest clock or real time
-    clock: Callable[[], float] | None = None
     #: built GTFS-RT feeds by kind: (monotonic time built, bytes), see ``web.api_gtfsrt``
     feed_cache: dict[str, tuple[float, bytes]] = field(default_factory=dict)
 
@@ -101,12 +99,8 @@ async def rider_index_for(app: web.Application) -> RiderIndex:
 
 
 def clock_now(app: web.Application) -> float:
-    """The service's now: the ingest service's clock (demo clock when simulating) or real time."""
-    state = app.get(keys.RIDER)
-    if state is not None and state.clock is not None:
-        return state.clock()
-    ingest = app.get(keys.INGEST)
-    return ingest.clock() if ingest is not None else time.time()
+    """The service's now: the app's one clock (``keys.CLOCK``; the simulator's in the demo)."""
+    return app[keys.CLOCK].now()
 
 
 async def rider_service(app: web.Application) -> AsyncIterator[None]:

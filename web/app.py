@@ -33,6 +33,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from feeds import snapshot
+from feeds.clock import WALL_CLOCK, Clock, FeedClock, ServiceClock, SimulatedClock
 from feeds.gtfs import feed_hash, load_network
 from feeds.postgres import (
     FeedVersion,
@@ -63,6 +64,7 @@ __all__ = [
     "open_stores",
     "resolve_middlewares",
     "settle_heap",
+    "simulated_clock",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,10 +110,19 @@ CLEANUP_CTX: list[str] = [
 ]
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the application for ``settings`` (nothing opens until the app starts)."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the application for ``settings`` (nothing opens until the app starts).
+
+    ``clock`` is the one clock every endpoint, job and background task reads (``keys.CLOCK``);
+    by default the wall clock, the feed's clock with ``SMARTBUS_CLOCK=feed``, or with
+    ``SMARTBUS_SIMULATE`` the simulator's, set once the feed has loaded (see ``feeds.clock``).
+    """
     app = web.Application(middlewares=resolve_middlewares(), client_max_size=8 * 1024**2)
     app[keys.SETTINGS] = settings
+    if clock is not None:
+        app[keys.CLOCK] = ServiceClock(clock, pinned=True)
+    else:
+        app[keys.CLOCK] = ServiceClock(FeedClock() if settings.clock == "feed" else WALL_CLOCK)
     app[keys.METRICS] = HttpMetrics()
     app[keys.RATE_LIMITER] = RateLimiter()
     app[keys.NETWORK] = keys.NetworkHolder()
@@ -244,7 +255,19 @@ async def _network(app: web.Application) -> AsyncIterator[None]:
     network, version_id = await load_or_import(app[keys.PG_POOL], settings)
     holder.swap(network, version_id)
     app[keys.FEED_VERSION_ID] = version_id
+    clock = app[keys.CLOCK]
+    if settings.simulate and not clock.pinned:
+        clock.use(simulated_clock(network, clock.source))
+    log.info("service clock: %s", clock.describe())
     yield
+
+
+def simulated_clock(network: Network, base: Clock = WALL_CLOCK) -> SimulatedClock:
+    """The demo's clock: ``base`` moved onto the busiest same-weekday date of the feed."""
+    from feeds.simulator import demo_clock
+
+    demo = demo_clock(network, base.now())
+    return SimulatedClock(demo.feed_date, demo.offset, base)
 
 
 # ----- the static network --------------------------------------------------------------------

@@ -39,10 +39,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="smartbus",
         description="Real-time smart-bus service: live tracking, arrival predictions, "
         "journey planning and operator analytics over GTFS and GTFS-Realtime.",
-        epilog="Configuration comes from environment variables; see the README.",
+        epilog="Configuration comes from environment variables; see the README. Without "
+        "DATABASE_URL, commands use the embedded servers under SMARTBUS_DATA, or the demo's "
+        "(SMARTBUS_DATA/demo) when you have none of your own yet.",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="work on the demo's data (SMARTBUS_DATA/demo: its embedded servers, feed, "
+        "history, reports and clock) instead of your own",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS if only is None else [only]:

@@ -17,6 +17,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from feeds.clock import ServiceClock
 from transit.network import Network
 
 from .settings import Settings
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # annotations only: the modules defining these types import t
 
 __all__ = [
     "ALERTS",
+    "CLOCK",
     "FEED_VERSION_ID",
     "HTTP_SESSION",
     "HUB",
@@ -97,6 +99,9 @@ class PlannerHolder:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+#: The service's one clock (``feeds.clock``): every endpoint, job and background task reads
+#: ``app[CLOCK].now()``, never the wall clock (the demo runs on the feed's dates).
+CLOCK = web.AppKey("clock", ServiceClock)
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)

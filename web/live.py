@@ -16,17 +16,20 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from feeds.clock import WALL_CLOCK, Clock
 from feeds.gtfsrt import DecodeResult
 from feeds.history import HistoryBatch, HistoryWriter
 from feeds.live_state import LiveState
 from feeds.poller import FeedPoller
-from feeds.simulator import DemoClock, Simulator, demo_clock
+from feeds.simulator import Simulator
 from feeds.stream import Entry, PositionStream, PublishResult
 from predictor.events import TrackerOutput, VehicleState
 from transit.pings import Ping
@@ -119,7 +122,9 @@ class TrackerWorker:
     consumer, index, count
         This consumer's name and its place among ``count`` consumers (which partitions it reads).
     clock
-        Returns the current time; a replay passes the time of the newest ping.
+        Returns the current time: the service clock's ``now`` (``feeds.clock``).
+    feed_time
+        Told the newest ping time of each batch (a feed-following clock moves with it).
     """
 
     def __init__(
@@ -135,7 +140,8 @@ class TrackerWorker:
         count: int = 1,
         batch: int = 500,
         reclaim_idle_ms: int = 30_000,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = WALL_CLOCK.now,
+        feed_time: Callable[[float], None] | None = None,
     ) -> None:
         self.stream = stream
         self.tracker = tracker
@@ -147,6 +153,7 @@ class TrackerWorker:
         self.batch = batch
         self.reclaim_idle_ms = reclaim_idle_ms
         self.clock = clock
+        self.feed_time = feed_time
         self.newest_ping = 0.0  # timestamp of the newest ping processed (a replay's clock)
         self._last_reclaim = 0.0
 
@@ -197,8 +204,10 @@ class TrackerWorker:
         counters = self.counters
         newest = 0.0
         failed = 0
-        now = self.clock()
         valid = [(e, e.ping) for e in entries if e.ping is not None]
+        if self.feed_time is not None and valid:
+            self.feed_time(max(p.timestamp for _, p in valid))
+        now = self.clock()
         if len(valid) < len(entries):
             counters.rejected["malformed"] += len(entries) - len(valid)
         i = 0
@@ -371,18 +380,18 @@ async def publish_pings(
 
 async def run_simulator(
     simulator: Simulator,
-    clock: DemoClock,
+    clock: Clock,
     stream: PositionStream,
     counters: IngestCounters,
     *,
     tick_s: float = 1.0,
-    real_time: Callable[[], float] = time.time,
 ) -> None:
-    """Feed the simulator's pings to the stream as the demo clock advances, until cancelled."""
-    last = clock.now(real_time())
+    """Feed the simulator's pings to the stream as the (simulated) clock advances, until
+    cancelled."""
+    last = clock.now()
     while True:
         await asyncio.sleep(tick_s)
-        now = clock.now(real_time())
+        now = clock.now()
         pings = simulator.pings_between(last, now)
         last = now
         if pings:
@@ -396,16 +405,14 @@ async def run_simulator(
 class IngestService:
     """What the HTTP layer needs of the live path: the stream, the live state, the counters.
 
-    ``clock()`` is the service's notion of now: real time, or in simulate mode the demo clock
-    (real time shifted onto the feed's service day, see ``feeds.simulator.demo_clock``); readers
-    of live state must compare predictions with this clock, not with ``time.time()``.
+    ``clock()`` is the service clock's ``now`` (``keys.CLOCK``, see ``feeds.clock``): real
+    time, the feed's time, or in simulate mode real time shifted onto the feed's service day.
     """
 
     stream: PositionStream
     live: LiveState
     counters: IngestCounters
-    clock: Callable[[], float] = time.time
-    demo: DemoClock | None = None
+    clock: Callable[[], float] = WALL_CLOCK.now
     worker: TrackerWorker | None = None
 
 
@@ -421,8 +428,8 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     holder = app[keys.NETWORK]
     network = holder.require()
     redis = app[keys.REDIS]
-    demo = demo_clock(network, time.time()) if settings.simulate else None
-    clock: Callable[[], float] = time.time if demo is None else (lambda: demo.now(time.time()))
+    service_clock = app[keys.CLOCK]
+    clock = service_clock.now
     # Scale-out: N tracker processes, one partition of the stream each (vehicles hashed onto
     # partitions); every web process must agree on N (SMARTBUS_TRACKER_WORKERS / _INDEX).
     n_workers = settings.tracker_workers
@@ -430,7 +437,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     stream = PositionStream(redis, settings.redis_prefix, partitions=n_workers)
     live = LiveState(redis, settings.redis_prefix)
     counters = IngestCounters()
-    service = IngestService(stream, live, counters, clock, demo)
+    service = IngestService(stream, live, counters, clock)
     app[keys.INGEST] = service
     worker = TrackerWorker(
         stream,
@@ -442,6 +449,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         index=index,
         count=n_workers,
         clock=clock,
+        feed_time=service_clock.observe,
     )
     service.worker = worker
     await worker.start()
@@ -456,16 +464,25 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
             log.info("tracker rebuilt for the new feed version")
 
     tasks.append(asyncio.create_task(follow_feed_versions(), name="tracker-feed-follow"))
-    if demo is not None:
-        simulator = await asyncio.to_thread(Simulator, network, demo.feed_date)
+    if settings.simulate:
+        # the simulated clock's service day, or the day of a clock the caller pinned
+        simulated = service_clock.simulated
+        feed_date = (
+            simulated.feed_date
+            if simulated is not None
+            else datetime.fromtimestamp(clock(), ZoneInfo(network.timezone)).date()
+        )
+        simulator = await asyncio.to_thread(Simulator, network, feed_date)
         log.info(
             "simulator on: feed date %s, %d trips planned, %d buses on the road now",
-            demo.feed_date,
+            feed_date,
             len(simulator.runs),
             simulator.vehicles_at(clock()),
         )
         tasks.append(
-            asyncio.create_task(run_simulator(simulator, demo, stream, counters), name="simulator")
+            asyncio.create_task(
+                run_simulator(simulator, service_clock, stream, counters), name="simulator"
+            )
         )
     urls: tuple[str, ...] = settings.gtfsrt_urls
     if urls:

@@ -20,6 +20,7 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_CLOCKS = ("wall", "feed")
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
@@ -43,6 +44,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_TRACKER_INDEX": ("0", "this process's tracker partition (0..workers-1)"),
     "SMARTBUS_JOBS_AT": ("unset: off", "HH:MM local time to run the planner jobs nightly"),
     "SMARTBUS_JOBS_TZ": ("UTC", "time zone of SMARTBUS_JOBS_AT"),
+    "SMARTBUS_CLOCK": ("wall", "wall, or feed: follow the newest position time (replays)"),
 }
 
 
@@ -79,6 +81,7 @@ class Settings:
     tracker_index: int = 0
     jobs_at: str | None = None
     jobs_tz: str = "UTC"
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
         if self.tracker_workers < 1:
@@ -99,6 +102,8 @@ class Settings:
             )
         if not self.redis_prefix:
             raise SettingsError("SMARTBUS_REDIS_PREFIX: must not be empty")
+        if self.clock not in _CLOCKS:
+            raise SettingsError(f"SMARTBUS_CLOCK: {self.clock!r} must be one of wall, feed")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -160,6 +165,8 @@ class Settings:
             kwargs["jobs_at"] = at
         if (tz := get("SMARTBUS_JOBS_TZ")) is not None:
             kwargs["jobs_tz"] = tz
+        if (clock := get("SMARTBUS_CLOCK")) is not None:
+            kwargs["clock"] = clock.lower()
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:

@@ -247,14 +247,14 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     client = Client(ws)
     hub.add(client)
 
-    async def writer() -> None:
-        from .api_rider import clock_now
+    clock = request.app[keys.CLOCK]
 
+    async def writer() -> None:
         while not ws.closed:
             try:
                 text = await asyncio.wait_for(client.queue.get(), HEARTBEAT_S)
             except TimeoutError:
-                text = json.dumps({"type": "heartbeat", "now": clock_now(request.app)})
+                text = json.dumps({"type": "heartbeat", "now": clock.now()})
             if client.too_slow:
                 await ws.close(code=1013, message=b"too slow: events were dropped")
                 return

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from typing import Any
 
 from feeds.apikeys import ROLES, ApiKey, ApiKeyError, create_key, list_keys, revoke_key
 
-from ..settings import Settings
 from .import_gtfs import database
+from .instance import command_settings
 
 __all__ = ["register"]
 
@@ -22,8 +21,10 @@ def register(subparsers: Any) -> None:
         "apikey",
         help="create, list or revoke API keys",
         description="API keys authenticate pushes of positions (role ingest) and the operator "
-        "API (role operator; it may also push). Only a hash of each key is stored: the key is "
-        "printed once, at creation.",
+        "API and /operator page (role operator; it may also push). Only a hash of each key is "
+        "stored: the key is printed once, at creation. Keys live in the database of the "
+        "service (DATABASE_URL, or the embedded one under SMARTBUS_DATA); `smartbus --demo "
+        "apikey ...` manages the demo's (used when the demo runs with SMARTBUS_API_KEYS=true).",
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create a key and print it once")
@@ -45,7 +46,7 @@ def _row(key: ApiKey) -> str:
 
 def _create(args: argparse.Namespace) -> int:
     async def go() -> tuple[ApiKey, str]:
-        async with database(Settings.from_env(os.environ)) as (_, pool):
+        async with database(command_settings(args)) as (_, pool):
             return await create_key(pool, args.name, args.role)
 
     try:
@@ -64,7 +65,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     async def go() -> list[ApiKey]:
-        async with database(Settings.from_env(os.environ)) as (_, pool):
+        async with database(command_settings(args)) as (_, pool):
             return await list_keys(pool)
 
     found = asyncio.run(go())
@@ -77,7 +78,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     async def go() -> ApiKey:
-        async with database(Settings.from_env(os.environ)) as (_, pool):
+        async with database(command_settings(args)) as (_, pool):
             return await revoke_key(pool, args.key)
 
     try:

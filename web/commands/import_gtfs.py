@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -102,7 +101,9 @@ def summary(imported: ImportedFeed) -> str:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(os.environ)
+    from .instance import command_settings
+
+    settings = command_settings(args, own_only=True)
     try:
         if not args.path.exists():  # fail before starting or connecting to PostgreSQL
             raise FeedError(str(args.path), None, "no such file or folder")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from tqdm import tqdm
@@ -25,6 +26,8 @@ from feeds.importers import KINDS, HistoryImportError, import_history
 
 from ..jobs import JOB_NAMES, JobParams, run_job
 from ..jobs.runs import JobError
+from ..settings import Settings
+from .instance import command_settings, hint_demo, served_clock
 
 __all__ = ["register"]
 
@@ -73,12 +76,9 @@ def register(subparsers: Any) -> None:
 
 
 @asynccontextmanager
-async def _pool() -> AsyncIterator[asyncpg.Pool]:
+async def _pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     from feeds.postgres import migrate, open_pool
 
-    from ..settings import Settings
-
-    settings = Settings.from_env(os.environ)
     async with AsyncExitStack() as stack:
         url = settings.database_url
         if url is None:  # the same embedded PostgreSQL that `smartbus serve` would use
@@ -94,16 +94,20 @@ async def _pool() -> AsyncIterator[asyncpg.Pool]:
         yield pool
 
 
-def _report_dir(args: argparse.Namespace) -> Path:
+def _settings(args: argparse.Namespace) -> Settings:
+    """Whose data: ``--demo``, DATABASE_URL, your embedded servers or the demo's (see
+    ``web.commands.instance``); an import of history never switches to the demo's by itself."""
+    return command_settings(args, own_only=args.jobs_command == "import-history")
+
+
+def _report_dir(args: argparse.Namespace, settings: Settings) -> Path:
     if args.out is not None:
         return Path(args.out)
-    from ..settings import Settings
-
-    return Settings.from_env(os.environ).data_dir / "reports"
+    return settings.data_dir / "reports"
 
 
 async def _import(args: argparse.Namespace) -> int:
-    async with _pool() as pool:
+    async with _pool(_settings(args)) as pool:
         with tqdm(desc=f"import {args.kind}", unit=" rows", unit_scale=True) as bar:
 
             def progress(rows: int) -> None:
@@ -120,14 +124,17 @@ async def _import(args: argparse.Namespace) -> int:
 
 
 async def _job(args: argparse.Namespace) -> int:
-    params = JobParams(
-        date_from=args.date_from,
-        date_to=args.date_to,
-        tz=args.tz,
-        out_dir=_report_dir(args),
-        options=dict(args.options),
-    )
-    async with _pool() as pool:
+    settings = _settings(args)
+    async with _pool(settings) as pool:
+        params = JobParams(
+            date_from=args.date_from,
+            date_to=args.date_to,
+            tz=args.tz,
+            out_dir=_report_dir(args, settings),
+            options=dict(args.options),
+        )
+        now = (await served_clock(settings, pool)).now()
+        params = replace(params, generated_at=datetime.fromtimestamp(now, ZoneInfo(params.tz)))
         with tqdm(desc=args.job, unit=" routes") as bar:
 
             def progress(done: int, total: int) -> None:
@@ -146,7 +153,7 @@ async def _job(args: argparse.Namespace) -> int:
 
 
 async def _runs(args: argparse.Namespace) -> int:
-    async with _pool() as pool:
+    async with _pool(_settings(args)) as pool:
         rows = await pool.fetch(
             "SELECT id, job, status, started_at, finished_at, period_from, period_to, report_path"
             " FROM job_runs ORDER BY id DESC LIMIT 20"
@@ -159,21 +166,22 @@ async def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(coro: Any) -> int:
+def _run(coro: Any, args: argparse.Namespace) -> int:
     try:
         return int(asyncio.run(coro))
     except (JobError, HistoryImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = "" if args.jobs_command == "import-history" else hint_demo(_settings(args))
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    return _run(_import(args))
+    return _run(_import(args), args)
 
 
 def _cmd_job(args: argparse.Namespace) -> int:
-    return _run(_job(args))
+    return _run(_job(args), args)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    return _run(_runs(args))
+    return _run(_runs(args), args)

@@ -83,7 +83,7 @@ def _cmd(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        network = load_network_for_command(args.gtfs)
+        network, _ = load_network_for_command(args)
     except (FeedError, SettingsError, OSError) as exc:
         print(f"smartbus network-report: {exc}", file=sys.stderr)
         return 2

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from feeds.clock import WALL_CLOCK, Clock
 from feeds.errors import FeedError
-from routing.errors import RoutingError
+from routing.errors import NoServiceError, RoutingError
 
-from ..settings import Settings, SettingsError
+from ..settings import SettingsError
+from .instance import command_clock, command_settings
 
 if TYPE_CHECKING:
     from routing.journey import Itinerary, PlanResult
@@ -35,8 +35,10 @@ def register(subparsers: Any) -> None:
         "plan",
         help="plan a journey between two points (walk, bus, transfer, walk)",
         description="Plan a journey from FROM to TO (each 'lat,lon') on the served feed, or on "
-        "the GTFS feed given with --gtfs, and print up to three itineraries. Exit code 2 on "
-        "bad input (the message says why), 1 when no journey is found.",
+        "the GTFS feed given with --gtfs, and print up to three itineraries. Without --time "
+        "it leaves now, by the clock of the served feed (the demo's clock on the demo's "
+        "data: the feed's 2014 dates). Exit code 2 on bad input (the message says why), 1 "
+        "when no journey is found.",
     )
     p.add_argument("origin", metavar="FROM", help="origin as lat,lon")
     p.add_argument("destination", metavar="TO", help="destination as lat,lon")
@@ -55,19 +57,21 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd)
 
 
-def load_network_for_command(gtfs: Path | None) -> Network:
-    """The network of ``--gtfs`` (loaded directly) or the served feed (database + snapshot)."""
-    if gtfs is not None:
+def load_network_for_command(args: argparse.Namespace) -> tuple[Network, Clock]:
+    """The network of ``--gtfs`` (loaded directly) or the served feed (database + snapshot),
+    and the clock "now" is read from: the served feed's (the demo's clock on the demo's data,
+    see ``web.commands.instance``), the wall clock for ``--gtfs``."""
+    if args.gtfs is not None:
         from feeds.gtfs import load_network
 
-        return load_network(gtfs)
+        return load_network(args.gtfs), WALL_CLOCK
     from ..app import load_or_import
     from .import_gtfs import database
 
-    async def served() -> Network:
-        async with database(Settings.from_env(os.environ)) as (settings, pool):
+    async def served() -> tuple[Network, Clock]:
+        async with database(command_settings(args)) as (settings, pool):
             network, _ = await load_or_import(pool, settings)
-            return network
+            return network, command_clock(settings, network)
 
     return asyncio.run(served())
 
@@ -126,7 +130,14 @@ def _cmd(args: argparse.Namespace) -> int:
     from routing.graph import build_graph
     from routing.journey import Planner
 
-    from ..api_plan import PlanQuery, make_request, parse_point, parse_time, result_json
+    from ..api_plan import (
+        PlanQuery,
+        make_request,
+        parse_point,
+        parse_time,
+        result_json,
+        service_span_note,
+    )
 
     try:
         f_lat, f_lon = parse_point(args.origin, "FROM")
@@ -135,7 +146,7 @@ def _cmd(args: argparse.Namespace) -> int:
         print(f"smartbus plan: {exc}", file=sys.stderr)
         return 2
     try:
-        network = load_network_for_command(args.gtfs)
+        network, clock = load_network_for_command(args)
     except (FeedError, SettingsError, OSError) as exc:
         print(f"smartbus plan: {exc}", file=sys.stderr)
         return 2
@@ -145,9 +156,12 @@ def _cmd(args: argparse.Namespace) -> int:
         query = PlanQuery(
             f_lat, f_lon, t_lat, t_lon, when, args.arrive_by, args.max_walk, args.max_transfers
         )
-        request = make_request(query, tz, time.time())
+        request = make_request(query, tz, clock.now())
         planner = Planner(build_graph(network))
         result = planner.plan(request)
+    except NoServiceError as exc:
+        print(f"smartbus plan: {exc}{service_span_note(network)}", file=sys.stderr)
+        return 2
     except (ValueError, RoutingError) as exc:
         print(f"smartbus plan: {exc}", file=sys.stderr)
         return 2

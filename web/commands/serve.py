@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from typing import Any
 
 from ..settings import Settings
+from .instance import command_settings
 
 __all__ = ["register", "run"]
 
@@ -61,6 +61,7 @@ async def _serve(settings: Settings, banner: str | None) -> None:
     """
     from aiohttp import web
 
+    from .. import keys
     from ..app import create_app
 
     loop = asyncio.get_running_loop()
@@ -82,12 +83,14 @@ async def _serve(settings: Settings, banner: str | None) -> None:
             handled.append(sig)
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # not the main thread (embedding, tests) or no signals on this platform
-    runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=10.0)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
     try:
         await runner.setup()
         await web.TCPSite(runner, settings.host, settings.port).start()
         started = True
         print(banner or f"smartbus serving on http://{settings.host}:{settings.port}", flush=True)
+        print(f"  clock: {app[keys.CLOCK].describe()}", flush=True)
         await stop.wait()
     except asyncio.CancelledError:
         log.info("start-up interrupted")
@@ -98,7 +101,7 @@ async def _serve(settings: Settings, banner: str | None) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(os.environ)
+    settings = command_settings(args, own_only=True)
     changes: dict[str, object] = {}
     if args.host is not None:
         changes["host"] = args.host

@@ -315,6 +315,7 @@ def _render(
         f" · {days} days · segments of {config.segment_m:g} m, {config.bin_s // 60}-minute bins,"
         f" jam below {config.jam_ratio:.0%} of free flow on more than"
         f" {config.min_days_share:.0%} of at least {config.min_days} days",
+        generated_at=params.generated_at,
     )
     # map: every segment's location, coloured by how often it jams in its worst time bin
     if places:

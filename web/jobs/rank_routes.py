@@ -215,6 +215,7 @@ def _render(
         "Routes ranked by load",
         f"run {run_id} · {params.date_from or 'start'} to {params.date_to or 'end'} ({params.tz})"
         f" · {rows:,} rows · capacity {cfg.capacity:g}, crowded at load factor {cfg.crowded:g}",
+        generated_at=params.generated_at,
     )
     top = result[:25]
     if top:

@@ -7,7 +7,7 @@ import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class Report:
     title: str
     subtitle: str = ""
     parts: list[str] = field(default_factory=list)
+    #: when the run was asked for, by the service clock (``JobParams.generated_at``)
+    generated_at: datetime | None = None
 
     def heading(self, text: str) -> None:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
@@ -70,7 +72,8 @@ class Report:
 
     def write(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = self.generated_at
+        stamp = "" if when is None else f" &middot; generated {when:%Y-%m-%d %H:%M %Z}"
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}</title>
 <style>
@@ -81,7 +84,7 @@ th{{background:#f3f3f3}} td:first-child,th:first-child{{text-align:left}}
 img{{max-width:100%;border:1px solid #eee;margin:.5em 0}}
 </style></head><body>
 <h1>{html.escape(self.title)}</h1>
-<p>{html.escape(self.subtitle)} &middot; generated {stamp}</p>
+<p>{html.escape(self.subtitle)}{stamp}</p>
 {"".join(self.parts)}
 </body></html>
 """

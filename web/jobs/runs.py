@@ -26,13 +26,18 @@ class JobError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class JobParams:
-    """What every job takes: the period (local dates, inclusive), zone, and report folder."""
+    """What every job takes: the period (local dates, inclusive), zone, and report folder.
+
+    ``generated_at`` is the service clock's time when the run was asked for (the caller's
+    ``keys.CLOCK``); reports are stamped with it.
+    """
 
     date_from: date | None = None
     date_to: date | None = None
     tz: str = "UTC"
     out_dir: Path = Path("reports")
     options: dict[str, Any] = field(default_factory=dict)
+    generated_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.date_from and self.date_to and self.date_from > self.date_to:

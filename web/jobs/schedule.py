@@ -1,7 +1,8 @@
 """Nightly jobs inside the server: a ``cleanup_ctx`` that runs every job for the day before.
 
 Off unless the settings carry ``jobs_at`` (``"HH:MM"``, local time of ``jobs_tz``, default
-UTC); tests leave it off. Each night the jobs run one after another over yesterday's history;
+UTC); tests leave it off. Times come from the service clock (``keys.CLOCK``): the demo runs
+its nights on the feed's dates. Each night the jobs run one after another over yesterday's history;
 a failing job is logged (and recorded failed in ``job_runs``) and does not stop the others.
 """
 
@@ -49,10 +50,12 @@ def seconds_until(now: datetime, at: str) -> float:
 async def _nightly(app: web.Application, at: str, tz: str) -> None:
     zone = ZoneInfo(tz)
     settings = app[keys.SETTINGS]
+    clock = app[keys.CLOCK]
     while True:
-        await asyncio.sleep(seconds_until(datetime.now(zone), at))
-        day = datetime.now(zone).date() - timedelta(days=1)
-        params = JobParams(day, day, tz, settings.data_dir / "reports")
+        await asyncio.sleep(seconds_until(datetime.fromtimestamp(clock.now(), zone), at))
+        today = datetime.fromtimestamp(clock.now(), zone)
+        day = today.date() - timedelta(days=1)
+        params = JobParams(day, day, tz, settings.data_dir / "reports", generated_at=today)
         for name in JOB_NAMES:
             try:
                 run_id, _ = await run_job(app[keys.PG_POOL], name, params)
@@ -71,7 +74,8 @@ async def nightly_jobs(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     tz: str = settings.jobs_tz
-    seconds_until(datetime.now(ZoneInfo(tz)), at)  # fail at start-up on a bad setting
+    # fail at start-up on a bad setting
+    seconds_until(datetime.fromtimestamp(app[keys.CLOCK].now(), ZoneInfo(tz)), at)
     task = asyncio.create_task(_nightly(app, at, tz), name="nightly-jobs")
     try:
         yield

@@ -282,6 +282,7 @@ def _render(
         f" · {visits:,} stop visits · on time = {config.early_s / 60:+g} to"
         f" {config.late_s / 60:+g} min · bunched < {config.bunch_share:.0%} of the scheduled"
         f" headway or < {config.bunch_min_s:g} s",
+        generated_at=params.generated_at,
     )
     big = [p for p in ontime.values() if p.visits >= 50]
     if big:

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from rider_scene import make_light_app, predictions_for
 
+from feeds.clock import FixedClock
 from feeds.live_state import LiveState
 from predictor.events import Flag, TrackerOutput, VehicleState
 from transit.calendar import trips_on
@@ -103,7 +104,7 @@ async def seed(client: TestClient[Any, Any]) -> tuple[TestClient[Any, Any], Scen
     st = rows.start + k
     now = origin + float(net.st_arr[st]) - 300
     stale_st = net.trip_rows(stale_trip).start + 5
-    app[keys.RIDER].clock = lambda: now
+    app[keys.CLOCK].use(FixedClock(now))
     live = LiveState(app[keys.REDIS], settings.redis_prefix)
     bus1 = VehicleState(
         "bus-1",

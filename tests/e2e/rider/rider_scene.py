@@ -6,6 +6,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from feeds.clock import ServiceClock
 from predictor.events import Prediction
 from transit.network import Network
 from web import api_gtfsrt, api_rider, keys, metrics, openapi, updates, ws
@@ -50,6 +51,7 @@ def make_light_app(
     """The rider modules over an already loaded network and opened stores (fast to start)."""
     app = web.Application(middlewares=resolve_middlewares())
     app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = ServiceClock()
     app[keys.METRICS] = metrics.HttpMetrics()
     app[keys.RATE_LIMITER] = RateLimiter()
     holder = keys.NetworkHolder()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from feeds.clock import ServiceClock
 from feeds.gtfs import load_network
 from web import api_plan, keys
 from web.problems import problem_middleware
@@ -35,6 +36,7 @@ def app_factory() -> Callable[[], web.Application]:
 
     def make() -> web.Application:
         app = web.Application(middlewares=[problem_middleware])
+        app[keys.CLOCK] = ServiceClock()
         holder = keys.NetworkHolder()
         holder.swap(network, 1)
         app[keys.NETWORK] = holder

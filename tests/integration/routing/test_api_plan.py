@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from feeds.clock import ServiceClock
 from feeds.live_state import LiveState
 from predictor.events import Prediction, TrackerOutput, VehicleState
 from transit.network import Network
@@ -30,6 +31,7 @@ def make_app(
     network: Network, redis: aioredis.Redis | None = None, prefix: str = ""
 ) -> web.Application:
     app = web.Application(middlewares=[problem_middleware])
+    app[keys.CLOCK] = ServiceClock()
     holder = keys.NetworkHolder()
     holder.swap(network, 1)
     app[keys.NETWORK] = holder

@@ -64,7 +64,12 @@ async def test_poll_decodes_hands_pings_to_sink_and_uses_etag(
     rejected: list[Any] = []
     async with aiohttp.ClientSession() as session:
         poller = FeedPoller(
-            session, [url], sink, clock=lambda: 1_700_000_010, on_rejections=rejected.append
+            session,
+            [url],
+            sink,
+            clock=lambda: 1_700_000_010,
+            timer=lambda: 50.0,
+            on_rejections=rejected.append,
         )
         state = poller.states[0]
         first = await poller.poll(state)
@@ -78,7 +83,7 @@ async def test_poll_decodes_hands_pings_to_sink_and_uses_etag(
     assert feed.requests[1]["If-Modified-Since"] == "Tue, 14 Nov 2023 22:13:20 GMT"
     assert state.rejected == {"bad_coordinate": 1}
     assert rejected[0].rejected == {"bad_coordinate": 1}
-    assert state.next_at == 1_700_000_010 + 15
+    assert state.next_at == 50.0 + 15  # scheduled on the monotonic timer, not the clock
 
 
 async def test_errors_back_off_exponentially_then_recover(feed_url: tuple[Feed, str]) -> None:
@@ -96,6 +101,7 @@ async def test_errors_back_off_exponentially_then_recover(feed_url: tuple[Feed, 
             interval_s=10,
             max_backoff_s=60,
             clock=lambda: 0.0,
+            timer=lambda: 0.0,
             rng=random.Random(1),
         )
         state = poller.states[0]

@@ -44,6 +44,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SMARTBUS_TRACKER_INDEX": "1",
         "SMARTBUS_JOBS_AT": "02:30",
         "SMARTBUS_JOBS_TZ": "Australia/Brisbane",
+        "SMARTBUS_CLOCK": "Feed",
     }
     s = Settings.from_env(env)
     assert s == Settings(
@@ -65,6 +66,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         tracker_index=1,
         jobs_at="02:30",
         jobs_tz="Australia/Brisbane",
+        clock="feed",
     )
     assert set(env) == set(ENV_VARS), "ENV_VARS documents exactly the variables read"
 
@@ -92,6 +94,7 @@ def test_unix_socket_redis_url_is_accepted() -> None:
         ({"SMARTBUS_API_KEYS": "2"}, "SMARTBUS_API_KEYS: '2' is not a boolean"),
         ({"SMARTBUS_DB_SCHEMA": "a; DROP"}, "SMARTBUS_DB_SCHEMA: 'a; DROP' is not a plain SQL"),
         ({"SMARTBUS_TILE_URL": "https://t/{z}.png"}, "SMARTBUS_TILE_URL: 'https://t/{z}.png'"),
+        ({"SMARTBUS_CLOCK": "sundial"}, "SMARTBUS_CLOCK: 'sundial' must be one of wall, feed"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
