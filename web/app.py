@@ -94,6 +94,7 @@ ROUTE_MODULES: list[str] = [
     "metrics",
     "ws",
     "openapi",
+    "site",
 ]
 
 #: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx

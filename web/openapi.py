@@ -401,6 +401,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "tags": ["pages"],
         "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
     },
+    ("get", "/api/v1/docs"): {
+        "summary": "This documentation, rendered from the OpenAPI document",
+        "tags": ["pages"],
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
+    },
 }
 
 OPERATIONS.update(INTEROP_OPERATIONS)
