@@ -23,8 +23,10 @@ from aiohttp import web
 from feeds.live_state import LiveState
 from predictor.events import Flag, VehicleState
 from routing.headways import live_spacing
+from transit.network import Network
 
 from . import keys
+from .arrival_rows import hex_color
 from .jobs import JOB_NAMES, latest_run
 from .problems import BadRequest, NotFound, ServiceUnavailable
 
@@ -172,7 +174,23 @@ async def fleet(request: web.Request) -> web.Response:
     await _require_operator(request)
     now = request.app[keys.CLOCK].now()
     rows = fleet_rows(await _states(request), now)
+    _with_network(request.app[keys.NETWORK].current, rows)
     return web.json_response({"generated_at": now, "count": len(rows), "vehicles": rows})
+
+
+def _with_network(network: Network | None, rows: list[dict[str, Any]]) -> None:
+    """Add what the feed knows to fleet rows: the route's short name and colour, the trip's
+    headsign, and its block when the vehicle's state has none."""
+    if network is None:
+        return
+    for row in rows:
+        r = network.route_index(row["route_id"]) if row["route_id"] else None
+        t = network.trip_index(row["trip_id"]) if row["trip_id"] else None
+        row["route_short_name"] = None if r is None else str(network.route_short_names[r]) or None
+        row["route_color"] = None if r is None else hex_color(str(network.route_colors[r]))
+        row["headsign"] = None if t is None else str(network.trip_headsign[t]) or None
+        if row["block_id"] is None and t is not None:
+            row["block_id"] = str(network.trip_block[t]) or None
 
 
 @routes.get("/api/v1/operator/fleet/summary")
@@ -267,9 +285,16 @@ async def report_html(request: web.Request) -> web.FileResponse:
 
 @routes.get("/operator")
 async def operator_page(request: web.Request) -> web.Response:
-    """The fleet dashboard (the API key is asked for in the page, not here)."""
-    tiles = html.escape(request.app[keys.SETTINGS].tile_url, quote=True)
-    return web.Response(text=_PAGE.replace("{{ tile_url }}", tiles), content_type="text/html")
+    """The fleet dashboard; it asks for an operator key only when the server requires one."""
+    settings = request.app[keys.SETTINGS]
+    demo = "--demo " if settings.simulate else ""
+    command = f"smartbus {demo}apikey create --role operator --name YOUR-NAME"
+    page = (
+        _PAGE.replace("{{ tile_url }}", html.escape(settings.tile_url, quote=True))
+        .replace("{{ keys }}", "required" if settings.api_keys_required else "optional")
+        .replace("{{ apikey_command }}", html.escape(command, quote=True))
+    )
+    return web.Response(text=page, content_type="text/html")
 
 
 _PAGE = (TEMPLATES / "operator.html").read_text(encoding="utf-8")

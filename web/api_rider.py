@@ -656,6 +656,7 @@ async def page_config(request: web.Request) -> web.Response:
             "agencies": [a.name for a in net.agencies],
             "bounds": _bounds(lat.tolist(), lon.tolist()),
             "now": iso(clock_now(request.app), net.timezone),
+            "clock": request.app[keys.CLOCK].describe(),
         }
     )
 

@@ -1,9 +1,10 @@
 /* smartbus · "plan a trip" panel.
  *
  * Fills <div id="plan-panel"> on the map page. Origin and destination come from a stop-name
- * search (GET /api/v1/plan/stops?q=) or from clicks on the Leaflet map the page exposes as
- * window.smartbusMap (after pressing a "pick on the map" button, so other map clicks stay the
- * page's); GET /api/v1/plan answers with up to three itineraries, drawn on the map
+ * search (GET /api/v1/plan/stops?q=), from a stop's "From here" / "To here", or from clicks on
+ * the Leaflet map the page exposes as window.smartbusMap (after pressing a "pick on the map"
+ * button, so other map clicks stay the page's; a click on a stop marker then picks that stop).
+ * "When" empty plans for now by the server's clock. GET /api/v1/plan answers with up to three itineraries, drawn on the map
  * (the chosen one bold, walking dashed) and listed leg by leg. No build step, no framework.
  */
 (function () {
@@ -89,16 +90,33 @@
   whenMapReady((m) => {
     // map clicks count only after a "pick on the map" button: the page uses clicks too
     m.on("click", (ev) => {
-      const end = state.picking;
-      if (!end) return;
-      setEnd(end, { lat: ev.latlng.lat, lon: ev.latlng.lng, name: "" });
-      // having picked the origin, the next click picks the destination if it is still empty
-      state.picking = end === "from" && !state.to ? "to" : null;
-      updatePickButtons();
-      setStatus(state.picking ? 'now click the map to set "to"' : "");
-      if (state.from && state.to) plan();
+      if (!state.picking) return;
+      pick({ lat: ev.latlng.lat, lon: ev.latlng.lng, name: "" });
     });
   });
+
+  // the end being picked is this place (a map click, or a stop marker: the map page calls
+  // this when a stop is clicked while picking)
+  function pick(place) {
+    const end = state.picking;
+    if (!end) return;
+    setEnd(end, place);
+    // having picked the origin, the next click picks the destination if it is still empty
+    state.picking = end === "from" && !state.to ? "to" : null;
+    updatePickButtons();
+    setStatus(state.picking ? 'now click the map or a stop to set "to"' : "");
+    if (state.from && state.to) plan();
+  }
+
+  // "From here" / "To here" on a stop: set that end, plan when both are known
+  function setEndAndPlan(end, place) {
+    setEnd(end, place);
+    state.picking = null;
+    updatePickButtons();
+    if (state.from && state.to) plan();
+    else setStatus(`now choose "${end === "from" ? "to" : "from"}": a stop name, a stop on the map, or a point`);
+    panel.scrollIntoView({ block: "nearest" });
+  }
 
   function setEnd(end, place) {
     state[end] = place;
@@ -119,7 +137,7 @@
   panel.querySelectorAll("button.pick").forEach((b) => b.addEventListener("click", () => {
     state.picking = state.picking === b.dataset.end ? null : b.dataset.end;
     updatePickButtons();
-    setStatus(state.picking ? `click the map to set "${state.picking}"` : "");
+    setStatus(state.picking ? `click the map or a stop to set "${state.picking}"` : "");
   }));
 
   // ----- stop-name search -----------------------------------------------------------------------
@@ -198,8 +216,10 @@
     state.result = body; state.chosen = 0;
     const n = body.itineraries.length;
     const notes = (body.notes || []).join("; ");
-    setStatus(n ? `${n} way${n > 1 ? "s" : ""} to go${body.partial ? " (search cut short)" : ""}${notes ? ` · ${notes}` : ""}`
-                : (notes || "no journey found"), !n);
+    // with "When" empty the server plans for its now: say which (the demo's is the feed's date)
+    const at = when ? "" : ` · leaving now, ${body.time.slice(0, 10)} ${hhmm(body.time)}`;
+    setStatus(n ? `${n} way${n > 1 ? "s" : ""} to go${at}${body.partial ? " (search cut short)" : ""}${notes ? ` · ${notes}` : ""}`
+                : (notes || "no journey found") + at, !n);
     render();
   }
 
@@ -279,5 +299,5 @@
     if (bounds.isValid()) m.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
   }
 
-  window.smartbusPlan = { plan, setEnd, state };
+  window.smartbusPlan = { plan, setEnd, setEndAndPlan, pick, state };
 })();
