@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from feeds.clock import FixedClock, ServiceClock
 from feeds.live_state import LiveState
 from predictor.events import Prediction, TrackerOutput, VehicleState
 from transit.calendar import trips_on
@@ -92,6 +93,7 @@ def make_app(
     app[keys.NETWORK] = holder
     app[keys.REDIS] = redis
     app[keys.PG_POOL] = pool
+    app[keys.CLOCK] = ServiceClock()
     for routes in (api_rider.routes, api_gtfsrt.routes, api_alerts.routes, oba.routes):
         app.router.add_routes(routes)
     app.router.add_routes(siri.routes)
@@ -130,7 +132,7 @@ async def interop(
     k = 5
     st = net.trip_rows(trip).start + k
     now = origin + float(net.st_arr[st]) - 300
-    app[keys.RIDER].clock = lambda: now
+    app[keys.CLOCK].use(FixedClock(now))
     live = LiveState(app[keys.REDIS], settings.redis_prefix)
     prev = net.trip_rows(trip).start + k - 1
     bus1 = VehicleState(
