@@ -9,6 +9,11 @@ feed and positions, the halves of C53) are written once under ``bench/.cache/`` 
   same half with the first half replayed before it as history.
 * ``akl-20`` / ``akl-20+19``: Auckland routes 005/007/008 on 2016-05-20, positions at the
   stops (sparse), cold and with 2016-05-19 as history.
+* ``sim-c*``: the demo's Cairns feed driven by the fleet simulator (``feeds/simulator.py``) from
+  07:00 to 10:00 on a weekday, pings every 30 s, with its congestion scaled by 0.5, 1 and 2
+  (``congestion``: the jamming segments jam that much harder at the morning peak); cold, and
+  after the same three hours of the two weekdays before (the same segments jam every day, the
+  day-to-day noise differs). Generated, so it holds the simulator's own assumptions.
 * ``mpls-*``: Metro Transit Minneapolis A Line, three of TransitClock's test cases: four weeks
   of the same 35-45 minutes of every day (TransitClock's ``history/`` arrivals and departures).
   The feed is *derived*: the cases ship no stop_times, so each trip's timetable is rebuilt from
@@ -20,11 +25,13 @@ feed and positions, the halves of C53) are written once under ``bench/.cache/`` 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -243,4 +250,61 @@ def minneapolis() -> list[DataSet]:
     return out
 
 
-ALL = {"c53": c53, "auckland": auckland, "minneapolis": minneapolis}
+# ----- the simulator, with congestion varied ---------------------------------------------------
+CAIRNS = ROOT / "web" / "data" / "cairns.zip"
+SIM_LEVELS = (0.5, 1.0, 2.0)
+
+
+def _sim_day(net: Any, day: date, congestion: float, out: Path) -> None:
+    from feeds.simulator import Simulator, service_day_origin
+
+    sim = Simulator(net, day, interval_s=30.0, congestion=congestion)
+    origin = service_day_origin(day, net.timezone)
+    pings = sim.pings_between(origin + 7 * 3600.0, origin + 10 * 3600.0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as fh:
+        for p in pings:
+            row = {k: getattr(p, k) for k in ("vehicle_id", "timestamp", "lat", "lon")}
+            for k in ("trip_id", "route_id", "direction_id", "start_date", "start_time", "speed"):
+                v = getattr(p, k)
+                if v is not None:
+                    row[k] = v
+            fh.write(json.dumps(row) + "\n")
+
+
+def simulated() -> list[DataSet]:
+    from feeds.gtfs import load_network
+    from transit.calendar import service_dates, trips_on
+
+    _need(CAIRNS)
+    folder = CACHE / "sim"
+    out: list[DataSet] = []
+    net = None
+    days: list[date] = []
+    for c in SIM_LEVELS:
+        files = [folder / f"c{c}" / f"day{i}.jsonl" for i in range(3)]
+        if not all(f.exists() for f in files):
+            if net is None:
+                net = load_network(CAIRNS)
+                running = set(service_dates(net.calendar).tolist())
+                # the busiest Thursday of the feed whose Tuesday and Wednesday run too
+                thursdays = [
+                    date.fromordinal(d)
+                    for d in sorted(running)
+                    if date.fromordinal(d).weekday() == 3 and {d - 1, d - 2} <= running
+                ]
+                day = max(thursdays, key=lambda x: len(trips_on(net, x.toordinal())))
+                days = [day - timedelta(days=k) for k in (2, 1, 0)]
+            for f, d in zip(files, days, strict=True):
+                _sim_day(net, d, c, f)
+        note = f"Cairns simulated 07-10h, congestion x{c}"
+        out.append(DataSet(f"sim-c{c}", CAIRNS, files[2], note=note + ", cold"))
+        out.append(
+            DataSet(
+                f"sim-c{c}+2d", CAIRNS, files[2], (files[0], files[1]), note=note + ", after 2 days"
+            )
+        )
+    return out
+
+
+ALL = {"c53": c53, "auckland": auckland, "minneapolis": minneapolis, "sim": simulated}

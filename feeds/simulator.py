@@ -10,7 +10,8 @@ Each trip active on the feed date (or still running from the day before) is give
 once, deterministically from the seed and the trip row: the departure from the first stop is
 late by a small random amount; each segment's run time is its scheduled time stretched by
 congestion, which is a fixed property of the segment (some segments jam, most do not) peaking at
-08:00 and 17:00, times a random factor; each intermediate stop adds a dwell of 8-40 s (none
+08:00 and 17:00 (``congestion`` scales how hard: 0 is free flow, 2 twice the default), times a
+random factor; each intermediate stop adds a dwell of 8-40 s (none
 where the trip neither picks up nor drops off: it passes by). The bus
 never runs early at a timepoint-less stop by more than the schedule allows a real driver to
 (it waits), never exceeds ``max_speed``. Trips of one route are chained onto vehicles greedily
@@ -117,6 +118,7 @@ class Simulator:
         noise_m: float = 6.0,
         dropout: float = 0.03,
         max_speed: float = 22.0,
+        congestion: float = 1.0,
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, not {interval_s}")
@@ -126,6 +128,10 @@ class Simulator:
         self.noise_m = noise_m
         self.dropout = dropout
         self.max_speed = max_speed
+        if not congestion >= 0.0:
+            raise ValueError(f"congestion must be 0 or more, not {congestion}")
+        #: scales how hard the jamming segments jam at the peaks (0: free flow all day)
+        self.congestion = congestion
         self.runs: list[_Run] = []
         self._planned: set[date] = set()
         self._starts = np.zeros(0)
@@ -232,7 +238,7 @@ class Simulator:
     def _congestion(self, from_stop: int, to_stop: int, time_of_day: float) -> float:
         """Run-time multiplier of a segment at a time of day (seconds since the day's origin)."""
         h = zlib.crc32(f"{self.seed}:{from_stop}:{to_stop}".encode()) / 2**32
-        amplitude = 0.9 * h**3  # most segments flow, a few jam hard
+        amplitude = 0.9 * self.congestion * h**3  # most segments flow, a few jam hard
         hour = (time_of_day / 3600.0) % 24.0
         peak = math.exp(-(((hour - 8.0) / 1.2) ** 2)) + math.exp(-(((hour - 17.0) / 1.5) ** 2))
         return 1.0 + amplitude * peak + 0.05 * h
