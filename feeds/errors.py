@@ -5,6 +5,8 @@ Hierarchy::
     ValueError
      └── transit.errors.FeedDataError   bad content found while building the network
           └── FeedError                 a GTFS feed cannot be loaded (names file and row)
+    ValueError
+     └── OsmError                       an OpenStreetMap extract or street snapshot is unusable
 
 ``FeedWarning`` is not an exception: it records a recoverable problem that was repaired.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from transit.errors import FeedDataError
 
-__all__ = ["FeedError", "FeedWarning"]
+__all__ = ["FeedError", "FeedWarning", "OsmError"]
 
 
 class FeedError(FeedDataError):
@@ -30,6 +32,11 @@ class FeedError(FeedDataError):
     >>> str(FeedError("stops.txt", 3, "stop_lat and stop_lon are 0,0"))
     'stops.txt, row 3: stop_lat and stop_lon are 0,0'
     """
+
+
+class OsmError(ValueError):
+    """An OpenStreetMap extract cannot be read, or a street snapshot cannot be loaded; the
+    message names the file."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,14 @@ Built once per feed version and shared read-only. Nodes are stop rows (attribute
 ``departures`` (sorted departure times from ``u`` of every trip of the pattern, seconds after the
 service day's origin, all service days together) and ``run_s`` (median running time). A walk edge
 (key ``"walk"``) joins two distinct stops within the transfer radius, both ways, with ``metres``
-(street estimate) and ``seconds``. The search's footpath arrays are read back from these edges,
-so the graph is the one source of truth for transfers.
+and ``seconds``. The search's footpath arrays are read back from these edges, so the graph is
+the one source of truth for transfers.
+
+Walks are measured on the streets when a street map is given (``routing.street_walks``: every
+pair of stops within ``transfer_radius_m`` times the detour factor of walking on the streets),
+otherwise as straight-line metres times the detour factor within ``transfer_radius_m``; either
+way ``transfers.txt`` wins where the feed has it (``routing.accessibility``). Wheelchair users
+get their own footpaths (``NetworkGraph.footpaths_for``): no steps on a street map.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from numpy.typing import NDArray
 
 from transit.network import Network
 
+from .accessibility import FeedAccess, Pairs, apply_transfers
 from .patterns import Patterns, build_patterns
 from .stop_index import StopIndex
+from .street_walks import StreetWalks
+from .streets import StreetNetwork
 from .walking import StopLocator, WalkModel
 
-__all__ = ["GraphConfig", "NetworkGraph", "build_graph"]
+__all__ = ["GraphConfig", "NetworkGraph", "build_graph", "footpaths_from_pairs"]
 
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
@@ -55,10 +64,28 @@ class NetworkGraph:
     footpaths: Footpaths
     stop_index: StopIndex
     config: GraphConfig
+    walks: StreetWalks | None = None
+    access: FeedAccess | None = None
+    _by_mode: dict[bool, Footpaths] = field(default_factory=dict, repr=False)
 
     @property
     def feed_hash(self) -> str:
         return self.network.feed_hash
+
+    @property
+    def walking(self) -> str:
+        """``"streets"`` when walks are measured on a street map, else ``"straight_line"``."""
+        return "streets" if self.walks is not None else "straight_line"
+
+    def footpaths_for(self, wheelchair: bool) -> Footpaths:
+        """The search's footpaths for walkers, or for wheelchair users (no steps)."""
+        if not wheelchair or self.walks is None:
+            return self.footpaths
+        found = self._by_mode.get(wheelchair)
+        if found is None:
+            pairs = _pairs(self.network, self.config, self.walks, self.access, wheelchair=True)
+            found = self._by_mode[wheelchair] = footpaths_from_pairs(pairs, self.network.n_stops)
+        return found
 
 
 def _ride_edges(
@@ -86,13 +113,43 @@ def _ride_edges(
             )
 
 
-def build_graph(network: Network, config: GraphConfig | None = None) -> NetworkGraph:
+def _pairs(
+    network: Network,
+    config: GraphConfig,
+    walks: StreetWalks | None,
+    access: FeedAccess | None,
+    *,
+    wheelchair: bool,
+) -> Pairs:
+    """Walking transfers ``(i, j, metres, seconds)`` of one mode, transfers.txt applied."""
+    if walks is not None:
+        i, j, street = walks.pairs(config.transfer_radius_m * config.walk.detour, wheelchair)
+    else:
+        locator = StopLocator(network.stop_lat, network.stop_lon)
+        a, b, metres = locator.pairs(config.transfer_radius_m)
+        i, j = np.concatenate([a, b]), np.concatenate([b, a])
+        street = np.concatenate([metres, metres]) * config.walk.detour
+    pairs = (i, j, street, config.walk.seconds(street))
+    return apply_transfers(pairs, access, network, config.walk)
+
+
+def build_graph(
+    network: Network,
+    config: GraphConfig | None = None,
+    *,
+    streets: StreetNetwork | None = None,
+    access: FeedAccess | None = None,
+) -> NetworkGraph:
     """Build the graph of ``network`` (see the module docstring).
 
     Parameters
     ----------
     network : Network
     config : GraphConfig, optional
+    streets : StreetNetwork, optional
+        A street map: walks are measured on it instead of in straight lines.
+    access : FeedAccess, optional
+        The feed's wheelchair columns and transfers.txt (``feeds.gtfs_access``).
 
     Returns
     -------
@@ -114,19 +171,17 @@ def build_graph(network: Network, config: GraphConfig | None = None) -> NetworkG
         )
     )
     g.add_edges_from(_ride_edges(network, patterns))
-    locator = StopLocator(network.stop_lat, network.stop_lon)
-    i, j, metres = locator.pairs(config.transfer_radius_m)
-    street = metres * config.walk.detour
-    secs = config.walk.seconds(street)
+    walks = None
+    if streets is not None:
+        station = np.zeros(network.n_stops, dtype=bool)
+        station[network.stop_parent[network.stop_parent >= 0]] = True
+        walks = StreetWalks(
+            streets, network.stop_lat, network.stop_lon, config.walk, stop_ok=~station
+        )
+    i, j, street, secs = _pairs(network, config, walks, access, wheelchair=False)
     g.add_edges_from(
         (a, b, "walk", {"kind": "walk", "metres": m, "seconds": s})
-        for a, b, m, s in zip(
-            np.concatenate([i, j]).tolist(),
-            np.concatenate([j, i]).tolist(),
-            np.concatenate([street, street]).tolist(),
-            np.concatenate([secs, secs]).tolist(),
-            strict=True,
-        )
+        for a, b, m, s in zip(i.tolist(), j.tolist(), street.tolist(), secs.tolist(), strict=True)
     )
     return NetworkGraph(
         network,
@@ -135,6 +190,8 @@ def build_graph(network: Network, config: GraphConfig | None = None) -> NetworkG
         footpaths_from_graph(g, network.n_stops),
         StopIndex(network, detour_factor=config.walk.detour),
         config,
+        walks,
+        access,
     )
 
 
@@ -150,13 +207,26 @@ def footpaths_from_graph(g: Any, n_stops: int) -> Footpaths:
             dst.append(v)
             secs.append(int(data["seconds"]))
             metres.append(float(data["metres"]))
-    s = np.array(src, dtype=np.int64)
-    order = np.lexsort((np.array(dst, dtype=np.int64), s))
+    pairs = (
+        np.array(src, dtype=np.int64),
+        np.array(dst, dtype=np.int64),
+        np.array(metres, dtype=np.float64),
+        np.array(secs, dtype=np.int64),
+    )
+    return footpaths_from_pairs(pairs, n_stops)
+
+
+def footpaths_from_pairs(pairs: Pairs, n_stops: int) -> Footpaths:
+    """Walking transfers ``(i, j, metres, seconds)`` as CSR arrays ``(start, to, seconds,
+    metres)`` by stop."""
+    s, dst, metres, secs = pairs
+    s = np.asarray(s, dtype=np.int64)
+    order = np.lexsort((np.asarray(dst, dtype=np.int64), s))
     start = np.zeros(n_stops + 1, dtype=np.int64)
     np.cumsum(np.bincount(s, minlength=n_stops), out=start[1:])
     return (
         start,
-        np.array(dst, dtype=np.int32)[order],
-        np.array(secs, dtype=np.int32)[order],
-        np.array(metres, dtype=np.float32)[order],
+        np.asarray(dst, dtype=np.int32)[order],
+        np.asarray(secs, dtype=np.int32)[order],
+        np.asarray(metres, dtype=np.float32)[order],
     )

@@ -5,7 +5,10 @@ Theory of operation
 The model. A rider walks from the origin to a nearby stop (*access*), rides one or more trips,
 walking at most once between two rides (a *transfer* walk of up to the graph's transfer radius,
 or staying at the same stop), and walks from the last stop to the destination (*egress*). Walks
-are straight-line metres times a detour factor at a fixed speed (``routing.walking``). After each
+are measured on the streets when the graph has a street map (``routing.street_walks``: each walk
+leg then carries its street polyline and turn-by-turn steps), otherwise as straight-line metres
+times a detour factor, at a fixed speed (``routing.walking``). A wheelchair question avoids
+steps and the stops and trips GTFS marks inaccessible (``routing.accessibility``). After each
 ride the rider needs ``slack`` seconds (default 60) before boarding or walking on. A direct walk
 is offered too when the destination is within the walking limit.
 
@@ -48,9 +51,12 @@ from numpy.typing import NDArray
 
 from transit.geometry import haversine_m
 
+from .directions import WalkStep
 from .errors import InvalidQueryError, NoServiceError, NoStopsNearbyError, SearchBudgetError
 from .graph import NetworkGraph
 from .raptor import RawJourney, search
+from .street_search import WalkPath
+from .street_walks import StreetEnds
 from .timetable import LiveOverlay, Timetable, build_timetable
 
 __all__ = [
@@ -94,13 +100,20 @@ class Place:
 
 @dataclass(frozen=True, slots=True)
 class WalkLeg:
-    """Walking from one place to another: street metres, start and end (POSIX seconds)."""
+    """Walking from one place to another: street metres, start and end (POSIX seconds).
+
+    ``on_streets`` walks follow ``path`` ((lon, lat) along the streets) with ``steps``; the
+    others are straight-line estimates.
+    """
 
     origin: Place
     destination: Place
     start: float
     end: float
     metres: float
+    path: tuple[tuple[float, float], ...] = ()
+    steps: tuple[WalkStep, ...] = ()
+    on_streets: bool = False
 
     @property
     def minutes(self) -> float:
@@ -108,7 +121,9 @@ class WalkLeg:
 
     @property
     def geometry(self) -> tuple[tuple[float, float], ...]:
-        """(lon, lat) pairs of a straight line."""
+        """(lon, lat) pairs: the street path, or a straight line."""
+        if self.path:
+            return self.path
         return ((self.origin.lon, self.origin.lat), (self.destination.lon, self.destination.lat))
 
 
@@ -130,6 +145,7 @@ class RideLeg:
     geometry: tuple[tuple[float, float], ...]  # (lon, lat) along the trip's shape
     live: bool = False
     vehicle_id: str | None = None
+    wheelchair: int = 0  # the trip's GTFS wheelchair_accessible: 0 unknown, 1 yes, 2 no
 
     @property
     def start(self) -> float:
@@ -170,7 +186,8 @@ class PlanRequest:
     ``time`` is seconds after the origin of service day ``date_ordinal`` (noon minus 12 h),
     the departure time, or the latest arrival when ``arrive_by``. ``day_origin`` is that origin
     in POSIX seconds; ``prev_day_length``/``day_length`` are the lengths of ``D - 1`` and ``D``.
-    ``max_walk_m`` bounds each access or egress walk (street metres).
+    ``max_walk_m`` bounds each access or egress walk (street metres). ``wheelchair`` asks for
+    a step-free journey on accessible stops and trips.
     """
 
     from_lat: float
@@ -185,15 +202,18 @@ class PlanRequest:
     day_origin: float = 0.0
     prev_day_length: int = 86400
     day_length: int = 86400
+    wheelchair: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PlanResult:
-    """Itineraries (best first), whether a search was cut short, and notes for the rider."""
+    """Itineraries (best first), whether a search was cut short, notes for the rider, and how
+    walks were measured (``"streets"`` or ``"straight_line"``)."""
 
     itineraries: tuple[Itinerary, ...]
     partial: bool = False
     notes: tuple[str, ...] = ()
+    walking: str = "straight_line"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +262,7 @@ class WalkEnds:
     direct_m: float
     max_walk_m: float
     notes: list[str] = field(default_factory=list)
+    streets: StreetEnds | None = None
 
 
 class Planner:
@@ -271,24 +292,30 @@ class Planner:
         live: LiveOverlay | None = None,
         day_origin: float = 0.0,
         backward: bool = False,
+        wheelchair: bool = False,
     ) -> Timetable:
-        """The (cached) forward or mirrored timetable of one service day with a live overlay."""
+        """The (cached) forward or mirrored timetable of one service day with a live overlay;
+        a ``wheelchair`` timetable leaves out inaccessible stops and trips and steps."""
         version = "" if live is None else f"live:{live.version}"
+        version += ":wheelchair" if wheelchair else ""
         key = (date_ordinal, prev_day_length, day_length, version, day_origin if live else 0.0)
         with self._lock:
             entry = self._cache.get(key)
             if entry is not None:
                 self._cache.move_to_end(key)
         if entry is None:
+            access = self.graph.access if wheelchair else None
             tt = build_timetable(
                 self.network,
                 self.graph.patterns,
-                self.graph.footpaths,
+                self.graph.footpaths_for(wheelchair),
                 date_ordinal,
                 prev_day_length=prev_day_length,
                 day_length=day_length,
                 live=live,
                 day_origin=day_origin,
+                closed_stops=None if access is None else access.closed_stops,
+                closed_trips=None if access is None else access.closed_trips,
             )
             entry = _Cached(tt)
             with self._lock:
@@ -318,9 +345,13 @@ class Planner:
         """
         ends = self.walk_ends(request)
         result_notes = ends.notes
+        walking = self.graph.walking
+        if request.wheelchair and self.graph.walks is None:
+            result_notes.append("no street map: walks may include steps")
         if len(ends.access) == 0 or len(ends.egress) == 0:
             if ends.direct_m <= ends.max_walk_m:
-                return PlanResult((self._walk_only(request, ends),), notes=tuple(result_notes))
+                only = (self._walk_only(request, ends),)
+                return PlanResult(only, notes=tuple(result_notes), walking=walking)
             which = "origin" if len(ends.access) == 0 else "destination"
             raise NoStopsNearbyError(
                 f"no stop within {ends.max_walk_m:.0f} m walking of the {which}"
@@ -336,6 +367,7 @@ class Planner:
                 live=live,
                 day_origin=request.day_origin,
                 backward=backward,
+                wheelchair=request.wheelchair,
             )
             for backward in (False, True)
         )
@@ -363,7 +395,10 @@ class Planner:
             when = "arriving by" if request.arrive_by else "leaving at"
             result_notes.append(f"no journey found {when} the requested time within the limits")
         return PlanResult(
-            tuple(itineraries[: self.config.max_itineraries]), partial, tuple(result_notes)
+            tuple(itineraries[: self.config.max_itineraries]),
+            partial,
+            tuple(result_notes),
+            walking,
         )
 
     # ----- pieces -----------------------------------------------------------------------
@@ -392,6 +427,20 @@ class Planner:
         if direct <= cfg.same_place_m:
             raise InvalidQueryError("origin and destination are the same place")
         limit = cfg.max_access_stops
+        walks = self.graph.walks
+        if walks is not None:
+            on, (a, am), (e, em), direct_m = walks.ends(
+                (request.from_lat, request.from_lon),
+                (request.to_lat, request.to_lon),
+                max_walk,
+                request.wheelchair,
+                lambda lat, lon: self._nearby(lat, lon, max_walk, limit),
+            )
+            a, am, e, em = a[:limit], am[:limit], e[:limit], em[:limit]
+            return WalkEnds(
+                a, am, walk.seconds(am), e, em, walk.seconds(em), direct_m, max_walk,
+                list(on.notes), on,
+            )  # fmt: skip
         a, am = self._nearby(request.from_lat, request.from_lon, max_walk, limit)
         e, em = self._nearby(request.to_lat, request.to_lon, max_walk, limit)
         return WalkEnds(
@@ -582,7 +631,7 @@ class Planner:
         near = WalkEnds(
             ends.access[a], ends.access_m[a], ends.access_s[a],
             ends.egress[e], ends.egress_m[e], ends.egress_s[e],
-            ends.direct_m, limit,
+            ends.direct_m, limit, streets=ends.streets,
         )  # fmt: skip
         cands, _p = self._candidates(
             fwd, bwd, near, request.time, max_rides, request.arrive_by, only_best=True
@@ -597,7 +646,10 @@ class Planner:
         else:
             start = request.day_origin + request.time
             end = start + secs
-        leg = WalkLeg(_origin(request), _destination(request), start, end, ends.direct_m)
+        path = None
+        if self.graph.walks is not None and ends.streets is not None:
+            path = self.graph.walks.direct_path(ends.streets)
+        leg = _walk_leg(_origin(request), _destination(request), start, end, ends.direct_m, path)
         return Itinerary((leg,), start, end, 0, ends.direct_m)
 
     def _stop_call(self, stop: int, time: float) -> StopCall:
@@ -614,7 +666,7 @@ class Planner:
         self, tt: Timetable, cand: _Candidate, ends: WalkEnds, request: PlanRequest
     ) -> Itinerary:
         origin = request.day_origin
-        walk = self.graph.config.walk
+        walks, on = self.graph.walks, ends.streets
         legs: list[Leg] = []
         rides: list[RideLeg] = []
         for route, trip_local, b, a in cand.rides:
@@ -625,13 +677,15 @@ class Planner:
         ai = int(np.flatnonzero(ends.access == cand.access_stop)[0])
         am, asec = float(ends.access_m[ai]), float(ends.access_s[ai])
         if am > 0:
+            path = walks.access_path(on, cand.access_stop) if walks and on else None
             legs.append(
-                WalkLeg(
+                _walk_leg(
                     _origin(request),
                     _place(first.board),
                     first.board.time - asec,
                     first.board.time,
                     am,
+                    path,
                 )
             )
             walk_total += am
@@ -640,38 +694,53 @@ class Planner:
             if i + 1 < len(rides):
                 nxt = rides[i + 1]
                 if nxt.board.stop_id != ride.alight.stop_id:
-                    metres = (
-                        float(
-                            haversine_m(
-                                ride.alight.lat, ride.alight.lon, nxt.board.lat, nxt.board.lon
-                            )
-                        )
-                        * walk.detour
-                    )
-                    secs = float(walk.seconds(np.array(metres)))
-                    legs.append(
-                        WalkLeg(
-                            _place(ride.alight),
-                            _place(nxt.board),
-                            ride.alight.time,
-                            ride.alight.time + secs,
-                            metres,
-                        )
-                    )
-                    walk_total += metres
+                    leg = self._transfer_leg(tt, ride, nxt, request.wheelchair)
+                    legs.append(leg)
+                    walk_total += leg.metres
         last = rides[-1]
         ei = int(np.flatnonzero(ends.egress == cand.egress_stop)[0])
         em, esec = float(ends.egress_m[ei]), float(ends.egress_s[ei])
         arrival = last.alight.time + esec
         if em > 0:
+            path = walks.egress_path(on, cand.egress_stop) if walks and on else None
             legs.append(
-                WalkLeg(_place(last.alight), _destination(request), last.alight.time, arrival, em)
+                _walk_leg(
+                    _place(last.alight), _destination(request), last.alight.time, arrival, em, path
+                )
             )
             walk_total += em
         departure = legs[0].start
         return Itinerary(
             tuple(legs), departure, arrival, len(rides) - 1, walk_total, cand.alternative
         )
+
+    def _transfer_leg(
+        self, tt: Timetable, ride: RideLeg, nxt: RideLeg, wheelchair: bool
+    ) -> WalkLeg:
+        """The walk between two rides, timed as the search timed it (its footpath)."""
+        net = self.network
+        a, b = net.stop_index(ride.alight.stop_id), net.stop_index(nxt.board.stop_id)
+        assert a is not None
+        assert b is not None
+        lo, hi = int(tt.fp_start[a]), int(tt.fp_start[a + 1])
+        k = lo + int(np.searchsorted(tt.fp_to[lo:hi], b))
+        walk = self.graph.config.walk
+        if k < hi and int(tt.fp_to[k]) == b:
+            metres, secs = float(tt.fp_metres[k]), float(tt.fp_secs[k])
+        else:  # not a footpath of the day (cannot happen for the search's own journeys)
+            straight = haversine_m(ride.alight.lat, ride.alight.lon, nxt.board.lat, nxt.board.lon)
+            metres = float(straight) * walk.detour
+            secs = float(walk.seconds(np.array(metres)))
+        walks = self.graph.walks
+        path = (
+            walks.transfer_path(a, b, metres * 1.5 + 50.0, wheelchair)
+            if walks is not None
+            else None
+        )
+        return _walk_leg(
+            _place(ride.alight), _place(nxt.board), ride.alight.time, ride.alight.time + secs,
+            metres, path,
+        )  # fmt: skip
 
     def _ride(
         self, tt: Timetable, route: int, trip_local: int, b: int, a: int, origin: float
@@ -703,6 +772,9 @@ class Planner:
             geometry=self._shape_slice(trip, st0 + b, st0 + a, calls),
             live=live,
             vehicle_id=tt.vehicles.get(trip_id) if live else None,
+            wheelchair=0
+            if self.graph.access is None
+            else int(self.graph.access.trip_wheelchair[trip]),
         )
 
     def _shape_slice(
@@ -726,6 +798,16 @@ class Planner:
         pts += [(float(lon[i]), float(lat[i])) for i in inner.tolist()]
         pts.append((float(np.interp(d1, dist, lon)), float(np.interp(d1, dist, lat))))
         return tuple(pts)
+
+
+def _walk_leg(
+    origin: Place, destination: Place, start: float, end: float, metres: float,
+    path: WalkPath | None,
+) -> WalkLeg:  # fmt: skip
+    """A walk leg, on the streets when there is a path."""
+    if path is None:
+        return WalkLeg(origin, destination, start, end, metres)
+    return WalkLeg(origin, destination, start, end, metres, path.coords, path.steps, True)
 
 
 def _place(call: StopCall) -> Place:

@@ -246,6 +246,8 @@ def build_timetable(
     day_length: int = 86400,
     live: LiveOverlay | None = None,
     day_origin: float = 0.0,
+    closed_stops: NDArray[np.bool_] | None = None,
+    closed_trips: NDArray[np.bool_] | None = None,
 ) -> Timetable:
     """Build the forward timetable of service day ``date_ordinal`` (see the theory above).
 
@@ -258,6 +260,8 @@ def build_timetable(
         daylight-saving change days), used to shift neighbouring days' trips into ``D``'s frame.
     live : trips to drop or retime.
     day_origin : POSIX seconds of ``D``'s origin, to read live predictions into the frame.
+    closed_stops, closed_trips : stops nobody boards or alights at and trips nobody rides
+        (a wheelchair user's question: ``routing.accessibility``).
     """
     days = (
         (date_ordinal - 1, -prev_day_length),
@@ -275,6 +279,8 @@ def build_timetable(
     copy_shift: list[I32] = []
     for date, shift in days:
         running = running_trips(network, date) & (patterns.trip_pattern >= 0)
+        if closed_trips is not None:
+            running &= ~closed_trips
         running &= (last_arr.astype(np.int64) + shift >= -WINDOW_BEFORE) & (
             first_dep.astype(np.int64) + shift <= WINDOW_AFTER
         )
@@ -355,6 +361,10 @@ def build_timetable(
         if r is not None and len(r.stops) >= 2:
             routes.append(r)
     vehicles = dict(live.vehicles) if live else {}
+    if closed_stops is not None and closed_stops.any():
+        for r in routes:
+            shut = closed_stops[r.stops]
+            r.board, r.alight = r.board & ~shut, r.alight & ~shut
     return _flatten(network.n_stops, routes, forward=True, footpaths=footpaths, vehicles=vehicles)
 
 

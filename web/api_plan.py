@@ -2,8 +2,11 @@
 
 Query parameters: ``from`` and ``to`` as ``lat,lon``; ``time`` ISO 8601 (a time without an
 offset is read in the feed's time zone; default now); ``arrive_by`` (``true``/``false``);
-``max_walk`` (metres per access or egress walk); ``max_transfers``. Itineraries come as JSON with
-each leg's geometry as a GeoJSON LineString, plus one FeatureCollection of every leg for maps.
+``max_walk`` (metres per access or egress walk); ``max_transfers``; ``wheelchair`` (``true``:
+no steps, no stop or trip GTFS marks inaccessible). Itineraries come as JSON with each leg's
+geometry as a GeoJSON LineString (a walk's follows the streets when a street map is loaded,
+with its turn-by-turn ``steps``), plus one FeatureCollection of every leg for maps; ``walking`` says
+whether walks were measured on the streets or are straight-line estimates.
 
 The planner (graph, patterns, footpaths) is built once per loaded network in a worker thread
 and kept in the app's ``keys.PLANNER`` holder; each search also runs in a thread. Live
@@ -29,6 +32,7 @@ from aiohttp import web
 
 from feeds.live_state import LiveState
 from predictor.events import Flag
+from routing.accessibility import FeedAccess
 from routing.errors import (
     InvalidQueryError,
     NoServiceError,
@@ -36,7 +40,6 @@ from routing.errors import (
     RoutingError,
     SearchBudgetError,
 )
-from routing.graph import build_graph
 from routing.journey import (
     Itinerary,
     LiveOverlay,
@@ -47,10 +50,12 @@ from routing.journey import (
     RideLeg,
     WalkLeg,
 )
+from routing.streets import StreetNetwork
 from transit.network import Network
 from transit.times import service_day_origin
 
 from . import keys
+from .plan_walking import WHEELCHAIR, build_planner, feed_access, streets_for, walk_json, walking_of
 from .problems import BadRequest, ServiceUnavailable
 
 __all__ = [
@@ -86,6 +91,7 @@ class PlanQuery:
     arrive_by: bool = False
     max_walk_m: float | None = None
     max_transfers: int | None = None
+    wheelchair: bool = False
 
 
 def parse_point(text: str | None, name: str) -> tuple[float, float]:
@@ -153,7 +159,10 @@ def parse_query(params: Any, tz: str) -> PlanQuery:
             raise ValueError(
                 f"max_transfers must be a whole number, got {params['max_transfers']!r}"
             ) from None
-    return PlanQuery(f_lat, f_lon, t_lat, t_lon, when, arrive_by, max_walk, max_transfers)
+    wheelchair = _parse_bool(params.get("wheelchair"), "wheelchair")
+    return PlanQuery(
+        f_lat, f_lon, t_lat, t_lon, when, arrive_by, max_walk, max_transfers, wheelchair
+    )
 
 
 def make_request(query: PlanQuery, tz: str, now: float) -> PlanRequest:
@@ -181,6 +190,7 @@ def make_request(query: PlanQuery, tz: str, now: float) -> PlanRequest:
         day_origin=origin,
         prev_day_length=round(origin - prev),
         day_length=round(nxt - origin),
+        wheelchair=query.wheelchair,
     )
 
 
@@ -214,6 +224,7 @@ def _leg_json(leg: WalkLeg | RideLeg, zone: ZoneInfo) -> dict[str, Any]:
             "metres": round(leg.metres),
             "minutes": round(leg.minutes, 1),
             "geometry": _line(leg.geometry),
+            **walk_json(leg),
         }
 
     def call(c: Any) -> dict[str, Any]:
@@ -242,6 +253,7 @@ def _leg_json(leg: WalkLeg | RideLeg, zone: ZoneInfo) -> dict[str, Any]:
         "minutes": round((leg.end - leg.start) / 60, 1),
         "intermediate_stops": [call(c) for c in leg.intermediate],
         "geometry": _line(leg.geometry),
+        "wheelchair_accessible": WHEELCHAIR.get(leg.wheelchair),
     }
 
 
@@ -253,7 +265,7 @@ def _place_json(name: str, lat: float, lon: float, stop_id: str | None) -> dict[
     return {"name": name, "lat": round(lat, 6), "lon": round(lon, 6), "stop_id": stop_id}
 
 
-def _itinerary_json(it: Itinerary, zone: ZoneInfo) -> dict[str, Any]:
+def _itinerary_json(it: Itinerary, zone: ZoneInfo, walking: str) -> dict[str, Any]:
     return {
         "departure": _iso(it.departure, zone),
         "arrival": _iso(it.arrival, zone),
@@ -263,6 +275,7 @@ def _itinerary_json(it: Itinerary, zone: ZoneInfo) -> dict[str, Any]:
         "transfers": it.transfers,
         "walk_metres": round(it.walk_metres),
         "alternative": it.alternative,
+        "walking": walking_of(it.legs, walking),
         "legs": [_leg_json(leg, zone) for leg in it.legs],
     }
 
@@ -270,7 +283,7 @@ def _itinerary_json(it: Itinerary, zone: ZoneInfo) -> dict[str, Any]:
 def result_json(result: PlanResult, request: PlanRequest, tz: str) -> dict[str, Any]:
     """The ``/plan`` answer for a result: itineraries and one GeoJSON collection of legs."""
     zone = ZoneInfo(tz)
-    its = [_itinerary_json(it, zone) for it in result.itineraries]
+    its = [_itinerary_json(it, zone, result.walking) for it in result.itineraries]
     features = []
     for i, it in enumerate(its):
         for j, leg in enumerate(it["legs"]):
@@ -284,6 +297,8 @@ def result_json(result: PlanResult, request: PlanRequest, tz: str) -> dict[str, 
         "to": {"lat": request.to_lat, "lon": request.to_lon},
         "time": _iso(request.day_origin + request.time, zone),
         "arrive_by": request.arrive_by,
+        "wheelchair": request.wheelchair,
+        "walking": result.walking,
         "service_date": date.fromordinal(request.date_ordinal).isoformat(),
         "partial": result.partial,
         "notes": list(result.notes),
@@ -301,14 +316,24 @@ async def planner_for(app: web.Application) -> Planner:
     holder = app[keys.PLANNER]
     async with holder.lock:
         if holder.network is not network or holder.planner is None:
-            started = time.perf_counter()
-            graph = await asyncio.to_thread(build_graph, network)
-            holder.planner, holder.network = Planner(graph), network
-            log.info(
-                "journey planner built",
-                extra={"stops": network.n_stops, "seconds": time.perf_counter() - started},
-            )
+            streets, access = await _walking_inputs(app, network)
+            planner = await asyncio.to_thread(build_planner, network, streets, access)
+            holder.planner, holder.network = planner, network
         return holder.planner
+
+
+async def _walking_inputs(
+    app: web.Application, network: Network
+) -> tuple[StreetNetwork | None, FeedAccess | None]:
+    """The street map (read once per process) and the feed's accessibility data."""
+    holder = app[keys.PLANNER]
+    pool = app.get(keys.PG_POOL)
+    if pool is None:
+        return holder.streets, None
+    if not holder.streets_read:
+        holder.streets = await streets_for(pool, app[keys.SETTINGS])
+        holder.streets_read = True
+    return holder.streets, await feed_access(pool, app[keys.SETTINGS], network)
 
 
 async def _live_overlay(app: web.Application) -> LiveOverlay | None:

@@ -19,6 +19,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 #: Command modules under ``web/commands/``, one line each.
 COMMANDS: list[str] = [
     "import_gtfs",
+    "import_osm",
     "serve",
     "demo",
     "jobs",

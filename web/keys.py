@@ -24,6 +24,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:  # annotations only: the modules defining these types import this one
     from routing.journey import LiveOverlay, Planner
+    from routing.streets import StreetNetwork
 
     from .alert_book import AlertBook
     from .api_rider import RiderState
@@ -87,11 +88,14 @@ class PlannerHolder:
 
     ``planner`` was built for ``network`` and is rebuilt, under ``lock``, once the served network
     is another. ``live`` is the overlay read at monotonic time ``live_at``; ``live_version``
-    counts the distinct overlays made.
+    counts the distinct overlays made. ``streets`` is the street map the planner walks on, read
+    once per process (``streets_read``).
     """
 
     network: Network | None = None
     planner: Planner | None = None
+    streets: StreetNetwork | None = None
+    streets_read: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     live: LiveOverlay | None = None
     live_at: float = -math.inf

@@ -30,6 +30,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "REDIS_URL": ("unset: embedded Redis", "Redis URL (redis://... or unix://...)"),
     "SMARTBUS_DATA": ("user data dir", "folder for snapshots, embedded servers, reports"),
     "SMARTBUS_GTFS": ("bundled Cairns feed", "GTFS zip or folder to serve"),
+    "SMARTBUS_OSM": ("the last imported, else none", "OpenStreetMap extract to walk on"),
     "SMARTBUS_HOST": ("127.0.0.1", "address the web server binds"),
     "SMARTBUS_PORT": ("8080", "port the web server binds"),
     "SMARTBUS_REDIS_PREFIX": ("smartbus:", "prefix of every Redis key and channel"),
@@ -67,6 +68,7 @@ class Settings:
     redis_url: str | None = None
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("smartbus")))
     gtfs_path: Path | None = None
+    osm_path: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     redis_prefix: str = "smartbus:"
@@ -127,6 +129,8 @@ class Settings:
             kwargs["data_dir"] = Path(data).expanduser()
         if (gtfs := get("SMARTBUS_GTFS")) is not None:
             kwargs["gtfs_path"] = Path(gtfs).expanduser()
+        if (osm := get("SMARTBUS_OSM")) is not None:
+            kwargs["osm_path"] = Path(osm).expanduser()
         if (host := get("SMARTBUS_HOST")) is not None:
             kwargs["host"] = host
         if (port := get("SMARTBUS_PORT")) is not None:
@@ -177,6 +181,11 @@ class Settings:
     def snapshot_dir(self) -> Path:
         """Where network snapshots are kept (``<data_dir>/snapshots``)."""
         return self.data_dir / "snapshots"
+
+    @property
+    def streets_dir(self) -> Path:
+        """Where street-map snapshots are kept (``<data_dir>/streets``)."""
+        return self.data_dir / "streets"
 
 
 def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:

@@ -1,4 +1,5 @@
-"""``smartbus plan FROM TO [--time ISO] [--gtfs PATH]``: plan a journey and print it."""
+"""``smartbus plan FROM TO [--time ISO] [--gtfs PATH] [--osm PATH] [--wheelchair]``: plan a
+journey and print it, walks with their turn-by-turn steps when they are on the streets."""
 
 from __future__ import annotations
 
@@ -13,20 +14,20 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from feeds.clock import WALL_CLOCK, Clock
-from feeds.errors import FeedError
+from feeds.errors import FeedError, OsmError
 from routing.errors import NoServiceError, RoutingError
 
 from ..settings import SettingsError
 from .instance import command_clock, command_settings
 
 if TYPE_CHECKING:
-    from routing.journey import Itinerary, PlanResult
+    from routing.journey import Itinerary, Planner, PlanResult
     from transit.network import Network
 
 # The planner, its graph and the HTTP layer import networkx, scipy and aiohttp: they are
 # imported where used so that ``smartbus --help`` and the other commands start fast.
 
-__all__ = ["format_result", "load_network_for_command", "register"]
+__all__ = ["format_result", "load_network_for_command", "planner_for_command", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -48,8 +49,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--arrive-by", action="store_true", help="--time is the latest arrival")
     p.add_argument("--max-walk", type=float, default=None, help="metres per access/egress walk")
     p.add_argument("--max-transfers", type=int, default=None, help="most transfers (0-8)")
+    p.add_argument("--wheelchair", action="store_true", help="step-free, accessible stops/trips")
     p.add_argument(
         "--gtfs", type=Path, help="plan on this GTFS zip/folder instead of the served feed"
+    )
+    p.add_argument(
+        "--osm",
+        type=Path,
+        help="walk on this OpenStreetMap extract (.osm.pbf); default: SMARTBUS_OSM, or with the "
+        "served feed the last import-osm",
     )
     p.add_argument("--json", action="store_true", help="print the API's JSON answer instead")
     # southern/western coordinates start with "-": let "-16.92,145.77" be a value, not a flag
@@ -72,6 +80,39 @@ def load_network_for_command(args: argparse.Namespace) -> tuple[Network, Clock]:
         async with database(command_settings(args)) as (settings, pool):
             network, _ = await load_or_import(pool, settings)
             return network, command_clock(settings, network)
+
+    return asyncio.run(served())
+
+
+def planner_for_command(args: argparse.Namespace) -> tuple[Network, Planner, Clock]:
+    """The network, its planner and the clock: ``--gtfs`` and ``--osm`` read directly (with
+    ``--gtfs`` and no ``--osm``, ``SMARTBUS_OSM`` when set, else straight-line walks: no database
+    is needed), or the served feed and street map (``SMARTBUS_OSM``, else the last
+    ``import-osm``) from the database."""
+    from feeds.osm import load_streets
+
+    from ..plan_walking import access_for, build_planner, feed_access, streets_for
+
+    osm = args.osm
+    if osm is None and args.gtfs is not None:
+        osm = command_settings(args).osm_path
+    streets = load_streets(osm) if osm is not None else None
+    if args.gtfs is not None:
+        from feeds.gtfs import load_network
+
+        network = load_network(args.gtfs)
+        planner = build_planner(network, streets, access_for(args.gtfs, network))
+        return network, planner, WALL_CLOCK
+    from ..app import load_or_import
+    from .import_gtfs import database
+
+    async def served() -> tuple[Network, Planner, Clock]:
+        async with database(command_settings(args)) as (settings, pool):
+            network, _ = await load_or_import(pool, settings)
+            on = streets if osm is not None else await streets_for(pool, settings)
+            access = await feed_access(pool, settings, network)
+            planner = await asyncio.to_thread(build_planner, network, on, access)
+            return network, planner, command_clock(settings, network)
 
     return asyncio.run(served())
 
@@ -105,10 +146,12 @@ def _itinerary_lines(n: int, it: Itinerary, zone: ZoneInfo) -> list[str]:
             )
         else:
             minutes = "<1" if leg.minutes < 1 else f"{leg.minutes:.0f}"
+            how = "" if leg.on_streets else ", straight-line estimate"
             lines.append(
-                f"   {_hm(leg.start, zone)}  walk {leg.metres:.0f} m ({minutes} min) "
+                f"   {_hm(leg.start, zone)}  walk {leg.metres:.0f} m ({minutes} min{how}) "
                 f"to {leg.destination.name}"
             )
+            lines += [f"            {step.text}" for step in leg.steps]
     lines.append(f"   {_hm(it.arrival, zone)}  arrive")
     return lines
 
@@ -121,15 +164,14 @@ def format_result(result: PlanResult, tz: str) -> str:
         lines += _itinerary_lines(n, it, zone)
         lines.append("")
     lines += [f"note: {note}" for note in result.notes]
+    if result.walking != "streets":
+        lines.append("note: no street map: walks are straight lines x1.3 (smartbus import-osm)")
     if result.partial:
         lines.append("note: the search hit its time budget; there may be better journeys")
     return "\n".join(lines).rstrip()
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from routing.graph import build_graph
-    from routing.journey import Planner
-
     from ..api_plan import (
         PlanQuery,
         make_request,
@@ -146,18 +188,25 @@ def _cmd(args: argparse.Namespace) -> int:
         print(f"smartbus plan: {exc}", file=sys.stderr)
         return 2
     try:
-        network, clock = load_network_for_command(args)
-    except (FeedError, SettingsError, OSError) as exc:
+        network, planner, clock = planner_for_command(args)
+    except (FeedError, OsmError, SettingsError, OSError) as exc:
         print(f"smartbus plan: {exc}", file=sys.stderr)
         return 2
     tz = network.timezone
     try:
         when = parse_time(args.time, tz)
         query = PlanQuery(
-            f_lat, f_lon, t_lat, t_lon, when, args.arrive_by, args.max_walk, args.max_transfers
+            f_lat,
+            f_lon,
+            t_lat,
+            t_lon,
+            when,
+            args.arrive_by,
+            args.max_walk,
+            args.max_transfers,
+            args.wheelchair,
         )
         request = make_request(query, tz, clock.now())
-        planner = Planner(build_graph(network))
         result = planner.plan(request)
     except NoServiceError as exc:
         print(f"smartbus plan: {exc}{service_span_note(network)}", file=sys.stderr)
