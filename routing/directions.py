@@ -26,15 +26,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from transit.geometry import haversine_m
+from transit.geometry import EARTH_RADIUS_M
 
 from .foot_access import CROSSING, KINDS, STEPS
 
 __all__ = ["MERGE_M", "Stretch", "WalkStep", "directions"]
 
 MERGE_M = 8.0
+_M_PER_DEG = math.radians(1.0) * EARTH_RADIUS_M
 _LINK = KINDS.index("link")
 _LABELS = {
     "footway": "the footpath",
@@ -55,12 +54,18 @@ _COMPASS = ("north", "northeast", "east", "southeast", "south", "southwest", "we
 
 @dataclass(frozen=True, slots=True)
 class Stretch:
-    """The part of one street piece a walk uses: ``points`` as (lat, lon) in walking order."""
+    """The part of one street piece a walk uses: ``points`` as (lat, lon) in walking order,
+    ``metres`` long (measured along the points when not given)."""
 
     points: tuple[tuple[float, float], ...]
     name: str
     kind: int
     flags: int
+    metres: float = -1.0
+
+    @property
+    def length(self) -> float:
+        return self.metres if self.metres >= 0 else _length(self.points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +89,21 @@ def _bearing(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.degrees(math.atan2(y, x)) % 360.0
 
 
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Metres between two close points (equirectangular: exact enough for steps)."""
+    k = math.cos(math.radians((a[0] + b[0]) / 2.0))
+    return _M_PER_DEG * math.hypot(b[0] - a[0], (b[1] - a[1]) * k)
+
+
 def _length(points: Sequence[tuple[float, float]]) -> float:
-    if len(points) < 2:
-        return 0.0
-    p = np.asarray(points)
-    return float(haversine_m(p[:-1, 0], p[:-1, 1], p[1:, 0], p[1:, 1]).sum())
+    return sum(_metres(a, b) for a, b in itertools.pairwise(points))
 
 
 def _far_point(points: Sequence[tuple[float, float]], metres: float) -> tuple[float, float]:
     """The first point at least ``metres`` along (or the last)."""
     done = 0.0
     for a, b in itertools.pairwise(points):
-        done += float(haversine_m(a[0], a[1], b[0], b[1]))
+        done += _metres(a, b)
         if done >= metres:
             return b
     return points[-1]
@@ -158,7 +166,7 @@ def directions(stretches: Sequence[Stretch]) -> list[WalkStep]:
         if len(s.points) < 2:
             continue
         label = _label(s)
-        short = _length(s.points) < MERGE_M and not (s.flags & (STEPS | CROSSING))
+        short = s.length < MERGE_M and not (s.flags & (STEPS | CROSSING))
         if groups and (label == labels[-1] or s.kind == _LINK or short):
             groups[-1].append(s)
             continue
@@ -180,7 +188,7 @@ def directions(stretches: Sequence[Stretch]) -> list[WalkStep]:
         pts = [p for i, p in enumerate(pts) if i == 0 or p != pts[i - 1]]
         if len(pts) < 2:
             continue
-        metres = _length(pts)
+        metres = sum(s.length for s in group)
         start_b = _bearing(pts[0], _far_point(pts, 15.0))
         heading = _COMPASS[int(((start_b + 22.5) % 360) // 45)]
         named = bool(label) and not label.startswith("the ") and label != "crossing"

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -350,7 +350,7 @@ class Planner:
             result_notes.append("no street map: walks may include steps")
         if len(ends.access) == 0 or len(ends.egress) == 0:
             if ends.direct_m <= ends.max_walk_m:
-                only = (self._walk_only(request, ends),)
+                only = (self._drawn(self._walk_only(request, ends), ends, request.wheelchair),)
                 return PlanResult(only, notes=tuple(result_notes), walking=walking)
             which = "origin" if len(ends.access) == 0 else "destination"
             raise NoStopsNearbyError(
@@ -395,7 +395,10 @@ class Planner:
             when = "arriving by" if request.arrive_by else "leaving at"
             result_notes.append(f"no journey found {when} the requested time within the limits")
         return PlanResult(
-            tuple(itineraries[: self.config.max_itineraries]),
+            tuple(
+                self._drawn(it, ends, request.wheelchair)
+                for it in itineraries[: self.config.max_itineraries]
+            ),
             partial,
             tuple(result_notes),
             walking,
@@ -646,11 +649,33 @@ class Planner:
         else:
             start = request.day_origin + request.time
             end = start + secs
-        path = None
-        if self.graph.walks is not None and ends.streets is not None:
-            path = self.graph.walks.direct_path(ends.streets)
-        leg = _walk_leg(_origin(request), _destination(request), start, end, ends.direct_m, path)
+        leg = WalkLeg(_origin(request), _destination(request), start, end, ends.direct_m)
         return Itinerary((leg,), start, end, 0, ends.direct_m)
+
+    def _drawn(self, it: Itinerary, ends: WalkEnds, wheelchair: bool) -> Itinerary:
+        """The itinerary with its walks drawn on the streets (done for the answers only:
+        drawing a walk costs more than finding it)."""
+        walks, on = self.graph.walks, ends.streets
+        if walks is None or on is None:
+            return it
+        legs: list[Leg] = []
+        for leg in it.legs:
+            if isinstance(leg, WalkLeg):
+                a, b = leg.origin.stop_id, leg.destination.stop_id
+                ia = None if a is None else self.network.stop_index(a)
+                ib = None if b is None else self.network.stop_index(b)
+                if ia is None and ib is None:
+                    path = walks.direct_path(on)
+                elif ia is None:
+                    path = walks.access_path(on, ib)  # type: ignore[arg-type]
+                elif ib is None:
+                    path = walks.egress_path(on, ia)
+                else:
+                    path = walks.transfer_path(ia, ib, leg.metres * 1.5 + 50.0, wheelchair)
+                o, d = leg.origin, leg.destination
+                leg = _walk_leg(o, d, leg.start, leg.end, leg.metres, path)
+            legs.append(leg)
+        return replace(it, legs=tuple(legs))
 
     def _stop_call(self, stop: int, time: float) -> StopCall:
         net = self.network
@@ -666,7 +691,6 @@ class Planner:
         self, tt: Timetable, cand: _Candidate, ends: WalkEnds, request: PlanRequest
     ) -> Itinerary:
         origin = request.day_origin
-        walks, on = self.graph.walks, ends.streets
         legs: list[Leg] = []
         rides: list[RideLeg] = []
         for route, trip_local, b, a in cand.rides:
@@ -677,15 +701,13 @@ class Planner:
         ai = int(np.flatnonzero(ends.access == cand.access_stop)[0])
         am, asec = float(ends.access_m[ai]), float(ends.access_s[ai])
         if am > 0:
-            path = walks.access_path(on, cand.access_stop) if walks and on else None
             legs.append(
-                _walk_leg(
+                WalkLeg(
                     _origin(request),
                     _place(first.board),
                     first.board.time - asec,
                     first.board.time,
                     am,
-                    path,
                 )
             )
             walk_total += am
@@ -694,7 +716,7 @@ class Planner:
             if i + 1 < len(rides):
                 nxt = rides[i + 1]
                 if nxt.board.stop_id != ride.alight.stop_id:
-                    leg = self._transfer_leg(tt, ride, nxt, request.wheelchair)
+                    leg = self._transfer_leg(tt, ride, nxt)
                     legs.append(leg)
                     walk_total += leg.metres
         last = rides[-1]
@@ -702,11 +724,8 @@ class Planner:
         em, esec = float(ends.egress_m[ei]), float(ends.egress_s[ei])
         arrival = last.alight.time + esec
         if em > 0:
-            path = walks.egress_path(on, cand.egress_stop) if walks and on else None
             legs.append(
-                _walk_leg(
-                    _place(last.alight), _destination(request), last.alight.time, arrival, em, path
-                )
+                WalkLeg(_place(last.alight), _destination(request), last.alight.time, arrival, em)
             )
             walk_total += em
         departure = legs[0].start
@@ -714,9 +733,7 @@ class Planner:
             tuple(legs), departure, arrival, len(rides) - 1, walk_total, cand.alternative
         )
 
-    def _transfer_leg(
-        self, tt: Timetable, ride: RideLeg, nxt: RideLeg, wheelchair: bool
-    ) -> WalkLeg:
+    def _transfer_leg(self, tt: Timetable, ride: RideLeg, nxt: RideLeg) -> WalkLeg:
         """The walk between two rides, timed as the search timed it (its footpath)."""
         net = self.network
         a, b = net.stop_index(ride.alight.stop_id), net.stop_index(nxt.board.stop_id)
@@ -731,16 +748,8 @@ class Planner:
             straight = haversine_m(ride.alight.lat, ride.alight.lon, nxt.board.lat, nxt.board.lon)
             metres = float(straight) * walk.detour
             secs = float(walk.seconds(np.array(metres)))
-        walks = self.graph.walks
-        path = (
-            walks.transfer_path(a, b, metres * 1.5 + 50.0, wheelchair)
-            if walks is not None
-            else None
-        )
-        return _walk_leg(
-            _place(ride.alight), _place(nxt.board), ride.alight.time, ride.alight.time + secs,
-            metres, path,
-        )  # fmt: skip
+        start = ride.alight.time
+        return WalkLeg(_place(ride.alight), _place(nxt.board), start, start + secs, metres)
 
     def _ride(
         self, tt: Timetable, route: int, trip_local: int, b: int, a: int, origin: float

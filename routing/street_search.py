@@ -96,7 +96,7 @@ def reach(wg: WalkGraph, lat: float, lon: float, limit_m: float, wheelchair: boo
     budget = max(limit_m - min(head), 0.0)
     dist, pred = dijkstra(
         wg.sparse(wheelchair).matrix,
-        directed=False,
+        directed=True,
         indices=[u, v],
         limit=budget,
         return_predecessors=True,
@@ -138,11 +138,13 @@ def _piece_points(wg: WalkGraph, piece: int, a: float, b: float) -> list[tuple[f
         fa, fb = a / length, b / length
         at = [(pu[0] + (pv[0] - pu[0]) * f, pu[1] + (pv[1] - pu[1]) * f) for f in (fa, fb)]
         return at
-    lat, lon = wg.streets.shape(e)
-    x, y = wg.projection.to_xy(lat, lon)
-    cum = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))))
-    scale = float(wg.streets.edge_len[e]) / cum[-1] if cum[-1] > 0 else 1.0
-    m = cum * scale
+    s0, s1 = int(wg.streets.shape_start[e]), int(wg.streets.shape_start[e + 1])
+    lat, lon, m = wg.streets.shape_lat[s0:s1], wg.streets.shape_lon[s0:s1], wg.shape_m[s0:s1]
+    whole = float(wg.streets.edge_len[e])
+    full = float(wg.piece_from[piece]) == 0.0 and float(wg.piece_to[piece]) == whole
+    if full and min(a, b) == 0.0 and max(a, b) == whole:  # a whole edge: its own shape
+        pts = list(zip(lat.tolist(), lon.tolist(), strict=True))
+        return pts if a <= b else pts[::-1]
     lo = float(wg.piece_from[piece]) + min(a, b)
     hi = float(wg.piece_from[piece]) + max(a, b)
     inner = np.flatnonzero((m > lo) & (m < hi))
@@ -156,9 +158,10 @@ def _stretch(wg: WalkGraph, piece: int, a: float, b: float) -> Stretch:
     e = int(wg.piece_edge[piece])
     pts = tuple(_piece_points(wg, piece, a, b))
     if e < 0:
-        return Stretch(pts, "", LINK_KIND, 0)
+        return Stretch(pts, "", LINK_KIND, 0, abs(b - a))
     s = wg.streets
-    return Stretch(pts, str(s.names[s.edge_name[e]]), int(s.edge_kind[e]), int(s.edge_flags[e]))
+    name = str(s.names[s.edge_name[e]])
+    return Stretch(pts, name, int(s.edge_kind[e]), int(s.edge_flags[e]), abs(b - a))
 
 
 def _node_stretches(wg: WalkGraph, nodes: list[int], wheelchair: bool) -> list[Stretch]:
@@ -176,13 +179,13 @@ def _from_point(wg: WalkGraph, r: Reach, end: int) -> list[Stretch]:
     """From the point to its piece's end ``end`` (0 = u, 1 = v), the link included."""
     p = r.piece
     spot = _piece_points(wg, p, r.along, r.along)[0]
-    link = Stretch(((r.lat, r.lon), spot), "", LINK_KIND, 0) if r.offset > 0.5 else None
+    link = Stretch(((r.lat, r.lon), spot), "", LINK_KIND, 0, r.offset) if r.offset > 0.5 else None
     walk = _stretch(wg, p, r.along, 0.0 if end == 0 else float(wg.piece_len[p]))
     return [link, walk] if link else [walk]
 
 
 def _reverse(stretches: list[Stretch]) -> list[Stretch]:
-    return [Stretch(s.points[::-1], s.name, s.kind, s.flags) for s in reversed(stretches)]
+    return [Stretch(s.points[::-1], s.name, s.kind, s.flags, s.metres) for s in reversed(stretches)]
 
 
 def _path(stretches: list[Stretch]) -> WalkPath:
@@ -217,9 +220,9 @@ def path_between_points(wg: WalkGraph, a: Reach, b: Reach) -> WalkPath | None:
         pa = _piece_points(wg, a.piece, a.along, a.along)[0]
         pb = _piece_points(wg, b.piece, b.along, b.along)[0]
         parts = [
-            Stretch(((a.lat, a.lon), pa), "", LINK_KIND, 0),
+            Stretch(((a.lat, a.lon), pa), "", LINK_KIND, 0, a.offset),
             _stretch(wg, a.piece, a.along, b.along),
-            Stretch((pb, (b.lat, b.lon)), "", LINK_KIND, 0),
+            Stretch((pb, (b.lat, b.lon)), "", LINK_KIND, 0, b.offset),
         ]
         return _path(parts)
     ends = (int(wg.piece_u[b.piece]), int(wg.piece_v[b.piece]))
@@ -242,7 +245,7 @@ def walk_between_stops(
     """The walk between two linked stop nodes, or None when none is within ``limit_m``."""
     dist, pred = dijkstra(
         wg.sparse(wheelchair).matrix,
-        directed=False,
+        directed=True,
         indices=a,
         limit=limit_m,
         return_predecessors=True,
@@ -266,7 +269,7 @@ def stop_pairs(
     out_m: list[F64] = []
     for lo in range(0, len(rows), chunk):
         src = nodes[lo : lo + chunk]
-        dist = dijkstra(matrix, directed=False, indices=src, limit=limit_m)[:, nodes]
+        dist = dijkstra(matrix, directed=True, indices=src, limit=limit_m)[:, nodes]
         a, b = np.nonzero(np.isfinite(dist))
         keep = rows[lo + a] != rows[b]
         out_i.append(rows[lo + a][keep])

@@ -73,6 +73,7 @@ class WalkGraph:
     piece_to: F64
     edge_piece_start: I64  # pieces of street edge e: edge_piece[edge_piece_start[e]:...+1]
     edge_piece: I32  # ordered by metres along the edge
+    shape_m: F64  # metres along its edge of each street shape point (scaled to edge_len)
     stop_node: I64  # per network stop row, -1 when unlinked
     stop_link_m: F64  # metres from the stop to its street (nan when unlinked)
     walk: SparseWalk
@@ -207,7 +208,8 @@ def build_walk_graph(
     p_from, p_to = cut_m[:-1][same], cut_m[1:][same]
     p_u, p_v = cut_node[:-1][same], cut_node[1:][same]
     # spot coordinates, from the edge shapes
-    spot_lat, spot_lon = _points_along(streets, proj, spot_e, spot_m)
+    shape_m = _shape_metres(streets, proj)
+    spot_lat, spot_lon = _points_along(streets, shape_m, spot_e, spot_m)
     # stop nodes and their link pieces
     linked_stops = np.unique(np.array([r for r, _ in stop_links], dtype=np.int64))
     stop_node = np.full(n_stops, -1, dtype=np.int64)
@@ -249,6 +251,7 @@ def build_walk_graph(
         piece_to=piece_to,
         edge_piece_start=edge_piece_start,
         edge_piece=np.arange(len(p_edge), dtype=np.int32),
+        shape_m=shape_m,
         stop_node=stop_node,
         stop_link_m=stop_link_m,
         walk=walk,
@@ -259,19 +262,27 @@ def build_walk_graph(
     )
 
 
-def _points_along(
-    streets: StreetNetwork, proj: LocalProjection, edges: I64, metres: F64
-) -> tuple[F64, F64]:
+def _shape_metres(streets: StreetNetwork, proj: LocalProjection) -> F64:
+    """Metres along its edge of every shape point, scaled so each edge ends at ``edge_len``."""
+    x, y = proj.to_xy(streets.shape_lat, streets.shape_lon)
+    starts = streets.shape_start
+    seg = np.hypot(np.diff(x), np.diff(y))
+    edge_of = np.repeat(np.arange(streets.n_edges), np.diff(starts))
+    seg[edge_of[:-1] != edge_of[1:]] = 0.0
+    cum = np.concatenate(([0.0], np.cumsum(seg)))
+    base = cum[starts[:-1]]
+    total = cum[starts[1:] - 1] - base
+    scale = np.where(total > 0, streets.edge_len / np.where(total > 0, total, 1.0), 1.0)
+    out: F64 = (cum - base[edge_of]) * scale[edge_of]
+    return out
+
+
+def _points_along(streets: StreetNetwork, shape_m: F64, edges: I64, metres: F64) -> tuple[F64, F64]:
     """Coordinates of the spots ``metres`` along ``edges``."""
     lat = np.empty(len(edges))
     lon = np.empty(len(edges))
     for i, (e, m) in enumerate(zip(edges.tolist(), metres.tolist(), strict=True)):
-        la, lo = streets.shape(e)
-        x, y = proj.to_xy(la, lo)
-        cum = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))))
-        scale = float(streets.edge_len[e]) / cum[-1] if cum[-1] > 0 else 1.0
-        px = float(np.interp(m / scale, cum, x))
-        py = float(np.interp(m / scale, cum, y))
-        a, b = proj.to_latlon(px, py)
-        lat[i], lon[i] = float(a), float(b)
+        lo, hi = int(streets.shape_start[e]), int(streets.shape_start[e + 1])
+        lat[i] = np.interp(m, shape_m[lo:hi], streets.shape_lat[lo:hi])
+        lon[i] = np.interp(m, shape_m[lo:hi], streets.shape_lon[lo:hi])
     return lat, lon
