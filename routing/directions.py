@@ -144,17 +144,20 @@ _VERB = {
 }
 
 
-def _text(action: str, label: str, named: bool, metres: float, heading: str) -> str:
+def _text(action: str, label: str, named: bool, metres: float, heading: str, steps: bool) -> str:
     m = f"{metres:.0f} m"
+    where = f" on {label}" if named else ""
     if action == "depart":
         if label == "crossing":
             return f"Cross the street, {m}"
-        if label == "the steps":
-            return f"Take the steps {heading}, {m}"
+        if steps:
+            return f"Take the steps {heading}{where}, {m}"
         return f"Walk {heading} {'on' if named else 'along'} {label}, {m}"
     verb = _VERB[action]
     if label == "crossing":
         return f"{verb} and cross the street, {m}" if action != "continue" else f"Cross, {m}"
+    if steps:
+        return f"{verb} and take the steps{where}, {m}"
     return f"{verb} onto {label}, {m}"
 
 
@@ -167,7 +170,12 @@ def directions(stretches: Sequence[Stretch]) -> list[WalkStep]:
             continue
         label = _label(s)
         short = s.length < MERGE_M and not (s.flags & (STEPS | CROSSING))
-        if groups and (label == labels[-1] or s.kind == _LINK or short):
+        same = (
+            bool(groups)
+            and label == labels[-1]
+            and bool(s.flags & STEPS) == bool(groups[-1][-1].flags & STEPS)
+        )
+        if groups and (same or s.kind == _LINK or short):
             groups[-1].append(s)
             continue
         if s.kind == _LINK and not groups:
@@ -205,7 +213,7 @@ def directions(stretches: Sequence[Stretch]) -> list[WalkStep]:
                 metres,
                 pts[0][0],
                 pts[0][1],
-                _text(action, shown, named, metres, heading),
+                _text(action, shown, named, metres, heading, any(g.flags & STEPS for g in group)),
             )
         )
         back = list(reversed(pts))
