@@ -179,7 +179,7 @@ def _from_point(wg: WalkGraph, r: Reach, end: int) -> list[Stretch]:
     """From the point to its piece's end ``end`` (0 = u, 1 = v), the link included."""
     p = r.piece
     spot = _piece_points(wg, p, r.along, r.along)[0]
-    link = Stretch(((r.lat, r.lon), spot), "", LINK_KIND, 0, r.offset) if r.offset > 0.5 else None
+    link = Stretch(((r.lat, r.lon), spot), "", LINK_KIND, 0, r.offset) if r.offset > 0 else None
     walk = _stretch(wg, p, r.along, 0.0 if end == 0 else float(wg.piece_len[p]))
     return [link, walk] if link else [walk]
 
