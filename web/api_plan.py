@@ -55,7 +55,15 @@ from transit.network import Network
 from transit.times import service_day_origin
 
 from . import keys
-from .plan_walking import WHEELCHAIR, build_planner, feed_access, streets_for, walk_json, walking_of
+from .plan_walking import (
+    WHEELCHAIR,
+    access_for,
+    build_planner,
+    feed_access,
+    streets_for,
+    walk_json,
+    walking_of,
+)
 from .problems import BadRequest, ServiceUnavailable
 
 __all__ = [
@@ -328,8 +336,10 @@ async def _walking_inputs(
     """The street map (read once per process) and the feed's accessibility data."""
     holder = app[keys.PLANNER]
     pool = app.get(keys.PG_POOL)
-    if pool is None:
-        return holder.streets, None
+    if pool is None:  # no database: the map set on the holder, the feed named by the settings
+        settings = app.get(keys.SETTINGS)
+        path = None if settings is None else settings.gtfs_path
+        return holder.streets, await asyncio.to_thread(access_for, path, network)
     if not holder.streets_read:
         holder.streets = await streets_for(pool, app[keys.SETTINGS])
         holder.streets_read = True
