@@ -6,6 +6,9 @@
  * button, so other map clicks stay the page's; a click on a stop marker then picks that stop).
  * "When" empty plans for now by the server's clock. GET /api/v1/plan answers with up to three itineraries, drawn on the map
  * (the chosen one bold, walking dashed) and listed leg by leg. No build step, no framework.
+ * Walks follow the streets when the server has a street map (each with its turn-by-turn
+ * steps); otherwise a note says they are straight-line estimates. A "wheelchair" box asks for
+ * step-free journeys on accessible stops and trips.
  */
 (function () {
   "use strict";
@@ -38,6 +41,9 @@
     #plan-panel .live { color: #2a9d8f; font-weight: 600; }
     #plan-panel .error { color: #b00020; }
     #plan-panel .note { color: #555; font-size: .9em; }
+    #plan-panel ol.steps { list-style: none; padding-left: .6em; margin: .1em 0 .2em; color: #444; font-size: .92em; }
+    #plan-panel ol.steps li::before { content: "↳ "; color: #888; }
+    #plan-panel .walking-note { color: #8a5a00; font-size: .88em; margin: .2em 0; }
   `;
   document.head.appendChild(css);
 
@@ -57,6 +63,7 @@
     <div id="plan-results"></div>`;
 
   const $ = (sel) => panel.querySelector(sel);
+  addWheelchairOption();
   const inputs = { from: $("#plan-from"), to: $("#plan-to") };
   const statusEl = $("#plan-status");
   const resultsEl = $("#plan-results");
@@ -203,6 +210,7 @@
     const when = $("#plan-when").value;
     if (when) params.set("time", when.length === 16 ? `${when}:00` : when);
     if ($("#plan-mode").value === "arrive") params.set("arrive_by", "true");
+    if ($("#plan-wheelchair") && $("#plan-wheelchair").checked) params.set("wheelchair", "true");
     setStatus("planning...");
     let body;
     try {
@@ -226,7 +234,8 @@
   function legLine(leg) {
     if (leg.mode === "walk") {
       const mins = leg.minutes < 1 ? "<1" : Math.round(leg.minutes);
-      return el("li", {}, `${hhmm(leg.start)} walk ${leg.metres} m (${mins} min) to ${leg.to.name}`);
+      return el("li", {}, `${hhmm(leg.start)} walk ${leg.metres} m (${mins} min) to ${leg.to.name}`,
+        walkDetails(leg));
     }
     const color = leg.route.color ? `#${leg.route.color}` : "#1d3557";
     return el("li", {},
@@ -246,7 +255,8 @@
         el("div", { class: "meta" },
           `${rides.length ? rides.join(" › ") : "walk"} · ${it.transfers} transfer${it.transfers === 1 ? "" : "s"} · ${it.walk_metres} m walking`,
           it.alternative ? " · later option" : ""),
-        i === state.chosen ? el("ol", {}, ...it.legs.map(legLine)) : null);
+        i === state.chosen ? el("ol", {}, ...it.legs.map(legLine)) : null,
+        i === state.chosen ? walkingNote(it) : null);
       const choose = () => { state.chosen = i; render(); };
       box.addEventListener("click", choose);
       box.addEventListener("keydown", (ev) => { if (ev.key === "Enter") choose(); });
@@ -297,6 +307,30 @@
     const bounds = L.geoJSON({ type: "FeatureCollection",
       features: state.result.geojson.features.filter((f) => f.properties.itinerary === chosen) }).getBounds();
     if (bounds.isValid()) m.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
+  }
+
+  // ----- walking on the streets (issue #16) -------------------------------------------------
+  function addWheelchairOption() {
+    const row = el("div", { class: "row" }, el("label", {}),
+      el("label", { for: "plan-wheelchair", style: "width:auto" },
+        el("input", { id: "plan-wheelchair", type: "checkbox" }), " wheelchair (step-free, accessible stops and buses)"));
+    const buttons = panel.querySelector("#plan-swap").parentElement;
+    buttons.parentElement.insertBefore(row, buttons);
+  }
+
+  function walkDetails(leg) {
+    // a street walk lists its turn-by-turn steps; a straight-line estimate says what it is
+    if (!leg.on_streets) return el("span", { class: "note" }, " (straight-line estimate)");
+    if (!leg.steps || !leg.steps.length) return null;
+    return el("ol", { class: "steps" }, ...leg.steps.map((s) => el("li", {}, s.text)));
+  }
+
+  function walkingNote(it) {
+    if (it.walking === "streets") return null;
+    const text = it.walking === "mixed"
+      ? "Some walks are straight-line estimates: part of the way is off the street map."
+      : "Walks are straight-line estimates (x1.3): the server has no street map.";
+    return el("div", { class: "walking-note" }, text);
   }
 
   window.smartbusPlan = { plan, setEnd, setEndAndPlan, pick, state };
