@@ -77,13 +77,14 @@ class StreetWalks:
         self.walk = walk
         self._lat = np.asarray(stop_lat, dtype=np.float64)
         self._lon = np.asarray(stop_lon, dtype=np.float64)
+        self._ok = np.ones(len(self._lat), dtype=bool) if stop_ok is None else stop_ok
         self._pairs: dict[tuple[float, bool], tuple[I64, I64, F64]] = {}
         self._lock = threading.Lock()
 
     @property
     def unlinked(self) -> I64:
-        """Stop rows left off the street map."""
-        return np.flatnonzero(self.graph.stop_node < 0)
+        """Stop rows left off the street map (parent stations, not boarding points, aside)."""
+        return np.flatnonzero((self.graph.stop_node < 0) & self._ok)
 
     # ----- transfers -------------------------------------------------------------------
     def pairs(self, limit_m: float, wheelchair: bool) -> tuple[I64, I64, F64]:
@@ -95,10 +96,10 @@ class StreetWalks:
         if found is not None:
             return found
         i, j, m = stop_pairs(self.graph, limit_m, wheelchair)
-        loose = self.graph.stop_node < 0
+        loose = (self.graph.stop_node < 0) & self._ok
         if loose.any():
             a, b, straight = StopLocator(self._lat, self._lon).pairs(limit_m / self.walk.detour)
-            either = loose[a] | loose[b]
+            either = (loose[a] | loose[b]) & self._ok[a] & self._ok[b]
             a, b, est = a[either], b[either], straight[either] * self.walk.detour
             i = np.concatenate([i, a, b])
             j = np.concatenate([j, b, a])

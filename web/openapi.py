@@ -153,6 +153,42 @@ SCHEMAS: dict[str, Any] = {
         ["vehicle_id", "lat", "lon", "flags"],
     ),
     "GeoJSON": {"type": "object", "description": "A GeoJSON object (RFC 7946)"},
+    "WalkStep": _obj(
+        {
+            "action": {
+                "type": "string",
+                "description": "depart, continue, slight_left, left, sharp_left, slight_right, "
+                "right, sharp_right or u_turn",
+            },
+            "street": _STR,
+            "metres": {"type": "integer"},
+            "lat": {"type": "number"},
+            "lon": {"type": "number"},
+            "text": {"type": "string", "examples": ["Turn left onto Postikatu, 120 m"]},
+        },
+        ["action", "street", "metres", "text"],
+    ),
+    "Plan": _obj(
+        {
+            "walking": {
+                "enum": ["streets", "straight_line"],
+                "description": "walks measured on the street map, or straight lines x 1.3",
+            },
+            "wheelchair": {"type": "boolean"},
+            "itineraries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "departure, arrival, legs...; walk legs carry on_streets, "
+                    "steps (WalkStep) and the street geometry; ride legs wheelchair_accessible "
+                    "(true, false or null when the feed does not say); walking: streets, "
+                    "straight_line or mixed",
+                },
+            },
+            "geojson": {"$ref": "#/components/schemas/GeoJSON"},
+        },
+        ["walking", "itineraries"],
+    ),
 }
 
 _NEARBY = _obj(
@@ -332,7 +368,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/plan"): _op(
         "Plan a journey (walk, ride, transfer) with live predictions",
         "planner",
-        _json({"type": "object"}),
+        _json(_ref("Plan")),
         [
             _p("from", _STR, "origin as lat,lon", required=True),
             _p("to", _STR, "destination as lat,lon", required=True),
@@ -340,6 +376,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             _p("arrive_by", {"type": "boolean", "default": False}, "time is the arrival"),
             _p("max_walk", {"type": "number"}, "metres per access or egress walk"),
             _p("max_transfers", {"type": "integer"}, "at most this many transfers"),
+            _p(
+                "wheelchair",
+                {"type": "boolean", "default": False},
+                "step-free walks; no stop or trip the feed marks inaccessible",
+            ),
         ],
         errors=("400", "503"),
     ),
