@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from feeds import osm
+from feeds.clock import ServiceClock
 from feeds.gtfs import load_network
 from routing.streets import StreetNetwork
 from web import api_plan, keys
@@ -39,6 +40,7 @@ def make_app(streets: StreetNetwork | None) -> web.Application:
     holder = keys.NetworkHolder()
     holder.swap(load_network(FEED), 1)
     app[keys.NETWORK] = holder
+    app[keys.CLOCK] = ServiceClock()
     app[keys.PLANNER] = keys.PlannerHolder(streets=streets, streets_read=True)
     app[keys.SETTINGS] = Settings(gtfs_path=FEED)
     app.router.add_routes(api_plan.routes)

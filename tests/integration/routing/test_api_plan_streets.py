@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from feeds import osm
+from feeds.clock import ServiceClock
 from feeds.gtfs import load_network
 from routing.streets import StreetNetwork
 from transit.network import Network
@@ -40,6 +41,7 @@ def make_app(network: Network, streets: StreetNetwork | None) -> web.Application
     holder = keys.NetworkHolder()
     holder.swap(network, 1)
     app[keys.NETWORK] = holder
+    app[keys.CLOCK] = ServiceClock()
     app[keys.PLANNER] = keys.PlannerHolder(streets=streets, streets_read=True)
     app[keys.SETTINGS] = Settings(gtfs_path=DATA / "helsinki-walk")
     app.router.add_routes(api_plan.routes)
