@@ -13,7 +13,7 @@ early), in which case it arrives no earlier than the scheduled departure there p
 after it. The max-plus recurrence is solved in one pass of numpy's running maximum. Variances
 add along links; a binding hold resets the accumulated variance, since the bus waits it out.
 :func:`chain` is the model's reference form: the tracker runs plain-float twins of it
-(:mod:`predictor.forecast`; numpy's per-call overhead dominates a few dozen stops per ping),
+(:mod:`predictor.twins`; numpy's per-call overhead dominates a few dozen stops per ping),
 and the tests pin them to it, bit for bit.
 """
 

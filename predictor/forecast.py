@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from itertools import accumulate
 
 import numpy as np
 
@@ -18,9 +17,19 @@ from predictor.plans import TripPlan
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
 from predictor.trips import TripAssigner
+from predictor.twins import (
+    clip01,
+    held_chain,
+    horizon_buckets,
+    interp,
+    maximum,
+    running_sum,
+    standard_deviations,
+    within_horizon,
+)
 from predictor.vehicles import TrackedVehicle
 
-__all__ = ["Forecaster", "interp"]
+__all__ = ["Forecaster"]
 
 #: Every how many predictions of a vehicle one is sampled to score against the arrivals.
 CALIBRATE_EVERY = 3
@@ -31,81 +40,6 @@ DUE_MARGIN = 4
 _EDGES: list[float] = EDGES.tolist()
 # a module constant: an enum member read through its class costs a lookup each time
 _OFF_ROUTE = Flag.OFF_ROUTE
-
-
-def interp(x: float, xp: list[float], fp: list[float]) -> float:
-    """``np.interp`` of one point, bit for bit, without numpy's per-call overhead.
-
-    ``xp`` non-decreasing; repeated values resolve as numpy does (the last of them).
-
-    Examples
-    --------
-    >>> interp(2.5, [0.0, 2.0, 3.0], [10.0, 20.0, 40.0])
-    30.0
-    >>> interp(-1.0, [0.0, 2.0], [10.0, 20.0])
-    10.0
-    """
-    n = len(xp)
-    if x < xp[0]:
-        return fp[0]
-    if x > xp[n - 1]:
-        return fp[n - 1]
-    j = bisect_right(xp, x) - 1
-    if j == n - 1 or xp[j] == x:
-        return fp[j]
-    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
-    out = slope * (x - xp[j]) + fp[j]
-    if out != out:  # NaN one way: numpy tries the other
-        out = slope * (x - xp[j + 1]) + fp[j + 1]
-        if out != out and fp[j] == fp[j + 1]:
-            out = fp[j]
-    return out
-
-
-def _clip01(x: float) -> float:
-    """``min(max(x, 0.0), 1.0)``, NaN kept, without two builtin calls."""
-    x = 0.0 if x < 0.0 else x
-    return 1.0 if x > 1.0 else x
-
-
-def _running_sum(
-    t0: float, var0: float, mean: list[float], var: list[float], hold0: float
-) -> tuple[list[float], list[float]]:
-    """:func:`~predictor.arrivals.chain` without holds after the first stop (``link`` =
-    ``[0] + mean``), in plain floats: ``accumulate`` adds in order as numpy's ``cumsum`` does,
-    so the sums are the same to the bit, without building arrays for a few dozen stops."""
-    s = hold0 if hold0 > t0 else t0  # max(t0, hold0)
-    return [c + s for c in accumulate(mean, initial=0.0)], list(accumulate(var, initial=var0))
-
-
-def _max(a: float, b: float) -> float:
-    """``np.maximum`` of two floats: NaN when either is."""
-    return a if a >= b or a != a else b
-
-
-def _held_chain(
-    t0: float, var0: float, mean: list[float], var: list[float], hold: list[float]
-) -> tuple[list[float], list[float]]:
-    """:func:`~predictor.arrivals.chain` with holds (``link`` = ``[0] + mean``), in plain
-    floats: the same operations in the same order (a running maximum for
-    ``np.maximum.accumulate``), so the same numbers to the bit, without the two dozen numpy
-    calls on a few dozen stops that the array form makes (on most pings, for the next trip)."""
-    cum = list(accumulate(mean, initial=0.0))
-    gap = [h - c for h, c in zip(hold, cum, strict=True)]
-    gap[0] = max(t0, hold[0])
-    cum_var = list(accumulate(var, initial=0.0))
-    arrival: list[float] = []
-    out_var: list[float] = []
-    run = gap[0]
-    # the last stop whose hold binds resets the variance: from there, its link's variance
-    last_cv, base = 0.0, var0
-    for j, (c, g, cv) in enumerate(zip(cum, gap, cum_var, strict=True)):
-        run = run if run >= g or run != run else g  # _max(run, g), inline: once per stop
-        if j and run <= g:
-            last_cv, base = cv, var[j - 1]
-        arrival.append(c + run)
-        out_var.append(cv - last_cv + base)
-    return arrival, out_var
 
 
 _new_prediction = record_maker(Prediction)
@@ -187,8 +121,8 @@ class Forecaster:
                 mean, var = links
         tp = self._hold_points(plan, k0, wait_link)
         if tp is None:
-            return _running_sum(t0, var0, mean, var, hold0)
-        # plain floats from here, as in _held_chain (the same operations as the array form)
+            return running_sum(t0, var0, mean, var, hold0)
+        # plain floats from here, as in held_chain (the same operations as the array form)
         hold = [-math.inf] * m
         hold[0] = hold0
         dwell_l = self.segments.dwell_mean
@@ -197,14 +131,14 @@ class Forecaster:
             if not held:
                 continue
             x = mean[i]  # link i + 1 leaves stop k0 + i no earlier than scheduled
-            run = _max(x - dwell_l[stops_l[k0 + i]], 0.5 * x)
+            run = maximum(x - dwell_l[stops_l[k0 + i]], 0.5 * x)
             hold[i + 1] = origin + dep_l[k0 + i] + run
         if wait_link is not None and k0 <= wait_link < n - 1:
             hold[wait_link - k0 + 1] += self._leave_late.get(plan.route_id, 0.0)
         wl = wait_link if wait_link is not None else 0
         if k0 <= wl < n - 1 and tp[wl - k0]:
             hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
-        return _held_chain(t0, var0, mean, var, hold)
+        return held_chain(t0, var0, mean, var, hold)
 
     def _hold_points(self, plan: TripPlan, k0: int, wait_link: int | None) -> list[bool] | None:
         """Per link ``k0..`` of ``plan``: whether the bus may not leave its first stop before
@@ -238,7 +172,7 @@ class Forecaster:
             t0 = t + max(dist[0] - d, 0.0) / 8.0
             return t0, 100.0, v.origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
         span = dist[nxt] - dist[nxt - 1]
-        frac = _clip01((dist[nxt] - d) / span) if span > 0 else 0.0
+        frac = clip01((dist[nxt] - d) / span) if span > 0 else 0.0
         hold0 = -math.inf
         k_prev = nxt - 1
         if (
@@ -267,7 +201,7 @@ class Forecaster:
             if k_prev > 0:
                 L = max(L - self.segments.dwell_mean[plan.stops_l[k_prev]], 0.5 * L)
             if span > DEPART_RADIUS_M:
-                frac = _clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
+                frac = clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
         return t + frac * L, frac * L_var + 4.0, hold0
 
     def predict(self, v: TrackedVehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
@@ -322,10 +256,10 @@ class Forecaster:
                 start = self._current_link(v, plan, t, mean[0], lvar[0])
                 del mean[0], lvar[0]
             if plain:
-                arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
+                arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
                 if hi < len(segs) and arrival[-1] - t <= c.horizon_s:  # short: all of them
                     mean, lvar = self.segments.estimate(segs[nxt:], sched[nxt:], t - v.origin, t)
-                    arrival, var = _running_sum(start[0], start[1], mean, lvar, start[2])
+                    arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
             else:
                 arrival, var = self._forecast(
                     plan, segs, sched, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
@@ -404,28 +338,11 @@ class Forecaster:
         are kept to score against the arrivals (interval calibration).
         """
         # Plain floats from here: a handful of stops per ping, where numpy's per-call overhead
-        # would dominate. Every operation is the one the vectorised form did, in the same
-        # order, so the numbers are the same to the bit.
+        # would dominate (the twins give the numbers of the vectorised form to the bit).
         c = self.config
         tf = float(t)
-        h = c.horizon_s
-        raw = arrival
-        var_l = var
-        m = 0
-        for a in raw:  # arrivals never decrease: the stops due within the horizon lead
-            if not a - tf <= h:
-                break
-            m += 1
-        if m < len(raw):
-            lo = min(raw[m:])  # NaN only when the first of them is (min skips later NaNs)
-            late = lo - tf <= h if lo == lo else any(a - tf <= h for a in raw[m:])
-            if late:  # not in order after all: filter as a mask would
-                var_l = [x for a, x in zip(raw, var_l, strict=True) if a - tf <= h]
-                raw = [a for a in raw if a - tf <= h]
-                m = len(raw)
-            else:
-                raw = raw[:m]
-                var_l = var_l[:m]
+        raw, var_l = within_horizon(arrival, var, tf, c.horizon_s)
+        m = len(raw)
         if pending:
             v.n_due = m
         if m == 0:
@@ -436,8 +353,8 @@ class Forecaster:
         b: list[int] = []
         v.ping_n += 1
         if pending and v.ping_n % CALIBRATE_EVERY == 0:
-            sigma = [math.sqrt(x) if x >= 0.0 else math.nan for x in var_l]
-            b = [bisect_right(_EDGES, a - tf) for a in raw]  # a negative horizon: first bucket
+            sigma = standard_deviations(var_l)
+            b = horizon_buckets(raw, tf, _EDGES)  # a negative horizon: the first bucket
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
             # so the calibrator sees the whole bucket, not only its shortest horizons
             draw = self._rng.random(m).tolist()
@@ -478,8 +395,8 @@ class Forecaster:
             # the interval only for what is emitted
             if sigma is None:
                 x = var_l[i]
-                s = math.sqrt(x) if x >= 0.0 else math.nan
-                qb = q[bisect_right(_EDGES, a - tf)]
+                s = math.sqrt(x) if x >= 0.0 else math.nan  # standard_deviations, inline
+                qb = q[bisect_right(_EDGES, a - tf)]  # horizon_buckets, inline
             else:
                 s, qb = sigma[i], q[b[i]]
             lo = a + qb[0] * s

@@ -31,6 +31,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from predictor.twins import blend, blend_one
+
 __all__ = ["ALPHA_CHOICES", "SegmentTable"]
 
 F64 = NDArray[np.float64]
@@ -221,7 +223,17 @@ class SegmentTable:
         for b_, (t_, mean_, var_) in self._cache.items():
             if seg >= len(mean_):
                 continue  # a link keyed after this cache was built: the next estimate rebuilds it
-            m1, v1 = self._blend_one(seg, b_, t_)
+            m1, v1 = blend_one(
+                float(self.bin_n[seg, b_]),
+                float(self.rec_n[seg]),
+                float(self.bin_mean[seg, b_]),
+                float(self.bin_var[seg, b_]),
+                float(self.rec_mean[seg]),
+                float(self.rec_var[seg]),
+                float(self.rec_t[seg]),
+                t_,
+                self.tau,
+            )
             mean_[seg], var_[seg] = m1, max(v1, floor)
         if sched > 0.0:
             keep = 1.0 - RATIO_ALPHA
@@ -264,45 +276,6 @@ class SegmentTable:
         self.dwell_n[stop] = n + 1.0
 
     # ----- prediction ---------------------------------------------------------------------
-    def _blend(self, segs: I64, b: int, now: float) -> tuple[F64, F64]:
-        """Blend of recent and hour-bin estimates (NaN mean where neither exists)."""
-        bn = self.bin_n[segs, b]
-        rn = self.rec_n[segs]
-        hist = np.where(bn > 0, self.bin_mean[segs, b], np.nan)
-        hist_var = self.bin_var[segs, b] * (1.0 + 1.0 / np.maximum(bn, 1.0))
-        age = np.maximum(now - self.rec_t[segs], 0.0)
-        w = np.exp(-age / self.tau) * (rn / (rn + 0.5))
-        w = np.where(bn > 0, w, np.where(rn > 0, 1.0, 0.0))
-        rec = self.rec_mean[segs]
-        hist = np.where(bn > 0, hist, rec)
-        mean = w * rec + (1.0 - w) * hist
-        var = w * self.rec_var[segs] + (1.0 - w) * hist_var + w * (1.0 - w) * (rec - hist) ** 2
-        mean = np.where((bn > 0) | (rn > 0), mean, np.nan)
-        return mean, var
-
-    def _blend_one(self, seg: int, b: int, now: float) -> tuple[float, float]:
-        """:meth:`_blend` of one link in plain floats: the same operations in the same order,
-        so the same numbers to the bit (the exponential is numpy's, which differs from
-        ``math.exp`` in the last bit now and then)."""
-        bn = float(self.bin_n[seg, b])
-        rn = float(self.rec_n[seg])
-        hist_var = float(self.bin_var[seg, b]) * (1.0 + 1.0 / max(bn, 1.0))
-        rec = float(self.rec_mean[seg])
-        if bn > 0:
-            age = now - float(self.rec_t[seg])
-            age = 0.0 if age < 0.0 else age  # np.maximum(age, 0.0): NaN kept
-            w = float(np.exp(-age / self.tau)) * (rn / (rn + 0.5))
-            hist = float(self.bin_mean[seg, b])
-        else:
-            w = 1.0 if rn > 0 else 0.0
-            hist = rec
-        mean = w * rec + (1.0 - w) * hist
-        d = rec - hist
-        var = w * float(self.rec_var[seg]) + (1.0 - w) * hist_var + w * (1.0 - w) * (d * d)
-        if not (bn > 0 or rn > 0):
-            mean = math.nan
-        return mean, var
-
     def _table(self, tod: float, now: float) -> tuple[list[float], list[float]]:
         """The cached blended estimates of every link for the hour of ``tod``."""
         b = min(max(int(tod // 3600), 0), N_BINS - 1)
@@ -310,7 +283,18 @@ class SegmentTable:
         # pings of several sources arrive a little out of time order: an estimate up to
         # refresh_s older or newer than the clock is as good (rebuilding costs the whole table)
         if got is None or abs(now - got[0]) > self.refresh_s or len(got[1]) < self.n:
-            m_all, v_all = self._blend(np.arange(self.n), b, now)
+            n = self.n
+            m_all, v_all = blend(
+                self.bin_n[:n, b],
+                self.rec_n[:n],
+                self.bin_mean[:n, b],
+                self.bin_var[:n, b],
+                self.rec_mean[:n],
+                self.rec_var[:n],
+                self.rec_t[:n],
+                now,
+                self.tau,
+            )
             got = (now, m_all.tolist(), np.maximum(v_all, self.min_sd * self.min_sd).tolist())
             self._cache[b] = got
         return got[1], got[2]

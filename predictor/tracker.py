@@ -60,7 +60,8 @@ the flag on the vehicle).
 
 *Speed.* Every shortcut gives the same numbers to the bit as the plain computation (the tests
 pin each one): per-ping work is on plain floats and lists, where numpy's per-call overhead
-would dominate a few dozen stops; :meth:`Tracker.process_many` matches a run of pings (no
+would dominate a few dozen stops (the plain-float twins of numpy code and their reference
+forms are in :mod:`predictor.twins`); :meth:`Tracker.process_many` matches a run of pings (no
 vehicle twice) on their shapes in one set of numpy calls; and when nothing holds the bus after
 its next stop only the links up to a little past the last ping's horizon are estimated (link
 times are positive, so arrivals grow along the trip and later stops are never due). The parts
@@ -90,7 +91,7 @@ from predictor.events import (
     TrackerOutput,
     VehicleState,
 )
-from predictor.forecast import Forecaster, interp
+from predictor.forecast import Forecaster
 from predictor.kalman import initial_state, make_state
 from predictor.kalman import step as kalman_step
 from predictor.layovers import LayoverModel
@@ -104,6 +105,7 @@ from predictor.plans import TripPlan
 from predictor.records import record_maker
 from predictor.segments import SegmentTable
 from predictor.trips import TripAssigner
+from predictor.twins import interp
 from predictor.vehicles import TrackedVehicle
 from predictor.visits import VisitObserver
 from transit.network import Network

@@ -8,7 +8,6 @@ outlives what it depends on (a new trip id, a new service day, links that learne
 
 from __future__ import annotations
 
-import math
 import pickle
 from bisect import bisect_right
 from dataclasses import FrozenInstanceError, dataclass, replace
@@ -17,10 +16,9 @@ import numpy as np
 import pytest
 from predictor_line import FIRST_DEP, LINK_S, SPACING_M, stop_lonlat
 
-from predictor.arrivals import chain
-from predictor.calibration import EDGES, bucket_of, linear_quantiles
+from predictor.calibration import EDGES, bucket_of
 from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
-from predictor.forecast import _EDGES, _held_chain, _running_sum, interp
+from predictor.forecast import _EDGES
 from predictor.kalman import KalmanState, make_state, predict, process_noise, step, update
 from predictor.records import record_maker
 from predictor.tracker import Tracker
@@ -31,20 +29,6 @@ from transit.pings import Ping
 def at(vid: str, t: float, d: float, trip: str | None = "t0", **kw: object) -> Ping:
     lat, lon = stop_lonlat(d / SPACING_M)
     return Ping(vid, t, lat, lon, trip_id=trip, **kw)  # type: ignore[arg-type]
-
-
-def test_interp_is_np_interp_to_the_bit() -> None:
-    rng = np.random.default_rng(3)
-    for _ in range(3000):
-        n = int(rng.integers(1, 10))
-        xp = np.sort(np.round(rng.uniform(0.0, 1000.0, n), int(rng.integers(0, 3))))
-        if n > 2 and rng.random() < 0.5:  # repeated stop distances are common
-            xp[int(rng.integers(1, n))] = xp[int(rng.integers(0, n - 1))]
-            xp = np.sort(xp)
-        fp = np.cumsum(rng.uniform(0.0, 300.0, n)) + rng.uniform(-1e9, 1e9)
-        for x in (rng.uniform(-100.0, 1100.0), xp[int(rng.integers(0, n))], xp[0], xp[-1]):
-            want = float(np.interp(float(x), xp, fp))
-            assert interp(float(x), xp.tolist(), fp.tolist()) == want
 
 
 def test_kalman_step_is_predict_then_update() -> None:
@@ -142,49 +126,3 @@ def test_predictions_follow_the_links_as_they_learn(line: Network, origin: float
     base = last_stop_eta(None)
     slow = last_stop_eta(3.0 * LINK_S)
     assert slow > base + 4 * LINK_S  # four links ahead, each learned about two minutes slower
-
-
-def test_running_sum_is_chain_without_holds() -> None:
-    rng = np.random.default_rng(11)
-    for n in (0, 1, 2, 7, 40):
-        for _ in range(50):
-            mean = rng.uniform(5.0, 400.0, n)
-            var = rng.uniform(25.0, 9e4, n)
-            t0, var0 = rng.uniform(1.7e9, 1.8e9), rng.uniform(1.0, 500.0)
-            hold0 = t0 + rng.uniform(-300.0, 300.0) if rng.random() < 0.5 else -math.inf
-            link = np.concatenate(([0.0], mean))
-            link_var = np.concatenate(([0.0], var))
-            a, v = chain(t0, var0, link, link_var, None, hold0)
-            got = _running_sum(t0, var0, mean.tolist(), var.tolist(), hold0)
-            assert got == (a.tolist(), v.tolist())
-
-
-def test_held_chain_is_chain_with_holds() -> None:
-    rng = np.random.default_rng(13)
-    for n in (1, 2, 3, 7, 40):
-        for _ in range(200):
-            mean = rng.uniform(5.0, 400.0, n - 1)
-            var = rng.uniform(25.0, 9e4, n - 1)
-            t0, var0 = rng.uniform(1.7e9, 1.8e9), rng.uniform(1.0, 500.0)
-            hold = np.full(n, -math.inf)
-            hold[0] = t0 + rng.uniform(-300.0, 300.0) if rng.random() < 0.5 else -math.inf
-            binding = rng.random(n) < 0.3  # timepoints, some binding and some not
-            hold[1:][binding[1:]] = t0 + rng.uniform(-100.0, 100.0 * n, n)[1:][binding[1:]]
-            link = np.concatenate(([0.0], mean))
-            link_var = np.concatenate(([0.0], var))
-            a, v = chain(t0, var0, link, link_var, hold.copy())
-            got = _held_chain(t0, var0, mean.tolist(), var.tolist(), hold.tolist())
-            assert got == (a.tolist(), v.tolist())
-
-
-def test_linear_quantiles_are_np_quantile_to_the_bit() -> None:
-    rng = np.random.default_rng(29)
-    for _ in range(3000):
-        n = int(rng.integers(1, 700))
-        x = rng.normal(0.0, 3.0, n)
-        if rng.random() < 0.3:  # ties, as clipped errors give
-            x = np.clip(np.round(x, int(rng.integers(0, 3))), -2.0, 2.0)
-        levels = (0.1, 0.5, 0.9) if rng.random() < 0.7 else (0.0, float(rng.uniform()), 1.0)
-        assert linear_quantiles(x.copy(), levels) == np.quantile(x, list(levels)).tolist()
-    with pytest.raises(ValueError, match="no values"):
-        linear_quantiles(np.zeros(0), (0.5,))
