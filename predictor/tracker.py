@@ -387,7 +387,6 @@ class Tracker:
             v.first_seen = t
         v.last_ts = t
         v.flags.discard(_STALE)
-        v.last_ping = ping
         plan = v.plan
         if plan is None:
             v.flags = {_UNASSIGNED}

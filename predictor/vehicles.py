@@ -7,7 +7,6 @@ import math
 from predictor.events import Flag, Prediction, VehicleState
 from predictor.kalman import KalmanState
 from predictor.plans import TripPlan
-from transit.pings import Ping
 
 __all__ = ["TrackedVehicle"]
 
@@ -29,7 +28,6 @@ class TrackedVehicle:
         "last_lat",
         "last_lon",
         "last_p50",
-        "last_ping",
         "last_state",
         "last_ts",
         "moved_d",
@@ -71,7 +69,6 @@ class TrackedVehicle:
         self.next_trip = -1
         self.next_p50: list[float] = []
         self.last_state: VehicleState | None = None
-        self.last_ping: Ping | None = None
         self.jump_n = 0
         self.off_n = 0
         # the trip id (and start time) of the last ping and the trip row it names
