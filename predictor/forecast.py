@@ -1,5 +1,16 @@
 """Arrival forecasts for the stops ahead of a tracked vehicle (and of its block's next trip),
-and the predictions emitted from them: the tracker's step 6 (:class:`Forecaster`)."""
+the predictions emitted from them, and their scoring against the arrivals: the tracker's step 7
+(:class:`Forecaster`).
+
+A forecast (:meth:`Forecaster.ahead`, :meth:`Forecaster.after`) is a function of the vehicle's
+parts (its :class:`~predictor.vehicles.TripRun`, :class:`~predictor.vehicles.Progress` and
+:class:`~predictor.vehicles.Passage`), the learned models (the
+:class:`~predictor.segments.SegmentTable` and the :class:`~predictor.layovers.LayoverModel`) and
+the time; it changes nothing. Emitting (:meth:`Forecaster.predict`) writes the vehicle's
+:class:`~predictor.vehicles.Emitted` and :class:`~predictor.vehicles.Samples`, and scoring the
+samples against the arrivals (:meth:`Forecaster.settle`) teaches the
+:class:`~predictor.calibration.IntervalCalibrator`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +22,7 @@ import numpy as np
 from predictor.arrivals import DEPART_RADIUS_M, ref_stop
 from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
 from predictor.config import TrackerConfig
-from predictor.events import Flag, Prediction
+from predictor.events import Prediction
 from predictor.layovers import LayoverModel
 from predictor.plans import TripPlan
 from predictor.records import record_maker
@@ -27,7 +38,7 @@ from predictor.twins import (
     standard_deviations,
     within_horizon,
 )
-from predictor.vehicles import TrackedVehicle
+from predictor.vehicles import Passage, Progress, TrackedVehicle, TripRun
 
 __all__ = ["Forecaster"]
 
@@ -38,8 +49,6 @@ CALIBRATE_EVERY = 3
 DUE_MARGIN = 4
 
 _EDGES: list[float] = EDGES.tolist()
-# a module constant: an enum member read through its class costs a lookup each time
-_OFF_ROUTE = Flag.OFF_ROUTE
 
 
 _new_prediction = record_maker(Prediction)
@@ -49,7 +58,10 @@ class Forecaster:
     """Forecasts a tracked vehicle's arrivals and emits the predictions that changed (pure).
 
     It shares the tracker's learned models and indexes; the tracker calls :meth:`predict`
-    once per ping of a vehicle on a trip.
+    once per ping of a vehicle on a trip, :meth:`settle` when it reaches stops, and
+    :meth:`begin` and :meth:`withdraw` as trips start and predictions are withdrawn. It alone
+    writes a vehicle's :class:`~predictor.vehicles.Emitted` and
+    :class:`~predictor.vehicles.Samples`.
 
     Parameters
     ----------
@@ -161,16 +173,25 @@ class Forecaster:
         return tp if any(tp) else None
 
     def _current_link(
-        self, v: TrackedVehicle, plan: TripPlan, t: float, L: float, L_var: float
+        self,
+        run: TripRun,
+        progress: Progress,
+        passage: Passage,
+        t: float,
+        L: float,
+        L_var: float,
     ) -> tuple[float, float, float]:
         """Arrival at the next stop (mean, variance, hold) from the vehicle's own position,
         given the current link's estimate ``L`` (seconds) and its variance."""
-        nxt = v.k_arr
-        d = v.prog
+        plan = run.plan
+        nxt = passage.k_arr
+        k_dep = passage.k_dep
+        origin = run.origin
+        d = progress.d
         dist = plan.dist_l
         if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
             t0 = t + max(dist[0] - d, 0.0) / 8.0
-            return t0, 100.0, v.origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
+            return t0, 100.0, origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
         span = dist[nxt] - dist[nxt - 1]
         frac = clip01((dist[nxt] - d) / span) if span > 0 else 0.0
         hold0 = -math.inf
@@ -178,23 +199,23 @@ class Forecaster:
         if (
             plan.timepoint_l[k_prev]
             and (k_prev == 0 or self.layovers.holds(plan.route_id))
-            and v.k_dep <= k_prev
+            and k_dep <= k_prev
         ):
             dwell = self.segments.dwell_mean[plan.stops_l[k_prev]]
-            hold0 = v.origin + plan.dep_l[k_prev] + max(L - dwell, 0.5 * L) * frac
+            hold0 = origin + plan.dep_l[k_prev] + max(L - dwell, 0.5 * L) * frac
         if nxt <= plan.zone_end:
             # laying over in the terminal zone: it leaves when the timetable has it here,
             # unless this pattern's buses are known to wait further on (held there instead)
-            here = v.origin + interp(d, dist, plan.dep_l)
-            j = self.layovers.layover_link(plan, v.segs, nxt - 1)
-            standing = t - v.moved_t >= 60.0  # at its layover spot around departure time
+            here = origin + interp(d, dist, plan.dep_l)
+            j = self.layovers.layover_link(plan, run.segs, nxt - 1)
+            standing = t - progress.moved_t >= 60.0  # at its layover spot around departure time
             early = t < here - self.config.layover_early_s
             if (early or standing) and (j is None or j == nxt - 1):
                 hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
             if standing and (j == nxt - 1 or (j is None and k_prev == 0)):
                 # at its layover spot: it leaves no earlier than its turnaround allows
-                hold0 = max(hold0, self.layovers.leave_by(plan, j, v.turn_ref, v.turn_sched))
-        if v.k_dep > k_prev:
+                hold0 = max(hold0, self.layovers.leave_by(plan, j, run.turn))
+        if k_dep > k_prev:
             # it has left the previous stop: only the run is left, not that stop's dwell (the
             # first link is learned from the departure already), and it is the share of the
             # run from where it counted as departed (DEPART_RADIUS_M past the stop) still ahead
@@ -204,122 +225,158 @@ class Forecaster:
                 frac = clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
         return t + frac * L, frac * L_var + 4.0, hold0
 
-    def predict(self, v: TrackedVehicle, plan: TripPlan, t: float) -> tuple[Prediction, ...]:
-        """The predictions of vehicle ``v`` on ``plan`` at time ``t`` that changed.
+    def ahead(
+        self, run: TripRun, progress: Progress, passage: Passage, t: float, due: int
+    ) -> tuple[list[float], list[float]]:
+        """The forecast arrivals (and their variances) of a vehicle at the stops of its trip
+        from the next one on (``passage.k_arr``).
+
+        Parameters
+        ----------
+        run, progress, passage
+            The vehicle's trip, where it is along it and the stops it passed.
+        t : float
+            The time of its fix (POSIX seconds).
+        due : int
+            How many stops were due within the horizon at its last fix: where nothing holds
+            the bus, only the links up to a little past them are estimated (arrivals grow
+            along a trip), all of them when that falls short of the horizon.
+
+        Returns
+        -------
+        arrival, var : list of float
+            One per stop from the next one on (empty past the last stop).
+        """
+        plan = run.plan
+        nxt = passage.k_arr
+        if nxt >= len(plan.dist):
+            return [], []
+        wait = self.layovers.layover_link(plan, run.segs, nxt) if nxt < plan.zone_end else None
+        leave_by = (
+            self.layovers.leave_by(plan, wait, run.turn)
+            if nxt <= plan.zone_end and run.turn is not None
+            else -math.inf
+        )
+        k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
+        segs, sched, origin = run.segs, run.sched_link, run.origin
+        hi = len(segs)
+        plain = nxt > 0 and self._hold_points(plan, nxt, wait) is None
+        if plain:
+            # Link times are positive, so arrivals only grow along the trip: stops past the
+            # first one beyond the horizon are never emitted (nor is the next trip forecast).
+            # Estimate the links up to a little past where the last fix's horizon ended; all
+            # of them only when that falls short.
+            hi = min(hi, nxt + due + DUE_MARGIN)
+        mean, lvar = self.segments.estimate(segs[k1:hi], sched[k1:hi], t - origin, t)
+        if nxt == 0:
+            start = self._current_link(run, progress, passage, t, 0.0, 0.0)
+        else:
+            start = self._current_link(run, progress, passage, t, mean[0], lvar[0])
+            del mean[0], lvar[0]
+        if not plain:
+            return self._forecast(
+                plan, segs, sched, origin, nxt, start, t, (mean, lvar), wait, leave_by
+            )
+        arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
+        if hi < len(segs) and arrival[-1] - t <= self.config.horizon_s:  # short: all of them
+            mean, lvar = self.segments.estimate(segs[nxt:], sched[nxt:], t - origin, t)
+            arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
+        return arrival, var
+
+    def after(
+        self,
+        vid: str,
+        run: TripRun,
+        passage: Passage,
+        t: float,
+        arrival: list[float],
+        var: list[float],
+    ) -> tuple[TripPlan, list[float], list[float]] | None:
+        """The forecast of the trip the vehicle's block runs next, after a layover, given the
+        forecast ``arrival``/``var`` of the stops of its trip from ``passage.k_arr`` on; None
+        when there is none, it starts beyond the horizon, buses of the route are not seen to
+        follow their blocks, or another vehicle runs it."""
+        c = self.config
+        nt = run.block_next
+        if nt is None:
+            return None
+        plan = run.plan
+        nxt = passage.k_arr
+        end_t, end_var = (float(arrival[-1]), float(var[-1])) if arrival else (t, 0.0)
+        if not (
+            end_t - t < c.horizon_s
+            and self._block_rate.get(plan.route_id, 0.5) >= 0.5
+            and self._trip_vehicle.get(nt, vid) == vid
+        ):
+            return None
+        nplan = self.trips.plan(nt)
+        segs, sched = self.trips.links(nplan)
+        wait = self.layovers.layover_link(nplan, segs, 0)
+        start = (
+            end_t + c.min_layover_s,
+            end_var,
+            run.origin + float(nplan.dep[0]) + self._leave_late.get(nplan.route_id, 0.0)
+            if wait is None
+            else -math.inf,
+        )
+        kr = self._ref_of.get(plan.trip)
+        if kr is None:
+            kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
+        # the turnaround: from when it passed (or will pass) this trip's reference stop
+        ref = passage.arrivals[kr] if kr < nxt else arrival[kr - nxt]
+        turn = None if ref is None else (ref, plan.arr_l[-1] - plan.arr_l[kr])
+        leave_by = self.layovers.leave_by(nplan, wait, turn)
+        a2, v2 = self._forecast(nplan, segs, sched, run.origin, 0, start, t, None, wait, leave_by)
+        return nplan, a2, v2
+
+    def predict(self, v: TrackedVehicle, t: float) -> tuple[Prediction, ...]:
+        """The predictions of vehicle ``v`` at time ``t`` that changed.
 
         Parameters
         ----------
         v : TrackedVehicle
             The vehicle, just filtered; its emitted predictions and the samples kept for
             scoring are updated.
-        plan : TripPlan
-            The trip it runs.
         t : float
-            The time of its ping (POSIX seconds).
+            The time of its fix (POSIX seconds).
 
         Returns
         -------
         tuple of Prediction
-            For the stops ahead due within ``horizon_s``, then for the block's next trip.
+            For the stops ahead due within ``horizon_s``, then for the block's next trip (none
+            for a vehicle on no trip or not yet placed on it).
         """
-        c = self.config
-        n = len(plan.dist)
-        if v.kf is None or _OFF_ROUTE in v.flags:
+        run, progress, passage = v.run, v.progress, v.passage
+        if run is None or progress is None or passage is None:
             return ()
-        d = v.prog
-        nxt = v.k_arr
-        if nxt >= n:
-            arrival: list[float] = []
-            var: list[float] = []
-            end_t, end_var = t, 0.0
-        else:
-            wait = self.layovers.layover_link(plan, v.segs, nxt) if nxt < plan.zone_end else None
-            leave_by = (
-                self.layovers.leave_by(plan, wait, v.turn_ref, v.turn_sched)
-                if nxt <= plan.zone_end and v.turn_ref == v.turn_ref  # (nan: not turning round)
-                else -math.inf
-            )
-            k1 = max(nxt - 1, 0)  # one estimate for the current link and the ones after it
-            segs, sched = v.segs, v.sched_link
-            hi = len(segs)
-            plain = nxt > 0 and self._hold_points(plan, nxt, wait) is None
-            if plain:
-                # Link times are positive, so arrivals only grow along the trip: stops past
-                # the first one beyond the horizon are never emitted (nor is the next trip
-                # forecast). Estimate the links up to a little past where the last ping's
-                # horizon ended; all of them only when that falls short.
-                hi = min(hi, nxt + v.n_due + DUE_MARGIN)
-            mean, lvar = self.segments.estimate(segs[k1:hi], sched[k1:hi], t - v.origin, t)
-            if nxt == 0:
-                start = self._current_link(v, plan, t, 0.0, 0.0)
-            else:
-                start = self._current_link(v, plan, t, mean[0], lvar[0])
-                del mean[0], lvar[0]
-            if plain:
-                arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
-                if hi < len(segs) and arrival[-1] - t <= c.horizon_s:  # short: all of them
-                    mean, lvar = self.segments.estimate(segs[nxt:], sched[nxt:], t - v.origin, t)
-                    arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
-            else:
-                arrival, var = self._forecast(
-                    plan, segs, sched, v.origin, nxt, start, t, (mean, lvar), wait, leave_by
-                )
-            end_t, end_var = float(arrival[-1]), float(var[-1])
+        plan = run.plan
+        nxt = passage.k_arr
+        d = progress.d
+        arrival, var = self.ahead(run, progress, passage, t, v.emitted.n_due)
         preds = self._emit(
-            v,
-            plan,
-            nxt,
-            arrival,
-            var,
-            t,
-            pending=True,
-            dist_base=-d,
-            stops_base=-nxt,
+            v, run, plan, nxt, arrival, var, t, pending=True, dist_base=-d, stops_base=-nxt
         )
-        nt = v.next_block
-        if nt == -2:
-            got = self.trips.next_in_block(plan, v.service_date) if c.predict_next_trip else None
-            nt = v.next_block = -1 if got is None else got
-        if (
-            nt >= 0
-            and end_t - t < c.horizon_s
-            and self._block_rate.get(plan.route_id, 0.5) >= 0.5
-            and self._trip_vehicle.get(nt, v.vid) == v.vid
-        ):
-            nplan = self.trips.plan(nt)
-            segs, sched = self.trips.links(nplan)
-            wait = self.layovers.layover_link(nplan, segs, 0)
-            start2 = (
-                end_t + c.min_layover_s,
-                end_var,
-                v.origin + float(nplan.dep[0]) + self._leave_late.get(nplan.route_id, 0.0)
-                if wait is None
-                else -math.inf,
-            )
-            kr = self._ref_of.get(plan.trip)
-            if kr is None:
-                kr = self._ref_of[plan.trip] = ref_stop(plan.arr)
-            ref = v.arr_obs[kr] if kr < nxt else arrival[kr - nxt]
-            leave_by = self.layovers.leave_by(nplan, wait, ref, plan.arr_l[-1] - plan.arr_l[kr])
-            a2, v2 = self._forecast(
-                nplan, segs, sched, v.origin, 0, start2, t, None, wait, leave_by
-            )
-            preds = preds + self._emit(
-                v,
-                nplan,
-                0,
-                a2,
-                v2,
-                t,
-                pending=False,
-                dist_base=plan.length - d - float(nplan.dist[0]),
-                stops_base=n - nxt,
-            )
-        return preds
+        got = self.after(v.vid, run, passage, t, arrival, var)
+        if got is None:
+            return preds
+        nplan, a2, v2 = got
+        return preds + self._emit(
+            v,
+            run,
+            nplan,
+            0,
+            a2,
+            v2,
+            t,
+            pending=False,
+            dist_base=plan.length - d - float(nplan.dist[0]),
+            stops_base=len(plan.dist) - nxt,
+        )
 
     def _emit(
         self,
         v: TrackedVehicle,
+        run: TripRun,
         plan: TripPlan,
         k0: int,
         arrival: list[float],
@@ -343,22 +400,24 @@ class Forecaster:
         tf = float(t)
         raw, var_l = within_horizon(arrival, var, tf, c.horizon_s)
         m = len(raw)
+        emitted = v.emitted
         if pending:
-            v.n_due = m
+            emitted.n_due = m
         if m == 0:
             return ()
         # the standard deviation and horizon bucket of every stop only on the pings sampled
         # for calibration; else only of the stops emitted (a few)
         sigma: list[float] | None = None
         b: list[int] = []
-        v.ping_n += 1
-        if pending and v.ping_n % CALIBRATE_EVERY == 0:
+        samples = v.samples
+        samples.pings += 1
+        if pending and samples.pings % CALIBRATE_EVERY == 0:
             sigma = standard_deviations(var_l)
             b = horizon_buckets(raw, tf, _EDGES)  # a negative horizon: the first bucket
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
             # so the calibrator sees the whole bucket, not only its shortest horizons
             draw = self._rng.random(m).tolist()
-            pend_n, pend_pred, pend_sigma = v.pend_n, v.pend_pred, v.pend_sigma
+            pend_n, pend_pred, pend_sigma = samples.count, samples.pred, samples.sigma
             for i in range(m):
                 kb = (k0 + i) * N_BUCKETS + b[i]
                 cnt = pend_n[kb] + 1.0
@@ -368,25 +427,26 @@ class Forecaster:
                     pend_sigma[kb] = sigma[i]
         arr_l = plan.arr_l
         q = self.calibrator.quantiles()
+        last: list[float | None]
         if pending:
-            last = v.last_p50
+            last = emitted.last_p50
         else:
-            if v.next_trip != plan.trip:
-                v.next_trip = plan.trip
-                v.next_p50 = [math.nan] * len(plan.dist)
-            last = v.next_p50
+            if emitted.next_trip != plan.trip:
+                emitted.next_trip = plan.trip
+                emitted.next_p50 = [None] * len(plan.dist)
+            last = emitted.next_p50
         old = last[k0 : k0 + m]
         change = c.emit_change_s
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
-        stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, v.origin
+        stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, run.origin
         keys = plan.keys
         pass_by = plan.pass_by
-        emitted = v.emitted
+        by_key = emitted.by_key
         index = self._stop_vehicles
         out: list[Prediction] = []
         for i, a, o in zip(range(m), raw, old, strict=True):
             p = tf if tf > a else a
-            if abs(p - o) < change:  # NaN counts as changed
+            if o is not None and abs(p - o) < change:
                 continue
             k = k0 + i
             if pass_by and pass_by[k]:
@@ -418,8 +478,49 @@ class Forecaster:
                 k + stops_base,
             )
             key = keys[k]
-            if key not in emitted:
+            if key not in by_key:
                 index.setdefault(stop_ids[k], set()).add(vid)
-            emitted[key] = pred
+            by_key[key] = pred
             out.append(pred)
         return tuple(out)
+
+    # ----- the vehicle's predictions over its trips ----------------------------------------
+    @staticmethod
+    def begin(v: TrackedVehicle, run: TripRun | None) -> None:
+        """A vehicle starts ``run`` (None: it ran off its trip): nothing emitted for its stops
+        and no sample of them yet."""
+        plan = None if run is None else run.plan
+        v.emitted.last_p50 = [] if plan is None else [None] * len(plan.dist_l)
+        v.emitted.n_due = 0
+        if plan is not None:
+            v.samples.begin(plan)
+
+    @staticmethod
+    def withdraw(v: TrackedVehicle) -> bool:
+        """Forget every current prediction of vehicle ``v`` (the tracker's stop index is
+        cleaned lazily); True when it had some."""
+        e = v.emitted
+        had = bool(e.by_key)
+        e.by_key = {}
+        e.last_p50 = [None] * len(e.last_p50)
+        e.next_trip = None
+        return had
+
+    def settle(
+        self, v: TrackedVehicle, plan: TripPlan, reached: tuple[tuple[int, float], ...]
+    ) -> None:
+        """Vehicle ``v`` reached stops of ``plan`` (stop index, arrival time): their predictions
+        are no longer out, and the predictions sampled for them are scored against the
+        arrivals, teaching the interval calibrator (per horizon bucket)."""
+        by_key, keys = v.emitted.by_key, plan.keys
+        s = v.samples
+        pred, sigma, count = s.pred, s.sigma, s.count
+        for k, actual in reached:
+            by_key.pop(keys[k], None)
+            for b in range(N_BUCKETS):
+                kb = k * N_BUCKETS + b
+                if count[kb] > 0.0:
+                    sd = sigma[kb]
+                    if sd > 0.0:  # (NaN: a variance that was not one)
+                        self.calibrator.add(b, (actual - pred[kb]) / sd)
+                    count[kb] = 0.0

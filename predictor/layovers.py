@@ -84,14 +84,16 @@ class LayoverModel:
                 return j
         return None
 
-    def leave_by(self, plan: TripPlan, wait: int | None, ref: float, to_end: float) -> float:
+    def leave_by(self, plan: TripPlan, wait: int | None, turn: tuple[float, float] | None) -> float:
         """Earliest arrival at the stop after the layover spot of ``plan`` (the first stop
-        when ``wait`` is None) for a bus that passed the reference stop of its previous trip
-        at ``ref``, ``to_end`` scheduled seconds before that trip's end: it lays over at least
-        the shortest layover the timetable gives there (-inf when ``ref`` is unknown)."""
+        when ``wait`` is None) for a bus turning round from its previous trip: ``turn`` is when
+        it passed that trip's reference stop and the scheduled run from there to that trip's
+        end, and it lays over at least the shortest layover the timetable gives there
+        (-inf when ``turn`` is None or not finite: nothing bounds it)."""
         w = wait if wait is not None else 0
-        if not math.isfinite(ref) or w + 1 >= len(plan.arr_l):
+        if turn is None or not math.isfinite(turn[0]) or w + 1 >= len(plan.arr_l):
             return -math.inf
+        ref, to_end = turn
         lay = self._lay_of.get(plan.trip)
         if lay is None:
             if self._min_layover is None:

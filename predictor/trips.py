@@ -4,21 +4,17 @@ step 2), with the cached plans, links and block successors of the network's trip
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
 import numpy as np
 
 from predictor.arrivals import ref_stop
-from predictor.calibration import N_BUCKETS
 from predictor.config import TrackerConfig
 from predictor.descriptors import Resolved, TripResolver
-from predictor.events import Flag, RejectReason, TrackerOutput
+from predictor.events import Flag, Rejection, RejectReason
 from predictor.layovers import LayoverModel
 from predictor.matching import SegmentStore
 from predictor.plans import TripPlan
 from predictor.segments import SegmentTable
-from predictor.vehicles import TrackedVehicle
+from predictor.vehicles import TrackedVehicle, TripRun
 from transit.network import Network
 from transit.pings import Ping
 
@@ -28,7 +24,9 @@ _OFF_ROUTE = Flag.OFF_ROUTE
 
 
 class TripAssigner:
-    """Assigns vehicles to trips and keeps which vehicle runs each trip (pure).
+    """Assigns vehicles to trips and keeps which vehicle runs each trip (pure). It alone
+    writes a vehicle's :class:`~predictor.vehicles.TripRun` and
+    :class:`~predictor.vehicles.Resolution`.
 
     Parameters
     ----------
@@ -42,8 +40,6 @@ class TripAssigner:
         Taught whether buses go on to the trips their blocks say.
     store : SegmentStore
         The shapes ready for batch matching (a started trip's shape is added).
-    reject : callable
-        The tracker's rejection of a ping (a reason and a detail), counted there.
     """
 
     def __init__(
@@ -53,7 +49,6 @@ class TripAssigner:
         segments: SegmentTable,
         layovers: LayoverModel,
         store: SegmentStore,
-        reject: Callable[[Ping, RejectReason, str], TrackerOutput],
     ) -> None:
         self.network = network
         self.config = config
@@ -66,7 +61,6 @@ class TripAssigner:
         self.trip_vehicle: dict[int, str] = {}
         self._block_next: dict[tuple[int, str], int | None] = {}
         self.layovers = layovers
-        self._reject = reject
 
     # ----- static caches ------------------------------------------------------------------
     def plan(self, trip: int) -> TripPlan:
@@ -97,26 +91,56 @@ class TripAssigner:
         return self._block_next[key]
 
     # ----- trips --------------------------------------------------------------------------
-    def resolve(self, v: TrackedVehicle, ping: Ping) -> Resolved | TrackerOutput | None:
+    def assign(self, v: TrackedVehicle, ping: Ping) -> Rejection | None:
+        """Step 2: the trip of vehicle ``v`` after its ``ping``. The vehicle's :class:`TripRun`
+        is replaced when the ping puts it on another trip (or another day of it), and dropped
+        when the ping matches no trip; the same object stays while the trip does. Returns the
+        rejection of a ping whose trip id is unknown and cannot be inferred."""
+        run = v.run
+        memo = v.resolution
+        sd = ping.start_date
+        if (
+            ping.trip_id
+            and run is not None
+            and memo.row == run.plan.trip
+            and memo.key == (ping.trip_id, ping.start_time)
+            and (not sd or sd == run.service_date)
+        ):
+            return None  # the trip of the last ping, named the same way: nothing to resolve
+        got = self.resolve(v, ping)
+        if isinstance(got, Rejection):
+            return got
+        if got is not None and (
+            run is None or got.trip != run.plan.trip or got.service_date != run.service_date
+        ):
+            self.start_trip(v, got, ping.timestamp)
+        elif got is None and run is not None:
+            self.end_trip(v)
+        return None
+
+    def resolve(self, v: TrackedVehicle, ping: Ping) -> Resolved | Rejection | None:
         """The trip and service day of vehicle ``v``'s ping: by the ping's trip id, else the
         inferred trip it keeps, else inferred afresh from the ping (not a trip another vehicle
         runs). Returns None when nothing matches, or the rejection of a ping whose trip id is
         unknown and cannot be inferred."""
         r = self.resolver
+        memo = v.resolution
+        run = v.run
         if ping.trip_id:
             row = r.by_id(ping.trip_id, ping.start_time)
             if row is not None:
-                v.res_key, v.res_row = (ping.trip_id, ping.start_time), row
-                if v.plan is not None and v.plan.trip == row and not ping.start_date:
-                    return Resolved(row, v.service_date, v.origin)
+                memo.key, memo.row = (ping.trip_id, ping.start_time), row
+                if run is not None and run.plan.trip == row and not ping.start_date:
+                    return Resolved(row, run.service_date, run.origin)
                 return r.day_for_trip(row, ping.timestamp, ping.start_date)
         elif (
-            v.plan is not None
-            and v.inferred
-            and v.k_arr < len(v.plan.dist)
+            run is not None
+            and memo.inferred
+            and v.passage is not None
+            and v.passage.k_arr < len(run.plan.dist)
             and _OFF_ROUTE not in v.flags
         ):
-            return Resolved(v.plan.trip, v.service_date, v.origin)  # keep an inferred trip
+            return Resolved(run.plan.trip, run.service_date, run.origin)  # keep an inferred trip
         taken = {t for t, vid in self.trip_vehicle.items() if vid != v.vid}
         got = r.infer(
             ping.lat,
@@ -130,66 +154,72 @@ class TripAssigner:
             max_off=self.config.off_route_m,
         )
         if got is None and ping.trip_id:
-            return self._reject(ping, RejectReason.UNKNOWN_TRIP, f"trip_id {ping.trip_id!r}")
+            return Rejection(
+                ping.vehicle_id,
+                ping.timestamp,
+                RejectReason.UNKNOWN_TRIP,
+                f"trip_id {ping.trip_id!r}",
+            )
         if got is not None:
-            v.inferred = True
+            memo.inferred = True
         return got
 
-    def start_trip(self, v: TrackedVehicle, res: Resolved) -> str | None:
-        """Put vehicle ``v`` on the trip ``res``, ending its current one (whose id is returned
-        when it had predictions, now withdrawn)."""
-        inferred = v.inferred and True
-        old = v.plan
-        if old is not None and old.block_id and old.route_id:
+    def start_trip(self, v: TrackedVehicle, res: Resolved, t: float) -> None:
+        """Put vehicle ``v`` on the trip ``res`` at time ``t``, ending its current one."""
+        old = v.run
+        if old is not None and old.plan.block_id and old.plan.route_id:
             # did the bus go on to the trip its block says? (learned per route)
-            expected = self.next_in_block(old, v.service_date)
+            expected = self.next_in_block(old.plan, old.service_date)
             if expected is not None:
                 hit = 1.0 if expected == res.trip else 0.0
-                self.layovers.learn_block(old.route_id, hit)
-        turn = self._turn_ref(v, res)
-        withdrawn = self.end_trip(v)
+                self.layovers.learn_block(old.plan.route_id, hit)
+        turn = self._turn(v, res)
+        inferred = v.resolution.inferred  # (ending the old trip forgets it)
+        self.end_trip(v)
+        v.resolution.inferred = inferred
         plan = self.plan(res.trip)
-        v.reset_trip()
-        v.turn_ref, v.turn_sched = turn
-        v.inferred = inferred
-        v.plan = plan
-        v.service_date = res.service_date
-        v.origin = res.origin
-        n = len(plan.dist)
-        v.arr_obs = [math.nan] * n
-        v.dep_obs = [math.nan] * n
-        v.pend_pred = [0.0] * (n * N_BUCKETS)
-        v.pend_sigma = [0.0] * (n * N_BUCKETS)
-        v.pend_n = [0.0] * (n * N_BUCKETS)
-        v.last_p50 = [math.nan] * n
-        v.segs, v.sched_link = self.links(plan)
-        v.store_at = self._store.offset(plan)  # its shape, ready for batch matching
+        segs, sched = self.links(plan)
+        v.run = TripRun(
+            plan=plan,
+            service_date=res.service_date,
+            origin=res.origin,
+            taken_at=t,
+            segs=segs,
+            sched_link=sched,
+            store_at=self._store.offset(plan),  # its shape, ready for batch matching
+            block_next=(
+                self.next_in_block(plan, res.service_date)
+                if self.config.predict_next_trip
+                else None
+            ),
+            turn=turn,
+        )
         self.trip_vehicle[plan.trip] = v.vid
-        return withdrawn
 
-    def _turn_ref(self, v: TrackedVehicle, res: Resolved) -> tuple[float, float]:
+    def _turn(self, v: TrackedVehicle, res: Resolved) -> tuple[float, float] | None:
         """When the bus passed the reference stop of the trip it is leaving for a later one,
-        and the scheduled run from there to that trip's end (nan when it did not)."""
-        old = v.plan
-        if old is None or res.service_date != v.service_date:
-            return math.nan, 0.0
-        if float(self.plan(res.trip).dep[0]) < float(old.arr[-1]):
-            return math.nan, 0.0
-        k = ref_stop(old.arr)
-        if v.k_arr <= k:
-            return math.nan, 0.0
-        return v.arr_obs[k], float(old.arr[-1] - old.arr[k])
-
-    def end_trip(self, v: TrackedVehicle) -> str | None:
-        """Take vehicle ``v`` off its trip; returns the trip's id when it had predictions,
-        now withdrawn."""
-        plan = v.plan
-        if plan is None:
+        and the scheduled run from there to that trip's end (None when it did not)."""
+        old = v.run
+        if old is None or res.service_date != old.service_date:
             return None
-        if self.trip_vehicle.get(plan.trip) == v.vid:
-            del self.trip_vehicle[plan.trip]
-        had = bool(v.emitted)
-        v.withdraw()
-        v.plan = None
-        v.reset_trip()
-        return plan.trip_id if had else None
+        plan = old.plan
+        if float(self.plan(res.trip).dep[0]) < float(plan.arr[-1]):
+            return None
+        k = ref_stop(plan.arr)
+        passage = v.passage
+        if passage is None or passage.k_arr <= k:
+            return None
+        ref = passage.arrivals[k]
+        if ref is None:  # the stop was skipped (the bus was placed past it)
+            return None
+        return ref, float(plan.arr[-1] - plan.arr[k])
+
+    def end_trip(self, v: TrackedVehicle) -> None:
+        """Take vehicle ``v`` off its trip."""
+        run = v.run
+        if run is None:
+            return
+        if self.trip_vehicle.get(run.plan.trip) == v.vid:
+            del self.trip_vehicle[run.plan.trip]
+        v.run = None
+        v.resolution.inferred = False

@@ -1,115 +1,185 @@
-"""What the tracker remembers of each vehicle between its pings (:class:`TrackedVehicle`)."""
+"""What the tracker remembers of each vehicle between its pings: a :class:`TrackedVehicle` made
+of small parts, each written by one collaborator only (the table is in :mod:`predictor.tracker`).
+
+Absent values are ``None``: a vehicle on no trip has no :class:`TripRun`, one whose trip has no
+fix on its shape yet has no :class:`Progress`, a stop not seen passed has no observed time.
+"""
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, field
 
+from predictor.calibration import N_BUCKETS
 from predictor.events import Flag, Prediction, VehicleState
 from predictor.kalman import KalmanState
 from predictor.plans import TripPlan
 
-__all__ = ["TrackedVehicle"]
+__all__ = [
+    "Emitted",
+    "Fixes",
+    "Passage",
+    "Progress",
+    "Resolution",
+    "Samples",
+    "TrackedVehicle",
+    "TripRun",
+]
 
 
+# ----- written by the TripAssigner ----------------------------------------------------------------
+@dataclass(frozen=True, slots=True, eq=False)
+class TripRun:
+    """The trip a vehicle runs, as the :class:`~predictor.trips.TripAssigner` assigned it
+    (replaced by the next assignment, never changed)."""
+
+    plan: TripPlan
+    #: the service day (``YYYYMMDD``) and the POSIX time of its origin
+    service_date: str
+    origin: float
+    #: when the vehicle took this trip (POSIX seconds)
+    taken_at: float
+    #: the rows of the trip's links in the segment table and their timetable times (cached
+    #: lists shared by every run of the trip: read only)
+    segs: list[int]
+    sched_link: list[float]
+    #: row of the trip shape's first segment in the tracker's SegmentStore (batch matching)
+    store_at: int
+    #: the trip row the block runs next that day (None: none, or next trips not forecast)
+    block_next: int | None
+    #: when the bus passed the reference stop of the trip it turned round from, and the
+    #: scheduled run from there to that trip's end (None: not turning round, or not seen there)
+    turn: tuple[float, float] | None
+
+
+@dataclass(slots=True)
+class Resolution:
+    """How the vehicle's pings name their trip, remembered by the TripAssigner so that a ping
+    naming the trip of the last one the same way is not resolved again."""
+
+    #: the trip id and start time of the last ping whose trip id is known
+    key: tuple[str, str | None] | None = None
+    #: the trip row that key names
+    row: int | None = None
+    #: whether the trip run was inferred from positions (kept for pings that name none)
+    inferred: bool = False
+
+
+# ----- written by the tracker's own steps ---------------------------------------------------------
+@dataclass(slots=True)
+class Fixes:
+    """The last fix used and the runs of suspect fixes (the tracker's match step)."""
+
+    #: latitude and longitude of the last fix placed or set aside off route (None: none yet)
+    last: tuple[float, float] | None = None
+    #: consecutive fixes too far from the last to be driven (GPS jumps)
+    jumps: int = 0
+    #: consecutive fixes too far from the shape (off route)
+    off_route: int = 0
+
+
+@dataclass(slots=True)
+class Progress:
+    """Where the vehicle is along its trip's shape, from the first fix matched on it (the
+    tracker's filter step; its flag step moves ``moved_d``/``moved_t``)."""
+
+    #: the Kalman state of (metres along the shape, metres per second)
+    kf: KalmanState
+    #: metres along the shape: the running maximum of the matched fixes
+    d: float
+    #: when the last fix was matched (or set aside off route as the vehicle re-anchored)
+    t: float
+    #: where and when the vehicle last moved more than ``stuck_radius_m``
+    moved_d: float
+    moved_t: float
+
+
+# ----- written by the VisitObserver ---------------------------------------------------------------
+@dataclass(slots=True)
+class Passage:
+    """The stops of the trip run that the vehicle reached and left (the VisitObserver)."""
+
+    #: per stop: the observed arrival and departure (None: not seen passing it)
+    arrivals: list[float | None]
+    departures: list[float | None]
+    #: the first stop not yet reached, and not yet left (stops skipped count as passed)
+    k_arr: int = 0
+    k_dep: int = 0
+
+    @classmethod
+    def of(cls, plan: TripPlan) -> Passage:
+        """No stop of ``plan`` passed yet."""
+        n = len(plan.dist_l)
+        return cls([None] * n, [None] * n)
+
+
+# ----- written by the Forecaster ------------------------------------------------------------------
+@dataclass(slots=True)
+class Emitted:
+    """The predictions a vehicle has out (the Forecaster), kept to emit only what changed."""
+
+    #: the current prediction per (trip id, stop sequence), of the trip run and the next
+    by_key: dict[tuple[str, int], Prediction] = field(default_factory=dict)
+    #: per stop of the trip run: the p50 last emitted (None: none out)
+    last_p50: list[float | None] = field(default_factory=list)
+    #: the block's next trip predicted (None: none) and the p50 last emitted per stop of it
+    next_trip: int | None = None
+    next_p50: list[float | None] = field(default_factory=list)
+    #: stops of the trip run that were due within the horizon at the last ping
+    n_due: int = 0
+
+
+@dataclass(slots=True)
+class Samples:
+    """The predictions sampled to score against the arrivals (the Forecaster): per (stop k,
+    horizon bucket b) at ``[k * N_BUCKETS + b]``, one prediction drawn from the ``count`` made
+    (reservoir sampling) and its standard deviation; none where ``count`` is 0."""
+
+    pred: list[float] = field(default_factory=list)
+    sigma: list[float] = field(default_factory=list)
+    count: list[float] = field(default_factory=list)
+    #: predictions emitted by the vehicle so far, every ``CALIBRATE_EVERY``-th sampled
+    pings: int = 0
+
+    def begin(self, plan: TripPlan) -> None:
+        """No sample of ``plan``'s stops yet (the count of pings goes on)."""
+        n = len(plan.dist_l) * N_BUCKETS
+        self.pred = [0.0] * n
+        self.sigma = [0.0] * n
+        self.count = [0.0] * n
+
+
+# ----- the vehicle --------------------------------------------------------------------------------
 class TrackedVehicle:
-    """Mutable per-vehicle memory (internal to the tracker)."""
+    """One vehicle's memory (internal to the tracker): its own fields are the tracker's
+    (validate and flag steps), the rest are its parts."""
 
     __slots__ = (
-        "arr_obs",
-        "dep_obs",
         "emitted",
         "first_seen",
+        "fixes",
         "flags",
-        "inferred",
-        "jump_n",
-        "k_arr",
-        "k_dep",
-        "kf",
-        "last_lat",
-        "last_lon",
-        "last_p50",
         "last_state",
         "last_ts",
-        "moved_d",
-        "moved_t",
-        "n_due",
-        "next_block",
-        "next_p50",
-        "next_trip",
-        "off_n",
-        "origin",
-        "pend_n",
-        "pend_pred",
-        "pend_sigma",
-        "ping_n",
-        "plan",
-        "prog",
-        "prog_t",
-        "res_key",
-        "res_row",
-        "sched_link",
-        "segs",
-        "service_date",
-        "store_at",
-        "took_t",
-        "turn_ref",
-        "turn_sched",
+        "passage",
+        "progress",
+        "resolution",
+        "run",
+        "samples",
         "vid",
     )
 
     def __init__(self, vid: str) -> None:
         self.vid = vid
-        self.last_ts = -math.inf
-        self.last_lat = math.nan
-        self.last_lon = math.nan
+        #: the timestamp of the last ping accepted (None: none yet)
+        self.last_ts: float | None = None
+        #: the first ping of its service day (time on duty)
         self.first_seen: float | None = None
         self.flags: set[Flag] = set()
-        self.plan: TripPlan | None = None
-        self.emitted: dict[tuple[str, int], Prediction] = {}
-        self.next_trip = -1
-        self.next_p50: list[float] = []
         self.last_state: VehicleState | None = None
-        self.jump_n = 0
-        self.off_n = 0
-        # the trip id (and start time) of the last ping and the trip row it names
-        self.res_key: tuple[str, str | None] | None = None
-        self.res_row = -1
-        self.ping_n = 0
-        # when the bus passed the reference stop of the trip it turned round from, and the
-        # scheduled run from there to that trip's end (nan: not turning round)
-        self.turn_ref = math.nan
-        self.turn_sched = 0.0
-        self.reset_trip()
-
-    def reset_trip(self) -> None:
-        """Forget the current trip: its filter, progress, observations and samples."""
-        self.kf: KalmanState | None = None
-        self.prog = 0.0
-        self.prog_t = -math.inf
-        self.k_arr = 0
-        self.k_dep = 0
-        self.arr_obs: list[float] = []  # per stop: observed arrival (nan: not seen)
-        self.dep_obs: list[float] = []
-        # per (stop k, horizon bucket b) at [k * N_BUCKETS + b]: the prediction sampled to
-        # score against the stop's arrival, its standard deviation and the predictions seen
-        self.pend_pred: list[float] = []
-        self.pend_sigma: list[float] = []
-        self.pend_n: list[float] = []
-        self.last_p50: list[float] = []  # per stop: the last p50 emitted (nan: none)
-        self.segs: list[int] = []
-        self.sched_link: list[float] = []
-        self.service_date = ""
-        self.origin = 0.0
-        self.inferred = False
-        self.moved_d = -math.inf
-        self.moved_t = -math.inf
-        self.took_t = math.inf  # when the vehicle took its current trip
-        self.n_due = 0  # stops of the trip due within the horizon at the last ping
-        self.next_block = -2  # the trip row the block runs next (-1: none; -2: not looked up)
-        self.store_at = -1  # row of the trip shape's first segment in the tracker's SegmentStore
-
-    def withdraw(self) -> None:
-        """Forget every current prediction (the tracker's stop index is cleaned lazily)."""
-        self.emitted = {}
-        self.last_p50 = [math.nan] * len(self.last_p50)
-        self.next_trip = -1
+        self.fixes = Fixes()
+        self.resolution = Resolution()
+        self.run: TripRun | None = None
+        self.progress: Progress | None = None
+        self.passage: Passage | None = None
+        self.emitted = Emitted()
+        self.samples = Samples()

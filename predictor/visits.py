@@ -3,23 +3,40 @@ learn from them: the tracker's step 5 (:class:`VisitObserver`)."""
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
-from predictor.arrivals import crossed
-from predictor.calibration import N_BUCKETS, IntervalCalibrator
+import numpy as np
+
+from predictor.arrivals import DEPART_RADIUS_M, crossed
 from predictor.config import TrackerConfig
 from predictor.events import SegmentTraversal, StopVisit
 from predictor.layovers import LayoverModel
 from predictor.plans import TripPlan
 from predictor.segments import SegmentTable
-from predictor.vehicles import TrackedVehicle
+from predictor.vehicles import Passage, TrackedVehicle, TripRun
 
-__all__ = ["VisitObserver"]
+__all__ = ["Observed", "VisitObserver"]
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What a vehicle was seen doing between two fixes."""
+
+    #: the stops visited (the last once reached, the others once left)
+    visits: tuple[StopVisit, ...]
+    #: each link completed, from departure at one stop to arrival at the next
+    traversals: tuple[SegmentTraversal, ...]
+    #: (stop index, arrival time) of each stop reached, in order
+    reached: tuple[tuple[int, float], ...]
+
+
+_NOTHING = Observed((), (), ())
 
 
 class VisitObserver:
     """Turns a tracked vehicle's progress into stop visits and link traversals, and teaches
-    the link table, the layover model and the interval calibrator from them (pure).
+    the link table and the layover model from them (pure). It alone writes a vehicle's
+    :class:`~predictor.vehicles.Passage`.
 
     Parameters
     ----------
@@ -27,92 +44,105 @@ class VisitObserver:
         Thresholds and model constants.
     segments : SegmentTable
         The link and dwell estimates, fed by every completed link and dwell.
-    calibrator : IntervalCalibrator
-        Fed by every arrival scored against the predictions made for it.
     layovers : LayoverModel
         Fed by where buses waited in terminal zones and at timepoints.
     """
 
     def __init__(
-        self,
-        config: TrackerConfig,
-        segments: SegmentTable,
-        calibrator: IntervalCalibrator,
-        layovers: LayoverModel,
+        self, config: TrackerConfig, segments: SegmentTable, layovers: LayoverModel
     ) -> None:
         self.config = config
         self.segments = segments
-        self.calibrator = calibrator
         self.layovers = layovers
 
+    @staticmethod
+    def begin(v: TrackedVehicle, run: TripRun | None) -> None:
+        """Vehicle ``v`` starts ``run`` (None: it ran off its trip): no stop passed yet."""
+        v.passage = None if run is None else Passage.of(run.plan)
+
+    @staticmethod
+    def anchor(passage: Passage, plan: TripPlan, d: float) -> None:
+        """A vehicle placed afresh ``d`` metres along ``plan`` (its first fix on the trip, or
+        re-anchored after a jump): the stops behind it count as reached and left, unseen."""
+        k = int(np.searchsorted(plan.dist, d, side="right"))
+        if k > passage.k_arr:
+            passage.k_arr = k
+        kd = int(np.searchsorted(plan.dist + DEPART_RADIUS_M, d, side="right"))
+        if kd > passage.k_dep:
+            passage.k_dep = kd
+
     def observe(
-        self, v: TrackedVehicle, plan: TripPlan, d0: float, t0: float, d1: float, t1: float
-    ) -> tuple[list[StopVisit], list[SegmentTraversal]]:
-        """The stops of ``plan`` that vehicle ``v`` passed between two fixes.
+        self,
+        vid: str,
+        run: TripRun,
+        passage: Passage,
+        d0: float,
+        t0: float,
+        d1: float,
+        t1: float,
+    ) -> Observed:
+        """The stops of ``run`` that vehicle ``vid`` passed between two fixes.
 
         Parameters
         ----------
-        v : TrackedVehicle
-            The vehicle; its observed arrivals and departures and its next stops are updated.
-        plan : TripPlan
+        vid : str
+            The vehicle.
+        run : TripRun
             The trip it runs.
+        passage : Passage
+            The stops it passed before; updated.
         d0, t0, d1, t1 : float
             Progress (metres along the shape) and time at the earlier and the later fix.
 
         Returns
         -------
-        visits : list of StopVisit
-            The stops visited (the last once reached, the others once left), with their
-            arrival and departure times.
-        traversals : list of SegmentTraversal
-            Each link completed, from departure at one stop to arrival at the next.
+        Observed
+            The visits, the links completed and the arrivals at the stops reached.
         """
+        if d1 <= d0 or t1 <= t0:
+            return _NOTHING
         visits: list[StopVisit] = []
         traversals: list[SegmentTraversal] = []
-        if d1 <= d0 or t1 <= t0:
-            return visits, traversals
+        reached: list[tuple[int, float]] = []
+        plan = run.plan
+        origin = run.origin
+        arr_obs, dep_obs = passage.arrivals, passage.departures
+        early = self.config.layover_early_s
         n = len(plan.dist)
         k1, times = crossed(plan.arrive_l, d0, t0, d1, t1)
         for k, ta in enumerate(times, k1):
-            if k < v.k_arr:
+            if k < passage.k_arr:
                 continue
-            v.arr_obs[k] = ta
-            v.k_arr = k + 1
-            v.emitted.pop(plan.keys[k], None)
+            arr_obs[k] = ta
+            passage.k_arr = k + 1
+            reached.append((k, ta))
             if k >= 1:
-                prev = v.arr_obs[k - 1]
-                if k - 1 == 0 or math.isnan(prev):
-                    prev = v.dep_obs[k - 1] if k - 1 == 0 else prev
-                laid_over = (
-                    k - 1 < plan.zone_end
-                    and prev < v.origin + plan.dep_l[k - 1] - self.config.layover_early_s
-                )
-                if laid_over and not math.isnan(prev):
-                    # learn where buses of this pattern wait: the link they took far longer on
-                    waited = ta - prev > v.sched_link[k - 1] + self.config.layover_early_s
-                    self.layovers.learn_layover(v.segs[k - 1], waited)
-                    if waited:
-                        # how late buses really leave a layover
-                        late = ta - (v.origin + plan.arr_l[k])
-                        self.layovers.learn_leave(plan.route_id, late)
-                elif (
-                    k == 1
-                    and not math.isnan(prev)
-                    and v.took_t < v.origin + float(plan.dep[0]) - self.config.layover_early_s
-                ):
-                    # it was on this trip early yet left the first stop on time: it waited
-                    # before the first stop, on none of the terminal zone's links
-                    for j in range(plan.zone_end):
-                        self.layovers.learn_layover(v.segs[j], False)
-                if not math.isnan(prev) and not laid_over:
-                    self.segments.observe(
-                        v.segs[k - 1], ta - prev, ta - v.origin, v.sched_link[k - 1], ta
-                    )
-                dep_prev = v.dep_obs[k - 1]
-                if not math.isnan(dep_prev):
+                # the time it left the previous stop: its arrival there, but at the first
+                # stop, where buses wait, its departure
+                prev = dep_obs[0] if k == 1 else arr_obs[k - 1]
+                if prev is not None:
+                    laid_over = k - 1 < plan.zone_end and prev < origin + plan.dep_l[k - 1] - early
+                    if laid_over:
+                        # learn where buses of this pattern wait: the link they took far longer on
+                        waited = ta - prev > run.sched_link[k - 1] + early
+                        self.layovers.learn_layover(run.segs[k - 1], waited)
+                        if waited:
+                            # how late buses really leave a layover
+                            self.layovers.learn_leave(plan.route_id, ta - (origin + plan.arr_l[k]))
+                    elif k == 1 and run.taken_at < origin + plan.dep_l[0] - early:
+                        # it was on this trip early yet left the first stop on time: it waited
+                        # before the first stop, on none of the terminal zone's links
+                        for j in range(plan.zone_end):
+                            self.layovers.learn_layover(run.segs[j], False)
+                    if not laid_over:
+                        self.segments.observe(
+                            run.segs[k - 1], ta - prev, ta - origin, run.sched_link[k - 1], ta
+                        )
+                dep_prev = dep_obs[k - 1]
+                if dep_prev is not None:
                     traversals.append(
                         SegmentTraversal(
-                            v.vid,
+                            vid,
                             plan.trip_id,
                             plan.route_id,
                             plan.stop_ids[k - 1],
@@ -122,31 +152,30 @@ class VisitObserver:
                             plan.dist_l[k] - plan.dist_l[k - 1],
                         )
                     )
-            self._score(v, k, ta)
             if k == n - 1:
-                visits.append(self._visit(v, plan, k, ta, None))
+                visits.append(self._visit(vid, run, k, ta, None))
         k1, tdep = crossed(plan.depart_l, d0, t0, d1, t1)
         for k, td in enumerate(tdep, k1):
-            if k < v.k_dep:
+            if k < passage.k_dep:
                 continue
-            v.k_dep = k + 1
-            v.dep_obs[k] = td
-            ta = v.arr_obs[k]
+            passage.k_dep = k + 1
+            dep_obs[k] = td
+            ta_k = arr_obs[k]
             if k == 0:
-                visits.append(self._visit(v, plan, 0, td, td))
-            elif not math.isnan(ta) and k < n - 1:
-                self.segments.observe_dwell(int(plan.stops[k]), td - ta)
+                visits.append(self._visit(vid, run, 0, td, td))
+            elif ta_k is not None and k < n - 1:
+                self.segments.observe_dwell(int(plan.stops[k]), td - ta_k)
                 if plan.timepoint_l[k]:
-                    self.layovers.learn_hold(plan.route_id, ta, td, v.origin + plan.dep_l[k])
-                visits.append(self._visit(v, plan, k, ta, td))
-        return visits, traversals
+                    self.layovers.learn_hold(plan.route_id, ta_k, td, origin + plan.dep_l[k])
+                visits.append(self._visit(vid, run, k, ta_k, td))
+        return Observed(tuple(visits), tuple(traversals), tuple(reached))
 
-    def _visit(
-        self, v: TrackedVehicle, plan: TripPlan, k: int, ta: float, td: float | None
-    ) -> StopVisit:
-        sched = v.origin + (plan.dep_l[k] if k == 0 else plan.arr_l[k])
+    @staticmethod
+    def _visit(vid: str, run: TripRun, k: int, ta: float, td: float | None) -> StopVisit:
+        plan = run.plan
+        sched = run.origin + (plan.dep_l[k] if k == 0 else plan.arr_l[k])
         return StopVisit(
-            v.vid,
+            vid,
             plan.trip_id,
             plan.route_id,
             plan.stop_ids[k],
@@ -154,17 +183,5 @@ class VisitObserver:
             ta,
             td,
             float(sched),
-            v.service_date,
+            run.service_date,
         )
-
-    def _score(self, v: TrackedVehicle, k: int, actual: float) -> None:
-        """An observed arrival scores the predictions sampled for it earlier: it teaches the
-        interval calibrator (per bucket)."""
-        sig, pred, cnt = v.pend_sigma, v.pend_pred, v.pend_n
-        for b in range(N_BUCKETS):
-            kb = k * N_BUCKETS + b
-            s = sig[kb]
-            if s > 0.0:
-                self.calibrator.add(b, (actual - pred[kb]) / s)
-            sig[kb] = 0.0
-            cnt[kb] = 0.0

@@ -142,7 +142,7 @@ def test_forecast_cut_at_the_horizon_is_the_whole_forecast(
         for p in pings:
             if guess is not None:
                 for v in tr._vehicles.values():
-                    v.n_due = guess
+                    v.emitted.n_due = guess
             got.append(repr(tr.process(p, p.timestamp)))
         outs[-1 if guess is None else guess] = got
     assert outs[-1] == outs[10_000] == outs[0]
