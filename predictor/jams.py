@@ -2,25 +2,30 @@
 
 Theory of operation
 -------------------
-The input is raw positions along one route direction: per ping a *run* id (a trip, or a
-vehicle's service day), POSIX time, distance along the route in metres, the service day
-(date ordinal) and the local time of day. No stop_times are needed: the route is cut into
-fixed-length segments of ``segment_m`` metres by distance along it.
+The input is raw positions along one *axis*: one pattern (shape) in one direction, so that a
+distance means one place. Per ping: a *run* id (a trip on a service day), POSIX time,
+distance along the axis in metres, the service day (date ordinal) and the local time of day.
+The axis is cut into fixed-length segments of ``segment_m`` metres.
 
-1. **Cells.** Between two consecutive pings of a run the bus is assumed to move at constant
-   speed; the interval is split at segment boundaries and each piece adds its metres and
-   seconds to the cell (segment, day, time bin of the piece's midpoint). An interval without
-   progress (stopped in traffic) adds its seconds and no metres to the segment where it stood.
-   A cell's speed is the space-mean speed ``metres / seconds``. The same cells can be computed
-   in SQL (the job does, so a month of a big city never leaves the database), and
-   :func:`cells_from_positions` is the reference.
-2. **Free flow** of a segment is a high percentile (``free_flow_percentile``, 85th) of its
-   cells' speeds over every day and bin.
-3. A (segment, day type, bin) is a **recurring jam** when, on more than ``min_days_share``
+1. **Moving time only.** Each run's time is split (:mod:`predictor.runtime`) into moving time
+   between stops, dwell at stops and layover (before departure, after arrival, standing at a
+   terminal, held in one place). Only moving steps make cells: a bus parked at its terminal
+   or dwelling at a stop is not in a jam.
+2. **Cells.** Between two consecutive pings of a moving step the bus is assumed to move at
+   constant speed; the step is split at segment boundaries and each piece adds its metres and
+   seconds to the cell (segment, day, time bin of the piece's midpoint). A step standing in
+   traffic adds its seconds and no metres to the segment where it stood. A cell's speed is
+   the space-mean speed ``metres / seconds``.
+3. **Free flow** of a segment is a high percentile (``free_flow_percentile``, 85th) of its
+   cells' moving speeds over every day and bin. A segment whose free flow is slower than a
+   brisk walk (``suspect_mps``) is *suspect data* (a terminal loop, a depot, a mismatched
+   shape): it is listed, never ranked.
+4. A (segment, day type, bin) is a **recurring jam** when, on more than ``min_days_share``
    of the days it was observed (at least ``min_days`` days), its speed was below
    ``jam_ratio`` (50%) of free flow. Day types: weekday, Saturday, Sunday (holidays count as
-   Sunday when given).
-4. Jams are ranked by **bus-minutes lost** per day: time taken minus the time the same metres
+   Sunday when given). Neighbouring jammed bins and segments are merged into episodes by
+   :mod:`predictor.jam_episodes`.
+5. Jams are ranked by **bus-minutes lost** per day: time taken minus the time the same metres
    take at free flow, summed over buses and averaged over the observed days. **Riders
    affected** per day are bus passes (metres / segment length) times the mean load on board
    when occupancy is known, else ``riders_per_bus``.
@@ -35,7 +40,8 @@ from enum import IntEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from transit.columns import f64_column, int_column, str_column
+from predictor.runtime import RunSplit, SplitConfig, TimeUse, split_runs
+from transit.columns import f64_column, int_column
 
 __all__ = [
     "DayType",
@@ -44,11 +50,13 @@ __all__ = [
     "JamReport",
     "SegmentCells",
     "cells_from_positions",
+    "cells_from_split",
     "day_type",
     "find_jams",
 ]
 
 F64 = NDArray[np.float64]
+DEFAULT_SPLIT = SplitConfig()
 I64 = NDArray[np.int64]
 
 
@@ -71,10 +79,9 @@ class JamConfig:
     min_days_share: float = 0.5
     min_days: int = 3
     min_passes: float = 0.5  # a cell needs this many bus passes (metres / segment_m)
-    max_gap_s: float = 300.0
-    max_speed_mps: float = 30.0
-    backtrack_m: float = 30.0  # GPS jitter backwards up to this counts as standing still
     riders_per_bus: float = 20.0
+    #: a segment whose free flow is slower than a brisk walk (6 km/h) is suspect data
+    suspect_mps: float = 6.0 / 3.6
 
     def __post_init__(self) -> None:
         if not self.segment_m > 0:
@@ -178,6 +185,7 @@ class JamReport:
     profile_jammed: I64
     days: int
     config: JamConfig
+    suspect: I64  # segments whose free flow is below config.suspect_mps
 
 
 def day_type(day: ArrayLike, holidays: Iterable[int] = ()) -> I64:
@@ -229,23 +237,30 @@ def cells_from_positions(
     tod: ArrayLike,
     *,
     load: ArrayLike | None = None,
+    stops_m: ArrayLike = (),
+    ends: tuple[float, float] | None = None,
     config: JamConfig = JamConfig(),
+    split: SplitConfig = DEFAULT_SPLIT,
 ) -> SegmentCells:
-    """Split the intervals between consecutive pings of each run into segment cells.
+    """Split the moving time between consecutive pings of each run into segment cells.
 
     Parameters
     ----------
-    run : id of the run (trip or vehicle-day) of each ping; pings are sorted here.
+    run : id of the run (trip and service day) of each ping; pings are sorted here.
     t : POSIX seconds.
-    dist_along : metres along the route (NaN pings are dropped).
+    dist_along : metres along the axis (NaN pings are dropped).
     day : service day of each ping as a date ordinal.
     tod : local seconds after midnight of the service day.
     load : passengers on board per ping (NaN where unknown), or None.
-    config : segment length, bin size, gap and speed limits.
+    stops_m, ends : the axis's stops and terminals, for the run-time split
+        (:func:`predictor.runtime.split_runs`).
+    config : segment length and bin size.
+    split : thresholds of the run-time split.
 
     Returns
     -------
     SegmentCells
+        Moving time only: dwell at stops, layover and gaps add nothing.
 
     Raises
     ------
@@ -254,44 +269,42 @@ def cells_from_positions(
 
     Examples
     --------
-    A bus runs 390 m in 39 s, then stands 60 s: segment 0 at 10 m/s, segment 1 slowed down.
+    A bus leaves its terminal, runs at 10 m/s from 300 m to 690 m, stands 60 s in traffic,
+    runs on, and ends its trip at 1200 m: segment 3 (600-800 m) is slowed down. Leaving and
+    reaching the terminals, and standing there, add nothing.
 
-    >>> c = cells_from_positions(["a"] * 3, [0, 39, 99], [0, 390, 390], [1] * 3, [0, 39, 99])
+    >>> t = [0, 30, 69, 129, 150, 180, 900]
+    >>> d = [0, 300, 690, 690, 900, 1200, 1200]
+    >>> c = cells_from_positions(["a"] * 7, t, d, [1] * 7, t)
     >>> c.segment.tolist(), c.metres.tolist(), c.seconds.tolist()
-    ([0, 1], [200.0, 190.0], [20.0, 79.0])
+    ([1, 2, 3, 4], [100.0, 200.0, 200.0, 100.0], [10.0, 20.0, 80.0, 10.0])
     """
     ts = np.asarray(t, dtype=np.float64)
     n = ts.shape[0]
-    runs = str_column(run, n, "run")
-    dist = f64_column(dist_along, n, "dist_along")
     days = int_column(day, n, "day")
     tods = f64_column(tod, n, "tod")
     loads = f64_column(load, n, "load")
-    keep = np.flatnonzero(np.isfinite(ts) & np.isfinite(dist) & np.isfinite(tods))
-    order = keep[np.lexsort((ts[keep], runs[keep]))]  # the kept pings, by run then time
-    runs, ts, dist, days, tods, loads = (
-        runs[order],
-        ts[order],
-        dist[order],
-        days[order],
-        tods[order],
-        loads[order],
-    )
+    sp = split_runs(run, ts, dist_along, stops_m=stops_m, ends=ends, config=split)
+    o = sp.steps.order
+    return cells_from_split(sp, days[o], tods[o], loads[o], config)
+
+
+def cells_from_split(
+    sp: RunSplit, day: I64, tod: F64, load: F64, config: JamConfig = JamConfig()
+) -> SegmentCells:
+    """The segment cells of the moving steps of a run-time split.
+
+    ``day``, ``tod`` and ``load`` are per ping *in the split's sorted order*
+    (``column[split.steps.order]``). A moving step is cut at segment boundaries, each piece
+    adding its metres and seconds (at constant speed) to the cell of the time bin of its
+    midpoint; a step standing in traffic adds its seconds and no metres where it stood.
+    """
     L = config.segment_m
-    if len(ts) < 2:
+    idx = np.flatnonzero(sp.use == TimeUse.MOVING)
+    if len(idx) == 0:
         return _sum_cells(*(np.zeros(0, dtype=np.int64),) * 3, *(np.zeros(0),) * 4)
-    same = runs[1:] == runs[:-1]
-    d0, d1 = dist[:-1], dist[1:]
-    dt = ts[1:] - ts[:-1]
+    d0, d1, dt = sp.d0[idx], sp.d1[idx], sp.dt[idx]
     dd = d1 - d0
-    moving = dd > 0
-    standing = (dd <= 0) & (dd >= -config.backtrack_m)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = dd / dt
-    ok = same & (dt > 0) & (dt <= config.max_gap_s) & (moving | standing)
-    ok &= ~moving | (v <= config.max_speed_mps)
-    idx = np.flatnonzero(ok)
-    d0, d1, dt, dd = d0[idx], d1[idx], dt[idx], dd[idx]
     mv = dd > 0
     d1 = np.where(mv, d1, d0)
     k0 = np.floor(d0 / L).astype(np.int64)
@@ -308,14 +321,14 @@ def cells_from_positions(
     dtr, ddr = dt[rep], dd[rep]
     seconds = np.where(mvr, metres / np.where(mvr, ddr, 1.0) * dtr, dtr)
     offset = np.where(mvr, ((lo + hi) / 2 - d0[rep]) / np.where(mvr, ddr, 1.0) * dtr, dtr / 2)
-    a = idx[rep]
-    bins = np.floor((tods[a] + offset) / config.bin_s).astype(np.int64)
-    la, lb = loads[a], loads[a + 1]
+    a = sp.steps.a[idx][rep]
+    bins = np.floor((tod[a] + offset) / config.bin_s).astype(np.int64)
+    la, lb = load[a], load[a + 1]
     lmean = np.where(np.isnan(la), lb, np.where(np.isnan(lb), la, (la + lb) / 2))
     known = np.isfinite(lmean)
     lm = np.where(known, lmean * metres, 0.0)
     lmm = np.where(known, metres, 0.0)
-    return _sum_cells(seg, days[a], bins, metres, seconds, lm, lmm)
+    return _sum_cells(seg, day[a], bins, metres, seconds, lm, lmm)
 
 
 def _group_percentile(values: F64, group: NDArray[np.intp], q: float) -> F64:
@@ -380,7 +393,9 @@ def find_jams(
     free_flow = np.full(n_seg, np.nan)
     empty = np.zeros(0, dtype=np.int64)
     if len(seg) == 0:
-        return JamReport((), free_flow, empty, empty, empty, np.zeros(0), empty, empty, 0, config)
+        return JamReport(
+            (), free_flow, empty, empty, empty, np.zeros(0), empty, empty, 0, config, empty
+        )
     speed = metres / seconds
     # free flow: a high percentile of each segment's cell speeds
     seg_u, seg_inv = np.unique(seg, return_inverse=True)
@@ -400,7 +415,9 @@ def find_jams(
     lm_sum = np.bincount(inv, weights=lm, minlength=m)
     lmm_sum = np.bincount(inv, weights=lmm, minlength=m)
     med = _group_percentile(speed, inv, 50.0)  # median speed over days per group
-    recurring = (n_days >= config.min_days) & (n_jam > config.min_days_share * n_days)
+    suspect_seg = seg_u[free_flow[seg_u] < config.suspect_mps]
+    trusted = ~np.isin(uniq[:, 0], suspect_seg)
+    recurring = (n_days >= config.min_days) & (n_jam > config.min_days_share * n_days) & trusted
     jams: list[Jam] = []
     for g in np.flatnonzero(recurring).tolist():
         s, dtp, b = (int(x) for x in uniq[g])
@@ -443,4 +460,5 @@ def find_jams(
         profile_jammed=n_jam,
         days=len(np.unique(day)),
         config=config,
+        suspect=suspect_seg.astype(np.int64),
     )

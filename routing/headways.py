@@ -16,10 +16,10 @@ stop_sequence, observed arrival, optional departure and scheduled time, all POSI
   ``bunch_min_s``. **Gap**: a headway over ``gap_factor`` (1.5) times the scheduled one.
 * **On time** is the usual window: no more than 1 minute early and no more than 5 minutes late
   (``early_s = -60``, ``late_s = 300``), judged on arrival delay.
-* **Run time** of a segment (consecutive stops of one trip) is arrival at the second stop minus
-  departure from the first (arrival when departure is unknown). Its *fixed* part is the time
-  it takes in good conditions (the ``fixed_percentile``, 10th, of observed run times); the
-  *congestion* part is the mean minus that; variability is the CV and p90 - p50 spread.
+* **Run times** of segments, split into moving, dwell and layover time, are in
+  :mod:`routing.run_times`.
+* A trip is a *run*: give visits a trip key that includes the service date (a trip id repeats
+  every day it runs). ``OnTime.trips`` counts them.
 """
 
 from __future__ import annotations
@@ -35,14 +35,13 @@ __all__ = [
     "HeadwayConfig",
     "OnTime",
     "RouteRegularity",
-    "SegmentRunTime",
     "Spacing",
     "StopHeadways",
     "Visits",
+    "group_rows",
     "live_spacing",
     "on_time",
     "route_regularity",
-    "run_times",
     "stop_headways",
 ]
 
@@ -157,6 +156,7 @@ class OnTime:
 
     route_id: str
     visits: int
+    trips: int
     early_share: float
     on_time_share: float
     late_share: float
@@ -165,23 +165,7 @@ class OnTime:
     p90_delay_s: float
 
 
-@dataclass(frozen=True, slots=True)
-class SegmentRunTime:
-    """Run-time figures of one segment (consecutive stops of a route)."""
-
-    route_id: str
-    from_stop_id: str
-    to_stop_id: str
-    runs: int
-    mean_s: float
-    median_s: float
-    p90_s: float
-    fixed_s: float  # time in good conditions (low percentile)
-    congestion_s: float  # mean - fixed
-    cv: float
-
-
-def _groups(*keys: Str) -> tuple[NDArray[np.intp], list[tuple[int, int]]]:
+def group_rows(*keys: Str) -> tuple[NDArray[np.intp], list[tuple[int, int]]]:
     """Sort order by the keys (first is primary) and the (start, end) of each group in it."""
     order = np.lexsort(tuple(reversed(keys)))
     if len(order) == 0:
@@ -207,7 +191,7 @@ def stop_headways(visits: Visits, config: HeadwayConfig = HeadwayConfig()) -> li
     >>> h.headways, h.bunched, h.gaps, round(h.cv, 2)
     (4, 1, 1, 0.73)
     """
-    order, groups = _groups(visits.route, visits.stop)
+    order, groups = group_rows(visits.route, visits.stop)
     out: list[StopHeadways] = []
     for s0, s1 in groups:
         idx = order[s0:s1]
@@ -293,17 +277,19 @@ def on_time(visits: Visits, config: HeadwayConfig = HeadwayConfig()) -> list[OnT
     """
     delay = visits.arrival - visits.scheduled
     ok = np.isfinite(delay)
-    route, delay = visits.route[ok], delay[ok]
+    route, delay, trip = visits.route[ok], delay[ok], visits.trip[ok]
     out: list[OnTime] = []
-    order, groups = _groups(route)
+    order, groups = group_rows(route)
     for s0, s1 in groups:
         d = delay[order[s0:s1]]
+        trips = len(np.unique(trip[order[s0:s1]]))
         early = d < config.early_s
         late = d > config.late_s
         out.append(
             OnTime(
                 route_id=str(route[order[s0]]),
                 visits=len(d),
+                trips=trips,
                 early_share=float(early.mean()),
                 on_time_share=float((~early & ~late).mean()),
                 late_share=float(late.mean()),
@@ -313,59 +299,6 @@ def on_time(visits: Visits, config: HeadwayConfig = HeadwayConfig()) -> list[OnT
             )
         )
     out.sort(key=lambda r: (r.on_time_share, r.route_id))
-    return out
-
-
-def run_times(
-    visits: Visits, config: HeadwayConfig = HeadwayConfig(), *, min_runs: int = 3
-) -> list[SegmentRunTime]:
-    """Run-time variability per segment, split into fixed and congestion time.
-
-    Sorted by total congestion time (congestion_s * runs), the costliest segment first.
-
-    Examples
-    --------
-    >>> arr = [0, 100, 0, 130, 0, 200]
-    >>> v = Visits.from_arrays(["r"] * 6, ["a", "b"] * 3, ["1", "1", "2", "2", "3", "3"],
-    ...                        [1, 2] * 3, arr)
-    >>> s = run_times(v)[0]
-    >>> s.runs, s.median_s, round(s.fixed_s), round(s.congestion_s)
-    (3, 130.0, 106, 37)
-    """
-    order = np.lexsort((visits.stop_sequence, visits.trip))
-    trip = visits.trip[order]
-    seq = visits.stop_sequence[order]
-    a, b = order[:-1], order[1:]
-    same = (trip[:-1] == trip[1:]) & (seq[1:] == seq[:-1] + 1)  # consecutive stops only
-    leave = np.where(np.isfinite(visits.departure[a]), visits.departure[a], visits.arrival[a])
-    run = visits.arrival[b] - leave
-    ok = same & (run > 0) & (run <= config.max_run_s)
-    a, b, run = a[ok], b[ok], run[ok]
-    route, s_from, s_to = visits.route[a], visits.stop[a], visits.stop[b]
-    out: list[SegmentRunTime] = []
-    g_order, groups = _groups(route, s_from, s_to)
-    for s0, s1 in groups:
-        idx = g_order[s0:s1]
-        if len(idx) < min_runs:
-            continue
-        r = run[idx]
-        mean = float(r.mean())
-        fixed = float(np.percentile(r, config.fixed_percentile))
-        out.append(
-            SegmentRunTime(
-                route_id=str(route[idx[0]]),
-                from_stop_id=str(s_from[idx[0]]),
-                to_stop_id=str(s_to[idx[0]]),
-                runs=len(r),
-                mean_s=mean,
-                median_s=float(np.median(r)),
-                p90_s=float(np.percentile(r, 90)),
-                fixed_s=fixed,
-                congestion_s=mean - fixed,
-                cv=float(r.std(ddof=1) / mean) if len(r) > 1 and mean > 0 else 0.0,
-            )
-        )
-    out.sort(key=lambda s: (-s.congestion_s * s.runs, s.route_id, s.from_stop_id))
     return out
 
 

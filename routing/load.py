@@ -32,7 +32,7 @@ are GPS gaps or jumps and are not integrated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -41,6 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from transit.columns import f64_column, int_column, str_column
 from transit.geometry import haversine_m
 from transit.pings import Occupancy
+from transit.runs import run_steps
 
 __all__ = [
     "STATUS_LOAD",
@@ -52,6 +53,7 @@ __all__ = [
     "load_from_status",
     "pieces_from_counts",
     "pieces_from_pings",
+    "rank_routes",
 ]
 
 F64 = NDArray[np.float64]
@@ -85,6 +87,7 @@ class LoadConfig:
     max_speed_mps : intervals implying a higher speed are GPS jumps.
     grid_m : size of the grid cells in which the peak-load place is sought.
     min_cell_trips : a cell needs this many vehicle passes (km / grid km) to be a peak candidate.
+    min_sample : the crowded share of a route is given only over at least this many trips.
     """
 
     capacity: float = 60.0
@@ -93,6 +96,7 @@ class LoadConfig:
     max_speed_mps: float = 40.0
     grid_m: float = 500.0
     min_cell_trips: float = 3.0
+    min_sample: int = 30
 
     def __post_init__(self) -> None:
         if not self.capacity > 0:
@@ -128,7 +132,13 @@ class LoadPieces:
 
 @dataclass(frozen=True, slots=True)
 class RouteLoad:
-    """Load figures of one route over the period ranked."""
+    """Load figures of one route over the period ranked.
+
+    ``trips`` counts runs (a trip on a service day: give pieces a trip key that includes the
+    date). ``crowded_share`` is None below ``LoadConfig.min_sample`` trips. ``ranked_by`` is
+    ``"boardings"`` when counted boardings per day (``boardings_per_day``) gave the rank,
+    else ``"passenger-km"``.
+    """
 
     route_id: str
     rank: int
@@ -139,13 +149,15 @@ class RouteLoad:
     mean_load_factor: float
     peak_load: float  # passengers: highest trip peak
     p95_trip_peak: float
-    crowded_share: float  # share of trips whose peak reached the crowded load factor
+    crowded_share: float | None  # share of trips whose peak reached the crowded load factor
     peak_hour: int | None
     peak_hour_load: float | None
     peak_lat: float | None
     peak_lon: float | None
     peak_dist_m: float | None
     peak_place_load: float | None
+    boardings_per_day: float | None = None
+    ranked_by: str = "passenger-km"
 
 
 def load_from_status(codes: ArrayLike) -> F64:
@@ -223,20 +235,11 @@ def pieces_from_pings(
     loads = f64_column(load_factor, n, "load_factor")
     hours = int_column(hour, n, "hour")
     dists = f64_column(dist_along, n, "dist_along")
-    if n < 2:
-        return _empty_pieces()
-    order = np.lexsort((ts, trips))
-    routes, trips, ts = routes[order], trips[order], ts[order]
-    lats, lons, loads, hours, dists = (
-        lats[order],
-        lons[order],
-        loads[order],
-        hours[order],
-        dists[order],
-    )
-    a, b = np.arange(n - 1), np.arange(1, n)
-    same = trips[a] == trips[b]
-    dt = ts[b] - ts[a]
+    steps = run_steps(trips, ts)
+    o = steps.order
+    routes, trips, ts = routes[o], trips[o], ts[o]
+    lats, lons, loads, hours, dists = lats[o], lons[o], loads[o], hours[o], dists[o]
+    a, b, dt = steps.a, steps.b, steps.dt
     metres = _metres(dists, lats, lons, a, b)
     la, lb = loads[a], loads[b]
     mean_load = np.where(np.isnan(la), lb, np.where(np.isnan(lb), la, (la + lb) / 2))
@@ -244,9 +247,7 @@ def pieces_from_pings(
     with np.errstate(divide="ignore", invalid="ignore"):
         speed = metres / dt
     ok = (
-        same
-        & (dt > 0)
-        & (dt <= config.max_gap_s)
+        (dt <= config.max_gap_s)
         & (speed <= config.max_speed_mps)
         & np.isfinite(mean_load)
         & np.isfinite(metres)
@@ -255,8 +256,8 @@ def pieces_from_pings(
     )
     return _pieces(
         (routes, trips, hours, lats, lons, dists),
-        ok,
-        metres,
+        a[ok],
+        metres[ok],
         mean_load[ok] * config.capacity,
         peak_load[ok] * config.capacity,
     )
@@ -295,24 +296,24 @@ def pieces_from_counts(
     lats, lons = f64_column(lat, n, "lat"), f64_column(lon, n, "lon")
     hours = int_column(hour, n, "hour")
     dists = f64_column(dist_along, n, "dist_along")
-    if n < 2:
-        return _empty_pieces()
-    order = np.lexsort((seq, trips))
-    routes, trips = routes[order], trips[order]
-    board, alight = board[order], alight[order]
-    lats, lons, hours, dists = lats[order], lons[order], hours[order], dists[order]
+    steps = run_steps(trips, seq)
+    o = steps.order
+    routes, trips = routes[o], trips[o]
+    board, alight = board[o], alight[o]
+    lats, lons, hours, dists = lats[o], lons[o], hours[o], dists[o]
     net = board - alight
     # running load per trip: cumsum minus the cumsum at the trip's start
-    starts = np.r_[True, trips[1:] != trips[:-1]]
+    n = len(o)
+    starts = steps.run_start
     csum = np.cumsum(net)
     base = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
     offset = csum[base] - net[base]
     onboard = np.maximum(csum - offset, 0.0)
-    a, b = np.arange(n - 1), np.arange(1, n)
+    a, b = steps.a, steps.b
     metres = _metres(dists, lats, lons, a, b)
-    ok = (trips[a] == trips[b]) & np.isfinite(metres)
-    load = onboard[:-1][ok]
-    return _pieces((routes, trips, hours, lats, lons, dists), ok, metres, load, load)
+    ok = np.isfinite(metres)
+    load = onboard[a[ok]]
+    return _pieces((routes, trips, hours, lats, lons, dists), a[ok], metres[ok], load, load)
 
 
 def _metres(dists: F64, lats: F64, lons: F64, a: I64, b: I64) -> F64:
@@ -325,21 +326,20 @@ def _metres(dists: F64, lats: F64, lons: F64, a: I64, b: I64) -> F64:
 
 def _pieces(
     columns: tuple[Str, Str, I64, F64, F64, F64],
-    ok: NDArray[np.bool_],
+    a: NDArray[np.intp],
     metres: F64,
     passengers: F64,
     peak: F64,
 ) -> LoadPieces:
-    """The pieces of the kept intervals ``ok`` between consecutive rows of sorted ``columns``
-    (route, trip, hour, lat, lon, dist along)."""
+    """The pieces between rows ``a`` and ``a + 1`` of sorted ``columns`` (route, trip, hour,
+    lat, lon, dist along)."""
     routes, trips, hours, lats, lons, dists = columns
-    a = np.flatnonzero(ok)
     b = a + 1
     return LoadPieces(
         route=routes[a],
         trip=trips[a],
         hour=(hours[a] % 24).astype(np.int8),
-        km=metres[ok] / 1000.0,
+        km=metres / 1000.0,
         passengers=passengers,
         peak=peak,
         lat=(lats[a] + lats[b]) / 2,
@@ -359,7 +359,7 @@ class LoadRanking:
 
     Examples
     --------
-    >>> ranking = LoadRanking()
+    >>> ranking = LoadRanking(LoadConfig(min_sample=1))
     >>> ranking.add(pieces_from_pings(["r"] * 3, ["a"] * 3, [0, 60, 120], [0, 0, 0],
     ...                               [0, 0.009, 0.018], [0.5, 0.5, 1.0], [8, 8, 8]))
     >>> top = ranking.result()[0]
@@ -470,14 +470,18 @@ class LoadRanking:
                 RouteLoad(
                     route_id=rid,
                     rank=0,
-                    trips=len(peaks),
+                    trips=len(peaks_by_route.get(rid, [])),
                     vehicle_km=km,
                     passenger_km=pkm,
                     mean_load=mean_load,
                     mean_load_factor=mean_load / cfg.capacity,
                     peak_load=float(peaks.max()),
                     p95_trip_peak=float(np.percentile(peaks, 95)),
-                    crowded_share=float(np.mean(peaks >= cfg.crowded * cfg.capacity - 1e-9)),
+                    crowded_share=(
+                        float(np.mean(peaks >= cfg.crowded * cfg.capacity - 1e-9))
+                        if len(peaks) >= cfg.min_sample
+                        else None
+                    ),
                     peak_hour=peak_hour,
                     peak_hour_load=None if peak_hour is None else float(hour_mean[peak_hour]),
                     peak_lat=p_lat,
@@ -488,3 +492,39 @@ class LoadRanking:
             )
         out.sort(key=lambda r: (-r.passenger_km, r.route_id))
         return [replace(r, rank=i + 1) for i, r in enumerate(out)]
+
+
+def rank_routes(loads: Sequence[RouteLoad], boardings: Mapping[str, float]) -> list[RouteLoad]:
+    """Rank routes by counted boardings per day where counts exist, the rest by passenger-km.
+
+    Routes with counts come first (most boardings first), then the routes without, by
+    passenger-km; a route with counts and no load figures gets empty ones.
+
+    Examples
+    --------
+    >>> a = RouteLoad("A", 1, 10, 100.0, 900.0, 9.0, 0.15, 20.0, 18.0, None, 8, 9.0,
+    ...               None, None, None, None)
+    >>> b = replace(a, route_id="B", passenger_km=500.0)
+    >>> c = replace(a, route_id="C", passenger_km=50.0)
+    >>> ranked = rank_routes([a, b, c], {"B": 300.0, "D": 90})
+    >>> [(r.route_id, r.ranked_by) for r in ranked]  # doctest: +NORMALIZE_WHITESPACE
+    [('B', 'boardings'), ('D', 'boardings'), ('A', 'passenger-km'),
+     ('C', 'passenger-km')]
+    """
+    by_id = {r.route_id: r for r in loads}
+    for rid in boardings:
+        if rid not in by_id:
+            by_id[rid] = RouteLoad(
+                rid, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None, None, None, None, None, None, None
+            )
+    counted = [
+        replace(r, boardings_per_day=float(boardings[r.route_id]), ranked_by="boardings")
+        for r in by_id.values()
+        if r.route_id in boardings
+    ]
+    counted.sort(key=lambda r: (-(r.boardings_per_day or 0.0), r.route_id))
+    rest = [
+        replace(r, ranked_by="passenger-km") for r in by_id.values() if r.route_id not in boardings
+    ]
+    rest.sort(key=lambda r: (-r.passenger_km, r.route_id))
+    return [replace(r, rank=i + 1) for i, r in enumerate(counted + rest)]

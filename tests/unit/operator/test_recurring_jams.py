@@ -17,6 +17,8 @@ from predictor.jams import (
 )
 
 MON = datetime.date(2018, 4, 9).toordinal()
+#: the 3 km the synthetic buses run are the middle of a longer route: no terminal in them
+MID_ROUTE = (-5000.0, 10_000.0)
 
 
 def _runs(
@@ -50,7 +52,7 @@ def test_cells_conserve_distance_and_time() -> None:
     run, t, dist, day, tod = _runs(
         [MON], slow_from=1000, slow_to=1400, slow_mps=2.0, slow_days={MON}
     )
-    c = cells_from_positions(run, t, dist, day, tod)
+    c = cells_from_positions(run, t, dist, day, tod, ends=MID_ROUTE)
     per_run = {r: (max(d for rr, d in zip(run, dist, strict=False) if rr == r)) for r in set(run)}
     assert c.metres.sum() == pytest.approx(sum(per_run.values()))
     span = sum(
@@ -88,6 +90,7 @@ def test_jam_on_most_days_is_recurring_and_ranked_by_minutes_lost() -> None:
         day + dy2 + dy3,
         tod + td2 + td3,
         config=cfg,
+        ends=MID_ROUTE,
     )
     report = find_jams(cells, cfg)
     assert report.days == 5
@@ -115,7 +118,7 @@ def test_jam_on_a_minority_of_days_is_not_recurring() -> None:
     run, t, dist, day, tod = _runs(
         days, slow_from=1000, slow_to=1400, slow_mps=2.0, slow_days=set(days[:2])
     )
-    report = find_jams(cells_from_positions(run, t, dist, day, tod))
+    report = find_jams(cells_from_positions(run, t, dist, day, tod, ends=MID_ROUTE))
     assert report.jams == ()
     assert report.profile_jammed.max() == 2  # seen, but not most days
 
@@ -134,7 +137,7 @@ def test_stopped_bus_counts_as_lost_time_and_load_sets_riders() -> None:
                 day.append(d)
                 tod.append(start + b * 900 + dt)
                 load.append(30.0 if k < 3 else 40.0)
-    cells = cells_from_positions(run, t, dist, day, tod, load=load)
+    cells = cells_from_positions(run, t, dist, day, tod, load=load, ends=MID_ROUTE)
     report = find_jams(cells, JamConfig(min_days=3))
     assert {j.segment for j in report.jams} == {2}
     jam = report.jams[0]

@@ -12,6 +12,7 @@ from routing.load import (
     load_from_status,
     pieces_from_counts,
     pieces_from_pings,
+    rank_routes,
 )
 from transit.pings import Occupancy
 
@@ -61,7 +62,7 @@ def test_busier_route_ranks_first_with_its_peak_hour_and_place() -> None:
     busy_am = _trip("busy", "b1", [0.2, 0.5, 0.9, 0.9, 0.3, 0.1], hour=8)
     busy_pm = _trip("busy", "b2", [0.2, 0.3, 0.3, 0.3, 0.2, 0.1], t0=36000, hour=17)
     ping = _concat(quiet, busy_am, busy_pm)
-    cfg = LoadConfig(capacity=50, grid_m=500, min_cell_trips=1)
+    cfg = LoadConfig(capacity=50, grid_m=500, min_cell_trips=1, min_sample=1)
     ranking = LoadRanking(cfg)
     ranking.add(pieces_from_pings(**ping, config=cfg))  # type: ignore[arg-type]
     top, second = ranking.result()
@@ -134,7 +135,7 @@ def test_passenger_counts_give_running_load_and_rank() -> None:
     )
     by_trip = {t: p.passengers[p.trip == t].tolist() for t in ("a", "b")}
     assert by_trip == {"a": [20.0, 25.0, 0.0], "b": [5.0, 0.0]}
-    ranking = LoadRanking(LoadConfig(capacity=25))
+    ranking = LoadRanking(LoadConfig(capacity=25, min_sample=1))
     ranking.add(p)
     top = ranking.result()[0]
     assert top.route_id == "r"
@@ -150,3 +151,37 @@ def test_bad_input_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="capacity"):
         LoadConfig(capacity=0)
     assert LoadRanking().result() == []
+
+
+def test_crowded_share_needs_a_sample_and_trips_are_counted_per_key() -> None:
+    # one trip id run on three service days is three trips; a share of 3 trips is not shown
+    days = [_trip("r", f"t1@2025-10-0{d}", [0.9, 0.9, 0.9], t0=86400.0 * d) for d in (1, 2, 3)]
+    cfg = LoadConfig(capacity=50)
+    ranking = LoadRanking(cfg)
+    ranking.add(pieces_from_pings(**_concat(*days), config=cfg))  # type: ignore[arg-type]
+    (r,) = ranking.result()
+    assert r.trips == 3
+    assert r.crowded_share is None
+    shown = LoadRanking(LoadConfig(capacity=50, min_sample=3))
+    shown.add(pieces_from_pings(**_concat(*days), config=cfg))  # type: ignore[arg-type]
+    assert shown.result()[0].crowded_share == 1.0
+
+
+def test_counted_boardings_outrank_passenger_km() -> None:
+    cfg = LoadConfig(capacity=50, min_sample=1)
+    ranking = LoadRanking(cfg)
+    ranking.add(
+        pieces_from_pings(
+            **_concat(_trip("A", "a", [0.9] * 9), _trip("80", "b", [0.1] * 3)), config=cfg
+        )  # type: ignore[arg-type]
+    )
+    plain = ranking.result()
+    assert [r.route_id for r in plain] == ["A", "80"]
+    ranked = rank_routes(plain, {"80": 11_194.7, "A": 6_983.9, "28": 2_118.5})
+    assert [(r.route_id, r.ranked_by) for r in ranked] == [
+        ("80", "boardings"),
+        ("A", "boardings"),
+        ("28", "boardings"),
+    ]
+    assert ranked[0].boardings_per_day == pytest.approx(11_194.7)
+    assert ranked[2].trips == 0

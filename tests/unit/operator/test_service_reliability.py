@@ -10,9 +10,9 @@ from routing.headways import (
     Visits,
     on_time,
     route_regularity,
-    run_times,
     stop_headways,
 )
+from routing.run_times import run_times
 
 
 def _visits(arrivals: list[float], scheduled: list[float] | None = None, stop: str = "s"):
@@ -141,3 +141,51 @@ def test_live_spacing_marks_the_bus_close_behind_another() -> None:
     assert a.headway_s == pytest.approx(25.0)  # standing: closes at the 4 m/s floor
     assert (b.ahead_id, c.ahead_id, d.ahead_id) == (None, None, None)
     assert [b.bunched, c.bunched, d.bunched] == [False, False, False]
+
+
+def test_a_bus_that_left_early_and_waited_is_layover_not_congestion() -> None:
+    # WMATA C53 trip 22340100, 2026-02-16: left stop 7195 at 16:00:37, 25 min early, stood at
+    # 635 m, reached 7192 at 16:26:27 nearly on time. The old report ranked 7195 -> 7192 first
+    # with 942 s of "congestion" per run.
+    route, stop, trip, seq, arr, dep, sched = [], [], [], [], [], [], []
+    for k in range(6):
+        late = k == 5
+        t0 = 3600.0 * k
+        for s, (a, d, sc) in enumerate(
+            [(0, 10, 0), (120, 130, 130), (200, 210, 210)]
+            if not late
+            else [(0, 10, 1500), (1560, 1570, 1630), (1640, 1650, 1710)]
+        ):
+            route.append("C53")
+            stop.append(["7212", "7195", "7192"][s])
+            trip.append(f"t{k}@2026-02-16")
+            seq.append(s + 3)
+            arr.append(t0 + a)
+            dep.append(t0 + d)
+            sched.append(t0 + sc)
+    segs = {
+        (x.from_stop_id, x.to_stop_id): x
+        for x in run_times(Visits.from_arrays(route, stop, trip, seq, arr, dep, sched))
+    }
+    first = segs[("7212", "7195")]
+    assert first.layover_s == pytest.approx(1420 / 6)  # the early bus burned 1,420 s
+    assert first.congestion_s < 5
+    assert first.dwell_s != first.dwell_s  # at the trip's first stop seen: layover, not dwell
+    second = segs[("7195", "7192")]
+    assert second.layover_s == 0.0
+    assert second.dwell_s == pytest.approx(10.0)
+
+
+def test_holds_from_positions_are_taken_out_of_moving_time() -> None:
+    from routing.run_times import Holds
+
+    route = ["r"] * 8
+    stop = ["a", "b"] * 4
+    trip = ["1", "1", "2", "2", "3", "3", "4", "4"]
+    arr = [0, 100, 1000, 1100, 2000, 2100, 3000, 3700]  # trip 4 took 700 s
+    dep = [10, None, 1010, None, 2010, None, 3010, None]
+    holds = Holds.from_arrays(["4", "4"], [3100, 9000], [3700, 9100])  # stood 600 s of it
+    (seg,) = run_times(Visits.from_arrays(route, stop, trip, [1, 2] * 4, arr, dep), holds=holds)
+    assert seg.layover_s == pytest.approx(150.0)
+    assert seg.moving_s == pytest.approx(90.0)
+    assert seg.congestion_s == pytest.approx(0.0)
