@@ -16,7 +16,7 @@ distances along the same pattern, a run's stop visits follow from its progress:
 Where the pattern's stops are not listed, :func:`stops_on_trace` finds them: the pattern's
 pings sorted by distance draw the road (a *trace*); a stop within ``max_offset_m`` of it, facing
 the way the trace runs there (within ``max_turn_deg`` of the stop's bearing, when known), is on
-the pattern at the distance of its projection.
+the pattern at the distance of its projection (twice, when a loop passes it at both ends).
 """
 
 from __future__ import annotations
@@ -138,6 +138,7 @@ def stops_on_trace(
     max_offset_m: float = 40.0,
     max_turn_deg: float = 60.0,
     step_m: float = 25.0,
+    min_pass_m: float = 500.0,
 ) -> tuple[Idx, F64]:
     """The stops lying along a pattern drawn by its pings, and their distances along it.
 
@@ -150,11 +151,14 @@ def stops_on_trace(
     max_offset_m : farthest a stop may be from the trace.
     max_turn_deg : largest difference between the stop's bearing and the trace's.
     step_m : the trace is thinned to one point (the median) per this many metres.
+    min_pass_m : a stop the pattern passes again this much farther along (a loop's terminal,
+        first and last) is on it twice.
 
     Returns
     -------
     stop_index, dist_m
-        Indices of the stops on the pattern and their distances along it, in pattern order.
+        Indices of the stops on the pattern (a stop may come twice) and their distances
+        along it, in pattern order.
 
     Examples
     --------
@@ -204,9 +208,18 @@ def stops_on_trace(
     turn = np.abs((sb[cand][:, None] - heading[None, :] + 180.0) % 360.0 - 180.0)
     fits = (off <= max_offset_m) & ((turn <= max_turn_deg) | np.isnan(sb[cand])[:, None])
     off = np.where(fits, off, np.inf)
-    best = np.argmin(off, axis=1)
-    rows = np.arange(len(cand))
-    hit = np.isfinite(off[rows, best])
-    idx, at = cand[hit], along[rows, best][hit]
+    idx_l: list[int] = []
+    at_l: list[float] = []
+    for row in np.flatnonzero(np.isfinite(off).any(axis=1)).tolist():
+        o_row, a_row = off[row].copy(), along[row]
+        # a loop passes its terminal stop at both ends: each pass far apart is a visit
+        while True:
+            k = int(np.argmin(o_row))
+            if not np.isfinite(o_row[k]):
+                break
+            idx_l.append(int(cand[row]))
+            at_l.append(float(a_row[k]))
+            o_row[np.abs(a_row - a_row[k]) < min_pass_m] = np.inf
+    idx, at = np.asarray(idx_l, dtype=np.intp), np.asarray(at_l, dtype=np.float64)
     o = np.argsort(at, kind="stable")
-    return idx[o].astype(np.intp), at[o]
+    return idx[o], at[o]

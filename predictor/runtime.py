@@ -12,15 +12,15 @@ ping the run key, POSIX time and distance along the axis in metres. Consecutive 
 (:func:`transit.runs.run_steps`) make *steps*; each step gets one :class:`TimeUse`:
 
 1. **Gap**: an advance over more than ``max_gap_s``, faster than ``max_speed_mps``, or running
-   backwards more than ``backtrack_m`` (a GPS jump or a new run sharing the key). Not used.
+   backwards more than ``backtrack_m`` (a GPS jump or a new run sharing the key); and a step
+   that leaves the first terminal zone or reaches the last one, which holds an unknown share
+   of waiting at the terminal (with pings minutes apart, most of it). Not used.
 2. A step that advances less than ``stand_m`` is *standing*; consecutive standing steps of a run
    form one *stand*. A stand is **layover** when it lies before the run first moves or after it
    last moves (the trip has not left its origin, or has reached its end), when it stands within
    ``terminal_m`` of either end of the axis (its first and last stop, or where runs are seen to
    start and end), or when it lasts ``hold_s`` or more wherever it is (a bus that has not moved
-   ten metres in five minutes is parked or held, not in traffic). A moving step that leaves
-   the first terminal zone or reaches the last one is layover too: it holds an unknown share of
-   waiting at the terminal (with pings minutes apart, most of it).
+   ten metres in five minutes is parked or held, not in traffic).
 3. Any other stand within ``dwell_m`` of a stop is **dwell**.
 4. Everything else is **moving**: driving, and stopping in traffic or at signals between stops.
 
@@ -99,7 +99,7 @@ class RunSplit:
 
         >>> s = split_runs(["r"] * 5, [0, 60, 120, 180, 660], [0, 500, 1000, 1500, 1500])
         >>> {u.name: v for u, v in s.seconds().items()}
-        {'MOVING': 60.0, 'DWELL': 0.0, 'LAYOVER': 600.0, 'GAP': 0.0}
+        {'MOVING': 60.0, 'DWELL': 0.0, 'LAYOVER': 480.0, 'GAP': 120.0}
         """
         w = np.bincount(self.use.astype(np.int64), weights=self.dt, minlength=len(TimeUse))
         return {u: float(w[u]) for u in TimeUse}
@@ -152,14 +152,13 @@ def split_runs(
     --------
     A bus waits 10 minutes at its first stop, drives 1 km stopping 30 s at a stop at 500 m
     and 90 s in traffic at 800 m, then stands at its last stop. The steps leaving the first
-    stop and reaching the last are layover too (when did the bus leave, or stop?).
+    stop and reaching the last are gaps (when did the bus leave, or stop?).
 
     >>> t = [0, 600, 630, 660, 690, 720, 810, 840, 870, 1500]
     >>> d = [0, 0, 250, 500, 500, 800, 800, 1000, 1000, 1000]
     >>> s = split_runs(["r"] * 10, t, d, stops_m=[0, 500, 1000])
     >>> [TimeUse(u).name for u in s.use]  # doctest: +NORMALIZE_WHITESPACE
-    ['LAYOVER', 'LAYOVER', 'MOVING', 'DWELL', 'MOVING', 'MOVING', 'LAYOVER', 'LAYOVER',
-     'LAYOVER']
+    ['LAYOVER', 'GAP', 'MOVING', 'DWELL', 'MOVING', 'MOVING', 'GAP', 'LAYOVER', 'LAYOVER']
     """
     ts = np.asarray(t, dtype=np.float64)
     n = ts.shape[0]
@@ -205,11 +204,11 @@ def split_runs(
     long_stand[standing] = stand_s[stand[standing]] >= c.hold_s
     at_terminal = (d0 <= lo + c.terminal_m) | (d0 >= hi - c.terminal_m)
     layover = standing & (outside | at_terminal | long_stand)
-    # a step leaving the first terminal or reaching the last holds an unknown share of
-    # waiting there (with pings minutes apart, most of it): not traffic either
-    ends_terminal = moving & ((d0 <= lo + c.terminal_m) | (d1 >= hi - c.terminal_m))
-    layover |= ends_terminal
     use[layover] = TimeUse.LAYOVER
+    # a step leaving the first terminal or reaching the last holds an unknown share of
+    # waiting there (with pings minutes apart, most of it): neither traffic nor layover
+    ends_terminal = moving & ((d0 <= lo + c.terminal_m) | (d1 >= hi - c.terminal_m))
+    use[ends_terminal] = TimeUse.GAP
     if len(stops):
         dwell = standing & ~layover & (nearest_gap(stops, d0) <= c.dwell_m)
         use[dwell] = TimeUse.DWELL

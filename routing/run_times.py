@@ -14,6 +14,9 @@ A *segment* is two consecutive stops of a trip. For each run of it (a trip on a 
   the corner arrives on time at the next stop: those 25 minutes are layover, not traffic);
 * **moving** time is the run time minus layover. Its *fixed* part is the ``fixed_percentile``
   (10th) of a segment's moving times; *congestion* is their mean minus that.
+* A run whose time cannot be split (it overlaps ``gaps``: a step of its positions that leaves
+  or reaches a terminal, or spans a GPS gap) or that was all layover says nothing about moving
+  time: it is left out of the segment's figures.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ def run_times(
     *,
     min_runs: int = 3,
     holds: Holds | None = None,
+    gaps: Holds | None = None,
     early_s: float = 60.0,
 ) -> list[SegmentRunTime]:
     """Run-time split per segment, the segment losing most time to congestion first
@@ -122,6 +126,7 @@ def run_times(
     config : ``max_run_s`` and ``fixed_percentile``.
     min_runs : segments with fewer runs are left out.
     holds : stands from positions that were not traffic (optional).
+    gaps : spans of positions whose time cannot be split (optional).
     early_s : a bus more than this ahead of schedule is early.
 
     Examples
@@ -164,6 +169,10 @@ def run_times(
         layover = np.maximum(layover, np.minimum(holds.overlap(trip[a], leave[a], arr[b]), run))
     dwell = np.where(start[a], np.nan, dep[a] - arr[a])
     moving = run - layover
+    timed = moving > 0
+    if gaps is not None:
+        timed &= gaps.overlap(trip[a], leave[a], arr[b]) <= 0
+    a, b, run, layover, dwell, moving = (x[timed] for x in (a, b, run, layover, dwell, moving))
     src = order[a]
     route, s_from, s_to = visits.route[src], visits.stop[src], visits.stop[order[b]]
     out: list[SegmentRunTime] = []

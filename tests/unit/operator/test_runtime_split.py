@@ -31,7 +31,7 @@ def test_terminal_stands_and_the_steps_into_them_are_layover() -> None:
     t = [0, 150, 300, 450, 600, 750, 900]
     d = [6000.0, 6700, 7300, 7586, 7586, 7586, 7586]
     sp = split_runs(["r"] * 7, t, d, stops_m=[0, 3000, 7577])
-    assert _uses(sp) == ["MOVING", "MOVING", "LAYOVER", "LAYOVER", "LAYOVER", "LAYOVER"]
+    assert _uses(sp) == ["MOVING", "MOVING", "GAP", "LAYOVER", "LAYOVER", "LAYOVER"]
 
 
 def test_dwell_near_a_stop_and_a_signal_between_stops() -> None:
