@@ -38,6 +38,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "occupancy_percent",
         "dist_along",
         "source",
+        "pattern_id",
     ),
     "stop_visits": (
         "vehicle_id",
@@ -50,6 +51,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "departure",
         "scheduled",
         "delay_s",
+        "source",
     ),
     "segment_traversals": (
         "vehicle_id",
@@ -109,8 +111,21 @@ class HistoryBatch:
     def __len__(self) -> int:
         return sum(len(getattr(self, table)) for table in COLUMNS)
 
-    def add(self, ping: Ping, output: TrackerOutput, source: str = "") -> None:
-        """Add the rows of one processed ping: its position (unless rejected) and its effects."""
+    def add(
+        self,
+        ping: Ping,
+        output: TrackerOutput,
+        source: str = "",
+        *,
+        pattern_id: str | None = None,
+        visits_source: str | None = None,
+    ) -> None:
+        """Add the rows of one processed ping: its position (unless rejected) and its effects.
+
+        ``pattern_id`` names the pattern (shape) the state's ``dist_along`` is measured on,
+        when the caller knows it; ``visits_source`` marks the stop visits an import derived
+        (the live path leaves both None).
+        """
         state = output.state
         if output.rejection is None or state is not None:
             self.positions.append(
@@ -131,6 +146,7 @@ class HistoryBatch:
                     ping.occupancy_percent,
                     state.dist_along if state is not None else None,
                     source or None,
+                    pattern_id if state is not None else None,
                 )
             )
         for v in output.visits:
@@ -146,6 +162,7 @@ class HistoryBatch:
                     _opt_ts(v.departure),
                     _opt_ts(v.scheduled),
                     v.delay,
+                    visits_source,
                 )
             )
         for t in output.traversals:
