@@ -215,19 +215,21 @@ _FLAG_NAMES = ("stale", "stuck", "off_route", "early", "late", "bunched", "unass
 #: (job, part) -> (table, order); ``?part=`` picks one of a job's result tables.
 _RESULT_TABLES = {
     ("rank-routes", "routes"): ("route_load_results", "rank"),
+    ("find-jams", "episodes"): ("jam_episodes", "rank"),
     ("find-jams", "jams"): ("jam_results", "rank"),
     ("service-report", "routes"): ("service_route_results", "route_id"),
     ("service-report", "stops"): ("service_stop_results", "cv DESC, route_id, stop_id"),
     ("service-report", "segments"): ("service_segment_results", "rank"),
 }
-_DEFAULT_PART = {"rank-routes": "routes", "find-jams": "jams", "service-report": "routes"}
+_DEFAULT_PART = {"rank-routes": "routes", "find-jams": "episodes", "service-report": "routes"}
 
 
 @routes.get("/api/v1/operator/reports/{job}")
 async def report(request: web.Request) -> web.Response:
     """The latest finished run of a job and its results.
 
-    ``?limit=`` rows (default 100); ``?part=`` for service-report: routes, stops or segments.
+    ``?limit=`` rows (default 100); ``?part=`` for find-jams: episodes (default) or jams (the
+    single 15-minute bins); for service-report: routes, stops or segments.
     """
     await _require_operator(request)
     job = request.match_info["job"]

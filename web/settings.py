@@ -46,6 +46,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_JOBS_AT": ("unset: off", "HH:MM local time to run the planner jobs nightly"),
     "SMARTBUS_JOBS_TZ": ("UTC", "time zone of SMARTBUS_JOBS_AT"),
     "SMARTBUS_CLOCK": ("wall", "wall, or feed: follow the newest position time (replays)"),
+    "SMARTBUS_JOBS_WINDOW_DAYS": ("28", "days of history each nightly job run looks back over"),
 }
 
 
@@ -84,6 +85,7 @@ class Settings:
     jobs_at: str | None = None
     jobs_tz: str = "UTC"
     clock: str = "wall"
+    jobs_window_days: int = 28
 
     def __post_init__(self) -> None:
         if self.tracker_workers < 1:
@@ -95,6 +97,10 @@ class Settings:
             )
         if self.jobs_at is not None and not _HHMM.match(self.jobs_at):
             raise SettingsError(f"SMARTBUS_JOBS_AT: {self.jobs_at!r} is not a time HH:MM")
+        if self.jobs_window_days < 1:
+            raise SettingsError(
+                f"SMARTBUS_JOBS_WINDOW_DAYS: {self.jobs_window_days} must be at least 1 day"
+            )
         if not 0 < self.port < 65536:
             raise SettingsError(f"SMARTBUS_PORT: {self.port} is not a port number (1-65535)")
         if not _IDENT.match(self.db_schema):
@@ -171,6 +177,8 @@ class Settings:
             kwargs["jobs_tz"] = tz
         if (clock := get("SMARTBUS_CLOCK")) is not None:
             kwargs["clock"] = clock.lower()
+        if (window := get("SMARTBUS_JOBS_WINDOW_DAYS")) is not None:
+            kwargs["jobs_window_days"] = _int("SMARTBUS_JOBS_WINDOW_DAYS", window)
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:

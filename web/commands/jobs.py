@@ -1,8 +1,9 @@
-"""``smartbus jobs``: import external history and run the operator's offline jobs.
+"""``smartbus jobs``: import external history, run the operator's offline jobs, export TIDES.
 
-smartbus jobs import-history --kind mbta|madison|auckland|m1 PATH
+smartbus jobs import-history --kind KIND [--gtfs GTFS] [--stops FILE] PATH
 smartbus jobs rank-routes|find-jams|service-report [--from DATE] [--to DATE] [--tz ZONE]
               [--out DIR] [--set KEY=VALUE ...]
+smartbus jobs export-tides [--from DATE] [--to DATE] [--tz ZONE] OUT
 smartbus jobs runs
 """
 
@@ -25,7 +26,7 @@ from tqdm import tqdm
 from feeds.importers import KINDS, HistoryImportError, import_history
 
 from ..jobs import JOB_NAMES, JobParams, run_job
-from ..jobs.runs import JobError
+from ..jobs.params import JobError
 from ..settings import Settings
 from .instance import command_settings, hint_demo, served_clock
 
@@ -54,7 +55,22 @@ def register(subparsers: Any) -> None:
     imp.add_argument("--kind", required=True, choices=sorted(KINDS))
     imp.add_argument("path", type=Path, help="file or folder of the source")
     imp.add_argument("--chunk", type=int, default=20_000, help="rows per COPY")
+    imp.add_argument(
+        "--gtfs",
+        type=Path,
+        default=None,
+        help="GTFS zip or folder (gtfsrt: the timetable to match)",
+    )
+    imp.add_argument(
+        "--stops", type=Path, default=None, help="stop list CSV (madison, madison-ridership)"
+    )
     imp.set_defaults(func=_cmd_import)
+    exp = sub.add_parser("export-tides", help="write the history as a TIDES v1.0 data package")
+    exp.add_argument("--from", dest="date_from", type=_date, help="first service date")
+    exp.add_argument("--to", dest="date_to", type=_date, help="last service date (inclusive)")
+    exp.add_argument("--tz", default="UTC", help="time zone of the dates")
+    exp.add_argument("out", type=Path, help="folder to write the package into (created)")
+    exp.set_defaults(func=_cmd_export)
     for name in JOB_NAMES:
         j = sub.add_parser(name, help=f"run the {name} job")
         j.add_argument("--from", dest="date_from", type=_date, help="first local date")
@@ -100,10 +116,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     return command_settings(args, own_only=args.jobs_command == "import-history")
 
 
-def _report_dir(args: argparse.Namespace, settings: Settings) -> Path:
+def _report_dir(args: argparse.Namespace, settings: Settings) -> tuple[Path, str | None]:
+    """The report folder and the CSV tables' name prefix: ``--out DIR`` gives ``DIR/jams.csv``,
+    the shared reports folder ``find-jams-<run>-jams.csv``."""
     if args.out is not None:
-        return Path(args.out)
-    return settings.data_dir / "reports"
+        return Path(args.out), ""
+    return settings.data_dir / "reports", None
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -114,24 +132,48 @@ async def _import(args: argparse.Namespace) -> int:
                 bar.update(rows)
 
             result = await import_history(
-                pool, args.kind, args.path, chunk=args.chunk, progress=progress
+                pool,
+                args.kind,
+                args.path,
+                chunk=args.chunk,
+                progress=progress,
+                gtfs=args.gtfs,
+                stops=args.stops,
             )
     print(
         f"{result.rows_written:,} rows into {result.table} from {result.files} file(s)"
         f" ({result.rows_read:,} read, {result.rows_skipped:,} skipped as duplicates or invalid)"
     )
+    for table, n in result.written.items():
+        if table != result.table:
+            print(f"  and {n:,} rows into {table}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from feeds.tides_export import export_tides
+
+    async with _pool(_settings(args)) as pool:
+        result = await export_tides(pool, args.out, args.date_from, args.date_to, args.tz)
+    print(f"TIDES package in {result.path}:")
+    for table, n in result.rows.items():
+        print(f"  {table}.csv: {n:,} rows")
     return 0
 
 
 async def _job(args: argparse.Namespace) -> int:
     settings = _settings(args)
     async with _pool(settings) as pool:
+        out_dir, prefix = _report_dir(args, settings)
         params = JobParams(
             date_from=args.date_from,
             date_to=args.date_to,
             tz=args.tz,
-            out_dir=_report_dir(args, settings),
+            out_dir=out_dir,
             options=dict(args.options),
+            table_prefix=prefix,
         )
         now = (await served_clock(settings, pool)).now()
         params = replace(params, generated_at=datetime.fromtimestamp(now, ZoneInfo(params.tz)))
@@ -144,6 +186,8 @@ async def _job(args: argparse.Namespace) -> int:
 
             run_id, outcome = await run_job(pool, args.job, params, progress)
     print(f"run {run_id} done; report: {outcome.report_path}")
+    for table in outcome.tables:
+        print(f"  table: {table}")
     for key, value in outcome.summary.items():
         if key != "top":
             print(f"  {key}: {value}")
@@ -185,3 +229,7 @@ def _cmd_job(args: argparse.Namespace) -> int:
 
 def _cmd_runs(args: argparse.Namespace) -> int:
     return _run(_runs(args), args)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    return _run(_export(args), args)

@@ -1,191 +1,255 @@
-"""Job ``find-jams``: recurring congestion per route direction, with the aggregation in SQL.
+"""Job ``find-jams``: recurring traffic jams, one road axis at a time, from moving time only.
 
-PostgreSQL turns raw positions into the core's segment cells (see ``predictor.jams``): per
-route it pairs each ping with the next of the same vehicle and trip (window ``lead``), splits
-the interval at segment boundaries (``generate_series``) and sums metres, seconds and load per
-(direction, segment, service day, 15-minute bin). Only those cells (tens of thousands per
-route) reach Python, route by route, so a month of a large city never has to fit in memory.
+Route by route, the positions of the period leave PostgreSQL as ``COPY ... TO STDOUT`` CSV
+(parsed by pyarrow, far cheaper than a Python object per row) with the pattern each distance
+is measured on. Each *axis* (a pattern, or a route direction when the source names none) is
+analysed alone: the run-time split keeps moving time only (:mod:`predictor.runtime`), segment
+cells and recurring bins come from :mod:`predictor.jams`, episodes, stop names and places on
+the road from :mod:`predictor.jam_episodes`. PostgreSQL reads the next route while Python
+works on the previous one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from numpy.typing import NDArray
 
-from predictor.jams import DayType, Jam, JamConfig, JamReport, SegmentCells, find_jams
+from predictor.jam_episodes import (
+    JamEpisode,
+    direction_word,
+    episodes,
+    place_on_road,
+    stops_around,
+)
+from predictor.jams import JamConfig, JamReport, SegmentCells, cells_from_split, find_jams
+from predictor.runtime import SplitConfig, TimeUse, split_runs
+from routing.load import load_from_percent, load_from_status
 
-from .report import Report, figure_png, new_figure
-from .runs import JobError, JobOutcome, JobParams, Progress
+from .jams_report import render
+from .params import JobError, JobOutcome, JobParams, Progress
+from .why_empty import why_no_positions
+
+__all__ = ["NAME", "AxisResult", "analyse_axis", "axes", "route_pings", "run"]
 
 NAME = "find-jams"
 
-# $1 route, $2/$3 period, $4 zone, $5 segment metres, $6 bin seconds, $7 max gap s,
-# $8 max speed m/s, $9 backtrack m, $10 capacity (passengers at load factor 1)
-CELLS_SQL = """
-WITH p AS (
-    SELECT vehicle_id, trip_id,
-           coalesce(direction_id, -1)::int AS dir,
-           extract(epoch FROM ts)::float8 AS t,
-           dist_along AS d,
-           coalesce(service_date, (ts AT TIME ZONE $4)::date) AS sd,
-           extract(epoch FROM (ts AT TIME ZONE $4)
-                   - coalesce(service_date, (ts AT TIME ZONE $4)::date)::timestamp)::float8 AS tod,
-           $10::float8 * coalesce(occupancy_percent / 100.0,
-               CASE occupancy WHEN 0 THEN 0.0 WHEN 1 THEN 0.25 WHEN 2 THEN 0.6 WHEN 3 THEN 0.85
-                              WHEN 4 THEN 1.1 WHEN 5 THEN 1.0 WHEN 6 THEN 1.0 END) AS load
-    FROM positions
-    WHERE route_id = $1 AND ts >= $2 AND ts < $3 AND dist_along IS NOT NULL
-), iv AS (
-    SELECT dir, sd, t AS t0, d AS d0, tod AS tod0, load AS l0,
-           lead(t) OVER w AS t1, lead(d) OVER w AS d1, lead(load) OVER w AS l1
-    FROM p
-    WINDOW w AS (PARTITION BY vehicle_id, trip_id ORDER BY t)
-), ok AS (
-    SELECT dir, sd, t0, d0, tod0, t1 - t0 AS dt, d1 - d0 AS dd,
-           CASE WHEN d1 > d0 THEN d1 ELSE d0 END AS d1,
-           coalesce((l0 + l1) / 2, l0, l1) AS lmean
-    FROM iv
-    WHERE t1 IS NOT NULL AND t1 > t0 AND t1 - t0 <= $7::float8
-      AND d1 - d0 >= -$9::float8 AND (d1 <= d0 OR (d1 - d0) / (t1 - t0) <= $8::float8)
-), pieces AS (
-    SELECT dir, sd, k AS seg, dt, dd, d0, tod0, lmean,
-           greatest(d0, k * $5::float8) AS lo, least(d1, (k + 1) * $5::float8) AS hi
-    FROM ok
-    CROSS JOIN LATERAL generate_series(
-        floor(d0 / $5::float8)::int,
-        CASE WHEN dd > 0 THEN greatest(ceil(d1 / $5::float8)::int - 1, floor(d0 / $5::float8)::int)
-             ELSE floor(d0 / $5::float8)::int END) AS k
-), m AS (
-    SELECT dir, sd, seg, lmean,
-           CASE WHEN dd > 0 THEN hi - lo ELSE 0 END AS metres,
-           CASE WHEN dd > 0 THEN (hi - lo) / dd * dt ELSE dt END AS seconds,
-           floor((tod0 + CASE WHEN dd > 0 THEN ((lo + hi) / 2 - d0) / dd * dt ELSE dt / 2 END)
-                 / $6::float8)::int AS bin
-    FROM pieces
-)
-SELECT dir, seg, sd, bin, sum(metres) AS metres, sum(seconds) AS seconds,
-       coalesce(sum(lmean * metres) FILTER (WHERE lmean IS NOT NULL), 0) AS load_metres,
-       coalesce(sum(metres) FILTER (WHERE lmean IS NOT NULL), 0) AS loaded_metres
-FROM m
-GROUP BY dir, seg, sd, bin
+# $1 route, $2/$3 period, $4 zone
+PINGS_SQL = """
+SELECT coalesce(pattern_id, '') AS pattern, coalesce(direction_id, -1)::int AS dir,
+       coalesce(trip_id, vehicle_id) || '@' || sd::text AS run,
+       extract(epoch FROM ts)::float8 AS t, dist_along AS d, sd,
+       extract(epoch FROM (ts AT TIME ZONE $4) - sd::timestamp)::float8 AS tod,
+       occupancy, occupancy_percent, lat, lon
+FROM (SELECT *, coalesce(service_date, (ts AT TIME ZONE $4)::date) AS sd FROM positions
+      WHERE route_id = $1 AND ts >= $2 AND ts < $3 AND dist_along IS NOT NULL) p
 """
-
-PLACES_SQL = """
-SELECT coalesce(direction_id, -1)::int AS dir, floor(dist_along / $4::float8)::int AS seg,
-       avg(lat) AS lat, avg(lon) AS lon
-FROM positions
-WHERE route_id = $1 AND ts >= $2 AND ts < $3 AND dist_along IS NOT NULL
-GROUP BY 1, 2
-"""
-
-
-def _config(params: JobParams) -> JamConfig:
-    o = params.options
-    try:
-        return JamConfig(
-            segment_m=float(o.get("segment_m", 200.0)),
-            jam_ratio=float(o.get("jam_ratio", 0.5)),
-            min_days_share=float(o.get("min_days_share", 0.5)),
-            min_days=int(o.get("min_days", 3)),
-        )
-    except ValueError as exc:
-        raise JobError(str(exc)) from exc
-
-
-_CELL_COLUMNS = ["dir", "seg", "sd", "bin", "metres", "seconds", "load_metres", "loaded_metres"]
+_COLUMNS = {
+    "pattern": pa.string(),
+    "dir": pa.int64(),
+    "run": pa.string(),
+    "t": pa.float64(),
+    "d": pa.float64(),
+    "sd": pa.date32(),
+    "tod": pa.float64(),
+    "occupancy": pa.float64(),
+    "occupancy_percent": pa.float64(),
+    "lat": pa.float64(),
+    "lon": pa.float64(),
+}
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
-def cells_by_direction(data: bytes) -> dict[int, SegmentCells]:
-    """Parse the CSV output of :data:`CELLS_SQL` into the core's cells, one set per direction."""
-    out: dict[int, SegmentCells] = {}
-    if not data:
-        return out
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=_CELL_COLUMNS),
-        convert_options=pacsv.ConvertOptions(
-            column_types={
-                "dir": pa.int64(),
-                "seg": pa.int64(),
-                "sd": pa.date32(),
-                "bin": pa.int64(),
-                **{k: pa.float64() for k in _CELL_COLUMNS[4:]},
-            }
-        ),
-    )
-    col = {k: table.column(k).to_numpy() for k in _CELL_COLUMNS if k != "sd"}
-    day = table.column("sd").cast(pa.int32()).to_numpy().astype(np.int64) + _EPOCH_ORDINAL
-    dirs, seg = col["dir"], col["seg"]
-    for d in np.unique(dirs).tolist():
-        sel = (dirs == d) & (seg >= 0)
-        out[int(d)] = SegmentCells.from_arrays(
-            seg[sel],
-            day[sel],
-            col["bin"][sel],
-            *(col[k][sel] for k in _CELL_COLUMNS[4:]),
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """A stop of a pattern, at a distance along it."""
+
+    stop_id: str
+    name: str
+    dist_m: float
+
+
+@dataclass(eq=False)
+class AxisResult:
+    """One road axis analysed: its jams (bins), episodes, and what it is made of."""
+
+    route: str
+    pattern: str | None
+    direction_id: int | None
+    direction: str
+    stops: list[Stop]
+    report: JamReport
+    cells: SegmentCells
+    episodes: list[JamEpisode]
+    places: list[tuple[float, float]]  # per episode: the middle, on the road
+    seg_places: dict[int, tuple[float, float]]  # per segment seen: its middle, on the road
+    seconds: dict[TimeUse, float] = field(default_factory=dict)
+    runs: int = 0
+    _index: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def place_of(self, e: JamEpisode) -> tuple[float, float]:
+        """Where an episode of this axis lies: its middle, on the road."""
+        if not self._index:
+            self._index.update((id(x), i) for i, x in enumerate(self.episodes))
+        return self.places[self._index[id(e)]]
+
+    def stop_names(self, e: JamEpisode) -> tuple[str | None, str | None]:
+        """The stops before and after an episode (None when the axis has no stops)."""
+        around = stops_around([s.dist_m for s in self.stops], e.from_m, e.to_m)
+        if around is None:
+            return None, None
+        i, j = around
+        return self.stops[i].name or self.stops[i].stop_id, self.stops[j].name or self.stops[
+            j
+        ].stop_id
+
+
+def _config(params: JobParams) -> tuple[JamConfig, SplitConfig]:
+    try:
+        jam = JamConfig(
+            segment_m=params.option("segment_m", 200.0),
+            jam_ratio=params.option("jam_ratio", 0.5),
+            min_days_share=params.option("min_days_share", 0.5),
+            min_days=int(params.option("min_days", 3)),
         )
-    return out
+        split = SplitConfig(
+            dwell_m=params.option("dwell_m", 40.0),
+            terminal_m=params.option("terminal_m", 150.0),
+            hold_s=params.option("hold_s", 300.0),
+        )
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
+    return jam, split
 
 
-async def route_cells(
-    conn: asyncpg.Connection, route: str, params: JobParams, config: JamConfig, capacity: float
-) -> dict[int, SegmentCells]:
-    """The segment cells of one route in the period, per direction, computed in SQL.
-
-    The cells leave PostgreSQL as ``COPY ... TO STDOUT`` CSV and are parsed by pyarrow: far
-    cheaper than a Python object per row.
-    """
+async def route_pings(
+    conn: asyncpg.Connection, route: str, params: JobParams
+) -> dict[str, NDArray[Any]]:
+    """The positions of one route in the period with a distance along the route, as columns."""
     lo, hi = params.bounds()
     buf = io.BytesIO()
     async with conn.transaction():
-        # JIT compilation costs seconds per query and the sorts fit in memory at this size
-        await conn.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
-        await _copy_cells(conn, buf, route, lo, hi, params, config, capacity)
-    return cells_by_direction(buf.getvalue())
-
-
-async def _copy_cells(
-    conn: asyncpg.Connection,
-    buf: io.BytesIO,
-    route: str,
-    lo: object,
-    hi: object,
-    params: JobParams,
-    config: JamConfig,
-    capacity: float,
-) -> None:
-    await conn.copy_from_query(
-        CELLS_SQL,
-        route,
-        lo,
-        hi,
-        params.tz,
-        config.segment_m,
-        float(config.bin_s),
-        config.max_gap_s,
-        config.max_speed_mps,
-        config.backtrack_m,
-        capacity,
-        output=buf,
-        format="csv",
+        await conn.execute("SET LOCAL jit = off")  # JIT costs seconds and saves nothing here
+        await conn.copy_from_query(PINGS_SQL, route, lo, hi, params.tz, output=buf, format="csv")
+    if not buf.getvalue():
+        return {}
+    table = pacsv.read_csv(
+        io.BytesIO(buf.getvalue()),
+        read_options=pacsv.ReadOptions(column_names=list(_COLUMNS)),
+        convert_options=pacsv.ConvertOptions(column_types=_COLUMNS, strings_can_be_null=False),
     )
+    cols: dict[str, NDArray[Any]] = {
+        k: table.column(k).to_numpy(zero_copy_only=False) for k in _COLUMNS if k != "sd"
+    }
+    cols["day"] = table.column("sd").cast(pa.int32()).to_numpy().astype(np.int64) + _EPOCH_ORDINAL
+    return cols
+
+
+async def _pattern_stops(conn: asyncpg.Connection, route: str) -> dict[str, tuple[list[Stop], str]]:
+    rows = await conn.fetch(
+        "SELECT pattern_id, stop_id, stop_name, dist_m, headsign FROM pattern_stops"
+        " WHERE route_id = $1 ORDER BY pattern_id, dist_m, stop_sequence",
+        route,
+    )
+    out: dict[str, tuple[list[Stop], str]] = {}
+    for r in rows:
+        stops, _ = out.setdefault(r["pattern_id"], ([], r["headsign"] or ""))
+        stops.append(Stop(r["stop_id"], r["stop_name"] or "", r["dist_m"]))
+    return out
+
+
+def analyse_axis(
+    route: str,
+    axis: str,
+    cols: dict[str, NDArray[Any]],
+    sel: NDArray[np.intp],
+    stops: list[Stop],
+    headsign: str,
+    jam: JamConfig,
+    split: SplitConfig,
+    capacity: float,
+) -> AxisResult:
+    """Split, cell, rank and merge the jams of one axis (pure computation, run in a thread)."""
+    d = cols["d"][sel]
+    sp = split_runs(
+        cols["run"][sel], cols["t"][sel], d, stops_m=[s.dist_m for s in stops], config=split
+    )
+    o = sel[sp.steps.order]
+    pct, occ = cols["occupancy_percent"][o], cols["occupancy"][o]
+    by_pct = load_from_percent(pct)
+    load = capacity * np.where(np.isfinite(by_pct), by_pct, load_from_status(occ))
+    cells = cells_from_split(sp, cols["day"][o], cols["tod"][o], load, jam)
+    report = find_jams(cells, jam)
+    eps = episodes(report, cells)
+    lat, lon = cols["lat"][sel], cols["lon"][sel]
+    mids = [(e.from_m + e.to_m) / 2 for e in eps]
+    plat, plon, _ = place_on_road(d, lat, lon, mids)
+    segs = np.unique(cells.segment)
+    slat, slon, sgap = place_on_road(d, lat, lon, (segs + 0.5) * jam.segment_m)
+    seg_places = {
+        int(s): (float(a), float(b))
+        for s, a, b, g in zip(segs, slat, slon, sgap, strict=True)
+        if g <= jam.segment_m
+    }
+    # the direction as a word: from where the axis's runs start to where they end
+    fin = np.isfinite(d)
+    lo_q, hi_q = np.quantile(d[fin], [0.02, 0.98]) if fin.any() else (0.0, 0.0)
+    start, end = fin & (d <= lo_q), fin & (d >= hi_q)
+    word = ""
+    if start.any() and end.any():
+        word = direction_word(
+            float(np.median(lat[start])),
+            float(np.median(lon[start])),
+            float(np.median(lat[end])),
+            float(np.median(lon[end])),
+            length_m=float(hi_q - lo_q),
+        )
+    if headsign:
+        word = f"{word} to {headsign}".strip()
+    pattern = None if axis.startswith("dir:") else axis
+    dirs = cols["dir"][sel]
+    dir_id = int(np.bincount(dirs[dirs >= 0]).argmax()) if (dirs >= 0).any() else None
+    return AxisResult(
+        route=route,
+        pattern=pattern,
+        direction_id=dir_id,
+        direction=word or (f"direction {dir_id}" if dir_id is not None else "one way"),
+        stops=stops,
+        report=report,
+        cells=cells,
+        episodes=eps,
+        places=[(float(a), float(b)) for a, b in zip(plat, plon, strict=True)],
+        seg_places=seg_places,
+        seconds=sp.seconds(),
+        runs=int(sp.steps.run_start.sum()),
+    )
+
+
+def axes(cols: dict[str, NDArray[Any]]) -> dict[str, NDArray[np.intp]]:
+    """Ping indices per axis: the pattern, else the route direction (``"dir:<id>"``)."""
+    key = np.where(
+        cols["pattern"] != "", cols["pattern"], np.char.add("dir:", cols["dir"].astype(str))
+    )
+    u, inv = np.unique(key, return_inverse=True)
+    order = np.argsort(inv.ravel(), kind="stable")
+    bounds = np.searchsorted(inv.ravel()[order], np.arange(len(u) + 1))
+    return {str(k): order[bounds[i] : bounds[i + 1]] for i, k in enumerate(u.tolist())}
 
 
 async def run(
     pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
 ) -> JobOutcome:
     """Find recurring jams on every route with distance-along positions in the period."""
-    config = _config(params)
-    capacity = float(params.options.get("capacity", 60.0))
+    jam, split = _config(params)
+    capacity = params.option("capacity", 60.0)
     lo, hi = params.bounds()
     routes = [
         r["route_id"]
@@ -197,57 +261,141 @@ async def run(
         )
     ]
     if not routes:
-        raise JobError("no positions with distance along the route in the period")
-    found: list[tuple[str, int, Jam, tuple[float, float] | None]] = []
-    reports: dict[tuple[str, int], JamReport] = {}
-    places: dict[tuple[str, int, int], tuple[float, float]] = {}
-    cells_total = 0
-    workers = max(1, int(params.options.get("workers", 2)))
-    queue = list(enumerate(routes))
+        raise JobError(await why_no_positions(pool, params, "a distance along the route"))
+    results: list[AxisResult] = []
+    queue = list(routes)
     done = 0
 
     async def worker() -> None:
-        nonlocal cells_total, done
+        nonlocal done
         async with pool.acquire() as conn:
             while queue:
-                _, route = queue.pop(0)
-                by_dir = await route_cells(conn, route, params, config, capacity)
-                for p in await conn.fetch(PLACES_SQL, route, lo, hi, config.segment_m):
-                    places[(route, p["dir"], p["seg"])] = (p["lat"], p["lon"])
-                for d, cells in by_dir.items():
-                    cells_total += len(cells)
-                    rep = await asyncio.to_thread(find_jams, cells, config)
-                    reports[(route, d)] = rep
-                    for jam in rep.jams:
-                        found.append((route, d, jam, places.get((route, d, jam.segment))))
+                route = queue.pop(0)
+                cols = await route_pings(conn, route, params)
+                stops = await _pattern_stops(conn, route)
+                for axis, sel in (axes(cols) if cols else {}).items():
+                    pstops, headsign = stops.get(axis, ([], ""))
+                    results.append(
+                        await asyncio.to_thread(
+                            analyse_axis,
+                            route,
+                            axis,
+                            cols,
+                            sel,
+                            pstops,
+                            headsign,
+                            jam,
+                            split,
+                            capacity,
+                        )
+                    )
                 done += 1
                 if progress:
                     progress(done, len(routes))
 
-    # PostgreSQL aggregates one route per connection while Python bins the previous one
+    workers = max(1, int(params.option("workers", 2)))
     await asyncio.gather(*(worker() for _ in range(min(workers, len(routes)))))
-    found.sort(
-        key=lambda x: (
-            -x[2].bus_minutes_lost_per_day,
-            -x[2].riders_affected_per_day,
-            x[0],
-            x[1],
-            x[2].segment,
-            x[2].bin_start_s,
-        )
+    results.sort(key=lambda a: (a.route, a.pattern or "", a.direction_id or 0))
+    ranked = sorted(
+        ((a, e) for a in results for e in a.episodes),
+        key=lambda x: (-x[1].bus_minutes_lost_per_day, x[0].route, x[1].from_m, x[1].start_s),
     )
-    await pool.executemany(
-        "INSERT INTO jam_results (run_id, rank, route_id, direction_id, segment, from_m, to_m,"
-        " day_type, bin_start_s, days_observed, days_jammed, median_speed_mps, free_flow_mps,"
-        " speed_ratio, bus_minutes_lost_per_day, bus_passes_per_day, riders_per_bus,"
-        " riders_estimated, riders_affected_per_day, passenger_minutes_lost_per_day, lat, lon)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22)",
-        [
+    await _store(pool, run_id, ranked, results)
+    page, tables = render(ranked, results, params, run_id, jam, split, NAME)
+    summary = _summary(ranked, results)
+    return JobOutcome(summary, page, tables)
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _summary(
+    ranked: list[tuple[AxisResult, JamEpisode]], results: list[AxisResult]
+) -> dict[str, Any]:
+    from .jams_report import empty_reason
+
+    out: dict[str, Any] = {
+        "routes": len({a.route for a in results}),
+        "axes": len(results),
+        "days": max((a.report.days for a in results), default=0),
+        "cells": sum(len(a.cells) for a in results),
+        "jams": len(ranked),
+        "single_bins": sum(len(a.report.jams) for a in results),
+        "suspect_segments": sum(len(a.report.suspect) for a in results),
+        "bus_minutes_lost_per_day": round(sum(e.bus_minutes_lost_per_day for _, e in ranked), 1),
+    }
+    if not ranked:
+        out["why_empty"] = empty_reason(results)
+    out["top"] = [
+        {
+            "route": a.route,
+            "direction": a.direction,
+            "from_stop": a.stop_names(e)[0],
+            "to_stop": a.stop_names(e)[1],
+            "from_m": e.from_m,
+            "to_m": e.to_m,
+            "day_type": e.day_type.name.lower(),
+            "time": f"{_hhmm(e.start_s)}-{_hhmm(e.end_s)}",
+            "days": f"{e.days_jammed}/{e.days_observed}",
+            "median_kmh": round(e.median_speed_mps * 3.6, 1),
+            "free_flow_kmh": round(e.free_flow_mps * 3.6, 1),
+            "bus_minutes_lost_per_day": round(e.bus_minutes_lost_per_day, 2),
+        }
+        for a, e in ranked[:10]
+    ]
+    return out
+
+
+async def _store(
+    pool: asyncpg.Pool,
+    run_id: int,
+    ranked: list[tuple[AxisResult, JamEpisode]],
+    results: list[AxisResult],
+) -> None:
+    episode_of: dict[tuple[int, int], int] = {}
+    ep_rows = []
+    for rank, (a, e) in enumerate(ranked, start=1):
+        for b in e.bins:
+            episode_of[(id(a), b)] = rank
+        place = a.place_of(e)
+        names = a.stop_names(e)
+        ep_rows.append(
             (
                 run_id,
                 rank,
-                route,
-                None if d < 0 else d,
+                a.route,
+                a.pattern,
+                a.direction_id,
+                a.direction,
+                e.from_m,
+                e.to_m,
+                names[0],
+                names[1],
+                e.day_type.name.lower(),
+                e.start_s,
+                e.end_s,
+                e.days_observed,
+                e.days_jammed,
+                e.median_speed_mps,
+                e.free_flow_mps,
+                e.bus_minutes_lost_per_day,
+                e.cells,
+                place[0],
+                place[1],
+            )
+        )
+    bins = [(a, i, j) for a in results for i, j in enumerate(a.report.jams)]
+    bins.sort(key=lambda x: (-x[2].bus_minutes_lost_per_day, x[0].route, x[2].segment))
+    bin_rows = []
+    for rank, (a, i, j) in enumerate(bins, start=1):
+        spot = a.seg_places.get(j.segment)
+        bin_rows.append(
+            (
+                run_id,
+                rank,
+                a.route,
+                a.direction_id,
                 j.segment,
                 j.from_m,
                 j.to_m,
@@ -264,174 +412,67 @@ async def run(
                 j.riders_estimated,
                 j.riders_affected_per_day,
                 j.passenger_minutes_lost_per_day,
-                None if place is None else place[0],
-                None if place is None else place[1],
+                None if spot is None else spot[0],
+                None if spot is None else spot[1],
+                a.pattern,
+                episode_of.get((id(a), i)),
             )
-            for rank, (route, d, j, place) in enumerate(found, start=1)
-        ],
-    )
-    path = _render(found, reports, places, params, run_id, config)
-    summary: dict[str, Any] = {
-        "routes": len(routes),
-        "cells": cells_total,
-        "jams": len(found),
-        "bus_minutes_lost_per_day": round(
-            sum(j.bus_minutes_lost_per_day for _, _, j, _ in found), 1
-        ),
-        "top": [
-            {
-                "route_id": r,
-                "direction_id": d,
-                "from_m": j.from_m,
-                "to_m": j.to_m,
-                "day_type": j.day_type.name.lower(),
-                "time": _hhmm(j.bin_start_s),
-                "bus_minutes_lost_per_day": round(j.bus_minutes_lost_per_day, 2),
-                "speed_ratio": round(j.speed_ratio, 2),
-                "days": f"{j.days_jammed}/{j.days_observed}",
-            }
-            for r, d, j, _ in found[:10]
-        ],
-    }
-    return JobOutcome(summary, path)
-
-
-def _hhmm(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
-def _render(
-    found: list[tuple[str, int, Jam, tuple[float, float] | None]],
-    reports: dict[tuple[str, int], JamReport],
-    places: dict[tuple[str, int, int], tuple[float, float]],
-    params: JobParams,
-    run_id: int,
-    config: JamConfig,
-) -> Path:
-    days = max((r.days for r in reports.values()), default=0)
-    rep = Report(
-        "Recurring jams",
-        f"run {run_id} · {params.date_from or 'start'} to {params.date_to or 'end'} ({params.tz})"
-        f" · {days} days · segments of {config.segment_m:g} m, {config.bin_s // 60}-minute bins,"
-        f" jam below {config.jam_ratio:.0%} of free flow on more than"
-        f" {config.min_days_share:.0%} of at least {config.min_days} days",
-        generated_at=params.generated_at,
-    )
-    # map: every segment's location, coloured by how often it jams in its worst time bin
-    if places:
-        fig, ax = new_figure(7, 7)
-        worst: dict[tuple[str, int, int], float] = {}
-        for (route, d), r in reports.items():
-            seen = r.profile_days >= config.min_days
-            share = np.where(seen, r.profile_jammed / np.maximum(r.profile_days, 1), np.nan)
-            for s, sh in zip(r.profile_segment.tolist(), share.tolist(), strict=True):
-                if sh == sh:
-                    k = (route, d, s)
-                    worst[k] = max(worst.get(k, 0.0), sh)
-        keys = [k for k in places if k in worst]
-        if keys:
-            sc = ax.scatter(
-                [places[k][1] for k in keys],
-                [places[k][0] for k in keys],
-                c=[worst[k] for k in keys],
-                cmap="RdYlGn_r",
-                vmin=0,
-                vmax=1,
-                s=14,
-            )
-            fig.colorbar(sc, ax=ax, label="share of days jammed in the segment's worst bin")
-        jam_pts = [p for _, _, _, p in found[:20] if p is not None]
-        if jam_pts:
-            ax.scatter(
-                [p[1] for p in jam_pts],
-                [p[0] for p in jam_pts],
-                s=120,
-                facecolors="none",
-                edgecolors="k",
-                label="top recurring jams",
-            )
-            ax.legend(loc="best")
-        ax.set_aspect(1 / np.cos(np.radians(np.mean([p[0] for p in places.values()]))))
-        ax.set_xlabel("longitude")
-        ax.set_ylabel("latitude")
-        ax.set_title("Segments coloured by severity")
-        rep.image(figure_png(fig), "map of segments by severity")
-    # speed heat map of the route direction with the most minutes lost
-    if found:
-        route, d = found[0][0], found[0][1]
-        r = reports[(route, d)]
-        dtype = int(found[0][2].day_type)
-        sel = r.profile_day_type == dtype
-        if sel.any():
-            segs, bins = r.profile_segment[sel], r.profile_bin[sel]
-            ratio = r.profile_speed[sel] / r.free_flow[segs]
-            grid = np.full((int(segs.max()) + 1, int(bins.max() - bins.min()) + 1), np.nan)
-            grid[segs, bins - bins.min()] = ratio
-            fig, ax = new_figure(9, 5)
-            b0 = int(bins.min()) * config.bin_s / 3600
-            b1 = (int(bins.max()) + 1) * config.bin_s / 3600
-            im = ax.imshow(
-                grid,
-                aspect="auto",
-                origin="lower",
-                cmap="RdYlGn",
-                vmin=0,
-                vmax=1,
-                extent=(b0, b1, 0, grid.shape[0] * config.segment_m / 1000),
-            )
-            fig.colorbar(im, ax=ax, label="median speed / free flow")
-            ax.set_xlabel("hour of day")
-            ax.set_ylabel("km along the route")
-            ax.set_title(f"Route {route} direction {d}, {DayType(dtype).name.lower()}s")
-            rep.image(figure_png(fig), "speed heat map")
-    rep.heading("Top recurring jams")
-    rep.table(
-        [
-            "rank",
-            "route",
-            "dir",
-            "from m",
-            "to m",
-            "days",
-            "time",
-            "days jammed",
-            "median km/h",
-            "free flow km/h",
-            "ratio",
-            "bus-min lost/day",
-            "bus passes/day",
-            "riders affected/day",
-            "passenger-min lost/day",
-            "lat, lon",
-        ],
-        [
-            (
-                i,
-                route,
-                d,
-                j.from_m,
-                j.to_m,
-                j.day_type.name.lower(),
-                _hhmm(j.bin_start_s),
-                f"{j.days_jammed}/{j.days_observed}",
-                j.median_speed_mps * 3.6,
-                j.free_flow_mps * 3.6,
-                j.speed_ratio,
-                j.bus_minutes_lost_per_day,
-                j.bus_passes_per_day,
-                j.riders_affected_per_day,
-                j.passenger_minutes_lost_per_day,
-                None if p is None else f"{p[0]:.5f}, {p[1]:.5f}",
-            )
-            for i, (route, d, j, p) in enumerate(found[:100], start=1)
-        ],
-    )
-    if any(j.riders_estimated for _, _, j, _ in found):
-        rep.text(
-            "Riders per bus are estimated (no occupancy in the period): "
-            f"{config.riders_per_bus:g} per bus."
         )
-    return rep.write(params.out_dir / f"{NAME}-{run_id}.html")
-
-
-__all__ = ["CELLS_SQL", "NAME", "cells_by_direction", "route_cells", "run"]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.copy_records_to_table(
+            "jam_episodes",
+            records=ep_rows,
+            columns=[
+                "run_id",
+                "rank",
+                "route_id",
+                "pattern_id",
+                "direction_id",
+                "direction",
+                "from_m",
+                "to_m",
+                "from_stop",
+                "to_stop",
+                "day_type",
+                "start_s",
+                "end_s",
+                "days_observed",
+                "days_jammed",
+                "median_speed_mps",
+                "free_flow_mps",
+                "bus_minutes_lost_per_day",
+                "cells",
+                "lat",
+                "lon",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "jam_results",
+            records=bin_rows,
+            columns=[
+                "run_id",
+                "rank",
+                "route_id",
+                "direction_id",
+                "segment",
+                "from_m",
+                "to_m",
+                "day_type",
+                "bin_start_s",
+                "days_observed",
+                "days_jammed",
+                "median_speed_mps",
+                "free_flow_mps",
+                "speed_ratio",
+                "bus_minutes_lost_per_day",
+                "bus_passes_per_day",
+                "riders_per_bus",
+                "riders_estimated",
+                "riders_affected_per_day",
+                "passenger_minutes_lost_per_day",
+                "lat",
+                "lon",
+                "pattern_id",
+                "episode",
+            ],
+        )

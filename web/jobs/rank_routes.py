@@ -1,14 +1,20 @@
-"""Job ``rank-routes``: routes ranked by load, from passenger counts or occupancy history.
+"""Job ``rank-routes``: routes ranked by counted boardings, else by passenger-km.
+
+Passengers come from counts where there are any: automatic passenger counts per stop visit
+(``passenger_counts``, from TIDES ``stop_visits``/``passenger_events`` or a feed) in the period,
+else an agency's published boardings by route and stop (``stop_ridership``, e.g. Madison's
+ridership by stop). Routes with counts are ranked by boardings per day; the others follow by
+passenger-km, which is *measured* from occupancy percentages or APC loads and *inferred* from
+occupancy categories (each category stands for the middle of its band, shown in the report).
 
 Route by route, the positions (or passenger counts) of the period are read through a
 server-side cursor ordered by trip and time, ``chunk`` rows at a time; each chunk becomes load
-pieces (the last row of a chunk is carried into the next so no interval is lost) that are
-added to the core's :class:`routing.load.LoadRanking`. Memory is bounded by one chunk.
+pieces (the last row of a chunk is carried into the next so no interval is lost) added to the
+core's :class:`routing.load.LoadRanking`. A trip is a run: trip id and service day.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,21 +23,25 @@ import numpy as np
 from routing.load import (
     LoadConfig,
     LoadRanking,
-    RouteLoad,
     load_from_percent,
     load_from_status,
     pieces_from_counts,
     pieces_from_pings,
+    rank_routes,
 )
 
-from .report import Report, figure_png, new_figure
-from .runs import JobError, JobOutcome, JobParams, Progress
+from .params import JobError, JobOutcome, JobParams, Progress
+from .routes_report import LoadSource, render
+from .why_empty import why_no_positions
+
+__all__ = ["NAME", "run"]
 
 NAME = "rank-routes"
 
-_POSITIONS = """
-SELECT coalesce(trip_id,
-                vehicle_id || '@' || coalesce(service_date, (ts AT TIME ZONE $4)::date)::text),
+_SERVICE_DAY = "coalesce(service_date, (ts AT TIME ZONE $4)::date)::text"
+
+_POSITIONS = f"""
+SELECT coalesce(trip_id, vehicle_id) || '@' || {_SERVICE_DAY},
        extract(epoch FROM ts)::float8, lat, lon, dist_along, occupancy, occupancy_percent,
        extract(hour FROM ts AT TIME ZONE $4)::int
 FROM positions
@@ -40,21 +50,29 @@ WHERE route_id = $1 AND ts >= $2 AND ts < $3
 ORDER BY 1, 2
 """
 
-_COUNTS = """
-SELECT trip_id || '@' || coalesce(service_date::text, ''), stop_sequence, boardings, alightings,
+_COUNTS = f"""
+SELECT trip_id || '@' || {_SERVICE_DAY}, stop_sequence, boardings, alightings,
        lat, lon, dist_along, extract(hour FROM ts AT TIME ZONE $4)::int
 FROM passenger_counts
 WHERE route_id = $1 AND ts >= $2 AND ts < $3
 ORDER BY 1, 2
 """
 
+_COUNTED = """
+SELECT route_id, sum(boardings)::float8 / count(DISTINCT sd) AS per_day,
+       count(DISTINCT sd) AS days, string_agg(DISTINCT source, ', ') AS sources
+FROM (SELECT *, coalesce(service_date, (ts AT TIME ZONE $3)::date) AS sd FROM passenger_counts
+      WHERE ts >= $1 AND ts < $2 AND route_id IS NOT NULL) c
+GROUP BY route_id
+"""
+
 
 def _config(params: JobParams) -> LoadConfig:
-    opts = params.options
     try:
         return LoadConfig(
-            capacity=float(opts.get("capacity", 60.0)),
-            crowded=float(opts.get("crowded", 0.85)),
+            capacity=params.option("capacity", 60.0),
+            crowded=params.option("crowded", 0.85),
+            min_sample=int(params.option("min_sample", 30)),
         )
     except ValueError as exc:
         raise JobError(str(exc)) from exc
@@ -69,23 +87,16 @@ async def _add_route(
     conn: asyncpg.Connection,
     ranking: LoadRanking,
     route: str,
-    lo: Any,
-    hi: Any,
-    tz: str,
+    counted: bool,
+    params: JobParams,
     chunk: int,
-) -> tuple[str, int]:
-    counted: int = await conn.fetchval(
-        "SELECT count(*) FROM passenger_counts WHERE route_id = $1 AND ts >= $2 AND ts < $3",
-        route,
-        lo,
-        hi,
-    )
-    source = "counts" if counted else "occupancy"
+) -> int:
+    lo, hi = params.bounds()
     query = _COUNTS if counted else _POSITIONS
     carry: list[Any] = []
     rows_seen = 0
     async with conn.transaction():
-        cur = await conn.cursor(query, route, lo, hi, tz)
+        cur = await conn.cursor(query, route, lo, hi, params.tz)
         while True:
             rows = await cur.fetch(chunk)
             if not rows:
@@ -126,48 +137,88 @@ async def _add_route(
                     config=ranking.config,
                 )
             ranking.add(pieces)
-    return source, rows_seen
+    return rows_seen
+
+
+_TRIPS = """
+SELECT route_id, count(DISTINCT run) AS trips FROM (
+    SELECT route_id, coalesce(trip_id, vehicle_id) || '@'
+           || coalesce(service_date, (ts AT TIME ZONE $3)::date)::text AS run
+    FROM positions WHERE route_id IS NOT NULL AND ts >= $1 AND ts < $2
+    UNION ALL
+    SELECT route_id, trip_id || '@' || coalesce(service_date, (ts AT TIME ZONE $3)::date)::text
+    FROM passenger_counts WHERE ts >= $1 AND ts < $2
+) r GROUP BY route_id
+"""
+
+
+async def _sources(pool: asyncpg.Pool, params: JobParams) -> dict[str, LoadSource]:
+    """What each route's load and boardings come from in the period."""
+    lo, hi = params.bounds()
+    out: dict[str, LoadSource] = {}
+    for r in await pool.fetch(
+        "SELECT route_id, count(occupancy_percent) AS pct, count(occupancy) AS cat,"
+        " string_agg(DISTINCT source, ', ') AS sources FROM positions WHERE route_id IS NOT NULL"
+        " AND ts >= $1 AND ts < $2 AND (occupancy IS NOT NULL OR occupancy_percent IS NOT NULL)"
+        " GROUP BY route_id",
+        lo,
+        hi,
+    ):
+        load = "occupancy %" if r["pct"] >= r["cat"] else "occupancy category (inferred)"
+        out[r["route_id"]] = LoadSource(load=load, load_from=r["sources"] or "")
+    for r in await pool.fetch(_COUNTED, lo, hi, params.tz):
+        src = out.setdefault(r["route_id"], LoadSource())
+        src.load, src.load_from = "passenger counts", r["sources"] or "passenger counts"
+        src.boardings, src.boardings_from = r["per_day"], f"passenger counts, {r['days']} day(s)"
+    for r in await pool.fetch(_TRIPS, lo, hi, params.tz):
+        if r["route_id"] in out:
+            out[r["route_id"]].trips = r["trips"]
+    for r in await pool.fetch(
+        "SELECT route_id, day_type, sum(boardings_per_day) AS per_day,"
+        " string_agg(DISTINCT source, ', ') AS sources FROM stop_ridership"
+        " GROUP BY route_id, day_type ORDER BY route_id, day_type <> 'weekday', day_type"
+    ):
+        src = out.setdefault(r["route_id"], LoadSource())
+        if src.boardings is None:
+            src.boardings = r["per_day"]
+            src.boardings_from = f"{r['sources']} (published, average {r['day_type']})"
+    return out
 
 
 async def run(
     pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
 ) -> JobOutcome:
-    """Rank the routes of the period by passenger-km and store the ranking."""
-    lo, hi = params.bounds()
-    chunk = int(params.options.get("chunk", 50_000))
+    """Rank the routes of the period and store the ranking."""
+    chunk = int(params.option("chunk", 50_000))
     ranking = LoadRanking(_config(params))
-    routes = [
-        r["route_id"]
-        for r in await pool.fetch(
-            "SELECT DISTINCT route_id FROM positions WHERE route_id IS NOT NULL"
-            " AND ts >= $1 AND ts < $2 AND (occupancy IS NOT NULL OR occupancy_percent IS NOT NULL)"
-            " UNION SELECT DISTINCT route_id FROM passenger_counts WHERE ts >= $1 AND ts < $2",
-            lo,
-            hi,
+    sources = await _sources(pool, params)
+    if not sources:
+        raise JobError(
+            await why_no_positions(pool, params, "occupancy")
+            + ", and there are no passenger counts or ridership tables"
         )
-    ]
-    if not routes:
-        raise JobError("no positions with occupancy and no passenger counts in the period")
-    sources: dict[str, str] = {}
     rows_total = 0
+    with_load = sorted(r for r, s in sources.items() if s.load)
     async with pool.acquire() as conn:
-        for i, route in enumerate(sorted(routes)):
-            sources[route], seen = await _add_route(conn, ranking, route, lo, hi, params.tz, chunk)
-            rows_total += seen
+        for i, route in enumerate(with_load):
+            counted = sources[route].load == "passenger counts"
+            rows_total += await _add_route(conn, ranking, route, counted, params, chunk)
             if progress:
-                progress(i + 1, len(routes))
-    result = ranking.result()
+                progress(i + 1, len(with_load))
+    boardings = {r: s.boardings for r, s in sources.items() if s.boardings is not None}
+    result = rank_routes(ranking.result(), boardings)
     await pool.executemany(
         "INSERT INTO route_load_results (run_id, rank, route_id, trips, vehicle_km, passenger_km,"
         " mean_load, mean_load_factor, peak_load, p95_trip_peak, crowded_share, peak_hour,"
-        " peak_hour_load, peak_lat, peak_lon, peak_dist_m, peak_place_load) VALUES"
-        " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
+        " peak_hour_load, peak_lat, peak_lon, peak_dist_m, peak_place_load, ranked_by,"
+        " boardings_per_day, load_source, crowded_sample) VALUES"
+        " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
         [
             (
                 run_id,
                 r.rank,
                 r.route_id,
-                r.trips,
+                sources[r.route_id].trips,
                 r.vehicle_km,
                 r.passenger_km,
                 r.mean_load,
@@ -181,114 +232,43 @@ async def run(
                 r.peak_lon,
                 r.peak_dist_m,
                 r.peak_place_load,
+                r.ranked_by,
+                r.boardings_per_day,
+                sources[r.route_id].load or None,
+                r.trips,
             )
             for r in result
         ],
     )
-    path = _render(result, params, run_id, rows_total, sources, ranking.config)
+    lo, hi = params.bounds()
+    categories = await pool.fetch(
+        "SELECT occupancy, count(*) AS n, string_agg(DISTINCT source, ', ') AS sources"
+        " FROM positions WHERE ts >= $1 AND ts < $2 AND occupancy IS NOT NULL GROUP BY 1"
+        " ORDER BY 1",
+        lo,
+        hi,
+    )
+    page, tables = render(
+        result, params, run_id, rows_total, sources, ranking.config, categories, NAME
+    )
+    ranked_by = "boardings" if boardings else "passenger-km"
     summary = {
         "routes": len(result),
         "rows": rows_total,
-        "from_counts": sum(1 for s in sources.values() if s == "counts"),
+        "ranked_by": ranked_by,
+        "from_counts": sum(1 for s in sources.values() if s.load == "passenger counts"),
         "top": [
             {
                 "route_id": r.route_id,
+                "ranked_by": r.ranked_by,
+                "boardings_per_day": None
+                if r.boardings_per_day is None
+                else round(r.boardings_per_day, 1),
                 "passenger_km": round(r.passenger_km, 1),
-                "mean_load": round(r.mean_load, 2),
-                "crowded_share": round(r.crowded_share, 3),
+                "trips": sources[r.route_id].trips,
+                "crowded_share": None if r.crowded_share is None else round(r.crowded_share, 3),
             }
             for r in result[:10]
         ],
     }
-    return JobOutcome(summary, path)
-
-
-def _render(
-    result: list[RouteLoad],
-    params: JobParams,
-    run_id: int,
-    rows: int,
-    sources: dict[str, str],
-    cfg: LoadConfig,
-) -> Path:
-    rep = Report(
-        "Routes ranked by load",
-        f"run {run_id} · {params.date_from or 'start'} to {params.date_to or 'end'} ({params.tz})"
-        f" · {rows:,} rows · capacity {cfg.capacity:g}, crowded at load factor {cfg.crowded:g}",
-        generated_at=params.generated_at,
-    )
-    top = result[:25]
-    if top:
-        fig, ax = new_figure(9, max(3.0, 0.28 * len(top) + 1))
-        names = [r.route_id for r in top][::-1]
-        ax.barh(names, [r.passenger_km for r in top][::-1], color="#3b6ea5")
-        ax.set_xlabel("passenger-km")
-        ax.set_title("Top routes by passenger-km")
-        rep.image(figure_png(fig), "passenger-km by route")
-        fig, ax = new_figure(9, 3.5)
-        ax.scatter(
-            [r.mean_load_factor for r in result],
-            [r.crowded_share for r in result],
-            s=12,
-            color="#a53b3b",
-        )
-        for r in top[:10]:
-            ax.annotate(r.route_id, (r.mean_load_factor, r.crowded_share), fontsize=8)
-        ax.set_xlabel("mean load factor")
-        ax.set_ylabel("share of trips crowded")
-        rep.image(figure_png(fig), "mean load vs crowded trips")
-        located = [r for r in top if r.peak_lat is not None]
-        if located:
-            fig, ax = new_figure(7, 6)
-            sc = ax.scatter(
-                [r.peak_lon for r in located],
-                [r.peak_lat for r in located],
-                c=[r.peak_place_load for r in located],
-                cmap="YlOrRd",
-                s=40,
-                edgecolors="k",
-            )
-            for r in located[:15]:
-                ax.annotate(r.route_id, (r.peak_lon, r.peak_lat), fontsize=8)
-            fig.colorbar(sc, ax=ax, label="mean passengers at the peak place")
-            ax.set_title("Peak-load place of each top route")
-            ax.set_xlabel("longitude")
-            ax.set_ylabel("latitude")
-            rep.image(figure_png(fig), "map of peak-load places")
-    rep.heading("Ranking")
-    rep.table(
-        [
-            "rank",
-            "route",
-            "source",
-            "trips",
-            "vehicle-km",
-            "passenger-km",
-            "mean load",
-            "mean load factor",
-            "peak load",
-            "p95 trip peak",
-            "crowded trips",
-            "peak hour",
-            "peak place (lat, lon)",
-        ],
-        [
-            (
-                r.rank,
-                r.route_id,
-                sources.get(r.route_id, ""),
-                r.trips,
-                r.vehicle_km,
-                r.passenger_km,
-                r.mean_load,
-                r.mean_load_factor,
-                r.peak_load,
-                r.p95_trip_peak,
-                f"{100 * r.crowded_share:.1f}%",
-                r.peak_hour,
-                None if r.peak_lat is None else f"{r.peak_lat:.5f}, {r.peak_lon:.5f}",
-            )
-            for r in result
-        ],
-    )
-    return rep.write(params.out_dir / f"{NAME}-{run_id}.html")
+    return JobOutcome(summary, page, tables)

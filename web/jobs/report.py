@@ -1,11 +1,14 @@
-"""HTML reports of the jobs: tables, matplotlib charts (PNG, embedded) and a segment map."""
+"""HTML reports of the jobs: text, tables, matplotlib charts (PNG, embedded), and beside the
+page one CSV file per table, with machine-readable columns, for a planner's own tools."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,15 +46,26 @@ def _cell(v: Any) -> str:
     return html.escape(str(v))
 
 
+def _csv_value(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    if isinstance(v, float):
+        return round(v, 6)
+    return v
+
+
 @dataclass
 class Report:
-    """Sections of headings, text, tables and images, written as one self-contained page."""
+    """Sections of headings, text, tables and images, written as one self-contained page.
+
+    :meth:`csv` adds a table that is written beside the page (:meth:`write` returns where);
+    the HTML table of the same rows is usually shorter and formatted for reading.
+    """
 
     title: str
     subtitle: str = ""
     parts: list[str] = field(default_factory=list)
-    #: when the run was asked for, by the service clock (``JobParams.generated_at``)
-    generated_at: datetime | None = None
+    csvs: list[tuple[Path, list[str], list[list[Any]]]] = field(default_factory=list)
 
     def heading(self, text: str) -> None:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
@@ -59,34 +73,64 @@ class Report:
     def text(self, text: str) -> None:
         self.parts.append(f"<p>{html.escape(text)}</p>")
 
-    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def notice(self, text: str) -> None:
+        """A highlighted paragraph: why a report is empty, what a figure is inferred from."""
+        self.parts.append(f'<p class="notice">{html.escape(text)}</p>')
+
+    def table(
+        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str = ""
+    ) -> None:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
         body = "".join(
             "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows
         )
-        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+        self.parts.append(
+            f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+
+    def csv(self, path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Write ``rows`` to ``path`` as CSV (header ``columns``) with the page."""
+        self.csvs.append((path, list(columns), [list(r) for r in rows]))
 
     def image(self, png: bytes, alt: str) -> None:
         data = base64.b64encode(png).decode("ascii")
         self.parts.append(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">')
 
-    def write(self, path: Path) -> Path:
+    def write(self, path: Path, generated: datetime | None = None) -> tuple[Path, tuple[Path, ...]]:
+        """Write the page to ``path`` and every CSV table; returns (page, tables)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        when = self.generated_at
-        stamp = "" if when is None else f" &middot; generated {when:%Y-%m-%d %H:%M %Z}"
+        stamp = f" &middot; generated {generated:%Y-%m-%d %H:%M %Z}" if generated else ""
+        links = "".join(
+            f'<li><a href="{html.escape(p.name)}">{html.escape(p.name)}</a></li>'
+            for p, _, _ in self.csvs
+        )
+        tables = f"<h2>Tables as CSV</h2><ul>{links}</ul>" if links else ""
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}}
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}}
 table{{border-collapse:collapse;margin:1em 0;font-size:.9em}}
+caption{{text-align:left;font-weight:600;padding:.3em 0}}
 th,td{{border:1px solid #ccc;padding:.25em .5em;text-align:right}}
 th{{background:#f3f3f3}} td:first-child,th:first-child{{text-align:left}}
+td:nth-child(n+2):not(:has(*)){{white-space:nowrap}}
+.notice{{background:#fff6d6;border-left:4px solid #e0b000;padding:.6em 1em}}
 img{{max-width:100%;border:1px solid #eee;margin:.5em 0}}
 </style></head><body>
 <h1>{html.escape(self.title)}</h1>
 <p>{html.escape(self.subtitle)}{stamp}</p>
 {"".join(self.parts)}
+{tables}
 </body></html>
 """
         path.write_text(page, encoding="utf-8")
-        return path
+        written = []
+        for p, columns, rows in self.csvs:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with p.open("w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh)
+                w.writerow(columns)
+                w.writerows([_csv_value(v) for v in r] for r in rows)
+            written.append(p)
+        return path, tuple(written)

@@ -1,9 +1,12 @@
-"""Nightly jobs inside the server: a ``cleanup_ctx`` that runs every job for the day before.
+"""Nightly jobs inside the server: a ``cleanup_ctx`` that runs every job over a rolling window.
 
 Off unless the settings carry ``jobs_at`` (``"HH:MM"``, local time of ``jobs_tz``, default
-UTC); tests leave it off. Times come from the service clock (``keys.CLOCK``): the demo runs
-its nights on the feed's dates. Each night the jobs run one after another over yesterday's history;
-a failing job is logged (and recorded failed in ``job_runs``) and does not stop the others.
+UTC); tests leave it off. Each night the jobs run one after another over the last
+``jobs_window_days`` days (default 28) before today: a recurring jam needs several days of the
+same weekday type, so one night's data alone never shows one. "Now" is the service clock
+(``keys.CLOCK``: the demo runs its nights on the feed's dates), never the machine's. A job with
+nothing to work on is logged and recorded failed in ``job_runs`` with the reason, and does not
+stop the others.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from .. import keys
-from . import JOB_NAMES
-from .runs import JobError, JobParams, run_job
+from .params import JobError, JobParams, rolling_window
+from .runs import JOBS, run_job
 
-__all__ = ["nightly_jobs", "seconds_until"]
+__all__ = ["nightly_jobs", "nightly_params", "seconds_until"]
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +51,29 @@ def seconds_until(now: datetime, at: str) -> float:
     return (target.astimezone(UTC) - now.astimezone(UTC)).total_seconds()
 
 
+def nightly_params(now: datetime, tz: str, window_days: int, out_dir: Path) -> JobParams:
+    """The parameters of the night's runs: the ``window_days`` local dates before ``now``'s.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> p = nightly_params(datetime(2025, 10, 3, 2, tzinfo=ZoneInfo("America/Chicago")),
+    ...                    "America/Chicago", 28, Path("r"))
+    >>> p.date_from, p.date_to, p.generated_at.hour
+    (datetime.date(2025, 9, 5), datetime.date(2025, 10, 2), 2)
+    """
+    local = now.astimezone(ZoneInfo(tz))
+    lo, hi = rolling_window(local.date(), window_days)
+    return JobParams(lo, hi, tz, out_dir, generated_at=local)
+
+
 async def _nightly(app: web.Application, at: str, tz: str) -> None:
     zone = ZoneInfo(tz)
     settings = app[keys.SETTINGS]
     clock = app[keys.CLOCK]
     while True:
         await asyncio.sleep(seconds_until(datetime.fromtimestamp(clock.now(), zone), at))
-        today = datetime.fromtimestamp(clock.now(), zone)
-        day = today.date() - timedelta(days=1)
-        params = JobParams(day, day, tz, settings.data_dir / "reports", generated_at=today)
-        for name in JOB_NAMES:
+        now = datetime.fromtimestamp(clock.now(), zone)
+        params = nightly_params(now, tz, settings.jobs_window_days, settings.data_dir / "reports")
+        for name in JOBS:
             try:
                 run_id, _ = await run_job(app[keys.PG_POOL], name, params)
                 log.info("nightly job done", extra={"job": name, "run_id": run_id})

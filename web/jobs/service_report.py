@@ -1,37 +1,46 @@
-"""Job ``service-report``: headways, bunching, on-time performance and run-time variability.
+"""Job ``service-report``: headways, bunching, on-time performance and the run-time split.
 
 Stop visits are read route by route (index on route_id, arrival), so memory is bounded by the
-busiest route's visits in the period; the figures come from ``routing.headways``.
+busiest route's visits in the period; the figures come from ``routing.headways`` and
+``routing.run_times``. Where the route has positions along a pattern, their run-time split
+(:mod:`predictor.runtime`) gives the stands that were not traffic (layover, holds), which are
+taken out of the segments' moving time. A trip is a run: trip id and service day.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
 from typing import Any
 
 import asyncpg
 import numpy as np
 
+from predictor.runtime import SplitConfig, TimeUse, split_runs
 from routing.headways import (
     HeadwayConfig,
     OnTime,
     RouteRegularity,
-    SegmentRunTime,
     StopHeadways,
     Visits,
     on_time,
     route_regularity,
-    run_times,
     stop_headways,
 )
+from routing.run_times import Holds, SegmentRunTime, run_times
 
-from .report import Report, figure_png, new_figure
-from .runs import JobError, JobOutcome, JobParams, Progress
+from .find_jams import axes, route_pings
+from .params import JobError, JobOutcome, JobParams, Progress
+from .reliability_report import render
+from .why_empty import why_no_visits
+
+__all__ = ["NAME", "run"]
 
 NAME = "service-report"
 
 _VISITS = """
-SELECT stop_id, trip_id || '@' || coalesce(service_date::text, '') AS trip, stop_sequence,
+SELECT stop_id, trip_id || '@' || coalesce(service_date, (arrival AT TIME ZONE $4)::date)::text
+           AS trip,
+       stop_sequence,
        extract(epoch FROM arrival)::float8 AS arrival,
        extract(epoch FROM departure)::float8 AS departure,
        coalesce(extract(epoch FROM scheduled)::float8,
@@ -42,12 +51,11 @@ WHERE route_id = $1 AND arrival >= $2 AND arrival < $3
 
 
 def _config(params: JobParams) -> HeadwayConfig:
-    o = params.options
     try:
         return HeadwayConfig(
-            early_s=float(o.get("early_s", -60.0)),
-            late_s=float(o.get("late_s", 300.0)),
-            bunch_min_s=float(o.get("bunch_min_s", 60.0)),
+            early_s=params.option("early_s", -60.0),
+            late_s=params.option("late_s", 300.0),
+            bunch_min_s=params.option("bunch_min_s", 60.0),
         )
     except ValueError as exc:
         raise JobError(str(exc)) from exc
@@ -68,11 +76,60 @@ def _visits(route: str, rows: list[asyncpg.Record]) -> Visits:
     )
 
 
+def holds_from_positions(
+    cols: dict[str, np.ndarray[Any, Any]], stops: dict[str, list[float]], split: SplitConfig
+) -> tuple[Holds, Holds]:
+    """The layover stands and the unsplittable steps (gaps) of every run in a route's
+    positions, axis by axis."""
+    parts: dict[TimeUse, tuple[list[Any], list[Any], list[Any]]] = {
+        TimeUse.LAYOVER: ([], [], []),
+        TimeUse.GAP: ([], [], []),
+    }
+    for axis, sel in (axes(cols) if cols else {}).items():
+        sp = split_runs(
+            cols["run"][sel],
+            cols["t"][sel],
+            cols["d"][sel],
+            stops_m=stops.get(axis, []),
+            config=split,
+        )
+        for use, (runs, t0, t1) in parts.items():
+            pick = sp.use == use
+            runs.append(cols["run"][sel][sp.steps.order][sp.steps.a[pick]])
+            t0.append(sp.t0[pick])
+            t1.append(sp.t0[pick] + sp.dt[pick])
+    out = [
+        Holds.from_arrays(np.concatenate(r), np.concatenate(a), np.concatenate(b))
+        if r
+        else Holds.from_arrays([], [], [])
+        for r, a, b in parts.values()
+    ]
+    return out[0], out[1]
+
+
+async def _stop_info(
+    conn: asyncpg.Connection, route: str
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    rows = await conn.fetch(
+        "SELECT pattern_id, stop_id, stop_name, dist_m FROM pattern_stops WHERE route_id = $1",
+        route,
+    )
+    dists: dict[str, list[float]] = {}
+    names: dict[str, str] = {}
+    for r in rows:
+        dists.setdefault(r["pattern_id"], []).append(r["dist_m"])
+        if r["stop_name"]:
+            names[r["stop_id"]] = r["stop_name"]
+    return dists, names
+
+
 async def run(
     pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
 ) -> JobOutcome:
     """Compute the service report of every route with stop visits in the period."""
     config = _config(params)
+    min_sample = int(params.option("min_sample", 30))
+    split = SplitConfig(hold_s=params.option("hold_s", 300.0))
     lo, hi = params.bounds()
     routes = [
         r["route_id"]
@@ -84,66 +141,87 @@ async def run(
         )
     ]
     if not routes:
-        raise JobError("no stop visits in the period")
+        raise JobError(await why_no_visits(pool, params))
     stops: list[StopHeadways] = []
     punctual: list[OnTime] = []
     segments: list[SegmentRunTime] = []
+    names: dict[str, str] = {}
+    trips: dict[str, int] = {}
     visits_total = 0
+    with_positions = 0
     async with pool.acquire() as conn:
         for i, route in enumerate(routes):
-            rows = await conn.fetch(_VISITS, route, lo, hi)
+            rows = await conn.fetch(_VISITS, route, lo, hi, params.tz)
             visits_total += len(rows)
             v = _visits(route, rows)
+            trips[route] = len(np.unique(v.trip))
+            dists, route_names = await _stop_info(conn, route)
+            names.update(route_names)
+            cols = await route_pings(conn, route, params)
+            holds, gaps = await asyncio.to_thread(holds_from_positions, cols, dists, split)
+            with_positions += bool(cols)
             stops += stop_headways(v, config)
             punctual += on_time(v, config)
-            segments += run_times(v, config)
+            segments += await asyncio.to_thread(run_times, v, config, holds=holds, gaps=gaps)
             if progress:
                 progress(i + 1, len(routes))
     regularity = {r.route_id: r for r in route_regularity(stops)}
     ontime = {p.route_id: p for p in punctual}
     segments.sort(key=lambda s: (-s.congestion_s * s.runs, s.route_id, s.from_stop_id))
-    await _store(pool, run_id, routes, regularity, ontime, stops, segments)
-    path = _render(params, run_id, visits_total, regularity, ontime, segments, config)
+    await _store(pool, run_id, routes, trips, regularity, ontime, stops, segments)
+    page, tables = render(
+        params,
+        run_id,
+        visits_total,
+        regularity,
+        ontime,
+        segments,
+        config,
+        names,
+        trips,
+        min_sample,
+        with_positions,
+        NAME,
+    )
     all_delays = [(p.on_time_share, p.visits) for p in punctual]
     n = sum(w for _, w in all_delays)
     reg = list(regularity.values())
+    heads = sum(r.headways for r in reg)
     summary = {
         "routes": len(routes),
+        "trips": sum(trips.values()),
         "visits": visits_total,
-        "on_time_share": round(sum(s * w for s, w in all_delays) / n, 4) if n else None,
+        "on_time_share": round(sum(s * w for s, w in all_delays) / n, 4)
+        if n >= min_sample
+        else None,
+        "on_time_sample_visits": n,
         "bunched_share": (
-            round(sum(r.bunched_share * r.headways for r in reg) / sum(r.headways for r in reg), 4)
-            if reg
+            round(sum(r.bunched_share * r.headways for r in reg) / heads, 4)
+            if heads >= min_sample
             else None
         ),
-        "least_regular": [
-            {"route_id": r.route_id, "cv": round(r.cv, 3), "bunched": round(r.bunched_share, 3)}
-            for r in sorted(reg, key=lambda r: -r.cv)[:5]
-        ],
-        "worst_on_time": [
-            {"route_id": p.route_id, "on_time": round(p.on_time_share, 3), "visits": p.visits}
-            for p in sorted(punctual, key=lambda p: p.on_time_share)
-            if p.visits >= 50
-        ][:5],
+        "bunched_sample_headways": heads,
         "top_congestion_segments": [
             {
                 "route_id": s.route_id,
                 "from": s.from_stop_id,
                 "to": s.to_stop_id,
-                "fixed_s": round(s.fixed_s),
-                "congestion_s": round(s.congestion_s),
                 "runs": s.runs,
+                "congestion_s_per_run": round(s.congestion_s),
+                "dwell_s_per_run": None if s.dwell_s != s.dwell_s else round(s.dwell_s),
+                "layover_s_per_run": round(s.layover_s),
             }
             for s in segments[:5]
         ],
     }
-    return JobOutcome(summary, path)
+    return JobOutcome(summary, page, tables)
 
 
 async def _store(
     pool: asyncpg.Pool,
     run_id: int,
     routes: list[str],
+    trips: dict[str, int],
     regularity: dict[str, RouteRegularity],
     ontime: dict[str, OnTime],
     stops: list[StopHeadways],
@@ -172,6 +250,7 @@ async def _store(
                 p and p.mean_delay_s,
                 p and p.median_delay_s,
                 p and p.p90_delay_s,
+                trips.get(route),
             )
         )
     async with pool.acquire() as conn, conn.transaction():
@@ -195,6 +274,7 @@ async def _store(
                 "mean_delay_s",
                 "median_delay_s",
                 "p90_delay_s",
+                "trips",
             ],
         )
         await conn.copy_records_to_table(
@@ -247,6 +327,9 @@ async def _store(
                     s.fixed_s,
                     s.congestion_s,
                     s.cv,
+                    s.moving_s,
+                    None if s.dwell_s != s.dwell_s else s.dwell_s,
+                    s.layover_s,
                 )
                 for i, s in enumerate(segments, start=1)
             ],
@@ -263,123 +346,8 @@ async def _store(
                 "fixed_s",
                 "congestion_s",
                 "cv",
+                "moving_s",
+                "dwell_s",
+                "layover_s",
             ],
         )
-
-
-def _render(
-    params: JobParams,
-    run_id: int,
-    visits: int,
-    regularity: dict[str, RouteRegularity],
-    ontime: dict[str, OnTime],
-    segments: list[SegmentRunTime],
-    config: HeadwayConfig,
-) -> Path:
-    rep = Report(
-        "Service report: headways, bunching, on-time, run times",
-        f"run {run_id} · {params.date_from or 'start'} to {params.date_to or 'end'} ({params.tz})"
-        f" · {visits:,} stop visits · on time = {config.early_s / 60:+g} to"
-        f" {config.late_s / 60:+g} min · bunched < {config.bunch_share:.0%} of the scheduled"
-        f" headway or < {config.bunch_min_s:g} s",
-        generated_at=params.generated_at,
-    )
-    big = [p for p in ontime.values() if p.visits >= 50]
-    if big:
-        fig, ax = new_figure(9, 3.5)
-        ax.hist([100 * p.on_time_share for p in big], bins=20, color="#3b6ea5")
-        ax.set_xlabel("on-time share of a route (%)")
-        ax.set_ylabel("routes")
-        ax.set_title("On-time performance across routes (routes with 50+ visits)")
-        rep.image(figure_png(fig), "on-time histogram")
-    reg = [r for r in regularity.values() if r.headways >= 20]
-    if reg:
-        fig, ax = new_figure(9, 3.5)
-        ax.scatter([r.mean_headway_s / 60 for r in reg], [r.cv for r in reg], s=10)
-        ax.set_xlabel("mean headway (min)")
-        ax.set_ylabel("headway CV")
-        ax.set_title("Headway regularity per route (20+ headways)")
-        rep.image(figure_png(fig), "headway regularity scatter")
-    if segments:
-        top = segments[:20][::-1]
-        fig, ax = new_figure(9, 0.3 * len(top) + 1.5)
-        labels = [f"{s.route_id[:12]} {s.from_stop_id}->{s.to_stop_id}" for s in top]
-        ax.barh(labels, [s.fixed_s / 60 for s in top], color="#9ab", label="fixed")
-        ax.barh(
-            labels,
-            [s.congestion_s / 60 for s in top],
-            left=[s.fixed_s / 60 for s in top],
-            color="#c55",
-            label="congestion",
-        )
-        ax.set_xlabel("mean run time (min)")
-        ax.legend()
-        ax.set_title("Segments losing the most time to congestion (all runs)")
-        rep.image(figure_png(fig), "run-time split")
-    rep.heading("Routes")
-    rows = []
-    for route in sorted(set(regularity) | set(ontime)):
-        r, p = regularity.get(route), ontime.get(route)
-        rows.append(
-            (
-                route,
-                p and p.visits,
-                p and f"{100 * p.on_time_share:.1f}%",
-                p and f"{100 * p.early_share:.1f}%",
-                p and f"{100 * p.late_share:.1f}%",
-                p and p.median_delay_s,
-                r and r.mean_headway_s / 60,
-                r and r.cv,
-                r and f"{100 * r.bunched_share:.1f}%",
-                r and f"{100 * r.gap_share:.1f}%",
-                r and r.excess_wait_s,
-            )
-        )
-    rows.sort(key=lambda x: -(x[1] or 0))
-    rep.table(
-        [
-            "route",
-            "visits",
-            "on time",
-            "early",
-            "late",
-            "median delay s",
-            "mean headway min",
-            "headway CV",
-            "bunched",
-            "gaps",
-            "excess wait s",
-        ],
-        rows[:300],
-    )
-    rep.heading("Segments by congestion time")
-    rep.table(
-        [
-            "route",
-            "from",
-            "to",
-            "runs",
-            "fixed s",
-            "median s",
-            "mean s",
-            "p90 s",
-            "congestion s",
-            "CV",
-        ],
-        [
-            (
-                s.route_id,
-                s.from_stop_id,
-                s.to_stop_id,
-                s.runs,
-                s.fixed_s,
-                s.median_s,
-                s.mean_s,
-                s.p90_s,
-                s.congestion_s,
-                s.cv,
-            )
-            for s in segments[:100]
-        ],
-    )
-    return rep.write(params.out_dir / f"{NAME}-{run_id}.html")

@@ -42,11 +42,61 @@ def test_import_then_find_jams_then_list_runs(
     out = capsys.readouterr().out
     assert code == 0
     assert "report:" in out
-    assert "#1 route_id=M1" in out
+    assert "#1 route=M1, direction=southbound" in out
     reports = list((env / "reports").glob("find-jams-*.html"))
     assert len(reports) == 1
+    assert len(list((env / "reports").glob("find-jams-*-jams.csv"))) == 1
     assert main(["jobs", "runs"]) == 0
     assert "find-jams" in capsys.readouterr().out
+
+
+def test_tables_as_files_and_tides_out(
+    env: Path, op_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c53 = op_data / "c53"
+    assert (
+        main(
+            [
+                "jobs", "import-history", "--kind", "gtfsrt", "--gtfs", str(c53 / "gtfs"),
+                str(c53 / "vehicle_positions.csv.gz"),
+            ]
+        )
+        == 0
+    )  # fmt: skip
+    assert "rows into stop_visits" in capsys.readouterr().out
+    out = tmp_path / "out"
+    for job, table in (
+        ("find-jams", "jams.csv"),
+        ("rank-routes", "routes.csv"),
+        ("service-report", "segments.csv"),
+    ):
+        assert (
+            main(
+                ["jobs", job, "--tz", "America/New_York", "--out", str(out), "--set", "min_days=1"]
+            )
+            == 0
+        )
+        assert (out / table).is_file()
+        assert f"table: {out / table}" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "jobs",
+                "export-tides",
+                "--from",
+                "2026-02-16",
+                "--to",
+                "2026-02-16",
+                "--tz",
+                "America/New_York",
+                str(tmp_path / "tides"),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "vehicle_locations.csv: 4,060 rows" in printed
+    assert (tmp_path / "tides" / "datapackage.json").is_file()
 
 
 def test_bad_input_exits_2_with_a_message(
@@ -56,6 +106,8 @@ def test_bad_input_exits_2_with_a_message(
     assert "no such file" in capsys.readouterr().err
     assert main(["jobs", "service-report", "--from", "2031-01-01", "--to", "2031-01-02"]) == 2
     assert "no stop visits in the period" in capsys.readouterr().err
+    assert main(["jobs", "import-history", "--kind", "madison-ridership", str(tmp_path)]) == 2
+    assert "no *Ridership*.csv" in capsys.readouterr().err
     assert main(["jobs", "find-jams", "--tz", "Nowhere/Land"]) == 2
     assert "unknown time zone" in capsys.readouterr().err
     with pytest.raises(SystemExit):

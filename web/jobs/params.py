@@ -1,0 +1,106 @@
+"""What every job takes and gives back: parameters, outcome, errors, the rolling window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "DEFAULT_WINDOW_DAYS",
+    "JobError",
+    "JobOutcome",
+    "JobParams",
+    "Progress",
+    "rolling_window",
+]
+
+Progress = Callable[[int, int], None]  # (done, total) units of work
+
+#: Days of history a nightly run looks back over (``SMARTBUS_JOBS_WINDOW_DAYS``).
+DEFAULT_WINDOW_DAYS = 28
+
+
+class JobError(Exception):
+    """A job cannot run: bad parameters, or nothing it can use in the period (the message
+    says what the data lacks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobParams:
+    """What every job takes: the period (local dates, inclusive), zone, and report folder.
+
+    ``table_prefix`` is put before the name of each CSV table written beside the report:
+    ``""`` when the caller chose the folder (``--out DIR`` gives ``DIR/jams.csv``), None for
+    ``"<job>-<run id>-"`` (the shared reports folder of the server). ``generated_at`` is the
+    service clock's time when the run was asked for (the caller's ``keys.CLOCK``); reports
+    are stamped with it.
+    """
+
+    date_from: date | None = None
+    date_to: date | None = None
+    tz: str = "UTC"
+    out_dir: Path = Path("reports")
+    options: dict[str, Any] = field(default_factory=dict)
+    table_prefix: str | None = None
+    generated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise JobError(f"--from {self.date_from} is after --to {self.date_to}")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise JobError(f"unknown time zone {self.tz!r}") from exc
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as [start, end) instants (unbounded ends become far dates)."""
+        zone = ZoneInfo(self.tz)
+        lo = self.date_from or date(1970, 1, 2)
+        hi = (self.date_to or date(9998, 12, 30)) + timedelta(days=1)
+        return (
+            datetime(lo.year, lo.month, lo.day, tzinfo=zone).astimezone(UTC),
+            datetime(hi.year, hi.month, hi.day, tzinfo=zone).astimezone(UTC),
+        )
+
+    def period_text(self) -> str:
+        """The period as a reader wants it: ``2025-09-12 to 2025-10-09 (America/Chicago)``."""
+        return f"{self.date_from or 'start'} to {self.date_to or 'end'} ({self.tz})"
+
+    def option(self, key: str, default: float) -> float:
+        """A numeric ``--set`` option; raises JobError naming it when it is not a number."""
+        value = self.options.get(key, default)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise JobError(f"option {key}={value!r} is not a number") from None
+
+    def table_path(self, job: str, run_id: int, name: str) -> Path:
+        """Where the CSV table ``name`` (``jams.csv``) of a run goes."""
+        prefix = f"{job}-{run_id}-" if self.table_prefix is None else self.table_prefix
+        return self.out_dir / f"{prefix}{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """What a job gives back to the runner: its summary (stored as JSON), the HTML report
+    and the CSV tables written beside it."""
+
+    summary: dict[str, Any]
+    report_path: Path | None
+    tables: tuple[Path, ...] = ()
+
+
+def rolling_window(today: date, days: int) -> tuple[date, date]:
+    """The ``days`` local dates before ``today`` (a nightly run's period).
+
+    >>> rolling_window(date(2025, 10, 3), 28)
+    (datetime.date(2025, 9, 5), datetime.date(2025, 10, 2))
+    """
+    if days < 1:
+        raise ValueError(f"the window must be at least one day, got {days}")
+    last = today - timedelta(days=1)
+    return last - timedelta(days=days - 1), last

@@ -1,0 +1,66 @@
+"""One sentence on what the history lacks when a job has nothing to work on in a period."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from .params import JobParams
+
+__all__ = ["why_no_positions", "why_no_visits"]
+
+
+async def _span(pool: asyncpg.Pool, table: str, column: str) -> str:
+    row = await pool.fetchrow(f"SELECT min({column}) AS lo, max({column}) AS hi FROM {table}")
+    if row is None or row["lo"] is None:
+        return f"the history has no {table.replace('_', ' ')} at all"
+    name = table.replace("_", " ")
+    return f"the history's {name} run from {row['lo']:%Y-%m-%d} to {row['hi']:%Y-%m-%d} UTC"
+
+
+async def why_no_positions(pool: asyncpg.Pool, params: JobParams, lacking: str) -> str:
+    """Why no position with ``lacking`` (``"a distance along the route"``) is in the period."""
+    lo, hi = params.bounds()
+    row = await pool.fetchrow(
+        "SELECT count(*) AS n, count(dist_along) AS dist,"
+        " count(occupancy) + count(occupancy_percent) AS occ,"
+        " string_agg(DISTINCT source, ', ') AS sources"
+        " FROM positions WHERE ts >= $1 AND ts < $2",
+        lo,
+        hi,
+    )
+    n = row["n"]
+    if n == 0:
+        span = await _span(pool, "positions", "ts")
+        return f"no positions in the period {params.period_text()}: {span}"
+    sources = row["sources"] or "unnamed sources"
+    if lacking.startswith("a distance") and row["dist"] == 0:
+        return (
+            f"no positions with {lacking} in the period: its {n:,} positions ({sources}) give"
+            " no distance along a shape or pattern (import them with --kind gtfsrt --gtfs"
+            " GTFS to match them to the timetable's shapes)"
+        )
+    return f"no positions with {lacking} in the period: its {n:,} positions ({sources}) have none"
+
+
+async def why_no_visits(pool: asyncpg.Pool, params: JobParams) -> str:
+    """Why no stop visit is in the period."""
+    lo, hi = params.bounds()
+    n_pos = await pool.fetchval("SELECT count(*) FROM positions WHERE ts >= $1 AND ts < $2", lo, hi)
+    if n_pos:
+        with_stops = await pool.fetchval(
+            "SELECT count(*) FROM positions p WHERE ts >= $1 AND ts < $2 AND dist_along IS NOT"
+            " NULL AND EXISTS (SELECT 1 FROM pattern_stops s WHERE s.pattern_id = p.pattern_id)",
+            lo,
+            hi,
+        )
+        if not with_stops:
+            return (
+                f"no stop visits in the period: its {n_pos:,} positions are not measured along"
+                " a pattern whose stops are known, so no visit could be derived from them"
+            )
+        return (
+            f"no stop visits in the period, though {with_stops:,} positions lie on patterns"
+            " with known stops (import them again to derive the visits)"
+        )
+    span = await _span(pool, "stop_visits", "arrival")
+    return f"no stop visits in the period {params.period_text()}: {span}"
