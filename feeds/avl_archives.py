@@ -24,7 +24,7 @@ import logging
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,6 +71,9 @@ MBTA_FILES = ("*.parquet",)
 MADISON_FILES = ("vehicles_*.tar.gz", "vehicles_*.csv", "vehicles_*.csv.gz")
 AUCKLAND_FILES = ("observed_stop_events*.csv.gz", "observed_stop_events*.csv")
 M1_FILES = ("*.csv", "*.csv.gz")  # files without SIRI columns are skipped
+#: Where an agency's service day changes when the source does not say (trips after midnight
+#: stay on the day they began).
+_DAY_BREAK = timedelta(hours=3)
 
 
 # ----- MBTA -------------------------------------------------------------------------------
@@ -293,10 +296,12 @@ def read_auckland(
     tz: str = "Pacific/Auckland",
     max_delay_s: float = 3600.0,
 ) -> Iterator[Row]:
-    """Stop-visit rows from observed arrival/departure events (one per trip and sequence)."""
+    """Stop-visit rows from observed arrival/departure events, one per trip, service day and
+    stop sequence: trip ids repeat every day, and the service day (changing at 03:00 local
+    time, so trips after midnight stay on the day they began) keeps the days apart."""
     c = counter or ImportCounter()
     zone = ZoneInfo(tz)
-    visits: dict[tuple[str, int], list[Any]] = {}
+    visits: dict[tuple[str, date, int], list[Any]] = {}
     for f in find_files(path, AUCKLAND_FILES):
         opener = gzip.open if f.name.endswith(".gz") else open
         try:
@@ -316,8 +321,9 @@ def read_auckland(
                     if abs(delay) > max_delay_s:
                         c.skipped += 1
                         continue
+                    local = datetime.fromtimestamp(t - delay, zone) - _DAY_BREAK
                     v = visits.setdefault(
-                        (trip, seq),
+                        (trip, local.date(), seq),
                         [rec.get("vehicle_id") or "", rec.get("route_id"), stop, None, None, None],
                     )
                     if rec.get("event") == "departure":
@@ -329,7 +335,7 @@ def read_auckland(
                         v[5] = delay
         except (OSError, EOFError, csv.Error) as exc:
             raise HistoryImportError(f"{f}: unreadable ({exc})") from exc
-    for (trip, seq), (vid, route, stop, arr, dep, delay) in visits.items():
+    for (trip, sd, seq), (vid, route, stop, arr, dep, delay) in visits.items():
         arrival = arr if arr is not None else dep
         scheduled = arrival - delay
         sched_dt = datetime.fromtimestamp(scheduled, UTC)
@@ -339,7 +345,7 @@ def read_auckland(
             route,
             stop,
             seq,
-            sched_dt.astimezone(zone).date(),
+            sd,
             datetime.fromtimestamp(arrival, UTC),
             None if dep is None else datetime.fromtimestamp(dep, UTC),
             sched_dt,

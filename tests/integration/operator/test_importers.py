@@ -98,10 +98,16 @@ async def test_auckland_events_pair_arrivals_and_departures_and_drop_rollovers(
     big = await op_pool.fetchval("SELECT count(*) FROM stop_visits WHERE abs(delay_s) > 3600")
     assert big == 0
     dup = await op_pool.fetchval(
-        "SELECT count(*) FROM (SELECT trip_id, stop_sequence FROM stop_visits GROUP BY 1, 2"
-        " HAVING count(*) > 1) d"
+        "SELECT count(*) FROM (SELECT trip_id, service_date, stop_sequence FROM stop_visits"
+        " GROUP BY 1, 2, 3 HAVING count(*) > 1) d"
     )
     assert dup == 0
+    # trip ids repeat every day: a visit never pairs one day's arrival with the next day's
+    # departure (the old importer keyed visits by trip and sequence alone)
+    long = await op_pool.fetchval(
+        "SELECT count(*) FROM stop_visits WHERE departure - arrival > interval '1 hour'"
+    )
+    assert long == 0
     bad = await op_pool.fetchval(
         "SELECT count(*) FROM stop_visits WHERE abs(extract(epoch FROM arrival - scheduled)"
         " - delay_s) > 1 AND departure IS NULL"

@@ -248,3 +248,39 @@ async def test_jobs_say_what_the_data_lacks_and_refuse_bad_parameters(
     assert run is not None
     assert run["id"] == run_id
     assert json.loads(run["summary"])["jams"] == out.summary["jams"]
+
+
+async def test_auckland_trip_ids_repeat_daily_and_stay_apart(
+    op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
+) -> None:
+    # route 79702 on 2016-05-19 and 20: each trip id runs on both days; pairing one day's
+    # arrival with the next day's departure made 7131 -> 7061 the #1 "congestion" segment
+    path = op_data / "auckland_route79702_events.csv.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        events = [r for r in csv.DictReader(fh) if abs(float(r["delay_s"])) <= 3600]
+    nz = datetime.timezone(datetime.timedelta(hours=12))  # NZST in May
+    trip_days = {
+        (
+            e["trip_id"],
+            (
+                datetime.datetime.fromtimestamp(int(e["event_time_unix"]) - int(e["delay_s"]), nz)
+                - datetime.timedelta(hours=3)
+            ).date(),
+        )
+        for e in events
+    }
+    assert len(trip_days) > len({t for t, _ in trip_days})
+    await import_history(op_pool, "auckland", path)
+    run_id, _ = await run_job(
+        op_pool,
+        "service-report",
+        JobParams(tz="Pacific/Auckland", out_dir=tmp_path, table_prefix=""),
+    )
+    trips = await op_pool.fetchval(
+        "SELECT sum(trips) FROM service_route_results WHERE run_id = $1", run_id
+    )  # the route id has a feed version suffix: two of them here
+    assert trips == len(trip_days)
+    rows = _csv(tmp_path / "segments.csv")
+    for r in rows[:3]:
+        assert float(r["dwell_s_per_run"] or 0) < 600
+        assert float(r["congestion_s_per_run"]) < 300
