@@ -6,7 +6,8 @@ Theory of operation
 queue 600 m long for an hour shows as a dozen rows. A planner wants one: *from* this stop *to*
 that one, *from* 07:15 *to* 08:30, jammed on so many of the days observed, costing so many
 bus-minutes a day. :func:`episodes` joins the jammed bins of one day type that touch (the next
-segment in the same bin, or the same segment in the next bin) into connected components. Each
+segment in the same bin, the same segment in the next bin, or the next segment in the bin
+before or after: a queue grows back and drains over time) into connected components. Each
 component is then judged again as a whole, day by day, from the cells inside it: its speed that
 day is its metres over its seconds, its free-flow speed the same metres over their free-flow
 time; the day is *jammed* when the first is below ``jam_ratio`` of the second. Bus-minutes lost
@@ -54,7 +55,7 @@ class JamEpisode:
 
 
 def _components(seg: I64, bin_: I64) -> I64:
-    """Component label of each (segment, bin) point: 4-neighbours are joined (union-find)."""
+    """Component label of each (segment, bin) point: 8-neighbours are joined (union-find)."""
     n = len(seg)
     parent = list(range(n))
 
@@ -66,7 +67,7 @@ def _components(seg: I64, bin_: I64) -> I64:
 
     where = {(int(s), int(b)): i for i, (s, b) in enumerate(zip(seg, bin_, strict=True))}
     for i, (s, b) in enumerate(zip(seg.tolist(), bin_.tolist(), strict=True)):
-        for key in ((s + 1, b), (s, b + 1)):
+        for key in ((s + 1, b), (s, b + 1), (s + 1, b + 1), (s + 1, b - 1)):
             j = where.get(key)
             if j is not None:
                 ri, rj = find(i), find(j)

@@ -384,6 +384,38 @@ class LoadRanking:
         ix = np.floor(lon / dlon)
         return np.asarray(iy * (1 << 32) + (ix + (1 << 31)), dtype=np.int64)
 
+    def add_peaks(self, route: ArrayLike, trip: ArrayLike, load_factor: ArrayLike) -> None:
+        """Count the loads single pings report towards their trips' peaks: a trip seen once,
+        or across a gap, still has the peak its pings showed (NaN loads are ignored).
+
+        >>> r = LoadRanking(LoadConfig(min_sample=1))
+        >>> r.add_peaks(["r", "r"], ["a", "b"], [1.0, np.nan])
+        >>> r.add(pieces_from_pings(["r"] * 2, ["b"] * 2, [0, 60], [0, 0], [0, 0.005],
+        ...                         [0.2, 0.2], [8, 8]))
+        >>> top = r.result()[0]
+        >>> top.trips, top.crowded_share
+        (2, 0.5)
+        """
+        peaks = f64_column(load_factor, len(np.asarray(route)), "load_factor")
+        ok = np.isfinite(peaks)
+        routes = str_column(route, len(peaks), "route")[ok]
+        trips = str_column(trip, len(peaks), "trip")[ok]
+        if not len(routes):
+            return
+        key = np.char.add(np.char.add(routes, "\x1f"), trips)
+        key_u, inv = np.unique(key, return_inverse=True)
+        best = np.full(len(key_u), -np.inf)
+        np.maximum.at(best, inv.ravel(), peaks[ok] * self.config.capacity)
+        for k, pk in zip(key_u.tolist(), best.tolist(), strict=True):
+            rid, tid = k.split("\x1f", 1)
+            old = self._trip_peak.get((rid, tid))
+            self._trip_peak[(rid, tid)] = pk if old is None else max(old, pk)
+        for rid in np.unique(routes).tolist():
+            self._km.setdefault(rid, 0.0)
+            self._pkm.setdefault(rid, 0.0)
+            self._hour_km.setdefault(rid, np.zeros(24))
+            self._hour_pkm.setdefault(rid, np.zeros(24))
+
     def add(self, pieces: LoadPieces) -> None:
         """Add one chunk of pieces (a trip may span several chunks)."""
         if len(pieces) == 0:

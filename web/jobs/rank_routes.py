@@ -125,13 +125,15 @@ async def _add_route(
                     dist_along=f(6),
                 )
             else:
+                load = _load_factor(f(5), f(6))
+                ranking.add_peaks(routes, trips, load)
                 pieces = pieces_from_pings(
                     routes,
                     trips,
                     f(1),
                     f(2),
                     f(3),
-                    _load_factor(f(5), f(6)),
+                    load,
                     np.asarray(cols[7], dtype=np.int64),
                     dist_along=f(4),
                     config=ranking.config,
@@ -142,9 +144,9 @@ async def _add_route(
 
 _TRIPS = """
 SELECT route_id, count(DISTINCT run) AS trips FROM (
-    SELECT route_id, coalesce(trip_id, vehicle_id) || '@'
+    SELECT route_id, trip_id || '@'
            || coalesce(service_date, (ts AT TIME ZONE $3)::date)::text AS run
-    FROM positions WHERE route_id IS NOT NULL AND ts >= $1 AND ts < $2
+    FROM positions WHERE route_id IS NOT NULL AND trip_id IS NOT NULL AND ts >= $1 AND ts < $2
     UNION ALL
     SELECT route_id, trip_id || '@' || coalesce(service_date, (ts AT TIME ZONE $3)::date)::text
     FROM passenger_counts WHERE ts >= $1 AND ts < $2
