@@ -1,6 +1,7 @@
-"""Benchmark the find-jams job on a generated month of a large city's positions in PostgreSQL.
+"""Benchmark the operator jobs: a generated month of a large city, and the MBTA evening.
 
     python bench/bench_jobs.py --days 30 --buses 2000 --ping-interval 30 --hours 2
+    python bench/bench_jobs.py --mbta      # reads ../shared/data/mbta-2022-11-21 (real data)
 
 The city: ``buses / 10`` routes of 10 buses each, 10-18 km long, buses shuttling end to end at
 about 8 m/s with every ping's distance along the route. On weekdays some segments of half the
@@ -10,8 +11,13 @@ so generation never holds more than one day in memory. Service runs ``--hours`` 
 from 15:00 (the generated size is ``days * buses * hours * 3600 / ping_interval`` rows).
 
 The job runs in a child process (``--run-job``) so its peak RSS is its own. A baseline in the
-same run streams the raw positions of one day to Python and builds the cells with numpy
-(``predictor.jams.cells_from_positions``) to compare with the SQL aggregation on that day.
+same run times, on one day of 20 routes, the previous version's aggregation (segment cells
+summed in SQL, every step counted, no run-time split) against this version's (positions to
+numpy, split into moving, dwell and layover, cells of moving time, episodes).
+
+``--mbta`` imports the largest shared data set (MBTA, 3.4M archive rows, 0.5M pings) into its
+own schema and times the import and each job against the targets of issue 22 (import about
+22 s, each job 15 s or less), printing what a job says when the data cannot feed it.
 Needs PostgreSQL (``--url``, default the test server); uses and drops its own schema.
 """
 
@@ -36,9 +42,10 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from predictor.jams import JamConfig, cells_from_positions  # noqa: E402
-from web.jobs import JobParams, run_job  # noqa: E402
-from web.jobs.find_jams import route_cells  # noqa: E402
+from predictor.jams import JamConfig  # noqa: E402
+from predictor.runtime import SplitConfig  # noqa: E402
+from web.jobs import JobError, JobParams, run_job  # noqa: E402
+from web.jobs.find_jams import analyse_axis, axes, route_pings  # noqa: E402
 
 URL = "postgresql://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_jobs"
@@ -50,6 +57,58 @@ BUSES_PER_ROUTE = 10
 FREE_MPS = 8.0
 JAM_MPS = 2.0
 SEGMENT_M = 200.0
+MBTA = ROOT.parent / "shared" / "data" / "mbta-2022-11-21" / "RT_VEHICLE_POSITIONS"
+
+# The previous version's cells, summed in SQL (the baseline): $1 route, $2/$3 period, $4 zone,
+# $5 segment metres, $6 bin seconds, $7 max gap s, $8 max speed m/s, $9 backtrack m, $10 capacity
+OLD_CELLS_SQL = """
+WITH p AS (
+    SELECT vehicle_id, trip_id,
+           coalesce(direction_id, -1)::int AS dir,
+           extract(epoch FROM ts)::float8 AS t,
+           dist_along AS d,
+           coalesce(service_date, (ts AT TIME ZONE $4)::date) AS sd,
+           extract(epoch FROM (ts AT TIME ZONE $4)
+                   - coalesce(service_date, (ts AT TIME ZONE $4)::date)::timestamp)::float8 AS tod,
+           $10::float8 * coalesce(occupancy_percent / 100.0,
+               CASE occupancy WHEN 0 THEN 0.0 WHEN 1 THEN 0.25 WHEN 2 THEN 0.6 WHEN 3 THEN 0.85
+                              WHEN 4 THEN 1.1 WHEN 5 THEN 1.0 WHEN 6 THEN 1.0 END) AS load
+    FROM positions
+    WHERE route_id = $1 AND ts >= $2 AND ts < $3 AND dist_along IS NOT NULL
+), iv AS (
+    SELECT dir, sd, t AS t0, d AS d0, tod AS tod0, load AS l0,
+           lead(t) OVER w AS t1, lead(d) OVER w AS d1, lead(load) OVER w AS l1
+    FROM p
+    WINDOW w AS (PARTITION BY vehicle_id, trip_id ORDER BY t)
+), ok AS (
+    SELECT dir, sd, t0, d0, tod0, t1 - t0 AS dt, d1 - d0 AS dd,
+           CASE WHEN d1 > d0 THEN d1 ELSE d0 END AS d1,
+           coalesce((l0 + l1) / 2, l0, l1) AS lmean
+    FROM iv
+    WHERE t1 IS NOT NULL AND t1 > t0 AND t1 - t0 <= $7::float8
+      AND d1 - d0 >= -$9::float8 AND (d1 <= d0 OR (d1 - d0) / (t1 - t0) <= $8::float8)
+), pieces AS (
+    SELECT dir, sd, k AS seg, dt, dd, d0, tod0, lmean,
+           greatest(d0, k * $5::float8) AS lo, least(d1, (k + 1) * $5::float8) AS hi
+    FROM ok
+    CROSS JOIN LATERAL generate_series(
+        floor(d0 / $5::float8)::int,
+        CASE WHEN dd > 0 THEN greatest(ceil(d1 / $5::float8)::int - 1, floor(d0 / $5::float8)::int)
+             ELSE floor(d0 / $5::float8)::int END) AS k
+), m AS (
+    SELECT dir, sd, seg, lmean,
+           CASE WHEN dd > 0 THEN hi - lo ELSE 0 END AS metres,
+           CASE WHEN dd > 0 THEN (hi - lo) / dd * dt ELSE dt END AS seconds,
+           floor((tod0 + CASE WHEN dd > 0 THEN ((lo + hi) / 2 - d0) / dd * dt ELSE dt / 2 END)
+                 / $6::float8)::int AS bin
+    FROM pieces
+)
+SELECT dir, seg, sd, bin, sum(metres) AS metres, sum(seconds) AS seconds,
+       coalesce(sum(lmean * metres) FILTER (WHERE lmean IS NOT NULL), 0) AS load_metres,
+       coalesce(sum(metres) FILTER (WHERE lmean IS NOT NULL), 0) AS loaded_metres
+FROM m
+GROUP BY dir, seg, sd, bin
+"""
 
 
 def city(buses: int, seed: int = 7) -> dict[str, np.ndarray]:
@@ -155,7 +214,7 @@ async def generate(args: argparse.Namespace) -> int:
     await admin.close()
     conn = await asyncpg.connect(args.url, server_settings={"search_path": SCHEMA})
     mig = ROOT / "feeds" / "migrations"
-    for sql in sorted(mig.glob("001*.sql")) + sorted(mig.glob("004*.sql")):
+    for sql in sorted(mig.glob("00[145]*.sql")):
         await conn.execute(sql.read_text())
     # bulk load without indexes, then build the one the job uses (as a nightly reload would)
     await conn.execute("DROP INDEX IF EXISTS positions_route_ts, positions_vehicle_ts")
@@ -228,47 +287,29 @@ async def job_child(args: argparse.Namespace) -> None:
 
 
 async def baseline(args: argparse.Namespace) -> tuple[float, float, int]:
-    """One day: SQL cells vs. raw rows streamed to Python and binned with numpy."""
+    """One day of 20 routes: the previous version's SQL cells vs this version's pipeline."""
     conn = await asyncpg.connect(args.url, server_settings={"search_path": SCHEMA})
     cfg = JamConfig(segment_m=SEGMENT_M)
     day = FIRST_DAY
     params = JobParams(date_from=day, date_to=day, tz=TZ)
+    lo, hi = params.bounds()
     routes = [r[0] for r in await conn.fetch("SELECT DISTINCT route_id FROM positions")][:20]
     t = time.perf_counter()
-    n_sql = 0
     for r in routes:
-        cells = await route_cells(conn, r, params, cfg, 60.0)
-        n_sql += sum(len(x) for x in cells.values())
-    sql_s = time.perf_counter() - t
+        buf = io.BytesIO()
+        await conn.copy_from_query(
+            OLD_CELLS_SQL, r, lo, hi, TZ, SEGMENT_M, 900.0, 300.0, 30.0, 30.0, 60.0,
+            output=buf, format="csv",
+        )  # fmt: skip
+    old_s = time.perf_counter() - t
     t = time.perf_counter()
-    lo, hi = params.bounds()
-    n_py = 0
     for r in routes:
-        rows = await conn.fetch(
-            "SELECT trip_id, extract(epoch FROM ts)::float8, dist_along, direction_id"
-            " FROM positions WHERE route_id = $1 AND ts >= $2 AND ts < $3",
-            r,
-            lo,
-            hi,
-        )
-        cols = list(zip(*rows, strict=True))
-        ts = np.array(cols[1])
-        for d in (0, 1):
-            sel = np.array(cols[3]) == d
-            one_way = cells_from_positions(
-                np.array(cols[0])[sel],
-                ts[sel],
-                np.array(cols[2])[sel],
-                np.full(int(sel.sum()), day.toordinal()),
-                ts[sel] % 86400,
-                config=cfg,
-            )
-            n_py += len(one_way)
-    py_s = time.perf_counter() - t
+        cols = await route_pings(conn, r, params)
+        for axis, sel in axes(cols).items():
+            analyse_axis(r, axis, cols, sel, [], "", cfg, SplitConfig(), 60.0)
+    new_s = time.perf_counter() - t
     await conn.close()
-    if n_sql != n_py:
-        print(f"  warning: SQL made {n_sql} cells, numpy {n_py}")
-    return sql_s, py_s, len(routes)
+    return old_s, new_s, len(routes)
 
 
 def main() -> None:
@@ -281,9 +322,13 @@ def main() -> None:
     p.add_argument("--out", default="/tmp/bench_jobs_reports")
     p.add_argument("--keep", action="store_true", help="keep the generated schema")
     p.add_argument("--run-job", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--mbta", action="store_true", help="time import and jobs on the MBTA data")
     args = p.parse_args()
     if args.run_job:
         asyncio.run(job_child(args))
+        return
+    if args.mbta:
+        asyncio.run(mbta(args))
         return
     print(
         f"generating {args.days} days x {args.buses} buses, a ping every {args.ping_interval:g} s,"
@@ -317,13 +362,47 @@ def main() -> None:
         f"  injected jams found: {hit}/{len(injected)} (segment at {JAM_HOUR}:00 both directions);"
         f" jams reported in total: {len(res['jams'])}"
     )
-    sql_s, py_s, n = asyncio.run(baseline(args))
+    old_s, new_s, n = asyncio.run(baseline(args))
     print(
-        f"baseline, one day of {n} routes: SQL aggregation {sql_s:.2f} s vs raw rows to numpy"
-        f" {py_s:.2f} s (ratio {py_s / sql_s:.2f}x)"
+        f"one day of {n} routes: the previous SQL cells {old_s:.2f} s, this version (positions"
+        f" to numpy, run-time split, cells, episodes) {new_s:.2f} s (ratio {new_s / old_s:.2f}x)"
     )
     if not args.keep:
         asyncio.run(_drop(args.url))
+
+
+async def mbta(args: argparse.Namespace) -> None:
+    """Import the MBTA evening and run every job on it, against the issue's targets."""
+    if not MBTA.is_dir():
+        print(f"the MBTA data is missing: {MBTA} (see ../shared/data/README.md)")
+        return
+    from feeds.importers import import_history
+    from feeds.postgres import migrate, open_pool
+
+    admin = await asyncpg.connect(args.url)
+    await admin.execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+    await admin.close()
+    async with open_pool(args.url, SCHEMA) as pool:
+        await migrate(pool)
+        t = time.perf_counter()
+        r = await import_history(pool, "mbta", MBTA)
+        s = time.perf_counter() - t
+        print(
+            f"MBTA import: {s:.1f} s for {r.rows_read:,} archive rows -> {r.rows_written:,}"
+            f" positions and {r.written.get('stop_visits', 0):,} stop visits"
+            f" ({r.rows_read / s:,.0f} rows/s; target about 22 s)"
+        )
+        for job in ("rank-routes", "find-jams", "service-report"):
+            t = time.perf_counter()
+            params = JobParams(tz="America/New_York", out_dir=Path(args.out))
+            try:
+                _, out = await run_job(pool, job, params)
+                what = ", ".join(f"{k} {v}" for k, v in out.summary.items() if k != "top")[:160]
+            except JobError as exc:
+                what = f"cannot run: {exc}"
+            print(f"  {job}: {time.perf_counter() - t:.1f} s (target 15 s) - {what}")
+    if not args.keep:
+        await _drop(args.url)
 
 
 async def _drop(url: str) -> None:
