@@ -8,15 +8,20 @@ A *segment* is two consecutive stops of a trip. For each run of it (a trip on a 
   at a trip's first stop that time is layover, not dwell;
 * the **run time** is the arrival at the second stop minus the departure from the first;
 * **layover** inside the run time is time the bus was not trying to get anywhere: stands found
-  in its positions (``holds``, from :mod:`predictor.runtime`: parked, held, laying over), and,
-  while the bus has not yet been on time since its trip began, the earliness it burned
-  between the two stops (a bus that pulls off its terminal 25 minutes early and waits round
-  the corner arrives on time at the next stop: those 25 minutes are layover, not traffic);
+  in its positions (``holds``, from :mod:`predictor.runtime`: parked, held, laying over), and
+  the earliness it lost between the two stops. An early bus is held to its timetable: one
+  that pulls off its terminal 25 minutes early and waits round the corner, or reaches a
+  timing point ten minutes early and waits there with no departure recorded, arrives on time
+  at the next stop, and those minutes are holding, not traffic (traffic that makes an early
+  bus on time counts as holding too: stop events cannot tell them apart);
 * **moving** time is the run time minus layover. Its *fixed* part is the ``fixed_percentile``
   (10th) of a segment's moving times; *congestion* is their mean minus that.
 * A run whose time cannot be split (it overlaps ``gaps``: a step of its positions that leaves
   or reaches a terminal, or spans a GPS gap) or that was all layover says nothing about moving
-  time: it is left out of the segment's figures.
+  time: it is left out of the segment's figures. So is a run with no departure recorded at the
+  first stop when ``min_runs`` others of the segment have one: its run time holds an unknown
+  dwell (at a timing point, often a long hold). A segment without any departure is measured
+  arrival to arrival (its dwell is then unknown, NaN).
 """
 
 from __future__ import annotations
@@ -148,19 +153,14 @@ def run_times(
     start = np.ones(n, dtype=bool)
     start[1:] = trip[1:] != trip[:-1]
     leave = np.where(np.isfinite(dep), dep, arr)
-    # still early since the trip began: earliness burned on the way is layover
-    early = leave - sched < -early_s
-    not_early = (~early).astype(np.int64)
-    before = np.cumsum(not_early) - not_early  # not-early visits before each, over all trips
-    group = np.cumsum(start) - 1
-    pre_departure = early & (before - before[np.flatnonzero(start)][group] == 0)
+    early = leave - sched < -early_s  # earliness lost on the way is holding
     a, b = np.arange(n - 1), np.arange(1, n)
     same = (trip[a] == trip[b]) & (seq[b] == seq[a] + 1)  # consecutive stops only
     run = arr[b] - leave[a]
     ok = same & (run > 0) & (run <= config.max_run_s)
     a, b, run = a[ok], b[ok], run[ok]
     burned = np.where(
-        pre_departure[a] & np.isfinite(sched[b]),
+        early[a] & np.isfinite(sched[b]),
         np.maximum(sched[a] - leave[a], 0.0) - np.maximum(sched[b] - arr[b], 0.0),
         0.0,
     )
@@ -179,6 +179,9 @@ def run_times(
     g_order, groups = group_rows(route, s_from, s_to)
     for s0, s1 in groups:
         idx = g_order[s0:s1]
+        left = np.isfinite(dep[a[idx]])
+        if left.sum() >= min_runs:
+            idx = idx[left]
         if len(idx) < min_runs:
             continue
         r, m = run[idx], moving[idx]
