@@ -264,13 +264,16 @@ async def import_history(
     )
 
 
-async def write_tracked(w: _Writer, matched: MatchedPositions, source: str) -> None:
-    """Write positions matched by the tracker, their stop visits and traversals, and the
-    stops of the shapes they ran on."""
+async def write_tracked(
+    w: _Writer, matched: MatchedPositions, source: str, *, visits: bool = True
+) -> None:
+    """Write positions matched by the tracker, their stop visits (unless the source has its
+    own) and traversals, and the stops of the shapes they ran on."""
     from feeds.positions_import import shape_stops, tracked_rows
 
+    tables = ("positions", "stop_visits", "segment_traversals") if visits else ("positions",)
     for batch in tracked_rows(matched, source, w.chunk):
-        for table in ("positions", "stop_visits", "segment_traversals"):
+        for table in tables:
             await w.copy(table, getattr(batch, table))
     rows = shape_stops(matched.network, list(matched.shapes_used), source)
     w.written["pattern_stops"] = await write_pattern_stops(w.conn, rows)

@@ -166,7 +166,8 @@ async def import_tides(w: _Writer, path: Path, c: ImportCounter, *, gtfs: Path |
         return trips.get((tid, sd or date.min)) or _Trip(tid, None, None, None, None)
 
     if "vehicle_locations" in files:
-        await _locations(w, files["vehicle_locations"], c, trip_of, gtfs)
+        own_visits = "stop_visits" in files
+        await _locations(w, files["vehicle_locations"], c, trip_of, gtfs, own_visits)
     counted: set[tuple[str, date | None, int]] = set()
     if "stop_visits" in files:
         f = files["stop_visits"]
@@ -247,7 +248,7 @@ async def _events(
 
 
 async def _locations(
-    w: _Writer, f: Path, c: ImportCounter, trip_of: Any, gtfs: Path | None
+    w: _Writer, f: Path, c: ImportCounter, trip_of: Any, gtfs: Path | None, own_visits: bool
 ) -> None:
     from transit.pings import Ping
 
@@ -293,7 +294,8 @@ async def _locations(
     network = load_gtfs(gtfs)
     pings.sort(key=lambda p: (p.timestamp, p.vehicle_id))
     check_trips(network, gtfs, f, pings, c)
-    await write_tracked(w, MatchedPositions(network, pings, c), "tides")
+    # the package's own stop visits are kept; the tracker's would count each visit twice
+    await write_tracked(w, MatchedPositions(network, pings, c), "tides", visits=not own_visits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,7 @@ async def test_tides_positions_with_a_gtfs_go_through_the_tracker(
     assert r.written["positions"] == 4060
     d = await op_pool.fetchval("SELECT count(dist_along) FROM positions")
     assert d > 0.95 * 4060
+    assert r.written["stop_visits"] == out.rows["stop_visits"]  # the package's, not twice
     _, jams = await run_job(
         op_pool, "find-jams", JobParams(tz=NY, out_dir=tmp_path, options={"min_days": 1})
     )
