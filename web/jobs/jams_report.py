@@ -214,12 +214,9 @@ def render(
     rep.table(
         [
             "rank",
-            "route",
-            "direction",
-            "from stop",
-            "to stop",
-            "day type",
-            "time",
+            "route and direction",
+            "from stop -> to stop",
+            "when",
             "days jammed",
             "median km/h",
             "free flow km/h",
@@ -229,12 +226,9 @@ def render(
         [
             (
                 r[0],
-                r[1],
-                r[2],
-                r[3] or f"{r[17] / 1000:.1f} km",
-                r[4] or f"{r[18] / 1000:.1f} km",
-                r[14],
-                f"{r[5]}-{r[6]}",
+                f"{r[1]} {r[2]}",
+                f"{r[3] or f'{r[17] / 1000:.1f} km'} -> {r[4] or f'{r[18] / 1000:.1f} km'}",
+                f"{r[14]}s {r[5]}-{r[6]}",
                 f"{r[7]} of {r[8]}",
                 r[9],
                 r[10],

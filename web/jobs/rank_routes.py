@@ -183,7 +183,7 @@ async def _sources(pool: asyncpg.Pool, params: JobParams) -> dict[str, LoadSourc
         src = out.setdefault(r["route_id"], LoadSource())
         if src.boardings is None:
             src.boardings = r["per_day"]
-            src.boardings_from = f"{r['sources']} (published, average {r['day_type']})"
+            src.boardings_from = f"{r['sources']}: published average {r['day_type']} boardings"
     return out
 
 

@@ -68,12 +68,12 @@ def render(
     rep.text(
         "Run time between two stops is split into moving time, dwell at the first stop and"
         " layover: time a bus stood still not because of traffic (laying over, parked, held),"
-        f" found in the positions of {with_positions} route(s), and earliness a bus burned"
-        " before it first ran on time. Congestion is moving time beyond the segment's fast"
-        " runs (10th percentile)."
+        f" found in the positions of {with_positions} route(s), and earliness a bus lost"
+        " between the two stops (an early bus holds to its timetable). Congestion is moving"
+        " time beyond the segment's fast runs (10th percentile)."
     )
     big = [p for p in ontime.values() if p.visits >= max(50, min_sample)]
-    if big:
+    if len(big) >= 5:
         fig, ax = new_figure(9, 3.5)
         ax.hist([100 * p.on_time_share for p in big], bins=20, color="#3b6ea5")
         ax.set_xlabel("on-time share of a route (%)")

@@ -37,13 +37,17 @@ def figure_png(fig: Any) -> bytes:
 
 
 def _cell(v: Any) -> str:
-    if v is None:
-        return "&ndash;"
+    """A table cell: numbers right-aligned (class ``n``), text left, blanks as a dash."""
+    if v is None or (isinstance(v, float) and v != v):
+        return '<td class="n">&ndash;</td>'
+    if isinstance(v, bool):
+        return f"<td>{'yes' if v else 'no'}</td>"
     if isinstance(v, float):
-        if v != v:
-            return "&ndash;"
-        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
-    return html.escape(str(v))
+        digits = 0 if v == 0 else 3 if abs(v) < 1 else 2 if abs(v) < 10 else 1
+        return f'<td class="n">{v:,.{digits}f}</td>'
+    if isinstance(v, int):
+        return f'<td class="n">{v:,}</td>'
+    return f"<td>{html.escape(str(v))}</td>"
 
 
 def _csv_value(v: Any) -> Any:
@@ -81,12 +85,11 @@ class Report:
         self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str = ""
     ) -> None:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows
-        )
+        body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         self.parts.append(
-            f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>"
         )
 
     def csv(self, path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -109,12 +112,12 @@ class Report:
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}</title>
 <style>
-body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}}
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}}
 table{{border-collapse:collapse;margin:1em 0;font-size:.9em}}
 caption{{text-align:left;font-weight:600;padding:.3em 0}}
-th,td{{border:1px solid #ccc;padding:.25em .5em;text-align:right}}
-th{{background:#f3f3f3}} td:first-child,th:first-child{{text-align:left}}
-td:nth-child(n+2):not(:has(*)){{white-space:nowrap}}
+.scroll{{overflow-x:auto}}
+th,td{{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}}
+th{{background:#f3f3f3}} td.n{{text-align:right;white-space:nowrap}}
 .notice{{background:#fff6d6;border-left:4px solid #e0b000;padding:.6em 1em}}
 img{{max-width:100%;border:1px solid #eee;margin:.5em 0}}
 </style></head><body>

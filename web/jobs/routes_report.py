@@ -76,10 +76,11 @@ def render(
     )
     if counted:
         froms = sorted({sources[r.route_id].boardings_from for r in counted})
+        rest = len(result) - len(counted)
+        tail = f"; {rest} route(s) without counts follow, by passenger-km" if rest else ""
         rep.notice(
-            f"Ranked by counted boardings per day ({'; '.join(froms)}) for {len(counted)}"
-            f" route(s); {len(result) - len(counted)} route(s) without counts follow, ranked by"
-            " passenger-km."
+            f"Ranked by counted boardings per day for {len(counted)} route(s), from"
+            f" {'; '.join(froms)}{tail}."
         )
     else:
         rep.notice("Ranked by passenger-km: no passenger counts or ridership table in the period.")
