@@ -45,6 +45,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SMARTBUS_TRACKER_INDEX": "1",
         "SMARTBUS_JOBS_AT": "02:30",
         "SMARTBUS_JOBS_TZ": "Australia/Brisbane",
+        "SMARTBUS_JOBS_WINDOW_DAYS": "14",
         "SMARTBUS_CLOCK": "Feed",
     }
     s = Settings.from_env(env)
@@ -68,6 +69,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         tracker_index=1,
         jobs_at="02:30",
         jobs_tz="Australia/Brisbane",
+        jobs_window_days=14,
         clock="feed",
     )
     assert set(env) == set(ENV_VARS), "ENV_VARS documents exactly the variables read"
@@ -143,6 +145,7 @@ def test_live_and_job_settings_from_env() -> None:
         ({"SMARTBUS_TRACKER_WORKERS": "0"}, "SMARTBUS_TRACKER_WORKERS"),
         ({"SMARTBUS_TRACKER_WORKERS": "2", "SMARTBUS_TRACKER_INDEX": "2"}, "0..1"),
         ({"SMARTBUS_JOBS_AT": "25:00"}, "SMARTBUS_JOBS_AT"),
+        ({"SMARTBUS_JOBS_WINDOW_DAYS": "0"}, "SMARTBUS_JOBS_WINDOW_DAYS"),
     ],
 )
 def test_bad_live_and_job_settings_name_the_variable(env: dict[str, str], message: str) -> None:
