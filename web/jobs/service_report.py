@@ -108,16 +108,16 @@ def holds_from_positions(
 
 
 async def _stop_info(
-    conn: asyncpg.Connection, route: str
-) -> tuple[dict[str, list[float]], dict[str, str]]:
-    rows = await conn.fetch(
-        "SELECT pattern_id, stop_id, stop_name, dist_m FROM pattern_stops WHERE route_id = $1",
-        route,
+    pool: asyncpg.Pool,
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, str]]:
+    """Every pattern's stop distances, by route, and every stop's name (one query)."""
+    rows = await pool.fetch(
+        "SELECT route_id, pattern_id, stop_id, stop_name, dist_m FROM pattern_stops"
     )
-    dists: dict[str, list[float]] = {}
+    dists: dict[str, dict[str, list[float]]] = {}
     names: dict[str, str] = {}
     for r in rows:
-        dists.setdefault(r["pattern_id"], []).append(r["dist_m"])
+        dists.setdefault(r["route_id"], {}).setdefault(r["pattern_id"], []).append(r["dist_m"])
         if r["stop_name"]:
             names[r["stop_id"]] = r["stop_name"]
     return dists, names
@@ -149,16 +149,27 @@ async def run(
     trips: dict[str, int] = {}
     visits_total = 0
     with_positions = 0
+    stop_dists, names = await _stop_info(pool)
+    # only routes with positions along a pattern can show stands that were not traffic
+    placed = {
+        r["route_id"]
+        for r in await pool.fetch(
+            "SELECT DISTINCT route_id FROM positions WHERE dist_along IS NOT NULL"
+            " AND ts >= $1 AND ts < $2",
+            lo,
+            hi,
+        )
+    }
     async with pool.acquire() as conn:
         for i, route in enumerate(routes):
             rows = await conn.fetch(_VISITS, route, lo, hi, params.tz)
             visits_total += len(rows)
             v = _visits(route, rows)
             trips[route] = len(np.unique(v.trip))
-            dists, route_names = await _stop_info(conn, route)
-            names.update(route_names)
-            cols = await route_pings(conn, route, params)
-            holds, gaps = await asyncio.to_thread(holds_from_positions, cols, dists, split)
+            cols = await route_pings(conn, route, params) if route in placed else {}
+            holds, gaps = await asyncio.to_thread(
+                holds_from_positions, cols, stop_dists.get(route, {}), split
+            )
             with_positions += bool(cols)
             stops += stop_headways(v, config)
             punctual += on_time(v, config)
