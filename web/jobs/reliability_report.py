@@ -70,7 +70,8 @@ def render(
         " layover: time a bus stood still not because of traffic (laying over, parked, held),"
         f" found in the positions of {with_positions} route(s), and earliness a bus lost"
         " between the two stops (an early bus holds to its timetable). Congestion is moving"
-        " time beyond the segment's fast runs (10th percentile)."
+        " time beyond the segment's fast runs (10th percentile). Trips are those seen at a"
+        " stop; timed visits are those with a timetable time, on which on-time is judged."
     )
     big = [p for p in ontime.values() if p.visits >= max(50, min_sample)]
     if len(big) >= 5:
@@ -124,12 +125,12 @@ def render(
                 r and r.excess_wait_s,
             ]
         )
-    rows.sort(key=lambda x: -(x[2] or 0))
+    rows.sort(key=lambda x: (-(x[1] or 0), x[0]))  # most trips first
     rep.table(
         [
             "route",
             "trips",
-            "visits",
+            "timed visits",
             "on time",
             "early",
             "late",
@@ -146,7 +147,7 @@ def render(
         [
             "route",
             "trips",
-            "visits",
+            "timed_visits",
             "on_time_share",
             "early_share",
             "late_share",
