@@ -166,6 +166,7 @@ def read_mbta(
     The archive repeats each ping in every feed snapshot (3.4M rows for 0.5M pings): the
     repeats are dropped with pandas, file by file, before any row becomes a Python tuple.
     """
+    import pandas as pd
     import pyarrow.parquet as pq
 
     c = counter or ImportCounter()
@@ -196,11 +197,12 @@ def read_mbta(
             vehicles.setdefault(v, len(vehicles))
         code = np.array([vehicles[v] for v in vids], dtype=np.int64)
         key = code * (1 << 33) + df["vehicle_timestamp"].to_numpy(dtype=np.int64)
-        ukey, first = np.unique(key, return_index=True)
-        fresh = ~np.isin(ukey, seen, assume_unique=True)
-        seen = np.union1d(seen, ukey[fresh])
-        keep = np.sort(first[fresh])
-        df = df.iloc[keep].sort_values(["vehicle_timestamp", "vehicle_id"], kind="stable")
+        # new: not repeated in this file, and not in the (sorted) keys of the files before
+        at = np.minimum(np.searchsorted(seen, key), max(len(seen) - 1, 0))
+        known = seen[at] == key if len(seen) else np.zeros(len(key), dtype=bool)
+        fresh = ~pd.Series(key).duplicated().to_numpy() & ~known
+        seen = np.sort(np.concatenate([seen, key[fresh]]))
+        df = df[fresh].sort_values(["vehicle_timestamp", "vehicle_id"], kind="stable")
         c.skipped = c.read - len(seen)
         columns = [[None if v != v else v for v in df[k].tolist()] for k in cols]
         for r in zip(*columns, strict=True):
