@@ -35,6 +35,10 @@ class TrackerConfig:
     link_tau_s: float = 3600.0
     layover_early_s: float = 120.0
     emit_change_s: float = 10.0
+    #: learning rate of the experts' weights (:mod:`predictor.experts`)
+    expert_eta: float = 0.3
+    #: weigh the experts (False: the link chain alone, as before they were added)
+    use_experts: bool = True
 
     def __post_init__(self) -> None:
         for name in (

@@ -85,6 +85,10 @@ class Prediction:
     scheduled: float | None = None
     distance_m: float | None = None  # along the shape from the vehicle to the stop
     stops_away: int | None = None
+    #: the trip phase it was made in: "running" (the bus has left the trip's first stop),
+    #: "layover" (on the trip, not yet left its first stop), "next_trip" (the bus is still on
+    #: an earlier trip of its block)
+    phase: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

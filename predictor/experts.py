@@ -108,16 +108,22 @@ class ExpertWeights:
         if not total > 0.0:
             raise ValueError("the prior gives every expert a zero weight")
         self._start = [x / total for x in start]
-        self._w: list[list[float]] = [list(self._start) for _ in range(len(PHASES) * n_buckets)]
+        n_cells = len(PHASES) * n_buckets
+        n = len(self.experts)
+        #: per cell: the weights (exponentiated gradient)
+        self._w: list[list[float]] = [list(self._start) for _ in range(n_cells)]
         #: arrivals learned from, per cell
-        self.seen: list[int] = [0] * (len(PHASES) * n_buckets)
+        self.seen: list[int] = [0] * n_cells
+        #: per cell, each expert's summed absolute error and count, and the mix's (reports)
+        self._abs = [[0.0] * (n + 1) for _ in range(n_cells)]
+        self._cnt = [[0] * (n + 1) for _ in range(n_cells)]
 
     def _cell(self, phase: int, bucket: int) -> int:
         b = bucket if bucket < self.n_buckets else self.n_buckets - 1
         return phase * self.n_buckets + (b if b > 0 else 0)
 
     def weights(self, phase: int, bucket: int) -> list[float]:
-        """The weights of a cell, in the experts' order (a copy)."""
+        """The weights of a cell, in the experts' order (a copy, summing to 1)."""
         return list(self._w[self._cell(phase, bucket)])
 
     def combine(self, phase: int, bucket: int, values: Sequence[float]) -> float:
@@ -126,22 +132,19 @@ class ExpertWeights:
         ``values`` are in the experts' order, in any unit (seconds ahead, or POSIX times: the
         mean of times is a time).
         """
-        w = self._w[self._cell(phase, bucket)]
-        num = 0.0
-        den = 0.0
-        for wi, x in zip(w, values, strict=True):
-            if x == x:
-                num += wi * x
-                den += wi
-        if den > 0.0:
-            return num / den
-        # every expert with a forecast has a zero weight: their plain mean
-        got = [x for x in values if x == x]
-        return sum(got) / len(got) if got else math.nan
+        return _mean(self._w[self._cell(phase, bucket)], values)
 
-    def learn(self, phase: int, bucket: int, ahead: Sequence[float], actual: float) -> None:
+    def learn(
+        self,
+        phase: int,
+        bucket: int,
+        ahead: Sequence[float],
+        actual: float,
+        issued: float | None = None,
+    ) -> None:
         """One observed arrival: ``ahead`` are the experts' forecasts of it and ``actual`` the
-        observation, all in seconds after the issue time of the forecasts."""
+        observation, all in seconds after the issue time of the forecasts; ``issued`` is the
+        mix that was issued then (for :meth:`errors`; the mix of today's weights otherwise)."""
         if not math.isfinite(actual):
             return
         cell = self._cell(phase, bucket)
@@ -154,12 +157,19 @@ class ExpertWeights:
             return
         pred = sum(w[i] * ahead[i] for i in idx) / den
         err = pred - actual
+        scale = max(max(abs(ahead[i]) for i in idx), abs(actual), MIN_SCALE_S)
+        tot, cnt = self._abs[cell], self._cnt[cell]
+        for i in idx:
+            tot[i] += abs(ahead[i] - actual)
+            cnt[i] += 1
+        tot[-1] += abs(err if issued is None else issued - actual)
+        cnt[-1] += 1
+        self.seen[cell] += 1
         if err == 0.0:
             return
-        sign = 1.0 if err > 0.0 else -1.0
-        scale = max(max(abs(ahead[i]) for i in idx), abs(actual), MIN_SCALE_S)
-        step = -self.eta * sign / scale
-        # the exponent relative to the smallest forecast: the same weights, no overflow
+        # exponentiated gradient on the mix; the exponent relative to the smallest forecast
+        # (the same weights, no overflow)
+        step = -self.eta * (1.0 if err > 0.0 else -1.0) / scale
         lo = min(ahead[i] for i in idx)
         new = {i: w[i] * math.exp(step * (ahead[i] - lo)) for i in idx}
         total = sum(new.values())
@@ -171,7 +181,14 @@ class ExpertWeights:
         moved = sum(w[i] for i in idx)
         for i in idx:
             w[i] *= den / moved
-        self.seen[cell] += 1
+
+    def errors(self, phase: int, bucket: int) -> dict[str, float]:
+        """Each expert's mean absolute error (seconds) on the arrivals a cell learned from, and
+        the mix's under ``"mix"`` (NaN for an expert never scored there): for reports."""
+        cell = self._cell(phase, bucket)
+        tot, cnt = self._abs[cell], self._cnt[cell]
+        names = [*self.experts, "mix"]
+        return {n: tot[i] / cnt[i] if cnt[i] else math.nan for i, n in enumerate(names)}
 
     # ----- checkpoint ---------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -184,19 +201,34 @@ class ExpertWeights:
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
-        """Take weights from :meth:`snapshot`; experts added since start from the prior and
+        """Take the state of :meth:`snapshot`; experts added since start from the prior and
         experts no longer known are dropped. A snapshot of another bucket layout is ignored
         (ValueError)."""
         if int(data.get("n_buckets", -1)) != self.n_buckets:
             raise ValueError("snapshot has another horizon-bucket layout")
         names = list(data["experts"])
         rows = data["weights"]
-        seen = data.get("seen", [0] * len(rows))
         if len(rows) != len(self._w):
             raise ValueError("snapshot has another number of cells")
+        seen = data.get("seen", [0] * len(rows))
         for cell, row in enumerate(rows):
             old = dict(zip(names, row, strict=True))
             w = [float(old[e]) if e in old else self._start[i] for i, e in enumerate(self.experts)]
             total = sum(w)
             self._w[cell] = [x / total for x in w] if total > 0 else list(self._start)
             self.seen[cell] = int(seen[cell])
+
+
+def _mean(w: Sequence[float], values: Sequence[float]) -> float:
+    """Weighted mean of the values that are not NaN (their plain mean when the weights of
+    those are all zero; NaN when every value is)."""
+    num = 0.0
+    den = 0.0
+    for wi, x in zip(w, values, strict=True):
+        if x == x:
+            num += wi * x
+            den += wi
+    if den > 0.0:
+        return num / den
+    got = [x for x in values if x == x]
+    return sum(got) / len(got) if got else math.nan

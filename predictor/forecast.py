@@ -2,31 +2,39 @@
 the predictions emitted from them, and their scoring against the arrivals: the tracker's step 7
 (:class:`Forecaster`).
 
-A forecast (:meth:`Forecaster.ahead`, :meth:`Forecaster.after`) is a function of the vehicle's
-parts (its :class:`~predictor.vehicles.TripRun`, :class:`~predictor.vehicles.Progress` and
-:class:`~predictor.vehicles.Passage`), the learned models (the
-:class:`~predictor.segments.SegmentTable` and the :class:`~predictor.layovers.LayoverModel`) and
-the time; it changes nothing. Emitting (:meth:`Forecaster.predict`) writes the vehicle's
-:class:`~predictor.vehicles.Emitted` and :class:`~predictor.vehicles.Samples`, and scoring the
-samples against the arrivals (:meth:`Forecaster.settle`) teaches the
-:class:`~predictor.calibration.IntervalCalibrator`.
+A forecast (:meth:`Forecaster.ahead`, :meth:`Forecaster.after`: the link chain; and the other
+experts of :mod:`predictor.forecasters`) is a function of the vehicle's parts (its
+:class:`~predictor.vehicles.TripRun`, :class:`~predictor.vehicles.Progress` and
+:class:`~predictor.vehicles.Passage`), the learned models (:class:`~predictor.models.Models`)
+and the time; it changes nothing. Emitting (:meth:`Forecaster.predict`) mixes the experts'
+forecasts by their weights for the trip phase and horizon and writes the vehicle's
+:class:`~predictor.vehicles.Emitted` and :class:`~predictor.vehicles.Samples`; scoring the
+samples against the arrivals (:meth:`Forecaster.settle`) teaches the experts' weights and the
+intervals.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from itertools import pairwise
 
 import numpy as np
 
 from predictor.arrivals import DEPART_RADIUS_M, ref_stop
-from predictor.calibration import EDGES, N_BUCKETS, IntervalCalibrator
+from predictor.calibration import EDGES, N_BUCKETS
 from predictor.config import TrackerConfig
 from predictor.events import Prediction
-from predictor.layovers import LayoverModel
+from predictor.experts import LAYOVER, NEXT_TRIP, PHASES, RUNNING
+from predictor.forecasters import (
+    blend_arrivals,
+    deviation_arrivals,
+    history_arrivals,
+    start_arrivals,
+)
+from predictor.models import Models
 from predictor.plans import TripPlan
+from predictor.profiles import pattern_of
 from predictor.records import record_maker
-from predictor.segments import SegmentTable
 from predictor.trips import TripAssigner
 from predictor.twins import (
     clip01,
@@ -52,6 +60,7 @@ _EDGES: list[float] = EDGES.tolist()
 
 
 _new_prediction = record_maker(Prediction)
+_NANS = [math.nan] * 256
 
 
 class Forecaster:
@@ -67,12 +76,9 @@ class Forecaster:
     ----------
     config : TrackerConfig
         Thresholds and model constants.
-    segments : SegmentTable
-        The link and dwell estimates.
-    calibrator : IntervalCalibrator
-        Quantiles of past errors, which scale the intervals.
-    layovers : LayoverModel
-        Where and how long buses wait.
+    models : Models
+        The learned models: link and dwell estimates, layover habits, how trips start,
+        TransitClock's blend, the experts' weights and the intervals.
     trips : TripAssigner
         The plans, links and block successors of trips, and the vehicle on each trip (a
         next trip that another bus runs is not forecast).
@@ -83,16 +89,14 @@ class Forecaster:
     def __init__(
         self,
         config: TrackerConfig,
-        segments: SegmentTable,
-        calibrator: IntervalCalibrator,
-        layovers: LayoverModel,
+        models: Models,
         trips: TripAssigner,
         stop_vehicles: dict[str, set[str]],
     ) -> None:
         self.config = config
-        self.segments = segments
-        self.calibrator = calibrator
-        self.layovers = layovers
+        self.models = models
+        self.segments = models.segments
+        layovers = self.layovers = models.layovers
         self.trips = trips
         self._stop_vehicles = stop_vehicles
         self._rng = np.random.default_rng(0)  # seeded: replays are reproducible
@@ -114,6 +118,7 @@ class Forecaster:
         links: tuple[list[float], list[float]] | None = None,
         wait_link: int | None = None,
         leave_by: float = -math.inf,
+        day_type: int = 0,
     ) -> tuple[list[float], list[float]]:
         """Arrivals at stops ``k0..`` given ``start`` = (arrival at ``k0``, its variance, the
         earliest it may be because of a hold); ``leave_by`` is the earliest arrival at the stop
@@ -128,7 +133,9 @@ class Forecaster:
         var: list[float] = []
         if m > 1:
             if links is None:
-                mean, var = self.segments.estimate(segs[k0:], sched_link[k0:], t0 - origin, now)
+                mean, var = self.segments.estimate(
+                    segs[k0:], sched_link[k0:], t0 - origin, now, day_type
+                )
             else:
                 mean, var = links
         tp = self._hold_points(plan, k0, wait_link)
@@ -267,7 +274,8 @@ class Forecaster:
             # Estimate the links up to a little past where the last fix's horizon ended; all
             # of them only when that falls short.
             hi = min(hi, nxt + due + DUE_MARGIN)
-        mean, lvar = self.segments.estimate(segs[k1:hi], sched[k1:hi], t - origin, t)
+        dtype = run.day_type
+        mean, lvar = self.segments.estimate(segs[k1:hi], sched[k1:hi], t - origin, t, dtype)
         if nxt == 0:
             start = self._current_link(run, progress, passage, t, 0.0, 0.0)
         else:
@@ -279,7 +287,7 @@ class Forecaster:
             )
         arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
         if hi < len(segs) and arrival[-1] - t <= self.config.horizon_s:  # short: all of them
-            mean, lvar = self.segments.estimate(segs[nxt:], sched[nxt:], t - origin, t)
+            mean, lvar = self.segments.estimate(segs[nxt:], sched[nxt:], t - origin, t, dtype)
             arrival, var = running_sum(start[0], start[1], mean, lvar, start[2])
         return arrival, var
 
@@ -326,11 +334,20 @@ class Forecaster:
         ref = passage.arrivals[kr] if kr < nxt else arrival[kr - nxt]
         turn = None if ref is None else (ref, plan.arr_l[-1] - plan.arr_l[kr])
         leave_by = self.layovers.leave_by(nplan, wait, turn)
-        a2, v2 = self._forecast(nplan, segs, sched, run.origin, 0, start, t, None, wait, leave_by)
+        a2, v2 = self._forecast(
+            nplan, segs, sched, run.origin, 0, start, t, None, wait, leave_by, run.day_type
+        )
         return nplan, a2, v2
 
-    def predict(self, v: TrackedVehicle, t: float) -> tuple[Prediction, ...]:
+    def predict(self, v: TrackedVehicle, t: float, delay: float) -> tuple[Prediction, ...]:
         """The predictions of vehicle ``v`` at time ``t`` that changed.
+
+        Every stop due within the horizon is forecast by each expert (the link chain of
+        :meth:`ahead`/:meth:`after`, and those of :mod:`predictor.forecasters`), and the
+        prediction is their mix weighted for its trip phase and horizon
+        (:class:`~predictor.experts.ExpertWeights`), its interval the chain's standard deviation
+        scaled by the quantiles of past errors in that cell
+        (:class:`~predictor.intervals.IntervalModel`).
 
         Parameters
         ----------
@@ -339,6 +356,8 @@ class Forecaster:
             scoring are updated.
         t : float
             The time of its fix (POSIX seconds).
+        delay : float
+            Its delay against the timetable (seconds, late > 0), for the schedule expert.
 
         Returns
         -------
@@ -349,86 +368,257 @@ class Forecaster:
         run, progress, passage = v.run, v.progress, v.passage
         if run is None or progress is None or passage is None:
             return ()
+        c = self.config
         plan = run.plan
         nxt = passage.k_arr
         d = progress.d
+        tf = float(t)
         arrival, var = self.ahead(run, progress, passage, t, v.emitted.n_due)
+        raw, var_l = within_horizon(arrival, var, tf, c.horizon_s)
+        v.emitted.n_due = len(raw)
+        phase = LAYOVER if passage.k_dep == 0 else RUNNING
+        ex = (
+            self._experts_ahead(run, progress, passage, tf, delay, raw, phase)
+            if raw and c.use_experts
+            else None
+        )
         preds = self._emit(
-            v, run, plan, nxt, arrival, var, t, pending=True, dist_base=-d, stops_base=-nxt
+            v, run, plan, nxt, raw, var_l, ex, phase, tf, dist_base=-d, stops_base=-nxt
         )
         got = self.after(v.vid, run, passage, t, arrival, var)
         if got is None:
             return preds
         nplan, a2, v2 = got
+        raw2, var2 = within_horizon(a2, v2, tf, c.horizon_s)
+        if not raw2:
+            return preds
+        ex2 = (
+            self._experts_after(
+                run, progress, passage, tf, delay, nplan, raw2, arrival[-1] if arrival else tf
+            )
+            if c.use_experts
+            else None
+        )
         return preds + self._emit(
             v,
             run,
             nplan,
             0,
-            a2,
-            v2,
-            t,
-            pending=False,
+            raw2,
+            var2,
+            ex2,
+            NEXT_TRIP,
+            tf,
             dist_base=plan.length - d - float(nplan.dist[0]),
             stops_base=len(plan.dist) - nxt,
         )
 
+    # ----- the experts --------------------------------------------------------------------
+    def _run_from_start(self, run: TripRun, plan: TripPlan, end: int, t: float) -> list[float]:
+        """Per stop ``0..end-1`` of ``plan``: the running time from leaving its first stop to
+        arriving there, by the link estimates at the trip's scheduled start."""
+        segs, sched = (run.segs, run.sched_link) if plan is run.plan else self.trips.links(plan)
+        if end <= 1:
+            return [0.0] * max(end, 0)
+        mean, _ = self.segments.estimate(
+            segs[: end - 1], sched[: end - 1], plan.dep_l[0], t, run.day_type
+        )
+        out = [0.0]
+        acc = 0.0
+        for x in mean:
+            acc += x
+            out.append(acc)
+        return out
+
+    def _experts_ahead(
+        self,
+        run: TripRun,
+        progress: Progress,
+        passage: Passage,
+        t: float,
+        delay: float,
+        chain: list[float],
+        phase: int,
+    ) -> list[list[float]]:
+        """Every expert's forecast of the stops of the trip run from the next one on (as many
+        as ``chain``, the link chain's), in :data:`~predictor.models.EXPERTS` order."""
+        models = self.models
+        plan, origin = run.plan, run.origin
+        k0 = passage.k_arr
+        m = len(chain)
+        schedule = deviation_arrivals(plan, origin, k0, delay)[:m]
+        resume = -math.inf
+        if k0 <= plan.zone_end:  # TransitClock's layover rule, as the baseline has it
+            here = origin + interp(progress.d, plan.dist_l, plan.dep_l)
+            if t < here - self.config.layover_early_s:
+                resume = here
+        blend = blend_arrivals(
+            models.blend, plan, origin, t, progress.d, k0, run.day, run.day_type, resume, m
+        )
+        if phase == LAYOVER:
+            ready = run.ready
+            if ready is None:
+                got = passage.arrivals[0]
+                ready = got if got is not None else t
+            pattern = pattern_of(plan)
+            turn = models.starts.turnaround((plan.route_id, plan.stop_ids[0]))
+            runs = self._run_from_start(run, plan, k0 + m, t)
+            start = start_arrivals(
+                plan,
+                origin,
+                models.starts.lateness_row(pattern, k0 + m),
+                ready,
+                turn,
+                runs[k0:],
+                k0,
+                t,
+            )[:m]
+        else:
+            start = _NANS * m if m <= len(_NANS) else [math.nan] * m
+        hist = (
+            history_arrivals(models.profiles, plan, origin, run.day_type, k0, chain[0])[:m]
+            if models.profiles is not None
+            else [math.nan] * m
+        )
+        return [chain, self._robust(run, k0, chain), schedule, blend, start, hist]
+
+    def _robust(self, run: TripRun, k0: int, chain: list[float]) -> list[float]:
+        """The chain's arrival at stop ``k0`` (the current link), then the robust recent
+        mean of each link after it (the chain's own link time where never driven)."""
+        m = len(chain)
+        segs = run.segs[k0 : k0 + m - 1]
+        gaps = [b - a for a, b in pairwise(chain)]
+        t = chain[0]
+        out = [t]
+        for x in self.segments.robust(segs, gaps):
+            t += x
+            out.append(t)
+        return out
+
+    def _experts_after(
+        self,
+        run: TripRun,
+        progress: Progress,
+        passage: Passage,
+        t: float,
+        delay: float,
+        nplan: TripPlan,
+        chain: list[float],
+        end_t: float,
+    ) -> list[list[float]]:
+        """Every expert's forecast of the first stops of the block's next trip (as many as
+        ``chain``), given the link chain's arrival ``end_t`` at the end of the trip run."""
+        models = self.models
+        plan, origin = run.plan, run.origin
+        m = len(chain)
+        schedule = deviation_arrivals(nplan, origin, 0, delay)[:m]
+        # the baseline's blend: to the end of this trip, then the next from there
+        k0 = passage.k_arr
+        resume = -math.inf
+        if k0 <= plan.zone_end:
+            here = origin + interp(progress.d, plan.dist_l, plan.dep_l)
+            if t < here - self.config.layover_early_s:
+                resume = here
+        mine = blend_arrivals(
+            models.blend, plan, origin, t, progress.d, k0, run.day, run.day_type, resume
+        )
+        blend = blend_arrivals(
+            models.blend,
+            nplan,
+            origin,
+            mine[-1] if mine else t,
+            0.0,
+            0,
+            run.day,
+            run.day_type,
+            -math.inf,
+            m,
+        )
+        turn = models.starts.turnaround((nplan.route_id, nplan.stop_ids[0]))
+        start = start_arrivals(
+            nplan,
+            origin,
+            models.starts.lateness_row(pattern_of(nplan), m),
+            end_t,
+            turn,
+            self._run_from_start(run, nplan, m, t),
+            0,
+            t,
+        )
+        hist = (
+            history_arrivals(models.profiles, nplan, origin, run.day_type, 0, start[0])[:m]
+            if models.profiles is not None
+            else [math.nan] * m
+        )
+        return [chain, [math.nan] * m, schedule, blend, start, hist]
+
+    # ----- emitting -----------------------------------------------------------------------
     def _emit(
         self,
         v: TrackedVehicle,
         run: TripRun,
         plan: TripPlan,
         k0: int,
-        arrival: list[float],
-        var: list[float],
-        t: float,
+        raw: list[float],
+        var_l: list[float],
+        ex: list[list[float]] | None,
+        phase: int,
+        tf: float,
         *,
-        pending: bool,
         dist_base: float,
         stops_base: int,
     ) -> tuple[Prediction, ...]:
-        """Predictions for stops ``k0..`` of ``plan`` due within ``horizon_s`` that changed by
-        ``emit_change_s`` or more (``arrival``/``var``: every stop from ``k0`` on).
+        """Predictions for stops ``k0..`` of ``plan`` that changed by ``emit_change_s`` or
+        more: ``raw``/``var_l`` are the link chain's arrivals and variances of the stops due
+        within the horizon, ``ex`` every expert's forecast of them (None: the chain alone).
 
         ``dist_base``/``stops_base`` turn a stop's distance and index into metres and stops
-        away from the vehicle. ``pending`` marks the vehicle's current trip, whose predictions
-        are kept to score against the arrivals (interval calibration).
+        away from the vehicle. Every ``CALIBRATE_EVERY``-th ping, one prediction per (stop,
+        horizon bucket) is kept with the experts' forecasts, to score against the arrival.
         """
-        # Plain floats from here: a handful of stops per ping, where numpy's per-call overhead
-        # would dominate (the twins give the numbers of the vectorised form to the bit).
-        c = self.config
-        tf = float(t)
-        raw, var_l = within_horizon(arrival, var, tf, c.horizon_s)
         m = len(raw)
-        emitted = v.emitted
-        if pending:
-            emitted.n_due = m
         if m == 0:
             return ()
-        # the standard deviation and horizon bucket of every stop only on the pings sampled
-        # for calibration; else only of the stops emitted (a few)
-        sigma: list[float] | None = None
-        b: list[int] = []
+        c = self.config
+        models = self.models
+        weights = models.experts
+        sigma = standard_deviations(var_l)
+        b = horizon_buckets(raw, tf, _EDGES)  # a negative horizon: the first bucket
+        # the mix of the experts, never earlier at a stop than at the one before it
+        if ex is None:
+            p50 = raw
+        else:
+            p50 = []
+            prev = -math.inf
+            for i in range(m):
+                x = weights.combine(phase, b[i], [e[i] for e in ex])
+                if x != x:
+                    x = raw[i]
+                x = x if x > prev else prev
+                p50.append(x)
+                prev = x
         samples = v.samples
-        samples.pings += 1
-        if pending and samples.pings % CALIBRATE_EVERY == 0:
-            sigma = standard_deviations(var_l)
-            b = horizon_buckets(raw, tf, _EDGES)  # a negative horizon: the first bucket
+        current = phase != NEXT_TRIP
+        if current:
+            samples.pings += 1
+        if samples.pings % CALIBRATE_EVERY == 0:
             # keep one prediction per (stop, bucket), each equally likely (reservoir sampling),
-            # so the calibrator sees the whole bucket, not only its shortest horizons
+            # so the models see the whole bucket, not only its shortest horizons
+            book = samples.book_for(plan, current)
             draw = self._rng.random(m).tolist()
-            pend_n, pend_pred, pend_sigma = samples.count, samples.pred, samples.sigma
             for i in range(m):
                 kb = (k0 + i) * N_BUCKETS + b[i]
-                cnt = pend_n[kb] + 1.0
-                pend_n[kb] = cnt
+                cnt = book.count[kb] + 1.0
+                book.count[kb] = cnt
                 if draw[i] * cnt < 1.0:
-                    pend_pred[kb] = raw[i]
-                    pend_sigma[kb] = sigma[i]
-        arr_l = plan.arr_l
-        q = self.calibrator.quantiles()
+                    book.pred[kb] = p50[i]
+                    book.sigma[kb] = sigma[i]
+                    book.issued[kb] = tf
+                    book.phase[kb] = phase
+                    book.ahead[kb] = (raw[i] - tf,) if ex is None else tuple(e[i] - tf for e in ex)
+        emitted = v.emitted
         last: list[float | None]
-        if pending:
+        if current:
             last = emitted.last_p50
         else:
             if emitted.next_trip != plan.trip:
@@ -437,14 +627,22 @@ class Forecaster:
             last = emitted.next_p50
         old = last[k0 : k0 + m]
         change = c.emit_change_s
+        bounds = models.intervals.bounds
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
-        stop_ids, seq, dist_l, origin = plan.stop_ids, plan.seq, plan.dist_l, run.origin
+        stop_ids, seq, dist_l, origin, arr_l = (
+            plan.stop_ids,
+            plan.seq,
+            plan.dist_l,
+            run.origin,
+            plan.arr_l,
+        )
         keys = plan.keys
         pass_by = plan.pass_by
         by_key = emitted.by_key
         index = self._stop_vehicles
+        label = PHASES[phase]
         out: list[Prediction] = []
-        for i, a, o in zip(range(m), raw, old, strict=True):
+        for i, a, o in zip(range(m), p50, old, strict=True):
             p = tf if tf > a else a
             if o is not None and abs(p - o) < change:
                 continue
@@ -452,19 +650,14 @@ class Forecaster:
             if pass_by and pass_by[k]:
                 continue  # the bus passes this stop by: no arrival to announce
             last[k] = p
-            # the interval only for what is emitted
-            if sigma is None:
-                x = var_l[i]
-                s = math.sqrt(x) if x >= 0.0 else math.nan  # standard_deviations, inline
-                qb = q[bisect_right(_EDGES, a - tf)]  # horizon_buckets, inline
-            else:
-                s, qb = sigma[i], q[b[i]]
-            lo = a + qb[0] * s
+            z_lo, z_hi = bounds(phase, b[i])
+            s = sigma[i]
+            lo = a + z_lo * s
             lo = p if p < lo else lo
-            hi = a + qb[2] * s
+            hi = a + z_hi * s
             dist = dist_l[k] + dist_base
             pred = _new_prediction(
-                t,
+                tf,
                 vid,
                 trip_id,
                 route_id,
@@ -476,6 +669,7 @@ class Forecaster:
                 origin + arr_l[k],
                 0.0 if dist < 0.0 else dist,
                 k + stops_base,
+                label,
             )
             key = keys[k]
             if key not in by_key:
@@ -488,7 +682,7 @@ class Forecaster:
     @staticmethod
     def begin(v: TrackedVehicle, run: TripRun | None) -> None:
         """A vehicle starts ``run`` (None: it ran off its trip): nothing emitted for its stops
-        and no sample of them yet."""
+        yet; the samples made for it while it was the block's next trip are kept."""
         plan = None if run is None else run.plan
         v.emitted.last_p50 = [] if plan is None else [None] * len(plan.dist_l)
         v.emitted.n_due = 0
@@ -511,16 +705,26 @@ class Forecaster:
     ) -> None:
         """Vehicle ``v`` reached stops of ``plan`` (stop index, arrival time): their predictions
         are no longer out, and the predictions sampled for them are scored against the
-        arrivals, teaching the interval calibrator (per horizon bucket)."""
+        arrivals, teaching the experts' weights and the intervals (per phase and bucket)."""
         by_key, keys = v.emitted.by_key, plan.keys
-        s = v.samples
-        pred, sigma, count = s.pred, s.sigma, s.count
-        for k, actual in reached:
+        for k, _ in reached:
             by_key.pop(keys[k], None)
+        book = v.samples.current
+        if book is None or book.trip != plan.trip:
+            return
+        models = self.models
+        learn = models.experts.learn if self.config.use_experts else None
+        add = models.intervals.add
+        count = book.count
+        for k, actual in reached:
             for b in range(N_BUCKETS):
                 kb = k * N_BUCKETS + b
                 if count[kb] > 0.0:
-                    sd = sigma[kb]
-                    if sd > 0.0:  # (NaN: a variance that was not one)
-                        self.calibrator.add(b, (actual - pred[kb]) / sd)
                     count[kb] = 0.0
+                    phase = book.phase[kb]
+                    sd = book.sigma[kb]
+                    if sd > 0.0:  # (NaN: a variance that was not one)
+                        add(phase, b, (actual - book.pred[kb]) / sd)
+                    if learn is not None and len(book.ahead[kb]) > 1:
+                        issued = book.issued[kb]
+                        learn(phase, b, book.ahead[kb], actual - issued, book.pred[kb] - issued)

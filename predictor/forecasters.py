@@ -45,10 +45,53 @@ def blend_arrivals(
     day: int,
     day_type: int,
     resume_at: float = -math.inf,
+    m: int | None = None,
 ) -> list[float]:
     """TransitClock's blend from a bus ``d`` metres along ``plan`` at ``now`` with next stop
     ``k0`` (``k0 = 0``: not yet at its first stop, leaving no earlier than scheduled); for a
-    trip after the current one, ``now`` is when the bus is forecast to reach its start."""
+    trip after the current one, ``now`` is when the bus is forecast to reach its start.
+
+    The arrivals at stops ``k0..`` (only the first ``m`` when given): the numbers of
+    :meth:`~predictor.baselines.KalmanBlend.predict`, in plain floats (a few stops per ping).
+    """
+    stops, arr, dist = plan.stop_ids, plan.arr_l, plan.dist_l
+    n = len(arr)
+    end = n if m is None else min(n, k0 + m)
+    if k0 >= end:
+        return []
+    link = blend.link
+    if k0 == 0:
+        dep0 = origin + plan.dep_l[0]
+        t = now if now > dep0 else dep0
+        out = [t]
+        for k in range(1, end):
+            t += link((stops[k - 1], stops[k]), arr[k] - arr[k - 1], arr[k - 1], day, day_type)
+            out.append(t)
+        return out
+    span = dist[k0] - dist[k0 - 1]
+    frac = (dist[k0] - d) / span if span > 0 else 0.0
+    frac = 0.0 if span <= 0 else (1.0 if frac > 1.0 else 0.0 if frac < 0.0 else frac)
+    first = link((stops[k0 - 1], stops[k0]), arr[k0] - arr[k0 - 1], arr[k0 - 1], day, day_type)
+    t = (now if now > resume_at else resume_at) + frac * first
+    out = [t]
+    for k in range(k0 + 1, end):
+        t += link((stops[k - 1], stops[k]), arr[k] - arr[k - 1], arr[k - 1], day, day_type)
+        out.append(t)
+    return out
+
+
+def _blend_reference(
+    blend: KalmanBlend,
+    plan: TripPlan,
+    origin: float,
+    now: float,
+    d: float,
+    k0: int,
+    day: int,
+    day_type: int,
+    resume_at: float = -math.inf,
+) -> list[float]:
+    """:func:`blend_arrivals` through the baseline's own array code (its reference form)."""
     got: list[float] = blend.predict(
         plan.stop_ids,
         plan.dist,
@@ -73,6 +116,7 @@ def start_arrivals(
     turn: float,
     run: Sequence[float],
     k0: int = 0,
+    now: float = -math.inf,
 ) -> list[float]:
     """Arrivals at stops ``k0..`` of a trip not yet started.
 
@@ -89,17 +133,23 @@ def start_arrivals(
     turn : float
         Its shortest turnaround there, seconds.
     run : sequence of float
-        Per stop ``k0..``, the running time from leaving the first stop to arriving there.
+        Per stop ``k0..``, the running time from leaving the first stop to arriving there
+        (as many stops as are wanted).
+
+    now : float
+        The present: a bus still waiting leaves no earlier (``ready + turn`` in the past).
 
     Returns
     -------
     list of float
-        ``max(S_k + late_k, ready + turn + run_k)`` per stop ``k0..``.
+        ``max(S_k + late_k, max(ready + turn, now) + run_k)`` per stop ``k0..`` (as many as
+        ``run``).
     """
     arr = plan.arr_l
     out: list[float] = []
     go = ready + turn
-    for i, k in enumerate(range(k0, len(arr))):
+    go = go if go > now else now  # (NaN ready: NaN, and the timetable rule below)
+    for i, k in enumerate(range(k0, min(len(arr), k0 + len(run)))):
         s = origin + arr[k] + late[k]
         r = go + run[i]
         out.append(r if r > s else s)  # NaN ready: the timetable rule

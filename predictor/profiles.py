@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from predictor.arrivals import ref_stop
 from predictor.departures import READY_MARGIN_S, PatternKey, StartModel
 from predictor.events import StopVisit
 from predictor.plans import TripPlan
@@ -269,20 +270,15 @@ def build_profiles(
     return out
 
 
-#: A run's end is estimated from its last observed stop when that is at most this many scheduled
-#: seconds before the trip's end (buses often park short of the last stop, and feeds move a
-#: bus on to its next trip as it reaches the terminal).
-END_REACH_S = 600.0
-
-
 def run_end(plan: TripPlan, arr: Mapping[int, float]) -> float:
-    """When a run reached its terminal: the arrival at its last observed stop plus the
-    timetable's time from there to the end (NaN when that stop is too far from the end)."""
-    if not arr:
-        return math.nan
-    k = max(arr)
-    rest = plan.arr_l[-1] - plan.arr_l[k]
-    return arr[k] + rest if rest <= END_REACH_S else math.nan
+    """When a run reached its terminal, as the tracker reckons it for the trip after
+    (:attr:`~predictor.vehicles.TripRun.ready`): its arrival at the trip's reference stop, a
+    few scheduled minutes before the end (buses often park short of the last stop, and feeds
+    move a bus on to its next trip as it reaches the terminal), plus the timetable's time from
+    there to the end. NaN when that stop was not seen."""
+    k = ref_stop(plan.arr)
+    a = arr.get(k)
+    return math.nan if a is None else a + (plan.arr_l[-1] - plan.arr_l[k])
 
 
 def pattern_of(plan: TripPlan) -> PatternKey:

@@ -46,6 +46,8 @@ class ReplayResult:
     timetable: list[float] = field(default_factory=list)
     deviation: list[float] = field(default_factory=list)
     blend: list[float] = field(default_factory=list)
+    #: the trip phase each prediction was made in (running, layover, next_trip)
+    phase: list[str] = field(default_factory=list)
     visits: list[StopVisit] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     pings: int = 0
@@ -142,6 +144,7 @@ class _Baselines:
                 res.timetable.append(sched)
                 res.deviation.append(sched + delay)
                 res.blend.append(float(bl[k - k0]) if 0 <= k - k0 < len(bl) else math.nan)
+                res.phase.append(p.phase or "")
 
     def _blend(
         self,
@@ -210,6 +213,7 @@ def replay(
     tracker = Tracker(network, config or TrackerConfig(emit_change_s=0.0))
     base = _Baselines(tracker, blend or KalmanBlend())
     if history is not None:
+        tracker.use_profiles(history.profiles)
         if history.visits:
             for v in sorted(history.visits, key=lambda x: x.arrival):
                 base.visit(v)
@@ -267,4 +271,5 @@ def score_replay(res: ReplayResult) -> Report:
         },
         p10=np.array(res.p10),
         p90=np.array(res.p90),
+        phase=np.array(res.phase, dtype=np.str_) if res.phase else None,
     )

@@ -39,6 +39,13 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 N_BINS = 30  # hours of the service day (GTFS times run past 24:00)
+N_DAY_TYPES = 3  # weekday, Saturday, Sunday (predictor.profiles.day_type)
+#: The robust estimate: weight of the newest bus, and how many recent deviations it may move it.
+ROBUST_ALPHA = 0.25
+ROBUST_C = 1.5
+#: A profile of earlier days counts as at most this many of today's buses in its hour bin
+#: (so that today's own buses soon weigh as much).
+PROFILE_WEIGHT = 8.0
 _MIN_SD = 5.0
 #: Scheduled seconds of running the timetable's own times count for in the observed/scheduled
 #: ratio (about one trip's first ten minutes).
@@ -55,6 +62,12 @@ CHOICE_WARMUP = 100
 #: A candidate replaces the one in use when its error is this much (relatively) smaller, so
 #: that near-ties do not flip the choice on every bus.
 CHOICE_MARGIN = 0.005
+
+
+def _bin(tod: float, day_type: int) -> int:
+    """The hour bin of ``tod`` seconds after the origin of a day of type ``day_type``."""
+    h = int(tod // 3600)
+    return day_type * N_BINS + (0 if h < 0 else N_BINS - 1 if h >= N_BINS else h)
 
 
 class SegmentTable:
@@ -117,6 +130,10 @@ class SegmentTable:
         #: per link, its recent mean under each candidate weight (plain floats: a handful of
         #: scalar updates per bus is far cheaper than numpy on 7-element arrays)
         self.cand_mean: list[list[float]] = []
+        #: per link, a robust recent mean (Huber: each bus moves it at most ``ROBUST_C`` of
+        #: its recent deviations) and that deviation; NaN until driven (the robust expert)
+        self.robust_mean: list[float] = []
+        self.robust_dev: list[float] = []
         self.tau = tau
         self.bin_alpha = bin_alpha
         self._keys: dict[tuple[int, int], int] = {}
@@ -149,9 +166,9 @@ class SegmentTable:
         self.rec_var: F64 = grow(self.rec_var if old else None, 0.0, (cap,))
         self.rec_t: F64 = grow(self.rec_t if old else None, -math.inf, (cap,))
         self.rec_n: F64 = grow(self.rec_n if old else None, 0.0, (cap,))
-        self.bin_mean: F64 = grow(self.bin_mean if old else None, 0.0, (cap, N_BINS))
-        self.bin_var: F64 = grow(self.bin_var if old else None, 0.0, (cap, N_BINS))
-        self.bin_n: F64 = grow(self.bin_n if old else None, 0.0, (cap, N_BINS))
+        self.bin_mean: F64 = grow(self.bin_mean if old else None, 0.0, (cap, N_DAY_TYPES * N_BINS))
+        self.bin_var: F64 = grow(self.bin_var if old else None, 0.0, (cap, N_DAY_TYPES * N_BINS))
+        self.bin_n: F64 = grow(self.bin_n if old else None, 0.0, (cap, N_DAY_TYPES * N_BINS))
         self._cap = cap
 
     def key(self, from_stop: int, to_stop: int) -> int:
@@ -164,6 +181,8 @@ class SegmentTable:
                 self._grow(self._cap * 2)
             self._keys[k] = row
             self.n += 1
+            self.robust_mean.append(math.nan)
+            self.robust_dev.append(math.nan)
             if self._alphas:
                 self.cand_mean.append([0.0] * len(self._alphas))
         return row
@@ -174,7 +193,9 @@ class SegmentTable:
         return np.array([self.key(a, b) for a, b in itertools.pairwise(s)], dtype=np.int64)
 
     # ----- learning -----------------------------------------------------------------------
-    def observe(self, seg: int, seconds: float, tod: float, sched: float, when: float) -> None:
+    def observe(
+        self, seg: int, seconds: float, tod: float, sched: float, when: float, day_type: int = 0
+    ) -> None:
         """Add one bus's link time.
 
         Parameters
@@ -189,6 +210,8 @@ class SegmentTable:
             The timetable's link time (for the observed/scheduled ratio), 0 when unknown.
         when : float
             POSIX time it was driven (the recency clock).
+        day_type : int
+            Its service day's type (0 weekday, 1 Saturday, 2 Sunday): hour bins are per type.
         """
         if not (seconds > 0.0 and math.isfinite(seconds)):
             return
@@ -206,9 +229,21 @@ class SegmentTable:
             self.rec_var[seg] = (1.0 - a) * (self.rec_var[seg] + a * diff * diff)
         self.rec_n[seg] = n + 1
         self.rec_t[seg] = when
+        rm = self.robust_mean[seg]
+        if rm != rm:
+            self.robust_mean[seg] = seconds
+            self.robust_dev[seg] = 0.3 * seconds + self.min_sd
+        else:
+            dev = self.robust_dev[seg]
+            r = seconds - rm
+            c = ROBUST_C * dev
+            a = max(ROBUST_ALPHA, 1.0 / (n + 1.0))
+            self.robust_mean[seg] = rm + a * (c if r > c else -c if r < -c else r)
+            ar = abs(r)
+            self.robust_dev[seg] = dev + 0.5 * a * ((ar if ar < 3.0 * dev else 3.0 * dev) - dev)
         if self._alphas:
             self._choose(seg, seconds, n)  # after: a switch replaces every recent mean
-        b = min(max(int(tod // 3600), 0), N_BINS - 1)
+        b = _bin(tod, day_type)
         bn = self.bin_n[seg, b]
         if bn == 0:
             self.bin_mean[seg, b] = seconds
@@ -266,6 +301,34 @@ class SegmentTable:
             self.rec_mean[: self.n] = [c[best] for c in self.cand_mean]
             self._cache.clear()
 
+    def seed(self, seg: int, day_type: int, hour: int, mean: float, var: float, n: int) -> None:
+        """Earlier days' times of a link at an hour of a day type (a profile): they fill its
+        hour bin as ``min(n, PROFILE_WEIGHT)`` buses would, so today's own buses soon count as
+        much; a bin already learned from today is left alone."""
+        if not (mean > 0.0 and math.isfinite(mean)) or n <= 0:
+            return
+        b = day_type * N_BINS + min(max(hour, 0), N_BINS - 1)
+        if self.bin_n[seg, b] > 0:
+            return
+        self.bin_mean[seg, b] = mean
+        floor = (0.3 * mean + self.min_sd) ** 2 / 4.0
+        self.bin_var[seg, b] = var if var > floor else floor
+        self.bin_n[seg, b] = min(float(n), PROFILE_WEIGHT)
+        self._cache.pop(b, None)
+
+    def robust(self, segs: list[int], fallback: list[float]) -> list[float]:
+        """The robust recent mean of each link (``fallback``'s value where never driven)."""
+        rob = self.robust_mean
+        return [(x if (x := rob[seg]) == x else f) for seg, f in zip(segs, fallback, strict=True)]
+
+    def seed_dwell(self, stop: int, mean: float, n: float) -> None:
+        """Earlier days' mean dwell at a stop row (counted as at most five of today's buses)."""
+        if not (0 <= stop < len(self.dwell_n) and mean >= 0.0 and math.isfinite(mean)):
+            return
+        if self.dwell_n[stop] == 0:
+            self.dwell_mean[stop] = min(mean, 600.0)
+            self.dwell_n[stop] = min(float(n), 5.0)
+
     def observe_dwell(self, stop: int, seconds: float) -> None:
         """Add one observed dwell (departure - arrival) at a stop row."""
         if not (seconds >= 0.0 and math.isfinite(seconds)) or not 0 <= stop < len(self.dwell_n):
@@ -276,9 +339,9 @@ class SegmentTable:
         self.dwell_n[stop] = n + 1.0
 
     # ----- prediction ---------------------------------------------------------------------
-    def _table(self, tod: float, now: float) -> tuple[list[float], list[float]]:
+    def _table(self, tod: float, now: float, day_type: int) -> tuple[list[float], list[float]]:
         """The cached blended estimates of every link for the hour of ``tod``."""
-        b = min(max(int(tod // 3600), 0), N_BINS - 1)
+        b = _bin(tod, day_type)
         got = self._cache.get(b)
         # pings of several sources arrive a little out of time order: an estimate up to
         # refresh_s older or newer than the clock is as good (rebuilding costs the whole table)
@@ -300,7 +363,7 @@ class SegmentTable:
         return got[1], got[2]
 
     def estimate(
-        self, segs: list[int], sched: list[float], tod: float, now: float
+        self, segs: list[int], sched: list[float], tod: float, now: float, day_type: int = 0
     ) -> tuple[list[float], list[float]]:
         """Mean and variance of each link's time for a bus driving it around ``tod``.
 
@@ -318,8 +381,10 @@ class SegmentTable:
             Seconds after the day's origin when the bus will drive them (picks the hour).
         now : float
             The present, POSIX seconds (ages the recent estimates).
+        day_type : int
+            The type of the service day it runs on (picks the hour bins).
         """
-        mean_c, var_c = self._table(tod, now)
+        mean_c, var_c = self._table(tod, now, day_type)
         ratio, psd = float(self.ratio), float(self.prior_sd)
         floor = float(self.min_sd * self.min_sd)
         # one pass: in a cold start most links have never been driven (NaN in the table), and

@@ -113,7 +113,6 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from predictor.calibration import IntervalCalibrator
 from predictor.config import TrackerConfig
 from predictor.events import (
     Flag,
@@ -127,11 +126,11 @@ from predictor.events import (
 )
 from predictor.fixes import Prematch, advance, flag_motion, place, validate, window_of
 from predictor.forecast import Forecaster
-from predictor.layovers import LayoverModel
 from predictor.matching import SegmentStore, window
+from predictor.models import Models
 from predictor.plans import TripPlan
+from predictor.profiles import Profiles
 from predictor.records import record_maker
-from predictor.segments import SegmentTable
 from predictor.trips import TripAssigner
 from predictor.twins import interp
 from predictor.vehicles import Passage, Progress, TrackedVehicle, TripRun
@@ -173,16 +172,10 @@ class Tracker:
         self.config = config or TrackerConfig()
         c = self.config
         # the learned models, shared by every vehicle
-        self.segments = SegmentTable(
-            alpha=c.link_alpha,
-            tau=c.link_tau_s,
-            alpha_choices=c.link_alpha_choices,
-            n_stops=network.n_stops,
-        )
-        # the median is the forecast itself: only the interval around it is calibrated
-        self.calibrator = IntervalCalibrator(shrink_bias=0.0)
+        self.models = models = Models(network, self.config)
+        self.segments = models.segments
         # what buses are seen to do at terminals and timepoints
-        self.layovers = lm = LayoverModel(network, self.config)
+        self.layovers = lm = models.layovers
         # per-vehicle memory and the indexes over it
         self._vehicles: dict[str, TrackedVehicle] = {}
         self._store = SegmentStore()
@@ -193,15 +186,18 @@ class Tracker:
         self.trips = trips = TripAssigner(network, self.config, self.segments, lm, self._store)
         self.resolver = trips.resolver
         self._trip_vehicle = trips.trip_vehicle
-        self.forecaster = Forecaster(
-            self.config, self.segments, self.calibrator, lm, trips, self._stop_vehicles
-        )
-        self.visits = VisitObserver(self.config, self.segments, lm)
+        self.forecaster = Forecaster(self.config, models, trips, self._stop_vehicles)
+        self.visits = VisitObserver(self.config, models)
         self._R = c.gps_sigma_m**2
 
     def plan(self, trip: int) -> TripPlan:
         """The (cached) :class:`TripPlan` of a trip row."""
         return self.trips.plan(trip)
+
+    def use_profiles(self, profiles: Profiles) -> None:
+        """What earlier days taught (:mod:`predictor.profiles`): the history expert, the
+        blend's last days and how trips start."""
+        self.models.use_profiles(profiles)
 
     # ----- the public API -----------------------------------------------------------------
     def vehicles(self) -> list[VehicleState]:
@@ -429,8 +425,9 @@ class Tracker:
         # 6. flag
         flag_motion(flags, progress, passage, run, t, c)
         # 7. predict
-        preds = self.forecaster.predict(v, t)
-        state = self._state(v, ping, self._delay(run, progress, passage, t))
+        delay = self._delay(run, progress, passage, t)
+        preds = self.forecaster.predict(v, t, delay)
+        state = self._state(v, ping, delay)
         return _new_output(state, preds, withdrawn, visits, traversals, None)
 
     def _change_trip(self, v: TrackedVehicle, old: TripRun | None) -> str | None:

@@ -13,6 +13,7 @@ from predictor.events import Flag, Rejection, RejectReason
 from predictor.layovers import LayoverModel
 from predictor.matching import SegmentStore
 from predictor.plans import TripPlan
+from predictor.profiles import day_type, ordinal_of
 from predictor.segments import SegmentTable
 from predictor.vehicles import TrackedVehicle, TripRun
 from transit.network import Network
@@ -193,6 +194,8 @@ class TripAssigner:
                 else None
             ),
             turn=turn,
+            day=ordinal_of(res.service_date),
+            day_type=day_type(res.service_date),
         )
         self.trip_vehicle[plan.trip] = v.vid
 

@@ -20,6 +20,7 @@ __all__ = [
     "Passage",
     "Progress",
     "Resolution",
+    "SampleBook",
     "Samples",
     "TrackedVehicle",
     "TripRun",
@@ -49,6 +50,16 @@ class TripRun:
     #: when the bus passed the reference stop of the trip it turned round from, and the
     #: scheduled run from there to that trip's end (None: not turning round, or not seen there)
     turn: tuple[float, float] | None
+    #: the service day's number (proleptic Gregorian ordinal) and type (0 weekday, 1 Saturday,
+    #: 2 Sunday), for the models learned by time of day and day type
+    day: int = 0
+    day_type: int = 0
+
+    @property
+    def ready(self) -> float | None:
+        """When the bus reached the start of this trip, turning round from the one before
+        (its arrival at that trip's end; None when it did not turn round from one seen)."""
+        return None if self.turn is None else self.turn[0] + self.turn[1]
 
 
 @dataclass(slots=True)
@@ -129,23 +140,54 @@ class Emitted:
 
 
 @dataclass(slots=True)
-class Samples:
-    """The predictions sampled to score against the arrivals (the Forecaster): per (stop k,
-    horizon bucket b) at ``[k * N_BUCKETS + b]``, one prediction drawn from the ``count`` made
-    (reservoir sampling) and its standard deviation; none where ``count`` is 0."""
+class SampleBook:
+    """The predictions sampled for one trip's stops, to score against their arrivals: per
+    (stop k, horizon bucket b) at ``[k * N_BUCKETS + b]``, one prediction drawn from the
+    ``count`` made (reservoir sampling), when it was issued, its phase, its standard deviation
+    and every expert's forecast (seconds after issue); none where ``count`` is 0."""
 
-    pred: list[float] = field(default_factory=list)
-    sigma: list[float] = field(default_factory=list)
-    count: list[float] = field(default_factory=list)
+    trip: int
+    pred: list[float]
+    sigma: list[float]
+    count: list[float]
+    issued: list[float]
+    phase: list[int]
+    ahead: list[tuple[float, ...]]
+
+    @classmethod
+    def of(cls, plan: TripPlan) -> SampleBook:
+        """No sample of ``plan``'s stops yet."""
+        n = len(plan.dist_l) * N_BUCKETS
+        return cls(plan.trip, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n, [0] * n, [()] * n)
+
+
+@dataclass(slots=True)
+class Samples:
+    """The predictions sampled to score against the arrivals (the Forecaster): those of the
+    trip run, and those of the block's next trip, made before the bus started it (they are
+    scored once it runs it)."""
+
+    current: SampleBook | None = None
+    following: SampleBook | None = None
     #: predictions emitted by the vehicle so far, every ``CALIBRATE_EVERY``-th sampled
     pings: int = 0
 
     def begin(self, plan: TripPlan) -> None:
-        """No sample of ``plan``'s stops yet (the count of pings goes on)."""
-        n = len(plan.dist_l) * N_BUCKETS
-        self.pred = [0.0] * n
-        self.sigma = [0.0] * n
-        self.count = [0.0] * n
+        """The vehicle starts ``plan``: the samples made for it while it was the next trip
+        are kept, or none (the count of pings goes on)."""
+        nxt = self.following
+        self.following = None
+        self.current = nxt if nxt is not None and nxt.trip == plan.trip else SampleBook.of(plan)
+
+    def book_for(self, plan: TripPlan, current: bool) -> SampleBook:
+        """The book of ``plan``'s samples (a fresh one for a next trip not seen before)."""
+        if current:
+            if self.current is None or self.current.trip != plan.trip:
+                self.current = SampleBook.of(plan)
+            return self.current
+        if self.following is None or self.following.trip != plan.trip:
+            self.following = SampleBook.of(plan)
+        return self.following
 
 
 # ----- the vehicle --------------------------------------------------------------------------------

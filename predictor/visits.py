@@ -9,10 +9,11 @@ import numpy as np
 
 from predictor.arrivals import DEPART_RADIUS_M, crossed
 from predictor.config import TrackerConfig
+from predictor.departures import READY_MARGIN_S
 from predictor.events import SegmentTraversal, StopVisit
-from predictor.layovers import LayoverModel
+from predictor.models import Models
 from predictor.plans import TripPlan
-from predictor.segments import SegmentTable
+from predictor.profiles import pattern_of
 from predictor.vehicles import Passage, TrackedVehicle, TripRun
 
 __all__ = ["Observed", "VisitObserver"]
@@ -35,25 +36,23 @@ _NOTHING = Observed((), (), ())
 
 class VisitObserver:
     """Turns a tracked vehicle's progress into stop visits and link traversals, and teaches
-    the link table and the layover model from them (pure). It alone writes a vehicle's
-    :class:`~predictor.vehicles.Passage`.
+    the shared models from them (pure): every completed link and dwell the link table and
+    TransitClock's blend, where buses waited the layover model, how a trip started the start
+    model. It alone writes a vehicle's :class:`~predictor.vehicles.Passage`.
 
     Parameters
     ----------
     config : TrackerConfig
         Thresholds and model constants.
-    segments : SegmentTable
-        The link and dwell estimates, fed by every completed link and dwell.
-    layovers : LayoverModel
-        Fed by where buses waited in terminal zones and at timepoints.
+    models : Models
+        The tracker's learned models.
     """
 
-    def __init__(
-        self, config: TrackerConfig, segments: SegmentTable, layovers: LayoverModel
-    ) -> None:
+    def __init__(self, config: TrackerConfig, models: Models) -> None:
         self.config = config
-        self.segments = segments
-        self.layovers = layovers
+        self.models = models
+        self.segments = models.segments
+        self.layovers = models.layovers
 
     @staticmethod
     def begin(v: TrackedVehicle, run: TripRun | None) -> None:
@@ -109,6 +108,13 @@ class VisitObserver:
         arr_obs, dep_obs = passage.arrivals, passage.departures
         early = self.config.layover_early_s
         n = len(plan.dist)
+        models = self.models
+        # how the trip started, for the start model: the bus reached the terminal in good time
+        # (its habit is then the timetable's plus how late it passes each stop), or late (its
+        # turnaround is then how long it took to leave)
+        ready = run.ready
+        s0 = origin + plan.dep_l[0]
+        in_time = ready is not None and ready < s0 - READY_MARGIN_S
         k1, times = crossed(plan.arrive_l, d0, t0, d1, t1)
         for k, ta in enumerate(times, k1):
             if k < passage.k_arr:
@@ -116,6 +122,8 @@ class VisitObserver:
             arr_obs[k] = ta
             passage.k_arr = k + 1
             reached.append((k, ta))
+            if in_time:
+                models.starts.learn_stop(pattern_of(plan), k, ta - (origin + plan.arr_l[k]))
             if k >= 1:
                 # the time it left the previous stop: its arrival there, but at the first
                 # stop, where buses wait, its departure
@@ -136,7 +144,19 @@ class VisitObserver:
                             self.layovers.learn_layover(run.segs[j], False)
                     if not laid_over:
                         self.segments.observe(
-                            run.segs[k - 1], ta - prev, ta - origin, run.sched_link[k - 1], ta
+                            run.segs[k - 1],
+                            ta - prev,
+                            ta - origin,
+                            run.sched_link[k - 1],
+                            ta,
+                            run.day_type,
+                        )
+                        models.blend.observe(
+                            (plan.stop_ids[k - 1], plan.stop_ids[k]),
+                            ta - prev,
+                            prev - origin,
+                            run.day,
+                            run.day_type,
                         )
                 dep_prev = dep_obs[k - 1]
                 if dep_prev is not None:
@@ -163,6 +183,8 @@ class VisitObserver:
             ta_k = arr_obs[k]
             if k == 0:
                 visits.append(self._visit(vid, run, 0, td, td))
+                if ready is not None and ready > s0:
+                    models.starts.learn_turn((plan.route_id, plan.stop_ids[0]), td - ready)
             elif ta_k is not None and k < n - 1:
                 self.segments.observe_dwell(int(plan.stops[k]), td - ta_k)
                 if plan.timepoint_l[k]:

@@ -208,10 +208,10 @@ def write_outputs(
     key_cols = ["issued_at", "vehicle_id", "trip_id", "stop_id", "stop_sequence"]
     _write_csv(
         out / "predictions.csv",
-        [*key_cols, "predicted_arrival", "p10", "p90"],
+        [*key_cols, "predicted_arrival", "p10", "p90", "phase"],
         (
-            [f"{row[0]:.0f}", *row[1:5], *(f"{x:.1f}" for x in row[5:])]
-            for row in zip(*keys, res.predicted, res.p10, res.p90, strict=True)
+            [f"{row[0]:.0f}", *row[1:5], *(f"{x:.1f}" for x in row[5:8]), row[8]]
+            for row in zip(*keys, res.predicted, res.p10, res.p90, res.phase, strict=True)
         ),
     )
     _write_csv(

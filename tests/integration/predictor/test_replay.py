@@ -69,6 +69,7 @@ def test_cli_writes_every_file(replayed: Path) -> None:
         "predicted_arrival",
         "p10",
         "p90",
+        "phase",
     ]
     with (replayed / "arrivals.csv").open() as fh:
         arrivals = list(csv.DictReader(fh))

@@ -8,14 +8,15 @@ import itertools
 import pytest
 from c53_slice import FIRST, NEXT, day_origin
 
-from predictor.calibration import IntervalCalibrator
+from predictor.calibration import N_BUCKETS
 from predictor.config import TrackerConfig
 from predictor.descriptors import Resolved
+from predictor.experts import NEXT_TRIP, RUNNING
 from predictor.fixes import advance
 from predictor.forecast import Forecaster
-from predictor.layovers import LayoverModel
+from predictor.intervals import IntervalModel
 from predictor.matching import SegmentStore
-from predictor.segments import SegmentTable
+from predictor.models import EXPERTS, Models
 from predictor.trips import TripAssigner
 from predictor.vehicles import Passage, Progress, TrackedVehicle, TripRun
 from predictor.visits import VisitObserver
@@ -24,12 +25,12 @@ from transit.network import Network
 CFG = TrackerConfig()
 
 
-def forecaster(net: Network, calibrator: IntervalCalibrator | None = None) -> Forecaster:
-    tab = SegmentTable(n_stops=net.n_stops)
-    lm = LayoverModel(net, CFG)
-    trips = TripAssigner(net, CFG, tab, lm, SegmentStore())
-    cal = calibrator or IntervalCalibrator(shrink_bias=0.0)
-    return Forecaster(CFG, tab, cal, lm, trips, {})
+def forecaster(net: Network, intervals: IntervalModel | None = None) -> Forecaster:
+    models = Models(net, CFG)
+    if intervals is not None:
+        models.intervals = intervals
+    trips = TripAssigner(net, CFG, models.segments, models.layovers, SegmentStore())
+    return Forecaster(CFG, models, trips, {})
 
 
 def bus_at(fc: Forecaster, net: Network, d: float, t: float, trip: str = FIRST) -> TrackedVehicle:
@@ -153,7 +154,7 @@ def test_only_changed_predictions_are_emitted_and_withdrawn_ones_come_back(
     plan0 = fc.trips.plan(0)
     d = plan0.dist_l[19] + 40.0
     v = bus_at(fc, c53, d, t)
-    preds = fc.predict(v, t)
+    preds = fc.predict(v, t, 0.0)
     mine = [p for p in preds if p.trip_id == FIRST]
     assert [p.stop_sequence for p in mine] == list(plan0.seq[20:])  # all due within the hour
     assert [p.stops_away for p in mine] == list(range(len(mine)))
@@ -166,31 +167,75 @@ def test_only_changed_predictions_are_emitted_and_withdrawn_ones_come_back(
     nxt = [p for p in preds if p.trip_id == NEXT]
     assert nxt
     assert nxt[0].stops_away == len(mine)
+    assert {p.phase for p in mine} == {"running"}
+    assert {p.phase for p in nxt} == {"next_trip"}
     # nothing moved since: nothing to emit
-    assert fc.predict(v, t + 1.0) == ()
+    assert fc.predict(v, t + 1.0, 0.0) == ()
     assert Forecaster.withdraw(v)
     assert v.emitted.by_key == {}
-    assert len(fc.predict(v, t + 2.0)) == len(preds)  # all emitted again
+    assert len(fc.predict(v, t + 2.0, 0.0)) == len(preds)  # all emitted again
 
 
-def test_reaching_a_stop_scores_the_predictions_sampled_for_it(c53: Network) -> None:
-    cal = IntervalCalibrator(min_samples=1, refresh=1, shrink_bias=0.0)
-    fc = forecaster(c53, cal)
+def test_reaching_a_stop_teaches_the_experts_and_the_intervals(c53: Network) -> None:
+    intervals = IntervalModel(3, N_BUCKETS, min_samples=1, refresh=1)
+    fc = forecaster(c53, intervals)
     origin = day_origin(c53)
     t = origin + 44000.0
     plan0 = fc.trips.plan(0)
     v = bus_at(fc, c53, plan0.dist_l[19] + 40.0, t)
-    normal = [list(q) for q in cal.quantiles()]
     for i in range(3):  # the third emit of the vehicle is sampled
-        fc.predict(v, t + i)
-    assert sum(c > 0 for c in v.samples.count) >= len(plan0.dist) - 20
+        fc.predict(v, t + i, 90.0)
+    book = v.samples.current
+    assert book is not None
+    assert sum(c > 0 for c in book.count) >= len(plan0.dist) - 20
     key = plan0.keys[20]
     assert key in v.emitted.by_key
-    # the bus reaches stop 20 two minutes later than the sampled prediction said
-    pred = v.samples.pred[20 * 6]
-    fc.settle(v, plan0, ((20, pred + 120.0),))
+    kb = 20 * N_BUCKETS
+    assert book.count[kb] > 0
+    assert len(book.ahead[kb]) == len(EXPERTS)
+    assert book.phase[kb] == RUNNING
+    # the schedule expert said 90 s late: the chain and it disagree by about that
+    i_chain, i_sched = EXPERTS.index("chain"), EXPERTS.index("schedule")
+    chain, schedule = book.ahead[kb][i_chain], book.ahead[kb][i_sched]
+    assert schedule - chain == pytest.approx(90.0, abs=60.0)
+    before = fc.models.experts.weights(RUNNING, 0)
+    # the bus reaches stop 20 exactly when the schedule expert said
+    fc.settle(v, plan0, ((20, book.issued[kb] + schedule),))
     assert key not in v.emitted.by_key  # no longer to come
-    assert v.samples.count[20 * 6 : 21 * 6] == [0.0] * 6
-    # the first horizon bucket (under 3 min) learned a late error: its p10 is now late too
-    assert normal[0][0] < 0.0 < cal.quantiles()[0][0]
-    assert cal.quantiles()[1:] == normal[1:]
+    assert book.count[kb : kb + N_BUCKETS] == [0.0] * N_BUCKETS
+    after = fc.models.experts.weights(RUNNING, 0)
+    assert after[i_sched] > before[i_sched]  # the schedule expert gained weight
+    assert after[i_chain] < before[i_chain]
+    # the first horizon bucket learned a late error: its p10 is now late too
+    lo, _ = intervals.bounds(RUNNING, 0)
+    assert lo > 0.0
+    assert intervals.bounds(NEXT_TRIP, 3) == pytest.approx((-1.2816, 1.2816), abs=1e-3)
+
+
+def test_next_trip_samples_are_scored_once_the_bus_runs_it(c53: Network) -> None:
+    fc = forecaster(c53)
+    origin = day_origin(c53)
+    plan0 = fc.trips.plan(0)
+    k = 55
+    t = origin + plan0.arr_l[k]
+    v = bus_at(fc, c53, plan0.dist_l[k] + 40.0, t)
+    for i in range(3):
+        fc.predict(v, t + i, 0.0)
+    following = v.samples.following
+    assert following is not None
+    nrow = c53.trip_index(NEXT)
+    assert following.trip == nrow
+    sampled = [kb for kb, c in enumerate(following.count) if c > 0]
+    assert sampled
+    assert all(following.phase[kb] == NEXT_TRIP for kb in sampled)
+    # the bus starts its next trip: the samples made for it come along
+    assert nrow is not None
+    fc.trips.start_trip(v, Resolved(nrow, "20260216", origin), t + 600.0)
+    assert v.run is not None
+    Forecaster.begin(v, v.run)
+    assert v.samples.current is following
+    kb = sampled[0]
+    k2 = kb // N_BUCKETS
+    seen = fc.models.experts.seen[fc.models.experts._cell(NEXT_TRIP, kb % N_BUCKETS)]
+    fc.settle(v, v.run.plan, ((k2, following.issued[kb] + 900.0),))
+    assert fc.models.experts.seen[fc.models.experts._cell(NEXT_TRIP, kb % N_BUCKETS)] == seen + 1

@@ -11,6 +11,7 @@ import pytest
 from feeds.gtfs import load_network
 from predictor.baselines import KalmanBlend
 from predictor.forecasters import (
+    _blend_reference,
     blend_arrivals,
     deviation_arrivals,
     history_arrivals,
@@ -64,8 +65,15 @@ def test_blend_is_the_baseline(plan: TripPlan, origin: float) -> None:
         739663,
         0,
     )
-    assert got == ref.tolist()
+    assert got == pytest.approx(ref.tolist(), abs=1e-6)
     assert got[1] - got[0] == pytest.approx(300.0)  # the one link driven: the last bus's time
+    for k0, d, resume in ((0, 0.0, -math.inf), (2, plan.dist_l[1] + 5.0, now + 60.0)):
+        want = _blend_reference(kb, plan, origin, now, d, k0, 739663, 0, resume)
+        assert blend_arrivals(kb, plan, origin, now, d, k0, 739663, 0, resume) == pytest.approx(
+            want, abs=1e-6
+        )
+        short = blend_arrivals(kb, plan, origin, now, d, k0, 739663, 0, resume, m=3)
+        assert short == pytest.approx(want[:3], abs=1e-6)
 
 
 def test_start_is_the_later_of_habit_and_readiness(plan: TripPlan, origin: float) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from feeds.gtfs import load_network
 from feeds.replay_files import read_positions
+from predictor.arrivals import ref_stop
 from predictor.events import StopVisit
 from predictor.plans import TripPlan
 from predictor.profiles import Profiles, build_profiles, day_type, pattern_of, run_end
@@ -128,11 +129,9 @@ def test_start_habits_are_learned_from_buses_ready_in_time(
 
 def test_run_end_counts_from_the_last_stop_seen(c53: Network) -> None:
     plan = TripPlan.build(c53, 0)
-    n = len(plan.dist)
-    assert run_end(plan, {n - 2: 1000.0}) == pytest.approx(
-        1000.0 + plan.arr_l[-1] - plan.arr_l[n - 2]
-    )
-    assert run_end(plan, {0: 1000.0}) != run_end(plan, {0: 1000.0})  # too far: NaN
+    k = ref_stop(plan.arr)
+    assert run_end(plan, {k: 1000.0}) == pytest.approx(1000.0 + plan.arr_l[-1] - plan.arr_l[k])
+    assert run_end(plan, {0: 1000.0}) != run_end(plan, {0: 1000.0})  # not seen there: NaN
     assert pattern_of(plan) == (plan.route_id, plan.stop_ids[0])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -83,7 +84,8 @@ def test_predictions_cover_downstream_stops_with_ordered_interval(
 
 
 def test_later_bus_learns_slow_links_from_earlier_bus(line: Network, origin: float) -> None:
-    tr = Tracker(line, TrackerConfig(emit_change_s=0.0, predict_next_trip=False))
+    # the link chain alone (use_experts=False): how it learns from earlier buses
+    tr = Tracker(line, TrackerConfig(emit_change_s=0.0, predict_next_trip=False, use_experts=False))
     # the first bus takes 100 s per 400 m link instead of the scheduled 60 s
     drive(tr, "v1", "t0", origin + FIRST_DEP, speed=4.0)
     start = origin + FIRST_DEP + HEADWAY_S
@@ -212,14 +214,21 @@ def test_unassigned_when_nothing_runs(line: Network, origin: float) -> None:
 
 
 def test_block_next_trip_predicted_after_layover(line: Network, origin: float) -> None:
-    tr = Tracker(line, TrackerConfig(emit_change_s=0.0))
+    # the link chain's own rule (the experts' mix is tested in test_forecast)
+    tr = Tracker(line, TrackerConfig(emit_change_s=0.0, use_experts=False))
     t = origin + FIRST_DEP + 200
     out = tr.process(at("v1", t, 1700.0), t)
     nxt = [p for p in out.predictions if p.trip_id == "t1"]
     assert [p.stop_sequence for p in nxt] == [1, 2, 3, 4, 5, 6]
+    assert {p.phase for p in nxt} == {"next_trip"}
     # t1 leaves its first stop at 08:10 at the earliest
     assert nxt[0].predicted >= origin + FIRST_DEP + HEADWAY_S - 1
     assert tr.predictions_for_trip("t1")[0].stop_sequence == 1
+    # with the experts, every stop of it is forecast too, never before the one before it
+    mixed = Tracker(line, TrackerConfig(emit_change_s=0.0))
+    got = [p for p in mixed.process(at("v1", t, 1700.0), t).predictions if p.trip_id == "t1"]
+    assert [p.stop_sequence for p in got] == [1, 2, 3, 4, 5, 6]
+    assert all(a.predicted <= b.predicted for a, b in itertools.pairwise(got))
 
 
 def test_emit_only_changed_predictions(line: Network, origin: float) -> None:
@@ -240,7 +249,8 @@ def test_config_is_checked() -> None:
 def test_early_bus_laying_over_in_terminal_zone_leaves_on_schedule(
     line: Network, origin: float
 ) -> None:
-    tr = Tracker(line, TrackerConfig(emit_change_s=0.0, predict_next_trip=False))
+    # the link chain's own layover rule (use_experts=False): the mix is learned from arrivals
+    tr = Tracker(line, TrackerConfig(emit_change_s=0.0, predict_next_trip=False, use_experts=False))
     # t1 leaves s0 at 08:10; its bus waits 450 m along (past s1) at 08:02
     t = origin + FIRST_DEP + 120
     tr.process(at("v1", t, 450.0, "t1"), t)
@@ -283,7 +293,7 @@ def test_where_buses_lay_over_is_learned_from_every_bus(origin: float) -> None:
     """Buses that wait past the first stop teach that the next trip's first stop is passed
     early; buses that wait at the first stop and leave on time count as much against it."""
     net = line_network(n_trips=12)
-    tr = Tracker(net, TrackerConfig(emit_change_s=0.0))
+    tr = Tracker(net, TrackerConfig(emit_change_s=0.0, use_experts=False))  # the chain's rule
 
     def first_stop_of_next_trip(vid: str, trip: int) -> float:
         """Predicted arrival at trip+1's first stop from a bus near the end of ``trip``."""

@@ -21,7 +21,7 @@ from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
 from predictor.forecast import _EDGES
 from predictor.kalman import KalmanState, make_state, predict, process_noise, step, update
 from predictor.records import record_maker
-from predictor.tracker import Tracker
+from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
 
@@ -52,7 +52,7 @@ def test_scalar_buckets_are_bucket_of() -> None:
 
 
 def test_generated_constructors_build_equal_records() -> None:
-    p = (1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2)
+    p = (1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2, "running")
     assert record_maker(Prediction)(*p) == Prediction(*p)
     vs = VehicleState("v", 1.0, 40.0, -75.0, flags=frozenset({Flag.STUCK}))
     fields = [getattr(vs, n) for n in VehicleState.__slots__]
@@ -66,7 +66,9 @@ def test_generated_constructors_build_equal_records() -> None:
 
 
 def test_generated_records_are_the_class_itself_and_frozen() -> None:
-    p = record_maker(Prediction)(1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2)
+    p = record_maker(Prediction)(
+        1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2, "running"
+    )
     assert type(p) is Prediction
     assert replace(p, p10=4.0).p10 == 4.0
     with pytest.raises(FrozenInstanceError):
@@ -112,7 +114,7 @@ def test_predictions_follow_the_links_as_they_learn(line: Network, origin: float
     ping = at("v1", t + 60.0, 100.0, "t0")
 
     def last_stop_eta(slow_s: float | None) -> float:
-        tr = Tracker(line)
+        tr = Tracker(line, TrackerConfig(use_experts=False))  # the link chain alone
         tr.process(at("v1", t, 0.0, "t0"), t)
         if slow_s is not None:
             plan = tr.plan(0)

@@ -10,9 +10,8 @@ from c53_slice import FIRST, day_origin
 
 from predictor.config import TrackerConfig
 from predictor.descriptors import Resolved
-from predictor.layovers import LayoverModel
 from predictor.matching import SegmentStore
-from predictor.segments import SegmentTable
+from predictor.models import Models
 from predictor.trips import TripAssigner
 from predictor.vehicles import TrackedVehicle, TripRun
 from predictor.visits import Observed, VisitObserver
@@ -22,9 +21,9 @@ CFG = TrackerConfig()
 
 
 def setup(net: Network) -> tuple[TripAssigner, VisitObserver]:
-    tab = SegmentTable(n_stops=net.n_stops)
-    lm = LayoverModel(net, CFG)
-    return TripAssigner(net, CFG, tab, lm, SegmentStore()), VisitObserver(CFG, tab, lm)
+    models = Models(net, CFG)
+    tab, lm = models.segments, models.layovers
+    return TripAssigner(net, CFG, tab, lm, SegmentStore()), VisitObserver(CFG, models)
 
 
 def start(trips: TripAssigner, net: Network, t: float, vid: str = "bus") -> TrackedVehicle:
