@@ -58,6 +58,7 @@ from feeds.patterns import (
     write_known_stops,
     write_pattern_stops,
 )
+from feeds.planner_store import record_route_names
 from feeds.ridership import MADISON_STOP_LIST, RIDERSHIP_COLUMNS, read_madison_ridership
 
 if TYPE_CHECKING:
@@ -277,3 +278,5 @@ async def write_tracked(
             await w.copy(table, getattr(batch, table))
     rows = shape_stops(matched.network, list(matched.shapes_used), source)
     w.written["pattern_stops"] = await write_pattern_stops(w.conn, rows)
+    # the GTFS's route names and zone, for the reports (issue 19)
+    w.written["history_routes"] = await record_route_names(w.conn, matched.network, source)

@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike, NDArray
 from routing.headways import HeadwayConfig, Visits, group_rows
 from transit.columns import f64_column, str_column
 
-__all__ = ["Holds", "SegmentRunTime", "run_times"]
+__all__ = ["Holds", "SegmentRunTime", "SegmentRuns", "run_times", "segment_runs"]
 
 F64 = NDArray[np.float64]
 DEFAULT_CONFIG = HeadwayConfig()
@@ -113,6 +113,72 @@ class Holds:
         )
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class SegmentRuns:
+    """Every timed run of every segment (parallel arrays; ``a``/``b`` index the visits of its
+    first and second stop). ``run_s`` is departure (or arrival) at ``a`` to arrival at ``b``,
+    ``dwell_s`` the dwell at ``a`` (NaN at a trip's first stop or with no departure)."""
+
+    a: NDArray[np.intp]
+    b: NDArray[np.intp]
+    run_s: F64
+    layover_s: F64
+    moving_s: F64
+    dwell_s: F64
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def segment_runs(
+    visits: Visits,
+    config: HeadwayConfig = DEFAULT_CONFIG,
+    *,
+    holds: Holds | None = None,
+    gaps: Holds | None = None,
+    early_s: float = 60.0,
+) -> SegmentRuns:
+    """The timed runs of consecutive stops, split into moving, dwell and layover (see the
+    module docstring; the parameters are :func:`run_times`'s).
+
+    >>> v = Visits.from_arrays(["r"] * 4, ["a", "b", "a", "b"], ["1", "1", "2", "2"],
+    ...                        [1, 2, 1, 2], [0, 100, 0, 700], [10, 110, 10, 710],
+    ...                        [10, 110, 610, 710])
+    >>> r = segment_runs(v)
+    >>> r.run_s.tolist(), r.layover_s.tolist(), v.trip[r.b].tolist()
+    ([90.0, 690.0], [0.0, 590.0], ['1', '2'])
+    """
+    order = np.lexsort((visits.stop_sequence, visits.trip))
+    trip = visits.trip[order]
+    seq = visits.stop_sequence[order]
+    arr, dep, sched = visits.arrival[order], visits.departure[order], visits.scheduled[order]
+    n = len(order)
+    start = np.ones(n, dtype=bool)
+    start[1:] = trip[1:] != trip[:-1]
+    leave = np.where(np.isfinite(dep), dep, arr)
+    early = leave - sched < -early_s  # earliness lost on the way is holding
+    a, b = np.arange(n - 1), np.arange(1, n)
+    same = (trip[a] == trip[b]) & (seq[b] == seq[a] + 1)  # consecutive stops only
+    run = arr[b] - leave[a]
+    ok = same & (run > 0) & (run <= config.max_run_s)
+    a, b, run = a[ok], b[ok], run[ok]
+    burned = np.where(
+        early[a] & np.isfinite(sched[b]),
+        np.maximum(sched[a] - leave[a], 0.0) - np.maximum(sched[b] - arr[b], 0.0),
+        0.0,
+    )
+    layover = np.clip(burned, 0.0, run)
+    if holds is not None:
+        layover = np.maximum(layover, np.minimum(holds.overlap(trip[a], leave[a], arr[b]), run))
+    dwell = np.where(start[a], np.nan, dep[a] - arr[a])
+    moving = run - layover
+    timed = moving > 0
+    if gaps is not None:
+        timed &= gaps.overlap(trip[a], leave[a], arr[b]) <= 0
+    a, b, run, layover, dwell, moving = (x[timed] for x in (a, b, run, layover, dwell, moving))
+    return SegmentRuns(order[a], order[b], run, layover, moving, dwell)
+
+
 def run_times(
     visits: Visits,
     config: HeadwayConfig = DEFAULT_CONFIG,
@@ -145,36 +211,17 @@ def run_times(
     >>> s.runs, round(s.mean_s), round(s.layover_s * 3), round(s.moving_s * 3)
     (3, 300, 590, 310)
     """
-    order = np.lexsort((visits.stop_sequence, visits.trip))
-    trip = visits.trip[order]
-    seq = visits.stop_sequence[order]
-    arr, dep, sched = visits.arrival[order], visits.departure[order], visits.scheduled[order]
-    n = len(order)
-    start = np.ones(n, dtype=bool)
-    start[1:] = trip[1:] != trip[:-1]
-    leave = np.where(np.isfinite(dep), dep, arr)
-    early = leave - sched < -early_s  # earliness lost on the way is holding
-    a, b = np.arange(n - 1), np.arange(1, n)
-    same = (trip[a] == trip[b]) & (seq[b] == seq[a] + 1)  # consecutive stops only
-    run = arr[b] - leave[a]
-    ok = same & (run > 0) & (run <= config.max_run_s)
-    a, b, run = a[ok], b[ok], run[ok]
-    burned = np.where(
-        early[a] & np.isfinite(sched[b]),
-        np.maximum(sched[a] - leave[a], 0.0) - np.maximum(sched[b] - arr[b], 0.0),
-        0.0,
+    runs = segment_runs(visits, config, holds=holds, gaps=gaps, early_s=early_s)
+    a, b, run, layover, dwell, moving = (
+        runs.a,
+        runs.b,
+        runs.run_s,
+        runs.layover_s,
+        runs.dwell_s,
+        runs.moving_s,
     )
-    layover = np.clip(burned, 0.0, run)
-    if holds is not None:
-        layover = np.maximum(layover, np.minimum(holds.overlap(trip[a], leave[a], arr[b]), run))
-    dwell = np.where(start[a], np.nan, dep[a] - arr[a])
-    moving = run - layover
-    timed = moving > 0
-    if gaps is not None:
-        timed &= gaps.overlap(trip[a], leave[a], arr[b]) <= 0
-    a, b, run, layover, dwell, moving = (x[timed] for x in (a, b, run, layover, dwell, moving))
-    src = order[a]
-    route, s_from, s_to = visits.route[src], visits.stop[src], visits.stop[order[b]]
+    dep = visits.departure
+    route, s_from, s_to = visits.route[a], visits.stop[a], visits.stop[b]
     out: list[SegmentRunTime] = []
     g_order, groups = group_rows(route, s_from, s_to)
     for s0, s1 in groups:

@@ -220,8 +220,22 @@ _RESULT_TABLES = {
     ("service-report", "routes"): ("service_route_results", "route_id"),
     ("service-report", "stops"): ("service_stop_results", "cv DESC, route_id, stop_id"),
     ("service-report", "segments"): ("service_segment_results", "rank"),
+    ("heat-map", "hotspots"): ("heat_map_hotspots", "rank"),
+    ("heat-map", "cells"): ("heat_map_cells", "cell, day_type, hour"),
+    ("stop-setting", "close_pairs"): ("stop_setting_results WHERE kind = 'close_pair' AND", "rank"),
+    ("stop-setting", "long_gaps"): ("stop_setting_results WHERE kind = 'long_gap' AND", "rank"),
+    ("stop-setting", "low_use"): ("stop_setting_results WHERE kind = 'low_use' AND", "rank"),
+    ("run-times", "trips"): ("run_time_results WHERE level = 'trip' AND", "rank"),
+    ("run-times", "segments"): ("run_time_results WHERE level = 'segment' AND", "rank"),
 }
-_DEFAULT_PART = {"rank-routes": "routes", "find-jams": "episodes", "service-report": "routes"}
+_DEFAULT_PART = {
+    "rank-routes": "routes",
+    "find-jams": "episodes",
+    "service-report": "routes",
+    "heat-map": "hotspots",
+    "stop-setting": "close_pairs",
+    "run-times": "trips",
+}
 
 
 @routes.get("/api/v1/operator/reports/{job}")
@@ -229,7 +243,9 @@ async def report(request: web.Request) -> web.Response:
     """The latest finished run of a job and its results.
 
     ``?limit=`` rows (default 100); ``?part=`` for find-jams: episodes (default) or jams (the
-    single 15-minute bins); for service-report: routes, stops or segments.
+    single 15-minute bins); for service-report: routes, stops or segments; for heat-map:
+    hotspots or cells; for stop-setting: close_pairs, long_gaps or low_use; for run-times:
+    trips or segments.
     """
     await _require_operator(request)
     job = request.match_info["job"]
@@ -250,8 +266,9 @@ async def report(request: web.Request) -> web.Response:
         parts = sorted(p for j, p in _RESULT_TABLES if j == job)
         raise BadRequest(f"part must be one of {', '.join(parts)} for {job}")
     table, order = _RESULT_TABLES[(job, part)]
+    where = table if table.endswith(" AND") else f"{table} WHERE"  # a part may filter rows
     rows = await pool.fetch(
-        f"SELECT * FROM {table} WHERE run_id = $1 ORDER BY {order} LIMIT $2", run["id"], limit
+        f"SELECT * FROM {where} run_id = $1 ORDER BY {order} LIMIT $2", run["id"], limit
     )
     body = {
         "run": {

@@ -1,8 +1,9 @@
 """``smartbus jobs``: import external history, run the operator's offline jobs, export TIDES.
 
 smartbus jobs import-history --kind KIND [--gtfs GTFS] [--stops FILE] PATH
-smartbus jobs rank-routes|find-jams|service-report [--from DATE] [--to DATE] [--tz ZONE]
-              [--out DIR] [--set KEY=VALUE ...]
+smartbus jobs rank-routes|find-jams|service-report|heat-map|stop-setting|run-times
+              [--from DATE] [--to DATE] [--tz ZONE] [--out DIR] [--set KEY=VALUE ...]
+              [--compare-from DATE --compare-to DATE]
 smartbus jobs export-tides [--from DATE] [--to DATE] [--tz ZONE] OUT
 smartbus jobs runs
 """
@@ -75,8 +76,18 @@ def register(subparsers: Any) -> None:
         j = sub.add_parser(name, help=f"run the {name} job")
         j.add_argument("--from", dest="date_from", type=_date, help="first local date")
         j.add_argument("--to", dest="date_to", type=_date, help="last local date (inclusive)")
-        j.add_argument("--tz", default="UTC", help="time zone of the dates and hours")
+        j.add_argument(
+            "--tz",
+            default=None,
+            help="time zone of the dates and hours (default: the agency's, from the history)",
+        )
         j.add_argument("--out", type=Path, default=None, help="report folder")
+        j.add_argument(
+            "--compare-from", dest="compare_from", type=_date, help="first date to compare with"
+        )
+        j.add_argument(
+            "--compare-to", dest="compare_to", type=_date, help="last date to compare with"
+        )
         j.add_argument(
             "--set",
             dest="options",
@@ -167,13 +178,23 @@ async def _job(args: argparse.Namespace) -> int:
     settings = _settings(args)
     async with _pool(settings) as pool:
         out_dir, prefix = _report_dir(args, settings)
+        tz = args.tz
+        if tz is None:
+            from feeds.planner_store import history_zone
+
+            tz = await history_zone(pool) or "UTC"
+            print(
+                f"time zone: {tz} (the agency's, from the history; --tz to change)", file=sys.stderr
+            )
         params = JobParams(
             date_from=args.date_from,
             date_to=args.date_to,
-            tz=args.tz,
+            tz=tz,
             out_dir=out_dir,
             options=dict(args.options),
             table_prefix=prefix,
+            compare_from=args.compare_from,
+            compare_to=args.compare_to,
         )
         now = (await served_clock(settings, pool)).now()
         params = replace(params, generated_at=datetime.fromtimestamp(now, ZoneInfo(params.tz)))

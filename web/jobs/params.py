@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,16 @@ class JobParams:
     options: dict[str, Any] = field(default_factory=dict)
     table_prefix: str | None = None
     generated_at: datetime | None = None
+    compare_from: date | None = None
+    compare_to: date | None = None
 
     def __post_init__(self) -> None:
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise JobError(f"--from {self.date_from} is after --to {self.date_to}")
+        if (self.compare_from is None) != (self.compare_to is None):
+            raise JobError("--compare-from and --compare-to go together")
+        if self.compare_from and self.compare_to and self.compare_from > self.compare_to:
+            raise JobError(f"--compare-from {self.compare_from} is after --compare-to")
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -67,8 +73,27 @@ class JobParams:
         )
 
     def period_text(self) -> str:
-        """The period as a reader wants it: ``2025-09-12 to 2025-10-09 (America/Chicago)``."""
-        return f"{self.date_from or 'start'} to {self.date_to or 'end'} ({self.tz})"
+        """The period as a reader wants it: ``2025-09-12 to 2025-10-09 (America/Chicago)``,
+        ``2025-09-12 (...)`` for one day, ``all history (...)`` without dates."""
+        if self.date_from is None and self.date_to is None:
+            return f"all history ({self.tz})"
+        if self.date_from == self.date_to:
+            return f"{self.date_from} ({self.tz})"
+        lo = self.date_from or "the first day"
+        hi = self.date_to or "the last day"
+        return f"{lo} to {hi} ({self.tz})"
+
+    def compared(self) -> JobParams | None:
+        """The same parameters over the comparison period (None when there is none)."""
+        if self.compare_from is None or self.compare_to is None:
+            return None
+        return replace(
+            self,
+            date_from=self.compare_from,
+            date_to=self.compare_to,
+            compare_from=None,
+            compare_to=None,
+        )
 
     def option(self, key: str, default: float) -> float:
         """A numeric ``--set`` option; raises JobError naming it when it is not a number."""

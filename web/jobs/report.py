@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import html
 import io
+import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,97 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-__all__ = ["Report", "figure_png", "new_figure"]
+__all__ = ["OSM_TILES", "Report", "feature", "figure_png", "new_figure", "plural"]
+
+#: Map tiles of the reports' maps (OpenStreetMap's; attribution shown on the map).
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+_LEAFLET = Path(__file__).resolve().parents[1] / "static" / "vendor" / "leaflet"
+
+
+def plural(n: float, word: str, words: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,204 stops``.
+
+    >>> plural(1, "day"), plural(2, "day"), plural(1204, "stop"), plural(3, "bus", "buses")
+    ('1 day', '2 days', '1,204 stops', '3 buses')
+    """
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+def feature(
+    lat: float | Sequence[tuple[float, float]],
+    lon: float | None = None,
+    *,
+    color: str = "#3b6ea5",
+    popup: str = "",
+    radius: float = 6.0,
+    fill: float = 0.6,
+    weight: float = 1.0,
+) -> dict[str, Any] | None:
+    """A GeoJSON feature for :meth:`Report.map`: a point (``lat``, ``lon``), or a polygon
+    (``lat`` a ring of (lat, lon) corners) or line (with ``weight`` > 3 and ``fill`` 0). The
+    popup is plain text (escaped here); None for a place that is not finite."""
+    props = {
+        "color": color,
+        "popup": html.escape(popup).replace("\n", "<br>"),
+        "radius": radius,
+        "fill": fill,
+        "weight": weight,
+    }
+    if lon is not None:
+        assert isinstance(lat, (int, float))
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            return None
+        geom: dict[str, Any] = {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
+    else:
+        assert not isinstance(lat, (int, float))
+        ring = [[round(b, 6), round(a, 6)] for a, b in lat]
+        if not ring:
+            return None
+        if fill > 0:
+            geom = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+        else:
+            geom = {"type": "LineString", "coordinates": ring}
+    return {"type": "Feature", "geometry": geom, "properties": props}
+
+
+@functools.cache
+def _leaflet() -> tuple[str, str]:
+    """The vendored Leaflet (script, style), inlined so a report opens from a file too."""
+    js = (_LEAFLET / "leaflet.js").read_text(encoding="utf-8")
+    js = js.replace("//# sourceMappingURL=leaflet.js.map", "")
+    return js, (_LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+
+
+_CHORO_JS = """(function(){
+var d=%s, m=L.map(%s,{scrollWheelZoom:false});
+L.tileLayer(%s,{maxZoom:19,attribution:'&copy; OpenStreetMap contributors'}).addTo(m);
+var polys=d.rings.map(function(r,i){return L.polygon(r,{weight:1,fillOpacity:0.55})
+  .bindPopup(d.popups[i]).bindTooltip(d.popups[i].split('<br>')[0]).addTo(m);});
+m.fitBounds(L.featureGroup(polys).getBounds().pad(0.05));
+function show(n){var c=d.layers[n];polys.forEach(function(p,i){
+  if(c[i]){p.setStyle({color:c[i],fillColor:c[i],opacity:0.8,fillOpacity:0.55});}
+  else{p.setStyle({opacity:0,fillOpacity:0});}});}
+var sel=document.getElementById(%s);
+if(sel){sel.addEventListener('change',function(){show(sel.value);});}
+show(Object.keys(d.layers)[0]);
+})();"""
+
+_MAP_JS = """(function(){
+var layers=%s, names=Object.keys(layers), m=L.map(%s,{scrollWheelZoom:false});
+L.tileLayer(%s,{maxZoom:19,attribution:'&copy; OpenStreetMap contributors'}).addTo(m);
+function style(f){var p=f.properties;return {color:p.color,fillColor:p.color,weight:p.weight,
+  fillOpacity:p.fill,opacity:p.fill>0?0.9:0.8};}
+function each(f,l){if(f.properties.popup){l.bindPopup(f.properties.popup);
+  l.bindTooltip(f.properties.popup.split('<br>')[0]);}}
+function layer(n){return L.geoJSON(layers[n],{style:style,onEachFeature:each,
+  pointToLayer:function(f,ll){return L.circleMarker(ll,{radius:f.properties.radius});}});}
+var all=L.featureGroup(names.map(layer)), cur=null;
+function show(n){if(cur)m.removeLayer(cur);cur=layer(n).addTo(m);}
+var b=all.getBounds(); if(b.isValid()) m.fitBounds(b.pad(0.05)); else m.setView([0,0],2);
+var sel=document.getElementById(%s);
+if(sel){sel.addEventListener('change',function(){show(sel.value);});}
+show(names[0]);
+})();"""
 
 
 def new_figure(width: float = 9.0, height: float = 4.0) -> Any:
@@ -70,6 +162,92 @@ class Report:
     subtitle: str = ""
     parts: list[str] = field(default_factory=list)
     csvs: list[tuple[Path, list[str], list[list[Any]]]] = field(default_factory=list)
+    top: list[str] = field(default_factory=list)
+    maps: int = 0
+    tile_url: str = OSM_TILES
+
+    def findings(self, items: Sequence[str], why_fewer: str = "") -> None:
+        """The three findings a planner should act on first, shown above everything else;
+        ``why_fewer`` says why there are fewer than three."""
+        lis = "".join(f"<li>{html.escape(t)}</li>" for t in items[:3])
+        tail = f'<p class="muted">{html.escape(why_fewer)}</p>' if len(items) < 3 else ""
+        self.top.append(
+            f'<section class="findings"><h2>Act on these first</h2><ol>{lis}</ol>{tail}</section>'
+        )
+
+    def empty(self, what: str, why: str) -> None:
+        """An empty section that says why it is empty."""
+        self.parts.append(
+            f'<p class="notice empty"><b>{html.escape(what)}:</b> {html.escape(why)}</p>'
+        )
+
+    def choropleth(
+        self,
+        rings: Sequence[Sequence[tuple[float, float]]],
+        popups: Sequence[str],
+        layers: Mapping[str, Sequence[str | None]],
+        *,
+        caption: str,
+        legend: str = "",
+        height: int = 520,
+    ) -> None:
+        """Polygons drawn once and coloured per layer (a colour per polygon, None hides it);
+        a selector switches layers. Popups are plain text (escaped here)."""
+        self.maps += 1
+        mid, sid = f"map{self.maps}", f"map{self.maps}-layer"
+        opts = "".join(
+            f'<option value="{html.escape(k, quote=True)}">{html.escape(k)}</option>'
+            for k in layers
+        )
+        data = {
+            "rings": [[[round(a, 5), round(b, 5)] for a, b in r] for r in rings],
+            "popups": [html.escape(p).replace("\n", "<br>") for p in popups],
+            "layers": {k: list(v) for k, v in layers.items()},
+        }
+        script = _CHORO_JS % (
+            json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+            json.dumps(mid),
+            json.dumps(self.tile_url),
+            json.dumps(sid),
+        )
+        self.parts.append(
+            f'<figure class="map"><figcaption>{html.escape(caption)} <label>show <select'
+            f' id="{sid}">{opts}</select></label></figcaption><div id="{mid}"'
+            f' class="leaflet-map" style="height:{height}px"></div>'
+            f'<p class="legend">{html.escape(legend)}</p><script>{script}</script></figure>'
+        )
+
+    def map(
+        self,
+        layers: Mapping[str, Sequence[dict[str, Any] | None]],
+        *,
+        caption: str,
+        legend: str = "",
+        height: int = 460,
+    ) -> None:
+        """A Leaflet map of GeoJSON features (:func:`feature`), one layer shown at a time
+        (a selector switches between them when there are several)."""
+        self.maps += 1
+        mid, sid = f"map{self.maps}", f"map{self.maps}-layer"
+        data = {k: [f for f in v if f is not None] for k, v in layers.items()}
+        select = ""
+        if len(data) > 1:
+            opts = "".join(
+                f'<option value="{html.escape(k, quote=True)}">{html.escape(k)}</option>'
+                for k in data
+            )
+            select = f'<label>show <select id="{sid}">{opts}</select></label>'
+        script = _MAP_JS % (
+            json.dumps(data, separators=(",", ":")).replace("</", "<\\/"),
+            json.dumps(mid),
+            json.dumps(self.tile_url),
+            json.dumps(sid),
+        )
+        self.parts.append(
+            f'<figure class="map"><figcaption>{html.escape(caption)} {select}</figcaption>'
+            f'<div id="{mid}" class="leaflet-map" style="height:{height}px"></div>'
+            f'<p class="legend">{html.escape(legend)}</p><script>{script}</script></figure>'
+        )
 
     def heading(self, text: str) -> None:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
@@ -109,8 +287,13 @@ class Report:
             for p, _, _ in self.csvs
         )
         tables = f"<h2>Tables as CSV</h2><ul>{links}</ul>" if links else ""
+        leaflet = ""
+        if self.maps:
+            js, css = _leaflet()
+            leaflet = f"<style>{css}</style><script>{js}</script>"
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}</title>
+{leaflet}
 <style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}}
 table{{border-collapse:collapse;margin:1em 0;font-size:.9em}}
@@ -120,9 +303,14 @@ th,td{{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:t
 th{{background:#f3f3f3}} td.n{{text-align:right;white-space:nowrap}}
 .notice{{background:#fff6d6;border-left:4px solid #e0b000;padding:.6em 1em}}
 img{{max-width:100%;border:1px solid #eee;margin:.5em 0}}
+.findings{{background:#eef5ec;border-left:4px solid #3a8a3a;padding:.2em 1em;margin:1em 0}}
+.findings li{{margin:.3em 0}} .muted,.legend{{color:#666;font-size:.9em}}
+figure.map{{margin:1em 0}} figcaption{{font-weight:600;margin:.3em 0}}
+.leaflet-map{{border:1px solid #ccc;max-width:1100px}}
 </style></head><body>
 <h1>{html.escape(self.title)}</h1>
 <p>{html.escape(self.subtitle)}{stamp}</p>
+{"".join(self.top)}
 {"".join(self.parts)}
 {tables}
 </body></html>

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from . import find_jams, rank_routes, service_report
+from . import find_jams, heat_map, rank_routes, run_times, service_report, stop_setting
 from .params import JobError, JobOutcome, JobParams, Progress
 
 __all__ = ["JOBS", "JobError", "JobOutcome", "JobParams", "latest_run", "run_job"]
@@ -26,6 +26,9 @@ JOBS: dict[str, JobFn] = {
     rank_routes.NAME: rank_routes.run,
     find_jams.NAME: find_jams.run,
     service_report.NAME: service_report.run,
+    heat_map.NAME: heat_map.run,
+    stop_setting.NAME: stop_setting.run,
+    run_times.NAME: run_times.run,
 }
 
 
@@ -52,7 +55,18 @@ async def run_job(
         name,
         params.date_from,
         params.date_to,
-        json.dumps({"tz": params.tz, **params.options}, default=str),
+        json.dumps(
+            {
+                "tz": params.tz,
+                **params.options,
+                **(
+                    {"compare": [params.compare_from, params.compare_to]}
+                    if params.compare_from
+                    else {}
+                ),
+            },
+            default=str,
+        ),
     )
     try:
         outcome = await job(pool, run_id, params, progress)
