@@ -8,9 +8,11 @@ counts or a ridership table), the share of passing buses that stopped and how lo
 (from stop visits with a departure time).
 
 * **Consolidation candidates** are consecutive stops of a pattern closer than ``min_spacing_m``
-  (300 m; TCRP Report 19 and most agencies' guidelines ask 250-400 m in cities). Of each pair
-  the stop with fewer riders is the one to remove (the pair's second when neither is known).
-  Removing it saves each trip, when the bus would have stopped there, the dwell plus the time
+  (300 m; TCRP Report 19 and most agencies' guidelines ask 250-400 m in cities) but at least
+  ``same_place_m`` (40 m) apart: closer stops are one place listed twice (a stop of the other
+  direction matched to the pattern, or a duplicate id), a data question, not a consolidation.
+  Of each pair the stop with fewer riders is the one to remove (the pair's second when
+  neither is known). Removing it saves each trip, when the bus would have stopped there, the dwell plus the time
   lost braking from and accelerating back to cruising speed ``v``: ``v/2 * (1/a + 1/d)``
   (TCQSM: 1.2 m/s2 each way at 30 km/h gives 6.9 s), weighted by the share of passes that
   stopped. Its riders walk to the kept stop, at most the spacing further.
@@ -60,6 +62,7 @@ class SpacingConfig:
     """Thresholds of the stop review (metres, seconds, m/s2, km/h, riders per day)."""
 
     min_spacing_m: float = 300.0
+    same_place_m: float = 40.0
     max_gap_m: float = 800.0
     walk_m: float = 400.0
     cruise_kmh: float = 30.0
@@ -132,7 +135,7 @@ class StopUse:
 
     riders_per_day: float = float("nan")
     stop_share: float = float("nan")  # of passing buses that stopped
-    dwell_s: float = float("nan")  # mean dwell when stopped
+    dwell_s: float = float("nan")  # typical (median) dwell when stopped
     passes: int = 0
 
 
@@ -211,7 +214,7 @@ def close_pairs(
     """
     a, b = _consecutive(stops)
     spacing = stops.dist_m[b] - stops.dist_m[a]
-    close = spacing < config.min_spacing_m
+    close = (spacing < config.min_spacing_m) & (spacing >= config.same_place_m)
     lost = stop_time_lost_s(config)
     seen: dict[tuple[str, str, str], ClosePair] = {}
     for i, j, gap in zip(

@@ -13,7 +13,8 @@ observed stop visits.
   early bus burnt waiting). At a trip's first stop the dwell is layover and is not counted.
 * The running time of a *trip* is the sum of its consecutive segments from its first observed
   stop to its last, for trips observed at every stop in between; trips are grouped by their
-  two ends, so short workings and full trips are not mixed.
+  two ends, so short workings and full trips are not mixed. A chain of segments shorter than
+  half the longest of its route and direction is a trip seen only in part, and is left out.
 * Runs are grouped by route, direction, segment (or trip ends) and the local hour the bus left
   the first stop. For each group with ``min_runs`` runs: the 10th, 50th, 85th and 95th
   percentiles, the scheduled time (median of the runs' own timetable times, when known), the
@@ -235,6 +236,17 @@ def _trip_rows(
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], len(a)] - 1
     total = np.bincount(chain, weights=obs)
+    nseg = ends - starts + 1
+    route_dir = np.char.add(np.char.add(visits.route[a[starts]], "|"), dr[a[starts]])
+    longest: dict[str, int] = {}
+    for k, m in zip(route_dir.tolist(), nseg.tolist(), strict=True):
+        longest[k] = max(longest.get(k, 0), m)
+    whole = np.array(
+        [m * 2 >= longest[k] for k, m in zip(route_dir.tolist(), nseg.tolist(), strict=True)],
+        dtype=bool,
+    )
+    total = total[whole]
+    starts, ends = starts[whole], ends[whole]
     first_a, last_b = a[starts], b[ends]
     sched = visits.scheduled[last_b] - visits.scheduled[first_a]
     return _rows(

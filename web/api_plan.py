@@ -55,6 +55,7 @@ from transit.network import Network
 from transit.times import service_day_origin
 
 from . import keys
+from .plan_log import log_plan_query
 from .plan_walking import (
     WHEELCHAIR,
     access_for,
@@ -448,11 +449,22 @@ async def plan(request: web.Request) -> web.Response:
     """Plan a journey between two points (see the module docstring)."""
     planner = await planner_for(request.app)
     tz = planner.network.timezone
+    now = request.app[keys.CLOCK].now()
     try:
         query = parse_query(request.query, tz)
-        req = make_request(query, tz, request.app[keys.CLOCK].now())
+        req = make_request(query, tz, now)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    # every valid question is demand, answered or not: logged as cells (web/plan_log.py)
+    await log_plan_query(
+        request.app,
+        query.from_lat,
+        query.from_lon,
+        query.to_lat,
+        query.to_lon,
+        query.when.timestamp() if query.when is not None else now,
+        tz,
+    )
     live = await _live_overlay(request.app)
     try:
         result = await asyncio.wait_for(

@@ -294,6 +294,7 @@ def render(
         f"run {run_id} · {params.period_text()} · {days or 'no dated demand'} · H3 cells of"
         f" resolution {res} (about {area:.2f} km² each) · hours are local ({params.tz})",
     )
+    rep.tile_url = str(params.options.get("tile_url", rep.tile_url))
     rep.findings(
         findings(data, spots, why),
         "Fewer than three findings: the history has no load or delay known in enough of the"

@@ -105,12 +105,13 @@ function each(f,l){if(f.properties.popup){l.bindPopup(f.properties.popup);
   l.bindTooltip(f.properties.popup.split('<br>')[0]);}}
 function layer(n){return L.geoJSON(layers[n],{style:style,onEachFeature:each,
   pointToLayer:function(f,ll){return L.circleMarker(ll,{radius:f.properties.radius});}});}
-var all=L.featureGroup(names.map(layer)), cur=null;
+var cur=null;
 function show(n){if(cur)m.removeLayer(cur);cur=layer(n).addTo(m);}
-var b=all.getBounds(); if(b.isValid()) m.fitBounds(b.pad(0.05)); else m.setView([0,0],2);
+var first=names.filter(function(n){return layers[n].length;})[0]||names[0];
+var b=layer(first).getBounds(); if(b.isValid()) m.fitBounds(b.pad(0.1)); else m.setView([0,0],2);
 var sel=document.getElementById(%s);
-if(sel){sel.addEventListener('change',function(){show(sel.value);});}
-show(names[0]);
+if(sel){sel.value=first;sel.addEventListener('change',function(){show(sel.value);});}
+show(first);
 })();"""
 
 

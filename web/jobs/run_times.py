@@ -243,4 +243,4 @@ async def run(
             before = str(exc)
     await store(pool, run_id, times)
     page, tables = render(params, run_id, times, before, config, NAME)
-    return JobOutcome(summary(times), page, tables)
+    return JobOutcome(summary(times, config), page, tables)

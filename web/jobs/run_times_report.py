@@ -126,6 +126,7 @@ def _chart(rep: Report, times: RunTimes, tz: str) -> None:
             label="recommended")  # fmt: skip
     if any(t.scheduled_s == t.scheduled_s for t in same):
         ax.plot(h, [t.scheduled_s / 60 for t in same], "^-", color="#222", label="scheduled")
+    ax.set_xticks(h, [f"{x:02d}:00" for x in h])
     ax.set_xlabel(f"local hour the trip left its first stop ({tz})")
     ax.set_ylabel("running time (minutes)")
     ax.set_title(
@@ -189,6 +190,7 @@ def render(
         f" (whole minutes for trips) · groups of {config.min_runs}+ runs · hours local"
         f" ({params.tz})",
     )
+    rep.tile_url = str(params.options.get("tile_url", rep.tile_url))
     rep.findings(
         findings(times, config),
         "Fewer than three findings: no other group of runs is off its timetable by more than"
@@ -332,7 +334,7 @@ async def store(pool: asyncpg.Pool, run_id: int, times: RunTimes) -> None:
     )
 
 
-def summary(times: RunTimes) -> dict[str, Any]:
+def summary(times: RunTimes, config: TimetableConfig) -> dict[str, Any]:
     """The run's summary."""
     verdicts: dict[str, int] = {}
     for r in times.trips:
@@ -344,7 +346,7 @@ def summary(times: RunTimes) -> dict[str, Any]:
         "trip_groups": len(times.trips),
         "segment_groups": len(times.segments),
         "trip_verdicts": verdicts,
-        "findings": findings(times, TimetableConfig()),
+        "findings": findings(times, config),
         "top": [
             {
                 "route": short_name(r.route_id, times.names),

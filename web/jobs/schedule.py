@@ -15,11 +15,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
+from feeds.planner_store import history_zone
 
 from .. import keys
 from .params import JobError, JobParams, rolling_window
@@ -73,6 +76,12 @@ async def _nightly(app: web.Application, at: str, tz: str) -> None:
         await asyncio.sleep(seconds_until(datetime.fromtimestamp(clock.now(), zone), at))
         now = datetime.fromtimestamp(clock.now(), zone)
         params = nightly_params(now, tz, settings.jobs_window_days, settings.data_dir / "reports")
+        # reports in the agency's hours (the history's zone, else the served feed's), with the
+        # service's map tiles
+        holder = app.get(keys.NETWORK)
+        network = holder.current if holder is not None else None
+        report_tz = await history_zone(app[keys.PG_POOL]) or (network.timezone if network else tz)
+        params = replace(params, tz=report_tz, options={"tile_url": settings.tile_url})
         for name in JOBS:
             try:
                 run_id, _ = await run_job(app[keys.PG_POOL], name, params)

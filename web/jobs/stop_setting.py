@@ -2,7 +2,8 @@
 
 Stops come from the patterns' stop lists with their distance along the pattern
 (``pattern_stops``); their use from the period's passenger counts, else the agency's published
-ridership by stop, and from the stop visits (how often buses stopped, how long they stood).
+ridership by stop, and from the stop visits (how often buses stopped, and the median time they
+stood: a mean would count the holds at timing points, which removing a stop does not save).
 Coverage is measured on the demand cells of :mod:`web.jobs.heat_map` (resolution 9, about
 0.1 km2), the journey planner's origins and destinations first: they are the only demand not
 gathered at the stops themselves.
@@ -51,8 +52,9 @@ _VISIT_USE = """
 SELECT stop_id, count(*) AS passes, count(departure) AS timed,
        count(*) FILTER (WHERE departure - arrival BETWEEN interval '5 s' AND interval '300 s')
            AS stopped,
-       avg(extract(epoch FROM departure - arrival)) FILTER (
-           WHERE departure - arrival BETWEEN interval '5 s' AND interval '300 s') AS dwell
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM departure - arrival))
+           FILTER (WHERE departure - arrival BETWEEN interval '5 s' AND interval '300 s')
+           AS dwell
 FROM stop_visits WHERE arrival >= $1 AND arrival < $2 GROUP BY stop_id
 """
 _COUNTED = """

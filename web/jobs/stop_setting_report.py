@@ -260,6 +260,7 @@ def render(
         f" over {config.max_gap_m:g} m · walk {config.walk_m:g} m · little used: under"
         f" {config.low_use_per_day:g} riders/day",
     )
+    rep.tile_url = str(params.options.get("tile_url", rep.tile_url))
     rep.findings(
         findings(rev, config),
         "Fewer than three findings: nothing else in the data crosses a threshold.",
