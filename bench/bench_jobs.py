@@ -16,8 +16,9 @@ summed in SQL, every step counted, no run-time split) against this version's (po
 numpy, split into moving, dwell and layover, cells of moving time, episodes).
 
 ``--mbta`` imports the largest shared data set (MBTA, 3.4M archive rows, 0.5M pings) into its
-own schema and times the import and each job against the targets of issue 22 (import about
-22 s, each job 15 s or less), printing what a job says when the data cannot feed it.
+own schema and times the import and every job (heat-map, stop-setting and run-times of issue 19
+included) against the targets of issue 22 (import about 22 s, each job 15 s or less), printing
+what a job says when the data cannot feed it.
 Needs PostgreSQL (``--url``, default the test server); uses and drops its own schema.
 """
 
@@ -44,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from predictor.jams import JamConfig  # noqa: E402
 from predictor.runtime import SplitConfig  # noqa: E402
-from web.jobs import JobError, JobParams, run_job  # noqa: E402
+from web.jobs import JOB_NAMES, JobError, JobParams, run_job  # noqa: E402
 from web.jobs.find_jams import analyse_axis, axes, route_pings  # noqa: E402
 
 URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -392,7 +393,7 @@ async def mbta(args: argparse.Namespace) -> None:
             f" positions and {r.written.get('stop_visits', 0):,} stop visits"
             f" ({r.rows_read / s:,.0f} rows/s; target about 22 s)"
         )
-        for job in ("rank-routes", "find-jams", "service-report"):
+        for job in JOB_NAMES:  # the planner jobs of issue 19 too, each under 15 s
             t = time.perf_counter()
             params = JobParams(tz="America/New_York", out_dir=Path(args.out))
             try:

@@ -13,9 +13,9 @@ counts or a ridership table), the share of passing buses that stopped and how lo
   direction matched to the pattern, or a duplicate id), a data question, not a consolidation.
   Of each pair the stop with fewer riders is the one to remove (the pair's second when
   neither is known). Removing it saves each trip, when the bus would have stopped there, the
-  dwell plus the time lost braking from and accelerating back to cruising speed ``v``: ``v/2 * (1/a + 1/d)``
-  (TCQSM: 1.2 m/s2 each way at 30 km/h gives 6.9 s), weighted by the share of passes that
-  stopped. Its riders walk to the kept stop, at most the spacing further.
+  dwell plus the time lost braking from and accelerating back to cruising speed ``v``:
+  ``v/2 * (1/a + 1/d)`` (TCQSM: 1.2 m/s2 each way at 30 km/h gives 6.9 s), weighted by the
+  share of passes that stopped. Its riders walk to the kept stop, at most the spacing further.
 * **Long gaps** are consecutive stops more than ``max_gap_m`` apart (800 m: riders between
   them walk over 400 m to either).
 * **Coverage** is the share of demand (weighted cell centres) within a ``walk_m`` (400 m) walk
