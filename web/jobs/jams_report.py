@@ -13,7 +13,7 @@ from predictor.jams import DayType, JamConfig
 from predictor.runtime import SplitConfig, TimeUse
 
 from .params import JobParams
-from .report import Report, figure_png, new_figure
+from .report import Report, figure_png, new_figure, plural
 
 if TYPE_CHECKING:
     from .find_jams import AxisResult
@@ -61,13 +61,14 @@ def empty_reason(results: list[AxisResult]) -> str:
     if most < cfg.min_days:
         return (
             f"a recurring jam must be seen on at least {cfg.min_days} days in the same 15-minute"
-            f" bin, and the period holds {days} day(s) of moving buses (at most {most} in any"
-            " bin): run over a longer period"
+            f" bin, and the period holds {plural(days, 'day')} of moving buses (at most {most}"
+            " in any bin): run over a longer period"
         )
     suspect = sum(len(a.report.suspect) for a in results)
     tail = f"; {suspect} segment(s) with suspect data were left out" if suspect else ""
     return (
-        f"on {len(results)} road axes over {days} days, no 15-minute bin of a segment was below"
+        f"on {len(results)} road axes over {plural(days, 'day')}, no 15-minute bin of a"
+        " segment was below"
         f" {cfg.jam_ratio:.0%} of its free-flow speed on more than {cfg.min_days_share:.0%} of"
         f" at least {cfg.min_days} days{tail}"
     )
@@ -190,7 +191,7 @@ def render(
     secs = {u: sum(a.seconds.get(u, 0.0) for a in results) for u in TimeUse}
     rep = Report(
         "Recurring traffic jams",
-        f"run {run_id} · {params.period_text()} · {days} days · {len(results)} road axes"
+        f"run {run_id} · {params.period_text()} · {plural(days, 'day')} · {len(results)} road axes"
         f" (one per pattern and direction) · segments of {cfg.segment_m:g} m,"
         f" {cfg.bin_s // 60}-minute bins · jam: below {cfg.jam_ratio:.0%} of free flow on more"
         f" than {cfg.min_days_share:.0%} of at least {cfg.min_days} days",
