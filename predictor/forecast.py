@@ -16,6 +16,7 @@ intervals.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from itertools import pairwise
 
 import numpy as np
@@ -615,6 +616,7 @@ class Forecaster:
                     book.sigma[kb] = sigma[i]
                     book.issued[kb] = tf
                     book.phase[kb] = phase
+                    book.bounds[kb] = models.intervals.bounds(phase, b[i])
                     book.ahead[kb] = (raw[i] - tf,) if ex is None else tuple(e[i] - tf for e in ex)
         emitted = v.emitted
         last: list[float | None]
@@ -724,7 +726,14 @@ class Forecaster:
                     phase = book.phase[kb]
                     sd = book.sigma[kb]
                     if sd > 0.0:  # (NaN: a variance that was not one)
-                        add(phase, b, (actual - book.pred[kb]) / sd)
-                    if learn is not None and len(book.ahead[kb]) > 1:
                         issued = book.issued[kb]
-                        learn(phase, b, book.ahead[kb], actual - issued, book.pred[kb] - issued)
+                        add(
+                            phase,
+                            b,
+                            (actual - book.pred[kb]) / sd,
+                            bisect_right(_EDGES, actual - issued),
+                            book.bounds[kb],
+                        )
+                    if learn is not None and len(book.ahead[kb]) > 1:
+                        t0 = book.issued[kb]
+                        learn(phase, b, book.ahead[kb], actual - t0, book.pred[kb] - t0)

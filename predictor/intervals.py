@@ -103,13 +103,28 @@ class IntervalModel:
             q = self._q[self._cell(0, bucket)]
         return q if q is not None else (_Z10, -_Z10)
 
-    def add(self, phase: int, bucket: int, z: float) -> None:
-        """One scored arrival: its standardised error in the cell its prediction came from."""
+    def add(
+        self,
+        phase: int,
+        bucket: int,
+        z: float,
+        actual_bucket: int | None = None,
+        issued: tuple[float, float] | None = None,
+    ) -> None:
+        """One scored arrival: its standardised error in the cell its prediction came from.
+
+        The scorer buckets predictions by their *actual* horizon, and a bus that turns out
+        late lands in a longer bucket than it was predicted in (with a narrower interval): so
+        the tail levels are steered by the misses of the arrivals that ended up in each bucket
+        (``actual_bucket``), judged against the bounds the prediction was issued with
+        (``issued``: its z of p10 and p90; the cell's bounds now when not given).
+        """
         if not math.isfinite(z):
             return
         cell = self._cell(phase, bucket)
-        lo, hi = self.bounds(phase, bucket)
-        lvl = self._lvl[cell]
+        lo, hi = self.bounds(phase, bucket) if issued is None else issued
+        steer = cell if actual_bucket is None else self._cell(phase, actual_bucket)
+        lvl = self._lvl[steer]
         # steer each tail towards its target miss rate
         lvl[0] = min(max(lvl[0] + GAMMA * (TAIL - (1.0 if z < lo else 0.0)), LEVEL_MIN), LEVEL_MAX)
         lvl[1] = min(max(lvl[1] + GAMMA * (TAIL - (1.0 if z > hi else 0.0)), LEVEL_MIN), LEVEL_MAX)
@@ -120,6 +135,10 @@ class IntervalModel:
         self._since[cell] += 1
         if self._since[cell] >= self.refresh and n + 1 >= self.min_samples:
             self._recompute(cell)
+        if steer != cell:
+            self._since[steer] += 1
+            if self._since[steer] >= self.refresh and self._n[steer] >= self.min_samples:
+                self._recompute(steer)
 
     def _recompute(self, cell: int) -> None:
         self._since[cell] = 0

@@ -153,12 +153,17 @@ class SampleBook:
     issued: list[float]
     phase: list[int]
     ahead: list[tuple[float, ...]]
+    #: the z of p10 and p90 its interval was issued with
+    bounds: list[tuple[float, float]]
 
     @classmethod
     def of(cls, plan: TripPlan) -> SampleBook:
         """No sample of ``plan``'s stops yet."""
         n = len(plan.dist_l) * N_BUCKETS
-        return cls(plan.trip, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n, [0] * n, [()] * n)
+        z = (0.0, 0.0)
+        return cls(
+            plan.trip, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n, [0] * n, [()] * n, [z] * n
+        )
 
 
 @dataclass(slots=True)
