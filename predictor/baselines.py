@@ -24,6 +24,8 @@ arrival has already been observed.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -87,6 +89,41 @@ class KalmanBlend:
         #: new earlier day changes)
         self._blended: dict[Link, dict[tuple[int, int, int], float]] = {}
         self._days_cache: dict[tuple[Link, int, int, int], list[float]] = {}
+
+    def snapshot(self, keep_days: int = 35) -> dict[str, Any]:
+        """What the blend learned, as plain data: per link its last traversals today, its
+        stamped traversals of the last ``keep_days`` days and its error ``P``."""
+        last_day = max((d for rows in self._earlier.values() for d, _, _, _ in rows), default=0)
+        return {
+            "links": [
+                [
+                    a,
+                    b,
+                    self._times.get((a, b), [])[-1 - self.history :],
+                    [
+                        [d, None if t != t else t, dt, x]
+                        for d, t, dt, x in self._earlier.get((a, b), [])
+                        if d > last_day - keep_days
+                    ],
+                    self._P.get((a, b)),
+                ]
+                for (a, b) in set(self._times) | set(self._earlier)
+            ]
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take what :meth:`snapshot` saved."""
+        for a, b, times, earlier, P in data.get("links", []):
+            link = (str(a), str(b))
+            self._times[link] = [float(x) for x in times]
+            self._earlier[link] = [
+                (int(d), math.nan if t is None else float(t), int(dt), float(x))
+                for d, t, dt, x in earlier
+            ]
+            if P is not None:
+                self._P[link] = float(P)
+        self._blended.clear()
+        self._days_cache.clear()
 
     def seed(self, link: Link, seconds: list[float]) -> None:
         """Travel times of a link on earlier days, time of day unknown (each its own day)."""

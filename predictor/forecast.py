@@ -715,8 +715,8 @@ class Forecaster:
         if book is None or book.trip != plan.trip:
             return
         models = self.models
-        learn = models.experts.learn if self.config.use_experts else None
-        add = models.intervals.add
+        learn = models.teach_expert if self.config.use_experts else None
+        add = models.teach_interval
         count = book.count
         for k, actual in reached:
             for b in range(N_BUCKETS):

@@ -5,6 +5,8 @@ whether they follow their blocks (:class:`LayoverModel`)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from predictor.arrivals import shortest_layovers
 from predictor.config import TrackerConfig
@@ -66,6 +68,26 @@ class LayoverModel:
         """Whether a bus of a route went on to the trip its block says (1.0) or not (0.0)."""
         rate = self.block_rate.get(route_id, 0.5)
         self.block_rate[route_id] = rate + 0.2 * (hit - rate)
+
+    # ----- checkpoint ---------------------------------------------------------------------
+    def snapshot(self, link_of: Callable[[int], tuple[int, int]]) -> dict[str, Any]:
+        """What was learned, as plain data; terminal-zone links by their stop rows
+        (``link_of`` maps a link row of the segment table to them)."""
+        return {
+            "hold_rate": dict(self._hold_rate),
+            "layover_at": [[*link_of(seg), r] for seg, r in self._layover_at.items()],
+            "leave_late": dict(self.leave_late),
+            "block_rate": dict(self.block_rate),
+        }
+
+    def restore(self, data: Mapping[str, Any], key: Callable[[int, int], int]) -> None:
+        """Take what :meth:`snapshot` saved (``key`` gives the link row of two stop rows)."""
+        self._hold_rate.update({str(k): float(v) for k, v in data.get("hold_rate", {}).items()})
+        for a, b, r in data.get("layover_at", []):
+            self._layover_at[key(int(a), int(b))] = float(r)
+        self.leave_late.update({str(k): float(v) for k, v in data.get("leave_late", {}).items()})
+        self.block_rate.update({str(k): float(v) for k, v in data.get("block_rate", {}).items()})
+        self._layover_version += 1
 
     # ----- what was learned ---------------------------------------------------------------
     def holds(self, route_id: str) -> bool:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +64,11 @@ CHOICE_WARMUP = 100
 #: A candidate replaces the one in use when its error is this much (relatively) smaller, so
 #: that near-ties do not flip the choice on every bus.
 CHOICE_MARGIN = 0.005
+
+
+def _num(x: float) -> float | None:
+    """A float for JSON: None for NaN."""
+    return None if x != x else x
 
 
 def _bin(tod: float, day_type: int) -> int:
@@ -137,6 +144,8 @@ class SegmentTable:
         self.tau = tau
         self.bin_alpha = bin_alpha
         self._keys: dict[tuple[int, int], int] = {}
+        #: per link row, its (from stop row, to stop row)
+        self.link_of: list[tuple[int, int]] = []
         self._cap = 0
         self.n = 0
         self._grow(1024)
@@ -180,6 +189,7 @@ class SegmentTable:
             if row >= self._cap:
                 self._grow(self._cap * 2)
             self._keys[k] = row
+            self.link_of.append(k)
             self.n += 1
             self.robust_mean.append(math.nan)
             self.robust_dev.append(math.nan)
@@ -320,6 +330,79 @@ class SegmentTable:
         """The robust recent mean of each link (``fallback``'s value where never driven)."""
         rob = self.robust_mean
         return [(x if (x := rob[seg]) == x else f) for seg, f in zip(segs, fallback, strict=True)]
+
+    # ----- checkpoint ---------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """What the table learned, as plain data keyed by stop rows (the same in every tracker
+        of one feed version): each link's recent, robust and candidate estimates and its hour
+        bins with data, the dwells, the observed/scheduled ratio and the weight in use."""
+        links = []
+        for row in range(self.n):
+            a, b = self.link_of[row]
+            bins = np.flatnonzero(self.bin_n[row] > 0)
+            links.append(
+                [
+                    a,
+                    b,
+                    float(self.rec_mean[row]),
+                    float(self.rec_var[row]),
+                    float(self.rec_t[row]) if math.isfinite(self.rec_t[row]) else None,
+                    float(self.rec_n[row]),
+                    list(self.cand_mean[row]) if self._alphas else [],
+                    _num(self.robust_mean[row]),
+                    _num(self.robust_dev[row]),
+                    [
+                        [
+                            int(i),
+                            float(self.bin_mean[row, i]),
+                            float(self.bin_var[row, i]),
+                            float(self.bin_n[row, i]),
+                        ]
+                        for i in bins.tolist()
+                    ],
+                ]
+            )
+        dwell = [
+            [i, m, n]
+            for i, (m, n) in enumerate(zip(self.dwell_mean, self.dwell_n, strict=True))
+            if n > 0
+        ]
+        return {
+            "links": links,
+            "dwell": dwell,
+            "ratio": [self._obs_sum, self._sched_sum, self.ratio],
+            "choice": [self._choice, self.alpha, list(self.choice_err), self.choice_seen],
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take what :meth:`snapshot` saved (links are keyed afresh by their stop rows)."""
+        for a, b, rm, rv, rt, rn, cand, robm, robd, bins in data.get("links", []):
+            row = self.key(int(a), int(b))
+            self.rec_mean[row] = rm
+            self.rec_var[row] = rv
+            self.rec_t[row] = -math.inf if rt is None else rt
+            self.rec_n[row] = rn
+            if self._alphas and len(cand) == len(self._alphas):
+                self.cand_mean[row] = [float(x) for x in cand]
+            self.robust_mean[row] = math.nan if robm is None else float(robm)
+            self.robust_dev[row] = math.nan if robd is None else float(robd)
+            for i, m, v, n in bins:
+                self.bin_mean[row, i] = m
+                self.bin_var[row, i] = v
+                self.bin_n[row, i] = n
+        for i, m, n in data.get("dwell", []):
+            if 0 <= i < len(self.dwell_n):
+                self.dwell_mean[i] = m
+                self.dwell_n[i] = n
+        ratio = data.get("ratio")
+        if ratio:
+            self._obs_sum, self._sched_sum, self.ratio = (float(x) for x in ratio)
+        choice = data.get("choice")
+        if choice and self._alphas and len(choice[2]) == len(self._alphas):
+            self._choice, self.alpha = int(choice[0]), float(choice[1])
+            self.choice_err = [float(x) for x in choice[2]]
+            self.choice_seen = int(choice[3])
+        self._cache.clear()
 
     def seed_dwell(self, stop: int, mean: float, n: float) -> None:
         """Earlier days' mean dwell at a stop row (counted as at most five of today's buses)."""

@@ -110,9 +110,11 @@ call more; the tables read on every ping are bound once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
+from typing import Any
 
+from predictor.checkpoints import restore_vehicles, vehicles_snapshot
 from predictor.config import TrackerConfig
 from predictor.events import (
     Flag,
@@ -127,7 +129,7 @@ from predictor.events import (
 from predictor.fixes import Prematch, advance, flag_motion, place, validate, window_of
 from predictor.forecast import Forecaster
 from predictor.matching import SegmentStore, window
-from predictor.models import Models
+from predictor.models import Lesson, Models
 from predictor.plans import TripPlan
 from predictor.profiles import Profiles
 from predictor.records import record_maker
@@ -184,6 +186,7 @@ class Tracker:
         self.rejections: dict[RejectReason, int] = dict.fromkeys(RejectReason, 0)
         # the collaborators, each writing its own parts of a vehicle
         self.trips = trips = TripAssigner(network, self.config, self.segments, lm, self._store)
+        trips.teach_block = models.teach_block
         self.resolver = trips.resolver
         self._trip_vehicle = trips.trip_vehicle
         self.forecaster = Forecaster(self.config, models, trips, self._stop_vehicles)
@@ -198,6 +201,36 @@ class Tracker:
         """What earlier days taught (:mod:`predictor.profiles`): the history expert, the
         blend's last days and how trips start."""
         self.models.use_profiles(profiles)
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        """Everything the tracker learned and where its vehicles are, as plain data (its
+        checkpoint): the models, and the vehicles heard from within ``stale_after_s`` of
+        ``now`` (all of them when None)."""
+        since = -math.inf if now is None else now - self.config.stale_after_s
+        snap = self.models.snapshot()
+        snap["vehicles"] = vehicles_snapshot(self._vehicles, since)
+        return snap
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take a :meth:`snapshot` of a tracker of the same feed (ValueError otherwise): the
+        models, then the vehicles, each on its trip where it was."""
+        self.models.restore(data)
+        restore_vehicles(data.get("vehicles", []), self.trips, self._vehicles)
+
+    def share(self) -> None:
+        """Keep what this tracker learns as lessons for other trackers
+        (:meth:`take_lessons`); their lessons are learned with :meth:`learn`."""
+        self.models.share()
+
+    def take_lessons(self) -> list[Lesson]:
+        """The lessons this tracker learned since the last call (see :meth:`share`)."""
+        return self.models.take_lessons()
+
+    def learn(self, lessons: Iterable[Lesson]) -> None:
+        """Learn what other trackers learned, in the order they learned it."""
+        apply = self.models.apply
+        for lesson in lessons:
+            apply(lesson)
 
     # ----- the public API -----------------------------------------------------------------
     def vehicles(self) -> list[VehicleState]:

@@ -4,6 +4,8 @@ step 2), with the cached plans, links and block successors of the network's trip
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from predictor.arrivals import ref_stop
@@ -57,11 +59,15 @@ class TripAssigner:
         self._plans: dict[int, TripPlan] = {}
         self._segs: dict[int, tuple[list[int], list[float]]] = {}
         self.resolver = TripResolver(network, self.plan)
-        self._store = store
+        #: the shapes ready for batch matching (a started trip's shape is added)
+        self.store = store
         #: the vehicle on each trip row
         self.trip_vehicle: dict[int, str] = {}
         self._block_next: dict[tuple[int, str], int | None] = {}
         self.layovers = layovers
+        #: how block-following is taught (the models' teaching entry, shared with other
+        #: trackers; the layover model's own rule by default)
+        self.teach_block: Callable[[str, float], None] = layovers.learn_block
 
     # ----- static caches ------------------------------------------------------------------
     def plan(self, trip: int) -> TripPlan:
@@ -173,7 +179,7 @@ class TripAssigner:
             expected = self.next_in_block(old.plan, old.service_date)
             if expected is not None:
                 hit = 1.0 if expected == res.trip else 0.0
-                self.layovers.learn_block(old.plan.route_id, hit)
+                self.teach_block(old.plan.route_id, hit)
         turn = self._turn(v, res)
         inferred = v.resolution.inferred  # (ending the old trip forgets it)
         self.end_trip(v)
@@ -187,7 +193,7 @@ class TripAssigner:
             taken_at=t,
             segs=segs,
             sched_link=sched,
-            store_at=self._store.offset(plan),  # its shape, ready for batch matching
+            store_at=self.store.offset(plan),  # its shape, ready for batch matching
             block_next=(
                 self.next_in_block(plan, res.service_date)
                 if self.config.predict_next_trip

@@ -123,7 +123,7 @@ class VisitObserver:
             passage.k_arr = k + 1
             reached.append((k, ta))
             if in_time:
-                models.starts.learn_stop(pattern_of(plan), k, ta - (origin + plan.arr_l[k]))
+                models.teach_start(pattern_of(plan), k, ta - (origin + plan.arr_l[k]))
             if k >= 1:
                 # the time it left the previous stop: its arrival there, but at the first
                 # stop, where buses wait, its departure
@@ -133,30 +133,25 @@ class VisitObserver:
                     if laid_over:
                         # learn where buses of this pattern wait: the link they took far longer on
                         waited = ta - prev > run.sched_link[k - 1] + early
-                        self.layovers.learn_layover(run.segs[k - 1], waited)
+                        models.teach_layover(run.segs[k - 1], waited)
                         if waited:
                             # how late buses really leave a layover
-                            self.layovers.learn_leave(plan.route_id, ta - (origin + plan.arr_l[k]))
+                            models.teach_leave(plan.route_id, ta - (origin + plan.arr_l[k]))
                     elif k == 1 and run.taken_at < origin + plan.dep_l[0] - early:
                         # it was on this trip early yet left the first stop on time: it waited
                         # before the first stop, on none of the terminal zone's links
                         for j in range(plan.zone_end):
-                            self.layovers.learn_layover(run.segs[j], False)
+                            models.teach_layover(run.segs[j], False)
                     if not laid_over:
-                        self.segments.observe(
+                        models.teach_link(
                             run.segs[k - 1],
                             ta - prev,
                             ta - origin,
                             run.sched_link[k - 1],
                             ta,
                             run.day_type,
-                        )
-                        models.blend.observe(
-                            (plan.stop_ids[k - 1], plan.stop_ids[k]),
-                            ta - prev,
                             prev - origin,
                             run.day,
-                            run.day_type,
                         )
                 dep_prev = dep_obs[k - 1]
                 if dep_prev is not None:
@@ -184,11 +179,11 @@ class VisitObserver:
             if k == 0:
                 visits.append(self._visit(vid, run, 0, td, td))
                 if ready is not None and ready > s0:
-                    models.starts.learn_turn((plan.route_id, plan.stop_ids[0]), td - ready)
+                    models.teach_turn((plan.route_id, plan.stop_ids[0]), td - ready)
             elif ta_k is not None and k < n - 1:
-                self.segments.observe_dwell(int(plan.stops[k]), td - ta_k)
+                models.teach_dwell(int(plan.stops[k]), td - ta_k)
                 if plan.timepoint_l[k]:
-                    self.layovers.learn_hold(plan.route_id, ta_k, td, origin + plan.dep_l[k])
+                    models.teach_hold(plan.route_id, ta_k, td, origin + plan.dep_l[k])
                 visits.append(self._visit(vid, run, k, ta_k, td))
         return Observed(tuple(visits), tuple(traversals), tuple(reached))
 

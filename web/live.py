@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from feeds.clock import WALL_CLOCK, Clock
 from feeds.gtfsrt import DecodeResult
 from feeds.history import HistoryBatch, HistoryWriter
+from feeds.lessons import LessonStream
 from feeds.live_state import LiveState
 from feeds.poller import FeedPoller
 from feeds.simulator import Simulator
@@ -36,6 +37,7 @@ from transit.pings import Ping
 
 from . import keys
 from .heap import freeze_long_lived
+from .learning import TrackerMemory
 
 __all__ = [
     "IngestCounters",
@@ -439,9 +441,10 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     counters = IngestCounters()
     service = IngestService(stream, live, counters, clock)
     app[keys.INGEST] = service
+    current = [Tracker(network)]  # the tracker in use (a new feed version brings another)
     worker = TrackerWorker(
         stream,
-        Tracker(network),
+        current[0],
         HistoryWriter(app[keys.PG_POOL]),
         live,
         counters,
@@ -452,14 +455,31 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         feed_time=service_clock.observe,
     )
     service.worker = worker
+    # what the tracker learns outlives the process: profiles of earlier days and its last
+    # checkpoint at start, checkpoints while it runs, lessons shared with the other trackers
+    lessons = (
+        LessonStream(redis, settings.redis_prefix, _consumer_name(), network.feed_hash)
+        if n_workers > 1
+        else None
+    )
+    memory = TrackerMemory(app[keys.PG_POOL], f"tracker-{index}-of-{n_workers}", lessons)
+    await memory.start(current[0], clock())
     await worker.start()
     tasks = [asyncio.create_task(worker.run(), name="tracker-worker")]
+    tasks.append(
+        asyncio.create_task(
+            memory.run(lambda: current[0], clock, checkpoint_s=settings.checkpoint_s),
+            name="tracker-memory",
+        )
+    )
 
     async def follow_feed_versions() -> None:
         while True:
             await holder.changed.wait()
             gc.unfreeze()  # the old tracker (it holds cycles) must be collectable again
-            worker.tracker = Tracker(holder.require())
+            fresh = Tracker(holder.require())
+            await memory.start(fresh, clock())
+            worker.tracker = current[0] = fresh
             freeze_long_lived()
             log.info("tracker rebuilt for the new feed version")
 
@@ -504,3 +524,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:  # the last checkpoint, so that a restart goes on from here
+            await memory.checkpoint(current[0], clock())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("last checkpoint not written: %s", exc)

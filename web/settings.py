@@ -47,6 +47,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_JOBS_TZ": ("UTC", "time zone of SMARTBUS_JOBS_AT"),
     "SMARTBUS_CLOCK": ("wall", "wall, or feed: follow the newest position time (replays)"),
     "SMARTBUS_JOBS_WINDOW_DAYS": ("28", "days of history each nightly job run looks back over"),
+    "SMARTBUS_CHECKPOINT_S": ("300", "seconds between checkpoints of what a tracker learned"),
 }
 
 
@@ -86,6 +87,7 @@ class Settings:
     jobs_tz: str = "UTC"
     clock: str = "wall"
     jobs_window_days: int = 28
+    checkpoint_s: int = 300
 
     def __post_init__(self) -> None:
         if self.tracker_workers < 1:
@@ -100,6 +102,10 @@ class Settings:
         if self.jobs_window_days < 1:
             raise SettingsError(
                 f"SMARTBUS_JOBS_WINDOW_DAYS: {self.jobs_window_days} must be at least 1 day"
+            )
+        if self.checkpoint_s < 10:
+            raise SettingsError(
+                f"SMARTBUS_CHECKPOINT_S: {self.checkpoint_s} must be at least 10 seconds"
             )
         if not 0 < self.port < 65536:
             raise SettingsError(f"SMARTBUS_PORT: {self.port} is not a port number (1-65535)")
@@ -179,6 +185,8 @@ class Settings:
             kwargs["clock"] = clock.lower()
         if (window := get("SMARTBUS_JOBS_WINDOW_DAYS")) is not None:
             kwargs["jobs_window_days"] = _int("SMARTBUS_JOBS_WINDOW_DAYS", window)
+        if (every := get("SMARTBUS_CHECKPOINT_S")) is not None:
+            kwargs["checkpoint_s"] = _int("SMARTBUS_CHECKPOINT_S", every)
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:

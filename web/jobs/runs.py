@@ -12,7 +12,15 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from . import find_jams, heat_map, rank_routes, run_times, service_report, stop_setting
+from . import (
+    build_profiles,
+    find_jams,
+    heat_map,
+    rank_routes,
+    run_times,
+    service_report,
+    stop_setting,
+)
 from .params import JobError, JobOutcome, JobParams, Progress
 
 __all__ = ["JOBS", "JobError", "JobOutcome", "JobParams", "latest_run", "run_job"]
@@ -29,6 +37,8 @@ JOBS: dict[str, JobFn] = {
     heat_map.NAME: heat_map.run,
     stop_setting.NAME: stop_setting.run,
     run_times.NAME: run_times.run,
+    # last: the trackers' history, from the same window
+    build_profiles.NAME: build_profiles.run,
 }
 
 

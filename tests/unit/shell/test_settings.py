@@ -47,6 +47,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SMARTBUS_JOBS_TZ": "Australia/Brisbane",
         "SMARTBUS_JOBS_WINDOW_DAYS": "14",
         "SMARTBUS_CLOCK": "Feed",
+        "SMARTBUS_CHECKPOINT_S": "120",
     }
     s = Settings.from_env(env)
     assert s == Settings(
@@ -71,6 +72,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         jobs_tz="Australia/Brisbane",
         jobs_window_days=14,
         clock="feed",
+        checkpoint_s=120,
     )
     assert set(env) == set(ENV_VARS), "ENV_VARS documents exactly the variables read"
 
