@@ -53,6 +53,10 @@ __all__ = ["Forecaster"]
 
 #: Every how many predictions of a vehicle one is sampled to score against the arrivals.
 CALIBRATE_EVERY = 3
+#: A bus the Kalman filter gives more than this speed (m/s) is on the move; one slower is taken
+#: to drive at ``DRIVE_MPS`` once it leaves.
+MOVING_MPS = 2.0
+DRIVE_MPS = 8.0
 #: Links estimated past the stops that were due within the horizon at the vehicle's last ping
 #: (a cheap guess of how far this ping's horizon reaches; all the links when it falls short).
 DUE_MARGIN = 4
@@ -197,9 +201,15 @@ class Forecaster:
         origin = run.origin
         d = progress.d
         dist = plan.dist_l
+        kf = progress.kf
         if nxt == 0:  # before the first stop: drive there, leave no earlier than scheduled
-            t0 = t + max(dist[0] - d, 0.0) / 8.0
-            return t0, 100.0, origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
+            # at the speed the filter gives a bus on the move (a standing one: a bus's
+            # ordinary pace), the time's variance from the filter's position and speed
+            v = kf.v if kf.v > MOVING_MPS else DRIVE_MPS
+            gap = max(dist[0] - d, 0.0)
+            var0 = (kf.P00 + (gap / v) ** 2 * kf.P11) / (v * v) + 100.0
+            t0 = t + gap / v
+            return t0, var0, origin + plan.dep_l[0] + self._leave_late.get(plan.route_id, 0.0)
         span = dist[nxt] - dist[nxt - 1]
         frac = clip01((dist[nxt] - d) / span) if span > 0 else 0.0
         hold0 = -math.inf
@@ -231,7 +241,10 @@ class Forecaster:
                 L = max(L - self.segments.dwell_mean[plan.stops_l[k_prev]], 0.5 * L)
             if span > DEPART_RADIUS_M:
                 frac = clip01((dist[nxt] - d) / (span - DEPART_RADIUS_M))
-        return t + frac * L, frac * L_var + 4.0, hold0
+        # the variance of the rest of the link: its share of the link's, and where the bus is
+        # (the filter's position variance, in seconds at the link's pace)
+        pace = span / L if L > 0.0 and span > 0.0 else DRIVE_MPS
+        return t + frac * L, frac * L_var + kf.P00 / (pace * pace) + 4.0, hold0
 
     def ahead(
         self, run: TripRun, progress: Progress, passage: Passage, t: float, due: int
