@@ -109,3 +109,14 @@ def test_bad_arguments_are_refused_with_a_reason() -> None:
         ExpertWeights(("a",), n_buckets=1, eta=0.0)
     with pytest.raises(ValueError, match="unknown experts"):
         ExpertWeights(("a",), n_buckets=1, prior={"b": 1.0})
+
+
+def test_phases_before_a_trip_starts_learn_in_one_cell_for_every_horizon() -> None:
+    w = ExpertWeights(("a", "b"), n_buckets=6, eta=0.5)
+    for b in range(6):
+        w.learn(NEXT_TRIP, b, [100.0, 900.0], 900.0)
+    assert w.weights(NEXT_TRIP, 0) == w.weights(NEXT_TRIP, 5)
+    assert w.weights(NEXT_TRIP, 0)[1] > 0.6
+    assert w.seen[w._cell(NEXT_TRIP, 2)] == 6
+    w.learn(RUNNING, 1, [100.0, 900.0], 900.0)
+    assert w.weights(RUNNING, 1) != w.weights(RUNNING, 2)  # running buses: per horizon
