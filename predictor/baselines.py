@@ -89,6 +89,10 @@ class KalmanBlend:
         #: new earlier day changes)
         self._blended: dict[Link, dict[tuple[int, int, int], float]] = {}
         self._days_cache: dict[tuple[Link, int, int, int], list[float]] = {}
+        #: per link, the first day stamped on any of its traversals, and its blended time
+        #: when no earlier day has one (the same at every time of day)
+        self._first_day: dict[Link, int] = {}
+        self._today: dict[Link, float] = {}
 
     def snapshot(self, keep_days: int = 35) -> dict[str, Any]:
         """What the blend learned, as plain data: per link its last traversals today, its
@@ -120,10 +124,13 @@ class KalmanBlend:
                 (int(d), math.nan if t is None else float(t), int(dt), float(x))
                 for d, t, dt, x in earlier
             ]
+            if self._earlier[link]:
+                self._first_day[link] = min(d for d, _, _, _ in self._earlier[link])
             if P is not None:
                 self._P[link] = float(P)
         self._blended.clear()
         self._days_cache.clear()
+        self._today.clear()
 
     def seed(self, link: Link, seconds: list[float]) -> None:
         """Travel times of a link on earlier days, time of day unknown (each its own day)."""
@@ -136,7 +143,10 @@ class KalmanBlend:
         if not (seconds > 0.0 and math.isfinite(seconds)):
             return
         self._earlier.setdefault(link, []).append((day, tod, day_type, float(seconds)))
+        first = self._first_day.get(link)
+        self._first_day[link] = day if first is None or day < first else first
         self._blended.pop(link, None)
+        self._today.pop(link, None)
         self._days_cache = {k: v for k, v in self._days_cache.items() if k[0] != link}
 
     def observe(
@@ -154,8 +164,11 @@ class KalmanBlend:
         times = self._times.setdefault(link, [])
         times.append(seconds)
         self._blended.pop(link, None)
+        self._today.pop(link, None)
         if day is not None:
             self._earlier.setdefault(link, []).append((day, tod, day_type, float(seconds)))
+            first = self._first_day.get(link)
+            self._first_day[link] = day if first is None or day < first else first
         days = self._days(link, tod, day, day_type)
         if len(days) >= 2:
             s2 = _var(days)
@@ -197,6 +210,16 @@ class KalmanBlend:
         """The blended time of a link driven ``tod`` seconds after the origin of service day
         number ``day``; the last vehicle's alone without history, the timetable's when nobody
         drove it yet."""
+        first = self._first_day.get(link)
+        if first is None or (day is not None and first >= day):
+            # no earlier day: today's traversals alone, whatever the time of day
+            got = self._today.get(link)
+            if got is None:
+                got = self._blend_today(link, scheduled)
+                if got is None:
+                    return scheduled
+                self._today[link] = got
+            return got
         cache = self._blended.get(link)
         if cache is None:
             cache = self._blended[link] = {}
@@ -219,6 +242,20 @@ class KalmanBlend:
         cache[key] = got
         return got
 
+    def _blend_today(self, link: Link, scheduled: float) -> float | None:
+        """:meth:`link` of a link without earlier days (None: nobody drove it yet)."""
+        times = self._times.get(link)
+        if not times:
+            return None
+        last = times[-1]
+        days = times[-1 - self.history : -1]
+        if len(days) < 2:
+            return last
+        s2 = _var(days)
+        P = self._P.get(link, s2)
+        g = (P + s2) / (P + 2.0 * s2) if P + 2.0 * s2 > 0 else 0.5
+        return (1.0 - g) * last + g * (sum(days) / len(days))
+
     def predict(
         self,
         stop_ids: tuple[str, ...],
@@ -232,6 +269,7 @@ class KalmanBlend:
         origin: float = math.nan,
         day: int | None = None,
         day_type: int = 0,
+        stop: int | None = None,
     ) -> F64:
         """Arrivals at stops ``k_next..`` of a trip for a vehicle ``d`` metres along it.
 
@@ -251,13 +289,15 @@ class KalmanBlend:
             its scheduled time of day. NaN: time of day unknown.
         day, day_type : int
             The service day's number (days before it are "the last days") and type.
+        stop : int, optional
+            Only the stops before this one (their arrivals do not depend on the later ones).
 
         Returns
         -------
         NDArray[np.float64]
-            One arrival per stop from ``k_next`` on.
+            One arrival per stop from ``k_next`` on (to ``stop``).
         """
-        n = len(stop_ids)
+        n = len(stop_ids) if stop is None else min(stop, len(stop_ids))
         if k_next >= n:
             return np.zeros(0)
         links = np.array(

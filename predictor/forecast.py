@@ -25,7 +25,7 @@ from predictor.arrivals import DEPART_RADIUS_M, ref_stop
 from predictor.calibration import EDGES, N_BUCKETS
 from predictor.config import TrackerConfig
 from predictor.events import Prediction
-from predictor.experts import LAYOVER, NEXT_TRIP, PHASES, RUNNING
+from predictor.experts import LAYOVER, NEXT_TRIP, PHASES, RUNNING, ExpertWeights
 from predictor.forecasters import (
     blend_arrivals,
     deviation_arrivals,
@@ -66,6 +66,33 @@ _EDGES: list[float] = EDGES.tolist()
 
 _new_prediction = record_maker(Prediction)
 _NANS = [math.nan] * 256
+
+
+def _mix(
+    weights: ExpertWeights, phase: int, b: list[int], ex: list[list[float]], raw: list[float]
+) -> list[float]:
+    """Per stop, the experts' forecasts mixed by the weights of its cell (the chain's alone
+    where none has one), never earlier than at the stop before. The experts with a forecast
+    of the first stop are those of every stop in practice: their weights are normalised once
+    per bucket and the mix is one matrix product; a stop where one of them has none goes
+    through the general rule (:meth:`~predictor.experts.ExpertWeights.combine`)."""
+    have = [j for j, e in enumerate(ex) if e[0] == e[0]]
+    if not have:
+        return list(np.maximum.accumulate(np.array(raw)))
+    x = np.array([ex[j] for j in have])  # experts x stops
+    rows: dict[int, list[float]] = {}
+    for bi in set(b):
+        w = weights.weights(phase, bi)
+        den = sum(w[j] for j in have)
+        rows[bi] = [w[j] / den for j in have] if den > 0.0 else [1.0 / len(have)] * len(have)
+    w_stops = np.array([rows[bi] for bi in b]).T  # experts x stops
+    mixed = (w_stops * x).sum(axis=0)
+    bad = np.flatnonzero(~np.isfinite(mixed))
+    for i in bad.tolist():  # an expert without a forecast of this stop
+        got = weights.combine(phase, b[i], [e[i] for e in ex])
+        mixed[i] = got if got == got else raw[i]
+    out: list[float] = np.maximum.accumulate(mixed).tolist()
+    return out
 
 
 class Forecaster:
@@ -599,18 +626,7 @@ class Forecaster:
         sigma = standard_deviations(var_l)
         b = horizon_buckets(raw, tf, _EDGES)  # a negative horizon: the first bucket
         # the mix of the experts, never earlier at a stop than at the one before it
-        if ex is None:
-            p50 = raw
-        else:
-            p50 = []
-            prev = -math.inf
-            for i in range(m):
-                x = weights.combine(phase, b[i], [e[i] for e in ex])
-                if x != x:
-                    x = raw[i]
-                x = x if x > prev else prev
-                p50.append(x)
-                prev = x
+        p50 = raw if ex is None else _mix(weights, phase, b, ex, raw)
         samples = v.samples
         current = phase != NEXT_TRIP
         if current:
@@ -642,7 +658,8 @@ class Forecaster:
             last = emitted.next_p50
         old = last[k0 : k0 + m]
         change = c.emit_change_s
-        bounds = models.intervals.bounds
+        interval_bounds = models.intervals.bounds
+        z_of: dict[int, tuple[float, float]] = {}
         vid, trip_id, route_id = v.vid, plan.trip_id, plan.route_id
         stop_ids, seq, dist_l, origin, arr_l = (
             plan.stop_ids,
@@ -665,7 +682,11 @@ class Forecaster:
             if pass_by and pass_by[k]:
                 continue  # the bus passes this stop by: no arrival to announce
             last[k] = p
-            z_lo, z_hi = bounds(phase, b[i])
+            bi = b[i]
+            z = z_of.get(bi)
+            if z is None:
+                z = z_of[bi] = interval_bounds(phase, bi)
+            z_lo, z_hi = z
             s = sigma[i]
             lo = a + z_lo * s
             lo = p if p < lo else lo

@@ -59,6 +59,13 @@ class _Baselines:
         self.blend = blend
         self._last: dict[tuple[str, str], tuple[int, float]] = {}
         self._days: dict[str, tuple[int, int]] = {}  # service date -> (ordinal, day type)
+        self._k_of: dict[int, dict[int, int]] = {}  # per trip row: stop sequence -> index
+
+    def k_of(self, plan: TripPlan) -> dict[int, int]:
+        got = self._k_of.get(plan.trip)
+        if got is None:
+            got = self._k_of[plan.trip] = {s: k for k, s in enumerate(plan.seq)}
+        return got
 
     def day(self, service_date: str) -> tuple[int, int]:
         got = self._days.get(service_date)
@@ -77,7 +84,7 @@ class _Baselines:
         if row is None:
             return
         plan = self.tracker.plan(row)
-        k = plan.seq.index(v.stop_sequence)
+        k = self.k_of(plan)[v.stop_sequence]
         key = (v.vehicle_id, v.trip_id)
         prev = self._last.get(key)
         t = v.arrival if k > 0 else (v.departure or v.arrival)
@@ -105,15 +112,18 @@ class _Baselines:
         by_trip: dict[str, list[Prediction]] = {}
         for p in preds:
             by_trip.setdefault(p.trip_id, []).append(p)
+        # the current trip's blend to its end only when a later trip needs where it ends
+        others = any(t != state.trip_id for t in by_trip)
         end_t: float | None = None
         for trip_id in [state.trip_id, *[t for t in by_trip if t != state.trip_id]]:
             row = tr.network.trip_index(trip_id)
             if row is None:
                 continue
             plan = tr.plan(row)
+            k_of = self.k_of(plan)
             if trip_id == state.trip_id:
                 k0 = (
-                    plan.seq.index(state.next_stop_sequence)
+                    k_of[state.next_stop_sequence]
                     if state.next_stop_sequence is not None
                     else len(plan.seq)
                 )
@@ -122,29 +132,38 @@ class _Baselines:
                     here = origin + float(np.interp(state.dist_along, plan.dist, plan.dep))
                     if state.timestamp < here - tr.config.layover_early_s:
                         resume = here
+                mine = by_trip.get(trip_id, [])
+                stop = None if others or not mine else k_of[mine[-1].stop_sequence] + 1
                 bl = self._blend(
-                    plan, origin, state.timestamp, state.dist_along, k0, day, dtype, resume
+                    plan, origin, state.timestamp, state.dist_along, k0, day, dtype, resume, stop
                 )
                 end_t = float(bl[-1]) if len(bl) else state.timestamp
             else:
                 k0 = 0
                 start = end_t if end_t is not None else state.timestamp
                 bl = self._blend(plan, origin, start, 0.0, 0, day, dtype)
-            for p in by_trip.get(trip_id, []):
-                k = plan.seq.index(p.stop_sequence)
-                sched = p.scheduled if p.scheduled is not None else math.nan
-                res.issued.append(p.issued_at)
-                res.vehicle.append(p.vehicle_id)
-                res.trip.append(p.trip_id)
-                res.stop.append(p.stop_id)
-                res.seq.append(p.stop_sequence)
-                res.predicted.append(p.predicted)
-                res.p10.append(p.p10)
-                res.p90.append(p.p90)
-                res.timetable.append(sched)
-                res.deviation.append(sched + delay)
-                res.blend.append(float(bl[k - k0]) if 0 <= k - k0 < len(bl) else math.nan)
-                res.phase.append(p.phase or "")
+            ps = by_trip.get(trip_id, [])
+            if not ps:
+                continue
+            nb = len(bl)
+            sched = [p.scheduled if p.scheduled is not None else math.nan for p in ps]
+            res.issued.extend([p.issued_at for p in ps])
+            res.vehicle.extend([p.vehicle_id for p in ps])
+            res.trip.extend([p.trip_id for p in ps])
+            res.stop.extend([p.stop_id for p in ps])
+            res.seq.extend([p.stop_sequence for p in ps])
+            res.predicted.extend([p.predicted for p in ps])
+            res.p10.extend([p.p10 for p in ps])
+            res.p90.extend([p.p90 for p in ps])
+            res.timetable.extend(sched)
+            res.deviation.extend([x + delay for x in sched])
+            res.blend.extend(
+                [
+                    float(bl[i]) if 0 <= (i := k_of[p.stop_sequence] - k0) < nb else math.nan
+                    for p in ps
+                ]
+            )
+            res.phase.extend([p.phase or "" for p in ps])
 
     def _blend(
         self,
@@ -156,6 +175,7 @@ class _Baselines:
         day: int,
         dtype: int,
         resume: float = -math.inf,
+        stop: int | None = None,
     ) -> F64:
         return self.blend.predict(
             plan.stop_ids,
@@ -169,6 +189,7 @@ class _Baselines:
             origin,
             day,
             dtype,
+            stop,
         )
 
 
