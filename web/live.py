@@ -253,7 +253,7 @@ class TrackerWorker:
     ) -> int:
         counters = self.counters
         await self._persist(rows, outputs)
-        acked = await self.stream.ack(entries)
+        acked = await self._ack(entries)
         counters.acked += acked
         counters.batches += 1
         if newest:
@@ -290,6 +290,39 @@ class TrackerWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    async def _ack(self, entries: Sequence[Entry]) -> int:
+        # retried like the writes: were it to fail out of the pipeline, the batch behind it
+        # (already through the tracker) would be dropped, and on redelivery refused as old
+        delay = 0.5
+        while True:
+            try:
+                return await self.stream.ack(entries)
+            except (OSError, RedisError) as exc:
+                self.counters.errors += 1
+                log.warning("stream ack failed, retrying in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def inherit_pending(self) -> int:
+        """Process, before anything new, what a predecessor read and did not acknowledge.
+
+        A partition has one tracker at a time, so entries pending in ours at start-up were left
+        by a worker that died (SIGKILL, a crash) or stopped mid-batch. They are older than
+        anything still unread: processed after newer pings, the tracker would refuse them as
+        out of order and their rows would never be written. Returns the entries handled.
+        """
+        handled = 0
+        while entries := await self.stream.reclaim(
+            self.consumer, self.partitions, min_idle_ms=0, count=self.batch
+        ):
+            self.counters.reclaimed += len(entries)
+            handled += len(entries)
+            await self.handle(entries)  # acknowledged before the next claim
+        if handled:
+            log.info("took over pending pings of a previous worker", extra={"count": handled})
+        self._last_reclaim = time.monotonic()
+        return handled
+
     async def sweep(self) -> int:
         """Re-flag stale vehicles and withdraw their predictions in Redis."""
         now = self.clock()
@@ -308,12 +341,16 @@ class TrackerWorker:
         live state is written in stream order.
         """
         await self.start()
+        inherited = False
         last_sweep = last_log = time.monotonic()
         logged = Counter[str]()
         inflight: asyncio.Task[int] | None = None
         try:
             while True:
                 try:
+                    if not inherited:
+                        await self.inherit_pending()
+                        inherited = True
                     entries = await self._next_entries(200 if inflight else 1000)
                     if entries:
                         rows, outputs, newest = self._process(entries)

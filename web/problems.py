@@ -2,8 +2,9 @@
 
 Handlers raise ``ProblemError`` subclasses (``BadRequest(detail)``, ``NotFound(detail)``...).
 Errors of the other packages (``errors.py`` modules, which know nothing of HTTP) are mapped by
-walking ``type(exc).__mro__`` through ``EXCEPTION_STATUS``. Anything else is a 500: logged with
-a request id, answered without internals.
+walking ``type(exc).__mro__`` through ``EXCEPTION_STATUS``. A store outage (``web.outages``)
+is a 503 with ``Retry-After``. Anything else is a 500: logged with a request id, answered
+without internals.
 
 Hierarchy::
 
@@ -31,6 +32,8 @@ from typing import Any
 from aiohttp import web
 
 from transit.errors import FeedDataError
+
+from .outages import RETRY_AFTER_S, store_outage
 
 __all__ = [
     "EXCEPTION_STATUS",
@@ -217,7 +220,23 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = problem_response(exc.status, detail, instance=request.path, headers=headers)
     except Exception as exc:
         status = status_for(exc)
-        if status >= 500:
+        store = store_outage(exc) if status == 500 else None
+        if store is not None:
+            # a store is down: the client did nothing wrong and may retry, no bug to trace
+            log.warning(
+                "%s unavailable: %s",
+                store,
+                exc,
+                extra={"request_id": request_id, "path": request.path, "store": store},
+            )
+            response = problem_response(
+                503,
+                f"{store} is unavailable; retry in {RETRY_AFTER_S} s",
+                instance=request.path,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+                store=store,
+            )
+        elif status >= 500:
             log.exception(
                 "unhandled error",
                 extra={"request_id": request_id, "path": request.path, "method": request.method},
