@@ -43,7 +43,7 @@ from feeds.postgres import (
     open_pool,
     record_feed_version,
 )
-from feeds.redis_store import open_redis
+from feeds.redis_store import durability_warning, open_redis
 from transit.network import Network
 
 from . import keys
@@ -211,6 +211,7 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
     """
     async with AsyncExitStack() as stack:
         db_url, redis_url = settings.database_url, settings.redis_url
+        external_redis = redis_url is not None  # the embedded one is for demos: no warning
         if db_url is None or redis_url is None:
             from feeds.embedded import embedded_services
 
@@ -230,6 +231,8 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
             log.info("migrations applied: %s", applied)
         redis = await stack.enter_async_context(open_redis(redis_url))
         await redis.ping()
+        if external_redis and (warning := await durability_warning(redis)):
+            log.warning(warning)
         yield Stores(settings, pool, redis)
 
 
