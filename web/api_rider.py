@@ -15,6 +15,7 @@ checked; a bad one is a 400 problem whose detail says what to send instead, an u
 from __future__ import annotations
 
 import asyncio
+import html as htmllib
 import json
 import logging
 import math
@@ -637,8 +638,8 @@ async def _observed(app: web.Application, trip_id: str, service_date: str) -> di
 async def index_page(request: web.Request) -> web.Response:
     """The rider map page; the tile URL comes from settings."""
     html = await asyncio.to_thread((TEMPLATES / "index.html").read_text, encoding="utf-8")
-    tile = json.dumps(request.app[keys.SETTINGS].tile_url)
-    html = html.replace("{{ tile_url_json }}", tile.replace("</", "<\\/"))
+    tile = htmllib.escape(request.app[keys.SETTINGS].tile_url, quote=True)
+    html = html.replace("{{ tile_url }}", tile)
     return web.Response(text=html, content_type="text/html")
 
 

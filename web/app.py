@@ -72,12 +72,15 @@ log = logging.getLogger(__name__)
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 #: Middlewares, outermost first: ``"module:name"`` naming a ``@web.middleware``; one line each.
-#: Problems outermost (every error becomes problem+json), then request metrics (they see the
-#: final status), then the public-endpoint policy (rate limit, CORS).
+#: Security headers outermost (on every answer, errors too), then problems (every error becomes
+#: problem+json), request metrics (they see the final status), the rate limits and CORS, and
+#: the body limits.
 MIDDLEWARES: list[str] = [
+    "security:security_headers",
     "problems:problem_middleware",
     "metrics:metrics_middleware",
     "ratelimit:public_middleware",
+    "security:body_limit",
 ]
 
 #: Route modules (``web.<name>`` exporting ``routes: web.RouteTableDef``), one line each.
@@ -126,6 +129,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         app[keys.CLOCK] = ServiceClock(FeedClock() if settings.clock == "feed" else WALL_CLOCK)
     app[keys.METRICS] = HttpMetrics()
     app[keys.RATE_LIMITER] = RateLimiter()
+    app[keys.KEY_RATE_LIMITER] = RateLimiter(rate=50.0, burst=200)
+    app[keys.AUTH_FAILURES] = RateLimiter(rate=0.5, burst=20)
     app[keys.NETWORK] = keys.NetworkHolder()
     app[keys.PLANNER] = keys.PlannerHolder()
     app.cleanup_ctx.extend([_http_session, _stores, _network])

@@ -36,11 +36,13 @@ if TYPE_CHECKING:  # annotations only: the modules defining these types import t
 
 __all__ = [
     "ALERTS",
+    "AUTH_FAILURES",
     "CLOCK",
     "FEED_VERSION_ID",
     "HTTP_SESSION",
     "HUB",
     "INGEST",
+    "KEY_RATE_LIMITER",
     "METRICS",
     "NETWORK",
     "PG_POOL",
@@ -120,6 +122,9 @@ METRICS: web.AppKey[HttpMetrics] = web.AppKey("http_metrics")
 #: The public endpoints' token buckets (``web.ratelimit``); set by ``create_app``, replace it
 #: before start-up to change the limits; without one public endpoints are not limited.
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
+#: Token buckets per API key, and failed key checks per address (``web.ratelimit``).
+KEY_RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("key_rate_limiter")
+AUTH_FAILURES: web.AppKey[RateLimiter] = web.AppKey("auth_failures")
 #: The tracker worker's service, counters and clock (``web.live.tracker_service``).
 INGEST: web.AppKey[IngestService] = web.AppKey("ingest")
 #: The rider API's index, live-state reader and arrivals (``web.api_rider.rider_service``).

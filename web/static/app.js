@@ -19,7 +19,9 @@
   const LATE_S = 300; // colours, as the operator dashboard: late > 5 min, early > 1 min
   const EARLY_S = -60;
 
-  const cfg = window.SMARTBUS_CONFIG || {};
+  // the page's settings travel in <meta> tags: the CSP allows no inline script
+  const tileMeta = document.querySelector('meta[name="smartbus-tile-url"]');
+  const cfg = { tileUrl: tileMeta ? tileMeta.content : "" };
   const $ = (id) => document.getElementById(id);
   const state = {
     clockOffsetMs: 0, // service clock (the simulator's in the demo) minus the browser's

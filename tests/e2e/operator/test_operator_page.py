@@ -52,7 +52,9 @@ async def test_dashboard_on_the_demo_needs_no_key_fits_1400px_and_maps_the_fleet
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 850})
+            page = await browser.new_page(
+                viewport={"width": 1400, "height": 850}, bypass_csp=True
+            )  # for wait_for_function (eval)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(str(server.make_url("/operator")))
@@ -123,7 +125,9 @@ async def test_dashboard_asks_for_a_key_only_when_required_and_says_how_to_make_
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 850})
+            page = await browser.new_page(
+                viewport={"width": 1400, "height": 850}, bypass_csp=True
+            )  # for wait_for_function (eval)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(str(server.make_url("/operator")))

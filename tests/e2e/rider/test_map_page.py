@@ -71,7 +71,9 @@ async def test_map_shows_moving_buses_and_a_stops_arrivals(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            page = await browser.new_page(
+                viewport={"width": 1280, "height": 800}, bypass_csp=True
+            )  # for wait_for_function (eval)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(base + "/")

@@ -73,7 +73,9 @@ async def test_follow_a_bus_and_an_arrival_live_and_stale_buses_leave_the_map(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 800})
+            page = await browser.new_page(
+                viewport={"width": 1280, "height": 800}, bypass_csp=True
+            )  # for wait_for_function (eval)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(base + "/")

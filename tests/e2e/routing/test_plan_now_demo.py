@@ -70,6 +70,7 @@ async def test_plan_now_on_the_demo_with_ends_picked_on_the_map(
                 viewport={"width": 1280, "height": 800},
                 geolocation={"latitude": destination["lat"], "longitude": destination["lon"]},
                 permissions=["geolocation"],
+                bypass_csp=True,  # wait_for_function evaluates its predicate with eval()
             )
             page = await context.new_page()
             errors: list[str] = []
