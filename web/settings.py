@@ -48,6 +48,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_CLOCK": ("wall", "wall, or feed: follow the newest position time (replays)"),
     "SMARTBUS_JOBS_WINDOW_DAYS": ("28", "days of history each nightly job run looks back over"),
     "SMARTBUS_CHECKPOINT_S": ("300", "seconds between checkpoints of what a tracker learned"),
+    "SMARTBUS_WS_PER_ADDRESS": ("100", "live WebSocket connections one client address may hold"),
+    "SMARTBUS_WS_IDLE_S": ("60", "seconds a WebSocket following nothing is kept open"),
 }
 
 
@@ -88,6 +90,8 @@ class Settings:
     clock: str = "wall"
     jobs_window_days: int = 28
     checkpoint_s: int = 300
+    ws_per_address: int = 100
+    ws_idle_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.tracker_workers < 1:
@@ -116,6 +120,11 @@ class Settings:
             )
         if not self.redis_prefix:
             raise SettingsError("SMARTBUS_REDIS_PREFIX: must not be empty")
+        if self.ws_per_address < 1 or self.ws_idle_s <= 0:
+            raise SettingsError(
+                "SMARTBUS_WS_PER_ADDRESS and SMARTBUS_WS_IDLE_S must be positive, got"
+                f" {self.ws_per_address} and {self.ws_idle_s:g}"
+            )
         if self.clock not in _CLOCKS:
             raise SettingsError(f"SMARTBUS_CLOCK: {self.clock!r} must be one of wall, feed")
 
@@ -187,6 +196,10 @@ class Settings:
             kwargs["jobs_window_days"] = _int("SMARTBUS_JOBS_WINDOW_DAYS", window)
         if (every := get("SMARTBUS_CHECKPOINT_S")) is not None:
             kwargs["checkpoint_s"] = _int("SMARTBUS_CHECKPOINT_S", every)
+        if (per := get("SMARTBUS_WS_PER_ADDRESS")) is not None:
+            kwargs["ws_per_address"] = _int("SMARTBUS_WS_PER_ADDRESS", per)
+        if (idle := get("SMARTBUS_WS_IDLE_S")) is not None:
+            kwargs["ws_idle_s"] = float(_int("SMARTBUS_WS_IDLE_S", idle))
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:

@@ -12,6 +12,10 @@ can serve any client. Each client has a bounded queue; a client that cannot keep
 disconnected (close code 1013, "try again later") rather than allowed to grow the server's
 memory. The server sends
 ``{"type": "heartbeat", "now": ...}`` every ``HEARTBEAT_S`` and WebSocket pings underneath.
+
+Connections are limited per address and per process (``Limits``; 429 or 503 with
+``Retry-After`` before the upgrade), and one that follows nothing for ``SMARTBUS_WS_IDLE_S`` is
+closed (code 1008).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +34,10 @@ from aiohttp import WSMsgType, web
 from feeds.live_state import dumps
 
 from . import keys
-from .problems import ServiceUnavailable
+from .problems import ServiceUnavailable, TooManyRequests
 from .updates import Consumer
 
-__all__ = ["MAX_IDS", "Client", "Hub", "routes", "ws_service"]
+__all__ = ["MAX_IDS", "Client", "Hub", "Limits", "routes", "ws_service"]
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -43,11 +48,24 @@ HEARTBEAT_S = 15.0
 _KINDS = ("stops", "routes", "vehicles")
 
 
+@dataclass(slots=True)
+class Limits:
+    """How many sockets the process holds, per address and in all, and for how long one that
+    follows nothing is kept (it has not subscribed, or has unsubscribed: it costs memory and a
+    file descriptor for nothing). A socket whose peer stops answering WebSocket pings is
+    closed by aiohttp's heartbeat whatever it follows."""
+
+    max_clients: int = 10_000
+    max_per_address: int = 100
+    idle_s: float = 60.0
+
+
 @dataclass(eq=False, slots=True)
 class Client:
     """One connected socket, what it follows, and its outgoing queue."""
 
     ws: web.WebSocketResponse
+    address: str = ""
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     stops: frozenset[str] = frozenset()
     routes: frozenset[str] = frozenset()
@@ -68,13 +86,41 @@ class Hub:
     trip_route: dict[str, str] = field(default_factory=dict)
     dropped: int = 0
     events: int = 0
+    limits: Limits = field(default_factory=Limits)
+    by_address: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+    idle_closed: int = 0
+
+    def admit(self, address: str) -> None:
+        """Raise when ``address`` (or the process) holds as many sockets as allowed."""
+        if len(self.clients) >= self.limits.max_clients:
+            self.refused += 1
+            raise ServiceUnavailable(
+                f"this server holds its maximum of {self.limits.max_clients} live connections;"
+                " retry later or on another server",
+                headers={"Retry-After": "30"},
+            )
+        if self.by_address.get(address, 0) >= self.limits.max_per_address:
+            self.refused += 1
+            raise TooManyRequests(
+                f"{address} already holds {self.limits.max_per_address} live connections;"
+                " close one first (one connection can follow many stops, routes and vehicles)",
+                retry_after_s=30,
+            )
 
     def add(self, client: Client) -> None:
         self.clients.add(client)
+        self.by_address[client.address] = self.by_address.get(client.address, 0) + 1
 
     def remove(self, client: Client) -> None:
         self._unindex(client)
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.discard(client)
+            left = self.by_address.get(client.address, 1) - 1
+            if left > 0:
+                self.by_address[client.address] = left
+            else:
+                self.by_address.pop(client.address, None)
 
     def _unindex(self, client: Client) -> None:
         for ids, table in (
@@ -162,7 +208,7 @@ class Hub:
         except asyncio.QueueFull:
             client.too_slow = True
             self.dropped += 1
-            self.remove(client)
+            self._unindex(client)  # counted until its handler ends (it closes the socket)
             client.queue = asyncio.Queue(1)
             client.queue.put_nowait("")  # wake the writer, which closes the socket
 
@@ -180,7 +226,8 @@ def _trip_routes(app: web.Application) -> dict[str, str]:
 
 async def ws_service(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the hub, fed by the process's updates follower (``web.updates``)."""
-    hub = Hub()
+    settings = app[keys.SETTINGS]
+    hub = Hub(limits=Limits(max_per_address=settings.ws_per_address, idle_s=settings.ws_idle_s))
     app[keys.HUB] = hub
     hub.trip_route = await asyncio.to_thread(_trip_routes, app)
     updates = app[keys.UPDATES]
@@ -242,23 +289,39 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app.get(keys.HUB)
     if hub is None:
         raise ServiceUnavailable("live updates are not running on this server")
+    address = request.remote or "unknown"
+    hub.admit(address)
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=256 * 1024)
     await ws.prepare(request)
-    client = Client(ws)
+    client = Client(ws, address)
     hub.add(client)
 
     clock = request.app[keys.CLOCK]
 
     async def writer() -> None:
+        idle_since = last_sent = time.monotonic()
         while not ws.closed:
+            now = time.monotonic()
+            wait = HEARTBEAT_S - (now - last_sent)
+            if client.stops or client.routes or client.vehicles:
+                idle_since = now
+            elif now - idle_since >= hub.limits.idle_s:
+                hub.idle_closed += 1
+                await ws.close(code=1008, message=b"idle: subscribe to something")
+                return
+            else:
+                wait = min(wait, hub.limits.idle_s - (now - idle_since))
             try:
-                text = await asyncio.wait_for(client.queue.get(), HEARTBEAT_S)
+                text = await asyncio.wait_for(client.queue.get(), max(wait, 0.01))
             except TimeoutError:
+                if time.monotonic() - last_sent < HEARTBEAT_S:
+                    continue  # woke to check idleness
                 text = json.dumps({"type": "heartbeat", "now": clock.now()})
             if client.too_slow:
                 await ws.close(code=1013, message=b"too slow: events were dropped")
                 return
             await ws.send_str(text)
+            last_sent = time.monotonic()
 
     send_task = asyncio.create_task(writer(), name="ws-writer")
     try:

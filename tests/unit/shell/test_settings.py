@@ -48,6 +48,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SMARTBUS_JOBS_WINDOW_DAYS": "14",
         "SMARTBUS_CLOCK": "Feed",
         "SMARTBUS_CHECKPOINT_S": "120",
+        "SMARTBUS_WS_PER_ADDRESS": "20",
+        "SMARTBUS_WS_IDLE_S": "5",
     }
     s = Settings.from_env(env)
     assert s == Settings(
@@ -73,6 +75,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         jobs_window_days=14,
         clock="feed",
         checkpoint_s=120,
+        ws_per_address=20,
+        ws_idle_s=5.0,
     )
     assert set(env) == set(ENV_VARS), "ENV_VARS documents exactly the variables read"
 
