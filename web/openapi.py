@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from .openapi_interop import INTEROP_OPERATIONS, INTEROP_TAGS
+from .openapi_policy import POLICY_RESPONSES, add_policy_responses
 
 __all__ = ["build_openapi", "routes"]
 
@@ -504,7 +505,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "servers": [{"url": "/"}],
-        "paths": dict(sorted(paths.items())),
+        "paths": add_policy_responses(dict(sorted(paths.items()))),
         "components": {
             "schemas": SCHEMAS,
             "responses": {
@@ -517,6 +518,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                     "content": {"application/problem+json": {"schema": _ref("Problem")}},
                 },
+                **POLICY_RESPONSES,
             },
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},

@@ -94,7 +94,8 @@ def _area(q: Any) -> tuple[float, float, float]:
         # the box's half-diagonal, in metres, as the search radius
         dy = lat_span / 2 * 111_320.0
         dx = lon_span / 2 * 111_320.0 * math.cos(math.radians(lat))
-        return lat, lon, min(math.hypot(dx, dy), _MAX_RADIUS)
+        # a box of zero spans (or at a pole) still searches the metre around its point
+        return lat, lon, min(max(math.hypot(dx, dy), 1.0), _MAX_RADIUS)
     return lat, lon, float_param(q, "radius", 1, _MAX_RADIUS, 500.0, unit="metres")
 
 
