@@ -41,6 +41,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from feeds.errors import FeedError, FeedWarning
+from feeds.feed_archive import check_archive
 from transit.build import FeedColumns, build_network
 from transit.calendar import (
     WEEKDAY_COLUMNS,
@@ -122,6 +123,8 @@ def load_network(path: str | Path, *, progress: Progress | None = None) -> Netwo
         raise FeedError(str(p), None, "no such file or folder")
     if p.is_file() and not zipfile.is_zipfile(p):
         raise FeedError(p.name, None, "not a zip file (give a GTFS zip or a folder)")
+    if p.is_file():
+        check_archive(p)  # unsafe names, zip bombs, empty zips: before anything decompresses
     report("reading", 0, 2)
     digest = feed_hash(p)
     feed, read_warnings = _read_feed(p)

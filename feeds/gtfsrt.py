@@ -21,6 +21,7 @@ from predictor.events import Rejection, RejectReason
 from transit.pings import Occupancy, Ping
 
 __all__ = [
+    "MAX_ID_LENGTH",
     "DecodeResult",
     "PingError",
     "check_ping",
@@ -58,16 +59,30 @@ class DecodeResult:
         return Counter(r.reason.value for r in self.rejections)
 
 
+#: Longest id or label a ping may carry (GTFS ids are short; a megabyte "id" is an attack).
+MAX_ID_LENGTH = 255
+_TEXT_FIELDS = ("vehicle_id", "trip_id", "route_id", "start_date", "start_time", "label")
+
+
 def check_ping(ping: Ping, now: float | None = None) -> Ping:
     """Return ``ping`` when its fields are sane, else raise :class:`PingError`.
 
-    Rejects an empty vehicle id, a non-finite or non-positive timestamp, a timestamp more than
-    five minutes ahead of ``now`` (when given), NaN/infinite or out-of-range coordinates and the
-    (0, 0) "null island" fix GPS units report before they have a lock.
+    Rejects an empty vehicle id, ids and labels longer than ``MAX_ID_LENGTH``, a non-finite
+    or non-positive timestamp, a timestamp more than five minutes ahead of ``now`` (when
+    given), NaN/infinite or out-of-range coordinates, the (0, 0) "null island" fix GPS units
+    report before they have a lock, and a NaN or infinite bearing, speed or occupancy.
     """
     vid = ping.vehicle_id
     if not vid:
         raise PingError(RejectReason.MALFORMED, "missing vehicle id")
+    for name in _TEXT_FIELDS:
+        text = getattr(ping, name)
+        if text is not None and len(text) > MAX_ID_LENGTH:
+            raise PingError(
+                RejectReason.MALFORMED,
+                f"{name} of {len(text)} characters; at most {MAX_ID_LENGTH}",
+                vid[:MAX_ID_LENGTH],
+            )
     ts = ping.timestamp
     if not math.isfinite(ts) or ts <= 0:
         raise PingError(RejectReason.MALFORMED, f"bad timestamp {ts!r}", vid)
@@ -80,6 +95,10 @@ def check_ping(ping: Ping, now: float | None = None) -> Ping:
         raise PingError(RejectReason.BAD_COORDINATE, f"coordinate out of range {lat}, {lon}", vid)
     if abs(lat) < 1e-6 and abs(lon) < 1e-6:
         raise PingError(RejectReason.BAD_COORDINATE, "coordinate 0, 0 (no GPS fix)", vid)
+    for name in ("bearing", "speed", "occupancy_percent"):
+        value = getattr(ping, name)
+        if value is not None and not math.isfinite(value):  # NaN would reach clients' JSON
+            raise PingError(RejectReason.MALFORMED, f"{name} is not finite", vid)
     return ping
 
 
@@ -250,7 +269,10 @@ def _number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         reason = RejectReason.BAD_COORDINATE if name in ("lat", "lon") else RejectReason.MALFORMED
         raise PingError(reason, f"{name} must be a number, not {_kind(value)}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer past float range, say 10**400
+        raise PingError(RejectReason.MALFORMED, f"{name} is out of range") from None
 
 
 def _optional_number(value: object, name: str) -> float | None:

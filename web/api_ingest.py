@@ -61,6 +61,8 @@ def _json_pings(body: bytes, now: float) -> tuple[list[Ping], Counter[str]]:
         doc: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"body is not JSON: {exc}") from None
+    except RecursionError:  # [[[[... thousands deep: the parser gives up, the server does not
+        raise BadRequest("body is nested too deeply to be pings") from None
     items = doc.get("pings") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise BadRequest('JSON body must be a list of pings or {"pings": [...]}')
