@@ -55,3 +55,10 @@ def fuzz_settings(
 def served(fuzz_settings: Settings) -> Iterator[Served]:
     with serve_in_thread(fuzz_settings) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def served_limited(fuzz_settings: Settings) -> Iterator[Served]:
+    """The app with its production rate limits."""
+    with serve_in_thread(fuzz_settings, limits=True) as s:
+        yield s
