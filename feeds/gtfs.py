@@ -62,7 +62,7 @@ Progress = Callable[[str, int, int], None]
 #: The tables the network is built from, with the columns each must have.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "agency": ("agency_name", "agency_timezone"),
-    "stops": ("stop_id",),
+    "stops": ("stop_id", "stop_lat", "stop_lon"),  # every stop a trip serves is placed
     "routes": ("route_id",),
     "trips": ("route_id", "service_id", "trip_id"),
     "stop_times": ("trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence"),
