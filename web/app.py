@@ -47,6 +47,7 @@ from feeds.redis_store import durability_warning, open_redis
 from transit.network import Network
 
 from . import keys
+from .auth import KeyCache
 from .heap import freeze_long_lived
 from .metrics import HttpMetrics
 from .ratelimit import RateLimiter
@@ -131,6 +132,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.RATE_LIMITER] = RateLimiter()
     app[keys.KEY_RATE_LIMITER] = RateLimiter(rate=50.0, burst=200)
     app[keys.AUTH_FAILURES] = RateLimiter(rate=0.5, burst=20)
+    app[keys.KEY_CACHE] = KeyCache()
     app[keys.NETWORK] = keys.NetworkHolder()
     app[keys.PLANNER] = keys.PlannerHolder()
     app.cleanup_ctx.extend([_http_session, _stores, _network])

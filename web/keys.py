@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # annotations only: the modules defining these types import t
 
     from .alert_book import AlertBook
     from .api_rider import RiderState
+    from .auth import KeyCache
     from .live import IngestService
     from .metrics import HttpMetrics
     from .ratelimit import RateLimiter
@@ -42,6 +43,7 @@ __all__ = [
     "HTTP_SESSION",
     "HUB",
     "INGEST",
+    "KEY_CACHE",
     "KEY_RATE_LIMITER",
     "METRICS",
     "NETWORK",
@@ -125,6 +127,8 @@ RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 #: Token buckets per API key, and failed key checks per address (``web.ratelimit``).
 KEY_RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("key_rate_limiter")
 AUTH_FAILURES: web.AppKey[RateLimiter] = web.AppKey("auth_failures")
+#: Keys PostgreSQL confirmed lately, accepted while it is down (``web.auth``).
+KEY_CACHE: web.AppKey[KeyCache] = web.AppKey("key_cache")
 #: The tracker worker's service, counters and clock (``web.live.tracker_service``).
 INGEST: web.AppKey[IngestService] = web.AppKey("ingest")
 #: The rider API's index, live-state reader and arrivals (``web.api_rider.rider_service``).

@@ -1,9 +1,11 @@
 """Redis, then PostgreSQL, goes away for 10 s while pings stream in; nothing acknowledged is lost.
 
 The service (``smartbus serve``, its own process) runs on a Redis and a PostgreSQL of the test's
-own. While a store is down, pushes are answered 503 with ``Retry-After`` (never 500, never a
-hang) and ``/readyz`` names the missing store; once it is back, the same process serves again
-without a restart, and every ping ever answered 202 ends up as a row of ``positions``.
+own. While Redis is down, pushes are answered 503 with ``Retry-After`` (never 500, never a
+hang). While PostgreSQL is down, pushes with a key it confirmed before go on landing in Redis,
+and a request that needs PostgreSQL (a key never seen) is answered 503 with ``Retry-After``.
+``/readyz`` names the missing store; once it is back, the same process serves again without a
+restart, and every ping ever answered 202 ends up as a row of ``positions``.
 """
 
 from __future__ import annotations
@@ -74,10 +76,13 @@ async def outage(
     down: Callable[[], None],
     up: Callable[[], None],
     store: str,
+    *,
+    pushes_refused: bool,
 ) -> None:
     """Stream pings, take ``store`` down for OUTAGE_S, bring it back, stream on, count."""
     service = services()
     load = PingLoad([service.base], await ingest_key(fault_pool))
+    unseen_key = await ingest_key(fault_pool)  # never used before the outage
     pid = service.proc.pid if service.proc else None
     stop = asyncio.Event()
     pusher = asyncio.create_task(load.run(600.0, stop=stop))
@@ -89,6 +94,7 @@ async def outage(
     assert status == 503, body
     assert store in str(body["detail"]), body
     assert body["checks"][store] != "ok", body  # type: ignore[index]
+    unseen = await push_once(service.base, unseen_key)
     await asyncio.sleep(OUTAGE_S - 2.0)
     await asyncio.to_thread(up)
     t_up = time.monotonic()
@@ -111,20 +117,39 @@ async def outage(
         f"{len(load.acknowledged)} pings acknowledged"
     )
     assert_clean_refusals(load)
-    assert during[503] > 0, f"no 503 while {store} was down: {during}"
+    if pushes_refused:
+        assert during[503] > 0, f"no 503 while {store} was down: {during}"
+    else:  # the stream takes them while the history waits
+        assert set(during) == {202}, f"pushes refused while {store} was down: {during}"
+    assert unseen[0] == 503, unseen
+    assert unseen[1], "503 without Retry-After"
     assert t_recovered - t_up < 30.0, f"no 202 within 30 s of {store} coming back"
     assert (await readyz(service.base))[0] == 200
     missing = await wait_stored(fault_pool, load)
     assert not missing, f"{len(missing)} of {len(load.acknowledged)} acknowledged pings lost"
 
 
+async def push_once(base: str, key: str) -> tuple[int, str | None]:
+    """One push of one ping: its status and Retry-After."""
+    ping = {"vehicle_id": "once", "timestamp": time.time(), "lat": -16.9, "lon": 145.7}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s,
+        s.post(f"{base}/api/v1/positions", json=[ping], headers={"X-API-Key": key}) as r,
+    ):
+        return r.status, r.headers.get("Retry-After")
+
+
 async def test_redis_down_10s(
     services: ServiceFactory, fault_pool: asyncpg.Pool, redis_proc: RedisProcess
 ) -> None:
-    await outage(services, fault_pool, redis_proc.kill, redis_proc.start, "redis")
+    await outage(
+        services, fault_pool, redis_proc.kill, redis_proc.start, "redis", pushes_refused=True
+    )
 
 
 async def test_postgres_down_10s(
     services: ServiceFactory, fault_pool: asyncpg.Pool, pg_proc: PostgresProcess
 ) -> None:
-    await outage(services, fault_pool, pg_proc.crash, pg_proc.start, "postgres")
+    await outage(
+        services, fault_pool, pg_proc.crash, pg_proc.start, "postgres", pushes_refused=False
+    )
