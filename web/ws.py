@@ -208,7 +208,7 @@ class Hub:
         except asyncio.QueueFull:
             client.too_slow = True
             self.dropped += 1
-            self._unindex(client)  # counted until its handler ends (it closes the socket)
+            self.remove(client)
             client.queue = asyncio.Queue(1)
             client.queue.put_nowait("")  # wake the writer, which closes the socket
 
