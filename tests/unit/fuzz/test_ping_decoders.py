@@ -65,7 +65,7 @@ def assert_sane(ping: Ping) -> None:
 
 
 @given(nearly_valid() | ping_like | json_values)
-@settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 def test_any_json_value_is_a_sane_ping_or_a_ping_error(obj: Any) -> None:
     try:
         ping = ping_from_mapping(obj, now=NOW)
