@@ -35,6 +35,19 @@ async def readyz(base: str) -> tuple[int, dict[str, object]]:
         return r.status, await r.json(content_type=None)
 
 
+async def metric(base: str, name: str) -> float:
+    """One sample of the service's ``/metrics``."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s,
+        s.get(f"{base}/metrics") as r,
+    ):
+        text = await r.text()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
 async def stored(pool: asyncpg.Pool, prefix: str) -> set[tuple[str, int]]:
     rows = await pool.fetch(
         "SELECT DISTINCT vehicle_id, (extract(epoch FROM ts) * 1000)::bigint AS ms "
@@ -127,6 +140,12 @@ async def outage(
     assert (await readyz(service.base))[0] == 200
     missing = await wait_stored(fault_pool, load)
     assert not missing, f"{len(missing)} of {len(load.acknowledged)} acknowledged pings lost"
+    # the same process counted them through the tracker (the one-off pushes too)
+    processed = await metric(service.base, "smartbus_pings_processed_total")
+    received = await metric(service.base, "smartbus_pings_received_total")
+    print(f"{store}: {received:.0f} pings received, {processed:.0f} processed")
+    assert processed >= len(load.acknowledged)
+    assert received >= len(load.acknowledged)
 
 
 async def push_once(base: str, key: str) -> tuple[int, str | None]:
