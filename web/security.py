@@ -4,7 +4,9 @@
 nosniff`` and a ``Referrer-Policy`` (the origin only, across origins: map tile servers want to
 know which site asks), and on HTML pages a ``Content-Security-Policy`` that allows scripts from
 this server only: no inline script, no inline event handler, no ``eval``. Images may also come
-from the configured map tile server. Pages may not be framed (``frame-ancestors 'none'``).
+from the configured map tile server. Pages may not be framed (``frame-ancestors 'none'``). The
+jobs' generated reports, self-contained files, get ``report_policy``: their own inline scripts,
+allowed by hash, and nothing else.
 
 ``body_limit`` refuses a request body larger than its endpoint takes, before the handler reads
 a byte: ``BODY_LIMITS`` by path (the positions push takes the most), ``DEFAULT_BODY_LIMIT``
@@ -15,6 +17,9 @@ answer is 411. A refused body is not read: the connection is closed after the an
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -30,6 +35,7 @@ __all__ = [
     "STREAMED",
     "body_limit",
     "content_security_policy",
+    "report_policy",
     "security_headers",
 ]
 
@@ -80,6 +86,34 @@ def content_security_policy(tile_url: str) -> str:
     )
 
 
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def report_policy(page: str) -> str:
+    """The CSP of a generated, self-contained report page (``web.jobs.report``).
+
+    A report is one file a planner may also keep and open offline, so its scripts are inline;
+    the policy allows exactly those, by their SHA-256 (anything injected into the page would
+    not match and is blocked), and map tiles from any server (the report names its own).
+
+    >>> page = "<p>x</p><script>draw()</script>"
+    >>> "'sha256-" in report_policy(page), "'unsafe-inline'" in report_policy(page).split(";")[1]
+    (True, False)
+    """
+    hashes = sorted(
+        {
+            "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'"
+            for m in _INLINE_SCRIPT.findall(page)
+        }
+    )
+    return (
+        "default-src 'self'; script-src 'self' " + " ".join(hashes) + "; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'; connect-src 'self'; "
+        "font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob: https: http:"
+    )
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Security headers on every answer, and the CSP on HTML (see the module docstring)."""
@@ -92,7 +126,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         response.headers.update(_ALWAYS)
         if response.content_type == "text/html":
             settings = request.app[keys.SETTINGS]
-            response.headers["Content-Security-Policy"] = content_security_policy(settings.tile_url)
+            response.headers.setdefault(  # a handler may give its page a stricter one
+                "Content-Security-Policy", content_security_policy(settings.tile_url)
+            )
             response.headers["X-Frame-Options"] = "DENY"
     return response
 
