@@ -110,7 +110,7 @@ def maximum(a: float, b: float) -> float:
     >>> maximum(1.0, 2.0), maximum(float("nan"), 2.0)
     (2.0, nan)
     """
-    return a if a >= b or a != a else b
+    return a if a > b or a != a else b  # a tie gives b, as numpy does (0.0 vs -0.0)
 
 
 def _np_maximum(a: float, b: float) -> float:
@@ -162,7 +162,7 @@ def held_chain(
     # the last stop whose hold binds resets the variance: from there, its link's variance
     last_cv, base = 0.0, var0
     for j, (c, g, cv) in enumerate(zip(cum, gap, cum_var, strict=True)):
-        run = run if run >= g or run != run else g  # maximum(run, g), inline: once per stop
+        run = run if run > g or run != run else g  # maximum(run, g), inline: once per stop
         if j and run <= g:
             last_cv, base = cv, var[j - 1]
         arrival.append(c + run)
