@@ -113,17 +113,18 @@ class IntervalModel:
     ) -> None:
         """One scored arrival: its standardised error in the cell its prediction came from.
 
-        The scorer buckets predictions by their *actual* horizon, and a bus that turns out
-        late lands in a longer bucket than it was predicted in (with a narrower interval): so
-        the tail levels are steered by the misses of the arrivals that ended up in each bucket
-        (``actual_bucket``), judged against the bounds the prediction was issued with
-        (``issued``: its z of p10 and p90; the cell's bounds now when not given).
+        Each tail's level is steered by whether the arrival fell outside the bounds the
+        prediction was issued with (``issued``: its z of p10 and p90; the cell's bounds now
+        when not given), in the cell it was issued from. (Steering the cell of the bucket the
+        arrival *ended up* in, ``actual_bucket``, the scorer's bucket, was tried: a late bus
+        moves to a longer bucket, so every cell's upper tail narrowed as its late predictions
+        were counted against the next one; coverage fell. ``actual_bucket`` is kept for reports.)
         """
         if not math.isfinite(z):
             return
         cell = self._cell(phase, bucket)
         lo, hi = self.bounds(phase, bucket) if issued is None else issued
-        steer = cell if actual_bucket is None else self._cell(phase, actual_bucket)
+        steer = cell
         lvl = self._lvl[steer]
         # steer each tail towards its target miss rate
         lvl[0] = min(max(lvl[0] + GAMMA * (TAIL - (1.0 if z < lo else 0.0)), LEVEL_MIN), LEVEL_MAX)
@@ -135,10 +136,7 @@ class IntervalModel:
         self._since[cell] += 1
         if self._since[cell] >= self.refresh and n + 1 >= self.min_samples:
             self._recompute(cell)
-        if steer != cell:
-            self._since[steer] += 1
-            if self._since[steer] >= self.refresh and self._n[steer] >= self.min_samples:
-                self._recompute(steer)
+
 
     def _recompute(self, cell: int) -> None:
         self._since[cell] = 0
