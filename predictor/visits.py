@@ -3,7 +3,7 @@ learn from them: the tracker's step 5 (:class:`VisitObserver`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,9 +19,9 @@ from predictor.vehicles import Passage, TrackedVehicle, TripRun
 __all__ = ["Observed", "VisitObserver"]
 
 
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """What a vehicle was seen doing between two fixes."""
+class Observed(NamedTuple):
+    """What a vehicle was seen doing between two fixes (a named tuple: one is made whenever a
+    bus passes a stop, and a frozen dataclass takes twice as long to build)."""
 
     #: the stops visited (the last once reached, the others once left)
     visits: tuple[StopVisit, ...]
@@ -106,7 +106,6 @@ class VisitObserver:
         plan = run.plan
         origin = run.origin
         arr_obs, dep_obs = passage.arrivals, passage.departures
-        early = self.config.layover_early_s
         n = len(plan.dist)
         models = self.models
         # how the trip started, for the start model: the bus reached the terminal in good time
@@ -129,30 +128,7 @@ class VisitObserver:
                 # stop, where buses wait, its departure
                 prev = dep_obs[0] if k == 1 else arr_obs[k - 1]
                 if prev is not None:
-                    laid_over = k - 1 < plan.zone_end and prev < origin + plan.dep_l[k - 1] - early
-                    if laid_over:
-                        # learn where buses of this pattern wait: the link they took far longer on
-                        waited = ta - prev > run.sched_link[k - 1] + early
-                        models.teach_layover(run.segs[k - 1], waited)
-                        if waited:
-                            # how late buses really leave a layover
-                            models.teach_leave(plan.route_id, ta - (origin + plan.arr_l[k]))
-                    elif k == 1 and run.taken_at < origin + plan.dep_l[0] - early:
-                        # it was on this trip early yet left the first stop on time: it waited
-                        # before the first stop, on none of the terminal zone's links
-                        for j in range(plan.zone_end):
-                            models.teach_layover(run.segs[j], False)
-                    if not laid_over:
-                        models.teach_link(
-                            run.segs[k - 1],
-                            ta - prev,
-                            ta - origin,
-                            run.sched_link[k - 1],
-                            ta,
-                            run.day_type,
-                            prev - origin,
-                            run.day,
-                        )
+                    self._learn_link(run, k, prev, ta)
                 dep_prev = dep_obs[k - 1]
                 if dep_prev is not None:
                     traversals.append(
@@ -186,6 +162,40 @@ class VisitObserver:
                     models.teach_hold(plan.route_id, ta_k, td, origin + plan.dep_l[k])
                 visits.append(self._visit(vid, run, k, ta_k, td))
         return Observed(tuple(visits), tuple(traversals), tuple(reached))
+
+    def _learn_link(self, run: TripRun, k: int, prev: float, ta: float) -> None:
+        """A bus that left stop ``k - 1`` at ``prev`` reached stop ``k`` at ``ta``: the link
+        time teaches the models (link table and TransitClock's blend), unless the bus was
+        laying over in the terminal zone (early there), which teaches them where and how long
+        buses wait."""
+        plan = run.plan
+        origin = run.origin
+        models = self.models
+        early = self.config.layover_early_s
+        laid_over = k - 1 < plan.zone_end and prev < origin + plan.dep_l[k - 1] - early
+        if laid_over:
+            # learn where buses of this pattern wait: the link they took far longer on
+            waited = ta - prev > run.sched_link[k - 1] + early
+            models.teach_layover(run.segs[k - 1], waited)
+            if waited:
+                # how late buses really leave a layover
+                models.teach_leave(plan.route_id, ta - (origin + plan.arr_l[k]))
+            return
+        if k == 1 and run.taken_at < origin + plan.dep_l[0] - early:
+            # it was on this trip early yet left the first stop on time: it waited before the
+            # first stop, on none of the terminal zone's links
+            for j in range(plan.zone_end):
+                models.teach_layover(run.segs[j], False)
+        models.teach_link(
+            run.segs[k - 1],
+            ta - prev,
+            ta - origin,
+            run.sched_link[k - 1],
+            ta,
+            run.day_type,
+            prev - origin,
+            run.day,
+        )
 
     @staticmethod
     def _visit(vid: str, run: TripRun, k: int, ta: float, td: float | None) -> StopVisit:

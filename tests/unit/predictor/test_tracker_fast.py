@@ -1,9 +1,10 @@
 """The tracker's per-ping fast paths give exactly what the plain numpy forms gave.
 
-The hot path works on plain floats (scalar twins of ``np.interp``, the Kalman step, the emit
-loop), builds its records with a generated constructor and skips re-resolving the trip of the
-last ping. These tests pin each shortcut to its reference and check that nothing it caches
-outlives what it depends on (a new trip id, a new service day, links that learned).
+The hot path works on plain floats (the Kalman step, the emit loop's bucket edges; the twins of
+numpy code are pinned in ``test_twins.py``), builds its records with a generated constructor and
+skips re-resolving the trip of the last ping. These tests pin each shortcut to its reference and
+check that nothing it caches outlives what it depends on (a new trip id, a new service day,
+links that learned).
 """
 
 from __future__ import annotations
