@@ -66,34 +66,38 @@ in turn):
 terminal is ``STUCK`` (its predictions stay, growing later with every ping, and are marked by
 the flag on the vehicle).
 
-*Who writes what.* The learned models are shared by every vehicle and live on the tracker:
-the :class:`~predictor.segments.SegmentTable` (link and dwell times, taught by the
-VisitObserver), the :class:`~predictor.layovers.LayoverModel` (taught by the VisitObserver and,
-for blocks, the TripAssigner) and the :class:`~predictor.calibration.IntervalCalibrator`
-(taught by the Forecaster). A vehicle's memory is a :class:`~predictor.vehicles.TrackedVehicle`
-of small parts, each written by one collaborator only (the others read it):
+*Who writes what.* The learned models are shared by every vehicle and live on the tracker,
+apart from any vehicle: the :class:`~predictor.segments.SegmentTable` (link and dwell times,
+taught by the VisitObserver), the :class:`~predictor.layovers.LayoverModel` (taught by the
+VisitObserver and, for blocks, the TripAssigner) and the
+:class:`~predictor.calibration.IntervalCalibrator` (taught by the Forecaster). A vehicle's
+memory is a :class:`~predictor.vehicles.TrackedVehicle` of small parts, each written by one
+collaborator only (the others only read it):
 
-=================================  ============================================================
-part                               written by
-=================================  ============================================================
-``last_ts``, ``first_seen``,       the tracker (validate, the flag step, :meth:`Tracker.sweep`;
-``flags``, ``last_state``          the match step raises ``OFF_ROUTE``)
-``fixes`` (Fixes)                  the tracker's match step (last fix, jumps, off-route runs)
-``progress`` (Progress or None)    the tracker: created by the filter step at a trip's first
-                                   fix (or a re-anchoring), advanced by it on every fix; the
-                                   flag step moves ``moved_d``/``moved_t``
-``resolution`` (Resolution),       the :class:`~predictor.trips.TripAssigner` (``run`` is
-``run`` (TripRun or None)          frozen: a new trip is a new object)
-``passage`` (Passage or None)      the :class:`~predictor.visits.VisitObserver` (stops reached
-                                   and left, observed times)
-``emitted`` (Emitted),             the :class:`~predictor.forecast.Forecaster` (predictions out,
-``samples`` (Samples)              last p50s, samples kept to score against the arrivals)
-=================================  ============================================================
+- ``last_ts``, ``first_seen``, ``flags``, ``last_state``: the tracker (validate, the match step
+  raises ``OFF_ROUTE``, the flag step ``STUCK`` and ``LAYOVER``, :meth:`Tracker.sweep`
+  ``STALE``);
+- ``fixes`` (:class:`~predictor.vehicles.Fixes`): the tracker's match step (the last fix, runs
+  of jumps and of off-route fixes);
+- ``progress`` (:class:`~predictor.vehicles.Progress`, None before a trip's first fix): the
+  tracker's filter step creates it at a trip's first fix or a re-anchoring and advances it on
+  every fix (the match step re-times it when a vehicle re-anchors off route; the flag step
+  moves ``moved_d``/``moved_t``);
+- ``resolution`` (:class:`~predictor.vehicles.Resolution`) and ``run``
+  (:class:`~predictor.vehicles.TripRun`, None on no trip): the
+  :class:`~predictor.trips.TripAssigner`; a run is frozen, so a new trip is a new object;
+- ``passage`` (:class:`~predictor.vehicles.Passage`, None on no trip): the
+  :class:`~predictor.visits.VisitObserver` (stops reached and left, their observed times);
+- ``emitted`` (:class:`~predictor.vehicles.Emitted`) and ``samples``
+  (:class:`~predictor.vehicles.Samples`): the :class:`~predictor.forecast.Forecaster`
+  (predictions out, the p50s last emitted, the predictions kept to score against arrivals).
 
 When a vehicle's trip changes (its ``run`` is another object after step 2), the tracker asks
-each collaborator to start its own per-trip part afresh: the Forecaster withdraws the
-vehicle's predictions and begins, the VisitObserver begins a new passage, and the progress
-goes (the next fix places the vehicle afresh).
+each collaborator to start its own per-trip part afresh: the Forecaster withdraws the vehicle's
+predictions and begins, the VisitObserver begins a new passage, and the progress goes (the next
+fix places the vehicle afresh). A forecast (:meth:`~predictor.forecast.Forecaster.ahead`,
+:meth:`~predictor.forecast.Forecaster.after`) is a function of the vehicle's run, progress and
+passage, the models and the time, and changes nothing.
 
 *Speed.* Every shortcut gives the same numbers to the bit as the plain computation (the tests
 pin each one): per-ping work is on plain floats and lists, where numpy's per-call overhead

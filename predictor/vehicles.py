@@ -1,5 +1,5 @@
 """What the tracker remembers of each vehicle between its pings: a :class:`TrackedVehicle` made
-of small parts, each written by one collaborator only (the table is in :mod:`predictor.tracker`).
+of small parts, each written by one collaborator only (who writes what: :mod:`predictor.tracker`).
 
 Absent values are ``None``: a vehicle on no trip has no :class:`TripRun`, one whose trip has no
 fix on its shape yet has no :class:`Progress`, a stop not seen passed has no observed time.
@@ -91,7 +91,8 @@ class Fixes:
 @dataclass(slots=True)
 class Progress:
     """Where the vehicle is along its trip's shape, from the first fix matched on it (the
-    tracker's filter step; its flag step moves ``moved_d``/``moved_t``)."""
+    tracker's filter step; its match step re-times it when the vehicle re-anchors off route,
+    its flag step moves ``moved_d``/``moved_t``)."""
 
     #: the Kalman state of (metres along the shape, metres per second)
     kf: KalmanState
