@@ -36,8 +36,8 @@ in turn):
    (:func:`~predictor.arrivals.crossed`), departures likewise ``DEPART_RADIUS_M`` past the
    stop. Each completed link feeds the shared :class:`~predictor.segments.SegmentTable`; each
    stop reached withdraws its prediction and scores the predictions made for it earlier
-   (:meth:`~predictor.forecast.Forecaster.settle`), feeding the
-   :class:`~predictor.calibration.IntervalCalibrator`.
+   (:meth:`~predictor.forecast.Forecaster.settle`), teaching the experts' weights and the
+   intervals (:class:`~predictor.intervals.IntervalModel`).
 6. **Flag** (:func:`~predictor.fixes.flag_motion`). ``STUCK`` and ``LAYOVER`` from the motion.
 7. **Predict** (:meth:`~predictor.forecast.Forecaster.predict`). Every downstream stop up to
    ``horizon_s`` ahead gets an arrival: the remaining share of the current link, then link
@@ -66,13 +66,14 @@ in turn):
 terminal is ``STUCK`` (its predictions stay, growing later with every ping, and are marked by
 the flag on the vehicle).
 
-*Who writes what.* The learned models are shared by every vehicle and live on the tracker,
-apart from any vehicle: the :class:`~predictor.segments.SegmentTable` (link and dwell times,
-taught by the VisitObserver), the :class:`~predictor.layovers.LayoverModel` (taught by the
-VisitObserver and, for blocks, the TripAssigner) and the
-:class:`~predictor.calibration.IntervalCalibrator` (taught by the Forecaster). A vehicle's
-memory is a :class:`~predictor.vehicles.TrackedVehicle` of small parts, each written by one
-collaborator only (the others only read it):
+*Who writes what.* The learned models are shared by every vehicle and live apart from any
+vehicle, in one :class:`~predictor.models.Models` on the tracker: the VisitObserver teaches the
+link and dwell times (:class:`~predictor.segments.SegmentTable`), TransitClock's blend, the
+start model and where buses lay over (:class:`~predictor.layovers.LayoverModel`); the
+TripAssigner teaches whether buses follow their blocks; the Forecaster teaches the experts'
+weights and the intervals from the samples it scores at each arrival. A vehicle's memory is a
+:class:`~predictor.vehicles.TrackedVehicle` of small parts, each written by one collaborator
+only (the others only read it):
 
 - ``last_ts``, ``first_seen``, ``flags``, ``last_state``: the tracker (validate, the match step
   raises ``OFF_ROUTE``, the flag step ``STUCK`` and ``LAYOVER``, :meth:`Tracker.sweep`
