@@ -40,26 +40,34 @@ in turn):
    intervals (:class:`~predictor.intervals.IntervalModel`).
 6. **Flag** (:func:`~predictor.fixes.flag_motion`). ``STUCK`` and ``LAYOVER`` from the motion.
 7. **Predict** (:meth:`~predictor.forecast.Forecaster.predict`). Every downstream stop up to
-   ``horizon_s`` ahead gets an arrival: the remaining share of the current link, then link
-   estimates chained with holds (:func:`~predictor.arrivals.chain`), then the block's next trip
-   after a layover when the feed has blocks and the route's buses are seen to follow them. Holds: a
-   bus never leaves its first stop before schedule; one laying over early in the terminal zone
-   (before the trip's second timepoint) leaves when the timetable has it where it waits; mid-route
-   timepoints hold only on routes whose early buses are seen to wait there (learned). *Layovers are
-   learned* (:mod:`predictor.layovers`): real buses often lay over past the first stop's pole (or a
-   few stops on), so they pass the first stops early and then wait. For each link of a terminal
-   zone the tracker learns how often early buses wait on it, and holds the forecast there (not at
-   the first stop), plus the route's learned median lateness in leaving a layover. Link times spent
-   laying over are not learned as travel times. A bus standing at its layover spot around its
-   departure time is held there too, and a bus not yet at its first stop leaves it the learned
-   lateness after schedule. A bus turning round from the previous trip of its block cannot leave
-   before it has had the shortest layover the day's timetable gives at that terminal
-   (:func:`~predictor.arrivals.shortest_layovers`; TransitClock's max(arrival + minimum layover,
-   scheduled departure)), counted from a stop a few scheduled minutes before its previous trip's
-   end (buses often park short of the last stop's pole). Intervals are the link variances scaled by
-   the calibrator's quantiles of past errors (each arrival scores a reservoir sample of the
-   predictions made for it, per bucket). Only predictions that moved by ``emit_change_s`` or more
-   are emitted (replays use 0).
+   ``horizon_s`` ahead, and the first stops of the block's next trip when the feed has blocks and
+   the route's buses are seen to follow them, gets an arrival from each of six *experts*
+   (:mod:`predictor.forecasters`): the *chain* (the remaining share of the current link, at the
+   Kalman filter's pace before the first stop, then link estimates chained with holds,
+   :func:`~predictor.arrivals.chain`; its rules for terminals and timepoints below), the same
+   chain on *robust* link means, the *schedule* deviation (the timetable plus the bus's delay),
+   TransitClock's *blend* of the last bus and the last days, for a trip not yet started the
+   learned *start* rule (:mod:`predictor.departures`: how late buses ready in time pass each stop
+   of the pattern, how fast late ones turn round), and earlier days' link times alone (the
+   *history* profiles, when loaded). The prediction is their mix, weighted per trip phase
+   (running; layover: on the trip, not yet left its first stop; next trip) and, for running
+   buses, horizon bucket by their errors on past arrivals (:mod:`predictor.experts`), never
+   earlier at a stop than at the one before; it carries its phase. Its interval is the chain's
+   standard deviation scaled by the quantiles of past standardised errors of its (phase,
+   bucket) cell, each tail steered to miss 10% (:mod:`predictor.intervals`). The chain's rules:
+   a bus never leaves its first stop before schedule; one laying over early in the terminal zone
+   (before the trip's second timepoint) leaves when the timetable has it where it waits;
+   mid-route timepoints hold only on routes whose early buses are seen to wait there (learned).
+   *Layovers are learned* (:mod:`predictor.layovers`): real buses often lay over past the first
+   stop's pole (or a few stops on), so they pass the first stops early and then wait. For each
+   link of a terminal zone the tracker learns how often early buses wait on it, and holds the
+   forecast there (not at the first stop), plus the route's learned median lateness in leaving a
+   layover. Link times spent laying over are not learned as travel times. A bus turning round
+   from the previous trip of its block cannot leave before it has had the shortest layover the
+   day's timetable gives at that terminal (:func:`~predictor.arrivals.shortest_layovers`;
+   TransitClock's max(arrival + minimum layover, scheduled departure)), counted from a stop a few
+   scheduled minutes before its previous trip's end (buses often park short of the last stop's
+   pole). Only predictions that moved by ``emit_change_s`` or more are emitted (replays use 0).
 
 :meth:`Tracker.sweep` is called on a timer: a vehicle silent for ``stale_after_s`` is flagged
 ``STALE`` and its predictions withdrawn; one not moving for ``stuck_after_s`` away from a
