@@ -137,7 +137,6 @@ class IntervalModel:
         if self._since[cell] >= self.refresh and n + 1 >= self.min_samples:
             self._recompute(cell)
 
-
     def _recompute(self, cell: int) -> None:
         self._since[cell] = 0
         n = min(self._n[cell], self.size)
