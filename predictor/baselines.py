@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["KalmanBlend", "deviation", "timetable"]
+__all__ = ["KalmanBlend", "blend_link_time", "deviation", "timetable", "visit_time"]
 
 F64 = NDArray[np.float64]
 
@@ -55,6 +55,36 @@ def deviation(scheduled: F64, delay: float) -> F64:
 HISTORY_WINDOW_S = 1800.0
 _NO_DAY = 1 << 40  # a day after every real one: every stamped traversal is "earlier"
 Link = tuple[str, str]
+
+
+def visit_time(k: int, arrival: float, departure: float | None) -> float:
+    """When a stop visit counts for the blend's links: its arrival, but at a trip's first stop
+    (``k = 0``), where buses wait, its departure."""
+    return arrival if k > 0 or departure is None else departure
+
+
+def blend_link_time(
+    k: int, prev: tuple[int, float] | None, t: float, laid_over_before: float, zone_end: int
+) -> float | None:
+    """The time of link ``k - 1`` to ``k`` that the blend learns from two stop visits of one
+    vehicle on one trip, the previous one ``prev`` (its stop index and :func:`visit_time`)
+    and this one at ``t``: only consecutive visits count, and not when the bus left stop
+    ``k - 1`` of the terminal zone (``k - 1 < zone_end``) before ``laid_over_before`` (it was
+    laying over early). None when the visits teach nothing. The tracker's blend expert and the
+    scored baseline both learn through this rule, so the expert *is* the baseline.
+
+    >>> blend_link_time(3, (2, 1000.0), 1090.0, 0.0, 1)
+    90.0
+    >>> blend_link_time(3, (1, 1000.0), 1090.0, 0.0, 1) is None  # stop 2 unseen
+    True
+    >>> blend_link_time(1, (0, 1000.0), 1300.0, 1100.0, 1) is None  # left early: a layover
+    True
+    """
+    if prev is None or prev[0] != k - 1:
+        return None
+    if k - 1 < zone_end and prev[1] < laid_over_before:
+        return None
+    return t - prev[1]
 
 
 class KalmanBlend:

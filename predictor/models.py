@@ -73,25 +73,25 @@ class Teaching:
         return out
 
     def teach_link(
-        self,
-        seg: int,
-        seconds: float,
-        tod: float,
-        sched: float,
-        when: float,
-        day_type: int,
-        left_tod: float,
-        day: int,
+        self, seg: int, seconds: float, tod: float, sched: float, when: float, day_type: int
     ) -> None:
         """A bus drove link row ``seg`` (arrival to arrival) in ``seconds``, reaching its end
-        ``tod`` seconds and leaving its start ``left_tod`` seconds after the origin of service
-        day ``day``: the link table and TransitClock's blend learn it."""
+        ``tod`` seconds after the origin of its service day: the link table learns it."""
         a, b = self.segments.link_of[seg]
         if self.outbox is not None:
-            self.outbox.append(["link", a, b, seconds, tod, sched, when, day_type, left_tod, day])
+            self.outbox.append(["link", a, b, seconds, tod, sched, when, day_type])
         self.segments.observe(seg, seconds, tod, sched, when, day_type)
-        ids = self.network.stop_ids
-        self.blend.observe((str(ids[a]), str(ids[b])), seconds, left_tod, day, day_type)
+
+    def teach_blend(
+        self, link: tuple[str, str], seconds: float, tod: float, day: int, day_type: int
+    ) -> None:
+        """Two consecutive stop visits of a bus drove ``link`` (stop ids) in ``seconds``,
+        leaving its start ``tod`` seconds after the origin of service day ``day``: TransitClock's
+        blend learns it (through :func:`~predictor.baselines.blend_link_time`, the scored
+        baseline's own rule)."""
+        if self.outbox is not None:
+            self.outbox.append(["blend", link[0], link[1], seconds, tod, day, day_type])
+        self.blend.observe(link, seconds, tod, day, day_type)
 
     def teach_dwell(self, stop: int, seconds: float) -> None:
         """A bus dwelt ``seconds`` at stop row ``stop``."""
@@ -175,7 +175,9 @@ class Teaching:
             if not (0 <= a < n_stops and 0 <= b < n_stops):
                 return
             seg = self.segments.key(a, b)
-            self.teach_link(seg, x[3], x[4], x[5], x[6], int(x[7]), x[8], int(x[9]))
+            self.teach_link(seg, x[3], x[4], x[5], x[6], int(x[7]))
+        elif kind == "blend":
+            self.teach_blend((str(x[1]), str(x[2])), float(x[3]), float(x[4]), int(x[5]), int(x[6]))
         elif kind == "dwell":
             self.teach_dwell(int(x[1]), float(x[2]))
         elif kind == "layover":
@@ -258,10 +260,11 @@ class Models(Teaching):
         self.experts.restore(data["experts"])
         self.intervals.restore(data["intervals"])
 
-    def use_profiles(self, profiles: Profiles) -> None:
+    def use_profiles(self, profiles: Profiles, seed_blend: bool = True) -> None:
         """Take what earlier days taught: their link times by hour and day type (the link
-        table's hour bins, the history expert and the blend's last days), their dwells and
-        how their trips started."""
+        table's hour bins, the history expert and, unless ``seed_blend`` is false because it
+        learns those days' visits themselves, the blend's last days), their dwells and how
+        their trips started."""
         self.profiles = profiles
         net = self.network
         rows: dict[str, int | None] = {}
@@ -274,8 +277,9 @@ class Models(Teaching):
 
         seg_table = self.segments
         for (a, b, dtype, hour), lp in profiles.links.items():
-            for day, mean in lp.days:
-                self.blend.seed_day((a, b), day, hour * 3600.0 + 1800.0, mean, dtype)
+            if seed_blend:
+                for day, mean in lp.days:
+                    self.blend.seed_day((a, b), day, hour * 3600.0 + 1800.0, mean, dtype)
             ra, rb = row(a), row(b)
             if ra is not None and rb is not None:
                 seg_table.seed(seg_table.key(ra, rb), dtype, hour, lp.mean, lp.var, lp.n)

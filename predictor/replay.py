@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.baselines import KalmanBlend
+from predictor.baselines import KalmanBlend, blend_link_time, visit_time
 from predictor.events import Prediction, StopVisit, VehicleState
 from predictor.plans import TripPlan
 from predictor.profiles import Profiles, build_profiles, day_type, ordinal_of
@@ -87,18 +87,15 @@ class _Baselines:
         k = self.k_of(plan)[v.stop_sequence]
         key = (v.vehicle_id, v.trip_id)
         prev = self._last.get(key)
-        t = v.arrival if k > 0 else (v.departure or v.arrival)
+        t = visit_time(k, v.arrival, v.departure)
         if prev is not None and prev[0] == k - 1 and v.service_date:
             origin = self.tracker.resolver.origin(v.service_date)
             early = origin + float(plan.dep[k - 1]) - self.tracker.config.layover_early_s
-            if not (k - 1 < plan.zone_end and prev[1] < early):  # not a layover
+            secs = blend_link_time(k, prev, t, early, plan.zone_end)
+            if secs is not None:
                 day, dtype = self.day(v.service_date)
                 self.blend.observe(
-                    (plan.stop_ids[k - 1], plan.stop_ids[k]),
-                    t - prev[1],
-                    prev[1] - origin,
-                    day,
-                    dtype,
+                    (plan.stop_ids[k - 1], plan.stop_ids[k]), secs, prev[1] - origin, day, dtype
                 )
         self._last[key] = (k, t)
 
@@ -234,10 +231,14 @@ def replay(
     tracker = Tracker(network, config or TrackerConfig(emit_change_s=0.0))
     base = _Baselines(tracker, blend or KalmanBlend())
     if history is not None:
-        tracker.use_profiles(history.profiles)
+        tracker.use_profiles(history.profiles, seed_blend=not history.visits)
         if history.visits:
+            # the baseline and the tracker's blend expert learn the same visits by the same
+            # rule: the expert stays the baseline
+            mine = _Baselines(tracker, tracker.models.blend)
             for v in sorted(history.visits, key=lambda x: x.arrival):
                 base.visit(v)
+                mine.visit(v)
         else:
             base.seed(history.profiles)
     res = ReplayResult()

@@ -210,10 +210,11 @@ class Tracker:
         """The (cached) :class:`TripPlan` of a trip row."""
         return self.trips.plan(trip)
 
-    def use_profiles(self, profiles: Profiles) -> None:
+    def use_profiles(self, profiles: Profiles, seed_blend: bool = True) -> None:
         """What earlier days taught (:mod:`predictor.profiles`): the history expert, the
-        blend's last days and how trips start."""
-        self.models.use_profiles(profiles)
+        blend's last days (unless ``seed_blend`` is false: the caller teaches the blend those
+        days' visits) and how trips start."""
+        self.models.use_profiles(profiles, seed_blend)
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """Everything the tracker learned and where its vehicles are, as plain data (its

@@ -116,6 +116,9 @@ class Passage:
     #: the first stop not yet reached, and not yet left (stops skipped count as passed)
     k_arr: int = 0
     k_dep: int = 0
+    #: the last stop visit output (its stop index and time for TransitClock's blend; None:
+    #: none yet on this trip run)
+    last_visit: tuple[int, float] | None = None
 
     @classmethod
     def of(cls, plan: TripPlan) -> Passage:

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from predictor.arrivals import DEPART_RADIUS_M, crossed
+from predictor.baselines import blend_link_time, visit_time
 from predictor.config import TrackerConfig
 from predictor.departures import READY_MARGIN_S
 from predictor.events import SegmentTraversal, StopVisit
@@ -101,6 +102,7 @@ class VisitObserver:
         if d1 <= d0 or t1 <= t0:
             return _NOTHING
         visits: list[StopVisit] = []
+        ks: list[int] = []  # their stop indexes
         traversals: list[SegmentTraversal] = []
         reached: list[tuple[int, float]] = []
         plan = run.plan
@@ -144,6 +146,7 @@ class VisitObserver:
                         )
                     )
             if k == n - 1:
+                ks.append(k)
                 visits.append(self._visit(vid, run, k, ta, None))
         k1, tdep = crossed(plan.depart_l, d0, t0, d1, t1)
         for k, td in enumerate(tdep, k1):
@@ -153,6 +156,7 @@ class VisitObserver:
             dep_obs[k] = td
             ta_k = arr_obs[k]
             if k == 0:
+                ks.append(0)
                 visits.append(self._visit(vid, run, 0, td, td))
                 if ready is not None and ready > s0:
                     models.teach_turn((plan.route_id, plan.stop_ids[0]), td - ready)
@@ -160,8 +164,36 @@ class VisitObserver:
                 models.teach_dwell(int(plan.stops[k]), td - ta_k)
                 if plan.timepoint_l[k]:
                     models.teach_hold(plan.route_id, ta_k, td, origin + plan.dep_l[k])
+                ks.append(k)
                 visits.append(self._visit(vid, run, k, ta_k, td))
+        if visits:
+            self._teach_blend(run, passage, visits, ks)
         return Observed(tuple(visits), tuple(traversals), tuple(reached))
+
+    def _teach_blend(
+        self, run: TripRun, passage: Passage, visits: list[StopVisit], ks: list[int]
+    ) -> None:
+        """TransitClock's blend learns from the stop visits in the order they are output, by
+        the scored baseline's own rule (:func:`~predictor.baselines.blend_link_time`): its
+        expert then forecasts exactly what the baseline does, and the experts' mix can always
+        reach it."""
+        plan = run.plan
+        early = run.origin - self.config.layover_early_s
+        prev = passage.last_visit
+        for sv, k in zip(visits, ks, strict=True):
+            t = visit_time(k, sv.arrival, sv.departure)
+            if prev is not None and k > 0:
+                secs = blend_link_time(k, prev, t, early + plan.dep_l[k - 1], plan.zone_end)
+                if secs is not None:
+                    self.models.teach_blend(
+                        (plan.stop_ids[k - 1], plan.stop_ids[k]),
+                        secs,
+                        prev[1] - run.origin,
+                        run.day,
+                        run.day_type,
+                    )
+            prev = (k, t)
+        passage.last_visit = prev
 
     def _learn_link(self, run: TripRun, k: int, prev: float, ta: float) -> None:
         """A bus that left stop ``k - 1`` at ``prev`` reached stop ``k`` at ``ta``: the link
@@ -187,14 +219,7 @@ class VisitObserver:
             for j in range(plan.zone_end):
                 models.teach_layover(run.segs[j], False)
         models.teach_link(
-            run.segs[k - 1],
-            ta - prev,
-            ta - origin,
-            run.sched_link[k - 1],
-            ta,
-            run.day_type,
-            prev - origin,
-            run.day,
+            run.segs[k - 1], ta - prev, ta - origin, run.sched_link[k - 1], ta, run.day_type
         )
 
     @staticmethod
