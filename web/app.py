@@ -56,6 +56,8 @@ from .settings import Settings
 __all__ = [
     "CLEANUP_CTX",
     "MIDDLEWARES",
+    "PROBE_ROUTES",
+    "ROLE_SERVICES",
     "ROUTE_MODULES",
     "ImportedFeed",
     "bundled_feed",
@@ -64,6 +66,7 @@ __all__ = [
     "load_or_import",
     "open_stores",
     "resolve_middlewares",
+    "role_parts",
     "settle_heap",
     "simulated_clock",
 ]
@@ -104,6 +107,7 @@ ROUTE_MODULES: list[str] = [
 #: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx
 #: generator ``async def f(app) -> AsyncIterator[None]``; one line each.
 CLEANUP_CTX: list[str] = [
+    "live:ingest_service",
     "live:tracker_service",
     "jobs.schedule:nightly_jobs",
     "api_plan:planner_service",
@@ -114,6 +118,41 @@ CLEANUP_CTX: list[str] = [
     "ws:ws_service",
 ]
 
+#: What each ``smartbus serve --role`` runs besides the stores and the network (``all`` runs
+#: everything). Web processes answer riders, operators and pushes (they publish on the stream
+#: and read the live state); trackers consume the stream and write the live state (and run the
+#: pollers and the simulator, whose duplicates the stream drops); ``jobs`` runs the nightly jobs.
+#: Every role serves the probes and ``/metrics``.
+ROLE_SERVICES: dict[str, frozenset[str]] = {
+    "web": frozenset(
+        {
+            "live:ingest_service",
+            "api_plan:planner_service",
+            "updates:updates_service",
+            "api_rider:rider_service",
+            "alert_book:alerts_service",
+            "ws:ws_service",
+        }
+    ),
+    "tracker": frozenset(
+        {"live:ingest_service", "live:tracker_service", "siri.ingest:siri_service"}
+    ),
+    "jobs": frozenset({"jobs.schedule:nightly_jobs"}),
+}
+#: Route modules of the roles that do not serve the API.
+PROBE_ROUTES = frozenset({"api_health", "metrics"})
+
+
+def role_parts(role: str) -> tuple[list[str], list[str]]:
+    """The route modules and background services (in their listed order) a role runs."""
+    if role == "all":
+        return list(ROUTE_MODULES), list(CLEANUP_CTX)
+    services = ROLE_SERVICES.get(role)
+    if services is None:
+        raise ValueError(f"unknown role {role!r}")
+    routes = ROUTE_MODULES if role == "web" else [m for m in ROUTE_MODULES if m in PROBE_ROUTES]
+    return list(routes), [ref for ref in CLEANUP_CTX if ref in services]
+
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application for ``settings`` (nothing opens until the app starts).
@@ -121,6 +160,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     ``clock`` is the one clock every endpoint, job and background task reads (``keys.CLOCK``);
     by default the wall clock, the feed's clock with ``SMARTBUS_CLOCK=feed``, or with
     ``SMARTBUS_SIMULATE`` the simulator's, set once the feed has loaded (see ``feeds.clock``).
+    ``settings.role`` chooses the routes and background services (``ROLE_SERVICES``).
     """
     app = web.Application(middlewares=resolve_middlewares(), client_max_size=8 * 1024**2)
     app[keys.SETTINGS] = settings
@@ -136,9 +176,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.NETWORK] = keys.NetworkHolder()
     app[keys.PLANNER] = keys.PlannerHolder()
     app.cleanup_ctx.extend([_http_session, _stores, _network])
-    for ref in CLEANUP_CTX:
+    route_modules, services = role_parts(settings.role)
+    for ref in services:
         app.cleanup_ctx.append(_resolve_ctx(ref))
-    for name in ROUTE_MODULES:
+    for name in route_modules:
         module = importlib.import_module(f"{__package__}.{name}")
         app.router.add_routes(module.routes)
     app.on_startup.append(settle_heap)  # after every cleanup context has started

@@ -44,6 +44,7 @@ __all__ = [
     "IngestService",
     "TrackerLike",
     "TrackerWorker",
+    "ingest_service",
     "publish_pings",
     "run_simulator",
     "tracker_service",
@@ -459,6 +460,17 @@ def _consumer_name() -> str:
     return f"tracker-{socket.gethostname()}-{os.getpid()}"
 
 
+async def ingest_service(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the live path's stream, live state and counters (``keys.INGEST``), which the
+    web processes publish to and read, and the tracker consumes."""
+    settings = app[keys.SETTINGS]
+    redis = app[keys.REDIS]
+    stream = PositionStream(redis, settings.redis_prefix, partitions=settings.stream_partitions)
+    live = LiveState(redis, settings.redis_prefix)
+    app[keys.INGEST] = IngestService(stream, live, IngestCounters(), app[keys.CLOCK].now)
+    yield
+
+
 async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the tracker worker, plus the simulator and GTFS-RT pollers when configured."""
     from predictor.tracker import Tracker
@@ -469,15 +481,11 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     redis = app[keys.REDIS]
     service_clock = app[keys.CLOCK]
     clock = service_clock.now
-    # Scale-out: N tracker processes, one partition of the stream each (vehicles hashed onto
-    # partitions); every web process must agree on N (SMARTBUS_TRACKER_WORKERS / _INDEX).
-    n_workers = settings.tracker_workers
-    index = settings.tracker_index
-    stream = PositionStream(redis, settings.redis_prefix, partitions=n_workers)
-    live = LiveState(redis, settings.redis_prefix)
-    counters = IngestCounters()
-    service = IngestService(stream, live, counters, clock)
-    app[keys.INGEST] = service
+    service = app[keys.INGEST]
+    stream, live, counters = service.stream, service.live, service.counters
+    # every partition of the stream
+    n_workers = settings.stream_partitions
+    index = 0
     current = [Tracker(network)]  # the tracker in use (a new feed version brings another)
     worker = TrackerWorker(
         stream,
@@ -487,7 +495,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         counters,
         consumer=_consumer_name(),
         index=index,
-        count=n_workers,
+        count=1,
         clock=clock,
         feed_time=service_clock.observe,
     )

@@ -6,6 +6,7 @@ through ``Settings.from_env({...})``.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,13 +15,17 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-__all__ = ["ENV_VARS", "Settings", "SettingsError"]
+__all__ = ["ENV_VARS", "ROLES", "Settings", "SettingsError"]
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _CLOCKS = ("wall", "feed")
+#: What a ``smartbus serve`` process runs (``web.app.ROLE_SERVICES``).
+ROLES = ("web", "tracker", "jobs", "all")
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
@@ -41,8 +46,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_GTFSRT_URLS": ("unset", "comma-separated GTFS-RT VehiclePositions URLs to poll"),
     "SMARTBUS_SIRI_URLS": ("unset", "comma-separated SIRI VehicleMonitoring URLs to poll"),
     "SMARTBUS_ALERT_URLS": ("unset", "comma-separated GTFS-RT Service Alerts URLs to poll"),
-    "SMARTBUS_TRACKER_WORKERS": ("1", "tracker processes sharing the positions stream"),
-    "SMARTBUS_TRACKER_INDEX": ("0", "this process's tracker partition (0..workers-1)"),
+    "SMARTBUS_ROLE": ("all", "what this process runs: web, tracker, jobs or all"),
+    "SMARTBUS_STREAM_PARTITIONS": ("1", "partitions of the positions stream (trackers lease them)"),
+    "SMARTBUS_TRACKER_WORKERS": ("unset", "deprecated: read as SMARTBUS_STREAM_PARTITIONS"),
+    "SMARTBUS_TRACKER_INDEX": ("unset", "deprecated and ignored: trackers lease partitions"),
     "SMARTBUS_JOBS_AT": ("unset: off", "HH:MM local time to run the planner jobs nightly"),
     "SMARTBUS_JOBS_TZ": ("UTC", "time zone of SMARTBUS_JOBS_AT"),
     "SMARTBUS_CLOCK": ("wall", "wall, or feed: follow the newest position time (replays)"),
@@ -83,8 +90,8 @@ class Settings:
     gtfsrt_urls: tuple[str, ...] = ()
     siri_urls: tuple[str, ...] = ()
     alert_urls: tuple[str, ...] = ()
-    tracker_workers: int = 1
-    tracker_index: int = 0
+    role: str = "all"
+    stream_partitions: int = 1
     jobs_at: str | None = None
     jobs_tz: str = "UTC"
     clock: str = "wall"
@@ -94,13 +101,12 @@ class Settings:
     ws_idle_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.tracker_workers < 1:
-            raise SettingsError(f"SMARTBUS_TRACKER_WORKERS: {self.tracker_workers} must be >= 1")
-        if not 0 <= self.tracker_index < self.tracker_workers:
+        if not 1 <= self.stream_partitions <= 1024:
             raise SettingsError(
-                f"SMARTBUS_TRACKER_INDEX: {self.tracker_index} must be in"
-                f" 0..{self.tracker_workers - 1}"
+                f"SMARTBUS_STREAM_PARTITIONS: {self.stream_partitions} must be in 1..1024"
             )
+        if self.role not in ROLES:
+            raise SettingsError(f"SMARTBUS_ROLE: {self.role!r} must be one of {', '.join(ROLES)}")
         if self.jobs_at is not None and not _HHMM.match(self.jobs_at):
             raise SettingsError(f"SMARTBUS_JOBS_AT: {self.jobs_at!r} is not a time HH:MM")
         if self.jobs_window_days < 1:
@@ -182,10 +188,22 @@ class Settings:
                 kwargs[name] = tuple(
                     _url(var, u.strip(), ("http", "https")) for u in urls.split(",") if u.strip()
                 )
-        if (workers := get("SMARTBUS_TRACKER_WORKERS")) is not None:
-            kwargs["tracker_workers"] = _int("SMARTBUS_TRACKER_WORKERS", workers)
-        if (index := get("SMARTBUS_TRACKER_INDEX")) is not None:
-            kwargs["tracker_index"] = _int("SMARTBUS_TRACKER_INDEX", index)
+        if (role := get("SMARTBUS_ROLE")) is not None:
+            kwargs["role"] = role.lower()
+        if (parts := get("SMARTBUS_STREAM_PARTITIONS")) is not None:
+            kwargs["stream_partitions"] = _int("SMARTBUS_STREAM_PARTITIONS", parts)
+        elif (workers := get("SMARTBUS_TRACKER_WORKERS")) is not None:
+            # before leases: N trackers, one static partition each
+            kwargs["stream_partitions"] = _int("SMARTBUS_TRACKER_WORKERS", workers)
+            log.warning(
+                "SMARTBUS_TRACKER_WORKERS is deprecated: read as SMARTBUS_STREAM_PARTITIONS=%s"
+                " (trackers now lease partitions; run as many as you like)",
+                workers,
+            )
+        if get("SMARTBUS_TRACKER_INDEX") is not None:
+            log.warning(
+                "SMARTBUS_TRACKER_INDEX is deprecated and ignored: trackers lease partitions"
+            )
         if (at := get("SMARTBUS_JOBS_AT")) is not None:
             kwargs["jobs_at"] = at
         if (tz := get("SMARTBUS_JOBS_TZ")) is not None:

@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Any
 
-from ..settings import Settings
+from ..settings import ROLES, Settings
 from .instance import command_settings
 
 __all__ = ["register", "run"]
@@ -28,6 +28,14 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--host", default=None, help="bind address (default SMARTBUS_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default SMARTBUS_PORT or 8080)")
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        default=None,
+        help="what this process runs: web (the API and pages), tracker (consumes the positions"
+        " stream), jobs (the nightly jobs) or all (default SMARTBUS_ROLE or all); every role"
+        " answers /healthz, /readyz and /metrics",
+    )
     p.set_defaults(func=_cmd)
 
 
@@ -89,7 +97,11 @@ async def _serve(settings: Settings, banner: str | None) -> None:
         await runner.setup()
         await web.TCPSite(runner, settings.host, settings.port).start()
         started = True
-        print(banner or f"smartbus serving on http://{settings.host}:{settings.port}", flush=True)
+        role = "" if settings.role == "all" else f" as {settings.role}"
+        print(
+            banner or f"smartbus serving{role} on http://{settings.host}:{settings.port}",
+            flush=True,
+        )
         print(f"  clock: {app[keys.CLOCK].describe()}", flush=True)
         await stop.wait()
     except asyncio.CancelledError:
@@ -107,4 +119,6 @@ def _cmd(args: argparse.Namespace) -> int:
         changes["host"] = args.host
     if args.port is not None:
         changes["port"] = args.port
+    if args.role is not None:
+        changes["role"] = args.role
     return run(settings.with_(**changes))

@@ -1,7 +1,7 @@
 """A tracker is SIGKILLed, and a web process SIGTERMed, while pings stream in.
 
-Two ``smartbus serve`` processes share the positions stream, one partition each
-(``SMARTBUS_TRACKER_WORKERS=2``). Killing one with SIGKILL mid-batch leaves its entries pending;
+A web process takes the pushes and a tracker process (``--role tracker``) consumes the
+positions stream. Killing the tracker with SIGKILL mid-batch leaves its entries pending;
 its successor must process them before anything newer, or the tracker would refuse them as out
 of order and their rows would never be written. A SIGTERM lets the process finish the requests
 it has: each is answered (no 500, no hang) and what was answered 202 is stored.
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 async def test_sigkill_a_tracker_mid_load(
     services: ServiceFactory, fault_pool: asyncpg.Pool
 ) -> None:
-    front = services(SMARTBUS_TRACKER_WORKERS="2", SMARTBUS_TRACKER_INDEX="0")
-    back = services(SMARTBUS_TRACKER_WORKERS="2", SMARTBUS_TRACKER_INDEX="1")
+    front = services(SMARTBUS_ROLE="web")
+    back = services(SMARTBUS_ROLE="tracker")
     load = PingLoad([front.base], await ingest_key(fault_pool), vehicles=16, period_s=0.05)
     stop = asyncio.Event()
     pusher = asyncio.create_task(load.run(600.0, stop=stop))

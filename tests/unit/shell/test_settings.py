@@ -41,8 +41,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SMARTBUS_GTFSRT_URLS": "https://rt.example/vp.pb",
         "SMARTBUS_SIRI_URLS": "https://bustime.example/api/siri/vehicle-monitoring.json",
         "SMARTBUS_ALERT_URLS": "https://rt.example/alerts.pb",
-        "SMARTBUS_TRACKER_WORKERS": "2",
-        "SMARTBUS_TRACKER_INDEX": "1",
+        "SMARTBUS_ROLE": "Tracker",
+        "SMARTBUS_STREAM_PARTITIONS": "8",
+        "SMARTBUS_TRACKER_WORKERS": "2",  # deprecated, overridden by the line above
+        "SMARTBUS_TRACKER_INDEX": "1",  # deprecated, ignored
         "SMARTBUS_JOBS_AT": "02:30",
         "SMARTBUS_JOBS_TZ": "Australia/Brisbane",
         "SMARTBUS_JOBS_WINDOW_DAYS": "14",
@@ -68,8 +70,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         gtfsrt_urls=("https://rt.example/vp.pb",),
         siri_urls=("https://bustime.example/api/siri/vehicle-monitoring.json",),
         alert_urls=("https://rt.example/alerts.pb",),
-        tracker_workers=2,
-        tracker_index=1,
+        role="tracker",
+        stream_partitions=8,
         jobs_at="02:30",
         jobs_tz="Australia/Brisbane",
         jobs_window_days=14,
@@ -129,7 +131,7 @@ def test_settings_are_frozen_and_copied_with_changes() -> None:
     assert t.snapshot_dir == t.data_dir / "snapshots"
 
 
-def test_live_and_job_settings_from_env() -> None:
+def test_live_and_job_settings_from_env(caplog: pytest.LogCaptureFixture) -> None:
     s = Settings.from_env(
         {
             "SMARTBUS_GTFSRT_URLS": "https://a.example/vp.pb, http://b.example/vp",
@@ -140,7 +142,16 @@ def test_live_and_job_settings_from_env() -> None:
         }
     )
     assert s.gtfsrt_urls == ("https://a.example/vp.pb", "http://b.example/vp")
-    assert (s.tracker_workers, s.tracker_index) == (3, 2)
+    # the static split of old: its worker count is the number of partitions, now leased
+    assert s.stream_partitions == 3
+    deprecated = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert len(deprecated) == 2, deprecated
+    assert (
+        Settings.from_env(
+            {"SMARTBUS_TRACKER_WORKERS": "3", "SMARTBUS_STREAM_PARTITIONS": "16"}
+        ).stream_partitions
+        == 16
+    )
     assert (s.jobs_at, s.jobs_tz) == ("03:15", "Australia/Brisbane")
 
 
@@ -148,8 +159,9 @@ def test_live_and_job_settings_from_env() -> None:
     ("env", "message"),
     [
         ({"SMARTBUS_GTFSRT_URLS": "ftp://x/vp"}, "SMARTBUS_GTFSRT_URLS"),
-        ({"SMARTBUS_TRACKER_WORKERS": "0"}, "SMARTBUS_TRACKER_WORKERS"),
-        ({"SMARTBUS_TRACKER_WORKERS": "2", "SMARTBUS_TRACKER_INDEX": "2"}, "0..1"),
+        ({"SMARTBUS_STREAM_PARTITIONS": "0"}, "SMARTBUS_STREAM_PARTITIONS"),
+        ({"SMARTBUS_TRACKER_WORKERS": "x"}, "SMARTBUS_TRACKER_WORKERS"),
+        ({"SMARTBUS_ROLE": "worker"}, "SMARTBUS_ROLE"),
         ({"SMARTBUS_JOBS_AT": "25:00"}, "SMARTBUS_JOBS_AT"),
         ({"SMARTBUS_JOBS_WINDOW_DAYS": "0"}, "SMARTBUS_JOBS_WINDOW_DAYS"),
     ],
