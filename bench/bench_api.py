@@ -422,7 +422,7 @@ async def seed(redis_url: str, prefix: str, outputs: list[TrackerOutput]) -> int
         live = LiveState(redis, prefix)
         for i in range(0, len(outputs), 100):
             await live.put_many(outputs[i : i + 100])
-        return int(await redis.hlen(f"{prefix}vehicles"))
+        return int(await redis.hlen(live.vehicles_key))
 
 
 async def cleanup(redis_url: str, prefix: str) -> None:

@@ -23,6 +23,7 @@ from predictor.profiles import Profiles
 __all__ = [
     "load_checkpoint",
     "load_profiles",
+    "newest_checkpoint",
     "read_visits",
     "save_checkpoint",
     "save_profiles",
@@ -168,6 +169,17 @@ async def load_checkpoint(
         log.warning("checkpoint %s unreadable, starting afresh: %s", name, exc)
         return None
     return got if isinstance(got, dict) else None
+
+
+async def newest_checkpoint(pool: asyncpg.Pool, names: list[str]) -> str | None:
+    """The name among ``names`` whose checkpoint was saved last on the service clock."""
+    async with pool.acquire() as conn:
+        name: str | None = await conn.fetchval(
+            "SELECT name FROM tracker_checkpoints WHERE name = ANY($1::text[])"
+            " ORDER BY clock_at DESC LIMIT 1",
+            names,
+        )
+    return name
 
 
 def window(last: date, days: int) -> tuple[date, date]:

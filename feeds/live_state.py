@@ -1,6 +1,7 @@
 """Live state in Redis: each vehicle's latest state, each stop's upcoming arrivals, and events.
 
-Keys (all under the configured prefix):
+Keys (all under the configured prefix, then the hash tag ``{live}``: one Redis Cluster slot,
+so that the scripts below may touch several of them):
 
 * ``vehicles``: hash ``vehicle_id -> VehicleState JSON``; ``vehicles:seen`` a sorted set of
   the same ids scored by their last timestamp, so vehicles gone for hours can be pruned;
@@ -8,8 +9,12 @@ Keys (all under the configured prefix):
   ``ttl_s`` after its last write);
 * ``trip:{trip_id}``: hash ``"{stop_sequence}|{stop_id}" -> Prediction JSON`` (same TTL).
 
+* ``fence``: hash ``partition -> the newest lease token that wrote`` (``feeds.leases``).
+
 Predictions of stops a vehicle has passed (``stop_sequence < next_stop_sequence``) and of
-withdrawn trips are removed from both, atomically, by one Lua script per trip.
+withdrawn trips are removed from both, atomically, by one Lua script per trip. A tracker's
+writes carry its partition's lease token (:class:`Fence`); each script refuses them, writing and
+publishing nothing, once a newer token of that partition has written (:class:`FencedOffError`).
 
 Pub/sub channel ``{prefix}updates`` carries one JSON object per change::
 
@@ -27,7 +32,7 @@ import json
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import redis.asyncio as aioredis
 
@@ -46,6 +51,8 @@ __all__ = [
     "ARRIVALS_EVENT_HEAD",
     "PREDICTIONS_MEMBER",
     "VEHICLE_EVENT_HEAD",
+    "Fence",
+    "FencedOffError",
     "LiveState",
     "arrivals_event",
     "dumps",
@@ -62,12 +69,28 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 _GETTERS = {cls: attrgetter(*names) for cls, names in _FIELDS.items()}
 _WITHDRAW_ALL = 2**31 - 1
 
-_APPLY_TRIP_LUA = """
+#: Lua: refuse the write when the partition's fence holds a newer token than ours (a tracker
+#: that lost its lease), else raise the fence to ours. ``part`` '' writes unfenced.
+_FENCE_LUA = """
+local function fenced(fence_key, part, token)
+  if part == '' then return false end
+  local t = tonumber(token)
+  local f = tonumber(redis.call('HGET', fence_key, part) or '0')
+  if t < f then return true end
+  if t > f then redis.call('HSET', fence_key, part, token) end
+  return false
+end
+"""
+
+_APPLY_TRIP_LUA = (
+    _FENCE_LUA
+    + """
+local tk = KEYS[1]
+if fenced(KEYS[2], ARGV[5], ARGV[6]) then return -1 end
 local prefix = ARGV[1]
 local ttl = ARGV[2]
 local trip = ARGV[3]
 local below = tonumber(ARGV[4])
-local tk = prefix .. 'trip:' .. trip
 if below >= 0 then
   local old = redis.call('HKEYS', tk)
   for _, f in ipairs(old) do
@@ -79,15 +102,43 @@ if below >= 0 then
     end
   end
 end
-for i = 5, #ARGV, 3 do
+for i = 9, #ARGV, 3 do
   local sk = prefix .. 'stop:' .. ARGV[i]
   redis.call('HSET', sk, trip .. '|' .. ARGV[i + 1], ARGV[i + 2])
   redis.call('EXPIRE', sk, ttl)
   redis.call('HSET', tk, ARGV[i + 1] .. '|' .. ARGV[i], ARGV[i + 2])
 end
-if #ARGV >= 5 then redis.call('EXPIRE', tk, ttl) end
+if #ARGV >= 9 then redis.call('EXPIRE', tk, ttl) end
+if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 return 0
 """
+)
+
+_PUT_VEHICLES_LUA = (
+    _FENCE_LUA
+    + """
+if fenced(KEYS[3], ARGV[1], ARGV[2]) then return -1 end
+local channel, head = ARGV[3], ARGV[4]
+for i = 5, #ARGV, 3 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+  redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  redis.call('PUBLISH', channel, head .. ARGV[i + 2] .. '}')
+end
+return 0
+"""
+)
+
+
+class Fence(NamedTuple):
+    """The partition a batch of writes belongs to and its owner's lease token
+    (``feeds.leases``): Redis refuses the writes once a newer token has written."""
+
+    partition: int
+    token: int
+
+
+class FencedOffError(Exception):
+    """A live-state write was refused: a newer owner of the partition has written since."""
 
 
 def to_json(obj: object) -> dict[str, Any]:
@@ -177,12 +228,14 @@ class LiveState:
 
     def __init__(self, redis: aioredis.Redis, prefix: str, *, ttl_s: int = 3 * 3600) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.prefix = f"{prefix}{{live}}:"  # every key of the live state, in one slot
         self.ttl_s = ttl_s
         self.channel = f"{prefix}updates"
-        self._vehicles = f"{prefix}vehicles"
-        self._seen = f"{prefix}vehicles:seen"
+        self._vehicles = f"{self.prefix}vehicles"
+        self._seen = f"{self.prefix}vehicles:seen"
+        self._fence = f"{self.prefix}fence"
         self._apply_trip = redis.register_script(_APPLY_TRIP_LUA)
+        self._put_vehicles = redis.register_script(_PUT_VEHICLES_LUA)
 
     # ----- key layout (readers that batch their own Redis calls use these) ----------------
     def stop_key(self, stop_id: str) -> str:
@@ -203,13 +256,18 @@ class LiveState:
         """Store what one tracker output changed and publish it."""
         await self.put_many([output])
 
-    async def put_many(self, outputs: Iterable[TrackerOutput]) -> int:
+    async def put_many(
+        self, outputs: Iterable[TrackerOutput], *, fence: Fence | None = None
+    ) -> int:
         """Store many outputs in one pipelined round trip; returns the events published.
 
         Outputs are coalesced first: a vehicle's last state wins, a trip's predictions are
         merged by stop (last wins) and cut at the vehicle's last ``next_stop_sequence``, so a
-        batch costs one write per vehicle and per trip however many pings it held.
+        batch costs one write per vehicle and per trip however many pings it held. With a
+        ``fence``, :class:`FencedOffError` is raised (and nothing of it written) when a newer owner
+        of the partition has written.
         """
+        part, token = ("", 0) if fence is None else (str(fence.partition), fence.token)
         states: dict[str, VehicleState] = {}
         preds: dict[str, dict[int, Prediction]] = {}
         below: dict[str, int] = {}
@@ -234,12 +292,12 @@ class LiveState:
         events = 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for trip, vehicle_id in withdrawn.items():
+                event = dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip})
+                wargs: list[Any] = [self.channel, event]
                 await self._apply_trip(
-                    keys=[], args=[self.prefix, self.ttl_s, trip, _WITHDRAW_ALL], client=pipe
-                )
-                pipe.publish(
-                    self.channel,
-                    dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip}),
+                    keys=[self.trip_key(trip), self._fence],
+                    args=[self.prefix, self.ttl_s, trip, _WITHDRAW_ALL, part, token, *wargs],
+                    client=pipe,
                 )
                 events += 1
             for trip in preds.keys() | below.keys():
@@ -249,31 +307,37 @@ class LiveState:
                     key=lambda p: p.stop_sequence,
                 )
                 bodies = [dumps(to_json(p)) for p in kept]
-                args: list[Any] = [self.prefix, self.ttl_s, trip, cut]
+                event = arrivals_event(kept[0].vehicle_id, trip, bodies) if kept else ""
+                args: list[Any] = [self.prefix, self.ttl_s, trip, cut, part, token]
+                args += [self.channel, event]
                 for p, body in zip(kept, bodies, strict=True):
                     args += [p.stop_id, p.stop_sequence, body]
-                await self._apply_trip(keys=[], args=args, client=pipe)
-                if kept:
-                    pipe.publish(self.channel, arrivals_event(kept[0].vehicle_id, trip, bodies))
-                    events += 1
+                await self._apply_trip(
+                    keys=[self.trip_key(trip), self._fence], args=args, client=pipe
+                )
+                events += bool(kept)
             if states:
-                bodies_by_vehicle = {v: dumps(to_json(s)) for v, s in states.items()}
-                pipe.hset(self._vehicles, mapping=bodies_by_vehicle)  # type: ignore[arg-type]
-                pipe.zadd(self._seen, {v: s.timestamp for v, s in states.items()})
-                for body in bodies_by_vehicle.values():
-                    pipe.publish(self.channel, vehicle_event(body))
-                    events += 1
-            if len(pipe):
-                await pipe.execute()
+                vargs: list[Any] = [part, token, self.channel, VEHICLE_EVENT_HEAD]
+                for v, s in states.items():
+                    vargs += [v, repr(s.timestamp), dumps(to_json(s))]
+                await self._put_vehicles(
+                    keys=[self._vehicles, self._seen, self._fence], args=vargs, client=pipe
+                )
+                events += len(states)
+            replies = await pipe.execute() if len(pipe) else []
+        if any(r == -1 for r in replies):
+            raise FencedOffError(f"partition {part}: a newer owner than token {token} has written")
         return events
 
-    async def put_states(self, states: Iterable[VehicleState]) -> int:
+    async def put_states(
+        self, states: Iterable[VehicleState], *, fence: Fence | None = None
+    ) -> int:
         """Store states re-flagged by a sweep; withdraw predictions of stale vehicles' trips."""
         outputs = [
             TrackerOutput(state=s, withdrawn_trip=s.trip_id if Flag.STALE in s.flags else None)
             for s in states
         ]
-        return await self.put_many(outputs)
+        return await self.put_many(outputs, fence=fence)
 
     async def prune_vehicles(self, older_than: float) -> int:
         """Forget vehicles whose last state is older than ``older_than`` (POSIX seconds)."""

@@ -2,15 +2,17 @@
 
 Theory of operation
 -------------------
-Producers append each :class:`~transit.pings.Ping` to ``{prefix}positions`` (or, with
-``partitions > 1``, to ``{prefix}positions:{k}`` where ``k = crc32(vehicle_id) % partitions``),
+Producers append each :class:`~transit.pings.Ping` to ``{prefix}{positions}`` (or, with
+``partitions > 1``, to ``{prefix}{positions:k}`` where ``k = crc32(vehicle_id) % partitions``),
 trimmed with ``MAXLEN ~``. A vehicle therefore always lands in the same partition, and a
-partition is read by exactly one consumer of the group ``trackers``: a vehicle's pings reach one
-tracker, in order. Consumer ``i`` of ``n`` reads the partitions ``k`` with ``k % n == i``.
+partition is read by exactly one tracker at a time, the holder of its lease (``feeds.leases``):
+a vehicle's pings reach one tracker, in order.
 
-Duplicates are dropped at the door: one Lua script per batch compares each ping's timestamp with
-the vehicle's last accepted one (hash ``{prefix}positions:last``, expiring after a day without
-traffic) and appends only newer pings, atomically, in one round trip.
+Duplicates are dropped at the door: one Lua script per partition of a batch (pipelined: one
+round trip) compares each ping's timestamp with the vehicle's last accepted one (the hash
+``<stream>:last`` beside the partition's stream, expiring after a day without traffic) and
+appends only newer pings, atomically. Each partition's two keys share a hash tag, so each
+partition is a Redis Cluster slot of its own and partitions spread over the cluster's nodes.
 
 Consumers read batches with ``XREADGROUP`` and acknowledge them only after the caller has made
 them durable. Entries a crashed consumer left pending are taken over with ``XAUTOCLAIM`` once
@@ -37,27 +39,25 @@ log = logging.getLogger(__name__)
 GROUP = "trackers"
 _CHUNK = 1000
 
-# One argument per ping, "partition \x1f timestamp \x1f payload \x1f vehicle_id": the payload
-# is JSON (control characters escaped) so only the vehicle id, last, may hold a separator.
+# One argument per ping, "timestamp \x1f payload \x1f vehicle_id": the payload is JSON
+# (control characters escaped) so only the vehicle id, last, may hold a separator.
 _PUBLISH_LUA = r"""
 local out = {}
-local last_key = KEYS[1]
+local last_key, stream = KEYS[1], KEYS[2]
 local maxlen = ARGV[1]
 for i = 3, #ARGV do
   local arg = ARGV[i]
   local a = string.find(arg, '\31', 1, true)
   local b = string.find(arg, '\31', a + 1, true)
-  local c = string.find(arg, '\31', b + 1, true)
-  local stream = KEYS[tonumber(string.sub(arg, 1, a - 1)) + 2]
-  local ts_text = string.sub(arg, a + 1, b - 1)
+  local ts_text = string.sub(arg, 1, a - 1)
   local ts = tonumber(ts_text)
-  local vid = string.sub(arg, c + 1)
+  local vid = string.sub(arg, b + 1)
   local last = redis.call('HGET', last_key, vid)
   if last and tonumber(last) >= ts then
     if tonumber(last) == ts then out[#out + 1] = 1 else out[#out + 1] = 2 end
   else
     redis.call('HSET', last_key, vid, ts_text)
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'p', string.sub(arg, b + 1, c - 1))
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'p', string.sub(arg, a + 1, b - 1))
     out[#out + 1] = 0
   end
 end
@@ -171,9 +171,12 @@ class PositionStream:
         self.maxlen = maxlen
         self.dedupe_ttl_s = dedupe_ttl_s
         self.group = group
-        base = f"{prefix}positions"
-        self.keys = [base] if partitions == 1 else [f"{base}:{k}" for k in range(partitions)]
-        self.last_key = f"{base}:last"
+        self.keys = (
+            [f"{prefix}{{positions}}"]
+            if partitions == 1
+            else [f"{prefix}{{positions:{k}}}" for k in range(partitions)]
+        )
+        self.last_keys = [f"{key}:last" for key in self.keys]
         self._publish = redis.register_script(_PUBLISH_LUA)
         self._ack = redis.register_script(_ACK_LUA)
 
@@ -191,14 +194,23 @@ class PositionStream:
         ends up in the ``positions.source`` column.
         """
         result = PublishResult()
-        for start in range(0, len(pings), _CHUNK):
-            args: list[Any] = [self.maxlen, self.dedupe_ttl_s]
-            for ping in pings[start : start + _CHUNK]:
-                args.append(
-                    f"{self.partition_of(ping.vehicle_id)}\x1f{ping.timestamp!r}\x1f"
-                    f"{encode_ping(ping, source)}\x1f{ping.vehicle_id}"
-                )
-            codes = await self._publish(keys=[self.last_key, *self.keys], args=args)
+        by_partition: dict[int, list[str]] = {}
+        for ping in pings:
+            by_partition.setdefault(self.partition_of(ping.vehicle_id), []).append(
+                f"{ping.timestamp!r}\x1f{encode_ping(ping, source)}\x1f{ping.vehicle_id}"
+            )
+        if not by_partition:
+            return result
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for k, items in by_partition.items():
+                for start in range(0, len(items), _CHUNK):
+                    await self._publish(
+                        keys=[self.last_keys[k], self.keys[k]],
+                        args=[self.maxlen, self.dedupe_ttl_s, *items[start : start + _CHUNK]],
+                        client=pipe,
+                    )
+            replies = await pipe.execute()
+        for codes in replies:
             for code in codes:
                 if code == 0:
                     result.accepted += 1

@@ -123,7 +123,7 @@ call more; the tables read on every ping are bound once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -216,13 +216,18 @@ class Tracker:
         days' visits) and how trips start."""
         self.models.use_profiles(profiles, seed_blend)
 
-    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+    def snapshot(
+        self, now: float | None = None, keep: Callable[[str], bool] | None = None
+    ) -> dict[str, Any]:
         """Everything the tracker learned and where its vehicles are, as plain data (its
         checkpoint): the models, and the vehicles heard from within ``stale_after_s`` of
-        ``now`` (all of them when None)."""
+        ``now`` (all of them when None), only those whose id ``keep`` accepts when given."""
         since = -math.inf if now is None else now - self.config.stale_after_s
         snap = self.models.snapshot()
-        snap["vehicles"] = vehicles_snapshot(self._vehicles, since)
+        vehicles = self._vehicles
+        if keep is not None:
+            vehicles = {vid: v for vid, v in vehicles.items() if keep(vid)}
+        snap["vehicles"] = vehicles_snapshot(vehicles, since)
         return snap
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -230,6 +235,38 @@ class Tracker:
         models, then the vehicles, each on its trip where it was."""
         self.models.restore(data)
         restore_vehicles(data.get("vehicles", []), self.trips, self._vehicles)
+
+    def vehicle_ids(self) -> list[str]:
+        """The ids of the vehicles this tracker follows."""
+        return list(self._vehicles)
+
+    def adopt(self, data: Mapping[str, Any], keep: Callable[[str], bool]) -> int:
+        """Take from a :meth:`snapshot` the vehicles ``keep`` accepts that this tracker does not
+        follow yet (its models stay its own: a partition taken over from another tracker);
+        returns how many."""
+        mine = self._vehicles
+        chosen = [
+            x for x in data.get("vehicles", []) if keep(str(x["vid"])) and x["vid"] not in mine
+        ]
+        return restore_vehicles(chosen, self.trips, mine)
+
+    def forget(self, vehicle_ids: Iterable[str]) -> int:
+        """Stop following these vehicles (their partition went to another tracker): they and
+        their predictions leave every index; returns how many were followed."""
+        gone: set[str] = set()
+        for vid in vehicle_ids:
+            v = self._vehicles.pop(vid, None)
+            if v is None:
+                continue
+            gone.add(vid)
+            self.forecaster.withdraw(v)
+            self.trips.end_trip(v)
+        if gone:
+            for vids in self._stop_vehicles.values():
+                vids -= gone
+            for trip in [t for t, vid in self._trip_vehicle.items() if vid in gone]:
+                del self._trip_vehicle[trip]
+        return len(gone)
 
     def share(self) -> None:
         """Keep what this tracker learns as lessons for other trackers

@@ -3,6 +3,15 @@
 A batch read from the stream is processed by the tracker, its rows are written to PostgreSQL in
 one transaction, its changes to Redis, and only then is the batch acknowledged: a worker that
 dies mid-batch leaves the entries pending, and the next worker reclaims them (at least once).
+
+With leases (``feeds.leases``, several tracker processes) a worker reads only the partitions it
+holds. Between batches it follows its leases: a partition gained is first given its vehicles
+from the last checkpoint (``Handoff.taken``) and its pending entries (a dead owner's, claimed
+with ``XAUTOCLAIM``) processed before anything new; a surplus partition (another tracker
+joined) is released once its in-flight batch is acknowledged and its vehicles checkpointed
+(``Handoff.handed``); a lease that lapsed (Redis unreachable, a pause) is dropped at once, and
+its live-state writes carry the lease token, which Redis refuses once a newer owner has written:
+their entries stay pending for the new owner.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -27,8 +36,9 @@ from redis.exceptions import RedisError
 from feeds.clock import WALL_CLOCK, Clock
 from feeds.gtfsrt import DecodeResult
 from feeds.history import HistoryBatch, HistoryWriter
+from feeds.leases import PartitionLeases
 from feeds.lessons import LessonStream
-from feeds.live_state import LiveState
+from feeds.live_state import Fence, FencedOffError, LiveState
 from feeds.poller import FeedPoller
 from feeds.simulator import Simulator
 from feeds.stream import Entry, PositionStream, PublishResult
@@ -37,9 +47,10 @@ from transit.pings import Ping
 
 from . import keys
 from .heap import freeze_long_lived
-from .learning import TrackerMemory
+from .learning import Partitions, TrackerMemory
 
 __all__ = [
+    "Handoff",
     "IngestCounters",
     "IngestService",
     "TrackerLike",
@@ -70,6 +81,22 @@ class TrackerLike(Protocol):
     def sweep(self, now: float) -> list[VehicleState]: ...
 
 
+class Handoff(Protocol):
+    """What the worker asks of the tracker's memory when partitions change hands."""
+
+    async def taken(self, partitions: set[int]) -> None:
+        """Give the tracker the vehicles of newly held partitions (their last checkpoint)."""
+        ...
+
+    async def handed(self, partitions: set[int]) -> None:
+        """Checkpoint the vehicles of partitions about to be released, then forget them."""
+        ...
+
+    def lost(self, partitions: set[int]) -> None:
+        """Forget the vehicles of partitions whose lease lapsed."""
+        ...
+
+
 @dataclass(slots=True)
 class IngestCounters:
     """Running totals of the live path, exported by ``/metrics``.
@@ -93,6 +120,8 @@ class IngestCounters:
     lag_s: float = 0.0
     backlog: int = 0
     errors: int = 0
+    fenced: int = 0
+    partitions: int = 0
 
     def snapshot(self) -> dict[str, object]:
         """A plain dict of every counter (for logs and JSON)."""
@@ -110,6 +139,8 @@ class IngestCounters:
             "lag_s": round(self.lag_s, 3),
             "backlog": self.backlog,
             "errors": self.errors,
+            "fenced": self.fenced,
+            "partitions": self.partitions,
         }
 
 
@@ -122,8 +153,11 @@ class TrackerWorker:
         The stream to consume, the tracker, and the two stores.
     counters
         Totals to update (shared with the HTTP layer).
-    consumer, index, count
-        This consumer's name and its place among ``count`` consumers (which partitions it reads).
+    consumer
+        This consumer's name.
+    leases, handoff
+        The leases saying which partitions to read, and what to do with the tracker when they
+        change hands; without leases the worker reads every partition, unfenced.
     clock
         Returns the current time: the service clock's ``now`` (``feeds.clock``).
     feed_time
@@ -139,8 +173,8 @@ class TrackerWorker:
         counters: IngestCounters,
         *,
         consumer: str = "tracker-0",
-        index: int = 0,
-        count: int = 1,
+        leases: PartitionLeases | None = None,
+        handoff: Handoff | None = None,
         batch: int = 500,
         reclaim_idle_ms: int = 30_000,
         clock: Callable[[], float] = WALL_CLOCK.now,
@@ -152,13 +186,25 @@ class TrackerWorker:
         self.live = live
         self.counters = counters
         self.consumer = consumer
-        self.partitions = stream.partitions_for(index, count)
+        self.leases = leases
+        self.handoff = handoff
+        #: partition -> lease token of the partitions read now (token 0: unfenced, no leases)
+        self.tokens: dict[int, int] = (
+            {} if leases is not None else dict.fromkeys(range(stream.partitions), 0)
+        )
+        self._of_key = {key: k for k, key in enumerate(stream.keys)}
         self.batch = batch
         self.reclaim_idle_ms = reclaim_idle_ms
         self.clock = clock
         self.feed_time = feed_time
         self.newest_ping = 0.0  # timestamp of the newest ping processed (a replay's clock)
         self._last_reclaim = 0.0
+        self._inflight: asyncio.Task[int] | None = None
+
+    @property
+    def partitions(self) -> list[int]:
+        """The partitions this worker reads now."""
+        return sorted(self.tokens)
 
     async def start(self) -> None:
         """Create the consumer group if needed; forget consumers of long-gone workers; freeze
@@ -179,6 +225,9 @@ class TrackerWorker:
 
     async def _next_entries(self, block_ms: int) -> list[Entry]:
         entries: list[Entry] = []
+        if not self.tokens:  # nothing leased (yet): wait for the next tick
+            await asyncio.sleep(min(block_ms, 500) / 1000)
+            return entries
         if time.monotonic() - self._last_reclaim > 5.0:
             self._last_reclaim = time.monotonic()
             entries = await self.stream.reclaim(
@@ -253,7 +302,12 @@ class TrackerWorker:
         newest: float,
     ) -> int:
         counters = self.counters
-        await self._persist(rows, outputs)
+        fenced = await self._persist(rows, outputs)
+        if self.leases is not None:  # a partition lost meanwhile: its entries stay pending
+            tokens, of_key = self.tokens, self._of_key
+            entries = [
+                e for e in entries if (k := of_key.get(e.stream)) in tokens and k not in fenced
+            ]
         acked = await self._ack(entries)
         counters.acked += acked
         counters.batches += 1
@@ -261,11 +315,13 @@ class TrackerWorker:
             counters.lag_s = max(self.clock() - newest, 0.0)
         return acked
 
-    async def _persist(self, rows: HistoryBatch, outputs: list[TrackerOutput]) -> None:
+    async def _persist(self, rows: HistoryBatch, outputs: list[TrackerOutput]) -> set[int]:
         # PostgreSQL and Redis are written concurrently; both must succeed before the ack.
         # The tracker has already consumed these pings, so a failed write is retried here with
         # the same rows instead of re-reading the entries (which the tracker would now reject).
-        await asyncio.gather(self._write_history(rows), self._write_live(outputs))
+        # Returns the partitions whose live-state writes were fenced off.
+        _, fenced = await asyncio.gather(self._write_history(rows), self._write_live(outputs))
+        return fenced
 
     async def _write_history(self, rows: HistoryBatch) -> None:
         delay = 0.5
@@ -279,12 +335,44 @@ class TrackerWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _write_live(self, outputs: list[TrackerOutput]) -> None:
+    def _fences(self, outputs: Iterable[TrackerOutput]) -> dict[Fence | None, list[TrackerOutput]]:
+        """Outputs by the fence of their vehicle's partition (None without leases)."""
+        if self.leases is None:
+            return {None: list(outputs)}
+        by: dict[Fence | None, list[TrackerOutput]] = {}
+        partition_of, tokens = self.stream.partition_of, self.tokens
+        for out in outputs:
+            state = out.state
+            if state is None:
+                continue
+            k = partition_of(state.vehicle_id)
+            token = tokens.get(k)
+            if token is None:  # dropped meanwhile: not ours to write
+                continue
+            by.setdefault(Fence(k, token), []).append(out)
+        return by
+
+    async def _write_live(self, outputs: list[TrackerOutput]) -> set[int]:
+        fenced: set[int] = set()
+        for fence, group in self._fences(outputs).items():
+            if not await self._write_fenced(group, fence):
+                assert fence is not None
+                fenced.add(fence.partition)
+        return fenced
+
+    async def _write_fenced(self, outputs: list[TrackerOutput], fence: Fence | None) -> bool:
+        """Write with retries; False when the fence refused the write (the lease is lost)."""
         delay = 0.5
         while True:
             try:
-                await self.live.put_many(outputs)
-                return
+                await self.live.put_many(outputs, fence=fence)
+                return True
+            except FencedOffError as exc:
+                assert fence is not None
+                self.counters.fenced += 1
+                log.warning("live state write refused, partition lost: %s", exc)
+                self._drop({fence.partition})
+                return False
             except (OSError, RedisError) as exc:
                 self.counters.errors += 1
                 log.warning("live state write failed, retrying in %.1f s: %s", delay, exc)
@@ -304,7 +392,7 @@ class TrackerWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def inherit_pending(self) -> int:
+    async def inherit_pending(self, partitions: Sequence[int] | None = None) -> int:
         """Process, before anything new, what a predecessor read and did not acknowledge.
 
         A partition has one tracker at a time, so entries pending in ours at start-up were left
@@ -313,8 +401,11 @@ class TrackerWorker:
         out of order and their rows would never be written. Returns the entries handled.
         """
         handled = 0
-        while entries := await self.stream.reclaim(
-            self.consumer, self.partitions, min_idle_ms=0, count=self.batch
+        parts = self.partitions if partitions is None else list(partitions)
+        while parts and (
+            entries := await self.stream.reclaim(
+                self.consumer, parts, min_idle_ms=0, count=self.batch
+            )
         ):
             self.counters.reclaimed += len(entries)
             handled += len(entries)
@@ -329,7 +420,14 @@ class TrackerWorker:
         now = self.clock()
         states = self.tracker.sweep(now)
         if states:
-            await self.live.put_states(states)
+            for fence, group in self._fences(TrackerOutput(state=s) for s in states).items():
+                try:
+                    await self.live.put_states([o.state for o in group if o.state], fence=fence)
+                except FencedOffError as exc:
+                    assert fence is not None
+                    self.counters.fenced += 1
+                    log.warning("sweep refused, partition lost: %s", exc)
+                    self._drop({fence.partition})
         # a bus silent for hours has left service: drop it from the live fleet
         await self.live.prune_vehicles(now - FORGET_AFTER_S)
         return len(states)
@@ -342,38 +440,85 @@ class TrackerWorker:
         live state is written in stream order.
         """
         await self.start()
-        inherited = False
+        inherited = self.leases is not None  # with leases, each partition's on its gain
         last_sweep = last_log = time.monotonic()
         logged = Counter[str]()
-        inflight: asyncio.Task[int] | None = None
         try:
             while True:
                 try:
                     if not inherited:
                         await self.inherit_pending()
                         inherited = True
-                    entries = await self._next_entries(200 if inflight else 1000)
+                    await self.follow_leases()
+                    entries = await self._next_entries(200 if self._inflight else 1000)
                     if entries:
                         rows, outputs, newest = self._process(entries)
-                        if inflight is not None:
-                            await inflight
-                        inflight = asyncio.create_task(self._commit(entries, rows, outputs, newest))
-                    elif inflight is not None:
-                        await inflight
-                        inflight = None
+                        await self._drain()
+                        self._inflight = asyncio.create_task(
+                            self._commit(entries, rows, outputs, newest)
+                        )
+                    else:
+                        await self._drain()
                     last_sweep, last_log = await self._housekeeping(
                         last_sweep, last_log, logged, sweep_every_s, log_every_s
                     )
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    inflight = None
+                    self._inflight = None
                     self.counters.errors += 1
                     log.exception("tracker batch failed; its entries stay pending for retry")
                     await asyncio.sleep(1.0)
         finally:
-            if inflight is not None:
-                inflight.cancel()
+            if self._inflight is not None:
+                self._inflight.cancel()
+
+    async def _drain(self) -> None:
+        """Wait for the batch in flight to be acknowledged."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            await inflight
+
+    def _drop(self, partitions: set[int]) -> None:
+        """Stop reading partitions whose lease lapsed or was refused; forget their vehicles."""
+        partitions = partitions & self.tokens.keys()
+        if not partitions:
+            return
+        for k in partitions:
+            del self.tokens[k]
+        self.counters.partitions = len(self.tokens)
+        if self.handoff is not None:
+            self.handoff.lost(partitions)
+        log.warning(
+            "partitions dropped (lease lapsed or refused)", extra={"partitions": sorted(partitions)}
+        )
+
+    async def follow_leases(self) -> None:
+        """Apply what the last lease tick said (see the module docstring): drop the partitions
+        lost, hand over the surplus, take the partitions gained with their pending entries."""
+        leases = self.leases
+        if leases is None:
+            return
+        owned = leases.owned()
+        self._drop(self.tokens.keys() - owned.keys())
+        surplus = leases.state.surplus & self.tokens.keys()
+        if surplus:
+            await self._drain()  # their batch acknowledged before anyone else reads them
+            if self.handoff is not None:
+                await self.handoff.handed(surplus)
+            for k in surplus:
+                del self.tokens[k]
+            await leases.release(surplus)
+        gained = {k for k in owned if k not in self.tokens and k not in leases.state.surplus}
+        if gained:
+            if self.handoff is not None:
+                await self.handoff.taken(gained)
+            for k in gained:
+                self.tokens[k] = owned[k]
+            await self.inherit_pending(sorted(gained))
+        for k in self.tokens.keys() & owned.keys():
+            self.tokens[k] = owned[k]
+        self.counters.partitions = len(self.tokens)
 
     async def _housekeeping(
         self,
@@ -460,6 +605,35 @@ def _consumer_name() -> str:
     return f"tracker-{socket.gethostname()}-{os.getpid()}"
 
 
+async def keep_leases(leases: PartitionLeases) -> None:
+    """Tick the leases every heartbeat until cancelled; a Redis error is logged and the leases
+    lapse on their own if it lasts (the worker then stops writing)."""
+    while True:
+        try:
+            await leases.tick()
+        except (OSError, RedisError) as exc:
+            log.warning("lease tick failed: %s", exc)
+        await asyncio.sleep(leases.heartbeat_s)
+
+
+@dataclass(slots=True)
+class _MemoryHandoff:
+    """The worker's :class:`Handoff` over the tracker memory and the tracker in use."""
+
+    memory: TrackerMemory
+    current: list[Any]
+    clock: Callable[[], float]
+
+    async def taken(self, partitions: set[int]) -> None:
+        await self.memory.adopt(self.current[0], partitions, self.clock())
+
+    async def handed(self, partitions: set[int]) -> None:
+        await self.memory.hand_over(self.current[0], partitions, self.clock())
+
+    def lost(self, partitions: set[int]) -> None:
+        self.memory.drop(self.current[0], partitions)
+
+
 async def ingest_service(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the live path's stream, live state and counters (``keys.INGEST``), which the
     web processes publish to and read, and the tracker consumes."""
@@ -483,34 +657,41 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     clock = service_clock.now
     service = app[keys.INGEST]
     stream, live, counters = service.stream, service.live, service.counters
-    # every partition of the stream
-    n_workers = settings.stream_partitions
-    index = 0
+    # Scale-out: any number of tracker processes lease the stream's partitions (vehicles hashed
+    # onto them), a fair share each, and take over those of a tracker that stops
+    n_parts = settings.stream_partitions
+    member = _consumer_name()
+    leases = PartitionLeases(redis, settings.redis_prefix, member, n_parts)
     current = [Tracker(network)]  # the tracker in use (a new feed version brings another)
+    # what the tracker learns outlives the process: profiles of earlier days and the newest
+    # checkpoint at start, a partition's vehicles from its checkpoint when it is taken over,
+    # checkpoints while it runs, lessons shared with the other trackers
+    lessons = (
+        LessonStream(redis, settings.redis_prefix, member, network.feed_hash)
+        if n_parts > 1
+        else None
+    )
+    parts = Partitions(n_parts, stream.partition_of, lambda: worker.tokens.keys())
+    memory = TrackerMemory(app[keys.PG_POOL], "tracker", lessons, parts)
     worker = TrackerWorker(
         stream,
         current[0],
         HistoryWriter(app[keys.PG_POOL]),
         live,
         counters,
-        consumer=_consumer_name(),
-        index=index,
-        count=1,
+        consumer=member,
+        leases=leases,
+        handoff=_MemoryHandoff(memory, current, clock),
         clock=clock,
         feed_time=service_clock.observe,
     )
     service.worker = worker
-    # what the tracker learns outlives the process: profiles of earlier days and its last
-    # checkpoint at start, checkpoints while it runs, lessons shared with the other trackers
-    lessons = (
-        LessonStream(redis, settings.redis_prefix, _consumer_name(), network.feed_hash)
-        if n_workers > 1
-        else None
-    )
-    memory = TrackerMemory(app[keys.PG_POOL], f"tracker-{index}-of-{n_workers}", lessons)
     await memory.start(current[0], clock())
     await worker.start()
-    tasks = [asyncio.create_task(worker.run(), name="tracker-worker")]
+    tasks = [
+        asyncio.create_task(keep_leases(leases), name="tracker-leases"),
+        asyncio.create_task(worker.run(), name="tracker-worker"),
+    ]
     tasks.append(
         asyncio.create_task(
             memory.run(lambda: current[0], clock, checkpoint_s=settings.checkpoint_s),
@@ -524,6 +705,7 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
             gc.unfreeze()  # the old tracker (it holds cycles) must be collectable again
             fresh = Tracker(holder.require())
             await memory.start(fresh, clock())
+            await memory.adopt(fresh, list(worker.tokens), clock())
             worker.tracker = current[0] = fresh
             freeze_long_lived()
             log.info("tracker rebuilt for the new feed version")
@@ -569,7 +751,11 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        try:  # the last checkpoint, so that a restart goes on from here
+        try:  # the last checkpoint, so that whoever takes over goes on from here
             await memory.checkpoint(current[0], clock())
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("last checkpoint not written: %s", exc)
+        try:  # the others take the partitions at their next tick, not after the TTL
+            await leases.leave()
+        except (OSError, RedisError) as exc:
+            log.warning("leases not released (they lapse on their own): %s", exc)

@@ -154,6 +154,18 @@ async def metrics(request: web.Request) -> web.Response:
                 "Pings waiting on the positions stream",
                 c.backlog,
             ),
+            (
+                "smartbus_tracker_partitions",
+                "gauge",
+                "Partitions of the positions stream this tracker holds a lease on",
+                c.partitions,
+            ),
+            (
+                "smartbus_tracker_fenced_total",
+                "counter",
+                "Live-state writes refused because a newer owner of the partition had written",
+                c.fenced,
+            ),
         ):
             out.family(name, kind, text)
             out.sample(name, value)

@@ -153,7 +153,7 @@ async def test_a_board_never_outlives_its_max_age(kept: Kept, redis_client: aior
     (row,) = [a for a in await _arrivals(client, sid) if a["trip_id"] == trip_id]
     assert row["delay_s"] == 120
     # rewrite the prediction in Redis behind the cache's back: no event is published
-    key = f"{client.app[keys.SETTINGS].redis_prefix}stop:{sid}"
+    key = LiveState(redis_client, client.app[keys.SETTINGS].redis_prefix).stop_key(sid)
     field = f"{trip_id}|{sc.stop_seq}"
     stored = await redis_client.hget(key, field)
     assert stored is not None, f"no prediction {field} in {key}"

@@ -16,7 +16,7 @@ from feeds.replay_files import read_positions
 from predictor.profiles import build_profiles
 from predictor.replay import replay
 from predictor.tracker import Tracker
-from web.learning import TrackerMemory
+from web.learning import Partitions, TrackerMemory
 from web.settings import Settings
 
 SLICE = Path(__file__).resolve().parents[2] / "data" / "wmata-c53-slice"
@@ -77,3 +77,52 @@ async def test_two_tracker_processes_learn_from_each_other(
         other = seg1.key(a, b)
         assert seg1.rec_n[other] == seg0.rec_n[row]
         assert seg1.rec_mean[other] == seg0.rec_mean[row]
+
+
+async def test_a_partition_changes_hands_with_its_vehicles_and_the_models(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    net = load_network(SLICE / "gtfs")
+    pings = read_positions(SLICE / "vehicle_positions.csv").pings
+    half = pings[: len(pings) // 2]
+    now = half[-1].timestamp
+    vids = sorted({p.vehicle_id for p in half})
+    assert len(vids) >= 2
+    of = {vid: i % 2 for i, vid in enumerate(vids)}  # two partitions, vehicles alternate
+
+    def partition_of(vid: str) -> int:
+        return of.get(vid, 0)
+
+    held_by_first: set[int] = {0, 1}
+    first = Tracker(net)
+    memory = TrackerMemory(
+        pg_pool, "tracker", None, Partitions(2, partition_of, lambda: held_by_first)
+    )
+    await memory.start(first, half[0].timestamp)
+    for p in half:
+        first.process(p, p.timestamp)
+    followed = set(first.vehicle_ids())
+    # partition 1 goes to another tracker: checkpointed, then forgotten here
+    await memory.hand_over(first, {1}, now)
+    held_by_first.discard(1)
+    assert set(first.vehicle_ids()) == {v for v in followed if of[v] == 0}
+    # no index holds the forgotten vehicles (a stale one would raise KeyError here)
+    preds = [p for sid in net.stop_ids for p in first.predictions_for_stop(str(sid))]
+    assert {p.vehicle_id for p in preds} <= {v for v in followed if of[v] == 0}
+    # the new owner starts with the newest models and takes partition 1's vehicles
+    held_by_second: set[int] = set()
+    second = Tracker(net)
+    other = TrackerMemory(
+        pg_pool, "tracker", None, Partitions(2, partition_of, lambda: held_by_second)
+    )
+    await other.start(second, now + 30.0)
+    assert second.vehicle_ids() == []  # vehicles come with the partitions, not at start
+    a, b = first.snapshot(now), second.snapshot(now)
+    assert json.dumps(a["segments"], sort_keys=True) == json.dumps(b["segments"], sort_keys=True)
+    adopted = await other.adopt(second, {1}, now + 30.0)
+    held_by_second.add(1)
+    assert adopted == len({v for v in followed if of[v] == 1}) > 0
+    assert set(second.vehicle_ids()) == {v for v in followed if of[v] == 1}
+    # a lapsed lease: its vehicles are forgotten without a checkpoint
+    assert memory.drop(first, {0}) == len({v for v in followed if of[v] == 0})
+    assert first.vehicle_ids() == []
