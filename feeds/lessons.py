@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 Each tracker learns from its own vehicles (:meth:`~predictor.tracker.Tracker.take_lessons`:
 link times, dwells, layover and start habits, expert and interval scores, as plain data) and
-appends them, a batch per entry, to ``{prefix}lessons`` (trimmed with ``MAXLEN ~``), tagged with
+appends them, a batch per entry, to ``{prefix}{lessons}`` (trimmed with ``MAXLEN ~``), tagged with
 its name and the feed it runs. Every tracker reads the whole stream with plain ``XREAD`` from
 the last entry it saw (no consumer group: every tracker needs every lesson), skips its own and
 those of another feed version (their stop rows mean other stops), and learns the rest in
@@ -59,7 +59,7 @@ class LessonStream:
 
     def __init__(self, redis: aioredis.Redis, prefix: str, sender: str, feed: str) -> None:
         self.redis = redis
-        self.key = f"{prefix}lessons"
+        self.key = f"{prefix}{{lessons}}"
         self.sender = sender
         self.feed = feed
         #: the last entry read (a tracker starting now learns what is published from now on)

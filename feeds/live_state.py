@@ -36,6 +36,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import redis.asyncio as aioredis
 
+from feeds.redis_store import ScriptCall, run_scripts
 from predictor.events import (
     Flag,
     Prediction,
@@ -290,41 +291,39 @@ class LiveState:
                 ):
                     below[state.trip_id] = state.next_stop_sequence
         events = 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for trip, vehicle_id in withdrawn.items():
-                event = dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip})
-                wargs: list[Any] = [self.channel, event]
-                await self._apply_trip(
-                    keys=[self.trip_key(trip), self._fence],
-                    args=[self.prefix, self.ttl_s, trip, _WITHDRAW_ALL, part, token, *wargs],
-                    client=pipe,
+        calls: list[ScriptCall] = []
+        for trip, vehicle_id in withdrawn.items():
+            event = dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip})
+            wargs: list[Any] = [self.channel, event]
+            calls.append(
+                (
+                    self._apply_trip,
+                    [self.trip_key(trip), self._fence],
+                    [self.prefix, self.ttl_s, trip, _WITHDRAW_ALL, part, token, *wargs],
                 )
-                events += 1
-            for trip in preds.keys() | below.keys():
-                cut = below.get(trip, -1)
-                kept = sorted(
-                    (p for p in preds.get(trip, {}).values() if p.stop_sequence >= cut),
-                    key=lambda p: p.stop_sequence,
-                )
-                bodies = [dumps(to_json(p)) for p in kept]
-                event = arrivals_event(kept[0].vehicle_id, trip, bodies) if kept else ""
-                args: list[Any] = [self.prefix, self.ttl_s, trip, cut, part, token]
-                args += [self.channel, event]
-                for p, body in zip(kept, bodies, strict=True):
-                    args += [p.stop_id, p.stop_sequence, body]
-                await self._apply_trip(
-                    keys=[self.trip_key(trip), self._fence], args=args, client=pipe
-                )
-                events += bool(kept)
-            if states:
-                vargs: list[Any] = [part, token, self.channel, VEHICLE_EVENT_HEAD]
-                for v, s in states.items():
-                    vargs += [v, repr(s.timestamp), dumps(to_json(s))]
-                await self._put_vehicles(
-                    keys=[self._vehicles, self._seen, self._fence], args=vargs, client=pipe
-                )
-                events += len(states)
-            replies = await pipe.execute() if len(pipe) else []
+            )
+            events += 1
+        for trip in preds.keys() | below.keys():
+            cut = below.get(trip, -1)
+            kept = sorted(
+                (p for p in preds.get(trip, {}).values() if p.stop_sequence >= cut),
+                key=lambda p: p.stop_sequence,
+            )
+            bodies = [dumps(to_json(p)) for p in kept]
+            event = arrivals_event(kept[0].vehicle_id, trip, bodies) if kept else ""
+            args: list[Any] = [self.prefix, self.ttl_s, trip, cut, part, token]
+            args += [self.channel, event]
+            for p, body in zip(kept, bodies, strict=True):
+                args += [p.stop_id, p.stop_sequence, body]
+            calls.append((self._apply_trip, [self.trip_key(trip), self._fence], args))
+            events += bool(kept)
+        if states:
+            vargs: list[Any] = [part, token, self.channel, VEHICLE_EVENT_HEAD]
+            for v, s in states.items():
+                vargs += [v, repr(s.timestamp), dumps(to_json(s))]
+            calls.append((self._put_vehicles, [self._vehicles, self._seen, self._fence], vargs))
+            events += len(states)
+        replies = await run_scripts(self.redis, calls)
         if any(r == -1 for r in replies):
             raise FencedOffError(f"partition {part}: a newer owner than token {token} has written")
         return events

@@ -21,6 +21,7 @@ they have been idle longer than ``min_idle_ms``. Delivery is at least once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import zlib
@@ -30,6 +31,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from feeds.redis_store import ScriptCall, run_scripts
 from transit.pings import Occupancy, Ping
 
 __all__ = ["Entry", "PositionStream", "PublishResult", "decode_ping", "encode_ping"]
@@ -37,6 +39,8 @@ __all__ = ["Entry", "PositionStream", "PublishResult", "decode_ping", "encode_pi
 log = logging.getLogger(__name__)
 
 GROUP = "trackers"
+#: How often a consumer on a Redis Cluster looks at its partitions while they are empty.
+CLUSTER_POLL_S = 0.05
 _CHUNK = 1000
 
 # One argument per ping, "timestamp \x1f payload \x1f vehicle_id": the payload is JSON
@@ -179,6 +183,8 @@ class PositionStream:
         self.last_keys = [f"{key}:last" for key in self.keys]
         self._publish = redis.register_script(_PUBLISH_LUA)
         self._ack = redis.register_script(_ACK_LUA)
+        # a Redis Cluster client (redis.asyncio.cluster.RedisCluster) routes by slot
+        self._cluster = hasattr(redis, "nodes_manager")
 
     # ----- producer -------------------------------------------------------------------------
     def partition_of(self, vehicle_id: str) -> int:
@@ -201,15 +207,16 @@ class PositionStream:
             )
         if not by_partition:
             return result
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for k, items in by_partition.items():
-                for start in range(0, len(items), _CHUNK):
-                    await self._publish(
-                        keys=[self.last_keys[k], self.keys[k]],
-                        args=[self.maxlen, self.dedupe_ttl_s, *items[start : start + _CHUNK]],
-                        client=pipe,
-                    )
-            replies = await pipe.execute()
+        calls: list[ScriptCall] = [
+            (
+                self._publish,
+                [self.last_keys[k], self.keys[k]],
+                [self.maxlen, self.dedupe_ttl_s, *items[start : start + _CHUNK]],
+            )
+            for k, items in by_partition.items()
+            for start in range(0, len(items), _CHUNK)
+        ]
+        replies = await run_scripts(self.redis, calls)
         for codes in replies:
             for code in codes:
                 if code == 0:
@@ -253,7 +260,14 @@ class PositionStream:
     async def read(
         self, consumer: str, partitions: Sequence[int], *, count: int = 500, block_ms: int = 1000
     ) -> list[Entry]:
-        """New entries for ``consumer`` (at most ``count`` per partition); [] after ``block_ms``."""
+        """New entries for ``consumer`` (at most ``count`` per partition); [] after ``block_ms``.
+
+        On a Redis Cluster the partitions live in different slots, which one ``XREADGROUP``
+        cannot span: each is read without blocking (pipelined per node), every
+        ``CLUSTER_POLL_S`` until something comes or ``block_ms`` is over.
+        """
+        if self._cluster and len(partitions) > 1:
+            return await self._read_cluster(consumer, partitions, count, block_ms)
         streams: dict[Any, Any] = {self.keys[k]: ">" for k in partitions}
         reply = await self.redis.xreadgroup(
             self.group,
@@ -262,6 +276,9 @@ class PositionStream:
             count=count,
             block=block_ms,
         )
+        return self._replied(reply)
+
+    def _replied(self, reply: Any) -> list[Entry]:
         entries: list[Entry] = []
         if not reply:
             return entries
@@ -271,6 +288,21 @@ class PositionStream:
                 messages = messages[0]  # RESP3 shape
             entries += self._entries(_text(key), messages)
         return entries
+
+    async def _read_cluster(
+        self, consumer: str, partitions: Sequence[int], count: int, block_ms: int
+    ) -> list[Entry]:
+        waited = 0.0
+        while True:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for k in partitions:
+                    pipe.xreadgroup(self.group, consumer, {self.keys[k]: ">"}, count=count)
+                replies = await pipe.execute()
+            entries = [e for reply in replies for e in self._replied(reply)]
+            if entries or waited * 1000 >= block_ms:
+                return entries
+            await asyncio.sleep(CLUSTER_POLL_S)
+            waited += CLUSTER_POLL_S
 
     async def reclaim(
         self,
