@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from feeds.history_partitions import PARTITION_KEYS, days_of, ensure_days
 from predictor.events import TrackerOutput
 from transit.pings import Ping
 
@@ -227,6 +228,11 @@ class HistoryWriter:
         """Make every row of ``batch`` durable (all or nothing); returns the rows written."""
         if not len(batch):
             return 0
+        async with self.pool.acquire() as conn:
+            for table, key in PARTITION_KEYS.items():  # the days' partitions first
+                rows = getattr(batch, table)
+                if rows:
+                    await ensure_days(conn, table, days_of(rows, COLUMNS[table].index(key)))
         async with self.pool.acquire() as conn, conn.transaction():
             for table, columns in COLUMNS.items():
                 rows = getattr(batch, table)

@@ -49,6 +49,7 @@ from feeds.avl_archives import (
 )
 from feeds.history import COLUMNS
 from feeds.history_files import HistoryImportError, ImportCounter, find_files
+from feeds.history_partitions import PARTITION_KEYS, days_of, ensure_days
 from feeds.patterns import (
     KnownStop,
     PatternPings,
@@ -118,7 +119,10 @@ class _Writer:
         cols = list(columns if columns is not None else COLUMNS[table])
         it = iter(rows)
         n = 0
+        key = PARTITION_KEYS.get(table)
         while batch := list(itertools.islice(it, self.chunk)):
+            if key is not None and key in cols:  # the days' partitions, in the transaction
+                await ensure_days(self.conn, table, days_of(batch, cols.index(key)))
             await self.conn.copy_records_to_table(table, records=batch, columns=cols)
             n += len(batch)
             if self.progress:

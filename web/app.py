@@ -110,6 +110,7 @@ CLEANUP_CTX: list[str] = [
     "live:ingest_service",
     "live:tracker_service",
     "jobs.schedule:nightly_jobs",
+    "retention:history_service",
     "api_plan:planner_service",
     "updates:updates_service",
     "api_rider:rider_service",
@@ -121,7 +122,8 @@ CLEANUP_CTX: list[str] = [
 #: What each ``smartbus serve --role`` runs besides the stores and the network (``all`` runs
 #: everything). Web processes answer riders, operators and pushes (they publish on the stream
 #: and read the live state); trackers consume the stream and write the live state (and run the
-#: pollers and the simulator, whose duplicates the stream drops); ``jobs`` runs the nightly jobs.
+#: pollers and the simulator, whose duplicates the stream drops); ``jobs`` runs the nightly jobs
+#: and keeps the history's day partitions (``web.retention``).
 #: Every role serves the probes and ``/metrics``.
 ROLE_SERVICES: dict[str, frozenset[str]] = {
     "web": frozenset(
@@ -137,7 +139,7 @@ ROLE_SERVICES: dict[str, frozenset[str]] = {
     "tracker": frozenset(
         {"live:ingest_service", "live:tracker_service", "siri.ingest:siri_service"}
     ),
-    "jobs": frozenset({"jobs.schedule:nightly_jobs"}),
+    "jobs": frozenset({"jobs.schedule:nightly_jobs", "retention:history_service"}),
 }
 #: Route modules of the roles that do not serve the API.
 PROBE_ROUTES = frozenset({"api_health", "metrics"})

@@ -50,6 +50,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SMARTBUS_STREAM_PARTITIONS": ("1", "partitions of the positions stream (trackers lease them)"),
     "SMARTBUS_TRACKER_WORKERS": ("unset", "deprecated: read as SMARTBUS_STREAM_PARTITIONS"),
     "SMARTBUS_TRACKER_INDEX": ("unset", "deprecated and ignored: trackers lease partitions"),
+    "SMARTBUS_RETENTION_DAYS": (
+        "unset: keep",
+        "days of history kept (older day partitions dropped)",
+    ),
     "SMARTBUS_JOBS_AT": ("unset: off", "HH:MM local time to run the planner jobs nightly"),
     "SMARTBUS_JOBS_TZ": ("UTC", "time zone of SMARTBUS_JOBS_AT"),
     "SMARTBUS_CLOCK": ("wall", "wall, or feed: follow the newest position time (replays)"),
@@ -91,6 +95,7 @@ class Settings:
     siri_urls: tuple[str, ...] = ()
     alert_urls: tuple[str, ...] = ()
     role: str = "all"
+    retention_days: int | None = None
     stream_partitions: int = 1
     jobs_at: str | None = None
     jobs_tz: str = "UTC"
@@ -104,6 +109,10 @@ class Settings:
         if not 1 <= self.stream_partitions <= 1024:
             raise SettingsError(
                 f"SMARTBUS_STREAM_PARTITIONS: {self.stream_partitions} must be in 1..1024"
+            )
+        if self.retention_days is not None and self.retention_days < 1:
+            raise SettingsError(
+                f"SMARTBUS_RETENTION_DAYS: {self.retention_days} must be at least 1 day"
             )
         if self.role not in ROLES:
             raise SettingsError(f"SMARTBUS_ROLE: {self.role!r} must be one of {', '.join(ROLES)}")
@@ -188,6 +197,8 @@ class Settings:
                 kwargs[name] = tuple(
                     _url(var, u.strip(), ("http", "https")) for u in urls.split(",") if u.strip()
                 )
+        if (keep := get("SMARTBUS_RETENTION_DAYS")) is not None:
+            kwargs["retention_days"] = _int("SMARTBUS_RETENTION_DAYS", keep)
         if (role := get("SMARTBUS_ROLE")) is not None:
             kwargs["role"] = role.lower()
         if (parts := get("SMARTBUS_STREAM_PARTITIONS")) is not None:

@@ -38,7 +38,10 @@ def test_each_role_runs_a_part_of_all() -> None:
         "live:tracker_service",
         "siri.ingest:siri_service",
     ]
-    assert role_parts("jobs") == (["api_health", "metrics"], ["jobs.schedule:nightly_jobs"])
+    assert role_parts("jobs") == (
+        ["api_health", "metrics"],
+        ["jobs.schedule:nightly_jobs", "retention:history_service"],
+    )
     every = set(web_services) | set(tracker_services) | set(role_parts("jobs")[1])
     assert every == set(CLEANUP_CTX), "every background service belongs to a role"
     with pytest.raises(ValueError, match="unknown role"):

@@ -42,6 +42,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "SMARTBUS_SIRI_URLS": "https://bustime.example/api/siri/vehicle-monitoring.json",
         "SMARTBUS_ALERT_URLS": "https://rt.example/alerts.pb",
         "SMARTBUS_ROLE": "Tracker",
+        "SMARTBUS_RETENTION_DAYS": "90",
         "SMARTBUS_STREAM_PARTITIONS": "8",
         "SMARTBUS_TRACKER_WORKERS": "2",  # deprecated, overridden by the line above
         "SMARTBUS_TRACKER_INDEX": "1",  # deprecated, ignored
@@ -71,6 +72,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         siri_urls=("https://bustime.example/api/siri/vehicle-monitoring.json",),
         alert_urls=("https://rt.example/alerts.pb",),
         role="tracker",
+        retention_days=90,
         stream_partitions=8,
         jobs_at="02:30",
         jobs_tz="Australia/Brisbane",
@@ -162,6 +164,7 @@ def test_live_and_job_settings_from_env(caplog: pytest.LogCaptureFixture) -> Non
         ({"SMARTBUS_STREAM_PARTITIONS": "0"}, "SMARTBUS_STREAM_PARTITIONS"),
         ({"SMARTBUS_TRACKER_WORKERS": "x"}, "SMARTBUS_TRACKER_WORKERS"),
         ({"SMARTBUS_ROLE": "worker"}, "SMARTBUS_ROLE"),
+        ({"SMARTBUS_RETENTION_DAYS": "0"}, "SMARTBUS_RETENTION_DAYS"),
         ({"SMARTBUS_JOBS_AT": "25:00"}, "SMARTBUS_JOBS_AT"),
         ({"SMARTBUS_JOBS_WINDOW_DAYS": "0"}, "SMARTBUS_JOBS_WINDOW_DAYS"),
     ],
