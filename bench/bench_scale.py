@@ -109,8 +109,17 @@ class Proc:
         raise TimeoutError(f"{self.role} on {self.port} not ready")
 
     def metric(self, name: str) -> float:
-        with urllib.request.urlopen(f"{self.base}/metrics", timeout=5) as r:
-            text = r.read().decode()
+        """A value of the process's ``/metrics`` (a busy tracker may take a while to answer)."""
+        for attempt in range(5):
+            try:
+                with urllib.request.urlopen(f"{self.base}/metrics", timeout=30) as r:
+                    text = r.read().decode()
+                break
+            except TimeoutError:
+                if attempt == 4:
+                    raise
+        else:  # pragma: no cover - the loop breaks or raises
+            text = ""
         found = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.MULTILINE)
         return float(found.group(1)) if found else 0.0
 
