@@ -268,6 +268,36 @@ class LiveState:
         ``fence``, :class:`FencedOffError` is raised (and nothing of it written) when a newer owner
         of the partition has written.
         """
+        refused, events = await self.put_fenced({fence: outputs})
+        if refused:
+            assert fence is not None
+            raise FencedOffError(
+                f"partition {fence.partition}: a newer owner than token {fence.token} has written"
+            )
+        return events
+
+    async def put_fenced(
+        self, groups: Mapping[Fence | None, Iterable[TrackerOutput]]
+    ) -> tuple[set[Fence], int]:
+        """:meth:`put_many` of several partitions' outputs, each under its fence, in one round
+        trip; returns the fences refused (their writes did nothing) and the events published."""
+        calls: list[ScriptCall] = []
+        owners: list[Fence | None] = []
+        events = 0
+        for fence, outputs in groups.items():
+            mine, n = self._calls(outputs, fence)
+            calls += mine
+            owners += [fence] * len(mine)
+            events += n
+        replies = await run_scripts(self.redis, calls)
+        refused = {f for f, r in zip(owners, replies, strict=True) if r == -1 and f is not None}
+        return refused, events
+
+    def _calls(
+        self, outputs: Iterable[TrackerOutput], fence: Fence | None
+    ) -> tuple[list[ScriptCall], int]:
+        """The script calls writing ``outputs`` (coalesced, see :meth:`put_many`), and the
+        events they publish."""
         part, token = ("", 0) if fence is None else (str(fence.partition), fence.token)
         states: dict[str, VehicleState] = {}
         preds: dict[str, dict[int, Prediction]] = {}
@@ -323,10 +353,7 @@ class LiveState:
                 vargs += [v, repr(s.timestamp), dumps(to_json(s))]
             calls.append((self._put_vehicles, [self._vehicles, self._seen, self._fence], vargs))
             events += len(states)
-        replies = await run_scripts(self.redis, calls)
-        if any(r == -1 for r in replies):
-            raise FencedOffError(f"partition {part}: a newer owner than token {token} has written")
-        return events
+        return calls, events
 
     async def put_states(
         self, states: Iterable[VehicleState], *, fence: Fence | None = None

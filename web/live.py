@@ -353,31 +353,28 @@ class TrackerWorker:
         return by
 
     async def _write_live(self, outputs: list[TrackerOutput]) -> set[int]:
-        fenced: set[int] = set()
-        for fence, group in self._fences(outputs).items():
-            if not await self._write_fenced(group, fence):
-                assert fence is not None
-                fenced.add(fence.partition)
-        return fenced
-
-    async def _write_fenced(self, outputs: list[TrackerOutput], fence: Fence | None) -> bool:
-        """Write with retries; False when the fence refused the write (the lease is lost)."""
+        """Write every partition's outputs under its fence, in one round trip, retried; returns
+        the partitions whose writes were refused (their leases are lost: dropped here)."""
+        groups = self._fences(outputs)
         delay = 0.5
         while True:
             try:
-                await self.live.put_many(outputs, fence=fence)
-                return True
-            except FencedOffError as exc:
-                assert fence is not None
-                self.counters.fenced += 1
-                log.warning("live state write refused, partition lost: %s", exc)
-                self._drop({fence.partition})
-                return False
+                refused, _ = await self.live.put_fenced(groups)
+                break
             except (OSError, RedisError) as exc:
                 self.counters.errors += 1
                 log.warning("live state write failed, retrying in %.1f s: %s", delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+        lost = {f.partition for f in refused}
+        if lost:
+            self.counters.fenced += len(refused)
+            log.warning(
+                "live state writes refused: a newer owner has the partitions",
+                extra={"partitions": sorted(lost)},
+            )
+            self._drop(lost)
+        return lost
 
     async def _ack(self, entries: Sequence[Entry]) -> int:
         # retried like the writes: were it to fail out of the pipeline, the batch behind it
