@@ -21,6 +21,7 @@ __all__ = [
     "record_plan_query",
     "record_route_names",
     "route_short_names",
+    "stop_places",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,25 @@ async def route_short_names(pool: asyncpg.Pool) -> dict[str, str]:
         "SELECT route_id, coalesce(nullif(short_name, ''), long_name) AS name FROM history_routes"
     )
     return {r["route_id"]: r["name"] for r in rows if r["name"]}
+
+
+async def stop_places(
+    pool: asyncpg.Pool,
+) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
+    """Every known stop's name and place (lat, lon), from the patterns' stops and the stop
+    lists imported with the history."""
+    names: dict[str, str] = {}
+    places: dict[str, tuple[float, float]] = {}
+    for r in await pool.fetch(
+        "SELECT stop_id, max(stop_name) AS name, avg(lat) AS lat, avg(lon) AS lon FROM ("
+        " SELECT stop_id, stop_name, lat, lon FROM pattern_stops UNION ALL"
+        " SELECT stop_id, stop_name, lat, lon FROM known_stops) s GROUP BY stop_id"
+    ):
+        if r["name"]:
+            names[r["stop_id"]] = r["name"]
+        if r["lat"] is not None:
+            places[r["stop_id"]] = (r["lat"], r["lon"])
+    return names, places
 
 
 async def record_route_names(conn: asyncpg.Connection, network: Network, source: str) -> int:

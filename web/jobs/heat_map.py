@@ -44,7 +44,7 @@ from routing.demand_cells import (
 from routing.load import LoadConfig, load_from_percent, load_from_status, pieces_from_pings
 from routing.route_names import short_name
 
-from .params import JobError, JobOutcome, JobParams, Progress
+from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .why_empty import why_no_positions
 
 __all__ = ["NAME", "HeatData", "gather", "run"]
@@ -437,13 +437,9 @@ async def run(
     data = await gather(pool, params, resolution=resolution, config=config, progress=progress)
     spots = hot_spots(data.demand, data.days, top=top)
     why = await explain(pool, params, data, spots, config.crowded)
-    before: HeatData | str | None = None
-    other = params.compared()
-    if other is not None:
-        try:
-            before = await gather(pool, other, resolution=resolution, config=config)
-        except JobError as exc:
-            before = str(exc)
+    before = await measure_compared(
+        params, lambda other: gather(pool, other, resolution=resolution, config=config)
+    )
     if progress:
         progress(1, 1)
     await store(pool, run_id, data, spots, why)

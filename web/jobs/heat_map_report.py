@@ -9,8 +9,6 @@ from typing import Any
 import asyncpg
 import h3
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.colors import to_hex
 
 from predictor.jams import DayType
 from routing.demand_cells import ALL_DAY, CellExplanation, DemandKind, HotSpot, cell_boundary
@@ -19,7 +17,7 @@ from routing.route_names import short_name
 
 from .heat_map import HeatData
 from .params import JobParams
-from .report import Report, figure_png, new_figure, plural
+from .report import Report, colour_scale, figure_png, new_figure, plural
 
 __all__ = ["render", "store", "summary"]
 
@@ -92,15 +90,6 @@ def findings(data: HeatData, spots: list[HotSpot], why: list[CellExplanation]) -
     return out[:3]
 
 
-def _colours(values: np.ndarray[Any, Any]) -> list[str | None]:
-    top = float(np.nanmax(values)) if np.isfinite(values).any() and values.max() > 0 else 0.0
-    cmap = colormaps["YlOrRd"]
-    return [
-        None if not (v > 0) or top == 0 else to_hex(cmap(0.15 + 0.85 * float(v) / top))
-        for v in values
-    ]
-
-
 def _map(rep: Report, data: HeatData, spots: list[HotSpot], why: list[CellExplanation]) -> None:
     d = data.demand
     totals = d.totals()
@@ -123,7 +112,7 @@ def _map(rep: Report, data: HeatData, spots: list[HotSpot], why: list[CellExplan
             head = f"#{rank} {place_name(w, s)}: {head}\nroutes {_routes(w) or '-'}"
         popups.append(f"{head}\ncell {cell}")
     layers: dict[str, list[str | None]] = {}
-    layers["all days and hours, every source"] = _colours(score[keep])
+    layers["all days and hours, every source"] = colour_scale(score[keep])
     for t in DayType:
         for h in [ALL_DAY, *range(24)]:
             sel = (d.day_type == int(t)) & (d.hour == h)
@@ -139,7 +128,7 @@ def _map(rep: Report, data: HeatData, spots: list[HotSpot], why: list[CellExplan
                 if h == ALL_DAY
                 else (f"{t.name.lower()}s {h:02d}:00-{h:02d}:59")
             )
-            layers[label] = _colours(v)
+            layers[label] = colour_scale(v)
     rep.choropleth(
         [cell_boundary(str(ucell[c])) for c in keep.tolist()],
         popups,

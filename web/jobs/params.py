@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -15,10 +15,12 @@ __all__ = [
     "JobOutcome",
     "JobParams",
     "Progress",
+    "measure_compared",
     "rolling_window",
 ]
 
 Progress = Callable[[int, int], None]  # (done, total) units of work
+T = TypeVar("T")
 
 #: Days of history a nightly run looks back over (``SMARTBUS_JOBS_WINDOW_DAYS``).
 DEFAULT_WINDOW_DAYS = 28
@@ -73,12 +75,23 @@ class JobParams:
         )
 
     def period_text(self) -> str:
-        """The period as a reader wants it: ``2025-09-12 to 2025-10-09 (America/Chicago)``,
-        ``2025-09-12 (...)`` for one day, ``all history (...)`` without dates."""
+        """The period as a reader wants it, in the agency's local dates:
+        ``2025-09-12 to 2025-10-09 (28 days, America/Chicago)``, ``2025-09-12 (1 day, ...)``,
+        ``all history (...)`` without dates.
+
+        >>> JobParams(date(2025, 9, 29), date(2025, 10, 2), "America/Chicago").period_text()
+        '2025-09-29 to 2025-10-02 (4 days, America/Chicago)'
+        >>> JobParams(date(2025, 9, 29), date(2025, 9, 29)).period_text()
+        '2025-09-29 (1 day, UTC)'
+        """
         if self.date_from is None and self.date_to is None:
             return f"all history ({self.tz})"
-        if self.date_from == self.date_to:
-            return f"{self.date_from} ({self.tz})"
+        if self.date_from is not None and self.date_to is not None:
+            n = (self.date_to - self.date_from).days + 1
+            days = f"{n:,} day{'' if n == 1 else 's'}, "
+            if n == 1:
+                return f"{self.date_from} ({days}{self.tz})"
+            return f"{self.date_from} to {self.date_to} ({days}{self.tz})"
         lo = self.date_from or "the first day"
         hi = self.date_to or "the last day"
         return f"{lo} to {hi} ({self.tz})"
@@ -129,3 +142,17 @@ def rolling_window(today: date, days: int) -> tuple[date, date]:
         raise ValueError(f"the window must be at least one day, got {days}")
     last = today - timedelta(days=1)
     return last - timedelta(days=days - 1), last
+
+
+async def measure_compared(
+    params: JobParams, measure: Callable[[JobParams], Awaitable[T]]
+) -> T | str | None:
+    """``measure`` over the comparison period (``--compare-from/--compare-to``): its result,
+    the reason it has nothing (a :class:`JobError`'s message), or None without one."""
+    other = params.compared()
+    if other is None:
+        return None
+    try:
+        return await measure(other)
+    except JobError as exc:
+        return str(exc)

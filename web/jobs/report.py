@@ -17,11 +17,23 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 
-__all__ = ["OSM_TILES", "Report", "feature", "figure_png", "new_figure", "plural"]
+__all__ = [
+    "OSM_TILES",
+    "Report",
+    "changes",
+    "colour_scale",
+    "feature",
+    "figure_png",
+    "new_figure",
+    "plural",
+]
 
 #: Map tiles of the reports' maps (OpenStreetMap's; attribution shown on the map).
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -72,6 +84,51 @@ def feature(
         else:
             geom = {"type": "LineString", "coordinates": ring}
     return {"type": "Feature", "geometry": geom, "properties": props}
+
+
+def colour_scale(
+    values: Sequence[float] | np.ndarray[Any, Any], cmap: str = "YlOrRd", top: float | None = None
+) -> list[str | None]:
+    """A colour per value for a map, light (least) to dark (``top``, else the largest); None
+    (hidden) for a value that is not above 0.
+
+    >>> colour_scale([0.0, 1.0, 2.0, float("nan")])
+    [None, '#fc6631', '#800026', None]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    fin = v[np.isfinite(v)]
+    top = float(fin.max()) if top is None and len(fin) else top or 0.0
+    scale = colormaps[cmap]
+    return [
+        None if not (x > 0) or top <= 0 else to_hex(scale(0.15 + 0.85 * min(float(x) / top, 1.0)))
+        for x in v.tolist()
+    ]
+
+
+def changes(
+    now: Mapping[Any, float | None], before: Mapping[Any, float | None]
+) -> list[tuple[Any, float | None, float | None, float | None]]:
+    """(key, now, before, change) for every key of either period, the largest change first
+    (keys seen in one period only follow, by their value).
+
+    >>> changes({"a": 5.0, "b": 1.0, "c": 2.0}, {"a": 4.0, "b": 3.0, "d": 7.0})
+    [('b', 1.0, 3.0, -2.0), ('a', 5.0, 4.0, 1.0), ('d', None, 7.0, None), ('c', 2.0, None, None)]
+    """
+
+    def num(x: float | None) -> float | None:
+        return None if x is None or x != x else float(x)
+
+    rows: list[tuple[Any, float | None, float | None, float | None]] = []
+    for k in {**now, **before}:
+        a, b = num(now.get(k)), num(before.get(k))
+        rows.append((k, a, b, None if a is None or b is None else a - b))
+
+    def order(r: tuple[Any, float | None, float | None, float | None]) -> tuple[Any, ...]:
+        if r[3] is not None:
+            return (0, -abs(r[3]), str(r[0]))
+        return (1, -max((x for x in r[1:3] if x is not None), default=0.0), str(r[0]))
+
+    return sorted(rows, key=order)
 
 
 @functools.cache
@@ -249,6 +306,29 @@ class Report:
             f'<div id="{mid}" class="leaflet-map" style="height:{height}px"></div>'
             f'<p class="legend">{html.escape(legend)}</p><script>{script}</script></figure>'
         )
+
+    def comparison(
+        self,
+        period: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        path: Path,
+        *,
+        why_none: str = "",
+        what: str = "nothing was seen in both periods",
+    ) -> None:
+        """The section comparing the period with another (``period``, as
+        :meth:`JobParams.period_text` writes it): a table of now, before and the change,
+        written as CSV too; when there is nothing to compare (``why_none``, else ``what``), an
+        empty section that says why."""
+        self.heading(f"Compared with {period}")
+        if why_none:
+            self.empty("Comparison", why_none)
+        elif not any(r[-1] is not None for r in rows):
+            self.empty("Comparison", what)
+        if rows and not why_none:
+            self.table(columns, rows[:100])
+        self.csv(path, columns, rows)
 
     def heading(self, text: str) -> None:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")

@@ -17,13 +17,13 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from feeds.planner_store import route_short_names
+from feeds.planner_store import route_short_names, stop_places
 from predictor.runtime import SplitConfig
 from routing.headways import HeadwayConfig, Visits
 from routing.timetable_times import RunTimeRow, TimetableConfig, timetable_times
 
 from .find_jams import route_pings
-from .params import JobError, JobOutcome, JobParams, Progress
+from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .service_report import holds_from_positions
 from .why_empty import why_no_visits
 
@@ -130,15 +130,7 @@ async def measure(
     if not routes:
         raise JobError(await why_no_visits(pool, params))
     out = RunTimes(routes=len(routes), names=await route_short_names(pool))
-    for r in await pool.fetch(
-        "SELECT stop_id, max(stop_name) AS name, avg(lat) AS lat, avg(lon) AS lon FROM ("
-        " SELECT stop_id, stop_name, lat, lon FROM pattern_stops UNION ALL"
-        " SELECT stop_id, stop_name, lat, lon FROM known_stops) s GROUP BY stop_id"
-    ):
-        if r["name"]:
-            out.stop_names[r["stop_id"]] = r["name"]
-        if r["lat"] is not None:
-            out.places[r["stop_id"]] = (r["lat"], r["lon"])
+    out.stop_names, out.places = await stop_places(pool)
     stop_dists: dict[str, dict[str, list[float]]] = {}
     for r in await pool.fetch(
         "SELECT route_id, pattern_id, dist_m FROM pattern_stops ORDER BY pattern_id, dist_m"
@@ -234,13 +226,7 @@ async def run(
 
     config = _config(params)
     times = await measure(pool, params, config, progress)
-    before: RunTimes | str | None = None
-    other = params.compared()
-    if other is not None:
-        try:
-            before = await measure(pool, other, config)
-        except JobError as exc:
-            before = str(exc)
+    before = await measure_compared(params, lambda other: measure(pool, other, config))
     await store(pool, run_id, times)
     page, tables = render(params, run_id, times, before, config, NAME)
     return JobOutcome(summary(times, config), page, tables)

@@ -34,7 +34,7 @@ from routing.stop_spacing import (
 )
 
 from .heat_map import gather
-from .params import JobError, JobOutcome, JobParams, Progress
+from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 
 __all__ = ["NAME", "Review", "review", "run"]
 
@@ -225,13 +225,9 @@ async def run(
     rev = await review(pool, params, config)
     if progress:
         progress(2, 3)
-    before: Review | str | None = None
-    other = params.compared()
-    if other is not None:
-        try:
-            before = await review(pool, other, config, with_coverage=False)
-        except JobError as exc:
-            before = str(exc)
+    before = await measure_compared(
+        params, lambda other: review(pool, other, config, with_coverage=False)
+    )
     await store(pool, run_id, rev)
     page, tables = render(params, run_id, rev, before, config, NAME)
     if progress:

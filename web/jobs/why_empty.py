@@ -9,12 +9,17 @@ from .params import JobParams
 __all__ = ["why_no_positions", "why_no_visits"]
 
 
-async def _span(pool: asyncpg.Pool, table: str, column: str) -> str:
-    row = await pool.fetchrow(f"SELECT min({column}) AS lo, max({column}) AS hi FROM {table}")
+async def _span(pool: asyncpg.Pool, table: str, column: str, tz: str) -> str:
+    """The local dates (of ``tz``) the history's ``table`` covers."""
+    row = await pool.fetchrow(
+        f"SELECT (min({column}) AT TIME ZONE $1)::date AS lo,"
+        f" (max({column}) AT TIME ZONE $1)::date AS hi FROM {table}",
+        tz,
+    )
     if row is None or row["lo"] is None:
         return f"the history has no {table.replace('_', ' ')} at all"
     name = table.replace("_", " ")
-    return f"the history's {name} run from {row['lo']:%Y-%m-%d} to {row['hi']:%Y-%m-%d} UTC"
+    return f"the history's {name} run from {row['lo']} to {row['hi']} ({tz})"
 
 
 async def why_no_positions(pool: asyncpg.Pool, params: JobParams, lacking: str) -> str:
@@ -30,7 +35,7 @@ async def why_no_positions(pool: asyncpg.Pool, params: JobParams, lacking: str) 
     )
     n = row["n"]
     if n == 0:
-        span = await _span(pool, "positions", "ts")
+        span = await _span(pool, "positions", "ts", params.tz)
         return f"no positions in the period {params.period_text()}: {span}"
     sources = row["sources"] or "unnamed sources"
     if lacking.startswith("a distance") and row["dist"] == 0:
@@ -62,5 +67,5 @@ async def why_no_visits(pool: asyncpg.Pool, params: JobParams) -> str:
             f"no stop visits in the period, though {with_stops:,} positions lie on patterns"
             " with known stops (import them again to derive the visits)"
         )
-    span = await _span(pool, "stop_visits", "arrival")
+    span = await _span(pool, "stop_visits", "arrival", params.tz)
     return f"no stop visits in the period {params.period_text()}: {span}"

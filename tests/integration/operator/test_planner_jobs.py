@@ -213,7 +213,7 @@ async def test_run_times_without_a_timetable_say_so_and_compare_two_periods(
     assert out.summary["scheduled_visits"] == 0
     page = out.report_path.read_text()  # type: ignore[union-attr]
     assert "have no timetable time in the history" in page
-    assert "Compared with 2025-10-01 to 2025-10-02 (America/Chicago)" in page
+    assert "Compared with 2025-10-01 to 2025-10-02 (2 days, America/Chicago)" in page
     assert (tmp_path / "comparison.csv").exists()
     with pytest.raises(JobError, match="--compare-from and --compare-to go together"):
         JobParams(compare_from=date(2025, 10, 1))
