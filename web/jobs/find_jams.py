@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from numpy.typing import NDArray
 
+from feeds.planner_store import route_short_names
 from predictor.jam_episodes import (
     JamEpisode,
     direction_word,
@@ -33,9 +34,10 @@ from predictor.jam_episodes import (
 from predictor.jams import JamConfig, JamReport, SegmentCells, cells_from_split, find_jams
 from predictor.runtime import SplitConfig, TimeUse, split_runs
 from routing.load import load_from_percent, load_from_status
+from routing.route_names import short_name
 
 from .jams_report import render
-from .params import JobError, JobOutcome, JobParams, Progress
+from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .why_empty import why_no_positions
 
 __all__ = ["NAME", "AxisResult", "analyse_axis", "axes", "route_pings", "run"]
@@ -244,11 +246,17 @@ def axes(cols: dict[str, NDArray[Any]]) -> dict[str, NDArray[np.intp]]:
     return {str(k): order[bounds[i] : bounds[i + 1]] for i, k in enumerate(u.tolist())}
 
 
-async def run(
-    pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
-) -> JobOutcome:
-    """Find recurring jams on every route with distance-along positions in the period."""
-    jam, split = _config(params)
+Ranked = list[tuple[AxisResult, JamEpisode]]
+
+
+async def analyse(
+    pool: asyncpg.Pool,
+    params: JobParams,
+    jam: JamConfig,
+    split: SplitConfig,
+    progress: Progress | None = None,
+) -> tuple[Ranked, list[AxisResult]]:
+    """Every axis of the period analysed, and their episodes ranked by bus-minutes lost."""
     capacity = params.option("capacity", 60.0)
     lo, hi = params.bounds()
     routes = [
@@ -300,9 +308,21 @@ async def run(
         ((a, e) for a in results for e in a.episodes),
         key=lambda x: (-x[1].bus_minutes_lost_per_day, x[0].route, x[1].from_m, x[1].start_s),
     )
+    return ranked, results
+
+
+async def run(
+    pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
+) -> JobOutcome:
+    """Find recurring jams on every route with distance-along positions in the period (and
+    the comparison period), store them, report."""
+    jam, split = _config(params)
+    ranked, results = await analyse(pool, params, jam, split, progress)
+    before = await measure_compared(params, lambda other: analyse(pool, other, jam, split))
+    names = await route_short_names(pool)
     await _store(pool, run_id, ranked, results)
-    page, tables = render(ranked, results, params, run_id, jam, split, NAME)
-    summary = _summary(ranked, results)
+    page, tables = render(ranked, results, before, params, run_id, jam, split, names, NAME)
+    summary = _summary(ranked, results, names)
     return JobOutcome(summary, page, tables)
 
 
@@ -311,9 +331,11 @@ def _hhmm(seconds: int) -> str:
 
 
 def _summary(
-    ranked: list[tuple[AxisResult, JamEpisode]], results: list[AxisResult]
+    ranked: list[tuple[AxisResult, JamEpisode]],
+    results: list[AxisResult],
+    names: dict[str, str],
 ) -> dict[str, Any]:
-    from .jams_report import empty_reason
+    from .jams_report import empty_reason, findings
 
     out: dict[str, Any] = {
         "routes": len({a.route for a in results}),
@@ -327,9 +349,10 @@ def _summary(
     }
     if not ranked:
         out["why_empty"] = empty_reason(results)
+    out["findings"] = findings(ranked, results, names)
     out["top"] = [
         {
-            "route": a.route,
+            "route": short_name(a.route, names),
             "direction": a.direction,
             "from_stop": a.stop_names(e)[0],
             "to_stop": a.stop_names(e)[1],

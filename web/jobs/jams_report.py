@@ -1,4 +1,5 @@
-"""The find-jams report: a map, a speed heat map, the episodes, single bins and suspect data."""
+"""The find-jams report: findings, a map, a speed heat map, the episodes, single bins, suspect
+data and a comparison with another period."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from matplotlib.patches import Rectangle
 from predictor.jam_episodes import JamEpisode
 from predictor.jams import DayType, JamConfig
 from predictor.runtime import SplitConfig, TimeUse
+from routing.route_names import short_name
 
 from .params import JobParams
-from .report import Report, figure_png, new_figure, plural
+from .report import Report, changes, colour_scale, feature, figure_png, new_figure, plural
 
 if TYPE_CHECKING:
     from .find_jams import AxisResult
 
-__all__ = ["EPISODE_COLUMNS", "empty_reason", "render"]
+__all__ = ["EPISODE_COLUMNS", "empty_reason", "findings", "render"]
+
+Ranked = list[tuple["AxisResult", JamEpisode]]
 
 #: Columns of ``jams.csv``: one row per episode, in rank order.
 EPISODE_COLUMNS = [
@@ -42,6 +46,7 @@ EPISODE_COLUMNS = [
     "from_m",
     "to_m",
     "bins",
+    "route_id",
 ]
 
 
@@ -74,7 +79,7 @@ def empty_reason(results: list[AxisResult]) -> str:
     )
 
 
-def _episode_rows(ranked: list[tuple[AxisResult, JamEpisode]]) -> list[list[Any]]:
+def _episode_rows(ranked: Ranked, names: dict[str, str]) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for rank, (a, e) in enumerate(ranked, start=1):
         lat, lon = a.place_of(e)
@@ -82,7 +87,7 @@ def _episode_rows(ranked: list[tuple[AxisResult, JamEpisode]]) -> list[list[Any]
         rows.append(
             [
                 rank,
-                a.route,
+                short_name(a.route, names),
                 a.direction,
                 frm,
                 to,
@@ -101,15 +106,56 @@ def _episode_rows(ranked: list[tuple[AxisResult, JamEpisode]]) -> list[list[Any]
                 e.from_m,
                 e.to_m,
                 e.cells,
+                a.route,
             ]
         )
     return rows
 
 
-def _map(
-    rep: Report, ranked: list[tuple[AxisResult, JamEpisode]], results: list[AxisResult]
-) -> None:
-    pts: list[tuple[float, float, float]] = []
+def _between(a: AxisResult, e: JamEpisode) -> str:
+    frm, to = a.stop_names(e)
+    if frm and to:
+        return f"between {frm} and {to}"
+    return f"{e.from_m / 1000:.1f}-{e.to_m / 1000:.1f} km along the route"
+
+
+def findings(ranked: Ranked, results: list[AxisResult], names: dict[str, str]) -> list[str]:
+    """The three things to act on first: the worst recurring jams, where and when, with the
+    time they cost; the route losing most in all, when it is not already named."""
+    out: list[str] = []
+    for a, e in ranked[:3]:
+        out.append(
+            f"Route {short_name(a.route, names)} {a.direction}, {e.day_type.name.lower()}s"
+            f" {_hhmm(e.start_s)}-{_hhmm(e.end_s)} {_between(a, e)}: buses crawl at"
+            f" {e.median_speed_mps * 3.6:.0f} km/h against {e.free_flow_mps * 3.6:.0f} km/h free"
+            f" flow on {e.days_jammed} of {e.days_observed} days, losing"
+            f" {e.bus_minutes_lost_per_day:.1f} bus-minutes a day: a candidate for bus priority"
+            " (lane, signals) or more running time at that hour."
+        )
+    lost: dict[str, float] = {}
+    for a, e in ranked:
+        lost[a.route] = lost.get(a.route, 0.0) + e.bus_minutes_lost_per_day
+    if len(lost) > 1:
+        route = max(lost, key=lambda r: lost[r])
+        share = lost[route] / sum(lost.values())
+        out.insert(
+            1,
+            f"Route {short_name(route, names)} loses the most to recurring jams in all:"
+            f" {lost[route]:.1f} bus-minutes a day over"
+            f" {plural(sum(1 for a, _ in ranked if a.route == route), 'episode')}"
+            f" ({share:.0%} of the network's); review its running times first.",
+        )
+    suspect = sum(len(a.report.suspect) for a in results)
+    if len(out) < 3 and suspect:
+        out.append(
+            f"{plural(suspect, 'road segment')} had free-flow speeds below a brisk walk and were"
+            " not ranked: check the shapes or distances along them (terminal loops, depots)."
+        )
+    return out[:3]
+
+
+def _map(rep: Report, ranked: Ranked, results: list[AxisResult], names: dict[str, str]) -> None:
+    pts: list[tuple[float, float, float, str]] = []
     for a in results:
         r = a.report
         seen = r.profile_days >= r.config.min_days
@@ -118,26 +164,51 @@ def _map(
         for s, sh in zip(r.profile_segment.tolist(), share.tolist(), strict=True):
             if sh == sh:
                 worst[s] = max(worst.get(s, 0.0), sh)
-        pts += [(*a.seg_places[s], w) for s, w in worst.items() if s in a.seg_places]
+        label = f"route {short_name(a.route, names)} {a.direction}"
+        pts += [
+            (*a.seg_places[s], w, f"{label}\n{s * r.config.segment_m / 1000:.1f} km along")
+            for s, w in worst.items()
+            if s in a.seg_places
+        ]
     if not pts:
+        rep.empty(
+            "Map",
+            "no road segment was seen on enough days to be placed"
+            if results
+            else "no positions to place",
+        )
         return
-    fig, ax = new_figure(7.5, 7)
-    arr = np.asarray(pts)
-    sc = ax.scatter(arr[:, 1], arr[:, 0], c=arr[:, 2], cmap="RdYlGn_r", vmin=0, vmax=1, s=10)
-    fig.colorbar(sc, ax=ax, label="share of days jammed in the segment's worst 15 minutes")
-    for rank, (a, e) in enumerate(ranked[:15], start=1):
+    colours = colour_scale([p[2] for p in pts], "RdYlGn_r", top=1.0)
+    segs = [
+        feature(lat, lon, color=c or "#2e8b57", radius=3, fill=0.8,
+                popup=f"{text}\njammed on {w:.0%} of days in its worst 15 minutes")
+        for (lat, lon, w, text), c in zip(pts, colours, strict=True)
+    ]  # fmt: skip
+    top = []
+    for rank, (a, e) in enumerate(ranked[:50], start=1):
         lat, lon = a.place_of(e)
-        if lat == lat:
-            ax.scatter([lon], [lat], s=160, facecolors="none", edgecolors="k")
-            ax.annotate(str(rank), (lon, lat), xytext=(6, 6), textcoords="offset points")
-    ax.set_aspect(1 / np.cos(np.radians(float(np.mean(arr[:, 0])))))
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
-    ax.set_title("Road segments by how often they jam; circles: top episodes by rank")
-    rep.image(figure_png(fig), "map of segments by severity with the top episodes")
+        top.append(
+            feature(lat, lon, color="#111", radius=9, fill=0.1,
+                    popup=f"#{rank} route {short_name(a.route, names)} {a.direction}\n"
+                    f"{e.day_type.name.lower()}s {_hhmm(e.start_s)}-{_hhmm(e.end_s)},"
+                    f" {_between(a, e)}\n{e.bus_minutes_lost_per_day:.1f} bus-min lost a day")
+        )  # fmt: skip
+    layers: dict[str, list[dict[str, Any] | None]] = {}
+    if top:
+        layers[f"the {len(top)} worst jams"] = top
+    layers[f"road segments ({len(segs)})"] = segs
+    rep.map(
+        layers,
+        caption="Where buses are slowed: recurring jams and road segments by how often they jam",
+        legend="Black circles: the worst jams (click for rank, time and cost). Segments: green"
+        " never jammed, yellow to red the share of days jammed in the segment's worst 15"
+        " minutes.",
+    )
 
 
-def _heat(rep: Report, a: AxisResult, e: JamEpisode, cfg: JamConfig) -> None:
+def _heat(
+    rep: Report, a: AxisResult, e: JamEpisode, cfg: JamConfig, names: dict[str, str], tz: str
+) -> None:
     r = a.report
     sel = r.profile_day_type == int(e.day_type)
     if not sel.any():
@@ -169,32 +240,44 @@ def _heat(rep: Report, a: AxisResult, e: JamEpisode, cfg: JamConfig) -> None:
             linewidth=1.5,
         )
     )
-    ax.set_xlabel("hour of day")
+    ax.set_xlabel(f"local hour of day ({tz})")
     ax.set_ylabel("km along the pattern")
     ax.set_title(
-        f"Route {a.route} {a.direction}, {DayType(int(e.day_type)).name.lower()}s (box: #1)"
+        f"Route {short_name(a.route, names)} {a.direction},"
+        f" {DayType(int(e.day_type)).name.lower()}s (box: #1)"
     )
     rep.image(figure_png(fig), "speed heat map of the top episode's road")
 
 
 def render(
-    ranked: list[tuple[AxisResult, JamEpisode]],
+    ranked: Ranked,
     results: list[AxisResult],
+    before: tuple[Ranked, list[AxisResult]] | str | None,
     params: JobParams,
     run_id: int,
     cfg: JamConfig,
     split: SplitConfig,
+    names: dict[str, str],
     job: str,
 ) -> tuple[Path, tuple[Path, ...]]:
-    """Write the HTML report and ``jams.csv``, ``jam_bins.csv``, ``suspect_segments.csv``."""
+    """Write the HTML report and ``jams.csv``, ``jam_bins.csv``, ``suspect_segments.csv`` (and
+    ``comparison.csv`` with a comparison period)."""
     days = max((a.report.days for a in results), default=0)
     secs = {u: sum(a.seconds.get(u, 0.0) for a in results) for u in TimeUse}
     rep = Report(
         "Recurring traffic jams",
-        f"run {run_id} · {params.period_text()} · {plural(days, 'day')} · {len(results)} road axes"
-        f" (one per pattern and direction) · segments of {cfg.segment_m:g} m,"
-        f" {cfg.bin_s // 60}-minute bins · jam: below {cfg.jam_ratio:.0%} of free flow on more"
-        f" than {cfg.min_days_share:.0%} of at least {cfg.min_days} days",
+        f"run {run_id} · {params.period_text()} · {plural(days, 'day')} with moving buses ·"
+        f" {len(results)} road axes (one per pattern and direction) · segments of"
+        f" {cfg.segment_m:g} m, {cfg.bin_s // 60}-minute bins, local time · jam: below"
+        f" {cfg.jam_ratio:.0%} of free flow on more than {cfg.min_days_share:.0%} of at least"
+        f" {cfg.min_days} days",
+    )
+    rep.tile_url = str(params.options.get("tile_url", rep.tile_url))
+    rep.findings(
+        findings(ranked, results, names),
+        f"Fewer than three findings: {empty_reason(results)}."
+        if not ranked
+        else "Fewer than three findings: no other recurring jam was found.",
     )
     hours = {u: v / 3600 for u, v in secs.items()}
     rep.text(
@@ -205,13 +288,15 @@ def render(
         f" {split.hold_s / 60:g} min or more in one place). Free flow is the 85th percentile of"
         " a segment's moving speeds."
     )
-    if not ranked:
-        rep.notice(f"No recurring jam: {empty_reason(results)}.")
-    _map(rep, ranked, results)
+    _map(rep, ranked, results, names)
     if ranked:
-        _heat(rep, ranked[0][0], ranked[0][1], cfg)
-    rows = _episode_rows(ranked)
+        _heat(rep, ranked[0][0], ranked[0][1], cfg, names, params.tz)
+    else:
+        rep.empty("Speed heat map", f"no recurring jam to draw: {empty_reason(results)}")
+    rows = _episode_rows(ranked, names)
     rep.heading("Recurring jams, worst first")
+    if not ranked:
+        rep.empty("No recurring jam", empty_reason(results))
     rep.table(
         [
             "rank",
@@ -264,7 +349,7 @@ def render(
     bin_rows = [
         [
             i,
-            a.route,
+            short_name(a.route, names),
             a.direction,
             a.pattern,
             j.from_m,
@@ -281,12 +366,17 @@ def render(
         for i, (a, j) in enumerate(bins, start=1)
     ]
     rep.heading("Single 15-minute bins underneath")
-    rep.text(f"{len(bin_rows):,} jammed (segment, bin) cells; the 20 worst (all in jam_bins.csv):")
-    rep.table(bin_cols[:13], [r[:13] for r in bin_rows[:20]])
+    if bin_rows:
+        rep.text(
+            f"{len(bin_rows):,} jammed (segment, bin) cells; the 20 worst (all in jam_bins.csv):"
+        )
+        rep.table(bin_cols[:13], [r[:13] for r in bin_rows[:20]])
+    else:
+        rep.empty("No jammed bin", empty_reason(results))
     rep.csv(params.table_path(job, run_id, "jam_bins.csv"), bin_cols, bin_rows)
     suspect = [
         [
-            a.route,
+            short_name(a.route, names),
             a.direction,
             a.pattern,
             int(s) * cfg.segment_m,
@@ -306,4 +396,40 @@ def render(
         cols = ["route", "direction", "pattern", "from_m", "to_m", "free_flow_kmh"]
         rep.table(cols, suspect[:20])
         rep.csv(params.table_path(job, run_id, "suspect_segments.csv"), cols, suspect)
+    other = params.compared()
+    if before is not None and other is not None:
+        path = params.table_path(job, run_id, "comparison.csv")
+        _compare(rep, ranked, before, other, names, path)
     return rep.write(params.out_dir / f"{job}-{run_id}.html", params.generated_at)
+
+
+def _lost(ranked: Ranked, names: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for a, e in ranked:
+        k = f"{short_name(a.route, names)} {a.direction}"
+        out[k] = out.get(k, 0.0) + e.bus_minutes_lost_per_day
+    return out
+
+
+def _compare(
+    rep: Report,
+    ranked: Ranked,
+    before: tuple[Ranked, list[AxisResult]] | str,
+    other: JobParams,
+    names: dict[str, str],
+    path: Path,
+) -> None:
+    """Bus-minutes lost a day to recurring jams, per route and direction, in both periods."""
+    if isinstance(before, str):
+        rep.comparison(other.period_text(), [], [], path, why_none=before)
+        return
+    now, then = _lost(ranked, names), _lost(before[0], names)
+    rows = [[k, a or 0.0, b or 0.0, (a or 0.0) - (b or 0.0)] for k, a, b, _ in changes(now, then)]
+    why = f"no recurring jam in either period ({empty_reason(before[1])} before)"
+    rep.comparison(
+        other.period_text(),
+        ["route and direction", "bus-min lost/day now", "before", "change"],
+        rows,
+        path,
+        what=why,
+    )

@@ -84,7 +84,13 @@ async def test_a_terminal_is_not_a_jam_and_jams_sit_on_their_road(
     assert {b["episode"] for b in bins} == {e["rank"] for e in eps}  # single bins underneath
     page = out.report_path.read_text()  # type: ignore[union-attr]
     assert "moving time only" in page
-    assert page.count("data:image/png;base64,") >= 2
+    assert page.count("data:image/png;base64,") == 1  # the speed heat map; the map is Leaflet
+    assert page.count('class="leaflet-map"') == 1
+    # findings first, in the agency's hours, with the route's short name and the cost
+    top = page[page.index('class="findings"') : page.index("</section>")]
+    assert "Route 80 " in top
+    assert "bus-minutes a day" in top
+    assert f"{rows[0]['start_time']}-{rows[0]['end_time']}" in top
 
 
 async def test_a_bus_parked_at_the_start_of_its_trip_is_not_congestion(
@@ -183,9 +189,12 @@ async def test_the_nightly_window_finds_what_one_night_cannot_and_says_why(
     _, empty = await run_job(op_pool, "find-jams", one)
     assert empty.summary["jams"] == 0
     assert "at least 3 days" in empty.summary["why_empty"]
-    assert "No recurring jam: a recurring jam must be seen on at least 3 days" in (
-        empty.report_path.read_text()  # type: ignore[union-attr]
-    )
+    page = empty.report_path.read_text()  # type: ignore[union-attr]
+    # every empty part says why: the findings, the heat map, the table
+    assert page.count("a recurring jam must be seen on at least 3 days") >= 3
+    assert "<b>No recurring jam:</b> a recurring jam must be seen on at least 3 days" in page
+    assert "1 day with moving buses" in page
+    assert "1 days" not in page
 
 
 async def test_service_report_runs_on_derived_visits_and_hides_thin_shares(
