@@ -20,18 +20,21 @@ from typing import Any
 import asyncpg
 import numpy as np
 
+from feeds.planner_store import route_short_names
 from routing.load import (
     LoadConfig,
     LoadRanking,
+    RouteLoad,
     load_from_percent,
     load_from_status,
     pieces_from_counts,
     pieces_from_pings,
     rank_routes,
 )
+from routing.route_names import short_name
 
-from .params import JobError, JobOutcome, JobParams, Progress
-from .routes_report import LoadSource, render
+from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
+from .routes_report import LoadSource, findings, render
 from .why_empty import why_no_positions
 
 __all__ = ["NAME", "run"]
@@ -187,10 +190,10 @@ async def _sources(pool: asyncpg.Pool, params: JobParams) -> dict[str, LoadSourc
     return out
 
 
-async def run(
-    pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
-) -> JobOutcome:
-    """Rank the routes of the period and store the ranking."""
+async def rank(
+    pool: asyncpg.Pool, params: JobParams, progress: Progress | None = None
+) -> tuple[list[RouteLoad], dict[str, LoadSource], int]:
+    """The routes of the period ranked, where their figures come from, and the rows read."""
     chunk = int(params.option("chunk", 50_000))
     ranking = LoadRanking(_config(params))
     sources = await _sources(pool, params)
@@ -208,7 +211,16 @@ async def run(
             if progress:
                 progress(i + 1, len(with_load))
     boardings = {r: s.boardings for r, s in sources.items() if s.boardings is not None}
-    result = rank_routes(ranking.result(), boardings)
+    return rank_routes(ranking.result(), boardings), sources, rows_total
+
+
+async def run(
+    pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
+) -> JobOutcome:
+    """Rank the routes of the period (and the comparison period), store the ranking, report."""
+    result, sources, rows_total = await rank(pool, params, progress)
+    before = await measure_compared(params, lambda other: rank(pool, other))
+    names = await route_short_names(pool)
     await pool.executemany(
         "INSERT INTO route_load_results (run_id, rank, route_id, trips, vehicle_km, passenger_km,"
         " mean_load, mean_load_factor, peak_load, p95_trip_peak, crowded_share, peak_hour,"
@@ -250,17 +262,20 @@ async def run(
         lo,
         hi,
     )
+    config = _config(params)
     page, tables = render(
-        result, params, run_id, rows_total, sources, ranking.config, categories, NAME
+        result, before, params, run_id, rows_total, sources, config, categories, names, NAME
     )
-    ranked_by = "boardings" if boardings else "passenger-km"
+    ranked_by = "boardings" if any(r.ranked_by == "boardings" for r in result) else "passenger-km"
     summary = {
         "routes": len(result),
         "rows": rows_total,
         "ranked_by": ranked_by,
         "from_counts": sum(1 for s in sources.values() if s.load == "passenger counts"),
+        "findings": findings(result, sources, config, names),
         "top": [
             {
+                "route": short_name(r.route_id, names),
                 "route_id": r.route_id,
                 "ranked_by": r.ranked_by,
                 "boardings_per_day": None
