@@ -316,15 +316,16 @@ class Report:
         *,
         why_none: str = "",
         what: str = "nothing was seen in both periods",
+        change_columns: Sequence[int] = (-1,),
     ) -> None:
         """The section comparing the period with another (``period``, as
         :meth:`JobParams.period_text` writes it): a table of now, before and the change,
-        written as CSV too; when there is nothing to compare (``why_none``, else ``what``), an
-        empty section that says why."""
+        written as CSV too; when there is nothing to compare (``why_none``, else ``what`` when
+        no row has a value in a ``change_columns`` column), an empty section that says why."""
         self.heading(f"Compared with {period}")
         if why_none:
             self.empty("Comparison", why_none)
-        elif not any(r[-1] is not None for r in rows):
+        elif not any(r[c] is not None for r in rows for c in change_columns):
             self.empty("Comparison", what)
         if rows and not why_none:
             self.table(columns, rows[:100])

@@ -24,7 +24,7 @@ from routing.timetable_times import RunTimeRow, TimetableConfig, timetable_times
 
 from .find_jams import route_pings
 from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
-from .service_report import holds_from_positions
+from .service_report import holds_from_positions, stop_dists
 from .why_empty import why_no_visits
 
 __all__ = ["NAME", "RunTimes", "measure", "run"]
@@ -131,11 +131,7 @@ async def measure(
         raise JobError(await why_no_visits(pool, params))
     out = RunTimes(routes=len(routes), names=await route_short_names(pool))
     out.stop_names, out.places = await stop_places(pool)
-    stop_dists: dict[str, dict[str, list[float]]] = {}
-    for r in await pool.fetch(
-        "SELECT route_id, pattern_id, dist_m FROM pattern_stops ORDER BY pattern_id, dist_m"
-    ):
-        stop_dists.setdefault(r["route_id"], {}).setdefault(r["pattern_id"], []).append(r["dist_m"])
+    dists = await stop_dists(pool)
     placed = {
         r["route_id"]
         for r in await pool.fetch(
@@ -157,7 +153,7 @@ async def measure(
             dirs = {r["trip_id"]: r["dir"] for r in await conn.fetch(_DIRECTIONS, route, lo, hi)}
             cols = await route_pings(conn, route, params) if route in placed else {}
             holds, gaps = await asyncio.to_thread(
-                holds_from_positions, cols, stop_dists.get(route, {}), split
+                holds_from_positions, cols, dists.get(route, {}), split
             )
             trips, segs = await asyncio.to_thread(
                 _route_times, route, rows, dirs, out.stop_names, config, holds, gaps

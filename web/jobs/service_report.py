@@ -10,11 +10,13 @@ taken out of the segments' moving time. A trip is a run: trip id and service day
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import numpy as np
 
+from feeds.planner_store import route_short_names, stop_places
 from predictor.runtime import SplitConfig, TimeUse, split_runs
 from routing.headways import (
     HeadwayConfig,
@@ -29,11 +31,11 @@ from routing.headways import (
 from routing.run_times import Holds, SegmentRunTime, run_times
 
 from .find_jams import axes, route_pings
-from .params import JobError, JobOutcome, JobParams, Progress
-from .reliability_report import render
+from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
+from .reliability_report import Names, findings, render
 from .why_empty import why_no_visits
 
-__all__ = ["NAME", "run"]
+__all__ = ["NAME", "Service", "holds_from_positions", "measure", "run", "stop_dists"]
 
 NAME = "service-report"
 
@@ -107,29 +109,38 @@ def holds_from_positions(
     return out[0], out[1]
 
 
-async def _stop_info(
-    pool: asyncpg.Pool,
-) -> tuple[dict[str, dict[str, list[float]]], dict[str, str]]:
-    """Every pattern's stop distances, by route, and every stop's name (one query)."""
-    rows = await pool.fetch(
-        "SELECT route_id, pattern_id, stop_id, stop_name, dist_m FROM pattern_stops"
-    )
+async def stop_dists(pool: asyncpg.Pool) -> dict[str, dict[str, list[float]]]:
+    """Every pattern's stop distances (in order), by route."""
     dists: dict[str, dict[str, list[float]]] = {}
-    names: dict[str, str] = {}
-    for r in rows:
+    for r in await pool.fetch(
+        "SELECT route_id, pattern_id, dist_m FROM pattern_stops ORDER BY pattern_id, dist_m"
+    ):
         dists.setdefault(r["route_id"], {}).setdefault(r["pattern_id"], []).append(r["dist_m"])
-        if r["stop_name"]:
-            names[r["stop_id"]] = r["stop_name"]
-    return dists, names
+    return dists
 
 
-async def run(
-    pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
-) -> JobOutcome:
-    """Compute the service report of every route with stop visits in the period."""
-    config = _config(params)
-    min_sample = int(params.option("min_sample", 30))
-    split = SplitConfig(hold_s=params.option("hold_s", 300.0))
+@dataclass
+class Service:
+    """The service of one period: per route and stop headways, on-time, segments."""
+
+    routes: list[str]
+    stops: list[StopHeadways]
+    regularity: dict[str, RouteRegularity]
+    ontime: dict[str, OnTime]
+    segments: list[SegmentRunTime]
+    trips: dict[str, int]
+    visits: int
+    with_positions: int
+
+
+async def measure(
+    pool: asyncpg.Pool,
+    params: JobParams,
+    config: HeadwayConfig,
+    split: SplitConfig,
+    progress: Progress | None = None,
+) -> Service:
+    """Headways, on-time and run times of every route with stop visits in the period."""
     lo, hi = params.bounds()
     routes = [
         r["route_id"]
@@ -145,11 +156,10 @@ async def run(
     stops: list[StopHeadways] = []
     punctual: list[OnTime] = []
     segments: list[SegmentRunTime] = []
-    names: dict[str, str] = {}
     trips: dict[str, int] = {}
     visits_total = 0
     with_positions = 0
-    stop_dists, names = await _stop_info(pool)
+    dists = await stop_dists(pool)
     # only routes with positions along a pattern can show stands that were not traffic
     placed = {
         r["route_id"]
@@ -168,7 +178,7 @@ async def run(
             trips[route] = len(np.unique(v.trip))
             cols = await route_pings(conn, route, params) if route in placed else {}
             holds, gaps = await asyncio.to_thread(
-                holds_from_positions, cols, stop_dists.get(route, {}), split
+                holds_from_positions, cols, dists.get(route, {}), split
             )
             with_positions += bool(cols)
             stops += stop_headways(v, config)
@@ -176,32 +186,51 @@ async def run(
             segments += await asyncio.to_thread(run_times, v, config, holds=holds, gaps=gaps)
             if progress:
                 progress(i + 1, len(routes))
-    regularity = {r.route_id: r for r in route_regularity(stops)}
-    ontime = {p.route_id: p for p in punctual}
     segments.sort(key=lambda s: (-s.congestion_s * s.runs, s.route_id, s.from_stop_id))
-    await _store(pool, run_id, routes, trips, regularity, ontime, stops, segments)
+    return Service(
+        routes=routes,
+        stops=stops,
+        regularity={r.route_id: r for r in route_regularity(stops)},
+        ontime={p.route_id: p for p in punctual},
+        segments=segments,
+        trips=trips,
+        visits=visits_total,
+        with_positions=with_positions,
+    )
+
+
+async def run(
+    pool: asyncpg.Pool, run_id: int, params: JobParams, progress: Progress | None
+) -> JobOutcome:
+    """Compute the service report of every route with stop visits in the period (and the
+    comparison period), store it, report."""
+    config = _config(params)
+    min_sample = int(params.option("min_sample", 30))
+    split = SplitConfig(hold_s=params.option("hold_s", 300.0))
+    s = await measure(pool, params, config, split, progress)
+    before = await measure_compared(params, lambda other: measure(pool, other, config, split))
+    names, places = await stop_places(pool)
+    routes = await route_short_names(pool)
+    regularity, ontime, segments, trips = s.regularity, s.ontime, s.segments, s.trips
+    await _store(pool, run_id, s.routes, trips, regularity, ontime, s.stops, segments)
     page, tables = render(
         params,
         run_id,
-        visits_total,
-        regularity,
-        ontime,
-        segments,
+        s,
+        before,
         config,
-        names,
-        trips,
+        Names(routes, names, places),
         min_sample,
-        with_positions,
         NAME,
     )
-    all_delays = [(p.on_time_share, p.visits) for p in punctual]
+    all_delays = [(p.on_time_share, p.visits) for p in ontime.values()]
     n = sum(w for _, w in all_delays)
     reg = list(regularity.values())
     heads = sum(r.headways for r in reg)
     summary = {
-        "routes": len(routes),
+        "routes": len(s.routes),
         "trips": sum(trips.values()),
-        "visits": visits_total,
+        "visits": s.visits,
         "on_time_share": round(sum(s * w for s, w in all_delays) / n, 4)
         if n >= min_sample
         else None,
@@ -212,6 +241,7 @@ async def run(
             else None
         ),
         "bunched_sample_headways": heads,
+        "findings": findings(s, Names(routes, names, places), config, min_sample),
         "top_congestion_segments": [
             {
                 "route_id": s.route_id,
