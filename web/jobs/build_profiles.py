@@ -33,7 +33,7 @@ from predictor.profiles import DAY_TYPES, Profiles, build_profiles
 from transit.network import Network
 
 from .params import JobError, JobOutcome, JobParams, Progress
-from .report import Report, figure_png, new_figure, plural
+from .report import Report, new_figure, plural
 
 __all__ = ["NAME", "run", "served_network"]
 
@@ -164,7 +164,7 @@ def _report(
         ax.set_ylabel("observed / scheduled link time")
         ax.set_title("Running time against the timetable, by hour (median over links)")
         ax.legend()
-        rep.image(figure_png(fig), "observed over scheduled link time by hour")
+        rep.figure(fig, "observed over scheduled link time by hour")
     else:
         rep.empty(
             "Running time against the timetable",

@@ -17,7 +17,7 @@ from routing.route_names import short_name
 
 from .heat_map import HeatData
 from .params import JobParams
-from .report import Report, colour_scale, figure_png, new_figure, plural
+from .report import Report, colour_scale, new_figure, plural
 
 __all__ = ["render", "store", "summary"]
 
@@ -169,7 +169,7 @@ def _hour_chart(rep: Report, data: HeatData, tz: str) -> None:
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel(f"local hour ({tz})")
     axes[-1].set_xticks(range(0, 24, 2))
-    rep.image(figure_png(fig), "demand by hour and day type")
+    rep.figure(fig, "demand by hour and day type")
 
 
 SPOT_COLUMNS = [

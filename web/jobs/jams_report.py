@@ -15,7 +15,7 @@ from predictor.runtime import SplitConfig, TimeUse
 from routing.route_names import short_name
 
 from .params import JobParams
-from .report import Report, changes, colour_scale, feature, figure_png, new_figure, plural
+from .report import Report, changes, colour_scale, feature, new_figure, plural
 
 if TYPE_CHECKING:
     from .find_jams import AxisResult
@@ -246,7 +246,7 @@ def _heat(
         f"Route {short_name(a.route, names)} {a.direction},"
         f" {DayType(int(e.day_type)).name.lower()}s (box: #1)"
     )
-    rep.image(figure_png(fig), "speed heat map of the top episode's road")
+    rep.figure(fig, "speed heat map of the top episode's road")
 
 
 def render(
@@ -399,37 +399,39 @@ def render(
     other = params.compared()
     if before is not None and other is not None:
         path = params.table_path(job, run_id, "comparison.csv")
-        _compare(rep, ranked, before, other, names, path)
+        _compare(rep, ranked, results, before, other, names, path)
     return rep.write(params.out_dir / f"{job}-{run_id}.html", params.generated_at)
 
 
-def _lost(ranked: Ranked, names: dict[str, str]) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _lost(ranked: Ranked, results: list[AxisResult], names: dict[str, str]) -> dict[str, float]:
+    """Bus-minutes lost a day per route and direction: 0 on a road observed without a jam."""
+    out = {f"{short_name(a.route, names)} {a.direction}": 0.0 for a in results}
     for a, e in ranked:
         k = f"{short_name(a.route, names)} {a.direction}"
-        out[k] = out.get(k, 0.0) + e.bus_minutes_lost_per_day
+        out[k] += e.bus_minutes_lost_per_day
     return out
 
 
 def _compare(
     rep: Report,
     ranked: Ranked,
+    results: list[AxisResult],
     before: tuple[Ranked, list[AxisResult]] | str,
     other: JobParams,
     names: dict[str, str],
     path: Path,
 ) -> None:
-    """Bus-minutes lost a day to recurring jams, per route and direction, in both periods."""
-    if isinstance(before, str):
-        rep.comparison(other.period_text(), [], [], path, why_none=before)
+    """Bus-minutes lost a day to recurring jams, per route and direction, in both periods (a
+    road not observed in one of them has no figure there)."""
+    if isinstance(before, str) or not before[0]:
+        why = before if isinstance(before, str) else f"no recurring jam: {empty_reason(before[1])}"
+        rep.comparison(other.period_text(), [], [], path, why_none=why)
         return
-    now, then = _lost(ranked, names), _lost(before[0], names)
-    rows = [[k, a or 0.0, b or 0.0, (a or 0.0) - (b or 0.0)] for k, a, b, _ in changes(now, then)]
-    why = f"no recurring jam in either period ({empty_reason(before[1])} before)"
+    now, then = _lost(ranked, results, names), _lost(*before, names)
     rep.comparison(
         other.period_text(),
         ["route and direction", "bus-min lost/day now", "before", "change"],
-        rows,
+        [list(r) for r in changes(now, then)],
         path,
-        what=why,
+        what="no road was observed in both periods",
     )

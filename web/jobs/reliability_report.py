@@ -11,7 +11,7 @@ from routing.headways import HeadwayConfig
 from routing.route_names import short_name
 
 from .params import JobParams
-from .report import Report, changes, colour_scale, feature, figure_png, new_figure, plural
+from .report import Report, changes, colour_scale, feature, new_figure, plural
 
 if TYPE_CHECKING:
     from .service_report import Service
@@ -46,6 +46,9 @@ def _pct(share: float | None, n: int | None, min_sample: int) -> str | None:
     if n < min_sample:
         return f"n/a (n={n})"
     return f"{100 * share:.1f}% (n={n})"
+
+
+_TIMED = {"timed visits", "early", "late", "median delay s", "excess wait s"}
 
 
 @dataclass
@@ -112,6 +115,16 @@ def findings(s: Service, names: Names, config: HeadwayConfig, min_sample: int) -
             f" {names.stop(g.to_stop_id)} loses {g.congestion_s:.0f} s a run to congestion over"
             f" {g.runs:,} runs ({g.congestion_s * g.runs / 3600:,.1f} bus-hours in the period),"
             " the most of any segment: a candidate for bus priority."
+        )
+    gappy = [h for h in s.stops if h.headways >= min_sample and h.gaps]
+    if len(out) < 3 and gappy:
+        h = max(gappy, key=lambda x: (x.gaps / x.headways, x.headways, x.stop_id))
+        out.append(
+            f"At {names.stop(h.stop_id)} (route {names.route(h.route_id)}) {h.gaps} of"
+            f" {h.headways:,} gaps between buses were over {config.gap_factor:g} times the usual"
+            f" headway ({h.gaps / h.headways:.0%}; mean {h.mean_s / 60:.1f} min, riders wait"
+            f" {h.wait_s / 60:.1f} min on average): the stop to watch for missed trips and"
+            " bunching upstream."
         )
     return out[:3]
 
@@ -207,7 +220,7 @@ def render(
         ax.set_xlabel("on-time share of a route (%)")
         ax.set_ylabel("routes")
         ax.set_title(f"On-time performance across routes ({floor}+ visits)")
-        rep.image(figure_png(fig), "on-time histogram")
+        rep.figure(fig, "on-time histogram")
     elif ontime:
         rep.empty(
             "On-time chart",
@@ -239,7 +252,7 @@ def render(
         ax.set_ylabel("route: from stop -> to stop")
         ax.legend(loc="lower right")
         ax.set_title("Segments losing the most time to congestion (all runs)")
-        rep.image(figure_png(fig), "run-time split")
+        rep.figure(fig, "run-time split")
     _map(rep, s, names)
     rep.heading("Routes")
     rows: list[list[Any]] = []
@@ -262,22 +275,12 @@ def render(
             ]
         )
     rows.sort(key=lambda x: (-(x[1] or 0), x[0]))  # most trips first
-    rep.table(
-        [
-            "route",
-            "trips",
-            "timed visits",
-            "on time",
-            "early",
-            "late",
-            "median delay s",
-            "mean headway min",
-            "headway CV",
-            "bunched",
-            "excess wait s",
-        ],
-        rows[:300],
-    )
+    columns = ["route", "trips", "timed visits", "on time", "early", "late", "median delay s",
+               "mean headway min", "headway CV", "bunched", "excess wait s"]  # fmt: skip
+    # without any timetable, the columns judged against one would be dashes only (the notice
+    # above and the "on time" column say why)
+    keep = [i for i, c in enumerate(columns) if ontime or c not in _TIMED]
+    rep.table([columns[i] for i in keep], [[r[i] for i in keep] for r in rows[:300]])
     rep.csv(
         params.table_path(job, run_id, "service_routes.csv"),
         [

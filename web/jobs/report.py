@@ -356,6 +356,26 @@ class Report:
         """Write ``rows`` to ``path`` as CSV (header ``columns``) with the page."""
         self.csvs.append((path, list(columns), [list(r) for r in rows]))
 
+    def figure(self, fig: Any, alt: str) -> None:
+        """A matplotlib chart, embedded as PNG; its axis labels are written into the alt text.
+
+        Raises
+        ------
+        ValueError
+            When the chart draws nothing (a report says why a chart is empty instead of
+            drawing empty axes), or an axis carries no label (its unit would be unknown).
+        """
+        plots = [a for a in fig.axes if a.get_visible() and getattr(a, "_colorbar", None) is None]
+        if not any(a.has_data() for a in plots):
+            plt.close(fig)
+            raise ValueError(f"chart {alt!r} draws nothing")
+        xs = list(dict.fromkeys(a.get_xlabel() for a in plots if a.get_xlabel()))
+        ys = list(dict.fromkeys(a.get_ylabel() for a in plots))
+        if not xs or "" in ys:
+            plt.close(fig)
+            raise ValueError(f"chart {alt!r} has an axis without a label")
+        self.image(figure_png(fig), f"{alt} (x: {'; '.join(xs)}; y: {'; '.join(ys)})")
+
     def image(self, png: bytes, alt: str) -> None:
         data = base64.b64encode(png).decode("ascii")
         self.parts.append(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">')

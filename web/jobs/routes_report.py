@@ -15,7 +15,7 @@ from routing.route_names import short_name
 from transit.pings import Occupancy
 
 from .params import JobParams
-from .report import Report, changes, colour_scale, feature, figure_png, new_figure, plural
+from .report import Report, changes, colour_scale, feature, new_figure, plural
 
 __all__ = ["ROUTE_COLUMNS", "LoadSource", "findings", "render"]
 
@@ -72,9 +72,9 @@ def findings(
     if top.boardings_per_day is not None:
         total = sum(r.boardings_per_day or 0.0 for r in result)
         what = (
-            f"{top.boardings_per_day:,.0f} boardings a day ({top.boardings_per_day / total:.0%}"
-            f" of the {plural(len(result), 'route')}', from"
-            f" {sources[top.route_id].boardings_from or 'counts'})"
+            f"{top.boardings_per_day:,.0f} boardings a day, {top.boardings_per_day / total:.0%}"
+            f" of all {plural(len(result), 'route')} together"
+            f" ({sources[top.route_id].boardings_from or 'counts'})"
         )
     else:
         what = f"{top.passenger_km:,.0f} passenger-km in the period"
@@ -102,6 +102,17 @@ def findings(
             f" passengers on average over {e.vehicle_km:,.0f} vehicle-km ({e.trips:,} trips):"
             " a candidate for fewer trips or smaller vehicles."
         )
+    else:
+        counted = [r for r in result if r.boardings_per_day is not None]
+        if len(counted) > 1:
+            e = min(counted, key=lambda r: (r.boardings_per_day or 0.0, r.route_id))
+            out.append(
+                f"Route {short_name(e.route_id, names)} has the fewest riders: "
+                f"{e.boardings_per_day or 0.0:,.0f} boardings a day"
+                f" ({sources[e.route_id].boardings_from or 'counts'}), against"
+                f" {top.boardings_per_day or 0.0:,.0f} on route {name}: a candidate for fewer"
+                " trips, a merged route or demand-responsive service."
+            )
     return out[:3]
 
 
@@ -197,7 +208,7 @@ def render(
         )
         ax.set_ylabel("route")
         ax.set_title("Top routes by " + ("boardings" if by_boardings else "passenger-km"))
-        rep.image(figure_png(fig), "routes by passengers")
+        rep.figure(fig, "routes by passengers")
     _map(rep, result, names)
     rep.heading("Ranking")
     rep.table(

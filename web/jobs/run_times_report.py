@@ -12,7 +12,7 @@ from routing.route_names import short_name
 from routing.timetable_times import RunTimeRow, TimetableConfig
 
 from .params import JobParams
-from .report import Report, feature, figure_png, new_figure, plural
+from .report import Report, feature, new_figure, plural
 from .run_times import RunTimes
 
 __all__ = ["ROW_COLUMNS", "render", "store", "summary"]
@@ -79,18 +79,22 @@ def findings(times: RunTimes, config: TimetableConfig) -> list[str]:
             f" {r.verdict}."
         )
     if len(out) < 3 and times.without_timetable and times.trips:
-        worst = max(
+        variable = sorted(
             (t for t in times.trips if t.scheduled_s != t.scheduled_s),
-            key=lambda t: t.p95_s - t.p10_s,
-            default=None,
+            key=lambda t: (-(t.p95_s - t.p10_s), t.route_id, t.direction, t.hour),
         )
-        if worst is not None:
-            r = worst
-            out.append(
+        for i, r in enumerate(variable[: 3 - len(out)]):
+            head = (
                 f"No timetable in the history for {plural(len(times.without_timetable), 'route')}"
-                f"; the most variable: route {short_name(r.route_id, times.names)} {r.direction},"
-                f" {r.day_type}s at {r.hour:02d}:00, {_min(r.p10_s)} to {_min(r.p95_s)} min"
-                f" (10th-95th): set {r.recommended_s / 60:.0f} min, or add recovery time."
+                "; the most variable:"
+                if i == 0
+                else "Next most variable:"
+            )
+            out.append(
+                f"{head} route {short_name(r.route_id, times.names)} {r.direction},"
+                f" {r.day_type}s at {r.hour:02d}:00 ({r.runs} runs), {_min(r.p10_s)} to"
+                f" {_min(r.p95_s)} min (10th-95th): set {r.recommended_s / 60:.0f} min, or add"
+                " recovery time."
             )
     seg = next((s for s in times.segments if s.verdict == "too tight"), None)
     if len(out) < 3 and seg is not None:
@@ -136,7 +140,7 @@ def _chart(rep: Report, times: RunTimes, tz: str) -> None:
     )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    rep.image(figure_png(fig), "running time by hour against the timetable")
+    rep.figure(fig, "running time by hour against the timetable")
 
 
 def _map(rep: Report, times: RunTimes) -> None:

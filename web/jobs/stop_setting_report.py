@@ -12,7 +12,7 @@ from routing.route_names import short_name
 from routing.stop_spacing import SpacingConfig, stop_time_lost_s
 
 from .params import JobParams
-from .report import Report, feature, figure_png, new_figure, plural
+from .report import Report, feature, new_figure, plural
 from .stop_setting import Review
 
 __all__ = ["render", "store", "summary"]
@@ -238,7 +238,7 @@ def _spacing_chart(rep: Report, rev: Review, config: SpacingConfig) -> None:
     ax.set_ylabel("stop pairs")
     ax.set_title(f"Stop spacing: median {np.median(gaps):.0f} m over {len(gaps):,} pairs")
     ax.legend()
-    rep.image(figure_png(fig), "stop spacing histogram")
+    rep.figure(fig, "stop spacing histogram")
 
 
 def render(

@@ -1,5 +1,5 @@
 """The planner jobs (issue 19) through the app: the planner's question log, the report API, and
-the three reports in headless Chromium (screenshots in tests/artifacts/)."""
+all six reports in headless Chromium (screenshots in tests/artifacts/)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,10 @@ async def test_plan_questions_are_logged_as_cells_and_local_hours(app_client: An
     ]
 
 
-async def _reports(app: Any) -> dict[str, Path]:
+ALL_JOBS = ("heat-map", "stop-setting", "run-times", "find-jams", "rank-routes", "service-report")
+
+
+async def _reports(app: Any, jobs: tuple[str, ...] = ALL_JOBS[:3]) -> dict[str, Path]:
     pool = app[keys.PG_POOL]
     await import_history(
         pool, "madison", DATA / "madison" / "vehicles_route80_2025-09-29_to_10-02.csv.gz"
@@ -53,7 +56,7 @@ async def _reports(app: Any) -> dict[str, Path]:
     out = app[keys.SETTINGS].data_dir / "reports"
     params = JobParams(tz=CHICAGO, out_dir=out, options={"tile_url": NO_TILES})
     paths = {}
-    for job in ("heat-map", "stop-setting", "run-times"):
+    for job in jobs:
         _, outcome = await run_job(pool, job, params)
         assert outcome.report_path is not None
         paths[job] = outcome.report_path
@@ -140,6 +143,53 @@ async def test_planner_reports_read_in_a_browser(
             await select.select_option(label="weekdays 08:00-08:59")
             await page.wait_for_timeout(200)
             await page.screenshot(path=str(ARTIFACTS / "report-heat-map-0800.png"))
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+async def test_every_report_reads_as_a_planner_needs_in_a_browser(
+    settings: Settings, aiohttp_server: Callable[..., Any]
+) -> None:
+    # Madison route 80 over four weekdays (and the published ridership): every report opens
+    # with three findings in sentences and figures, draws its places on a map, labels its
+    # charts' axes with units, names the route "80" and writes hours in Chicago time
+    from playwright.async_api import async_playwright
+
+    app = create_app(settings.with_(api_keys_required=False, tile_url=NO_TILES))
+    server = await aiohttp_server(app)
+    await _reports(app, ALL_JOBS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            for job in ALL_JOBS:
+                await page.goto(str(server.make_url(f"/api/v1/operator/reports/{job}/html")))
+                await page.wait_for_selector(".leaflet-map .leaflet-interactive", timeout=10_000)
+                findings = await page.locator(".findings li").all_inner_texts()
+                assert len(findings) == 3, (job, findings)
+                for f in findings:
+                    assert len(f) > 60, (job, f)  # a sentence with its figures
+                    assert any(c.isdigit() for c in f), (job, f)
+                assert await page.locator(".leaflet-map .leaflet-interactive").count() >= 1
+                assert await page.locator(".leaflet-tile-pane").count() >= 1
+                charts = page.locator("img[src^='data:image/png']")
+                assert await charts.count() >= 1, job
+                for alt in await charts.evaluate_all("(els) => els.map((e) => e.alt)"):
+                    assert "x: " in alt, (job, alt)
+                    assert "y: " in alt, (job, alt)
+                text = await page.locator("body").inner_text()
+                assert "America/Chicago" in text, job
+                assert " 1 days" not in text, job
+                csvs = await page.locator("a[href$='.csv']").count()
+                assert csvs >= 1, job
+                await page.screenshot(path=str(ARTIFACTS / f"report-{job}.png"), full_page=True)
             assert errors == []
         finally:
             await browser.close()
