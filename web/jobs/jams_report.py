@@ -13,6 +13,7 @@ from predictor.jam_episodes import JamEpisode
 from predictor.jams import DayType, JamConfig
 from predictor.runtime import SplitConfig, TimeUse
 from routing.route_names import short_name
+from transit.geometry import haversine_m
 
 from .params import JobParams
 from .report import Report, changes, colour_scale, feature, new_figure, plural
@@ -119,11 +120,26 @@ def _between(a: AxisResult, e: JamEpisode) -> str:
     return f"{e.from_m / 1000:.1f}-{e.to_m / 1000:.1f} km along the route"
 
 
+def _same_jam(a: AxisResult, e: JamEpisode, b: AxisResult, f: JamEpisode) -> bool:
+    """Whether two episodes are one jam seen on two patterns: same day type, overlapping
+    hours, middles within 500 m."""
+    if e.day_type != f.day_type or e.end_s <= f.start_s or f.end_s <= e.start_s:
+        return False
+    (y0, x0), (y1, x1) = a.place_of(e), b.place_of(f)
+    return bool(haversine_m(y0, x0, y1, x1) < 500.0)
+
+
 def findings(ranked: Ranked, results: list[AxisResult], names: dict[str, str]) -> list[str]:
     """The three things to act on first: the worst recurring jams, where and when, with the
     time they cost; the route losing most in all, when it is not already named."""
     out: list[str] = []
-    for a, e in ranked[:3]:
+    named: list[tuple[AxisResult, JamEpisode]] = []
+    for a, e in ranked:
+        if len(named) == 3:
+            break
+        if any(_same_jam(a, e, b, f) for b, f in named):
+            continue  # the same stretch at the same time on another pattern of the route
+        named.append((a, e))
         out.append(
             f"Route {short_name(a.route, names)} {a.direction}, {e.day_type.name.lower()}s"
             f" {_hhmm(e.start_s)}-{_hhmm(e.end_s)} {_between(a, e)}: buses crawl at"
