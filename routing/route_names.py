@@ -11,9 +11,9 @@ carry a numeric revision after the name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-__all__ = ["short_name"]
+__all__ = ["display_names", "short_name"]
 
 _AT_VERSION = re.compile(r"^(?P<base>[^-]+)-\d{14}_v[\d.]+$")
 _REVISION = re.compile(r"^(?P<base>[^-]+)-\d+$")
@@ -38,3 +38,23 @@ def short_name(route_id: str, known: Mapping[str, str] | None = None) -> str:
         return base[:-2] if len(base) == 5 and base[-2:].isdigit() else base
     m = _REVISION.match(route_id)
     return m["base"] if m else route_id
+
+
+def display_names(
+    route_ids: Iterable[str], known: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A name per route for one table: the short name, with the key's first part beside it
+    where several keys of the table share that short name (variants of one route).
+
+    >>> display_names(["00101-2016_v1", "00103-2016_v1", "80"], {"00101-2016_v1": "001",
+    ...                                                          "00103-2016_v1": "001"})
+    {'00101-2016_v1': '001 (00101)', '00103-2016_v1': '001 (00103)', '80': '80'}
+    """
+    ids = list(dict.fromkeys(route_ids))
+    short = {r: short_name(r, known) for r in ids}
+    count: dict[str, int] = {}
+    for name in short.values():
+        count[name] = count.get(name, 0) + 1
+    return {
+        r: name if count[name] == 1 else f"{name} ({r.split('-')[0]})" for r, name in short.items()
+    }

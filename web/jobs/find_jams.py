@@ -34,7 +34,7 @@ from predictor.jam_episodes import (
 from predictor.jams import JamConfig, JamReport, SegmentCells, cells_from_split, find_jams
 from predictor.runtime import SplitConfig, TimeUse, split_runs
 from routing.load import load_from_percent, load_from_status
-from routing.route_names import short_name
+from routing.route_names import display_names, short_name
 
 from .jams_report import render
 from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
@@ -319,7 +319,8 @@ async def run(
     jam, split = _config(params)
     ranked, results = await analyse(pool, params, jam, split, progress)
     before = await measure_compared(params, lambda other: analyse(pool, other, jam, split))
-    names = await route_short_names(pool)
+    earlier = before[1] if isinstance(before, tuple) else []
+    names = display_names([a.route for a in results + earlier], await route_short_names(pool))
     await _store(pool, run_id, ranked, results)
     page, tables = render(ranked, results, before, params, run_id, jam, split, names, NAME)
     summary = _summary(ranked, results, names)

@@ -31,7 +31,7 @@ from routing.load import (
     pieces_from_pings,
     rank_routes,
 )
-from routing.route_names import short_name
+from routing.route_names import display_names, short_name
 
 from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .routes_report import LoadSource, findings, render
@@ -220,7 +220,8 @@ async def run(
     """Rank the routes of the period (and the comparison period), store the ranking, report."""
     result, sources, rows_total = await rank(pool, params, progress)
     before = await measure_compared(params, lambda other: rank(pool, other))
-    names = await route_short_names(pool)
+    earlier = before[0] if isinstance(before, tuple) else []
+    names = display_names([r.route_id for r in result + earlier], await route_short_names(pool))
     await pool.executemany(
         "INSERT INTO route_load_results (run_id, rank, route_id, trips, vehicle_km, passenger_km,"
         " mean_load, mean_load_factor, peak_load, p95_trip_peak, crowded_share, peak_hour,"

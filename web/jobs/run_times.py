@@ -20,6 +20,7 @@ import numpy as np
 from feeds.planner_store import route_short_names, stop_places
 from predictor.runtime import SplitConfig
 from routing.headways import HeadwayConfig, Visits
+from routing.route_names import display_names
 from routing.timetable_times import RunTimeRow, TimetableConfig, timetable_times
 
 from .find_jams import route_pings
@@ -129,7 +130,7 @@ async def measure(
     ]
     if not routes:
         raise JobError(await why_no_visits(pool, params))
-    out = RunTimes(routes=len(routes), names=await route_short_names(pool))
+    out = RunTimes(routes=len(routes), names=display_names(routes, await route_short_names(pool)))
     out.stop_names, out.places = await stop_places(pool)
     dists = await stop_dists(pool)
     placed = {

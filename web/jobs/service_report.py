@@ -28,6 +28,7 @@ from routing.headways import (
     route_regularity,
     stop_headways,
 )
+from routing.route_names import display_names
 from routing.run_times import Holds, SegmentRunTime, run_times
 
 from .find_jams import axes, route_pings
@@ -210,7 +211,8 @@ async def run(
     s = await measure(pool, params, config, split, progress)
     before = await measure_compared(params, lambda other: measure(pool, other, config, split))
     names, places = await stop_places(pool)
-    routes = await route_short_names(pool)
+    earlier = before.routes if isinstance(before, Service) else []
+    routes = display_names(s.routes + earlier, await route_short_names(pool))
     regularity, ontime, segments, trips = s.regularity, s.ontime, s.segments, s.trips
     await _store(pool, run_id, s.routes, trips, regularity, ontime, s.stops, segments)
     page, tables = render(

@@ -225,15 +225,18 @@ async def test_service_report_on_auckland_events(
     assert 0 < out.summary["on_time_share"] < 1
     page = out.report_path.read_text()  # type: ignore[union-attr]
     assert "(n=" in page  # every share shows its sample
-    # routes by the names on the buses: "305", not the feed's key "30502-20160415132758_v40.14"
-    assert "<td>305</td>" in page
+    # routes by the names on the buses: "305", not the feed's key "30502-20160415132758_v40.14",
+    # with the variant beside it where two keys of the table are route 305
+    assert "<td>305 (30501)</td>" in page
+    assert "<td>305 (30502)</td>" in page
+    assert "<td>976</td>" in page  # 97603 alone
     assert "_v40.14" not in page
     top = page[page.index('class="findings"') : page.index("</section>")]
     assert top.count("<li>") == 3
     assert "is on time at only" in top
     csv_rows = _csv(tmp_path / f"service-report-{run_id}-service_routes.csv")
     keyed = {r["route_id"]: r["route"] for r in csv_rows}
-    assert keyed["30502-20160415132758_v40.14"] == "305"
+    assert keyed["30502-20160415132758_v40.14"] == "305 (30502)"
 
 
 async def test_jobs_say_what_the_data_lacks_and_refuse_bad_parameters(
