@@ -338,6 +338,13 @@ def render(
             ]
             for r in rows
         ],
+        why_blank={
+            "passenger-km/day": data.missing.get(DemandKind.PASSENGER_KM, "none in these cells"),
+            "boardings/day": data.missing.get(DemandKind.BOARDINGS, "none in these cells"),
+            "planner trips": data.missing.get(DemandKind.PLANNER_TRIPS, "none in these cells"),
+            "median delay min": "no stop visit with a delay in these cells",
+            "late > 5 min": "no stop visit with a delay in these cells",
+        },
     )
     if any(w.load_sample == 0 for w in why):
         rep.text(

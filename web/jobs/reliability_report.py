@@ -48,7 +48,7 @@ def _pct(share: float | None, n: int | None, min_sample: int) -> str | None:
     return f"{100 * share:.1f}% (n={n})"
 
 
-_TIMED = {"timed visits", "early", "late", "median delay s", "excess wait s"}
+_TIMED = ("early", "late", "median delay s", "excess wait s")
 
 
 @dataclass
@@ -263,7 +263,7 @@ def render(
             [
                 names.route(route),
                 trips.get(route),
-                p.visits if p else 0,
+                p and p.visits,
                 _pct(p.on_time_share, p.visits, min_sample) if p else no_ot,
                 p and _pct(p.early_share, p.visits, min_sample),
                 p and _pct(p.late_share, p.visits, min_sample),
@@ -277,10 +277,7 @@ def render(
     rows.sort(key=lambda x: (-(x[1] or 0), x[0]))  # most trips first
     columns = ["route", "trips", "timed visits", "on time", "early", "late", "median delay s",
                "mean headway min", "headway CV", "bunched", "excess wait s"]  # fmt: skip
-    # without any timetable, the columns judged against one would be dashes only (the notice
-    # above and the "on time" column say why)
-    keep = [i for i, c in enumerate(columns) if ontime or c not in _TIMED]
-    rep.table([columns[i] for i in keep], [[r[i] for i in keep] for r in rows[:300]])
+    rep.table(columns, rows[:300], why_blank=dict.fromkeys(_TIMED, "no timetable time"))
     rep.csv(
         params.table_path(job, run_id, "service_routes.csv"),
         [
@@ -412,5 +409,6 @@ def _compare(
         [[r, *rows[r]] for r in order],
         path,
         what="no route has headways or timed visits in both periods",
+        why_blank=dict.fromkeys(("on time % now", "change (points)"), "no timetable time"),
         change_columns=(3, 6, 9),
     )  # fmt: skip

@@ -200,6 +200,11 @@ def _cell(v: Any) -> str:
     return f"<td>{html.escape(str(v))}</td>"
 
 
+def _blank(v: Any) -> bool:
+    """A cell with nothing to read: None, NaN, empty or a dash."""
+    return v is None or (isinstance(v, float) and v != v) or v in ("", "-", "\u2013")
+
+
 def _csv_value(v: Any) -> Any:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return ""
@@ -317,6 +322,7 @@ class Report:
         why_none: str = "",
         what: str = "nothing was seen in both periods",
         change_columns: Sequence[int] = (-1,),
+        why_blank: Mapping[str, str] | None = None,
     ) -> None:
         """The section comparing the period with another (``period``, as
         :meth:`JobParams.period_text` writes it): a table of now, before and the change,
@@ -328,7 +334,7 @@ class Report:
         elif not any(r[c] is not None for r in rows for c in change_columns):
             self.empty("Comparison", what)
         if rows and not why_none:
-            self.table(columns, rows[:100])
+            self.table(columns, rows[:100], why_blank=why_blank)
         self.csv(path, columns, rows)
 
     def heading(self, text: str) -> None:
@@ -342,14 +348,34 @@ class Report:
         self.parts.append(f'<p class="notice">{html.escape(text)}</p>')
 
     def table(
-        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str = ""
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        caption: str = "",
+        why_blank: Mapping[str, str] | None = None,
     ) -> None:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
+        """A table; a column without a value in any row is left out, and a line under the
+        table says why (``why_blank`` by column name, else that the period gives none)."""
+        blank = [i for i, _ in enumerate(columns) if rows and all(_blank(r[i]) for r in rows)]
+        keep = [i for i, _ in enumerate(columns) if i not in blank]
+        head = "".join(f"<th>{html.escape(columns[i])}</th>" for i in keep)
+        body = "".join("<tr>" + "".join(_cell(row[i]) for i in keep) + "</tr>" for row in rows)
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+        why = why_blank or {}
+        reasons: dict[str, list[str]] = {}
+        for i in blank:
+            reasons.setdefault(why.get(columns[i], "no value in this period"), []).append(
+                columns[i]
+            )
+        note = "".join(
+            f'<p class="muted">Not shown, empty here: {html.escape(", ".join(cols))}'
+            f" ({html.escape(reason)}).</p>"
+            for reason, cols in reasons.items()
+        )
         self.parts.append(
             f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>"
+            f"<tbody>{body}</tbody></table></div>{note}"
         )
 
     def csv(self, path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

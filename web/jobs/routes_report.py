@@ -243,6 +243,7 @@ def render(
             )
             for r in result
         ],
+        why_blank={"boardings/day": "no passenger counts or ridership table in the period"},
     )
     rep.csv(
         params.table_path(job, run_id, "routes.csv"),

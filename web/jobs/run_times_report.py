@@ -22,6 +22,7 @@ ROW_COLUMNS = [
     "from_stop", "to_stop_id", "to_stop", "runs", "scheduled_s", "observed_p10_s",
     "observed_p50_s", "observed_p85_s", "observed_p95_s", "recommended_s", "change_s", "verdict",
 ]  # fmt: skip
+NO_TT = "no timetable time in the history for these routes"
 VERDICT_COLOUR = {
     "too tight": "#c0392b",
     "tight": "#e67e22",
@@ -226,7 +227,8 @@ def render(
     if trips:
         rep.table(head, [[r[0], r[2], r[4], r[5], f"{r[6]:02d}:00", f"{r[8]} -> {r[10]}", r[11],
                           _m(r[12]), _m(r[14]), _m(r[15]), _m(r[16]), _m(r[17]), _m(r[18]),
-                          r[19]] for r in trips[:100]])  # fmt: skip
+                          r[19]] for r in trips[:100]],
+                  why_blank=dict.fromkeys(("scheduled min", "change min"), NO_TT))  # fmt: skip
     else:
         rep.empty(
             "No trip",
@@ -241,6 +243,7 @@ def render(
              "median s", "85th s", "95th s", "set s", "change s", "verdict"],
             [[r[0], r[2], r[4], r[5], f"{r[6]:02d}:00", f"{r[8]} -> {r[10]}", r[11], r[12],
               r[14], r[15], r[16], r[17], r[18], r[19]] for r in segs[:100]],
+            why_blank=dict.fromkeys(("scheduled s", "change s"), NO_TT),
         )  # fmt: skip
     else:
         rep.empty("No segment", f"no segment has {config.min_runs} runs in one hour")

@@ -290,6 +290,7 @@ def render(
                 "bus-min saved/day",
             ],
             [[r[0], r[1], r[3], r[5], r[6], r[7], r[8], r[9], r[10]] for r in pairs[:100]],
+            why_blank={"riders/day": "no passenger counts or ridership table for these stops"},
         )
     else:
         rep.empty("No consolidation candidate", f"no consecutive stops of a pattern are"
