@@ -48,6 +48,8 @@ def _pct(share: float | None, n: int | None, min_sample: int) -> str | None:
     return f"{100 * share:.1f}% (n={n})"
 
 
+#: Trips a route needs in the period for its on-time share to lead the findings.
+MIN_TRIPS = 10
 _TIMED = ("early", "late", "median delay s", "excess wait s")
 
 
@@ -87,11 +89,14 @@ def findings(s: Service, names: Names, config: HeadwayConfig, min_sample: int) -
     the segment losing most time to congestion."""
     out: list[str] = []
     timed = [p for p in s.ontime.values() if p.visits >= min_sample]
+    # a route run often enough that its lateness is a pattern, not one or two late trips
+    timed = [p for p in timed if p.trips >= MIN_TRIPS] or timed
     if timed:
         p = min(timed, key=lambda x: (x.on_time_share, -x.visits))
         out.append(
             f"Route {names.route(p.route_id)} is on time at only {p.on_time_share:.0%} of"
-            f" {p.visits:,} timed stop visits ({p.late_share:.0%} late, {p.early_share:.0%}"
+            f" {p.visits:,} timed stop visits on {plural(p.trips, 'trip')}"
+            f" ({p.late_share:.0%} late, {p.early_share:.0%}"
             f" early, median delay {p.median_delay_s / 60:+.1f} min): revise its running times"
             " or hold early buses at timepoints."
         )
