@@ -200,9 +200,14 @@ def render(
     rep.text(
         "Run time between two stops is split into moving time, dwell at the first stop and"
         " layover: time a bus stood still not because of traffic (laying over, parked, held),"
-        f" found in the positions of {plural(s.with_positions, 'route')}, and earliness a bus"
-        " lost between the two stops (an early bus holds to its timetable). Congestion is"
-        " moving time beyond the segment's fast runs (10th percentile). Trips are those seen at"
+        + (
+            f" found in the positions of {plural(s.with_positions, 'route')},"
+            if s.with_positions
+            else " found in positions along a pattern (none in this history, so none is taken out),"
+        )
+        + " and earliness a bus lost between the two stops (an early bus holds to its"
+        " timetable). Congestion is moving time beyond the segment's fast runs (10th"
+        " percentile). Trips are those seen at"
         " a stop; timed visits are those with a timetable time, on which on-time is judged."
         " Headways are the gaps between buses at each stop, observed whether or not a"
         " timetable is known."
