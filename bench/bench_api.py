@@ -47,13 +47,14 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 
 import numpy as np
 from aiohttp import ClientSession, TCPConnector, web
+from msgspec.structs import replace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

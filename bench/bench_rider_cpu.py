@@ -27,13 +27,13 @@ import os
 import random
 import sys
 import time
-from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
+from msgspec.structs import replace
 from yarl import URL
 
 ROOT = Path(__file__).resolve().parents[1]

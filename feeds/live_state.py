@@ -27,7 +27,6 @@ Pub/sub channel ``{prefix}updates`` carries one JSON object per change::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -64,7 +63,7 @@ __all__ = [
 
 T = TypeVar("T")
 _FIELDS: dict[type, tuple[str, ...]] = {
-    cls: tuple(f.name for f in dataclasses.fields(cls))
+    cls: cls.__struct_fields__
     for cls in (VehicleState, Prediction, StopVisit, SegmentTraversal, Rejection, Ping)
 }
 _GETTERS = {cls: attrgetter(*names) for cls, names in _FIELDS.items()}

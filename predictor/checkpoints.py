@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from predictor.events import Flag
-from predictor.kalman import make_state
+from predictor.kalman import KalmanState
 from predictor.trips import TripAssigner
 from predictor.vehicles import Fixes, Passage, Progress, Resolution, TrackedVehicle, TripRun
 
@@ -118,7 +118,7 @@ def restore_vehicles(
             prog = x["progress"]
             if prog is not None:
                 kf, d, t, moved_d, moved_t = prog
-                v.progress = Progress(make_state(*kf), d, t, moved_d, moved_t)
+                v.progress = Progress(KalmanState(*kf), d, t, moved_d, moved_t)
         vehicles[v.vid] = v
         done += 1
     return done

@@ -13,7 +13,7 @@ import math
 
 from predictor.config import TrackerConfig
 from predictor.events import Flag, Rejection, RejectReason
-from predictor.kalman import initial_state, make_state
+from predictor.kalman import KalmanState, initial_state
 from predictor.kalman import step as kalman_step
 from predictor.matching import locate, locate_anywhere
 from predictor.plans import TripPlan
@@ -182,7 +182,7 @@ def advance(
         return Progress(kf0, d, t, d, t), d, t
     kf = kalman_step(progress.kf, t - progress.t, config.accel_noise, d, gps_var)
     if kf.v < 0.0:
-        kf = make_state(kf.d, 0.0, kf.P00, kf.P01, kf.P11)
+        kf = KalmanState(kf.d, 0.0, kf.P00, kf.P01, kf.P11)
     progress.kf = kf
     d0, t0 = progress.d, progress.t
     # arrivals are interpolated between the fixes themselves (EVALUATION.md), not the filter

@@ -35,7 +35,6 @@ from predictor.forecasters import (
 from predictor.models import Models
 from predictor.plans import TripPlan
 from predictor.profiles import pattern_of
-from predictor.records import record_maker
 from predictor.trips import TripAssigner
 from predictor.twins import (
     clip01,
@@ -64,7 +63,6 @@ DUE_MARGIN = 4
 _EDGES: list[float] = EDGES.tolist()
 
 
-_new_prediction = record_maker(Prediction)
 _NANS = [math.nan] * 256
 
 
@@ -692,7 +690,7 @@ class Forecaster:
             lo = p if p < lo else lo
             hi = a + z_hi * s
             dist = dist_l[k] + dist_base
-            pred = _new_prediction(
+            pred = Prediction(
                 tf,
                 vid,
                 trip_id,

@@ -14,21 +14,19 @@ sequence of ``predict`` and ``update`` with ``dt >= 0``, ``q > 0`` and ``R > 0``
 never increases the variance of ``d``. The update uses the Joseph form, which keeps ``P``
 symmetric positive-definite under rounding.
 
-The state is a frozen dataclass of five floats rather than numpy arrays: for a 2x2 system plain
-float arithmetic is ten times faster than numpy's per-call overhead, and the tracker runs one
-step per ping. Functions follow filterpy's shape: state in, state out, nothing mutated.
+The state is a frozen ``msgspec.Struct`` of five floats rather than numpy arrays: for a 2x2
+system plain float arithmetic is ten times faster than numpy's per-call overhead, and the
+tracker runs one step per ping. Functions follow filterpy's shape: state in, state out, nothing
+mutated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from predictor.records import record_maker
+import msgspec
 
 __all__ = [
     "KalmanState",
     "initial_state",
-    "make_state",
     "predict",
     "process_noise",
     "step",
@@ -36,8 +34,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class KalmanState:
+class KalmanState(msgspec.Struct, frozen=True, gc=False):
     """Mean ``(d, v)`` and the covariance entries ``P00, P01, P11`` (``P10 == P01``)."""
 
     d: float
@@ -185,9 +182,4 @@ def step(state: KalmanState, dt: float, q: float, z: float, R: float) -> KalmanS
     n00 = a * a * P00 + K0 * K0 * R
     n01 = a * (P01 - K1 * P00) + K0 * K1 * R
     n11 = P11 - 2.0 * K1 * P01 + K1 * K1 * P00 + K1 * K1 * R
-    return make_state(d + K0 * y, state.v + K1 * y, n00, n01, n11)
-
-
-#: ``KalmanState(d, v, P00, P01, P11)`` without the frozen dataclass's per-field
-#: ``object.__setattr__`` (the same object; one or two per ping).
-make_state = record_maker(KalmanState)
+    return KalmanState(d + K0 * y, state.v + K1 * y, n00, n01, n11)

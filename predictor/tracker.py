@@ -124,8 +124,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from predictor.checkpoints import restore_vehicles, vehicles_snapshot
 from predictor.config import TrackerConfig
@@ -145,7 +146,6 @@ from predictor.matching import SegmentStore, window
 from predictor.models import Lesson, Models
 from predictor.plans import TripPlan
 from predictor.profiles import Profiles
-from predictor.records import record_maker
 from predictor.trips import TripAssigner
 from predictor.twins import interp
 from predictor.vehicles import Passage, Progress, TrackedVehicle, TripRun
@@ -165,10 +165,6 @@ _UNASSIGNED = Flag.UNASSIGNED
 BATCH_MAX = 2048
 #: A vehicle silent this long starts a new duty when it pings again (``first_seen``).
 NEW_DUTY_AFTER_S = 6 * 3600.0
-
-
-_new_state = record_maker(VehicleState)
-_new_output = record_maker(TrackerOutput)
 
 
 class Tracker:
@@ -512,7 +508,7 @@ class Tracker:
         delay = self._delay(run, progress, passage, t)
         preds = self.forecaster.predict(v, t, delay)
         state = self._state(v, ping, delay)
-        return _new_output(state, preds, withdrawn, visits, traversals, None)
+        return TrackerOutput(state, preds, withdrawn, visits, traversals, None)
 
     def _change_trip(self, v: TrackedVehicle, old: TripRun | None) -> str | None:
         """The vehicle left trip ``old`` (for another, or for none): each collaborator starts
@@ -578,7 +574,7 @@ class Tracker:
             delay = self._delay(run, progress, passage, ping.timestamp)
         length = plan.cum_l[-1]
         share = d / length if length > 0 else 0.0
-        st = _new_state(  # the fields of VehicleState in order
+        st = VehicleState(  # the fields of VehicleState in order
             v.vid,
             ping.timestamp,
             ping.lat,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+
+import msgspec
 
 __all__ = ["Occupancy", "Ping"]
 
@@ -22,8 +23,7 @@ class Occupancy(IntEnum):
     NOT_BOARDABLE = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
+class Ping(msgspec.Struct, frozen=True, gc=False):
     """A vehicle's reported position at one instant.
 
     ``timestamp`` is POSIX seconds (float). ``speed`` is metres per second, ``bearing`` degrees

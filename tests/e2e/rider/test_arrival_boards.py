@@ -6,12 +6,13 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
+from msgspec.structs import replace
 from rider_scene import predictions_for
 
 from feeds.live_state import LiveState

@@ -4,10 +4,10 @@ its trip's shape (window, jumps, off route), filtered into progress, and its mot
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pytest
 from c53_slice import FIRST, day_origin, ping_at, plan_of
+from msgspec.structs import replace
 
 from predictor.config import TrackerConfig
 from predictor.descriptors import Resolved

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import msgspec
 import numpy as np
 import pytest
 from predictor_line import FIRST_DEP, SPACING_M, stop_lonlat
@@ -86,7 +87,7 @@ def _pings(origin: float) -> list[Ping]:
         if i % 7 != 3:  # c drops a ping now and then
             out.append(_ping("c", t + 7.0, min(9.0 * 20.0 * i, 2000.0), None, route_id="R"))
     out.sort(key=lambda p: p.timestamp)
-    out.insert(30, replace(out[27]))  # a duplicate
+    out.insert(30, msgspec.structs.replace(out[27]))  # a duplicate
     out.insert(50, _ping("a", t0, 0.0))  # out of order
     out.insert(20, _ping("a", out[19].timestamp + 1.0, 2000.0))  # a GPS jump
     out.insert(90, _ping("d", t0 + 500.0, 10.0, "nope", route_id="X"))  # an unknown trip

@@ -1,7 +1,7 @@
 """The tracker's per-ping fast paths give exactly what the plain numpy forms gave.
 
 The hot path works on plain floats (the Kalman step, the emit loop's bucket edges; the twins of
-numpy code are pinned in ``test_twins.py``), builds its records with a generated constructor and
+numpy code are pinned in ``test_twins.py``), builds its records as untracked msgspec Structs and
 skips re-resolving the trip of the last ping. These tests pin each shortcut to its reference and
 check that nothing it caches outlives what it depends on (a new trip id, a new service day,
 links that learned).
@@ -9,19 +9,19 @@ links that learned).
 
 from __future__ import annotations
 
+import gc
 import pickle
 from bisect import bisect_right
-from dataclasses import FrozenInstanceError, dataclass, replace
 
 import numpy as np
 import pytest
+from msgspec.structs import replace
 from predictor_line import FIRST_DEP, LINK_S, SPACING_M, stop_lonlat
 
 from predictor.calibration import EDGES, bucket_of
 from predictor.events import Flag, Prediction, TrackerOutput, VehicleState
 from predictor.forecast import _EDGES
-from predictor.kalman import KalmanState, make_state, predict, process_noise, step, update
-from predictor.records import record_maker
+from predictor.kalman import KalmanState, predict, process_noise, step, update
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
@@ -52,38 +52,27 @@ def test_scalar_buckets_are_bucket_of() -> None:
     assert [bisect_right(_EDGES, x) for x in h.tolist()] == bucket_of(h).tolist()
 
 
-def test_generated_constructors_build_equal_records() -> None:
-    p = (1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2, "running")
-    assert record_maker(Prediction)(*p) == Prediction(*p)
+def test_records_are_frozen_untracked_structs() -> None:
+    p = Prediction(1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2, "running")
+    assert p == Prediction(
+        issued_at=1.0, vehicle_id="v", trip_id="t", route_id="r", stop_id="s", stop_sequence=3,
+        predicted=10.0, p10=5.0, p90=20.0, scheduled=9.0, distance_m=120.5, stops_away=2,
+        phase="running",
+    )  # fmt: skip
     vs = VehicleState("v", 1.0, 40.0, -75.0, flags=frozenset({Flag.STUCK}))
-    fields = [getattr(vs, n) for n in VehicleState.__slots__]
-    assert record_maker(VehicleState)(*fields) == vs
-    made = record_maker(TrackerOutput)(vs, (), None, (), (), None)
+    made = TrackerOutput(vs, (), None, (), (), None)
     assert made == TrackerOutput(state=vs)
     assert hash(made) == hash(TrackerOutput(state=vs))
-    with pytest.raises(TypeError):  # every field, in order, or nothing
-        record_maker(Prediction)(*p[:-1])
-    assert make_state(1.0, 2.0, 3.0, 0.5, 4.0) == KalmanState(1.0, 2.0, 3.0, 0.5, 4.0)
-
-
-def test_generated_records_are_the_class_itself_and_frozen() -> None:
-    p = record_maker(Prediction)(
-        1.0, "v", "t", "r", "s", 3, 10.0, 5.0, 20.0, 9.0, 120.5, 2, "running"
-    )
-    assert type(p) is Prediction
+    assert VehicleState("v", 1.0, 40.0, -75.0).flags == frozenset()
+    with pytest.raises(TypeError):  # the required fields, or nothing
+        Prediction(1.0, "v", "t", "r", "s", 3, 10.0, 5.0)  # type: ignore[call-arg]
     assert replace(p, p10=4.0).p10 == 4.0
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(AttributeError):
         p.p10 = 4.0  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(p)) == p
-
-
-def test_record_maker_refuses_a_class_without_slots() -> None:
-    @dataclass(frozen=True)
-    class Loose:
-        x: float
-
-    with pytest.raises(TypeError, match="slots"):
-        record_maker(Loose)
+    assert pickle.loads(pickle.dumps(vs)) == vs
+    # built on every ping and holding no cycles, they stay out of the cyclic GC's lists
+    assert not any(gc.is_tracked(r) for r in (p, vs, made, KalmanState(1.0, 2.0, 3.0, 0.5, 4.0)))
 
 
 def test_a_new_trip_id_is_resolved_again(line: Network, origin: float) -> None:

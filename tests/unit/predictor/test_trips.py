@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from c53_slice import DAY, FIRST, NEXT, OTHER, day_origin, ping_at, plan_of
+from msgspec.structs import replace
 
 from predictor.config import TrackerConfig
 from predictor.events import Flag, Rejection, RejectReason
