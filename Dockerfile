@@ -13,7 +13,7 @@ COPY predictor ./predictor
 COPY routing ./routing
 COPY feeds ./feeds
 COPY web ./web
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[embedded]'
 
 # Run stage: no compiler, a non-root user.
 FROM python:3.11-slim
@@ -23,7 +23,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SMARTBUS_PORT=8080 \
     SMARTBUS_DATA=/data
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels smartbus \
+RUN pip install --no-cache-dir --no-index --find-links=/wheels 'smartbus[embedded]' \
     && rm -rf /wheels \
     && useradd --create-home --uid 10001 smartbus \
     && mkdir -p /data \

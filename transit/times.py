@@ -125,20 +125,20 @@ def parse_gtfs_times(values: NDArray[np.str_]) -> tuple[NDArray[np.int32], NDArr
     val = codes.astype(np.int64) - 48
     rows = np.arange(n)
     ok = length >= 7  # shortest is H:MM:SS
-    L = np.where(ok, length, 7)
+    end = np.where(ok, length, 7)
 
     def at(offset_from_end: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-        idx = L - offset_from_end
+        idx = end - offset_from_end
         return val[rows, idx], digit[rows, idx]
 
     s1, d1 = at(1)
     s2, d2 = at(2)
     m1, d3 = at(4)
     m2, d4 = at(5)
-    colon1 = codes[rows, L - 3] == 58
-    colon2 = codes[rows, L - 6] == 58
+    colon1 = codes[rows, end - 3] == 58
+    colon2 = codes[rows, end - 6] == 58
     ok &= d1 & d2 & d3 & d4 & colon1 & colon2
-    hour_len = L - 6
+    hour_len = end - 6
     ok &= (hour_len >= 1) & (hour_len <= 3)
     # hours: digits in columns [0, hour_len)
     col = np.arange(width)[None, :]

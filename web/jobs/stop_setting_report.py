@@ -134,8 +134,8 @@ def findings(rev: Review, config: SpacingConfig) -> list[str]:
             f" {config.min_spacing_m:g} m; first {p[3]} on route {p[1]} ({p[6]:.0f} m from"
             f" {p[5]}, {who}): removing it saves {p[8]:.0f} s per trip{day}."
         )
-    if PlannerFirst := rev.coverage.get(DemandKind.PLANNER_TRIPS):
-        cov, _, _ = PlannerFirst
+    if planner := rev.coverage.get(DemandKind.PLANNER_TRIPS):
+        cov, _, _ = planner
         out.append(
             f"{100 * (1 - cov.share):.0f}% of journey-planner origins and destinations are"
             f" beyond a {config.walk_m:g} m walk of any stop: see the uncovered cells on the map"

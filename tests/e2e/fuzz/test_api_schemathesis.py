@@ -78,7 +78,8 @@ def test_every_operation_with_and_without_a_key(served: Served) -> None:
     operations = 0
     with requests.Session() as http:
         for result in schema.get_all_operations():
-            operation = result.ok()
+            # an operation the schema cannot describe is an Err, whose missing .ok() fails here
+            operation = result.ok()  # type: ignore[union-attr]
             if (operation.method.upper(), operation.path) in SKIP:
                 continue
             operations += 1

@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from web.app import create_app
 from web.settings import Settings
+
+if TYPE_CHECKING:  # playwright is imported where the browser starts
+    from playwright.async_api import ConsoleMessage
+    from playwright.async_api import Error as PlaywrightError
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -46,13 +50,16 @@ async def test_pages_work_under_their_csp(
             for path, done in PAGES.items():
                 page = await browser.new_page(viewport={"width": 1280, "height": 800})
                 violations: list[str] = []
-                page.on(
-                    "console",
-                    lambda m, v=violations: (
-                        v.append(m.text) if "Content Security Policy" in m.text else None
-                    ),
-                )
-                page.on("pageerror", lambda e, v=violations: v.append(f"page error: {e}"))
+
+                def on_console(m: ConsoleMessage, v: list[str] = violations) -> None:
+                    if "Content Security Policy" in m.text:
+                        v.append(m.text)
+
+                def on_error(e: PlaywrightError, v: list[str] = violations) -> None:
+                    v.append(f"page error: {e}")
+
+                page.on("console", on_console)
+                page.on("pageerror", on_error)
                 await page.goto(base + path)
                 for _ in range(100):  # evaluate() is allowed under the CSP, eval() is not
                     if await page.evaluate(done):

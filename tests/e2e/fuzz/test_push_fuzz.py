@@ -77,7 +77,7 @@ def stored(served: Served, prefix: str) -> int:
     count = served.run(
         pool.fetchval("SELECT count(*) FROM positions WHERE vehicle_id LIKE $1", prefix + "%")
     )
-    return int(count)  # type: ignore[call-overload]
+    return int(count)
 
 
 def test_hostile_bodies_lose_nothing_already_pushed(served: Served) -> None:

@@ -112,7 +112,8 @@ def kind(value: Any) -> str:
         return INT
     if isinstance(value, float):
         return N
-    return {str: S, dict: OBJ, list: A}[type(value)]
+    kinds: dict[type, str] = {str: S, dict: OBJ, list: A}
+    return kinds[type(value)]
 
 
 def same_shape(ours: dict[str, Any], documented: dict[str, str], what: str) -> None:

@@ -44,7 +44,9 @@ async def headers(client: TestClient[Any, Any], role: str) -> dict[str, str]:
 async def put_fleet(client: TestClient[Any, Any], now: float) -> None:
     s = client.app[keys.SETTINGS]
     live = LiveState(client.app[keys.REDIS], s.redis_prefix)
-    base = {"route_id": "R1", "direction_id": 0, "lat": -16.92, "lon": 145.77, "speed": 6.0}
+    base: dict[str, Any] = {
+        "route_id": "R1", "direction_id": 0, "lat": -16.92, "lon": 145.77, "speed": 6.0
+    }  # fmt: skip
     await live.put_states(
         [
             VehicleState(
@@ -58,9 +60,9 @@ async def put_fleet(client: TestClient[Any, Any], now: float) -> None:
                 block_id="b1",
                 progress=0.4,
                 **base,
-            ),  # type: ignore[arg-type]
-            VehicleState("late", now - 5, trip_id="t2", dist_along=4000.0, delay=900.0, **base),  # type: ignore[arg-type]
-            VehicleState("close", now - 5, trip_id="t3", dist_along=4300.0, delay=-200.0, **base),  # type: ignore[arg-type]
+            ),
+            VehicleState("late", now - 5, trip_id="t2", dist_along=4000.0, delay=900.0, **base),
+            VehicleState("close", now - 5, trip_id="t3", dist_along=4300.0, delay=-200.0, **base),
             VehicleState(
                 "quiet",
                 now - 900,
@@ -68,7 +70,7 @@ async def put_fleet(client: TestClient[Any, Any], now: float) -> None:
                 dist_along=9000.0,
                 flags=frozenset({Flag.STUCK}),
                 **base,
-            ),  # type: ignore[arg-type]
+            ),
         ]
     )
 

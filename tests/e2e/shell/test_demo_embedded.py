@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 import pytest
@@ -73,7 +74,7 @@ def test_demo_starts_embedded_servers_serves_and_stops_cleanly(tmp_path: Path) -
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
-        status, body = 0, {}
+        status, body = 0, dict[str, Any]()
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 status, body = _get(f"{base}/readyz")

@@ -85,7 +85,8 @@ async def test_planner_questions_are_demand_by_cell_and_hour(
     await _madison(op_pool, op_data)
     campus, capitol = (43.0757, -89.4040), (43.0747, -89.3841)
     far = (43.0000, -89.2000)  # far east of the city: no stop of route 80 near
-    o, d, f = cells_of(*zip(campus, capitol, far, strict=True)).tolist()
+    (lats, lons) = zip(campus, capitol, far, strict=True)
+    o, d, f = cells_of(lats, lons).tolist()
     for _ in range(3):
         await record_plan_query(op_pool, date(2025, 9, 30), 17, o, d)
     await record_plan_query(op_pool, date(2025, 9, 30), 9, f, d)

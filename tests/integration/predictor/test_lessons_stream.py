@@ -14,6 +14,7 @@ from feeds.lessons import LessonStream
 from feeds.replay_files import read_positions
 from predictor.events import Prediction, StopVisit
 from predictor.tracker import Tracker, TrackerConfig
+from transit.pings import Ping
 from web.settings import Settings
 
 SLICE = Path(__file__).resolve().parents[2] / "data" / "wmata-c53-slice"
@@ -39,7 +40,7 @@ async def test_three_trackers_through_the_stream_predict_as_one(
     # 30 s of pings at a time: each tracker learns the others' lessons, processes its own
     # vehicles' pings (as a worker does a batch), and publishes what it learned
     t0 = pings[0].timestamp
-    windows: dict[int, list] = {}
+    windows: dict[int, list[Ping]] = {}
     for p in pings:
         windows.setdefault(int((p.timestamp - t0) // 30), []).append(p)
     for w in sorted(windows):

@@ -57,7 +57,7 @@ def random_requests(
 ) -> list[PlanRequest]:
     rng = np.random.default_rng(seed)
     used = np.unique(net.st_stop)
-    out = []
+    out: list[PlanRequest] = []
     while len(out) < n:
         a, b = rng.choice(used, size=2, replace=False)
         # points up to ~250 m from a stop, so several stops are in walking reach

@@ -77,7 +77,7 @@ async def _pubsub_ids(admin: aioredis.Redis, name: str) -> list[int]:
 async def test_one_subscription_feeds_every_consumer_and_survives_a_dropped_connection(
     channel: str, named_redis: aioredis.Redis, redis_client: aioredis.Redis
 ) -> None:
-    name = named_redis.get_connection_kwargs()["client_name"]
+    name = named_redis.get_connection_kwargs()["client_name"]  # type: ignore[no-untyped-call]
     updates = Updates(named_redis, channel, retry_first_s=0.05)
     first, second = Recorder(), Recorder()
     updates.add(first.consumer())
@@ -89,7 +89,7 @@ async def test_one_subscription_feeds_every_consumer_and_survives_a_dropped_conn
 
         # Redis drops the connection (a restart, a timeout, an operator's CLIENT KILL)
         for client_id in await _pubsub_ids(redis_client, name):
-            await redis_client.client_kill_filter(_id=client_id)
+            await redis_client.client_kill_filter(_id=str(client_id))
         await _until(lambda: updates.reconnects >= 1 and updates.flowing, "the resubscription")
         assert first.flowing == [False, True, False, True], "consumers saw the gap"
         assert second.flowing == first.flowing

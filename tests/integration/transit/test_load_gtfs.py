@@ -153,7 +153,7 @@ def test_tiny_loop_warnings_are_never_silent(tiny: Network) -> None:
 
 def test_tiny_loop_calendar(tiny: Network) -> None:
     def running(y: int, m: int, d: int) -> list[str]:
-        return tiny.trip_ids[trips_on(tiny, date(y, m, d).toordinal())].tolist()
+        return [str(t) for t in tiny.trip_ids[trips_on(tiny, date(y, m, d).toordinal())]]
 
     assert running(2026, 7, 2) == ["T1", "T2", "T3", "F1@08:00:00", "F1@08:20:00", "F1@08:40:00"]
     assert running(2026, 7, 3) == []  # removed (a Friday)

@@ -67,7 +67,7 @@ def line_network(n_trips: int = 3, headway_s: int = 1800) -> Network:
         shape_start=np.array([0, 4], dtype=np.int64),
         shape_lat=np.full(4, lat0),
         shape_lon=stop_lon,
-        shape_dist=np.arange(4) * 500.0,
+        shape_dist=np.arange(4, dtype=np.float64) * 500.0,
         calendar=cal,
     )
 

@@ -30,9 +30,13 @@ def _runs(
     slow_days: set[int],
     depart_tod: float = 17 * 3600,
     n_buses: int = 4,
-):
+) -> tuple[list[str], list[float], list[float], list[int], list[float]]:
     """Buses at 10 m/s over 3 km, crawling between slow_from and slow_to on slow_days."""
-    run, t, dist, day, tod = [], [], [], [], []
+    run: list[str] = []
+    t: list[float] = []
+    dist: list[float] = []
+    day: list[int] = []
+    tod: list[float] = []
     for d in days:
         for b in range(n_buses):
             x, clock = 0.0, depart_tod + b * 600

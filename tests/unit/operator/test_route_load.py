@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,9 @@ from transit.pings import Occupancy
 KM = 0.0089932
 
 
-def _trip(route: str, trip: str, loads: list[float], *, t0: float = 0.0, hour: int = 8):
+def _trip(
+    route: str, trip: str, loads: list[float], *, t0: float = 0.0, hour: int = 8
+) -> dict[str, list[Any]]:
     n = len(loads)
     return {
         "route": [route] * n,
@@ -33,8 +37,8 @@ def _trip(route: str, trip: str, loads: list[float], *, t0: float = 0.0, hour: i
     }
 
 
-def _concat(*trips: dict[str, list[object]]) -> dict[str, list[object]]:
-    out: dict[str, list[object]] = {}
+def _concat(*trips: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
     for tr in trips:
         for k, v in tr.items():
             out.setdefault(k, []).extend(v)
@@ -64,7 +68,7 @@ def test_busier_route_ranks_first_with_its_peak_hour_and_place() -> None:
     ping = _concat(quiet, busy_am, busy_pm)
     cfg = LoadConfig(capacity=50, grid_m=500, min_cell_trips=1, min_sample=1)
     ranking = LoadRanking(cfg)
-    ranking.add(pieces_from_pings(**ping, config=cfg))  # type: ignore[arg-type]
+    ranking.add(pieces_from_pings(**ping, config=cfg))
     top, second = ranking.result()
     assert (top.route_id, top.rank, second.route_id, second.rank) == ("busy", 1, "quiet", 2)
     assert top.trips == 2
@@ -158,12 +162,12 @@ def test_crowded_share_needs_a_sample_and_trips_are_counted_per_key() -> None:
     days = [_trip("r", f"t1@2025-10-0{d}", [0.9, 0.9, 0.9], t0=86400.0 * d) for d in (1, 2, 3)]
     cfg = LoadConfig(capacity=50)
     ranking = LoadRanking(cfg)
-    ranking.add(pieces_from_pings(**_concat(*days), config=cfg))  # type: ignore[arg-type]
+    ranking.add(pieces_from_pings(**_concat(*days), config=cfg))
     (r,) = ranking.result()
     assert r.trips == 3
     assert r.crowded_share is None
     shown = LoadRanking(LoadConfig(capacity=50, min_sample=3))
-    shown.add(pieces_from_pings(**_concat(*days), config=cfg))  # type: ignore[arg-type]
+    shown.add(pieces_from_pings(**_concat(*days), config=cfg))
     assert shown.result()[0].crowded_share == 1.0
 
 
@@ -173,7 +177,7 @@ def test_counted_boardings_outrank_passenger_km() -> None:
     ranking.add(
         pieces_from_pings(
             **_concat(_trip("A", "a", [0.9] * 9), _trip("80", "b", [0.1] * 3)), config=cfg
-        )  # type: ignore[arg-type]
+        )
     )
     plain = ranking.result()
     assert [r.route_id for r in plain] == ["A", "80"]

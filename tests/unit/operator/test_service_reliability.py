@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -15,7 +18,9 @@ from routing.headways import (
 from routing.run_times import run_times
 
 
-def _visits(arrivals: list[float], scheduled: list[float] | None = None, stop: str = "s"):
+def _visits(
+    arrivals: Sequence[float], scheduled: Sequence[float] | None = None, stop: str = "s"
+) -> Visits:
     n = len(arrivals)
     return Visits.from_arrays(
         ["r"] * n, [stop] * n, [f"t{i}" for i in range(n)], [1] * n, arrivals, scheduled=scheduled
@@ -183,7 +188,7 @@ def test_holds_from_positions_are_taken_out_of_moving_time() -> None:
     stop = ["a", "b"] * 4
     trip = ["1", "1", "2", "2", "3", "3", "4", "4"]
     arr = [0, 100, 1000, 1100, 2000, 2100, 3000, 3700]  # trip 4 took 700 s
-    dep = [10, None, 1010, None, 2010, None, 3010, None]
+    dep = [10, math.nan, 1010, math.nan, 2010, math.nan, 3010, math.nan]
     holds = Holds.from_arrays(["4", "4"], [3100, 9000], [3700, 9100])  # stood 600 s of it
     (seg,) = run_times(Visits.from_arrays(route, stop, trip, [1, 2] * 4, arr, dep), holds=holds)
     assert seg.layover_s == pytest.approx(150.0)

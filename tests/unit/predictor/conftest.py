@@ -17,7 +17,8 @@ C53_GTFS = Path(__file__).resolve().parents[2] / "data" / "wmata-c53-slice" / "g
 @pytest.fixture(scope="session")
 def line() -> Network:
     """The synthetic line network."""
-    return line_network()
+    net: Network = line_network()
+    return net
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from datetime import date
 
 import numpy as np
 
+from predictor.events import StopVisit
 from predictor.plans import TripPlan
 from predictor.tracker import Tracker, TrackerConfig
 from transit.calendar import service_dates, trips_on
@@ -25,7 +26,7 @@ def test_bus_on_a_real_trip_is_seen_at_every_stop(cairns: Network) -> None:
     tr = Tracker(cairns, TrackerConfig(emit_change_s=0.0))
     t = origin + float(plan.dep[0]) - 60.0
     end = origin + float(plan.arr[-1]) + 60.0
-    visits = []
+    visits: list[StopVisit] = []
     first_preds = None
     while t <= end:
         # the bus runs to the timetable, pinging every 20 s

@@ -8,7 +8,7 @@ import math
 import pytest
 from predictor_line import FIRST_DEP, HEADWAY_S, SPACING_M, line_network, stop_lonlat
 
-from predictor.events import Flag, RejectReason
+from predictor.events import Flag, RejectReason, TrackerOutput
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
@@ -28,7 +28,7 @@ def drive(
     speed: float,
     every: float = 20.0,
     until_d: float = 2000.0,
-) -> list:
+) -> list[TrackerOutput]:
     """Drive a bus at constant speed from the first stop; return every output."""
     outs = []
     t = start
@@ -302,7 +302,7 @@ def test_where_buses_lay_over_is_learned_from_every_bus(origin: float) -> None:
         nxt = [p for p in out.predictions if p.trip_id == f"t{trip + 1}"]
         assert nxt
         assert nxt[0].stop_sequence == 1
-        return nxt[0].predicted - (origin + FIRST_DEP + (trip + 1) * HEADWAY_S)
+        return float(nxt[0].predicted - (origin + FIRST_DEP + (trip + 1) * HEADWAY_S))
 
     for i, trip in enumerate((1, 2)):  # they stand 200 m along, past the first stop
         _take_trip_early(tr, f"a{i}", f"t{trip}", origin + FIRST_DEP + trip * HEADWAY_S, 200.0)

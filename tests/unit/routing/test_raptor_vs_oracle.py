@@ -21,7 +21,7 @@ def random_network(make, seed: int):  # type: ignore[no-untyped-def]
         (-16.92 + float(rng.uniform(0, 0.027)), 145.70 + float(rng.uniform(0, 0.028)))
         for _ in range(n_stops)
     ]
-    trips = []
+    trips: list[tuple[int, list[tuple[int, int, int]]]] = []
     no_pickup: list[tuple[int, int]] = []
     no_dropoff: list[tuple[int, int]] = []
     for route in range(6):

@@ -188,9 +188,9 @@ def test_built_networks_keep_their_invariants(trips: list[list[int]], data: st.D
     assert (np.diff(net.st_arr)[same] >= 0).all()  # interpolation keeps times in order
     assert (net.st_arr >= 0).all()
     for t in range(net.n_trips):
-        s = net.shape_rows(int(net.trip_shape[t]))
-        assert s.stop - s.start >= 2
-        assert net.st_dist[net.trip_rows(t)].max() <= net.shape_dist[s.stop - 1] + 1e-6
+        rows = net.shape_rows(int(net.trip_shape[t]))
+        assert rows.stop - rows.start >= 2
+        assert net.st_dist[net.trip_rows(t)].max() <= net.shape_dist[rows.stop - 1] + 1e-6
 
 
 def test_a_trip_with_one_time_at_every_stop_is_reported() -> None:
