@@ -39,8 +39,6 @@ class UrlState:
     last_modified: str | None = None
     failures: int = 0
     next_at: float = 0.0
-    polls: int = 0
-    not_modified: int = 0
     pings: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 
@@ -122,14 +120,12 @@ class FeedPoller:
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
-        state.polls += 1
         try:
             async with self.session.get(
                 state.url, headers=headers, timeout=self.timeout
             ) as response:
                 status = response.status
                 if status == 304:
-                    state.not_modified += 1
                     return self._ok(state, PollResult(state.url, status))
                 if status >= 400:
                     return self._fail(state, PollResult(state.url, status, error=f"HTTP {status}"))

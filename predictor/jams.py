@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from predictor.runtime import RunSplit, SplitConfig, TimeUse, split_runs
 from transit.columns import f64_column, int_column
+from transit.runs import step_mean
 
 __all__ = [
     "DayType",
@@ -324,7 +325,7 @@ def cells_from_split(
     a = sp.steps.a[idx][rep]
     bins = np.floor((tod[a] + offset) / config.bin_s).astype(np.int64)
     la, lb = load[a], load[a + 1]
-    lmean = np.where(np.isnan(la), lb, np.where(np.isnan(lb), la, (la + lb) / 2))
+    lmean = step_mean(la, lb)
     known = np.isfinite(lmean)
     lm = np.where(known, lmean * metres, 0.0)
     lmm = np.where(known, metres, 0.0)

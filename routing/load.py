@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from transit.columns import f64_column, int_column, str_column
 from transit.geometry import haversine_m
 from transit.pings import Occupancy
-from transit.runs import run_steps
+from transit.runs import run_steps, step_mean
 
 __all__ = [
     "STATUS_LOAD",
@@ -242,7 +242,7 @@ def pieces_from_pings(
     a, b, dt = steps.a, steps.b, steps.dt
     metres = _metres(dists, lats, lons, a, b)
     la, lb = loads[a], loads[b]
-    mean_load = np.where(np.isnan(la), lb, np.where(np.isnan(lb), la, (la + lb) / 2))
+    mean_load = step_mean(la, lb)
     peak_load = np.fmax(la, lb)
     with np.errstate(divide="ignore", invalid="ignore"):
         speed = metres / dt

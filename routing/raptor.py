@@ -69,7 +69,6 @@ class SearchResult:
     journeys: tuple[RawJourney, ...]
     partial: bool
     work: int
-    rounds: int
 
 
 def _ranges(starts: I64, ends: I64) -> I64:
@@ -283,7 +282,7 @@ def search(
     journeys = tuple(
         _rebuild(tt, rnd, stop, arrival, snaps, ride_rec, walk_src) for rnd, stop, arrival in found
     )
-    return SearchResult(journeys=journeys, partial=partial, work=work, rounds=k)
+    return SearchResult(journeys=journeys, partial=partial, work=work)
 
 
 def _rebuild(

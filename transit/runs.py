@@ -5,7 +5,8 @@ service date: a GTFS ``trip_id``, or an AVL system's trip number, repeats every 
 Segment speeds (``predictor.jams``), the run-time split (``predictor.runtime``) and load
 pieces (``routing.load``) all look at the same thing: the pings sorted by run and time, and the
 *steps* between each ping and the next one of the same run. :func:`run_steps` computes them
-once, the same way for all.
+once, the same way for all; :func:`step_mean` gives a step the mean of a quantity known at its
+ends (the load on board).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from transit.columns import str_column
 
-__all__ = ["RunSteps", "run_steps"]
+__all__ = ["RunSteps", "run_steps", "step_mean"]
 
 F64 = NDArray[np.float64]
 Idx = NDArray[np.intp]
@@ -90,3 +91,15 @@ def run_steps(run: ArrayLike, t: ArrayLike, keep: ArrayLike | None = None) -> Ru
     dt = tt[1:] - tt[:-1] if m > 1 else np.zeros(0)
     a = np.flatnonzero(~start[1:] & (dt > 0)) if m > 1 else np.zeros(0, dtype=np.intp)
     return RunSteps(order, a, a + 1, dt[a].astype(np.float64), start)
+
+
+def step_mean(at_a: F64, at_b: F64) -> F64:
+    """Per step, the mean of a quantity at its two ends (``column[a]``, ``column[b]``): the
+    known end where the other is NaN, NaN where neither is known.
+
+    Examples
+    --------
+    >>> step_mean(np.array([1.0, np.nan, 2.0, np.nan]), np.array([3.0, 4.0, np.nan, np.nan]))
+    array([ 2.,  4.,  2., nan])
+    """
+    return np.where(np.isnan(at_a), at_b, np.where(np.isnan(at_b), at_a, (at_a + at_b) / 2))

@@ -368,7 +368,6 @@ class ImportedFeed:
 
     network: Network
     version: FeedVersion
-    from_snapshot: bool
 
 
 def _snapshot_path(settings: Settings, digest: str) -> Path:
@@ -414,7 +413,7 @@ async def import_feed(
         warnings=list(network.warnings),
         snapshot_path=str(written),
     )
-    return ImportedFeed(network, version, from_snapshot=False)
+    return ImportedFeed(network, version)
 
 
 async def load_or_import(pool: asyncpg.Pool, settings: Settings) -> tuple[Network, int]:
