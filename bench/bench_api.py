@@ -27,7 +27,7 @@ Prints requests/s, p50/p90/p99/max latency, server CPU and the ratio to the base
 ``--repeat N`` each scenario runs N times and the best and median runs are summarised. The target
 is >= 3,000 requests/s with p99 < 20 ms for arrivals and nearby.
 
-    REDIS_URL=redis://127.0.0.1:6379/0 /work/venv/bin/python bench/bench_api.py
+    REDIS_URL=redis://127.0.0.1:6379/0 python bench/bench_api.py
 
 ``BENCH_API_PROFILE=/tmp/api.prof`` writes a cProfile of the server process.
 """

@@ -1,6 +1,6 @@
 """Benchmark: GTFS import and snapshot load on the Manhattan bus feed, and every shared feed.
 
-Run ``/work/venv/bin/python bench/bench_gtfs_load.py`` from the repository root. Pinned to one
+Run ``python bench/bench_gtfs_load.py`` from the repository root. Pinned to one
 CPU core. Prints, for ``../shared/data/gtfs/nyc-manhattan-bus-2026.zip`` (1.17M stop_times):
 the first import (``feeds.gtfs.load_network``), ``gtfs_kit.read_feed`` alone on the same file
 (the baseline), snapshot save and load (the load in a fresh process, with its resident memory),

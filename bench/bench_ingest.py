@@ -9,26 +9,11 @@
     stream in time order and consumed by the worker (replay clock = newest ping), end to end;
     its static feed has no stop_times, so no trip matches and no predictions are made.
 
-Run:  /work/venv/bin/python bench/bench_ingest.py [--part a|b|both] [--pings N]
+Run:  python bench/bench_ingest.py [--part a|b|both] [--pings N]
 (with DATABASE_URL and REDIS_URL set, e.g. postgresql://postgres@127.0.0.1:5432/test and
 redis://127.0.0.1:6379/0; these are also the defaults).
 
-Figures (2026-11-29, the shared 2-core machine, quiet: load average 0.9-1.3):
-
-* (a) real tracker 5,411 / 6,494 / 6,358 pings/s end to end in three runs (5,755 in a fourth
-  at load ~2), pass-through 14.5-20.2k/s, the pure Cairns tracker 16.4-25.1k/s in the same
-  process. Earlier the same day, with ``Tracker.process`` once per ping in the worker and the
-  tracker before its batch-matching rework: 4.0-6.0k pings/s over nine runs (5k in six).
-* (b) 498,840 MBTA pings end to end in 24.2 s with the real tracker (23.1 s pass-through): no
-  trip of this feed matches (its static feed has no stop_times and no agency.txt, so the
-  Cairns network stands in), so the tracker does little and the I/O path sets the time.
-
-What moved (a): the worker hands each stream batch to ``Tracker.process_many`` (its pings are
-map-matched together), the tracker's hot path (``bench/bench_tracker.py``), the worker freezing
-its start-up objects out of cyclic GC, a module-level JSON encoder, and one datetime conversion
-per issue time. The I/O path (decode, PostgreSQL COPY rows, Redis writes) is now more than half
-of the time per ping.
-"""
+Dated figures: ``docs/benchmarks.md``."""
 
 from __future__ import annotations
 

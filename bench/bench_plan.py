@@ -6,7 +6,7 @@ wall-clock and as the thread's CPU time (what one core spends, whatever else the
 and one earliest-arrival search against the brute-force time-expanded Dijkstra
 (``routing.brute_force``) on a sample, with the ratio. Run::
 
-    /work/venv/bin/python bench/bench_plan.py [--queries 500] [--feeds nyc tampa]
+    python bench/bench_plan.py [--queries 500] [--feeds nyc tampa]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """CPU per rider request and per bus update, in one process, without sockets (issue #4).
 
-    REDIS_URL=redis://127.0.0.1:6379/0 /work/venv/bin/python bench/bench_rider_cpu.py \
+    REDIS_URL=redis://127.0.0.1:6379/0 python bench/bench_rider_cpu.py \
         [--kind nearby|arrivals|events] [--requests 20000] [--updates-per-request 0.02]
 
 The HTTP bench (``bench_api.py``) measures what a client sees, but on a shared two-core machine

@@ -20,16 +20,7 @@ time. Targets: no errors, memory flat within 10%.
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/bench_soak.py [--minutes 10] [--riders 40] [--chart soak.png]
 
-Figures (2026-12-07, the shared 2-core machine, other engineers' test suites running, load
-average 4-5): feed date 2014-09-09, 40 buses on the road, 21,370 pings in 598 pushes and 23,734
-rider requests in 10 minutes, 0 errors, tracker backlog 0-37; per 30 s window, push p50 15-40 ms
-and p99 33-357 ms, rider GET p50 2.3-6.6 ms and p99 28-192 ms (the p99 peaks follow the other
-work on the machine); server RSS 249 MB after the warm-up, 256 MB at the end (+2.6%). Again
-on the code rebased on main (35 buses): 19,732 pings, 23,883 rider requests, 0 errors, push p99
-20-124 ms, rider p99 14-119 ms, RSS 283 MB after the warm-up and 288 MB at the end (+1.6%). RSS
-climbs about 1 MB a minute in both runs: vehicles of trips starting during the run stay in the
-tracker until three silent hours have passed, so only a run of several hours can tell a plateau
-from a leak.
+Dated figures: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations

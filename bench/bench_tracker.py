@@ -1,6 +1,6 @@
 """Throughput of the pure tracker on one core over a simulated Manhattan fleet.
 
-    /work/venv/bin/python bench/bench_tracker.py [--gtfs PATH] [--buses 2000] [--minutes 20]
+    python bench/bench_tracker.py [--gtfs PATH] [--buses 2000] [--minutes 20]
         [--every 30] [--repeat 3] [--profile]
 
 Loads the Manhattan bus feed (through a binary snapshot cached under the system temp folder,
@@ -15,34 +15,7 @@ as the baseline for comparison, with every prediction emitted on every ping.
 Like the live tracker worker (``web.live``), the objects alive before the timed runs (network,
 pings) are frozen out of cyclic GC passes. Target: at least 20,000 pings/s.
 
-Figures (2026-11-29, the shared 2-core machine, ``--buses 2000 --minutes 10``):
-
-* after the second round (records built through a draft class, the learned layover spots
-  cached between changes, the forecast with holds in plain floats; outputs identical to the
-  bit, C53 ``predictions.csv`` byte-identical), load ~1: medians of three runs 22,137, 22,924 and
-  23,326 pings/s (all nine runs 21.2-23.9k; 42-45 us of CPU per ping); the same morning's code
-  (99d7858) in the same minutes gave 19.5-21.3k. Target met. Under callgrind, on 300 buses'
-  pings, 628,776 instructions per ping went to about 522,000 with the plain-float forecast.
-
-Earlier:
-
-* before the hot-path work (commit 0976aa5, load 1.2-1.6): live 8,521 / 8,350 pings/s (best /
-  median of three; 4.6 predictions emitted per ping), every prediction on every ping 7,994 /
-  7,556; after the first round: live 13,447 / 13,315, every prediction 11,767 / 11,742.
-* main at 42451e1 against this branch, interleaved runs, 4.5 predictions emitted per ping in
-  both and outputs identical to the bit. Wall clock is dominated by the other jobs: at load
-  2.2-2.5, main live 6,632-12,119 pings/s (every prediction 7,400-9,888), this branch
-  13,005-14,951 (10,709-12,878); in quieter minutes (load ~1.6) this branch gave 16.0-18.5k.
-  CPU time per ping after warm-up, main and this branch alternating in one process
-  (predictor/ swapped, process_time, six runs each): main 80.4-92.1 us (median 86.3), this
-  branch 47.7-55.5 us (median 50.5); ratio of medians 0.59.
-
-Per ping before the second round (about 50 us of CPU), from cProfile: the emit loop and the
-records it makes (a Prediction cost ~0.8 us to build, a VehicleState ~1.4 us) ~20%, the rest
-of ``_process`` (validation, the Kalman step, progress, flags) ~15%, the batch match ~13%
-(~6.5 us per ping, 1.8 of it numpy, against ~14 us for matching one ping at a time), link
-estimates and the forecast ~15%. The second round took the records' construction to a third
-and the forecast with holds (the block's next trip, on most pings near a trip's end) off numpy.
+Dated figures: ``docs/benchmarks.md``.
 
 The tracker is imported from the installed checkout (``pip install -e``): to measure another
 checkout, run it with ``PYTHONPATH`` set to that checkout.

@@ -1,6 +1,6 @@
 """Our predictions beside TransitClock's own on one of its replay test cases (default S2_2113).
 
-    /work/venv/bin/python bench/compare_transitclock.py [--case S2_2113] [--data DIR]
+    python bench/compare_transitclock.py [--case S2_2113] [--data DIR]
 
 TransitClock's test case holds a GTFS feed, a short AVL trace (vehicle, local time, block
 assignment, position) and the predictions TransitClock made from that trace. We replay the
