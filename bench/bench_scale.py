@@ -43,7 +43,6 @@ import time
 import urllib.request
 import uuid
 import zlib
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,20 +201,11 @@ class Deployment:
 
 def simulated_pings(n: int) -> tuple[list[str], list[Ping]]:
     """The Cairns stop ids, and about ``n`` pings of its weekday simulation from 06:00, in time
-    order."""
-    from feeds.gtfs import load_network
-    from feeds.simulator import Simulator, service_day_origin
+    order (``bench_ingest``'s)."""
+    from bench_ingest import simulated_pings as cairns_pings
 
-    network = load_network(ROOT / "web" / "data" / "cairns.zip")
-    day = date(2014, 6, 10)
-    sim = Simulator(network, day, interval_s=10.0)
-    start = service_day_origin(day, network.timezone) + 6 * 3600
-    pings: list[Ping] = []
-    t = start
-    while len(pings) < n and t < start + 18 * 3600:
-        pings += sim.pings_between(t, t + 600)
-        t += 600
-    return [str(s) for s in network.stop_ids], pings[:n]
+    network, pings = cairns_pings(n)
+    return [str(s) for s in network.stop_ids], pings
 
 
 def lanes_of(pings: list[Ping], n_lanes: int, batch: int) -> list[list[bytes]]:
