@@ -61,7 +61,13 @@ def _vehicle(v: TrackedVehicle) -> dict[str, Any]:
         ],
         "passage": None
         if passage is None
-        else [passage.arrivals, passage.departures, passage.k_arr, passage.k_dep],
+        else [
+            passage.arrivals,
+            passage.departures,
+            passage.k_arr,
+            passage.k_dep,
+            None if passage.last_visit is None else list(passage.last_visit),
+        ],
     }
 
 
@@ -110,7 +116,14 @@ def restore_vehicles(
             n = len(plan.dist_l)
             passage = x["passage"]
             if passage is not None and len(passage[0]) == n:
-                v.passage = Passage(passage[0], passage[1], passage[2], passage[3])
+                last = passage[4] if len(passage) > 4 else None  # (older checkpoints: none)
+                v.passage = Passage(
+                    passage[0],
+                    passage[1],
+                    passage[2],
+                    passage[3],
+                    None if last is None else (int(last[0]), float(last[1])),
+                )
             else:
                 v.passage = Passage.of(plan)
             v.emitted.last_p50 = [None] * n

@@ -4,6 +4,7 @@ mix can always reach the baseline it is compared with."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,20 @@ def test_the_trackers_blend_learns_exactly_what_the_scored_baseline_learns(
     mine = tracker.models.blend.snapshot()
     assert mine == reference.snapshot()
     assert len(mine["links"]) > 20  # it learned links, not nothing
+
+
+def test_a_tracker_restored_mid_day_keeps_learning_the_blend_as_before(c53: Network) -> None:
+    """The checkpoint keeps each vehicle's last stop visit: the first link after a restart is
+    learned as the uninterrupted tracker learns it."""
+    pings = read_positions(SLICE / "vehicle_positions.csv").pings
+    half = len(pings) // 2
+    whole = Tracker(c53)
+    for _ in whole.process_many(pings[:half]):
+        pass
+    restarted = Tracker(c53)
+    restarted.restore(json.loads(json.dumps(whole.snapshot())))
+    for _ in whole.process_many(pings[half:]):
+        pass
+    for _ in restarted.process_many(pings[half:]):
+        pass
+    assert restarted.models.blend.snapshot() == whole.models.blend.snapshot()
