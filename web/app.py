@@ -9,8 +9,9 @@ Resources open in ``app.cleanup_ctx`` in dependency order and close in reverse:
 5. the static network, from its snapshot or imported (in a thread) then snapshotted;
 6. background services registered by other areas in ``CLEANUP_CTX`` (they exit first).
 
-Route modules are ``web/api_*.py``, each exporting ``routes``; they are listed in
-``ROUTE_MODULES``. Middlewares are listed in ``MIDDLEWARES``, outermost first; the state they
+Route tables (each area's ``routes``) are listed in ``ROUTES``, background services in
+``CLEANUP_CTX`` and middlewares in ``MIDDLEWARES``, outermost first, all as the imported objects
+themselves (so that mypy and a reader can follow them); the state the middlewares
 read (request metrics, the rate limiter) is put on the app here; replace ``keys.RATE_LIMITER``
 before start-up to change the limits.
 """
@@ -18,9 +19,8 @@ before start-up to change the limits.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -46,19 +46,43 @@ from feeds.postgres import (
 from feeds.redis_store import durability_warning, open_redis
 from transit.network import Network
 
-from . import keys
+from . import (
+    alert_book,
+    api_alerts,
+    api_gtfsrt,
+    api_health,
+    api_ingest,
+    api_operator,
+    api_plan,
+    api_rider,
+    keys,
+    live,
+    metrics,
+    oba,
+    openapi,
+    problems,
+    ratelimit,
+    retention,
+    security,
+    siri,
+    site,
+    updates,
+    ws,
+)
 from .auth import KeyCache
 from .heap import freeze_long_lived
+from .jobs import schedule
 from .metrics import HttpMetrics
 from .ratelimit import RateLimiter
 from .settings import Settings
+from .siri import ingest as siri_ingest
 
 __all__ = [
     "CLEANUP_CTX",
     "MIDDLEWARES",
     "PROBE_ROUTES",
     "ROLE_SERVICES",
-    "ROUTE_MODULES",
+    "ROUTES",
     "ImportedFeed",
     "bundled_feed",
     "create_app",
@@ -67,6 +91,7 @@ __all__ = [
     "open_stores",
     "resolve_middlewares",
     "role_parts",
+    "service_name",
     "settle_heap",
     "simulated_clock",
 ]
@@ -75,48 +100,47 @@ log = logging.getLogger(__name__)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
-#: Middlewares, outermost first: ``"module:name"`` naming a ``@web.middleware``; one line each.
-#: Security headers outermost (on every answer, errors too), then problems (every error becomes
-#: problem+json), request metrics (they see the final status), the rate limits and CORS, and
-#: the body limits.
-MIDDLEWARES: list[str] = [
-    "security:security_headers",
-    "problems:problem_middleware",
-    "metrics:metrics_middleware",
-    "ratelimit:public_middleware",
-    "security:body_limit",
+#: Middlewares, outermost first. Security headers outermost (on every answer, errors too),
+#: then problems (every error becomes problem+json), request metrics (they see the final
+#: status), the rate limits and CORS, and the body limits.
+MIDDLEWARES: list[Middleware] = [
+    security.security_headers,
+    problems.problem_middleware,
+    metrics.metrics_middleware,
+    ratelimit.public_middleware,
+    security.body_limit,
 ]
 
-#: Route modules (``web.<name>`` exporting ``routes: web.RouteTableDef``), one line each.
-ROUTE_MODULES: list[str] = [
-    "api_health",
-    "api_plan",
-    "api_operator",
-    "api_ingest",
-    "api_rider",
-    "api_gtfsrt",
-    "api_alerts",
-    "oba",
-    "siri",
-    "metrics",
-    "ws",
-    "openapi",
-    "site",
+#: Route tables, one per area.
+ROUTES: list[Iterable[web.AbstractRouteDef]] = [
+    api_health.routes,
+    api_plan.routes,
+    api_operator.routes,
+    api_ingest.routes,
+    api_rider.routes,
+    api_gtfsrt.routes,
+    api_alerts.routes,
+    oba.routes,
+    siri.routes,
+    metrics.routes,
+    ws.routes,
+    openapi.routes,
+    site.routes,
 ]
 
-#: Background services, in dependency order: ``"module:function"`` naming a cleanup_ctx
-#: generator ``async def f(app) -> AsyncIterator[None]``; one line each.
-CLEANUP_CTX: list[str] = [
-    "live:ingest_service",
-    "live:tracker_service",
-    "jobs.schedule:nightly_jobs",
-    "retention:history_service",
-    "api_plan:planner_service",
-    "updates:updates_service",
-    "api_rider:rider_service",
-    "alert_book:alerts_service",
-    "siri.ingest:siri_service",
-    "ws:ws_service",
+#: Background services, in dependency order: cleanup_ctx generators
+#: ``async def f(app) -> AsyncIterator[None]``.
+CLEANUP_CTX: list[CleanupCtx] = [
+    live.ingest_service,
+    live.tracker_service,
+    schedule.nightly_jobs,
+    retention.history_service,
+    api_plan.planner_service,
+    updates.updates_service,
+    api_rider.rider_service,
+    alert_book.alerts_service,
+    siri_ingest.siri_service,
+    ws.ws_service,
 ]
 
 #: What each ``smartbus serve --role`` runs besides the stores and the network (``all`` runs
@@ -125,35 +149,35 @@ CLEANUP_CTX: list[str] = [
 #: pollers and the simulator, whose duplicates the stream drops); ``jobs`` runs the nightly jobs
 #: and keeps the history's day partitions (``web.retention``).
 #: Every role serves the probes and ``/metrics``.
-ROLE_SERVICES: dict[str, frozenset[str]] = {
+ROLE_SERVICES: dict[str, frozenset[CleanupCtx]] = {
     "web": frozenset(
         {
-            "live:ingest_service",
-            "api_plan:planner_service",
-            "updates:updates_service",
-            "api_rider:rider_service",
-            "alert_book:alerts_service",
-            "ws:ws_service",
+            live.ingest_service,
+            api_plan.planner_service,
+            updates.updates_service,
+            api_rider.rider_service,
+            alert_book.alerts_service,
+            ws.ws_service,
         }
     ),
-    "tracker": frozenset(
-        {"live:ingest_service", "live:tracker_service", "siri.ingest:siri_service"}
-    ),
-    "jobs": frozenset({"jobs.schedule:nightly_jobs", "retention:history_service"}),
+    "tracker": frozenset({live.ingest_service, live.tracker_service, siri_ingest.siri_service}),
+    "jobs": frozenset({schedule.nightly_jobs, retention.history_service}),
 }
-#: Route modules of the roles that do not serve the API.
-PROBE_ROUTES = frozenset({"api_health", "metrics"})
+#: Route tables of the roles that do not serve the API.
+PROBE_ROUTES: tuple[Iterable[web.AbstractRouteDef], ...] = (api_health.routes, metrics.routes)
 
 
-def role_parts(role: str) -> tuple[list[str], list[str]]:
-    """The route modules and background services (in their listed order) a role runs."""
+def role_parts(
+    role: str,
+) -> tuple[list[Iterable[web.AbstractRouteDef]], list[CleanupCtx]]:
+    """The route tables and background services (in their listed order) a role runs."""
     if role == "all":
-        return list(ROUTE_MODULES), list(CLEANUP_CTX)
+        return list(ROUTES), list(CLEANUP_CTX)
     services = ROLE_SERVICES.get(role)
     if services is None:
         raise ValueError(f"unknown role {role!r}")
-    routes = ROUTE_MODULES if role == "web" else [m for m in ROUTE_MODULES if m in PROBE_ROUTES]
-    return list(routes), [ref for ref in CLEANUP_CTX if ref in services]
+    routes = ROUTES if role == "web" else [r for r in ROUTES if any(r is p for p in PROBE_ROUTES)]
+    return list(routes), [ctx for ctx in CLEANUP_CTX if ctx in services]
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -178,12 +202,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[keys.NETWORK] = keys.NetworkHolder()
     app[keys.PLANNER] = keys.PlannerHolder()
     app.cleanup_ctx.extend([_http_session, _stores, _network])
-    route_modules, services = role_parts(settings.role)
-    for ref in services:
-        app.cleanup_ctx.append(_resolve_ctx(ref))
-    for name in route_modules:
-        module = importlib.import_module(f"{__package__}.{name}")
-        app.router.add_routes(module.routes)
+    routes, services = role_parts(settings.role)
+    for ctx in services:
+        app.cleanup_ctx.append(_bounded_stop(ctx, service_name(ctx)))
+    for table in routes:
+        app.router.add_routes(table)
     app.on_startup.append(settle_heap)  # after every cleanup context has started
     return app
 
@@ -195,20 +218,14 @@ async def settle_heap(app: web.Application) -> None:
 
 
 def resolve_middlewares() -> list[Middleware]:
-    """The middlewares named in ``MIDDLEWARES``, in order."""
-    out = []
-    for ref in MIDDLEWARES:
-        module_name, _, name = ref.partition(":")
-        module = importlib.import_module(f"{__package__}.{module_name}")
-        out.append(getattr(module, name))
-    return out
+    """The middlewares of ``MIDDLEWARES``, in order (a new list)."""
+    return list(MIDDLEWARES)
 
 
-def _resolve_ctx(ref: str) -> CleanupCtx:
-    module_name, _, func = ref.partition(":")
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    ctx: CleanupCtx = getattr(module, func)
-    return _bounded_stop(ctx, ref)
+def service_name(ctx: CleanupCtx) -> str:
+    """A background service's name in logs: ``module:function`` within ``web``."""
+    module = ctx.__module__.removeprefix(f"{__package__}.")
+    return f"{module}:{ctx.__qualname__}"
 
 
 #: How long a background service may take to stop before it is abandoned (seconds).

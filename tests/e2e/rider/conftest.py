@@ -23,7 +23,7 @@ from transit.network import Network
 from transit.pings import Occupancy
 from transit.times import service_day_origin
 from web import api_gtfsrt, api_rider, keys, metrics, openapi, ws
-from web.app import CLEANUP_CTX, ROUTE_MODULES, create_app
+from web.app import CLEANUP_CTX, ROUTES, create_app
 from web.settings import Settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -47,19 +47,12 @@ class Scene:
 def make_app(settings: Settings) -> web.Application:
     """The full application, as ``smartbus serve`` builds it."""
     app = create_app(settings)
-    for name, module in (
-        ("api_rider", api_rider),
-        ("api_gtfsrt", api_gtfsrt),
-        ("metrics", metrics),
-        ("ws", ws),
-        ("openapi", openapi),
-    ):
-        if name not in ROUTE_MODULES:
+    for module in (api_rider, api_gtfsrt, metrics, ws, openapi):
+        if not any(table is module.routes for table in ROUTES):
             app.router.add_routes(module.routes)
-    if "api_rider:rider_service" not in CLEANUP_CTX:
-        app.cleanup_ctx.append(api_rider.rider_service)
-    if "ws:ws_service" not in CLEANUP_CTX:
-        app.cleanup_ctx.append(ws.ws_service)
+    for service in (api_rider.rider_service, ws.ws_service):
+        if service not in CLEANUP_CTX:
+            app.cleanup_ctx.append(service)
     return app
 
 

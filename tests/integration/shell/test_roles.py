@@ -18,32 +18,33 @@ from aiohttp.test_utils import TestClient
 from feeds.apikeys import create_key
 from feeds.gtfsrt import encode_vehicle_positions
 from transit.pings import Ping
-from web import keys
-from web.app import CLEANUP_CTX, ROUTE_MODULES, create_app, role_parts
+from web import api_health, keys, metrics
+from web.app import CLEANUP_CTX, ROUTES, create_app, role_parts, service_name
 from web.settings import Settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
 def test_each_role_runs_a_part_of_all() -> None:
-    assert role_parts("all") == (ROUTE_MODULES, CLEANUP_CTX)
-    web_routes, web_services = role_parts("web")
-    assert web_routes == ROUTE_MODULES
-    assert "live:tracker_service" not in web_services
-    assert "live:ingest_service" in web_services  # pushes go on the stream
-    tracker_routes, tracker_services = role_parts("tracker")
-    assert tracker_routes == ["api_health", "metrics"]
-    assert tracker_services == [
+    def names(role: str) -> list[str]:
+        return [service_name(ctx) for ctx in role_parts(role)[1]]
+
+    assert role_parts("all") == (ROUTES, CLEANUP_CTX)
+    web_routes, _ = role_parts("web")
+    assert web_routes == ROUTES
+    assert "live:tracker_service" not in names("web")
+    assert "live:ingest_service" in names("web")  # pushes go on the stream
+    tracker_routes, _ = role_parts("tracker")
+    assert tracker_routes == [api_health.routes, metrics.routes]
+    assert names("tracker") == [
         "live:ingest_service",
         "live:tracker_service",
         "siri.ingest:siri_service",
     ]
-    assert role_parts("jobs") == (
-        ["api_health", "metrics"],
-        ["jobs.schedule:nightly_jobs", "retention:history_service"],
-    )
-    every = set(web_services) | set(tracker_services) | set(role_parts("jobs")[1])
-    assert every == set(CLEANUP_CTX), "every background service belongs to a role"
+    assert role_parts("jobs")[0] == [api_health.routes, metrics.routes]
+    assert names("jobs") == ["jobs.schedule:nightly_jobs", "retention:history_service"]
+    every = set(names("web")) | set(names("tracker")) | set(names("jobs"))
+    assert every == {service_name(c) for c in CLEANUP_CTX}, "every service belongs to a role"
     with pytest.raises(ValueError, match="unknown role"):
         role_parts("worker")
 
