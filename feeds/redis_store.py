@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
@@ -51,12 +52,19 @@ REPLY_TIMEOUT_S = 15.0
 
 
 def open_redis(url: str) -> aioredis.Redis:
-    """A client on ``url`` (``redis://``, ``rediss://`` or ``unix://``).
+    """A client on ``url`` (``redis://``, ``rediss://`` or ``unix://``; ``redis+cluster://``
+    or ``rediss+cluster://`` with any node of a Redis Cluster, which every key's hash tag is
+    made for).
 
     The client connects lazily; use it as ``async with open_redis(url) as r:`` (closed on
     exit) or close it with ``await r.aclose()``. Replies are bytes so binary payloads pass
     through; callers decode.
     """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("redis+cluster", "rediss+cluster"):
+        node_url = f"{scheme.removesuffix('+cluster')}://{rest}"
+        # the cluster client speaks the same commands, scripts and streams the project uses
+        return cast("aioredis.Redis", RedisCluster.from_url(node_url))
     return aioredis.Redis.from_url(url, health_check_interval=30)
 
 

@@ -32,7 +32,10 @@ DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 #: Every variable read by ``Settings.from_env``: name -> (default shown to users, meaning).
 ENV_VARS: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("unset: embedded PostgreSQL", "PostgreSQL URL (postgresql://...)"),
-    "REDIS_URL": ("unset: embedded Redis", "Redis URL (redis://... or unix://...)"),
+    "REDIS_URL": (
+        "unset: embedded Redis",
+        "Redis URL (redis://..., unix://..., or redis+cluster://node:port for a Redis Cluster)",
+    ),
     "SMARTBUS_DATA": ("user data dir", "folder for snapshots, embedded servers, reports"),
     "SMARTBUS_GTFS": ("bundled Cairns feed", "GTFS zip or folder to serve"),
     "SMARTBUS_OSM": ("the last imported, else none", "OpenStreetMap extract to walk on"),
@@ -160,7 +163,9 @@ class Settings:
         if (url := get("DATABASE_URL")) is not None:
             kwargs["database_url"] = _url("DATABASE_URL", url, ("postgres", "postgresql"))
         if (url := get("REDIS_URL")) is not None:
-            kwargs["redis_url"] = _url("REDIS_URL", url, ("redis", "rediss", "unix"))
+            kwargs["redis_url"] = _url(
+                "REDIS_URL", url, ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+            )
         if (data := get("SMARTBUS_DATA")) is not None:
             kwargs["data_dir"] = Path(data).expanduser()
         if (gtfs := get("SMARTBUS_GTFS")) is not None:

@@ -8,20 +8,31 @@ fail with CROSSSLOT; the partitions of the stream land in different slots (and n
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from redis.asyncio.cluster import RedisCluster
 
+from feeds.apikeys import create_key
+from feeds.gtfsrt import encode_vehicle_positions
 from feeds.leases import PartitionLeases
 from feeds.live_state import Fence, FencedOffError, LiveState
 from feeds.stream import PositionStream
 from predictor.events import Prediction, TrackerOutput, VehicleState
 from transit.pings import Ping
+from web import keys
+from web.app import create_app
+from web.settings import Settings
+
+ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 pytestmark = pytest.mark.slow
 
@@ -183,3 +194,37 @@ async def test_leases_on_the_cluster(cluster: RedisCluster) -> None:
     assert len(a.owned()) + len(b.owned()) == 4
     await a.leave()
     assert set((await b.tick()).tokens) == {0, 1, 2, 3}
+
+
+async def test_the_service_runs_on_a_cluster_with_only_its_url_changed(
+    cluster_ports: list[int], settings: Settings, aiohttp_client: ClientFactory
+) -> None:
+    """``REDIS_URL=redis+cluster://`` one node: pushed pings go through the stream to the
+    tracker, the live state answers the API, and the WebSocket gets the events over the
+    cluster's pub/sub."""
+    url = f"redis+cluster://127.0.0.1:{cluster_ports[0]}"
+    assert Settings.from_env({"REDIS_URL": url}).redis_url == url
+    client = await aiohttp_client(create_app(settings.with_(redis_url=url)))
+    assert (await client.get("/readyz")).status == 200
+    ws = await client.ws_connect("/ws")
+    await ws.send_json({"subscribe": {"vehicles": ["cluster-bus"]}})
+    assert (await ws.receive_json(timeout=10))["type"] == "subscribed"
+    _, token = await create_key(client.app[keys.PG_POOL], "cluster", "ingest")
+    body = encode_vehicle_positions([Ping("cluster-bus", time.time() - 5, -16.92, 145.77)])
+    r = await client.post(
+        "/api/v1/positions",
+        data=body,
+        headers={"Content-Type": "application/x-protobuf", "X-API-Key": token},
+    )
+    assert r.status == 202, await r.text()
+    for _ in range(100):
+        r = await client.get("/api/v1/vehicles/cluster-bus")
+        if r.status == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert r.status == 200, await r.text()
+    while (event := await ws.receive_json(timeout=10))["type"] == "heartbeat":
+        pass
+    assert event["type"] == "vehicle"
+    assert event["vehicle"]["vehicle_id"] == "cluster-bus"
+    await ws.close()
