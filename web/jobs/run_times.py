@@ -26,7 +26,7 @@ from routing.timetable_times import RunTimeRow, TimetableConfig, timetable_times
 from .find_jams import route_pings
 from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .service_report import holds_from_positions, stop_dists
-from .why_empty import why_no_visits
+from .why_empty import routes_visited
 
 __all__ = ["NAME", "RunTimes", "measure", "run"]
 
@@ -119,17 +119,7 @@ async def measure(
 ) -> RunTimes:
     """Observed and scheduled running times of every route with stop visits in the period."""
     lo, hi = params.bounds()
-    routes = [
-        r["route_id"]
-        for r in await pool.fetch(
-            "SELECT DISTINCT route_id FROM stop_visits WHERE route_id IS NOT NULL"
-            " AND arrival >= $1 AND arrival < $2 ORDER BY 1",
-            lo,
-            hi,
-        )
-    ]
-    if not routes:
-        raise JobError(await why_no_visits(pool, params))
+    routes = await routes_visited(pool, params)
     out = RunTimes(routes=len(routes), names=display_names(routes, await route_short_names(pool)))
     out.stop_names, out.places = await stop_places(pool)
     dists = await stop_dists(pool)

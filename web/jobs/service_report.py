@@ -34,7 +34,7 @@ from routing.run_times import Holds, SegmentRunTime, run_times
 from .find_jams import axes, route_pings
 from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .reliability_report import Names, findings, render
-from .why_empty import why_no_visits
+from .why_empty import routes_visited
 
 __all__ = ["NAME", "Service", "holds_from_positions", "measure", "run", "stop_dists"]
 
@@ -143,17 +143,7 @@ async def measure(
 ) -> Service:
     """Headways, on-time and run times of every route with stop visits in the period."""
     lo, hi = params.bounds()
-    routes = [
-        r["route_id"]
-        for r in await pool.fetch(
-            "SELECT DISTINCT route_id FROM stop_visits WHERE route_id IS NOT NULL"
-            " AND arrival >= $1 AND arrival < $2 ORDER BY 1",
-            lo,
-            hi,
-        )
-    ]
-    if not routes:
-        raise JobError(await why_no_visits(pool, params))
+    routes = await routes_visited(pool, params)
     stops: list[StopHeadways] = []
     punctual: list[OnTime] = []
     segments: list[SegmentRunTime] = []

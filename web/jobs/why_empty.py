@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from .params import JobParams
+from .params import JobError, JobParams
 
 __all__ = ["why_no_positions", "why_no_visits"]
 
@@ -69,3 +69,21 @@ async def why_no_visits(pool: asyncpg.Pool, params: JobParams) -> str:
         )
     span = await _span(pool, "stop_visits", "arrival", params.tz)
     return f"no stop visits in the period {params.period_text()}: {span}"
+
+
+async def routes_visited(pool: asyncpg.Pool, params: JobParams) -> list[str]:
+    """The routes with stop visits in the period, in order; :class:`JobError` saying why when
+    there are none."""
+    lo, hi = params.bounds()
+    routes = [
+        r["route_id"]
+        for r in await pool.fetch(
+            "SELECT DISTINCT route_id FROM stop_visits WHERE route_id IS NOT NULL"
+            " AND arrival >= $1 AND arrival < $2 ORDER BY 1",
+            lo,
+            hi,
+        )
+    ]
+    if not routes:
+        raise JobError(await why_no_visits(pool, params))
+    return routes
