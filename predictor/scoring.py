@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from predictor.events import Prediction, StopVisit
+
 __all__ = [
     "BUCKETS",
     "WINDOWS",
     "MethodScore",
     "Report",
     "match_arrivals",
+    "predictions_mae",
     "score",
 ]
 
@@ -269,3 +272,19 @@ def score(
         ratio_to_best=ratio,
         best_baseline=best,
     )
+
+
+def predictions_mae(
+    preds: list[Prediction], visits: list[StopVisit], after: float = -np.inf
+) -> float:
+    """Mean absolute error of predictions (issued at ``after`` or later) over 0-30 min
+    horizons, against the stop visits that answer them (:func:`match_arrivals`)."""
+    preds = [p for p in preds if p.issued_at >= after]
+    pk = np.array([f"{p.trip_id}|{p.stop_sequence}" for p in preds], dtype=np.str_)
+    ak = np.array([f"{v.trip_id}|{v.stop_sequence}" for v in visits], dtype=np.str_)
+    issued = np.array([p.issued_at for p in preds])
+    actual = match_arrivals(pk, issued, ak, np.array([v.arrival for v in visits]))
+    h = actual - issued
+    ok = np.isfinite(actual) & (h >= 0) & (h < 1800)
+    pred = np.array([p.predicted for p in preds])
+    return float(np.mean(np.abs(actual[ok] - pred[ok])))

@@ -8,13 +8,12 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from feeds.gtfs import load_network
 from feeds.replay_files import read_positions
 from predictor.events import Prediction, StopVisit
-from predictor.scoring import match_arrivals
+from predictor.scoring import predictions_mae as mae
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
 from transit.pings import Ping
@@ -31,19 +30,6 @@ def c53() -> Network:
 @pytest.fixture(scope="module")
 def pings() -> list[Ping]:
     return read_positions(SLICE / "vehicle_positions.csv").pings
-
-
-def mae(preds: list[Prediction], visits: list[StopVisit], after: float = -np.inf) -> float:
-    """Our mean absolute error over 0-30 min horizons (predictions issued after ``after``)."""
-    preds = [p for p in preds if p.issued_at >= after]
-    pk = np.array([f"{p.trip_id}|{p.stop_sequence}" for p in preds], dtype=np.str_)
-    ak = np.array([f"{v.trip_id}|{v.stop_sequence}" for v in visits], dtype=np.str_)
-    issued = np.array([p.issued_at for p in preds])
-    actual = match_arrivals(pk, issued, ak, np.array([v.arrival for v in visits]))
-    h = actual - issued
-    ok = np.isfinite(actual) & (h >= 0) & (h < 1800)
-    pred = np.array([p.predicted for p in preds])
-    return float(np.mean(np.abs(actual[ok] - pred[ok])))
 
 
 def run(
