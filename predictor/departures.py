@@ -43,6 +43,9 @@ DEFAULT_TURN_S = 60.0
 READY_MARGIN_S = 300.0
 #: Samples needed before a learned median replaces the default.
 MIN_SAMPLES = 3
+#: Quantile of every bus's time from reaching a terminal to leaving it that bounds the layover
+#: the timetable plans there (:meth:`StartModel.shortest_turn`).
+GAP_QUANTILE = 0.25
 #: Lateness larger than this (either way) is a data problem, not a habit: not learned.
 MAX_LATE_S = 3600.0
 
@@ -74,9 +77,12 @@ class StartModel:
     def __init__(self) -> None:
         self._late: dict[PatternKey, list[deque[float]]] = {}
         self._turn: dict[TerminalKey, deque[float]] = {}
+        # every turnaround seen (late buses or not): from ready to leaving, seconds
+        self._gap: dict[TerminalKey, deque[float]] = {}
         # cached medians, per pattern (NaN: too few samples), rebuilt when a sample arrives
         self._late_med: dict[PatternKey, list[float]] = {}
         self._turn_med: dict[TerminalKey, float] = {}
+        self._gap_low: dict[TerminalKey, float] = {}
 
     # ----- learning -----------------------------------------------------------------------
     def learn_stop(self, pattern: PatternKey, k: int, lateness: float) -> None:
@@ -102,6 +108,17 @@ class StartModel:
         if len(q) >= MIN_SAMPLES:
             self._turn_med[terminal] = _median(q)
 
+    def learn_gap(self, terminal: TerminalKey, seconds: float) -> None:
+        """A bus that turned round at ``terminal`` (in time or late) left it ``seconds`` after
+        arriving."""
+        if not (math.isfinite(seconds) and 0.0 <= seconds <= MAX_LATE_S):
+            return
+        q = self._gap.setdefault(terminal, deque(maxlen=WINDOW))
+        q.append(seconds)
+        if len(q) >= MIN_SAMPLES:
+            s = sorted(q)
+            self._gap_low[terminal] = s[int(GAP_QUANTILE * (len(s) - 1))]
+
     # ----- what was learned ---------------------------------------------------------------
     def lateness(self, pattern: PatternKey, k: int) -> float:
         """How late ready buses pass stop ``k`` of ``pattern`` (0.0 until learned)."""
@@ -124,6 +141,14 @@ class StartModel:
         """Shortest usual turnaround of late buses at a terminal, seconds."""
         return self._turn_med.get(terminal, DEFAULT_TURN_S)
 
+    def shortest_turn(self, terminal: TerminalKey) -> float | None:
+        """A turnaround buses are seen to manage at ``terminal``: the :data:`GAP_QUANTILE`
+        of the time from reaching it to leaving, over the last turnarounds of every bus
+        (None until :data:`MIN_SAMPLES`). A bus that arrived in good time waits for its
+        departure, so this is an upper bound of the shortest turnaround, not the habit of
+        late buses (:meth:`turnaround`)."""
+        return self._gap_low.get(terminal)
+
     def known(self, pattern: PatternKey) -> bool:
         """Whether any stop of ``pattern`` has a learned lateness."""
         med = self._late_med.get(pattern)
@@ -138,6 +163,7 @@ class StartModel:
                 for (route, first), rows in self._late.items()
             ],
             "turn": [[route, stop, list(q)] for (route, stop), q in self._turn.items()],
+            "gap": [[route, stop, list(q)] for (route, stop), q in self._gap.items()],
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -149,3 +175,6 @@ class StartModel:
         for route, stop, samples in data.get("turn", []):
             for x in samples:
                 self.learn_turn((str(route), str(stop)), float(x))
+        for route, stop, samples in data.get("gap", []):
+            for x in samples:
+                self.learn_gap((str(route), str(stop)), float(x))

@@ -106,12 +106,25 @@ class LayoverModel:
                 return j
         return None
 
-    def leave_by(self, plan: TripPlan, wait: int | None, turn: tuple[float, float] | None) -> float:
+    def leave_by(
+        self,
+        plan: TripPlan,
+        wait: int | None,
+        turn: tuple[float, float] | None,
+        learned: float | None = None,
+    ) -> float:
         """Earliest arrival at the stop after the layover spot of ``plan`` (the first stop
         when ``wait`` is None) for a bus turning round from its previous trip: ``turn`` is when
         it passed that trip's reference stop and the scheduled run from there to that trip's
-        end, and it lays over at least the shortest layover the timetable gives there
-        (-inf when ``turn`` is None or not finite: nothing bounds it)."""
+        end, and it lays over the shortest layover the timetable gives there, or less where
+        buses are seen to turn round quicker (``learned``, seconds:
+        :meth:`~predictor.departures.StartModel.shortest_turn`) (-inf when ``turn`` is None or
+        not finite: nothing bounds it).
+
+        The timetable's layover is a planning figure: on the Minneapolis A Line it is 12
+        minutes where buses that arrive late leave after 4, and a chain holding them for the
+        planned 12 was 2-3x the TransitClock blend's error before the trip (measured, see
+        ``docs/benchmarks.md``); what buses do is learned wherever they have been seen."""
         w = wait if wait is not None else 0
         if turn is None or not math.isfinite(turn[0]) or w + 1 >= len(plan.arr_l):
             return -math.inf
@@ -131,4 +144,6 @@ class LayoverModel:
             key = (int(self.network.trip_service[plan.trip]), int(plan.stops[0]))
             lay = self._min_layover.get(key, self.config.min_layover_s)
             self._lay_of[plan.trip] = lay
+        if learned is not None and learned < lay:
+            lay = learned
         return ref + to_end + lay + plan.arr_l[w + 1] - plan.dep_l[w]

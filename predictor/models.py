@@ -135,6 +135,13 @@ class Teaching:
             self.outbox.append(["turn", terminal[0], terminal[1], seconds])
         self.starts.learn_turn(terminal, seconds)
 
+    def teach_gap(self, terminal: tuple[str, str], seconds: float) -> None:
+        """A bus that turned round at a terminal (in time or late) left it ``seconds`` after
+        arriving."""
+        if self.outbox is not None:
+            self.outbox.append(["gap", terminal[0], terminal[1], seconds])
+        self.starts.learn_gap(terminal, seconds)
+
     def teach_expert(
         self,
         phase: int,
@@ -194,6 +201,8 @@ class Teaching:
             self.teach_start((str(x[1]), str(x[2])), int(x[3]), float(x[4]))
         elif kind == "turn":
             self.teach_turn((str(x[1]), str(x[2])), float(x[3]))
+        elif kind == "gap":
+            self.teach_gap((str(x[1]), str(x[2])), float(x[3]))
         elif kind == "expert":
             ahead = tuple(float("nan") if v is None else float(v) for v in x[3])
             if len(ahead) == len(self.experts.experts):

@@ -296,11 +296,13 @@ def _learn_start(
 ) -> None:
     """Teach the start model one observed run: every stop's lateness when the bus was ready in
     time (its previous trip ended ``READY_MARGIN_S`` or more before this one's departure), its
-    turnaround when it arrived late."""
+    turnaround when it arrived late, and every turnaround's time from ready to leaving."""
     s0 = origin + plan.dep_l[0]
     if not math.isfinite(ready):
         return
     pattern = pattern_of(plan)
+    if 0 in dep:
+        starts.learn_gap((plan.route_id, plan.stop_ids[0]), dep[0] - ready)
     if ready < s0 - READY_MARGIN_S:
         for k, a in arr.items():
             starts.learn_stop(pattern, k, a - (origin + plan.arr_l[k]))

@@ -158,8 +158,11 @@ class VisitObserver:
             if k == 0:
                 ks.append(0)
                 visits.append(self._visit(vid, run, 0, td, td))
-                if ready is not None and ready > s0:
-                    models.teach_turn((plan.route_id, plan.stop_ids[0]), td - ready)
+                if ready is not None:
+                    terminal = (plan.route_id, plan.stop_ids[0])
+                    models.teach_gap(terminal, td - ready)
+                    if ready > s0:
+                        models.teach_turn(terminal, td - ready)
             elif ta_k is not None and k < n - 1:
                 models.teach_dwell(int(plan.stops[k]), td - ta_k)
                 if plan.timepoint_l[k]:

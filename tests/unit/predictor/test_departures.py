@@ -49,6 +49,23 @@ def test_turnaround_defaults_then_learns() -> None:
     assert m.turnaround(term) == pytest.approx(210.0)
 
 
+def test_shortest_turn_is_a_low_quantile_of_every_turnaround() -> None:
+    """Every bus's time from reaching the terminal to leaving, early ones included: its lower
+    quartile over the window, once three have been seen."""
+    m = StartModel()
+    term = ("921", "51544")
+    m.learn_gap(term, 300.0)
+    m.learn_gap(term, 900.0)
+    assert m.shortest_turn(term) is None
+    for s in (280.0, 1200.0, 250.0, 5000.0):  # 5000 s: not a turnaround, not learned
+        m.learn_gap(term, s)
+    # the window is [300, 900, 280, 1200, 250]: sorted, its lower quartile is the second
+    assert m.shortest_turn(term) == 280.0
+    again = StartModel()
+    again.restore(json.loads(json.dumps(m.snapshot())))
+    assert again.shortest_turn(term) == 280.0
+
+
 def test_absurd_samples_are_not_learned() -> None:
     m = StartModel()
     for x in (float("nan"), float("inf"), 7200.0, -7200.0):

@@ -58,6 +58,21 @@ def test_a_bus_turning_round_gets_the_shortest_layover_of_the_timetable(c53: Net
     assert lm.leave_by(nxt, None, (math.nan, to_end)) == -math.inf
 
 
+def test_buses_seen_turning_round_quicker_than_the_timetable_bound_it(c53: Network) -> None:
+    """The timetable's shortest layover is a planning figure: where buses are seen to leave
+    sooner after reaching the terminal, that is the bound; a slower habit never lengthens
+    it (a bus that arrived early waits for its departure, which says nothing of how quickly
+    it can turn round)."""
+    lm = LayoverModel(c53, TrackerConfig())
+    nxt = plan_of(c53, NEXT)
+    ref, to_end = 46800.0, 300.0
+    run = nxt.arr_l[1] - nxt.dep_l[0]
+    assert lm.leave_by(nxt, None, (ref, to_end), 240.0) == ref + to_end + 240.0 + run
+    assert lm.leave_by(nxt, None, (ref, to_end), 2000.0) == ref + to_end + 780.0 + run
+    assert lm.leave_by(nxt, None, (ref, to_end), None) == ref + to_end + 780.0 + run
+    assert lm.leave_by(nxt, None, None, 240.0) == -math.inf
+
+
 def test_where_buses_lay_over_is_learned_per_link(c53: Network) -> None:
     lm = LayoverModel(c53, TrackerConfig())
     plan = plan_of(c53, FIRST)
