@@ -201,28 +201,20 @@ class TrackerMemory:
         keep = parts.keep(partitions)
         return tracker.forget([vid for vid in tracker.vehicle_ids() if keep(vid)])
 
-    async def run(
-        self,
-        tracker_of: Callable[[], Tracker],
-        clock: Callable[[], float],
-        *,
-        checkpoint_s: float,
-        exchange_s: float = 1.0,
-    ) -> None:
-        """Until cancelled: exchange lessons every ``exchange_s``, checkpoint every
-        ``checkpoint_s``, look for new profiles every ``PROFILES_EVERY_S`` (monotonic time);
-        ``tracker_of()`` gives the tracker in use (it changes with the feed version)."""
+    async def run(self, tracker_of: Callable[[], Tracker], *, exchange_s: float = 1.0) -> None:
+        """Until cancelled: exchange lessons every ``exchange_s``, look for new profiles every
+        ``PROFILES_EVERY_S`` (monotonic time); ``tracker_of()`` gives the tracker in use (it
+        changes with the feed version). Checkpoints are the worker's to take, between batches
+        (``web.live.TrackerWorker``): only there does the tracker hold exactly what was
+        acknowledged."""
         loop = asyncio.get_running_loop()
-        last_cp = last_prof = loop.time()
+        last_prof = loop.time()
         while True:
             await asyncio.sleep(exchange_s)
             tracker = tracker_of()
             try:
                 await self.exchange(tracker)
                 t = loop.time()
-                if t - last_cp >= checkpoint_s:
-                    last_cp = t
-                    await self.checkpoint(tracker, clock())
                 if t - last_prof >= PROFILES_EVERY_S:
                     last_prof = t
                     await self.refresh_profiles(tracker)

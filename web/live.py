@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 
 #: a vehicle silent this long is removed from the live state (it stays in history)
 FORGET_AFTER_S = 3 * 3600.0
+#: How long a stopping service waits for the tracker worker to write and acknowledge the
+#: batches it processed (one batch in flight and one in hand: well under a second normally).
+STOP_TIMEOUT_S = 20.0
 
 
 class TrackerLike(Protocol):
@@ -94,6 +97,12 @@ class Handoff(Protocol):
 
     def lost(self, partitions: set[int]) -> None:
         """Forget the vehicles of partitions whose lease lapsed."""
+        ...
+
+    async def checkpoint(self) -> None:
+        """Checkpoint the tracker. Called only where every batch it processed has been written
+        and acknowledged: a checkpoint holding a batch that was not would make a successor
+        refuse that batch's pending entries as already seen, and their rows would be lost."""
         ...
 
 
@@ -179,6 +188,7 @@ class TrackerWorker:
         reclaim_idle_ms: int = 30_000,
         clock: Callable[[], float] = WALL_CLOCK.now,
         feed_time: Callable[[float], None] | None = None,
+        checkpoint_s: float | None = None,
     ) -> None:
         self.stream = stream
         self.tracker = tracker
@@ -200,6 +210,9 @@ class TrackerWorker:
         self.newest_ping = 0.0  # timestamp of the newest ping processed (a replay's clock)
         self._last_reclaim = 0.0
         self._inflight: asyncio.Task[int] | None = None
+        self.checkpoint_s = checkpoint_s
+        self._last_checkpoint = time.monotonic()
+        self._stopping = False
 
     @property
     def partitions(self) -> list[int]:
@@ -429,25 +442,47 @@ class TrackerWorker:
         await self.live.prune_vehicles(now - FORGET_AFTER_S)
         return len(states)
 
+    def stop(self) -> None:
+        """Ask :meth:`run` to return once the batches the tracker has processed are written and
+        acknowledged, after a last checkpoint of exactly them (what is read and not processed
+        stays pending for the successor)."""
+        self._stopping = True
+
+    async def _settle(self, *, due: bool = True) -> None:
+        """At a point where every processed batch is acknowledged, checkpoint the tracker when
+        one is due (see :meth:`Handoff.checkpoint`)."""
+        if self.handoff is None or self.checkpoint_s is None:
+            return
+        if not due and time.monotonic() - self._last_checkpoint < self.checkpoint_s:
+            return
+        await self._drain()
+        self._last_checkpoint = time.monotonic()
+        await self.handoff.checkpoint()
+
     async def run(self, *, sweep_every_s: float = 15.0, log_every_s: float = 30.0) -> None:
-        """Consume until cancelled; never dies on a bad batch (it is retried after a pause).
+        """Consume until :meth:`stop` (or cancelled); never dies on a bad batch (it is retried
+        after a pause).
 
         Two-stage pipeline: the tracker works on batch N+1 while batch N is being written to
         PostgreSQL and Redis; batch N+1's writes start only once batch N is acknowledged, so
-        live state is written in stream order.
+        live state is written in stream order. Checkpoints (every ``checkpoint_s``, and a last
+        one on :meth:`stop`) are taken between batches, with nothing in flight.
         """
         await self.start()
         inherited = self.leases is not None  # with leases, each partition's on its gain
         last_sweep = last_log = time.monotonic()
         logged = Counter[str]()
         try:
-            while True:
+            while not self._stopping:
                 try:
                     if not inherited:
                         await self.inherit_pending()
                         inherited = True
                     await self.follow_leases()
                     entries = await self._next_entries(200 if self._inflight else 1000)
+                    await self._settle(due=False)
+                    if self._stopping:
+                        break  # what was just read stays pending for the successor
                     if entries:
                         rows, outputs, newest = self._process(entries)
                         await self._drain()
@@ -466,6 +501,8 @@ class TrackerWorker:
                     self.counters.errors += 1
                     log.exception("tracker batch failed; its entries stay pending for retry")
                     await asyncio.sleep(1.0)
+            await self._drain()
+            await self._settle()
         finally:
             if self._inflight is not None:
                 self._inflight.cancel()
@@ -630,6 +667,12 @@ class _MemoryHandoff:
     def lost(self, partitions: set[int]) -> None:
         self.memory.drop(self.current[0], partitions)
 
+    async def checkpoint(self) -> None:
+        try:
+            await self.memory.checkpoint(self.current[0], self.clock())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("tracker checkpoint not written: %s", exc)
+
 
 async def ingest_service(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the live path's stream, live state and counters (``keys.INGEST``), which the
@@ -681,20 +724,17 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
         handoff=_MemoryHandoff(memory, current, clock),
         clock=clock,
         feed_time=service_clock.observe,
+        checkpoint_s=settings.checkpoint_s,
     )
     service.worker = worker
     await memory.start(current[0], clock())
     await worker.start()
+    running = asyncio.create_task(worker.run(), name="tracker-worker")
     tasks = [
         asyncio.create_task(keep_leases(leases), name="tracker-leases"),
-        asyncio.create_task(worker.run(), name="tracker-worker"),
+        # lessons and profiles; the worker checkpoints, between batches
+        asyncio.create_task(memory.run(lambda: current[0]), name="tracker-memory"),
     ]
-    tasks.append(
-        asyncio.create_task(
-            memory.run(lambda: current[0], clock, checkpoint_s=settings.checkpoint_s),
-            name="tracker-memory",
-        )
-    )
 
     async def follow_feed_versions() -> None:
         while True:
@@ -745,13 +785,20 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
+        # the worker first: the batches it processed written and acknowledged, then the last
+        # checkpoint, so that whoever takes over goes on from exactly there; one that does not
+        # finish in time is cancelled without it (its successor starts from the checkpoint
+        # before and the pending entries)
+        worker.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(running), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("tracker worker did not stop in %.0f s; cancelled", STOP_TIMEOUT_S)
+        except Exception:
+            log.exception("tracker worker failed while stopping")
+        for task in [*tasks, running]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        try:  # the last checkpoint, so that whoever takes over goes on from here
-            await memory.checkpoint(current[0], clock())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("last checkpoint not written: %s", exc)
+        await asyncio.gather(*tasks, running, return_exceptions=True)
         try:  # the others take the partitions at their next tick, not after the TTL
             await leases.leave()
         except (OSError, RedisError) as exc:
