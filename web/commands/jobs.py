@@ -196,7 +196,8 @@ async def _job(args: argparse.Namespace) -> int:
             compare_from=args.compare_from,
             compare_to=args.compare_to,
         )
-        now = (await served_clock(settings, pool)).now()
+        clock = await served_clock(settings, pool)
+        now = clock.now()
         params = replace(params, generated_at=datetime.fromtimestamp(now, ZoneInfo(params.tz)))
         with tqdm(desc=args.job, unit=" routes") as bar:
 
@@ -205,7 +206,7 @@ async def _job(args: argparse.Namespace) -> int:
                 bar.n = done
                 bar.refresh()
 
-            run_id, outcome = await run_job(pool, args.job, params, progress)
+            run_id, outcome = await run_job(pool, args.job, params, progress, clock=clock.now)
     print(f"run {run_id} done; report: {outcome.report_path}")
     for table in outcome.tables:
         print(f"  table: {table}")

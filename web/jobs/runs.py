@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
+
+from feeds.clock import WALL_CLOCK
 
 from . import (
     build_profiles,
@@ -47,8 +50,13 @@ async def run_job(
     name: str,
     params: JobParams,
     progress: Progress | None = None,
+    clock: Callable[[], float] = WALL_CLOCK.now,
 ) -> tuple[int, JobOutcome]:
     """Run job ``name``, recording it in ``job_runs``; returns (run id, outcome).
+
+    Its start and end are read from ``clock`` (the service clock: a demo or a replay on a
+    feed's dates dates its runs on them, so that report ages on the dashboard are right),
+    never from the database's own.
 
     Raises
     ------
@@ -59,9 +67,13 @@ async def run_job(
     job = JOBS.get(name)
     if job is None:
         raise JobError(f"unknown job {name!r}; choose one of {', '.join(sorted(JOBS))}")
+
+    def stamp() -> datetime:
+        return datetime.fromtimestamp(clock(), UTC)
+
     run_id: int = await pool.fetchval(
-        "INSERT INTO job_runs (job, period_from, period_to, params) VALUES ($1, $2, $3, $4)"
-        " RETURNING id",
+        "INSERT INTO job_runs (job, period_from, period_to, params, started_at)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
         name,
         params.date_from,
         params.date_to,
@@ -77,22 +89,25 @@ async def run_job(
             },
             default=str,
         ),
+        stamp(),
     )
     try:
         outcome = await job(pool, run_id, params, progress)
     except BaseException as exc:
         await pool.execute(
-            "UPDATE job_runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1",
+            "UPDATE job_runs SET status = 'failed', finished_at = $3, error = $2 WHERE id = $1",
             run_id,
             f"{type(exc).__name__}: {exc}"[:2000],
+            stamp(),
         )
         raise
     await pool.execute(
-        "UPDATE job_runs SET status = 'done', finished_at = now(), summary = $2, report_path = $3"
+        "UPDATE job_runs SET status = 'done', finished_at = $4, summary = $2, report_path = $3"
         " WHERE id = $1",
         run_id,
         json.dumps(outcome.summary, default=str),
         None if outcome.report_path is None else str(outcome.report_path),
+        stamp(),
     )
     log.info("job done", extra={"job": name, "run_id": run_id})
     return run_id, outcome

@@ -84,7 +84,7 @@ async def _nightly(app: web.Application, at: str, tz: str) -> None:
         params = replace(params, tz=report_tz, options={"tile_url": settings.tile_url})
         for name in JOBS:
             try:
-                run_id, _ = await run_job(app[keys.PG_POOL], name, params)
+                run_id, _ = await run_job(app[keys.PG_POOL], name, params, clock=clock.now)
                 log.info("nightly job done", extra={"job": name, "run_id": run_id})
             except JobError as exc:
                 log.info("nightly job skipped", extra={"job": name, "reason": str(exc)})
