@@ -23,7 +23,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -43,6 +43,7 @@ from feeds.poller import FeedPoller
 from feeds.simulator import Simulator
 from feeds.stream import Entry, PositionStream, PublishResult
 from predictor.events import TrackerOutput, VehicleState
+from transit.network import Network
 from transit.pings import Ping
 
 from . import keys
@@ -650,6 +651,100 @@ async def keep_leases(leases: PartitionLeases) -> None:
         await asyncio.sleep(leases.heartbeat_s)
 
 
+#: The partition whose holder runs the feed's sources (simulator, GTFS-RT pollers).
+LEAD_PARTITION = 0
+
+
+async def while_leading(
+    leases: PartitionLeases,
+    sources: Callable[[], list[tuple[str, Coroutine[Any, Any, None]]]],
+    *,
+    every_s: float | None = None,
+) -> None:
+    """Run the feed's sources only while this tracker holds partition :data:`LEAD_PARTITION`.
+
+    Every tracker process runs this, and each of N trackers polling the same GTFS-RT URLs (or
+    simulating the same fleet) would publish every ping N times. The holder of one partition
+    is one tracker at any time (``feeds.leases``), so it runs them: ``sources()`` makes the
+    named coroutines when the lease is gained, and they are cancelled when it is lost (a
+    handover may publish a few pings twice; the stream drops them as duplicates). Checked
+    every ``every_s`` seconds (the leases' heartbeat by default), until cancelled.
+    """
+    every = leases.heartbeat_s if every_s is None else every_s
+    running: list[asyncio.Task[None]] = []
+    try:
+        while True:
+            leading = LEAD_PARTITION in leases.owned()
+            if leading and not running:
+                running = [asyncio.create_task(c, name=name) for name, c in sources()]
+                if running:
+                    log.info(
+                        "feed sources started here (partition %d leased)",
+                        LEAD_PARTITION,
+                        extra={"sources": [t.get_name() for t in running]},
+                    )
+            elif not leading and running:
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+                running = []
+                log.info("feed sources stopped here (partition %d lost)", LEAD_PARTITION)
+            await asyncio.sleep(every)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+def _feed_sources(
+    app: web.Application, network: Network, stream: PositionStream, counters: IngestCounters
+) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+    """The feed's sources configured (:func:`while_leading` runs them): the simulator, the
+    GTFS-RT VehiclePositions pollers."""
+    settings = app[keys.SETTINGS]
+    service_clock = app[keys.CLOCK]
+    out: list[tuple[str, Coroutine[Any, Any, None]]] = []
+    if settings.simulate:
+
+        async def simulate() -> None:
+            # the simulated clock's service day, or the day of a clock the caller pinned
+            simulated = service_clock.simulated
+            feed_date = (
+                simulated.feed_date
+                if simulated is not None
+                else datetime.fromtimestamp(service_clock.now(), ZoneInfo(network.timezone)).date()
+            )
+            simulator = await asyncio.to_thread(Simulator, network, feed_date)
+            log.info(
+                "simulator on: feed date %s, %d trips planned, %d buses on the road now",
+                feed_date,
+                len(simulator.runs),
+                simulator.vehicles_at(service_clock.now()),
+            )
+            await run_simulator(simulator, service_clock, stream, counters)
+
+        out.append(("simulator", simulate()))
+    urls: tuple[str, ...] = settings.gtfsrt_urls
+    if urls:
+
+        async def sink(pings: list[Ping], source: str) -> None:
+            await publish_pings(stream, counters, pings, source)
+
+        def count_rejections(result: DecodeResult) -> None:
+            counters.rejected.update(result.rejected)
+
+        poller = FeedPoller(
+            app[keys.HTTP_SESSION],
+            urls,
+            sink,
+            on_rejections=count_rejections,
+            clock=service_clock.now,
+        )
+        log.info("polling %d GTFS-RT VehiclePositions URL(s)", len(urls))
+        out.append(("gtfsrt-poller", poller.run()))
+    return out
+
+
 @dataclass(slots=True)
 class _MemoryHandoff:
     """The worker's :class:`Handoff` over the tracker memory and the tracker in use."""
@@ -748,40 +843,12 @@ async def tracker_service(app: web.Application) -> AsyncIterator[None]:
             log.info("tracker rebuilt for the new feed version")
 
     tasks.append(asyncio.create_task(follow_feed_versions(), name="tracker-feed-follow"))
-    if settings.simulate:
-        # the simulated clock's service day, or the day of a clock the caller pinned
-        simulated = service_clock.simulated
-        feed_date = (
-            simulated.feed_date
-            if simulated is not None
-            else datetime.fromtimestamp(clock(), ZoneInfo(network.timezone)).date()
+    tasks.append(
+        asyncio.create_task(
+            while_leading(leases, lambda: _feed_sources(app, network, stream, counters)),
+            name="tracker-feed-sources",
         )
-        simulator = await asyncio.to_thread(Simulator, network, feed_date)
-        log.info(
-            "simulator on: feed date %s, %d trips planned, %d buses on the road now",
-            feed_date,
-            len(simulator.runs),
-            simulator.vehicles_at(clock()),
-        )
-        tasks.append(
-            asyncio.create_task(
-                run_simulator(simulator, service_clock, stream, counters), name="simulator"
-            )
-        )
-    urls: tuple[str, ...] = settings.gtfsrt_urls
-    if urls:
-
-        async def sink(pings: list[Ping], source: str) -> None:
-            await publish_pings(stream, counters, pings, source)
-
-        def count_rejections(result: DecodeResult) -> None:
-            counters.rejected.update(result.rejected)
-
-        poller = FeedPoller(
-            app[keys.HTTP_SESSION], urls, sink, on_rejections=count_rejections, clock=clock
-        )
-        tasks.append(asyncio.create_task(poller.run(), name="gtfsrt-poller"))
-        log.info("polling %d GTFS-RT VehiclePositions URL(s)", len(urls))
+    )
     try:
         yield
     finally:
