@@ -20,6 +20,13 @@ each tail, where ``miss`` is 1 when the arrival fell outside that side of the in
 cell gave it; the bounds are then the empirical quantiles at levels ``a_lo`` and
 ``1 - a_hi``. A cell that misses too often widens, one that never misses narrows, and the
 long-run miss rate of each tail converges to its target (10%) whatever the distribution does.
+A cell learns whether it missed only once its arrivals come in, about its horizon later; with
+one step for all, the 15-30 minute cells chased the swings of the errors a quarter of an hour
+late and their levels oscillated (C53: coverage 0.72 at 15-30 min). So the step falls with the
+horizon (:func:`gamma_of`), and each cell keeps its last 2,000 errors. Measured on C53, its
+second half, Auckland, Minneapolis 577 and 2651 and the simulated day (coverage per bucket,
+0.78-0.82 wanted): 14 of 30 cells in the band before, 16 after; C53 15-30 0.715 -> 0.751,
+Auckland 0.757 -> 0.788, simulated 0.767 -> 0.800.
 Until a cell has ``min_samples`` errors it borrows its phase's running-phase cell, then the
 normal quantiles.
 """
@@ -33,16 +40,33 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from predictor.calibration import EDGES
+
 __all__ = ["IntervalModel"]
 
 _Z10 = -1.2815515655446004
 #: Each tail's target miss rate: p10 and p90.
 TAIL = 0.1
-#: Step of the tail levels per scored arrival.
-GAMMA = 0.005
+#: Step of the tail levels per scored arrival, in the first horizon bucket.
+GAMMA = 0.01
+#: Arrivals come back to a cell after about its horizon, and a step as large in a cell whose
+#: misses are known 20 minutes late only chases the last swing of the errors (the levels
+#: oscillate); so the step falls as ``(REF_DELAY_S / horizon) ** GAMMA_POWER``.
+REF_DELAY_S = 90.0
+GAMMA_POWER = 0.5
 #: The tail levels stay within these bounds (a cell never gives up on an interval, nor makes
 #: one that covers everything).
 LEVEL_MIN, LEVEL_MAX = 0.01, 0.3
+
+
+def gamma_of(bucket: int) -> float:
+    """The tail levels' step in horizon bucket ``bucket``: :data:`GAMMA` scaled down by how
+    long its arrivals take to come back (:data:`REF_DELAY_S` over the bucket's middle
+    horizon, to the power :data:`GAMMA_POWER`, at most 1)."""
+    edges: list[float] = [0.0, *EDGES.tolist()]
+    mid = 0.5 * (edges[bucket] + edges[bucket + 1]) if bucket + 1 < len(edges) else 2.0 * edges[-1]
+    scale: float = (REF_DELAY_S / mid) ** GAMMA_POWER
+    return GAMMA * min(1.0, scale)
 
 
 class IntervalModel:
@@ -76,7 +100,7 @@ class IntervalModel:
         self,
         n_phases: int,
         n_buckets: int,
-        size: int = 600,
+        size: int = 2000,
         min_samples: int = 40,
         refresh: int = 10,
     ) -> None:
@@ -86,6 +110,8 @@ class IntervalModel:
         self.min_samples = min_samples
         self.refresh = refresh
         n = n_phases * n_buckets
+        #: the tail levels' step per bucket (see :func:`gamma_of`)
+        self._gamma = [gamma_of(b) for b in range(n_buckets)] * n_phases
         self._buf = np.zeros((n, size))
         self._n = [0] * n
         self._since = [0] * n
@@ -124,11 +150,11 @@ class IntervalModel:
             return
         cell = self._cell(phase, bucket)
         lo, hi = self.bounds(phase, bucket) if issued is None else issued
-        steer = cell
-        lvl = self._lvl[steer]
+        lvl = self._lvl[cell]
+        gamma = self._gamma[cell]
         # steer each tail towards its target miss rate
-        lvl[0] = min(max(lvl[0] + GAMMA * (TAIL - (1.0 if z < lo else 0.0)), LEVEL_MIN), LEVEL_MAX)
-        lvl[1] = min(max(lvl[1] + GAMMA * (TAIL - (1.0 if z > hi else 0.0)), LEVEL_MIN), LEVEL_MAX)
+        lvl[0] = min(max(lvl[0] + gamma * (TAIL - (1.0 if z < lo else 0.0)), LEVEL_MIN), LEVEL_MAX)
+        lvl[1] = min(max(lvl[1] + gamma * (TAIL - (1.0 if z > hi else 0.0)), LEVEL_MIN), LEVEL_MAX)
         z = min(max(z, -20.0), 20.0)
         n = self._n[cell]
         self._buf[cell, n % self.size] = z

@@ -77,3 +77,16 @@ def test_non_finite_errors_are_ignored() -> None:
     m.add(0, 0, float("nan"))
     m.add(0, 0, float("inf"))
     assert m.bounds(0, 0) == pytest.approx((-1.2816, 1.2816), abs=1e-3)
+
+
+def test_the_levels_step_falls_with_the_horizon() -> None:
+    """A cell whose misses come back a quarter of an hour late steps its levels less, or they
+    oscillate with the errors' swings."""
+    from itertools import pairwise
+
+    from predictor.intervals import GAMMA, gamma_of
+
+    steps = [gamma_of(b) for b in range(6)]
+    assert steps[0] == GAMMA
+    assert all(a > b for a, b in pairwise(steps))
+    assert steps[4] < GAMMA / 3  # 15-30 minutes
