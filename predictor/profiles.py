@@ -34,6 +34,7 @@ from predictor.arrivals import ref_stop
 from predictor.departures import READY_MARGIN_S, PatternKey, StartModel
 from predictor.events import StopVisit
 from predictor.plans import TripPlan
+from transit.calendar import DayTypes, natural_day_type
 from transit.network import Network
 from transit.times import parse_date, service_day_origin
 
@@ -57,13 +58,14 @@ LAYOVER_EARLY_S = 120.0
 
 
 def day_type(service_date: str) -> int:
-    """0 weekday, 1 Saturday, 2 Sunday, of a ``YYYYMMDD`` service date.
+    """0 weekday, 1 Saturday, 2 Sunday, of a ``YYYYMMDD`` service date by its weekday alone
+    (where the feed's calendar is at hand, :class:`~transit.calendar.DayTypes` also knows
+    holidays).
 
     >>> day_type("20260216"), day_type("20260221"), day_type("20260222")
     (0, 1, 2)
     """
-    wd = parse_date(service_date).weekday()
-    return 1 if wd == 5 else 2 if wd == 6 else 0
+    return natural_day_type(parse_date(service_date).toordinal())
 
 
 def hour_of(tod: float) -> int:
@@ -215,9 +217,10 @@ def build_profiles(
             origin = origins[sday] = service_day_origin(sday, tz)
         vs.sort(key=lambda x: x.stop_sequence)
         runs_of[(vid, sday)].append((min(x.arrival for x in vs), plan, origin, vs))
+    day_types = DayTypes(network.calendar)
     for (_vid, sday), runs in runs_of.items():
-        dtype = day_type(sday)
         ordinal = parse_date(sday).toordinal()
+        dtype = day_types.of(ordinal)
         runs.sort(key=lambda r: r[0])
         prev_end = math.nan
         for _t0, plan, origin, vs in runs:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from predictor.baselines import KalmanBlend, blend_link_time, visit_time
 from predictor.events import Prediction, StopVisit, VehicleState
 from predictor.plans import TripPlan
-from predictor.profiles import Profiles, build_profiles, day_type, ordinal_of
+from predictor.profiles import Profiles, build_profiles, ordinal_of
 from predictor.scoring import Report, match_arrivals, score
 from predictor.tracker import Tracker, TrackerConfig
 from transit.network import Network
@@ -70,7 +70,8 @@ class _Baselines:
     def day(self, service_date: str) -> tuple[int, int]:
         got = self._days.get(service_date)
         if got is None:
-            got = self._days[service_date] = (ordinal_of(service_date), day_type(service_date))
+            day = ordinal_of(service_date)
+            got = self._days[service_date] = (day, self.tracker.trips.day_types.of(day))
         return got
 
     def seed(self, profiles: Profiles) -> None:

@@ -15,9 +15,10 @@ from predictor.events import Flag, Rejection, RejectReason
 from predictor.layovers import LayoverModel
 from predictor.matching import SegmentStore
 from predictor.plans import TripPlan
-from predictor.profiles import day_type, ordinal_of
+from predictor.profiles import ordinal_of
 from predictor.segments import SegmentTable
 from predictor.vehicles import TrackedVehicle, TripRun
+from transit.calendar import DayTypes
 from transit.network import Network
 from transit.pings import Ping
 
@@ -59,6 +60,8 @@ class TripAssigner:
         self._plans: dict[int, TripPlan] = {}
         self._segs: dict[int, tuple[list[int], list[float]]] = {}
         self.resolver = TripResolver(network, self.plan)
+        #: the day type whose service a date runs (a holiday's is its timetable's)
+        self.day_types = DayTypes(network.calendar)
         #: the shapes ready for batch matching (a started trip's shape is added)
         self.store = store
         #: the vehicle on each trip row
@@ -200,8 +203,8 @@ class TripAssigner:
                 else None
             ),
             turn=turn,
-            day=ordinal_of(res.service_date),
-            day_type=day_type(res.service_date),
+            day=(day := ordinal_of(res.service_date)),
+            day_type=self.day_types.of(day),
         )
         self.trip_vehicle[plan.trip] = v.vid
 

@@ -23,10 +23,15 @@ if TYPE_CHECKING:
     from transit.network import Network
 
 __all__ = [
+    "DAY_SATURDAY",
+    "DAY_SUNDAY",
+    "DAY_WEEKDAY",
     "WEEKDAY_COLUMNS",
+    "DayTypes",
     "ServiceExceptions",
     "WeeklyServices",
     "active_services",
+    "natural_day_type",
     "resolve_calendar",
     "service_dates",
     "trips_on",
@@ -35,6 +40,118 @@ __all__ = [
 #: calendar.txt's weekday columns, in the order of the bits of ``ServiceCalendar.weekdays``.
 WEEKDAY_COLUMNS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MAX_LISTED = 5
+#: Day types (the profiles' and the predictor's): Monday to Friday, Saturday, Sunday.
+DAY_WEEKDAY, DAY_SATURDAY, DAY_SUNDAY = 0, 1, 2
+#: A service added on this many dates at most, and on no weekday of calendar.txt, is a holiday
+#: timetable.
+_HOLIDAY_DATES = 3
+#: A service known from calendar_dates alone runs on a weekday by habit when at least this
+#: share of its dates (and two of them) fall on it.
+_HABIT_SHARE = 0.25
+
+
+def natural_day_type(date_ordinal: int) -> int:
+    """The day type of a date by its weekday alone.
+
+    >>> from datetime import date
+    >>> [natural_day_type(date(2026, 2, d).toordinal()) for d in (16, 21, 22)]
+    [0, 1, 2]
+    """
+    wd = (int(date_ordinal) - 1) % 7  # ordinal 1 (0001-01-01) was a Monday
+    return DAY_SATURDAY if wd == 5 else DAY_SUNDAY if wd == 6 else DAY_WEEKDAY
+
+
+class DayTypes:
+    """The day type whose service a date runs, from the feed's calendar (cached per date).
+
+    A public holiday on a Monday runs a holiday timetable: calendar_dates removes the weekday
+    services and adds the Sunday ones, or a holiday service of its own. Its traffic, boardings
+    and layovers are a Sunday's: learned or looked up as a weekday, it would teach the weekday
+    profiles a Sunday and forecast it from weekdays. So:
+
+    * a date whose regular services (calendar.txt's, for its weekday and range) are all removed
+      is a holiday when what runs instead is a weekend's weekly service, or services added on
+      :data:`_HOLIDAY_DATES` dates at most (a holiday timetable): it takes Saturday's type when
+      the weekly services added run on Saturdays, else Sunday's (the convention of
+      ``predictor.jams``). A reduced timetable run for weeks in their place (a Christmas week's)
+      is a weekday's;
+    * in a feed of calendar_dates alone (no regular services), a date takes the type its
+      services run on by habit (each on the weekdays it is added on, a quarter of its dates and
+      two at least), its weekday's unless none of them runs on days of that type;
+    * any other date, or one no service runs on, keeps its weekday's type.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> d0 = date(2026, 2, 9).toordinal()  # a Monday
+    >>> holiday = date(2026, 2, 16).toordinal()  # Presidents' Day: a holiday service
+    >>> cal = ServiceCalendar(np.array(["wk", "sun", "hol"]),
+    ...     np.array([0b11111, 0b1000000, 0], np.uint8),
+    ...     np.array([d0, d0, d0], np.int32), np.array([d0 + 30, d0 + 30, d0 + 30], np.int32),
+    ...     np.array([2], np.int32), np.array([holiday], np.int32),
+    ...     np.array([0], np.int32), np.array([holiday], np.int32))
+    >>> types = DayTypes(cal)
+    >>> types.of(holiday), types.of(holiday + 1), types.of(holiday + 5), types.of(holiday + 6)
+    (2, 0, 1, 2)
+    """
+
+    def __init__(self, cal: ServiceCalendar) -> None:
+        self.cal = cal
+        self._cache: dict[int, int] = {}
+        weekly = np.asarray(cal.weekdays, dtype=np.int64)
+        habit = weekly.copy()
+        wd = (np.asarray(cal.added_date, dtype=np.int64) - 1) % 7
+        svc = np.asarray(cal.added_service, dtype=np.int64)
+        counts = np.zeros((len(habit), 7), dtype=np.int64)
+        np.add.at(counts, (svc, wd), 1)
+        total = counts.sum(axis=1, keepdims=True)
+        bare = habit == 0
+        usual = (counts >= 2) & (counts >= _HABIT_SHARE * total)
+        bits = (usual * (1 << np.arange(7))).sum(axis=1)
+        habit[bare] = bits[bare]
+        self._weekly = weekly
+        #: per service: a holiday timetable (a few added dates, no weekly days)
+        self._holiday = bare & (total[:, 0] <= _HOLIDAY_DATES)
+        # per service: whether it runs on weekdays, Saturdays, Sundays (by calendar.txt; by
+        # habit for one known from calendar_dates alone)
+        self._runs = _types_of(habit)
+        self._weekly_runs = _types_of(weekly)
+
+    def of(self, date_ordinal: int) -> int:
+        """The day type (:data:`DAY_WEEKDAY`, :data:`DAY_SATURDAY`, :data:`DAY_SUNDAY`) whose
+        service ``date_ordinal`` runs."""
+        d = int(date_ordinal)
+        got = self._cache.get(d)
+        if got is None:
+            got = self._cache[d] = self._type(d)
+        return got
+
+    def _type(self, d: int) -> int:
+        natural = natural_day_type(d)
+        cal = self.cal
+        bit = 1 << ((d - 1) % 7)
+        regular = ((self._weekly & bit) != 0) & (cal.start <= d) & (d <= cal.end)
+        on = active_services(cal, d)
+        if regular.any():
+            if (regular & on).any():
+                return natural
+            # every regular service of the day removed: a holiday, if a weekend's or a holiday
+            # timetable runs instead
+            votes = self._weekly_runs[on].sum(axis=0)
+            if votes[DAY_SATURDAY] or votes[DAY_SUNDAY] or (on.any() and self._holiday[on].all()):
+                return DAY_SATURDAY if votes[DAY_SATURDAY] > votes[DAY_SUNDAY] else DAY_SUNDAY
+            return natural
+        if not on.any():
+            return natural
+        votes = self._runs[on].sum(axis=0)
+        if votes[natural] > 0 or votes.max() == 0:
+            return natural
+        return int(np.argmax(votes))
+
+
+def _types_of(masks: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Per weekday mask (bit 0 Monday): whether it has weekdays, Saturday, Sunday."""
+    return np.stack([(masks & 0b11111) != 0, (masks & 0b100000) != 0, (masks & 0b1000000) != 0], 1)
 
 
 @dataclass(frozen=True, slots=True)

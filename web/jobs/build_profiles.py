@@ -37,6 +37,10 @@ from .report import Report, new_figure, plural
 
 __all__ = ["NAME", "run", "served_network"]
 
+#: The days of each day type, as a finding names them (a holiday runs a Sunday's timetable:
+#: ``transit.calendar.DayTypes``).
+DAY_TYPE_DAYS = ("weekdays", "Saturdays", "Sundays and holidays")
+
 NAME = "build-profiles"
 log = logging.getLogger(__name__)
 
@@ -139,7 +143,7 @@ def _report(
     if slow:
         (r, (dtype, hour)) = slow[0]
         findings.append(
-            f"Buses run slowest against the timetable on {DAY_TYPES[dtype]}s at "
+            f"Buses run slowest against the timetable on {DAY_TYPE_DAYS[dtype]} at "
             f"{hour:02d}:00: {r:.2f} times the scheduled link time (median)."
         )
     findings.append(

@@ -41,7 +41,8 @@ async def test_profiles_built_from_stored_visits_load_into_a_tracker(
     page = out.report_path.read_text()
     assert "History profiles" in page
     assert "observed over scheduled link time by hour" in page  # the chart
-    assert "Buses run slowest against the timetable on weekdays" in page
+    # 2026-02-16, Presidents' Day: the holiday timetable, a Sunday's day type
+    assert "Buses run slowest against the timetable on Sundays and holidays" in page
     assert [t.name for t in out.tables] == ["link_profiles.csv", "profiles.json"]
     stored = await load_profiles(op_pool)
     assert stored is not None

@@ -29,3 +29,30 @@ def test_trips_on_a_day() -> None:
     net = build_network(line_columns())
     assert trips_on(net, MONDAY).tolist() == [0, 1]
     assert trips_on(net, MONDAY + 5).tolist() == []
+
+
+def test_holidays_take_the_type_of_the_timetable_they_run() -> None:
+    """Public holidays of the bundled feeds, from their calendars alone: their regular
+    weekday services are removed and a holiday or weekend timetable runs instead."""
+    from datetime import date
+    from pathlib import Path
+
+    from feeds.gtfs import load_network
+    from transit.calendar import DAY_SUNDAY, DayTypes, natural_day_type
+
+    root = Path(__file__).resolve().parents[2]
+    wmata = DayTypes(load_network(root / "data" / "wmata-c53-slice" / "gtfs").calendar)
+    cairns = DayTypes(load_network(root.parent / "web" / "data" / "cairns.zip").calendar)
+    for types, holidays, ordinary in (
+        # Christmas, New Year, Martin Luther King Day, Presidents' Day, Memorial Day
+        (wmata, ("2025-12-25", "2026-01-01", "2026-01-19", "2026-02-16", "2026-05-25"),
+         ("2025-12-23", "2026-02-17", "2026-02-14", "2026-02-15")),
+        # Queen's Birthday and Labour Day in Queensland, Christmas, Boxing Day
+        (cairns, ("2014-06-09", "2014-10-06", "2014-12-25", "2014-12-26"),
+         ("2014-09-09", "2014-06-10", "2014-06-14")),
+    ):  # fmt: skip
+        for day in holidays:
+            assert types.of(date.fromisoformat(day).toordinal()) == DAY_SUNDAY, day
+        for day in ordinary:
+            d = date.fromisoformat(day).toordinal()
+            assert types.of(d) == natural_day_type(d), day
