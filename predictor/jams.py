@@ -80,6 +80,8 @@ class JamConfig:
     min_days_share: float = 0.5
     min_days: int = 3
     min_passes: float = 0.5  # a cell needs this many bus passes (metres / segment_m)
+    #: episodes this many segments apart or less, at overlapping times, are one jam
+    bridge_segments: int = 1
     riders_per_bus: float = 20.0
     #: a segment whose free flow is slower than a brisk walk (6 km/h) is suspect data
     suspect_mps: float = 6.0 / 3.6
@@ -97,6 +99,8 @@ class JamConfig:
             raise ValueError("free_flow_percentile must be in (0, 100]")
         if self.min_days < 1:
             raise ValueError(f"min_days must be at least 1, got {self.min_days}")
+        if self.bridge_segments < 0:
+            raise ValueError(f"bridge_segments must be 0 or more, got {self.bridge_segments}")
 
 
 @dataclass(frozen=True, slots=True, eq=False)

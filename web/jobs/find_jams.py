@@ -5,8 +5,8 @@ Route by route, the positions of the period leave PostgreSQL as ``COPY ... TO ST
 is measured on. Each *axis* (a pattern, or a route direction when the source names none) is
 analysed alone: the run-time split keeps moving time only (:mod:`predictor.runtime`), segment
 cells and recurring bins come from :mod:`predictor.jams`, episodes, stop names and places on
-the road from :mod:`predictor.jam_episodes`. PostgreSQL reads the next route while Python
-works on the previous one.
+the road from :mod:`predictor.jam_episodes`, which then merges the episodes of a route's axes
+that are one jam. PostgreSQL reads the next route while Python works on the previous one.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from numpy.typing import NDArray
 
 from feeds.planner_store import route_short_names
 from predictor.jam_episodes import (
+    AxisRoad,
     JamEpisode,
     direction_word,
     episodes,
+    merge_axes,
     place_on_road,
+    road_points,
     stops_around,
 )
 from predictor.jams import JamConfig, JamReport, SegmentCells, cells_from_split, find_jams
@@ -90,18 +93,16 @@ class AxisResult:
     stops: list[Stop]
     report: JamReport
     cells: SegmentCells
-    episodes: list[JamEpisode]
-    places: list[tuple[float, float]]  # per episode: the middle, on the road
+    episodes: list[JamEpisode]  # of this axis alone (merged across axes by analyse)
+    road: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]  # road_points
     seg_places: dict[int, tuple[float, float]]  # per segment seen: its middle, on the road
     seconds: dict[TimeUse, float] = field(default_factory=dict)
     runs: int = 0
-    _index: dict[int, int] = field(default_factory=dict, repr=False)
 
     def place_of(self, e: JamEpisode) -> tuple[float, float]:
-        """Where an episode of this axis lies: its middle, on the road."""
-        if not self._index:
-            self._index.update((id(x), i) for i, x in enumerate(self.episodes))
-        return self.places[self._index[id(e)]]
+        """Where an episode on this axis lies: the place a bus reported nearest its middle."""
+        lat, lon, _ = place_on_road(*self.road, [(e.from_m + e.to_m) / 2])
+        return float(lat[0]), float(lon[0])
 
     def stop_names(self, e: JamEpisode) -> tuple[str | None, str | None]:
         """The stops before and after an episode (None when the axis has no stops)."""
@@ -121,6 +122,7 @@ def _config(params: JobParams) -> tuple[JamConfig, SplitConfig]:
             jam_ratio=params.option("jam_ratio", 0.5),
             min_days_share=params.option("min_days_share", 0.5),
             min_days=int(params.option("min_days", 3)),
+            bridge_segments=int(params.option("bridge_segments", 1)),
         )
         split = SplitConfig(
             dwell_m=params.option("dwell_m", 40.0),
@@ -192,8 +194,6 @@ def analyse_axis(
     report = find_jams(cells, jam)
     eps = episodes(report, cells)
     lat, lon = cols["lat"][sel], cols["lon"][sel]
-    mids = [(e.from_m + e.to_m) / 2 for e in eps]
-    plat, plon, _ = place_on_road(d, lat, lon, mids)
     segs = np.unique(cells.segment)
     slat, slon, sgap = place_on_road(d, lat, lon, (segs + 0.5) * jam.segment_m)
     seg_places = {
@@ -228,7 +228,7 @@ def analyse_axis(
         report=report,
         cells=cells,
         episodes=eps,
-        places=[(float(a), float(b)) for a, b in zip(plat, plon, strict=True)],
+        road=road_points(d, lat, lon),
         seg_places=seg_places,
         seconds=sp.seconds(),
         runs=int(sp.steps.run_start.sum()),
@@ -304,8 +304,11 @@ async def analyse(
     workers = max(1, int(params.option("workers", 2)))
     await asyncio.gather(*(worker() for _ in range(min(workers, len(routes)))))
     results.sort(key=lambda a: (a.route, a.pattern or "", a.direction_id or 0))
+    # one row per jam: episodes of the route's patterns on one stretch at one time are one
+    roads = [AxisRoad(a.route, a.direction_id, *a.road, a.episodes) for a in results]
+    merged = merge_axes(roads, jam, near_m=min(50.0, jam.segment_m / 2))
     ranked = sorted(
-        ((a, e) for a in results for e in a.episodes),
+        ((results[i], e) for i, e in merged),
         key=lambda x: (-x[1].bus_minutes_lost_per_day, x[0].route, x[1].from_m, x[1].start_s),
     )
     return ranked, results
@@ -380,8 +383,9 @@ async def _store(
     episode_of: dict[tuple[int, int], int] = {}
     ep_rows = []
     for rank, (a, e) in enumerate(ranked, start=1):
-        for b in e.bins:
-            episode_of[(id(a), b)] = rank
+        for axis, axis_bins in [(results[i], b) for i, b in e.parts] or [(a, e.bins)]:
+            for b in axis_bins:
+                episode_of[(id(axis), b)] = rank
         place = a.place_of(e)
         names = a.stop_names(e)
         ep_rows.append(

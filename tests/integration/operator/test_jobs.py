@@ -197,6 +197,43 @@ async def test_the_nightly_window_finds_what_one_night_cannot_and_says_why(
     assert "1 days" not in page
 
 
+async def test_one_jam_is_one_row_across_the_patterns_of_a_route(
+    op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
+) -> None:
+    # M1 southbound, 2018-04-09..11 16:00-17:10: the Grand Street pattern jams at 6.8-7.4 km
+    # 16:00-16:45 and the E Village pattern, on the same Fifth Avenue, at 7.4-7.6 km
+    # 16:00-16:15; they were rows #1 and #4 of the table (and one finding). One row now.
+    await import_history(op_pool, "m1", op_data / "m1")
+    run_id, out = await run_job(
+        op_pool, "find-jams", JobParams(tz=NY, out_dir=tmp_path, table_prefix="")
+    )
+    rows = _csv(tmp_path / "jams.csv")
+    assert len(rows) == out.summary["jams"] > 0
+    top = rows[0]
+    assert (top["from_m"], top["to_m"], top["start_time"], top["end_time"]) == (
+        "6800.0", "7600.0", "16:00", "16:45",
+    )  # fmt: skip
+    assert int(top["bins"]) == 6  # 5 cells of one pattern, 1 of the other
+    # both patterns' single bins belong to episode 1
+    parts = await op_pool.fetch(
+        "SELECT DISTINCT pattern_id FROM jam_results WHERE run_id = $1 AND episode = 1", run_id
+    )
+    assert {r["pattern_id"] for r in parts} == {"MTA_M010186", "MTA_M010187"}
+    # no two rows of one route and direction overlap in time and touch on the road (M1's
+    # patterns measure from one origin: their distances compare; one 200 m segment bridges)
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            if (a["route_id"], a["direction_id"], a["day_type"]) != (
+                b["route_id"], b["direction_id"], b["day_type"],
+            ):  # fmt: skip
+                continue
+            if a["start_time"] < b["end_time"] and b["start_time"] < a["end_time"]:
+                gap = max(float(a["from_m"]), float(b["from_m"])) - min(
+                    float(a["to_m"]), float(b["to_m"])
+                )
+                assert gap > 200.0, (a, b)
+
+
 async def test_service_report_runs_on_derived_visits_and_hides_thin_shares(
     op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
 ) -> None:
