@@ -6,7 +6,9 @@ is measured on. Each *axis* (a pattern, or a route direction when the source nam
 analysed alone: the run-time split keeps moving time only (:mod:`predictor.runtime`), segment
 cells and recurring bins come from :mod:`predictor.jams`, episodes, stop names and places on
 the road from :mod:`predictor.jam_episodes`, which then merges the episodes of a route's axes
-that are one jam. PostgreSQL reads the next route while Python works on the previous one.
+that are one jam. A run is one bus on one trip on one service day (SIRI and MBTA data have two
+buses reporting one trip at once). PostgreSQL reads the next route while Python works on the
+previous one.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ NAME = "find-jams"
 # $1 route, $2/$3 period, $4 zone
 PINGS_SQL = """
 SELECT coalesce(pattern_id, '') AS pattern, coalesce(direction_id, -1)::int AS dir,
-       coalesce(trip_id, vehicle_id) || '@' || sd::text AS run,
+       coalesce(trip_id, '') || '|' || vehicle_id || '@' || sd::text AS run,
+       coalesce(trip_id, vehicle_id) || '@' || sd::text AS trip,
        extract(epoch FROM ts)::float8 AS t, dist_along AS d, sd,
        extract(epoch FROM (ts AT TIME ZONE $4) - sd::timestamp)::float8 AS tod,
        occupancy, occupancy_percent, lat, lon
@@ -61,6 +64,7 @@ _COLUMNS = {
     "pattern": pa.string(),
     "dir": pa.int64(),
     "run": pa.string(),
+    "trip": pa.string(),
     "t": pa.float64(),
     "d": pa.float64(),
     "sd": pa.date32(),

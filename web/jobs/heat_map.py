@@ -52,7 +52,7 @@ __all__ = ["NAME", "HeatData", "gather", "run"]
 NAME = "heat-map"
 
 _PINGS = """
-SELECT route_id, coalesce(trip_id, vehicle_id) || '@' || sd::text AS run,
+SELECT route_id, coalesce(trip_id, '') || '|' || vehicle_id || '@' || sd::text AS run,
        extract(epoch FROM ts)::float8 AS t, lat, lon, dist_along AS d, occupancy,
        occupancy_percent, extract(hour FROM ts AT TIME ZONE $4)::int AS hour
 FROM (SELECT *, coalesce(service_date, (ts AT TIME ZONE $4)::date) AS sd FROM positions

@@ -10,7 +10,8 @@ occupancy categories (each category stands for the middle of its band, shown in 
 Route by route, the positions (or passenger counts) of the period are read through a
 server-side cursor ordered by trip and time, ``chunk`` rows at a time; each chunk becomes load
 pieces (the last row of a chunk is carried into the next so no interval is lost) added to the
-core's :class:`routing.load.LoadRanking`. A trip is a run: trip id and service day.
+core's :class:`routing.load.LoadRanking`. Loads are taken along runs: one bus on one trip on one
+service day (two buses reporting the same trip id are two runs, never one zigzag).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ NAME = "rank-routes"
 _SERVICE_DAY = "coalesce(service_date, (ts AT TIME ZONE $4)::date)::text"
 
 _POSITIONS = f"""
-SELECT coalesce(trip_id, vehicle_id) || '@' || {_SERVICE_DAY},
+SELECT coalesce(trip_id, '') || '|' || vehicle_id || '@' || {_SERVICE_DAY},
        extract(epoch FROM ts)::float8, lat, lon, dist_along, occupancy, occupancy_percent,
        extract(hour FROM ts AT TIME ZONE $4)::int
 FROM positions

@@ -98,7 +98,8 @@ def holds_from_positions(
         )
         for use, (runs, t0, t1) in parts.items():
             pick = sp.use == use
-            runs.append(cols["run"][sel][sp.steps.order][sp.steps.a[pick]])
+            # a run is one bus on a trip; the visits know the trip (and service day)
+            runs.append(cols["trip"][sel][sp.steps.order][sp.steps.a[pick]])
             t0.append(sp.t0[pick])
             t1.append(sp.t0[pick] + sp.dt[pick])
     out = [

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from feeds.importers import import_history
+from predictor.jams import JamConfig
 from transit.geometry import haversine_m
 from web.jobs import JobError, JobParams, latest_run, run_job
 
@@ -232,6 +233,41 @@ async def test_one_jam_is_one_row_across_the_patterns_of_a_route(
                     float(a["to_m"]), float(b["to_m"])
                 )
                 assert gap > 200.0, (a, b)
+
+
+async def test_two_buses_reporting_one_trip_are_two_runs(op_pool: asyncpg.Pool) -> None:
+    # M1 2018-04-12 19:05-19:15: buses 3904 and 6771 both reported trip ..._M1_136, 2.4 km
+    # apart, pings interleaved; as one run its steps jumped 2.4 km back and forth (300 km/h)
+    # and every one was thrown away as a gap
+    from feeds.history_partitions import ensure_days
+    from predictor.runtime import SplitConfig, TimeUse
+    from web.jobs.find_jams import analyse_axis, axes, route_pings
+
+    t0 = datetime.datetime(2018, 4, 12, 23, 5, tzinfo=datetime.UTC)
+    rows = []
+    for k in range(20):
+        for vid, start, dt in (("3904", 5000.0, 0), ("6771", 7400.0, 15)):
+            d = start + 8.0 * (30 * k + dt)  # 8 m/s, one ping every 30 s each
+            ts = t0 + datetime.timedelta(seconds=30 * k + dt)
+            rows.append((vid, ts, 40.78 - d / 111_320, -73.96, "T_M1_136", "M1", 1, d, "P"))
+    async with op_pool.acquire() as conn:
+        await ensure_days(conn, "positions", [t0.date()])
+        await conn.copy_records_to_table(
+            "positions",
+            records=rows,
+            columns=[
+                "vehicle_id", "ts", "lat", "lon", "trip_id", "route_id", "direction_id",
+                "dist_along", "pattern_id",
+            ],
+        )  # fmt: skip
+        cols = await route_pings(conn, "M1", JobParams(tz=NY))
+    ((axis, sel),) = axes(cols).items()
+    a = analyse_axis("M1", axis, cols, sel, [], "", JamConfig(), SplitConfig(), 60.0)
+    assert a.runs == 2
+    # both buses' 19 steps of 30 s but two: 3904 leaving where runs start and 6771 reaching
+    # where they end (an unknown share of terminal time)
+    assert a.seconds[TimeUse.GAP] == 60.0
+    assert a.seconds[TimeUse.MOVING] == pytest.approx(36 * 30.0)
 
 
 async def test_service_report_runs_on_derived_visits_and_hides_thin_shares(
