@@ -50,6 +50,7 @@ __all__ = [
     "MBTA_FILES",
     "MbtaVisits",
     "SiriCalls",
+    "mbta_service_day",
     "read_auckland",
     "read_m1",
     "read_madison",
@@ -158,6 +159,33 @@ class MbtaVisits:
         self._at.clear()
 
 
+_BOSTON = ZoneInfo("America/New_York")
+
+
+def mbta_service_day(
+    sdate: date | None, stime: str | None, t: float, zone: ZoneInfo = _BOSTON
+) -> date | None:
+    """The GTFS service day of an MBTA trip. MBTA's feed names a trip that leaves after
+    midnight by the calendar date it leaves on *and* a time past 24:00 (``20221122``,
+    ``24:05:00`` for the 00:05 departure of Monday 21's service), so the date is a day late
+    when the start so named lies more than 12 hours after the ping.
+
+    >>> import datetime as dt
+    >>> t = dt.datetime(2022, 11, 22, 4, 42, tzinfo=dt.UTC).timestamp()  # 23:42 in Boston
+    >>> mbta_service_day(dt.date(2022, 11, 22), "24:05:00", t), mbta_service_day(
+    ...     dt.date(2022, 11, 21), "24:05:00", t)
+    (datetime.date(2022, 11, 21), datetime.date(2022, 11, 21))
+    """
+    if sdate is None or not stime or stime[:2] < "24":
+        return sdate
+    try:
+        h, m, *_ = (int(x) for x in stime.split(":"))
+    except ValueError:
+        return sdate
+    start = datetime.combine(sdate, datetime.min.time(), zone) + timedelta(hours=h, minutes=m)
+    return sdate - timedelta(days=1) if start.timestamp() - t > 12 * 3600 else sdate
+
+
 def read_mbta(
     path: str | Path, counter: ImportCounter | None = None, visits: MbtaVisits | None = None
 ) -> Iterator[Row]:
@@ -213,6 +241,8 @@ def read_mbta(
             if sd is False:
                 sd = dates[sdate] = service_date(sdate)
             t = float(vts)
+            if stime and stime[:2] >= "24" and isinstance(sd, date):
+                sd = mbta_service_day(sd, stime, t)
             if visits is not None:
                 seq = r[14]
                 visits.see(vid, t, trip, route, sd, r[13], None if seq is None else int(seq), r[15])

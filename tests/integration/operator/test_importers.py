@@ -14,6 +14,36 @@ from feeds.importers import HistoryImportError, import_history
 CAIRNS = Path(__file__).resolve().parents[3] / "web" / "data" / "cairns.zip"
 
 
+async def test_mbta_trips_after_midnight_keep_their_service_day(
+    op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
+) -> None:
+    # MBTA names a trip leaving after midnight by the next calendar date and a time past
+    # 24:00: route 1's 00:05 departure of Monday 2022-11-21's service is ("20221122",
+    # "24:05:00"), seen at 23:42 on the 21st; 40,255 positions of the evening came out as a
+    # second service day, the 22nd (a trip of Tuesday night, 24 hours later)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(op_data / "mbta_vehicle_positions_slice.parquet").slice(0, 4)
+    t = 1669092154  # 2022-11-21 23:42:34 in Boston
+    cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    cols["vehicle_timestamp"] = [t, t + 30, t + 60, t + 90]
+    cols["vehicle_id"] = ["y1"] * 4
+    cols["start_date"] = ["20221122", "20221122", "20221121", "20221121"]
+    cols["start_time"] = ["24:05:00", "24:05:00", "24:05:00", "23:30:00"]
+    cols["trip_id"] = [None] * 4
+    cols["route_id"] = ["1"] * 4
+    cols["direction_id"] = [cols["direction_id"][0]] * 4
+    path = tmp_path / "late.parquet"
+    pq.write_table(pa.table(cols, schema=table.schema), path)
+    await import_history(op_pool, "mbta", path)
+    days = await op_pool.fetch(
+        "SELECT DISTINCT service_date, trip_id FROM positions ORDER BY trip_id"
+    )
+    assert {r["service_date"].isoformat() for r in days} == {"2022-11-21"}
+    assert len(days) == 3  # the trip ids keep the feed's own names
+
+
 async def test_mbta_occupancy_is_deduplicated_and_stop_changes_become_visits(
     op_pool: asyncpg.Pool, op_data: Path
 ) -> None:
