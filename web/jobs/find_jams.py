@@ -273,7 +273,11 @@ async def analyse(
         )
     ]
     if not routes:
-        raise JobError(await why_no_positions(pool, params, "a distance along the route"))
+        raise JobError(
+            await why_no_positions(
+                pool, params, "a distance along the route", need_days=jam.min_days
+            )
+        )
     results: list[AxisResult] = []
     queue = list(routes)
     done = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from .params import JobError, JobParams
+from .report import plural
 
 __all__ = ["why_no_positions", "why_no_visits"]
 
@@ -22,29 +23,66 @@ async def _span(pool: asyncpg.Pool, table: str, column: str, tz: str) -> str:
     return f"the history's {name} run from {row['lo']} to {row['hi']} ({tz})"
 
 
-async def why_no_positions(pool: asyncpg.Pool, params: JobParams, lacking: str) -> str:
-    """Why no position with ``lacking`` (``"a distance along the route"``) is in the period."""
+async def why_no_positions(
+    pool: asyncpg.Pool, params: JobParams, lacking: str, *, need_days: int = 0
+) -> str:
+    """Why no position with ``lacking`` (``"a distance along the route"``) is in the period;
+    with ``need_days``, also when the positions there are seen on fewer days in any hour of
+    the day than the job needs (a recurring jam needs the same hour on several days)."""
     lo, hi = params.bounds()
     row = await pool.fetchrow(
         "SELECT count(*) AS n, count(dist_along) AS dist,"
         " count(occupancy) + count(occupancy_percent) AS occ,"
+        " min(ts AT TIME ZONE $3) AS first, max(ts AT TIME ZONE $3) AS last,"
         " string_agg(DISTINCT source, ', ') AS sources"
         " FROM positions WHERE ts >= $1 AND ts < $2",
         lo,
         hi,
+        params.tz,
     )
     n = row["n"]
     if n == 0:
         span = await _span(pool, "positions", "ts", params.tz)
-        return f"no positions in the period {params.period_text()}: {span}"
+        visits = await pool.fetchrow(
+            "SELECT count(*) AS n, string_agg(DISTINCT source, ', ') AS sources"
+            " FROM stop_visits WHERE arrival >= $1 AND arrival < $2",
+            lo,
+            hi,
+        )
+        tail = ""
+        if visits["n"]:
+            tail = (
+                f"; its {visits['n']:,} stop visits ({visits['sources'] or 'unnamed sources'})"
+                " hold times at stops only, not where buses were between them or how full"
+            )
+        return f"no positions in the period {params.period_text()}: {span}{tail}"
     sources = row["sources"] or "unnamed sources"
+    days = ""
+    if need_days:
+        most = await pool.fetchval(
+            "SELECT max(n) FROM (SELECT count(DISTINCT (ts AT TIME ZONE $3)::date) AS n"
+            " FROM positions WHERE ts >= $1 AND ts < $2"
+            " GROUP BY extract(hour FROM ts AT TIME ZONE $3)) h",
+            lo,
+            hi,
+            params.tz,
+        )
+        if most < need_days:
+            days = (
+                f"; and they are seen on {plural(most, 'day')} at most in any hour of the day"
+                f" ({row['first']:%Y-%m-%d %H:%M} to {row['last']:%Y-%m-%d %H:%M},"
+                f" {params.tz}), where a recurring jam needs the same hour on {need_days}"
+            )
     if lacking.startswith("a distance") and row["dist"] == 0:
         return (
             f"no positions with {lacking} in the period: its {n:,} positions ({sources}) give"
             " no distance along a shape or pattern (import them with --kind gtfsrt --gtfs"
-            " GTFS to match them to the timetable's shapes)"
+            f" GTFS, a timetable of those dates with shapes or stop times){days}"
         )
-    return f"no positions with {lacking} in the period: its {n:,} positions ({sources}) have none"
+    return (
+        f"no positions with {lacking} in the period: its {n:,} positions ({sources}) have"
+        f" none{days}"
+    )
 
 
 async def why_no_visits(pool: asyncpg.Pool, params: JobParams) -> str:

@@ -323,9 +323,18 @@ async def test_jobs_say_what_the_data_lacks_and_refuse_bad_parameters(
             await run_job(op_pool, job, p)
     failed = await op_pool.fetchval("SELECT count(*) FROM job_runs WHERE status = 'failed'")
     assert failed == 3
+    # Auckland's stop events: visits at stops only, no position between them
+    await import_history(op_pool, "auckland", op_data / "observed_stop_events_slice.csv.gz")
+    for job in ("find-jams", "rank-routes"):
+        with pytest.raises(JobError, match=r"stop visits \(auckland\) hold times at stops only"):
+            await run_job(op_pool, job, JobParams(out_dir=tmp_path))
+    # the MBTA evening: no distance along a shape, and one service day of the three a
+    # recurring jam needs
     await import_history(op_pool, "mbta", op_data / "mbta_vehicle_positions_slice.parquet")
-    with pytest.raises(JobError, match="give no distance along a shape or pattern"):
-        await run_job(op_pool, "find-jams", JobParams(out_dir=tmp_path))
+    with pytest.raises(JobError, match="give no distance along a shape or pattern") as err:
+        await run_job(op_pool, "find-jams", JobParams(tz=NY, out_dir=tmp_path))
+    assert "seen on 1 day at most in any hour of the day" in str(err.value)
+    assert "a recurring jam needs the same hour on 3" in str(err.value)
     with pytest.raises(JobError, match="unknown job"):
         await run_job(op_pool, "delete-everything", p)
     with pytest.raises(JobError, match="after"):
