@@ -124,8 +124,9 @@ def findings(s: Service, names: Names, config: HeadwayConfig, min_sample: int) -
     gappy = [h for h in s.stops if h.headways >= min_sample and h.gaps]
     if len(out) < 3 and gappy:
         h = max(gappy, key=lambda x: (x.gaps / x.headways, x.headways, x.stop_id))
+        way = f", direction {h.direction}" if h.direction else ""
         out.append(
-            f"At {names.stop(h.stop_id)} (route {names.route(h.route_id)}) {h.gaps} of"
+            f"At {names.stop(h.stop_id)} (route {names.route(h.route_id)}{way}) {h.gaps} of"
             f" {h.headways:,} gaps between buses were over {config.gap_factor:g} times the usual"
             f" headway ({h.gaps / h.headways:.0%}; mean {h.mean_s / 60:.1f} min, riders wait"
             f" {h.wait_s / 60:.1f} min on average): the stop to watch for missed trips and"

@@ -25,7 +25,7 @@ from routing.timetable_times import RunTimeRow, TimetableConfig, timetable_times
 
 from .find_jams import route_pings
 from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
-from .service_report import holds_from_positions, stop_dists
+from .service_report import holds_from_positions, stop_dists, trip_directions
 from .why_empty import routes_visited
 
 __all__ = ["NAME", "RunTimes", "measure", "run"]
@@ -42,11 +42,6 @@ SELECT stop_id, trip_id, trip_id || '@' || sd::text AS trip, stop_sequence,
        extract(isodow FROM sd)::int AS dow
 FROM (SELECT *, coalesce(service_date, (arrival AT TIME ZONE $4)::date) AS sd FROM stop_visits
       WHERE route_id = $1 AND arrival >= $2 AND arrival < $3) v
-"""
-_DIRECTIONS = """
-SELECT trip_id, mode() WITHIN GROUP (ORDER BY direction_id) AS dir FROM positions
-WHERE route_id = $1 AND ts >= $2 AND ts < $3 AND trip_id IS NOT NULL AND direction_id IS NOT NULL
-GROUP BY trip_id
 """
 
 
@@ -141,7 +136,7 @@ async def measure(
             out.scheduled_visits += sched
             if not sched:
                 out.without_timetable.append(route)
-            dirs = {r["trip_id"]: r["dir"] for r in await conn.fetch(_DIRECTIONS, route, lo, hi)}
+            dirs = await trip_directions(conn, route, lo, hi)
             cols = await route_pings(conn, route, params) if route in placed else {}
             holds, gaps = await asyncio.to_thread(
                 holds_from_positions, cols, dists.get(route, {}), split

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -36,13 +37,21 @@ from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .reliability_report import Names, findings, render
 from .why_empty import routes_visited
 
-__all__ = ["NAME", "Service", "holds_from_positions", "measure", "run", "stop_dists"]
+__all__ = [
+    "NAME",
+    "Service",
+    "holds_from_positions",
+    "measure",
+    "run",
+    "stop_dists",
+    "trip_directions",
+]
 
 NAME = "service-report"
 
 _VISITS = """
-SELECT stop_id, trip_id || '@' || coalesce(service_date, (arrival AT TIME ZONE $4)::date)::text
-           AS trip,
+SELECT stop_id, trip_id,
+       trip_id || '@' || coalesce(service_date, (arrival AT TIME ZONE $4)::date)::text AS trip,
        stop_sequence,
        extract(epoch FROM arrival)::float8 AS arrival,
        extract(epoch FROM departure)::float8 AS departure,
@@ -51,6 +60,22 @@ SELECT stop_id, trip_id || '@' || coalesce(service_date, (arrival AT TIME ZONE $
 FROM stop_visits
 WHERE route_id = $1 AND arrival >= $2 AND arrival < $3
 """
+
+
+# $1 route, $2/$3 period: the direction of each trip, as its positions give it
+_DIRECTIONS = """
+SELECT trip_id, mode() WITHIN GROUP (ORDER BY direction_id) AS dir FROM positions
+WHERE route_id = $1 AND ts >= $2 AND ts < $3 AND trip_id IS NOT NULL AND direction_id IS NOT NULL
+GROUP BY trip_id
+"""
+
+
+async def trip_directions(
+    conn: asyncpg.Connection, route: str, lo: datetime, hi: datetime
+) -> dict[str, int]:
+    """The direction id of each trip of a route in the period (the most common its positions
+    report); trips without positions, or positions without a direction, are left out."""
+    return {r["trip_id"]: r["dir"] for r in await conn.fetch(_DIRECTIONS, route, lo, hi)}
 
 
 def _config(params: JobParams) -> HeadwayConfig:
@@ -173,7 +198,9 @@ async def measure(
                 holds_from_positions, cols, dists.get(route, {}), split
             )
             with_positions += bool(cols)
-            stops += stop_headways(v, config)
+            dirs = await trip_directions(conn, route, lo, hi)
+            labels = [str(dirs.get(r["trip_id"], "")) for r in rows]
+            stops += stop_headways(v, config, direction=labels)
             punctual += on_time(v, config)
             segments += await asyncio.to_thread(run_times, v, config, holds=holds, gaps=gaps)
             if progress:
@@ -327,6 +354,7 @@ async def _store(
                     s.gaps,
                     s.wait_s,
                     s.excess_wait_s,
+                    s.direction,
                 )
                 for s in stops
             ],
@@ -343,6 +371,7 @@ async def _store(
                 "gaps",
                 "wait_s",
                 "excess_wait_s",
+                "direction",
             ],
         )
         await conn.copy_records_to_table(

@@ -280,6 +280,24 @@ async def test_service_report_runs_on_derived_visits_and_hides_thin_shares(
     assert out.summary["bunched_sample_headways"] > 30
 
 
+async def test_trains_of_both_directions_at_one_station_are_not_bunched(
+    op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
+) -> None:
+    # MBTA's Franklin line, 2022-11-21 evening: its stations have one stop id for both
+    # directions; the inbound and outbound trains passing minutes apart were 11 "bunched" of 47
+    # headways (23%), the MBTA report's first finding
+    await import_history(op_pool, "mbta", op_data / "mbta_cr_franklin_2022-11-21.parquet")
+    run_id, out = await run_job(op_pool, "service-report", JobParams(tz=NY, out_dir=tmp_path))
+    stops = await op_pool.fetch(
+        "SELECT stop_id, direction, headways, bunched FROM service_stop_results WHERE run_id = $1",
+        run_id,
+    )
+    assert stops
+    assert {r["direction"] for r in stops} <= {"0", "1"}
+    assert sum(r["bunched"] for r in stops) == 0
+    assert "bunches" not in " ".join(out.summary["findings"])
+
+
 async def test_service_report_on_auckland_events(
     op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
 ) -> None:
