@@ -98,7 +98,10 @@ class MbtaVisits:
     A bus ``STOPPED_AT`` stop k arrives at the first such position; its stop sequence moving
     past k is its departure (the middle of the two positions around the change). A stop passed
     without stopping gets arrival = departure = that moment. A trip's last stop gets its
-    arrival only. Positions of a vehicle older than its last one are ignored.
+    arrival only. Positions of a vehicle older than its last one are ignored. When a bus's stop
+    sequence on a trip goes back (it named its trip while looping or deadheading before it
+    ran it: Silver Line buses in the Seaport), the visits it made at that sequence or beyond
+    are superseded by the later pass, so that a trip's visits run forward in time and sequence.
     """
 
     rows: list[Row] = field(default_factory=list)
@@ -152,11 +155,31 @@ class MbtaVisits:
             a.stopped = t
 
     def finish(self) -> None:
-        """Emit the arrivals of buses standing at a stop when the positions end."""
+        """Emit the arrivals of buses standing at a stop when the positions end, then keep
+        each bus's trip forward (see the class)."""
         for vid, a in self._at.items():
             if a.stopped is not None:
                 self._emit(vid, a, None)
         self._at.clear()
+        self.rows = _forward(self.rows)
+
+
+def _forward(rows: list[Row]) -> list[Row]:
+    """Visit rows (in emission order) with, per bus, trip and day, every visit followed by a
+    later one at the same or a lower stop sequence left out.
+
+    >>> def v(seq: int) -> Row:
+    ...     return ("y1", "T", "743", f"s{seq}", seq, None)
+    >>> [r[4] for r in _forward([v(1), v(3), v(4), v(1), v(2), v(3), v(4), v(3), v(5)])]
+    [1, 2, 3, 5]
+    """
+    kept: dict[tuple[Any, ...], list[Row]] = {}
+    for r in rows:
+        chain = kept.setdefault((r[0], r[1], r[5]), [])
+        while chain and chain[-1][4] >= r[4]:
+            chain.pop()
+        chain.append(r)
+    return [r for chain in kept.values() for r in chain]
 
 
 _BOSTON = ZoneInfo("America/New_York")
