@@ -45,6 +45,7 @@ __all__ = [
     "on_time",
     "route_regularity",
     "stop_headways",
+    "stop_ways",
 ]
 
 F64 = NDArray[np.float64]
@@ -252,6 +253,46 @@ def stop_headways(
             )
         )
     return out
+
+
+_WAYS = ("northbound", "eastbound", "southbound", "westbound")
+
+
+def stop_ways(stop: ArrayLike, bearing: ArrayLike) -> Str:
+    """Which way each visit passes its stop, when no direction id is known: the visits of a
+    stop whose bearings of travel (degrees) lie within 90 degrees of the stop's most common one
+    go one way, the others the other; each way is named by the compass word of its mean
+    bearing. A visit of unknown bearing (NaN) goes the most common way; "" where no visit of
+    its stop has a bearing.
+
+    Examples
+    --------
+    A street stop passed north-north-east and south-south-west, a stop passed one way.
+
+    >>> stop_ways(["s", "s", "s", "t", "t", "u"], [10, 200, 350, 95, np.nan, np.nan]).tolist()
+    ['northbound', 'southbound', 'northbound', 'eastbound', 'eastbound', '']
+    """
+    stops = str_column(stop, len(np.asarray(stop)), "stop")
+    b = f64_column(bearing, len(stops), "bearing") % 360.0
+    out = np.full(len(stops), "", dtype=object)
+    order, groups = group_rows(stops)
+    for s0, s1 in groups:
+        every = order[s0:s1]
+        idx = every[np.isfinite(b[every])]
+        if len(idx) == 0:
+            continue
+        bins = np.bincount((b[idx] // 30).astype(np.int64), minlength=12)
+        ref = (int(bins.argmax()) + 0.5) * 30.0
+        diff = np.abs((b[idx] - ref + 180.0) % 360.0 - 180.0)
+        for main, side in ((True, diff <= 90.0), (False, diff > 90.0)):
+            if side.any():
+                rad = np.radians(b[idx][side])
+                mean = np.degrees(np.arctan2(np.sin(rad).mean(), np.cos(rad).mean())) % 360.0
+                way = _WAYS[int(((mean + 45.0) % 360.0) // 90.0)]
+                out[idx[side]] = way
+                if main:
+                    out[every[~np.isfinite(b[every])]] = way
+    return np.asarray(out.astype(str))
 
 
 def route_regularity(stops: list[StopHeadways]) -> list[RouteRegularity]:

@@ -18,6 +18,7 @@ import asyncpg
 import numpy as np
 
 from feeds.planner_store import route_short_names, stop_places
+from predictor.jam_episodes import place_on_road
 from predictor.runtime import SplitConfig, TimeUse, split_runs
 from routing.headways import (
     HeadwayConfig,
@@ -28,6 +29,7 @@ from routing.headways import (
     on_time,
     route_regularity,
     stop_headways,
+    stop_ways,
 )
 from routing.route_names import display_names
 from routing.run_times import Holds, SegmentRunTime, run_times
@@ -76,6 +78,63 @@ async def trip_directions(
     """The direction id of each trip of a route in the period (the most common its positions
     report); trips without positions, or positions without a direction, are left out."""
     return {r["trip_id"]: r["dir"] for r in await conn.fetch(_DIRECTIONS, route, lo, hi)}
+
+
+def _directions(
+    rows: list[asyncpg.Record],
+    dirs: dict[str, int],
+    cols: dict[str, np.ndarray[Any, Any]],
+    stops_at: dict[str, dict[str, float]],
+) -> list[str]:
+    """A direction label per visit: its trip's direction id, else which way its pattern
+    passes the stop (:func:`routing.headways.stop_ways`, from the bearing of the road its
+    buses reported 60 m either side of the stop), else ""."""
+    bearing = np.full(len(rows), np.nan)
+    if cols:
+        # the pattern of each trip (and service day), and the bearing of each pattern at a stop
+        pattern_of: dict[str, str] = {}
+        for trip, pattern in zip(cols["trip"].tolist(), cols["pattern"].tolist(), strict=True):
+            pattern_of.setdefault(trip, pattern)
+        seen: dict[tuple[str, str], float] = {}
+        sel_of = axes(cols)
+        for i, r in enumerate(rows):
+            if r["trip_id"] in dirs:
+                continue
+            pattern = pattern_of.get(r["trip"], "")
+            key = (pattern, f"{r['stop_id']}#{r['stop_sequence']}")
+            if key not in seen:
+                seen[key] = np.nan
+                on = stops_at.get(pattern, {})
+                at = on.get(key[1], on.get(r["stop_id"]))  # a loop passes a stop twice
+                sel = sel_of.get(pattern)
+                if at is not None and sel is not None:
+                    lat, lon, gap = place_on_road(
+                        cols["d"][sel], cols["lat"][sel], cols["lon"][sel], [at - 60, at + 60]
+                    )
+                    if gap.max() < 60:
+                        dy = lat[1] - lat[0]
+                        dx = (lon[1] - lon[0]) * np.cos(np.radians(lat[0]))
+                        seen[key] = float(np.degrees(np.arctan2(dx, dy)))
+            bearing[i] = seen[key]
+    ways = stop_ways([r["stop_id"] for r in rows], bearing)
+    return [
+        str(dirs[r["trip_id"]]) if r["trip_id"] in dirs else str(w)
+        for r, w in zip(rows, ways.tolist(), strict=True)
+    ]
+
+
+async def _stops_at(pool: asyncpg.Pool) -> dict[str, dict[str, float]]:
+    """Every pattern's stops with their distance along it, by ``stop#sequence`` and by stop
+    (its first passage)."""
+    out: dict[str, dict[str, float]] = {}
+    for r in await pool.fetch(
+        "SELECT pattern_id, stop_id, stop_sequence, dist_m FROM pattern_stops"
+        " ORDER BY pattern_id, stop_sequence"
+    ):
+        on = out.setdefault(r["pattern_id"], {})
+        on[f"{r['stop_id']}#{r['stop_sequence']}"] = r["dist_m"]
+        on.setdefault(r["stop_id"], r["dist_m"])
+    return out
 
 
 def _config(params: JobParams) -> HeadwayConfig:
@@ -177,6 +236,7 @@ async def measure(
     visits_total = 0
     with_positions = 0
     dists = await stop_dists(pool)
+    stops_at = await _stops_at(pool)
     # only routes with positions along a pattern can show stands that were not traffic
     placed = {
         r["route_id"]
@@ -199,7 +259,7 @@ async def measure(
             )
             with_positions += bool(cols)
             dirs = await trip_directions(conn, route, lo, hi)
-            labels = [str(dirs.get(r["trip_id"], "")) for r in rows]
+            labels = await asyncio.to_thread(_directions, rows, dirs, cols, stops_at)
             stops += stop_headways(v, config, direction=labels)
             punctual += on_time(v, config)
             segments += await asyncio.to_thread(run_times, v, config, holds=holds, gaps=gaps)

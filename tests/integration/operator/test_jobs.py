@@ -298,6 +298,30 @@ async def test_trains_of_both_directions_at_one_station_are_not_bunched(
     assert "bunches" not in " ".join(out.summary["findings"])
 
 
+async def test_a_stop_a_loop_passes_both_ways_has_headways_each_way(
+    op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
+) -> None:
+    # Madison route 80 (no direction ids): pattern 505854 passes Observatory at Elm (stop 655)
+    # westbound at 1.7 km (the buses' headings there: 269 degrees) and eastbound at 4.3 km
+    # (137), pattern 506364 eastbound (101); one stream of headways mixed the two ways
+    await _madison(op_pool, op_data)
+    run_id, _ = await run_job(op_pool, "service-report", JobParams(tz=CHICAGO, out_dir=tmp_path))
+    rows = await op_pool.fetch(
+        "SELECT direction, headways FROM service_stop_results WHERE run_id = $1"
+        " AND stop_id = '655' ORDER BY direction",
+        run_id,
+    )
+    assert [r["direction"] for r in rows] == ["eastbound", "westbound"]
+    assert min(r["headways"] for r in rows) > 200
+    # a stop passed one way only stays one stream, under the way buses go there
+    one = await op_pool.fetch(
+        "SELECT direction FROM service_stop_results WHERE run_id = $1 AND stop_id = '1262'",
+        run_id,
+    )
+    assert len(one) == 1
+    assert one[0]["direction"] in {"northbound", "eastbound", "southbound", "westbound"}
+
+
 async def test_service_report_on_auckland_events(
     op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
 ) -> None:
