@@ -137,9 +137,13 @@ def segment_runs(
     holds: Holds | None = None,
     gaps: Holds | None = None,
     early_s: float = 60.0,
+    skip_missing: bool = False,
 ) -> SegmentRuns:
     """The timed runs of consecutive stops, split into moving, dwell and layover (see the
-    module docstring; the parameters are :func:`run_times`'s).
+    module docstring; the parameters are :func:`run_times`'s). With ``skip_missing``, a run
+    goes from each observed visit of a trip to its next observed one, over stops with no visit
+    (what a trip's total needs; a segment's figures need consecutive stops), and every run
+    counts, all layover or leaving after the next stop was reached.
 
     >>> v = Visits.from_arrays(["r"] * 4, ["a", "b", "a", "b"], ["1", "1", "2", "2"],
     ...                        [1, 2, 1, 2], [0, 100, 0, 700], [10, 110, 10, 710],
@@ -158,21 +162,24 @@ def segment_runs(
     leave = np.where(np.isfinite(dep), dep, arr)
     early = leave - sched < -early_s  # earliness lost on the way is holding
     a, b = np.arange(n - 1), np.arange(1, n)
-    same = (trip[a] == trip[b]) & (seq[b] == seq[a] + 1)  # consecutive stops only
+    same = (trip[a] == trip[b]) & (seq[b] > seq[a] if skip_missing else seq[b] == seq[a] + 1)
     run = arr[b] - leave[a]
-    ok = same & (run > 0) & (run <= config.max_run_s)
+    # a trip's total takes every run, even one leaving a stop after the next was reached (two
+    # stops a few metres apart, dwells interpolated between pings): its dwells make it up
+    ok = same & (run <= config.max_run_s) & ((run > 0) | skip_missing)
     a, b, run = a[ok], b[ok], run[ok]
+    room = np.maximum(run, 0.0)
     burned = np.where(
         early[a] & np.isfinite(sched[b]),
         np.maximum(sched[a] - leave[a], 0.0) - np.maximum(sched[b] - arr[b], 0.0),
         0.0,
     )
-    layover = np.clip(burned, 0.0, run)
+    layover = np.clip(burned, 0.0, room)
     if holds is not None:
-        layover = np.maximum(layover, np.minimum(holds.overlap(trip[a], leave[a], arr[b]), run))
+        layover = np.maximum(layover, np.minimum(holds.overlap(trip[a], leave[a], arr[b]), room))
     dwell = np.where(start[a], np.nan, dep[a] - arr[a])
     moving = run - layover
-    timed = moving > 0
+    timed = (moving > 0) | skip_missing
     if gaps is not None:
         timed &= gaps.overlap(trip[a], leave[a], arr[b]) <= 0
     a, b, run, layover, dwell, moving = (x[timed] for x in (a, b, run, layover, dwell, moving))

@@ -11,10 +11,15 @@ observed stop visits.
   counts between the two arrivals: the dwell at ``a`` plus the run to ``b``, less the layover
   found in it (:func:`routing.run_times.segment_runs`: stands in the positions and earliness an
   early bus burnt waiting). At a trip's first stop the dwell is layover and is not counted.
-* The running time of a *trip* is the sum of its consecutive segments from its first observed
-  stop to its last, for trips observed at every stop in between; trips are grouped by their
-  two ends, so short workings and full trips are not mixed. A chain of segments shorter than
-  half the longest of its route and direction is a trip seen only in part, and is left out.
+* The running time of a *trip* is the sum of its runs from each observed stop to the next
+  observed one (a stop without a visit, passed between two pings or missed by the source, is
+  run over), from its first observed stop to its last, less the holds found in its positions;
+  unlike a segment's, a run over a stretch the positions cannot split (a GPS gap, pings
+  minutes apart, leaving or reaching a terminal) counts, as the visits time it. A run longer
+  than ``max_run_s`` or all layover ends a working. Trips are grouped by their two ends, so
+  short workings and full trips are not mixed. A working spanning less than half the stop
+  sequences of the longest of its route and direction is a trip seen only in part, and is left
+  out.
 * Runs are grouped by route, direction, segment (or trip ends) and the local hour the bus left
   the first stop. For each group with ``min_runs`` runs: the 10th, 50th, 85th and 95th
   percentiles, the scheduled time (median of the runs' own timetable times, when known), the
@@ -210,7 +215,15 @@ def timetable_times(
         sched,
         config,
     )
-    trips = _trip_rows(visits, runs.a, runs.b, observed, hr, dr, dt, config)
+    # a trip's total runs over stops without a visit and over stretches its positions cannot
+    # split (a GPS gap, pings minutes apart, leaving or reaching a terminal): the visits time
+    # it end to end; the holds found are still taken out
+    whole = segment_runs(visits, headway_config or HeadwayConfig(), holds=holds, skip_missing=True)
+    wa, wb = whole.a, whole.b
+    w_first = ~np.isfinite(whole.dwell_s)
+    w_obs = whole.moving_s + np.where(np.isfinite(whole.dwell_s), whole.dwell_s, 0.0)
+    w_obs = np.where(np.isfinite(visits.departure[wa]) & w_first, whole.moving_s, w_obs)
+    trips = _trip_rows(visits, wa, wb, w_obs, hr, dr, dt, config)
     return _ranked(trips), _ranked(segments)
 
 
@@ -236,7 +249,7 @@ def _trip_rows(
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], len(a)] - 1
     total = np.bincount(chain, weights=obs)
-    nseg = ends - starts + 1
+    nseg = visits.stop_sequence[b[ends]] - visits.stop_sequence[a[starts]]
     route_dir = np.char.add(np.char.add(visits.route[a[starts]], "|"), dr[a[starts]])
     longest: dict[str, int] = {}
     for k, m in zip(route_dir.tolist(), nseg.tolist(), strict=True):

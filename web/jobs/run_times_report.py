@@ -232,8 +232,9 @@ def render(
     else:
         rep.empty(
             "No trip",
-            f"no trip was observed at every stop between its ends {config.min_runs} times in"
-            " one hour",
+            f"no trip of one route and direction was seen from the same first stop to the same"
+            f" last one (over at least half its stops) {config.min_runs} times in one hour of"
+            " one day type",
         )
     rep.csv(params.table_path(job, run_id, "trip_run_times.csv"), ROW_COLUMNS, trips)
     rep.heading("Segments: consecutive stops")

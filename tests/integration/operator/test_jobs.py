@@ -322,6 +322,22 @@ async def test_a_stop_a_loop_passes_both_ways_has_headways_each_way(
     assert one[0]["direction"] in {"northbound", "eastbound", "southbound", "westbound"}
 
 
+async def test_trip_running_times_are_whole_trips(
+    op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
+) -> None:
+    # Madison route 80 (pings every 1-5 min, stops a few metres apart): trips were cut before
+    # the terminal by the steps reaching it and by departures interpolated after the next
+    # stop's arrival; the run-times table's trips ended at W Johnson at N Orchard (5 rows)
+    await _madison(op_pool, op_data)
+    _, out = await run_job(
+        op_pool, "run-times", JobParams(tz=CHICAGO, out_dir=tmp_path, table_prefix="")
+    )
+    rows = _csv(tmp_path / "trip_run_times.csv")
+    assert len(rows) == out.summary["trip_groups"] >= 20
+    assert {r["to_stop"] for r in rows} == {"Langdon at N Park"}  # the terminal
+    assert all(20 * 60 < float(r["observed_p50_s"]) < 50 * 60 for r in rows)
+
+
 async def test_service_report_on_auckland_events(
     op_pool: asyncpg.Pool, op_data: Path, tmp_path: Path
 ) -> None:

@@ -194,3 +194,43 @@ def test_holds_from_positions_are_taken_out_of_moving_time() -> None:
     assert seg.layover_s == pytest.approx(150.0)
     assert seg.moving_s == pytest.approx(90.0)
     assert seg.congestion_s == pytest.approx(0.0)
+
+
+def test_a_trip_runs_over_a_missed_stop_and_two_stops_metres_apart() -> None:
+    # five runs of a -> b -> c -> d, 100 s a link and 10 s dwells; run 1 has no visit at c
+    # (passed between two pings), run 2 left b after it reached c (two stops a few metres
+    # apart, dwells interpolated), run 3 stood 60 s in a GPS gap between c and d. Each is one
+    # trip a -> d (C53's trips were cut into 4-10 minute pieces by such visits, Madison's by
+    # pings minutes apart), timed from a's departure to d's arrival
+    from routing.headways import HeadwayConfig
+    from routing.run_times import Holds
+    from routing.timetable_times import timetable_times
+
+    stops, trips, seqs, arr, dep = [], [], [], [], []
+    for run in range(5):
+        t = 1000.0 * run
+        for k, stop in enumerate("abcd"):
+            if run == 1 and stop == "c":
+                t += 110
+                continue
+            a = t + (60 if run == 3 and stop == "d" else 0)
+            d = a + (10 if stop != "d" else 0)
+            if run == 2 and stop == "b":
+                d = a + 130  # leaves after reaching c, 110 s on
+            stops.append(stop)
+            trips.append(str(run))
+            seqs.append(k + 1)
+            arr.append(a)
+            dep.append(d)
+            t = (a if run != 2 or stop != "b" else t) + 110
+    v = Visits.from_arrays(["r"] * len(stops), stops, trips, seqs, arr, dep)
+    gaps = Holds.from_arrays(["3"], [3230.0], [3330.0])
+    trips_, segs = timetable_times(
+        v, [8] * len(stops), ["0"] * len(stops), headway_config=HeadwayConfig(), gaps=gaps
+    )
+    (trip,) = trips_
+    assert (trip.from_stop_id, trip.to_stop_id, trip.runs) == ("a", "d", 5)
+    assert trip.p50_s == pytest.approx(320.0)  # 3 x 100 s running + 2 x 10 s dwell
+    assert max(r.p95_s for r in trips_) < 400  # run 3's 60 s in the gap counts
+    # segments still need consecutive stops, and leave the gap out
+    assert {s.from_stop_id for s in segs if s.runs >= 5} <= {"a"}
