@@ -199,7 +199,8 @@ def _consecutive(stops: PatternStops) -> tuple[NDArray[np.intp], NDArray[np.intp
 def close_pairs(
     stops: PatternStops, use: dict[str, StopUse], config: SpacingConfig = SpacingConfig()
 ) -> list[ClosePair]:
-    """Consolidation candidates, one per (route, stop removed, stop kept), closest first.
+    """Consolidation candidates, one per route and stop to remove (with the nearest stop kept,
+    when several patterns pass it beside different ones), closest first.
 
     Examples
     --------
@@ -216,7 +217,7 @@ def close_pairs(
     spacing = stops.dist_m[b] - stops.dist_m[a]
     close = (spacing < config.min_spacing_m) & (spacing >= config.same_place_m)
     lost = stop_time_lost_s(config)
-    seen: dict[tuple[str, str, str], ClosePair] = {}
+    seen: dict[tuple[str, str], ClosePair] = {}
     for i, j, gap in zip(
         a[close].tolist(), b[close].tolist(), spacing[close].tolist(), strict=False
     ):
@@ -244,8 +245,9 @@ def close_pairs(
             lon=float(stops.lon[r]),
             dwell_from="observed" if observed else "assumed",
         )
-        if key not in seen or pair.spacing_m < seen[key].spacing_m:
-            seen[key] = pair
+        # a stop is removed once, whichever pattern's neighbour makes it close
+        if key[:2] not in seen or pair.spacing_m < seen[key[:2]].spacing_m:
+            seen[key[:2]] = pair
     return sorted(seen.values(), key=lambda c: (c.spacing_m, c.route, c.stop_id))
 
 

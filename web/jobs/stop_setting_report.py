@@ -130,8 +130,8 @@ def findings(rev: Review, config: SpacingConfig) -> list[str]:
         who = "riders unknown" if p[7] != p[7] else f"{p[7]:,.0f} riders/day"
         day = "" if p[10] is None else f", {p[10]:,.0f} bus-minutes a day"
         out.append(
-            f"Consolidate {plural(len(pairs), 'stop pair')} closer than"
-            f" {config.min_spacing_m:g} m; first {p[3]} on route {p[1]} ({p[6]:.0f} m from"
+            f"Consolidate {plural(len(pairs), 'stop')} closer than {config.min_spacing_m:g} m"
+            f" to the next; first {p[3]} on route {p[1]} ({p[6]:.0f} m from"
             f" {p[5]}, {who}): removing it saves {p[8]:.0f} s per trip{day}."
         )
     if planner := rev.coverage.get(DemandKind.PLANNER_TRIPS):
