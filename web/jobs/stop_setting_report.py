@@ -150,9 +150,10 @@ def findings(rev: Review, config: SpacingConfig) -> list[str]:
             " a stop where people live or work along it."
         )
     if rev.low and len(out) < 3:
-        names = ", ".join(u.name for u in rev.low[:3])
+        names = ", ".join(u.name for u in rev.low[:3]) + ("..." if len(rev.low) > 3 else "")
+        verb = "is" if len(rev.low) == 1 else "are"
         out.append(
-            f"{plural(len(rev.low), 'stop')} are hardly used ({names}...): candidates to remove"
+            f"{plural(len(rev.low), 'stop')} {verb} hardly used ({names}): candidates to remove"
             " or to serve on request."
         )
     return out[:3]
