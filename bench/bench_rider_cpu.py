@@ -46,8 +46,7 @@ from feeds.clock import FixedClock, ServiceClock  # noqa: E402
 from feeds.live_state import (  # noqa: E402
     LiveState,
     arrivals_event,
-    dumps,
-    to_json,
+    record_json,
     vehicle_event,
 )
 from feeds.redis_store import open_redis  # noqa: E402
@@ -180,11 +179,11 @@ async def events(args: argparse.Namespace, redis_url: str, prefix: str) -> None:
         for k in range(600):
             out = moved(outputs[k % len(outputs)], rng)
             p0 = out.predictions[0]
-            bodies = [dumps(to_json(p)) for p in out.predictions]
-            published.append(arrivals_event(p0.vehicle_id, p0.trip_id, bodies).encode())
+            bodies = [record_json(p) for p in out.predictions]
+            published.append(arrivals_event(p0.vehicle_id, p0.trip_id, bodies))
             assert out.state is not None
             state = replace(out.state, timestamp=out.state.timestamp + k)
-            published.append(vehicle_event(dumps(to_json(state))).encode())
+            published.append(vehicle_event(record_json(state)))
         t0 = time.process_time()
         for data in published:
             arrivals.on_event(data)

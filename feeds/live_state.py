@@ -22,12 +22,14 @@ Pub/sub channel ``{prefix}updates`` carries one JSON object per change::
     {"type": "arrivals", "vehicle_id": "...", "trip_id": "...", "predictions": [{...}, ...]}
     {"type": "withdrawn", "vehicle_id": "...", "trip_id": "..."}
 
-:func:`to_json` and :func:`from_json` convert the records to and from those JSON objects.
+Every record and event is written with the wire's one codec (``feeds.json_wire``); an event
+embeds the records' stored JSON as it is, so a record taken out of a decoded event encodes to
+the bytes its hash holds. :func:`to_json` and :func:`from_json` convert the records to and from
+those JSON objects, :func:`record_json` gives a record's stored bytes.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from operator import attrgetter
@@ -35,6 +37,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import redis.asyncio as aioredis
 
+from feeds.json_wire import Raw, decode, decoder_of, encode
 from feeds.redis_store import ScriptCall, run_scripts
 from predictor.events import (
     Flag,
@@ -48,15 +51,13 @@ from predictor.events import (
 from transit.pings import Occupancy, Ping
 
 __all__ = [
-    "ARRIVALS_EVENT_HEAD",
-    "PREDICTIONS_MEMBER",
-    "VEHICLE_EVENT_HEAD",
     "Fence",
     "FencedOffError",
     "LiveState",
     "arrivals_event",
-    "dumps",
+    "decode_prediction",
     "from_json",
+    "record_json",
     "to_json",
     "vehicle_event",
 ]
@@ -68,6 +69,8 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 }
 _GETTERS = {cls: attrgetter(*names) for cls, names in _FIELDS.items()}
 _WITHDRAW_ALL = 2**31 - 1
+#: A stored prediction record read straight into its struct (every field is plain JSON).
+_PREDICTION = decoder_of(Prediction)
 
 #: Lua: refuse the write when the partition's fence holds a newer token than ours (a tracker
 #: that lost its lease), else raise the fence to ours. ``part`` '' writes unfenced.
@@ -118,11 +121,11 @@ _PUT_VEHICLES_LUA = (
     _FENCE_LUA
     + """
 if fenced(KEYS[3], ARGV[1], ARGV[2]) then return -1 end
-local channel, head = ARGV[3], ARGV[4]
-for i = 5, #ARGV, 3 do
+local channel = ARGV[3]
+for i = 4, #ARGV, 4 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
   redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
-  redis.call('PUBLISH', channel, head .. ARGV[i + 2] .. '}')
+  redis.call('PUBLISH', channel, ARGV[i + 3])
 end
 return 0
 """
@@ -184,43 +187,47 @@ def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
     return cls(**kwargs)
 
 
-#: The compact JSON of every record and event written here: ``json.dumps(obj,
-#: separators=(",", ":"))`` without building an encoder per call (the same text: those are the
-#: only non-default settings). Readers that must produce the published bytes again use it.
-dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-
-#: How the events below begin, and where an ``arrivals`` event's predictions (its last member)
-#: start: readers that cut the published texts out of an event (``web.arrivals``) match these.
-ARRIVALS_EVENT_HEAD = '{"type":"arrivals",'
-PREDICTIONS_MEMBER = ',"predictions":['
-VEHICLE_EVENT_HEAD = '{"type":"vehicle","vehicle":'
-
-
-def arrivals_event(vehicle_id: str, trip_id: str, bodies: list[str]) -> str:
-    """The ``arrivals`` event of a trip's predictions, whose stored JSON texts are ``bodies``
-    (embedded as they are, so readers can cut each record's text out of the event).
+def record_json(obj: object) -> bytes:
+    """A tracker record's JSON as the live state stores it: :func:`to_json`, encoded.
 
     Examples
     --------
-    >>> arrivals_event("v1", "t1", ['{"stop_sequence":2}'])
-    '{"type":"arrivals","vehicle_id":"v1","trip_id":"t1","predictions":[{"stop_sequence":2}]}'
+    >>> from predictor.events import Prediction
+    >>> record_json(Prediction(1.0, "v1", "t1", "r1", "s1", 2, 60.0, 50.0, 75.5))[:48]
+    b'{"issued_at":1.0,"vehicle_id":"v1","trip_id":"t1'
     """
-    return (
-        ARRIVALS_EVENT_HEAD
-        + '"vehicle_id":'
-        + dumps(vehicle_id)
-        + ',"trip_id":'
-        + dumps(trip_id)
-        + PREDICTIONS_MEMBER
-        + ",".join(bodies)
-        + "]}"
+    if type(obj) is Prediction:  # every field is plain: the struct encodes as to_json's dict
+        return encode(obj)
+    return encode(to_json(obj))
+
+
+def decode_prediction(body: bytes | str) -> Prediction:
+    """A prediction record as stored (:func:`record_json`); ``feeds.json_wire.DecodeError``
+    (a ValueError) when it is not one."""
+    return _PREDICTION.decode(body)
+
+
+def arrivals_event(vehicle_id: str, trip_id: str, bodies: list[bytes]) -> bytes:
+    """The ``arrivals`` event of a trip's predictions, whose stored JSON is ``bodies``.
+
+    Examples
+    --------
+    >>> arrivals_event("v1", "t1", [b'{"stop_sequence":2}'])
+    b'{"type":"arrivals","vehicle_id":"v1","trip_id":"t1","predictions":[{"stop_sequence":2}]}'
+    """
+    return encode(
+        {
+            "type": "arrivals",
+            "vehicle_id": vehicle_id,
+            "trip_id": trip_id,
+            "predictions": [Raw(b) for b in bodies],
+        }
     )
 
 
-def vehicle_event(body: str) -> str:
-    """The ``vehicle`` event of a vehicle state whose stored JSON text is ``body``."""
-    return VEHICLE_EVENT_HEAD + body + "}"
+def vehicle_event(body: bytes) -> bytes:
+    """The ``vehicle`` event of a vehicle state whose stored JSON is ``body``."""
+    return encode({"type": "vehicle", "vehicle": Raw(body)})
 
 
 class LiveState:
@@ -322,7 +329,7 @@ class LiveState:
         events = 0
         calls: list[ScriptCall] = []
         for trip, vehicle_id in withdrawn.items():
-            event = dumps({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip})
+            event = encode({"type": "withdrawn", "vehicle_id": vehicle_id, "trip_id": trip})
             wargs: list[Any] = [self.channel, event]
             calls.append(
                 (
@@ -338,8 +345,8 @@ class LiveState:
                 (p for p in preds.get(trip, {}).values() if p.stop_sequence >= cut),
                 key=lambda p: p.stop_sequence,
             )
-            bodies = [dumps(to_json(p)) for p in kept]
-            event = arrivals_event(kept[0].vehicle_id, trip, bodies) if kept else ""
+            bodies = [encode(p) for p in kept]  # record_json of a Prediction
+            event = arrivals_event(kept[0].vehicle_id, trip, bodies) if kept else b""
             args: list[Any] = [self.prefix, self.ttl_s, trip, cut, part, token]
             args += [self.channel, event]
             for p, body in zip(kept, bodies, strict=True):
@@ -347,9 +354,10 @@ class LiveState:
             calls.append((self._apply_trip, [self.trip_key(trip), self._fence], args))
             events += bool(kept)
         if states:
-            vargs: list[Any] = [part, token, self.channel, VEHICLE_EVENT_HEAD]
+            vargs: list[Any] = [part, token, self.channel]
             for v, s in states.items():
-                vargs += [v, repr(s.timestamp), dumps(to_json(s))]
+                body = record_json(s)
+                vargs += [v, repr(s.timestamp), body, vehicle_event(body)]
             calls.append((self._put_vehicles, [self._vehicles, self._seen, self._fence], vargs))
             events += len(states)
         return calls, events
@@ -379,13 +387,13 @@ class LiveState:
     async def vehicles(self) -> list[VehicleState]:
         """Every vehicle's latest state, ordered by vehicle id."""
         raw = await self.redis.hgetall(self._vehicles)
-        states = [from_json(VehicleState, json.loads(v)) for v in raw.values()]
+        states = [from_json(VehicleState, decode(v)) for v in raw.values()]
         return sorted(states, key=lambda s: s.vehicle_id)
 
     async def vehicle(self, vehicle_id: str) -> VehicleState | None:
         """One vehicle's latest state, or None when unknown."""
         raw = await self.redis.hget(self._vehicles, vehicle_id)
-        return None if raw is None else from_json(VehicleState, json.loads(raw))
+        return None if raw is None else from_json(VehicleState, decode(raw))
 
     async def vehicle_count(self) -> int:
         """How many vehicles have a live state."""
@@ -394,11 +402,11 @@ class LiveState:
     async def stop_predictions(self, stop_id: str) -> list[Prediction]:
         """Upcoming arrivals at a stop, soonest first."""
         raw = await self.redis.hgetall(self.stop_key(stop_id))
-        preds = [from_json(Prediction, json.loads(v)) for v in raw.values()]
+        preds = [_PREDICTION.decode(v) for v in raw.values()]
         return sorted(preds, key=lambda p: (p.predicted, p.trip_id))
 
     async def trip_predictions(self, trip_id: str) -> list[Prediction]:
         """Predicted arrivals at the remaining stops of a trip, in stop order."""
         raw = await self.redis.hgetall(self.trip_key(trip_id))
-        preds = [from_json(Prediction, json.loads(v)) for v in raw.values()]
+        preds = [_PREDICTION.decode(v) for v in raw.values()]
         return sorted(preds, key=lambda p: p.stop_sequence)

@@ -22,7 +22,6 @@ they have been idle longer than ``min_idle_ms``. Delivery is at least once.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import zlib
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from feeds.json_wire import decode, encode
 from feeds.redis_store import ScriptCall, run_scripts
 from transit.pings import Occupancy, Ping
 
@@ -44,7 +44,8 @@ CLUSTER_POLL_S = 0.05
 _CHUNK = 1000
 
 # One argument per ping, "timestamp \x1f payload \x1f vehicle_id": the payload is JSON
-# (control characters escaped) so only the vehicle id, last, may hold a separator.
+# (feeds.json_wire escapes control characters) so only the vehicle id, last, may hold a
+# separator.
 _PUBLISH_LUA = r"""
 local out = {}
 local last_key, stream = KEYS[1], KEYS[2]
@@ -76,13 +77,9 @@ return n
 """
 
 
-#: ``json.dumps(obj, separators=(",", ":"))`` without building an encoder per call
-_compact = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def encode_ping(ping: Ping, source: str = "") -> str:
+def encode_ping(ping: Ping, source: str = "") -> bytes:
     """The compact JSON array a ping (and the name of its source) travels as on the stream."""
-    return _compact(
+    return encode(
         [
             ping.vehicle_id,
             ping.timestamp,
@@ -106,8 +103,7 @@ def encode_ping(ping: Ping, source: str = "") -> str:
 def decode_ping(payload: str | bytes) -> tuple[Ping, str]:
     """Inverse of :func:`encode_ping`: the ping and its source; ValueError on anything else."""
     try:
-        # str, not bytes: json.loads would sniff the encoding of bytes first
-        v = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
+        v = decode(payload)
         occupancy = None if v[11] is None else Occupancy(v[11])
         source = str(v[14]) if len(v) > 14 and v[14] else ""
         ping = Ping(
@@ -126,7 +122,7 @@ def decode_ping(payload: str | bytes) -> tuple[Ping, str]:
             v[12],
             v[13],
         )
-    except (TypeError, IndexError, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (TypeError, IndexError, KeyError, ValueError) as exc:
         raise ValueError(f"not an encoded ping: {exc}") from exc
     return ping, source
 
@@ -200,10 +196,16 @@ class PositionStream:
         ends up in the ``positions.source`` column.
         """
         result = PublishResult()
-        by_partition: dict[int, list[str]] = {}
+        by_partition: dict[int, list[bytes]] = {}
         for ping in pings:
             by_partition.setdefault(self.partition_of(ping.vehicle_id), []).append(
-                f"{ping.timestamp!r}\x1f{encode_ping(ping, source)}\x1f{ping.vehicle_id}"
+                b"\x1f".join(
+                    (
+                        repr(ping.timestamp).encode(),
+                        encode_ping(ping, source),
+                        ping.vehicle_id.encode(),
+                    )
+                )
             )
         if not by_partition:
             return result

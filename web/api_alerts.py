@@ -24,6 +24,7 @@ from .alert_book import alerts_for, book
 from .api_rider import check_params, clock_now, rider_index_for
 from .auth import require_role
 from .problems import BadRequest, NotFound, ServiceUnavailable
+from .responses import json_response
 
 __all__ = ["alert_json", "routes"]
 
@@ -72,7 +73,7 @@ async def list_alerts(request: web.Request) -> web.Response:
         )
     else:
         selected = alerts if show_all == "true" else [a for a in alerts if a.active_at(now)]
-    return web.json_response({"alerts": [alert_json(a, now) for a in selected]})
+    return json_response({"alerts": [alert_json(a, now) for a in selected]})
 
 
 @routes.get("/gtfs-rt/alerts.pb")
@@ -88,7 +89,7 @@ async def alerts_feed(request: web.Request) -> web.Response:
     if fmt == "json":
         msg = rt.FeedMessage()
         msg.ParseFromString(body)
-        return web.json_response(json_format.MessageToDict(msg, preserving_proto_field_name=True))
+        return json_response(json_format.MessageToDict(msg, preserving_proto_field_name=True))
     return web.Response(body=body, content_type="application/x-protobuf")
 
 
@@ -115,7 +116,7 @@ async def create_alert(request: web.Request) -> web.Response:
     await _check_known(request, alert)
     await save_alert(pool, alert)
     book(request.app).invalidate()
-    return web.json_response(alert_json(alert, clock_now(request.app)), status=201)
+    return json_response(alert_json(alert, clock_now(request.app)), status=201)
 
 
 async def _check_known(request: web.Request, alert: Alert) -> None:

@@ -12,7 +12,6 @@ once per ``CACHE_S`` seconds per process, so polling consumers cost little.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date
 from typing import Any
@@ -22,7 +21,7 @@ from google.protobuf import json_format
 from google.transit import gtfs_realtime_pb2 as rt
 
 from feeds.alerts import Alert
-from feeds.live_state import from_json
+from feeds.live_state import decode_prediction
 from feeds.trip_updates import build_trip_updates, trip_descriptor
 from predictor.events import Flag, Prediction, VehicleState
 from transit.network import Network
@@ -32,6 +31,7 @@ from .alert_book import book, cancelled_trips, closed_stops
 from .api_rider import STALE_AFTER_S, check_params, clock_now, rider_index_for
 from .isotime import local_date
 from .problems import BadRequest, ServiceUnavailable
+from .responses import json_response
 
 __all__ = ["CACHE_S", "build_vehicle_positions", "routes"]
 
@@ -107,7 +107,7 @@ async def _feed(request: web.Request, kind: str) -> bytes:
             raws = await pipe.execute()
         preds: dict[str, list[Prediction]] = {}
         for v, raw in zip(running, raws, strict=True):
-            rows = [from_json(Prediction, json.loads(b)) for b in raw.values()]
+            rows = [decode_prediction(b) for b in raw.values()]
             rows = [p for p in rows if p.vehicle_id == v.vehicle_id]
             if rows and v.trip_id:
                 preds[v.trip_id] = rows
@@ -153,7 +153,7 @@ def _answer(request: web.Request, body: bytes) -> web.Response:
         msg = rt.FeedMessage()
         msg.ParseFromString(body)
         doc = json_format.MessageToDict(msg, preserving_proto_field_name=True)
-        return web.json_response(doc)
+        return json_response(doc)
     return web.Response(body=body, content_type="application/x-protobuf")
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from . import keys
 from .problems import problem_response
+from .responses import json_response
 
 __all__ = ["routes"]
 
@@ -19,7 +20,7 @@ _PROBE_TIMEOUT_S = 2.0
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     """The process is alive and serving HTTP (no dependency is checked)."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 @routes.get("/readyz")
@@ -65,7 +66,7 @@ async def readyz(request: web.Request) -> web.Response:
             checks=checks,
         )
     assert network is not None
-    return web.json_response(
+    return json_response(
         {
             "status": "ready",
             "checks": checks,

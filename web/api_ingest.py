@@ -22,6 +22,7 @@ from . import keys
 from .auth import require_role
 from .live import publish_pings
 from .problems import BadRequest, ProblemError
+from .responses import json_response
 
 __all__ = ["MAX_BODY_BYTES", "MAX_PINGS", "routes"]
 
@@ -109,6 +110,6 @@ async def post_positions(request: web.Request) -> web.Response:
             rejected["duplicate"] += result.duplicate
         if result.out_of_order:
             rejected["out_of_order"] += result.out_of_order
-    return web.json_response(
+    return json_response(
         {"received": received, "accepted": accepted, "rejected": dict(rejected)}, status=202
     )

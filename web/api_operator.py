@@ -29,6 +29,7 @@ from . import keys
 from .arrival_rows import hex_color
 from .jobs import JOB_NAMES, latest_run
 from .problems import BadRequest, NotFound, ServiceUnavailable
+from .responses import json_response
 from .security import report_policy
 
 __all__ = ["FleetThresholds", "fleet_rows", "fleet_summary", "routes"]
@@ -176,7 +177,7 @@ async def fleet(request: web.Request) -> web.Response:
     now = request.app[keys.CLOCK].now()
     rows = fleet_rows(await _states(request), now)
     _with_network(request.app[keys.NETWORK].current, rows)
-    return web.json_response({"generated_at": now, "count": len(rows), "vehicles": rows})
+    return json_response({"generated_at": now, "count": len(rows), "vehicles": rows})
 
 
 def _with_network(network: Network | None, rows: list[dict[str, Any]]) -> None:
@@ -201,7 +202,7 @@ async def fleet_summary_view(request: web.Request) -> web.Response:
     now = request.app[keys.CLOCK].now()
     rows = fleet_rows(await _states(request), now)
     flagged = {f: sum(1 for r in rows if f in r["flags"]) for f in _FLAG_NAMES}
-    return web.json_response(
+    return json_response(
         {
             "generated_at": now,
             "vehicles": len(rows),
@@ -286,7 +287,7 @@ async def report(request: web.Request) -> web.Response:
         "part": part,
         "results": [_jsonable(dict(r)) for r in rows],
     }
-    return web.json_response(body)
+    return json_response(body)
 
 
 @routes.get("/api/v1/operator/reports/{job}/html")

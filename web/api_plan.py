@@ -66,6 +66,7 @@ from .plan_walking import (
     walking_of,
 )
 from .problems import BadRequest, ServiceUnavailable
+from .responses import json_response
 
 __all__ = [
     "LIVE_TTL_S",
@@ -441,7 +442,7 @@ async def stop_search(request: web.Request) -> web.Response:
         }
         for i in rows[order][:limit].tolist()
     ]
-    return web.json_response({"stops": stops})
+    return json_response({"stops": stops})
 
 
 @routes.get("/api/v1/plan")
@@ -484,4 +485,4 @@ async def plan(request: web.Request) -> web.Response:
         ) from None
     except RoutingError as exc:  # any other planner refusal is still the question's fault
         raise BadRequest(str(exc)) from None
-    return web.json_response(result_json(result, req, tz))
+    return json_response(result_json(result, req, tz))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import html as htmllib
-import json
 import logging
 import math
 import time
@@ -28,15 +27,17 @@ from typing import Any
 
 from aiohttp import web
 
+from feeds.json_wire import Raw, encode
 from feeds.live_state import LiveState
 from transit.network import Network
 from transit.times import format_gtfs_time
 
 from . import keys
-from .arrival_rows import hex_color, json_prefix, trip_fields
+from .arrival_rows import hex_color, trip_fields
 from .arrivals import DUE_GRACE_S, STALE_AFTER_S, Arrivals
 from .isotime import iso, local_date
 from .problems import BadRequest, NotFound, ServiceUnavailable
+from .responses import json_response
 from .rider_index import RiderIndex, build_rider_index, shape_coordinates
 from .updates import Consumer
 
@@ -211,7 +212,8 @@ def route_json(net: Network, r: int) -> dict[str, Any]:
 
 
 def stop_json(index: RiderIndex, s: int) -> dict[str, Any]:
-    """Stop row ``s`` with the routes serving it (a fresh dict; the body is memoised)."""
+    """Stop row ``s`` with the routes serving it, to encode (a fresh dict; the body is memoised,
+    its routes encoded once: a nearby answer encodes ten stops)."""
     cached = index.memo_stops.get(s)
     if cached is None:
         cached = index.memo_stops[s] = _stop_body(index, s)
@@ -228,7 +230,7 @@ def _stop_body(index: RiderIndex, s: int) -> dict[str, Any]:
         "lat": float(net.stop_lat[s]),
         "lon": float(net.stop_lon[s]),
         "parent_station": str(net.stop_ids[parent]) if parent >= 0 else None,
-        "routes": [route_json(net, int(r)) for r in index.routes_at(s)],
+        "routes": Raw(encode([route_json(net, int(r)) for r in index.routes_at(s)])),
     }
 
 
@@ -237,19 +239,6 @@ def _stop_row(index: RiderIndex, stop_id: str) -> int:
     if row is None:
         raise NotFound(f"no stop with stop_id {stop_id!r} in the current feed", param="stop_id")
     return row
-
-
-def _text(text: str) -> web.Response:
-    """An already encoded JSON document."""
-    return web.Response(text=text, content_type="application/json")
-
-
-def _json(body: Any, *, status: int = 200) -> web.Response:
-    return web.Response(
-        text=json.dumps(body, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-    )
 
 
 # ----- handlers: stops -----------------------------------------------------------------------
@@ -277,21 +266,16 @@ async def stops_nearby(request: web.Request) -> web.Response:
         if per_stop
         else ["[]"] * len(rows)
     )
-    # json.dumps writes a float as repr() does
-    parts = [
-        f'{{"now":"{iso(now, index.network.timezone)}","lat":{lat!r},"lon":{lon!r}'
-        f',"radius_m":{radius!r},"stops":['
-    ]
-    sep = ""
+    out = []
     for (s, metres), arr in zip(found, arrivals, strict=True):
-        head = index.memo_stop_text.get(s)
-        if head is None:
-            head = index.memo_stop_text[s] = json_prefix(stop_json(index, s))
-        # one join below copies the (large) stop and arrivals texts once
-        parts += (sep, head, ',"distance_m":', str(round(metres)), ',"arrivals":', arr, "}")
-        sep = ","
-    parts.append("]}")
-    return _text("".join(parts))
+        stop = stop_json(index, s)
+        stop["distance_m"] = round(metres)
+        stop["arrivals"] = Raw(arr)  # the stop's arrivals, encoded (and kept) by the arrivals
+        out.append(stop)
+    tz = index.network.timezone
+    return json_response(
+        {"now": iso(now, tz), "lat": lat, "lon": lon, "radius_m": radius, "stops": out}
+    )
 
 
 @routes.get("/api/v1/stops")
@@ -312,7 +296,7 @@ async def stops_search(request: web.Request) -> web.Response:
             raise BadRequest("q must be at most 100 characters", param="q")
         limit = int_param(q, "limit", 1, 100, 20)
         rows = index.search(text, limit)
-        return _json({"q": text, "stops": [stop_json(index, s) for s in rows]})
+        return json_response({"q": text, "stops": [stop_json(index, s) for s in rows]})
     limit = int_param(q, "limit", 1, 5000, 1000)
     parts = bbox.split(",")
     try:
@@ -341,7 +325,7 @@ async def stops_search(request: web.Request) -> web.Response:
         }
         for s in found[:limit].tolist()
     ]
-    return _json({"bbox": box, "truncated": len(found) > limit, "stops": out})
+    return json_response({"bbox": box, "truncated": len(found) > limit, "stops": out})
 
 
 @routes.get("/api/v1/stops/{stop_id}")
@@ -350,7 +334,7 @@ async def stop_detail(request: web.Request) -> web.Response:
     check_params(request.query, ())
     index = await rider_index_for(request.app)
     s = _stop_row(index, request.match_info["stop_id"])
-    return _json(stop_json(index, s))
+    return json_response(stop_json(index, s))
 
 
 @routes.get("/api/v1/stops/{stop_id}/arrivals")
@@ -366,14 +350,16 @@ async def stop_arrivals(request: web.Request) -> web.Response:
     (rows,) = await _state(request.app).arrivals.json_for_stops(
         index, [s], now, minutes=minutes, limit=limit
     )
-    head = index.memo_arrivals_head.get(s)
-    if head is None:
-        net = index.network
-        head = index.memo_arrivals_head[s] = json_prefix(
-            {"stop_id": str(net.stop_ids[s]), "stop_name": str(net.stop_names[s])}
-        )
-    now_text = iso(now, index.network.timezone)
-    return _text(f'{head},"now":"{now_text}","minutes":{minutes},"arrivals":{rows}}}')
+    net = index.network
+    return json_response(
+        {
+            "stop_id": str(net.stop_ids[s]),
+            "stop_name": str(net.stop_names[s]),
+            "now": iso(now, net.timezone),
+            "minutes": minutes,
+            "arrivals": Raw(rows),
+        }
+    )
 
 
 # ----- handlers: routes ----------------------------------------------------------------------
@@ -390,7 +376,7 @@ async def routes_list(request: web.Request) -> web.Response:
         body = route_json(net, r)
         body["stop_count"] = int(index.route_stop_count[r])
         out.append(body)
-    return _json({"routes": out})
+    return json_response({"routes": out})
 
 
 @routes.get("/api/v1/routes.geojson")
@@ -448,7 +434,7 @@ async def route_detail(request: web.Request) -> web.Response:
             for s in shapes
         ],
     }
-    return _json(body)
+    return json_response(body)
 
 
 # ----- handlers: vehicles and trips ----------------------------------------------------------
@@ -498,7 +484,7 @@ async def vehicles_list(request: web.Request) -> web.Response:
     now = clock_now(request.app)
     states = await _state(request.app).live.vehicles()
     out = [vehicle_json(index, v, now) for v in states if route is None or v.route_id == route]
-    return _json({"now": iso(now, index.network.timezone), "vehicles": out})
+    return json_response({"now": iso(now, index.network.timezone), "vehicles": out})
 
 
 @routes.get("/api/v1/vehicles/{vehicle_id}")
@@ -516,7 +502,7 @@ async def vehicle_detail(request: web.Request) -> web.Response:
     preds = await live.trip_predictions(v.trip_id) if v.trip_id else []
     tz = index.network.timezone
     body["upcoming"] = [_prediction_json(p, now, tz) for p in preds if p.vehicle_id == vid]
-    return _json(body)
+    return json_response(body)
 
 
 def _prediction_json(p: Any, now: float, tz: str) -> dict[str, Any]:
@@ -588,7 +574,7 @@ async def trip_detail(request: web.Request) -> web.Response:
             "stops": stops,
         }
     )
-    return _json(body)
+    return json_response(body)
 
 
 def _ymd(text: str) -> date:
@@ -650,7 +636,7 @@ async def page_config(request: web.Request) -> web.Response:
     index = await rider_index_for(request.app)
     net = index.network
     lat, lon = net.stop_lat, net.stop_lon
-    return _json(
+    return json_response(
         {
             "tile_url": request.app[keys.SETTINGS].tile_url,
             "timezone": net.timezone,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from feeds.live_state import dumps
+from feeds.json_wire import encode
 
 from .arrival_rows import ISSUED, KEY, MEMO_MAX, PREFIX, VEHICLE, Row, memo_put, scheduled_row
 from .fleet import Fleet
@@ -135,7 +135,7 @@ def _live_text(row: Row, fleet: Fleet, now: float, tz: str) -> str:
                 "occupancy_percent": v.get("occupancy_percent"),
                 "last_seen": iso(reported, tz),
             }
-            frag = "," + dumps(members)[1:-1]
+            frag = "," + encode(members).decode()[1:-1]
             flagged = "stale" in (v.get("flags") or ())
             fleet.reports[vid] = (frag, reported, flagged)
     else:

@@ -7,13 +7,13 @@ A stop's arrivals merge two sorted per-stop lists, its *boards*:
 * the **live board**: every prediction in the stop's Redis hash (``feeds.live_state``), parsed
   and sorted by predicted time. It is read with one HVALS (concurrent requests share one
   pipeline) and then follows the ``updates`` pub/sub channel, one vehicle at a time: an
-  ``arrivals`` event replaces that trip's rows at the stops it names (the bytes it carries are
-  those the tracker wrote), a ``withdrawn`` event removes the trip's rows, and a ``vehicle``
-  event drops (to be read again) the boards holding rows of its trip before its next stop,
-  which the writer cut in the same step. Boards no event touches stay as they are. Whatever
-  happens, a board is read again ``LIVE_MAX_AGE_S`` after its read (a lost event, a key
-  expiring). While this process is not subscribed, boards are neither kept nor used: every
-  request reads Redis, as it would without the cache.
+  ``arrivals`` event replaces that trip's rows at the stops it names (each prediction, encoded
+  again, is the bytes the tracker stored), a ``withdrawn`` event removes the trip's rows, and a
+  ``vehicle`` event drops (to be read again) the boards holding rows of its trip before its
+  next stop, which the writer cut in the same step. Boards no event touches stay as they
+  are. Whatever happens, a board is read again ``LIVE_MAX_AGE_S`` after its read (a lost event,
+  a key expiring). While this process is not subscribed, boards are neither kept nor used:
+  every request reads Redis, as it would without the cache.
 * the **schedule board**: the timetabled calls at the stop from the service clock at build
   time to ``SCHEDULE_SPAN_S`` (at least the request's window) later, for that local day. A
   request uses it while its window lies inside; the board advances with the service clock,
@@ -37,13 +37,13 @@ renders and memoises the texts; ``web.live_boards`` keeps the boards and logs th
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from feeds.live_state import VEHICLE_EVENT_HEAD, LiveState, dumps
+from feeds.json_wire import decode, encode
+from feeds.live_state import LiveState
 
 from .arrival_rows import KEY, Row, live_row, memo_put
 from .arrival_texts import (
@@ -65,7 +65,6 @@ from .live_boards import (
     hash_board,
     make_board,
     replace_one,
-    split_predictions,
 )
 from .rider_index import RiderIndex
 
@@ -91,7 +90,6 @@ FLEET_MAX_AGE_S = 30.0
 #: hash) and a lost subscription drops them all; at 5 s the re-reads of ~1,800 Manhattan boards
 #: cost ~8% of a nearby request's CPU under updates.
 LIVE_MAX_AGE_S = 30.0
-_VEHICLE_EVENT = VEHICLE_EVENT_HEAD.encode()
 
 
 class Arrivals:
@@ -271,17 +269,16 @@ class Arrivals:
     def on_event(self, data: bytes | str) -> None:
         """Apply one ``updates`` event to the boards and the fleet (see the module docstring)."""
         self.events += 1
-        raw = data if isinstance(data, bytes) else data.encode()
         try:
-            if raw.startswith(_VEHICLE_EVENT):
-                body = raw[len(_VEHICLE_EVENT) : -1]
-                state = json.loads(body)
+            event = decode(data)
+            kind = event.get("type")
+            if kind == "vehicle":
+                state = event["vehicle"]
                 vehicle_id, trip = str(state["vehicle_id"]), state.get("trip_id")
                 self._kept.log(frozenset((trip,)) if trip else frozenset(), frozenset())
-                self._on_vehicle(vehicle_id, body if raw is data else body.decode(), state)
+                # the state's JSON again: the bytes its writer stored (feeds.json_wire)
+                self._on_vehicle(vehicle_id, encode(state), state)
                 return
-            event, texts = split_predictions(raw)
-            kind = event.get("type")
             trip = event.get("trip_id")
             preds = event.get("predictions") or ()
             trips = {p["trip_id"] for p in preds}
@@ -294,7 +291,7 @@ class Arrivals:
             return
         self._kept.log(frozenset(trips), stops)
         if kind == "arrivals" and trip:
-            self._on_arrivals(preds, texts, as_bytes=raw is data)
+            self._on_arrivals(preds)
         elif kind == "withdrawn" and trip:
             self._on_withdrawn(trip)
         else:  # a change this reader does not know how to apply: read those boards again
@@ -311,11 +308,8 @@ class Arrivals:
                 if row is not None:
                     kept.drop(row)
 
-    def _on_arrivals(
-        self, preds: Sequence[dict[str, Any]], texts: Sequence[str] | None, *, as_bytes: bool
-    ) -> None:
-        """A trip's new predictions (``texts``: each one's JSON as published, when known):
-        replace its rows on the kept boards of their stops."""
+    def _on_arrivals(self, preds: Sequence[dict[str, Any]]) -> None:
+        """A trip's new predictions: replace its rows on the kept boards of their stops."""
         index = self._index
         if index is None:
             return
@@ -323,12 +317,11 @@ class Arrivals:
         kept, boards = self._kept, self._kept.boards
         new: dict[int, list[Row]] = {}
         try:
-            for k, p in enumerate(preds):
+            for p in preds:
                 s = net.stop_index(p["stop_id"])
                 if s is None or s not in boards:
                     continue
-                text = texts[k] if texts is not None else dumps(p)
-                body = text.encode() if as_bytes else text
+                body = encode(p)  # the bytes its stop hash holds: rows are memoised by them
                 row = memo.get(body)
                 if row is None:
                     row = live_row(index, p, body, tz)
@@ -434,7 +427,7 @@ class Arrivals:
                 vehicle_id = key.decode() if isinstance(key, bytes) else str(key)
                 seen.add(vehicle_id)
                 if vehicle_id not in events and fleet.raw.get(vehicle_id) != body:
-                    self._apply_vehicle(fleet, vehicle_id, body, json.loads(body))
+                    self._apply_vehicle(fleet, vehicle_id, body, decode(body))
             for vehicle_id in [v for v in fleet.raw if v not in seen and v not in events]:
                 self._apply_vehicle(fleet, vehicle_id, None, None)
             for vehicle_id, (body, state) in events.items():

@@ -3,23 +3,20 @@
 ``LiveBoard`` is immutable: an edit makes a new board (sharing the trip and vehicle sets when an
 event only moves one call), so whoever holds the old one (a text rendered from it, a request in
 flight) sees a consistent board. ``KeptBoards`` are the boards a process keeps, indexed by trip
-and vehicle, and the events that overtook the reads in flight. ``split_predictions`` reads an
-``arrivals`` event keeping each prediction's text as the writer published it, the bytes the stop
-hash holds (rows are memoised by them). ``HvalsBatcher`` reads many stop hashes in one pipeline.
+and vehicle, and the events that overtook the reads in flight. ``HvalsBatcher`` reads many stop
+hashes in one pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from bisect import bisect_left
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from feeds.live_state import ARRIVALS_EVENT_HEAD, PREDICTIONS_MEMBER
+from feeds.json_wire import decode
 
 from .arrival_rows import BODY, KEY, VEHICLE, Row, live_row, memo_put
 from .rider_index import RiderIndex
@@ -31,7 +28,6 @@ __all__ = [
     "hash_board",
     "make_board",
     "replace_one",
-    "split_predictions",
 ]
 
 #: Events logged while reads are in flight before the log is dropped with those reads' results
@@ -118,7 +114,7 @@ def hash_board(index: RiderIndex, held: tuple[bytes | str, ...], memo: dict[Any,
     for body in held:
         row = memo.get(body)
         if row is None:
-            row = live_row(index, json.loads(body), body, tz)
+            row = live_row(index, decode(body), body, tz)
             memo_put(memo, body, row)
         rows.append(row)
     return make_board(rows, held)
@@ -144,52 +140,6 @@ def replace_one(board: LiveBoard, row: Row) -> LiveBoard | None:
     whens.insert(at, row[KEY][0])
     raw = board.raw if old[BODY] == row[BODY] else None
     return LiveBoard(tuple(new), tuple(whens), board.trips, board.vehicles, raw)
-
-
-_scan = json.JSONDecoder().raw_decode
-
-
-def split_predictions(raw: bytes) -> tuple[dict[str, Any], list[str] | None]:
-    """An event parsed, and for an ``arrivals`` event each prediction's JSON text as the writer
-    published it (the bytes its stop hash holds: rows are memoised by them); None when the
-    event is laid out otherwise.
-
-    Raises ValueError for text that is not a JSON object.
-    """
-    text = raw.decode()
-    if text.startswith(ARRIVALS_EVENT_HEAD) and text.endswith("]}"):
-        with contextlib.suppress(ValueError):
-            got = _split_arrivals(text)
-            if got is not None:
-                return got
-    event = json.loads(text)
-    if not isinstance(event, dict):
-        raise ValueError("an updates event must be a JSON object")
-    return event, None
-
-
-def _split_arrivals(text: str) -> tuple[dict[str, Any], list[str]] | None:
-    # the predictions member comes last (feeds.live_state.arrivals_event); a JSON string cannot hold
-    # an unescaped quote, so the first match is the member itself
-    at = text.find(PREDICTIONS_MEMBER)
-    if at < 0:
-        return None
-    event: dict[str, Any] = json.loads(text[:at] + "}")
-    preds, texts = [], []
-    k, end = at + len(PREDICTIONS_MEMBER), len(text) - 2
-    while k < end:
-        p, stop = _scan(text, k)
-        preds.append(p)
-        texts.append(text[k:stop])
-        if text[stop] == ",":
-            stop += 1
-        elif stop != end:
-            return None
-        k = stop
-    if k != end or "predictions" in event:
-        return None
-    event["predictions"] = preds
-    return event, texts
 
 
 def _reindex(table: dict[str, set[int]], s: int, old: frozenset[str], new: frozenset[str]) -> None:

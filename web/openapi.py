@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .openapi_interop import INTEROP_OPERATIONS, INTEROP_TAGS
 from .openapi_policy import POLICY_RESPONSES, add_policy_responses
+from .responses import json_response
 
 __all__ = ["build_openapi", "routes"]
 
@@ -545,4 +546,4 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
 @routes.get("/api/v1/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document of this server."""
-    return web.json_response(build_openapi(request.app))
+    return json_response(build_openapi(request.app))

@@ -22,7 +22,6 @@ Hierarchy::
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +33,7 @@ from aiohttp import web
 from transit.errors import FeedDataError
 
 from .outages import RETRY_AFTER_S, store_outage
+from .responses import json_response
 
 __all__ = [
     "EXCEPTION_STATUS",
@@ -163,12 +163,7 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return web.Response(
-        status=status,
-        text=json.dumps(body),
-        content_type=PROBLEM_JSON,
-        headers=dict(headers or {}),
-    )
+    return json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

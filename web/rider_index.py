@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import json
 import re
 import threading
 import unicodedata
@@ -26,6 +25,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
+from feeds.json_wire import encode
 from routing.stop_index import StopIndex
 from transit.calendar import active_services
 from transit.network import NO_SERVICE, Network
@@ -94,10 +94,7 @@ class RiderIndex:
     shapes_geojson: bytes
     #: JSON bodies of stops, filled by the API on first use (immutable per feed version)
     memo_stops: dict[int, dict[str, Any]] = field(default_factory=dict)
-    memo_stop_text: dict[int, str] = field(default_factory=dict)
-    memo_arrivals_head: dict[int, str] = field(default_factory=dict)
     memo_trips: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    memo_trip_heads: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     #: (lat, lon, radius_m, limit) -> the stops found there (see ``nearby``)
     memo_nearby: dict[tuple[float, float, float, int], tuple[tuple[int, float], ...]] = field(
         default_factory=dict
@@ -419,4 +416,4 @@ def _shapes_geojson(net: Network) -> bytes:
             }
         )
     doc = {"type": "FeatureCollection", "features": features}
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return encode(doc)

@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from feeds.live_state import dumps
+from feeds.json_wire import decode, encode_text
 
 from . import keys
 from .problems import ServiceUnavailable, TooManyRequests
@@ -162,8 +162,10 @@ class Hub:
         """Queue one pub/sub message for every client following it; returns clients reached."""
         raw = data.decode() if isinstance(data, bytes) else data
         try:
-            event = json.loads(raw)
+            event = decode(data)
         except ValueError:
+            return 0
+        if not isinstance(event, dict):
             return 0
         self.events += 1
         kind = event.get("type")
@@ -197,7 +199,7 @@ class Hub:
         for c in whole:
             self._offer(c, raw)
         for c, preds in partial.items():
-            self._offer(c, dumps({**event, "predictions": preds}))
+            self._offer(c, encode_text({**event, "predictions": preds}))
         return len(whole) + len(partial)
 
     def _offer(self, client: Client, text: str) -> None:
@@ -316,7 +318,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             except TimeoutError:
                 if time.monotonic() - last_sent < HEARTBEAT_S:
                     continue  # woke to check idleness
-                text = json.dumps({"type": "heartbeat", "now": clock.now()})
+                text = encode_text({"type": "heartbeat", "now": clock.now()})
             if client.too_slow:
                 await ws.close(code=1013, message=b"too slow: events were dropped")
                 return
@@ -358,7 +360,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if client.too_slow:
                 break
             with contextlib.suppress(asyncio.QueueFull):
-                client.queue.put_nowait(json.dumps(reply))
+                client.queue.put_nowait(encode_text(reply))
     finally:
         send_task.cancel()
         await asyncio.gather(send_task, return_exceptions=True)

@@ -12,7 +12,6 @@ errors are RFC 9457 problem documents that carry the same ``code``, ``text``, ``
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from ..alert_book import book
 from ..api_rider import clock_now, rider_index_for
 from ..arrival_rows import hex_color
 from ..problems import BadRequest, NotFound, ProblemError, Unauthorized
+from ..responses import json_response
 from ..rider_index import RiderIndex
 
 __all__ = [
@@ -221,9 +221,7 @@ def envelope(
     data.update(more)
     data["references"] = refs.json()
     body = {"code": 200, "currentTime": ms(ctx.now), "data": data, "text": "OK", "version": 2}
-    return web.Response(
-        text=json.dumps(body, separators=(",", ":")), content_type="application/json"
-    )
+    return json_response(body)
 
 
 # ----- elements -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ tree in the SIRI namespace. Active service alerts come along as a SituationExcha
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -22,6 +21,7 @@ from ..api_rider import STALE_AFTER_S, check_params, int_param
 from ..isotime import iso
 from ..oba.common import context
 from ..problems import BadRequest, NotFound, ServiceUnavailable
+from ..responses import json_response
 from .monitoring import journey, situation_delivery
 
 __all__ = ["routes", "to_xml"]
@@ -58,9 +58,7 @@ def to_xml(tree: dict[str, Any]) -> bytes:
 def _answer(tree: dict[str, Any], fmt: str) -> web.Response:
     if fmt == "xml":
         return web.Response(body=to_xml(tree), content_type="application/xml")
-    return web.Response(
-        text=json.dumps(tree, separators=(",", ":")), content_type="application/json"
-    )
+    return json_response(tree)
 
 
 def _live(v: VehicleState, now: float) -> bool:
