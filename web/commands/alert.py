@@ -90,7 +90,7 @@ def _informed(args: argparse.Namespace, agency_id: str) -> tuple[Informed, ...]:
 
 
 async def _check_feed(settings: Settings, pool: Any, alert: Alert) -> None:
-    from ..app import load_or_import
+    from ..feed_versions import load_or_import
 
     net, _ = await load_or_import(pool, settings)
     for sel in alert.informed:
@@ -108,7 +108,7 @@ def _create(args: argparse.Namespace) -> int:
 
     async def go() -> Alert:
         async with database(settings) as (db_settings, pool):
-            from ..app import load_or_import
+            from ..feed_versions import load_or_import
 
             net, _ = await load_or_import(pool, db_settings)
             tz = net.timezone

@@ -18,7 +18,7 @@ from ..settings import Settings
 if TYPE_CHECKING:
     import asyncpg
 
-    from ..app import ImportedFeed
+    from ..feed_versions import ImportedFeed
 
 __all__ = ["register"]
 
@@ -73,7 +73,7 @@ async def run_import(settings: Settings, path: Path, *, quiet: bool = False) -> 
     """Import ``path`` with a progress bar on stderr; raises ``FeedError``."""
     from tqdm import tqdm
 
-    from ..app import import_feed
+    from ..feed_versions import import_feed
 
     with tqdm(desc="loading", unit=" steps", disable=quiet, file=sys.stderr, leave=False) as bar:
 

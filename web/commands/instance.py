@@ -68,7 +68,7 @@ def demo_settings(env: Mapping[str, str]) -> Settings:
     keys_on = Settings.from_env(
         {"SMARTBUS_API_KEYS": env.get("SMARTBUS_API_KEYS", "false")}
     ).api_keys_required
-    from ..app import bundled_feed
+    from ..feed_versions import bundled_feed
 
     return base.with_(
         database_url=None,
@@ -118,7 +118,7 @@ async def served_clock(settings: Settings, pool: asyncpg.Pool) -> Clock:
     """:func:`command_clock` of the feed ``settings`` serve (loaded only for the demo)."""
     if not settings.simulate:
         return WALL_CLOCK
-    from ..app import load_or_import
+    from ..feed_versions import load_or_import
 
     network, _ = await load_or_import(pool, settings)
     return command_clock(settings, network)

@@ -73,7 +73,7 @@ def load_network_for_command(args: argparse.Namespace) -> tuple[Network, Clock]:
         from feeds.gtfs import load_network
 
         return load_network(args.gtfs), WALL_CLOCK
-    from ..app import load_or_import
+    from ..feed_versions import load_or_import
     from .import_gtfs import database
 
     async def served() -> tuple[Network, Clock]:
@@ -103,7 +103,7 @@ def planner_for_command(args: argparse.Namespace) -> tuple[Network, Planner, Clo
         network = load_network(args.gtfs)
         planner = build_planner(network, streets, access_for(args.gtfs, network))
         return network, planner, WALL_CLOCK
-    from ..app import load_or_import
+    from ..feed_versions import load_or_import
     from .import_gtfs import database
 
     async def served() -> tuple[Network, Planner, Clock]:

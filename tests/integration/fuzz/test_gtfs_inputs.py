@@ -17,7 +17,7 @@ import pytest
 
 from feeds.errors import FeedError
 from feeds.postgres import active_feed_version
-from web.app import import_feed
+from web.feed_versions import import_feed
 from web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -15,7 +15,7 @@ from predictor.events import Rejection, RejectReason, TrackerOutput
 from predictor.replay import replay
 from predictor.tracker import Tracker
 from transit.pings import Ping
-from web.app import import_feed
+from web.feed_versions import import_feed
 from web.jobs import JobError, JobParams, run_job
 from web.settings import Settings
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from aiohttp.web import Application, Request
 
 from web import keys
-from web.app import bundled_feed, load_or_import
+from web.feed_versions import bundled_feed, load_or_import
 from web.problems import PROBLEM_JSON
 from web.settings import Settings
 
@@ -73,7 +73,7 @@ async def test_restart_reuses_the_feed_version(
     assert snapshot == settings.snapshot_dir / f"{row['feed_hash']}.npz"
 
     # Without SMARTBUS_GTFS the active version is served again, from its snapshot.
-    with caplog.at_level(logging.INFO, logger="web.app"):
+    with caplog.at_level(logging.INFO, logger="web.feed_versions"):
         again, same = await load_or_import(pg_pool, settings.with_(gtfs_path=None))
     assert f"feed version {version} loaded from snapshot" in caplog.text
     assert same == version
@@ -84,7 +84,7 @@ async def test_restart_reuses_the_feed_version(
     # A damaged snapshot is rebuilt from the feed, not fatal.
     await asyncio.to_thread(snapshot.write_bytes, b"not a snapshot")
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="web.app"):
+    with caplog.at_level(logging.INFO, logger="web.feed_versions"):
         rebuilt, same = await load_or_import(pg_pool, settings)
     assert "unreadable; importing the feed again" in caplog.text
     assert same == version

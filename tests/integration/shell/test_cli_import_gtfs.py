@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from transit.network import Network
-from web.app import network_counts
+from web.feed_versions import network_counts
 from web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
