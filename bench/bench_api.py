@@ -186,9 +186,13 @@ def serve(
     """Run the rider API on 127.0.0.1:port until killed (in a child process)."""
     _pin(cpus)
     from feeds.clock import FixedClock, ServiceClock
-    from web import api_health, api_rider, keys, metrics, updates
+    from web import keys
+    from web.api import health as api_health
+    from web.api import rider as api_rider
     from web.app import resolve_middlewares, settle_heap
-    from web.ratelimit import RateLimiter
+    from web.infra import metrics
+    from web.infra.ratelimit import RateLimiter
+    from web.rider import updates
     from web.settings import Settings
 
     async def stores(app: web.Application) -> AsyncIterator[None]:

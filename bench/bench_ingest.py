@@ -44,7 +44,7 @@ from feeds.stream import PositionStream  # noqa: E402
 from predictor.events import TrackerOutput, VehicleState  # noqa: E402
 from transit.network import Network  # noqa: E402
 from transit.pings import Occupancy, Ping  # noqa: E402
-from web.live import IngestCounters, TrackerWorker  # noqa: E402
+from web.tracking.worker import IngestCounters, TrackerWorker  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 PG = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -7,11 +7,11 @@ The HTTP bench (``bench_api.py``) measures what a client sees, but on a shared t
 its throughput and latency swing with the neighbours' load. This one counts process CPU time,
 which is steadier, to compare two versions of the code interleaved:
 
-* ``nearby`` / ``arrivals``: the real handlers (``web.api_rider``) are called with a stand-in
+* ``nearby`` / ``arrivals``: the real handlers (``web.api.rider``) are called with a stand-in
   request (query, app, match_info) over the Manhattan feed and ``bench_api``'s 2,000 simulated
   buses in Redis, while another process re-reports buses through ``feeds.live_state`` (one bus
   per ``1 / --updates-per-request`` requests: 0.02 is 67 updates/s at 3,350 requests/s) and
-  the process's ``web.updates`` follower applies the events. Reported: handler plus event CPU
+  the process's ``web.rider.updates`` follower applies the events. Reported: handler plus event CPU
   per request (the writer's CPU is not counted; aiohttp and the socket are not involved).
 * ``events``: every served stop's board is kept, then 600 bus updates, published as
   ``LiveState.put_many`` publishes them (an ``arrivals`` and a ``vehicle`` event each), are
@@ -52,10 +52,11 @@ from feeds.live_state import (  # noqa: E402
 from feeds.redis_store import open_redis  # noqa: E402
 from predictor.events import TrackerOutput  # noqa: E402
 from transit.times import service_day_origin  # noqa: E402
-from web import api_rider, keys  # noqa: E402
-from web.arrivals import Arrivals  # noqa: E402
-from web.rider_index import build_rider_index  # noqa: E402
-from web.updates import Consumer, Updates  # noqa: E402
+from web import keys  # noqa: E402
+from web.api import rider as api_rider  # noqa: E402
+from web.rider.arrivals import Arrivals  # noqa: E402
+from web.rider.rider_index import build_rider_index  # noqa: E402
+from web.rider.updates import Consumer, Updates  # noqa: E402
 
 
 def moved(out: TrackerOutput, rng: random.Random) -> TrackerOutput:

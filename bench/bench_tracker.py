@@ -12,8 +12,8 @@ each bus's first ping, which builds its trip plan, then ``process_many``, which 
 of pings on their shapes at once; the same outputs as ``process`` one by one), in the live
 configuration (predictions emitted when they change by 10 s or more) and, in the same process
 as the baseline for comparison, with every prediction emitted on every ping.
-Like the live tracker worker (``web.live``), the objects alive before the timed runs (network,
-pings) are frozen out of cyclic GC passes. Target: at least 20,000 pings/s.
+Like the live tracker worker (``web.tracking.worker``), the objects alive before the timed runs
+(network, pings) are frozen out of cyclic GC passes. Target: at least 20,000 pings/s.
 
 Dated figures: ``docs/benchmarks.md``.
 
@@ -157,7 +157,7 @@ def main() -> None:
 
     live = TrackerConfig()
     gc.collect()
-    gc.freeze()  # as the live worker does after start-up (web.live)
+    gc.freeze()  # as the live worker does after start-up (web.tracking.worker)
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()

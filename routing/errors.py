@@ -1,6 +1,6 @@
 """Errors raised by the journey planner and the network analyses.
 
-Hierarchy (none of these knows anything of HTTP; ``web/problems.py`` maps them)::
+Hierarchy (none of these knows anything of HTTP; ``web/infra/problems.py`` maps them)::
 
     RoutingError
     ├── InvalidQueryError          the question itself is wrong: bad coordinates, from == to, limits

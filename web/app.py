@@ -36,37 +36,30 @@ from feeds.postgres import migrate, open_pool
 from feeds.redis_store import durability_warning, open_redis
 from transit.network import Network
 
-from . import (
-    alert_book,
-    api_alerts,
-    api_gtfsrt,
-    api_health,
-    api_ingest,
-    api_operator,
-    api_plan,
-    api_rider,
-    keys,
-    live,
-    metrics,
-    oba,
+from . import keys, oba, siri
+from .api import (
+    alerts,
+    gtfsrt,
+    health,
+    ingest,
     openapi,
-    problems,
-    ratelimit,
-    retention,
-    security,
-    siri,
+    operator,
+    plan,
+    rider,
     site,
-    updates,
     ws,
 )
-from .auth import KeyCache
 from .feed_versions import load_or_import
-from .heap import freeze_long_lived
+from .infra import metrics, problems, ratelimit, retention, security
+from .infra.auth import KeyCache
+from .infra.heap import freeze_long_lived
+from .infra.metrics import HttpMetrics
+from .infra.ratelimit import RateLimiter
 from .jobs import schedule
-from .metrics import HttpMetrics
-from .ratelimit import RateLimiter
+from .rider import alert_book, updates
 from .settings import Settings
 from .siri import ingest as siri_ingest
+from .tracking import worker
 
 __all__ = [
     "CLEANUP_CTX",
@@ -100,13 +93,13 @@ MIDDLEWARES: list[Middleware] = [
 
 #: Route tables, one per area.
 ROUTES: list[Iterable[web.AbstractRouteDef]] = [
-    api_health.routes,
-    api_plan.routes,
-    api_operator.routes,
-    api_ingest.routes,
-    api_rider.routes,
-    api_gtfsrt.routes,
-    api_alerts.routes,
+    health.routes,
+    plan.routes,
+    operator.routes,
+    ingest.routes,
+    rider.routes,
+    gtfsrt.routes,
+    alerts.routes,
     oba.routes,
     siri.routes,
     metrics.routes,
@@ -118,13 +111,13 @@ ROUTES: list[Iterable[web.AbstractRouteDef]] = [
 #: Background services, in dependency order: cleanup_ctx generators
 #: ``async def f(app) -> AsyncIterator[None]``.
 CLEANUP_CTX: list[CleanupCtx] = [
-    live.ingest_service,
-    live.tracker_service,
+    worker.ingest_service,
+    worker.tracker_service,
     schedule.nightly_jobs,
     retention.history_service,
-    api_plan.planner_service,
+    plan.planner_service,
     updates.updates_service,
-    api_rider.rider_service,
+    rider.rider_service,
     alert_book.alerts_service,
     siri_ingest.siri_service,
     ws.ws_service,
@@ -134,24 +127,24 @@ CLEANUP_CTX: list[CleanupCtx] = [
 #: everything). Web processes answer riders, operators and pushes (they publish on the stream
 #: and read the live state); trackers consume the stream and write the live state (and run the
 #: pollers and the simulator, whose duplicates the stream drops); ``jobs`` runs the nightly jobs
-#: and keeps the history's day partitions (``web.retention``).
+#: and keeps the history's day partitions (``web.infra.retention``).
 #: Every role serves the probes and ``/metrics``.
 ROLE_SERVICES: dict[str, frozenset[CleanupCtx]] = {
     "web": frozenset(
         {
-            live.ingest_service,
-            api_plan.planner_service,
+            worker.ingest_service,
+            plan.planner_service,
             updates.updates_service,
-            api_rider.rider_service,
+            rider.rider_service,
             alert_book.alerts_service,
             ws.ws_service,
         }
     ),
-    "tracker": frozenset({live.ingest_service, live.tracker_service, siri_ingest.siri_service}),
+    "tracker": frozenset({worker.ingest_service, worker.tracker_service, siri_ingest.siri_service}),
     "jobs": frozenset({schedule.nightly_jobs, retention.history_service}),
 }
 #: Route tables of the roles that do not serve the API.
-PROBE_ROUTES: tuple[Iterable[web.AbstractRouteDef], ...] = (api_health.routes, metrics.routes)
+PROBE_ROUTES: tuple[Iterable[web.AbstractRouteDef], ...] = (health.routes, metrics.routes)
 
 
 def role_parts(
@@ -200,7 +193,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
 async def settle_heap(app: web.Application) -> None:
     """on_startup, once everything has started: move what survives start-up out of the GC's
-    way (see ``web.heap``)."""
+    way (see ``web.infra.heap``)."""
     freeze_long_lived()
 
 

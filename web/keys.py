@@ -26,14 +26,14 @@ if TYPE_CHECKING:  # annotations only: the modules defining these types import t
     from routing.journey import LiveOverlay, Planner
     from routing.streets import StreetNetwork
 
-    from .alert_book import AlertBook
-    from .api_rider import RiderState
-    from .auth import KeyCache
-    from .live import IngestService
-    from .metrics import HttpMetrics
-    from .ratelimit import RateLimiter
-    from .updates import Updates
-    from .ws import Hub
+    from .api.rider import RiderState
+    from .api.ws import Hub
+    from .infra.auth import KeyCache
+    from .infra.metrics import HttpMetrics
+    from .infra.ratelimit import RateLimiter
+    from .rider.alert_book import AlertBook
+    from .rider.updates import Updates
+    from .tracking.worker import IngestService
 
 __all__ = [
     "ALERTS",
@@ -88,7 +88,7 @@ class NetworkHolder:
 @dataclass(slots=True)
 class PlannerHolder:
     """The journey planner of the network being served and the live overlay it plans with
-    (``web.api_plan``); empty until the planner is first built.
+    (``web.api.plan``); empty until the planner is first built.
 
     ``planner`` was built for ``network`` and is rebuilt, under ``lock``, once the served network
     is another. ``live`` is the overlay read at monotonic time ``live_at``; ``live_version``
@@ -117,23 +117,23 @@ NETWORK = web.AppKey("network", NetworkHolder)
 PLANNER = web.AppKey("planner", PlannerHolder)
 #: The ``feed_versions.id`` of the feed loaded at start-up (also on the holder).
 FEED_VERSION_ID = web.AppKey("feed_version_id", int)
-#: The process's one follower of the live-state ``updates`` channel (``web.updates``).
+#: The process's one follower of the live-state ``updates`` channel (``web.rider.updates``).
 UPDATES: web.AppKey[Updates] = web.AppKey("updates")
-#: Request counts and latencies filled by ``web.metrics``' middleware; set by ``create_app``.
+#: Request counts and latencies filled by ``web.infra.metrics``' middleware; set by ``create_app``.
 METRICS: web.AppKey[HttpMetrics] = web.AppKey("http_metrics")
-#: The public endpoints' token buckets (``web.ratelimit``); set by ``create_app``, replace it
+#: The public endpoints' token buckets (``web.infra.ratelimit``); set by ``create_app``, replace it
 #: before start-up to change the limits; without one public endpoints are not limited.
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
-#: Token buckets per API key, and failed key checks per address (``web.ratelimit``).
+#: Token buckets per API key, and failed key checks per address (``web.infra.ratelimit``).
 KEY_RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("key_rate_limiter")
 AUTH_FAILURES: web.AppKey[RateLimiter] = web.AppKey("auth_failures")
-#: Keys PostgreSQL confirmed lately, accepted while it is down (``web.auth``).
+#: Keys PostgreSQL confirmed lately, accepted while it is down (``web.infra.auth``).
 KEY_CACHE: web.AppKey[KeyCache] = web.AppKey("key_cache")
-#: The tracker worker's service, counters and clock (``web.live.tracker_service``).
+#: The tracker worker's service, counters and clock (``web.tracking.worker.tracker_service``).
 INGEST: web.AppKey[IngestService] = web.AppKey("ingest")
-#: The rider API's index, live-state reader and arrivals (``web.api_rider.rider_service``).
+#: The rider API's index, live-state reader and arrivals (``web.api.rider.rider_service``).
 RIDER: web.AppKey[RiderState] = web.AppKey("rider")
-#: The WebSocket clients' fan-out (``web.ws.ws_service``).
+#: The WebSocket clients' fan-out (``web.api.ws.ws_service``).
 HUB: web.AppKey[Hub] = web.AppKey("ws_hub")
-#: Service alerts read from PostgreSQL and polled feeds (``web.alert_book.alerts_service``).
+#: Service alerts read from PostgreSQL and polled feeds (``web.rider.alert_book.alerts_service``).
 ALERTS: web.AppKey[AlertBook] = web.AppKey("alerts")

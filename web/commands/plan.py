@@ -91,7 +91,7 @@ def planner_for_command(args: argparse.Namespace) -> tuple[Network, Planner, Clo
     ``import-osm``) from the database."""
     from feeds.osm import load_streets
 
-    from ..plan_walking import access_for, build_planner, feed_access, streets_for
+    from ..rider.plan_walking import access_for, build_planner, feed_access, streets_for
 
     osm = args.osm
     if osm is None and args.gtfs is not None:
@@ -172,7 +172,7 @@ def format_result(result: PlanResult, tz: str) -> str:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from ..api_plan import (
+    from ..api.plan import (
         PlanQuery,
         make_request,
         parse_point,

@@ -23,12 +23,12 @@ from feeds.apikeys import find_key
 from transit.network import Network
 
 from .. import keys
-from ..alert_book import book
-from ..api_rider import clock_now, rider_index_for
-from ..arrival_rows import hex_color
-from ..problems import BadRequest, NotFound, ProblemError, Unauthorized
-from ..responses import json_response
-from ..rider_index import RiderIndex
+from ..api.rider import clock_now, rider_index_for
+from ..infra.problems import BadRequest, NotFound, ProblemError, Unauthorized
+from ..infra.responses import json_response
+from ..rider.alert_book import book
+from ..rider.arrival_rows import hex_color
+from ..rider.rider_index import RiderIndex
 
 __all__ = [
     "Context",

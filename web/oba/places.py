@@ -11,11 +11,11 @@ import numpy as np
 import polyline
 from aiohttp import web
 
-from ..alert_book import alerts_for
-from ..api_rider import check_params, float_param, int_param
-from ..isotime import iso, local_date
-from ..problems import BadRequest, NotFound
-from ..rider_index import shape_coordinates
+from ..api.rider import check_params, float_param, int_param
+from ..infra.isotime import iso, local_date
+from ..infra.problems import BadRequest, NotFound
+from ..rider.alert_book import alerts_for
+from ..rider.rider_index import shape_coordinates
 from .common import (
     Context,
     References,

@@ -21,8 +21,8 @@ from feeds.alerts import Alert
 from predictor.events import Flag, Prediction, VehicleState
 from transit.network import NO_SERVICE, Network
 
-from ..alert_book import alerts_for
-from ..arrivals import STALE_AFTER_S
+from ..rider.alert_book import alerts_for
+from ..rider.arrivals import STALE_AFTER_S
 from .common import Context, References, ms
 
 __all__ = ["BlockIndex", "arrival_json", "block_index", "schedule_json", "trip_status_json"]

@@ -13,10 +13,10 @@ from feeds.live_state import LiveState
 from predictor.events import Prediction, VehicleState
 
 from .. import keys
-from ..alert_book import alerts_for
-from ..api_rider import check_params, int_param
-from ..isotime import local_date
-from ..problems import BadRequest, NotFound, ServiceUnavailable
+from ..api.rider import check_params, int_param
+from ..infra.isotime import local_date
+from ..infra.problems import BadRequest, NotFound, ServiceUnavailable
+from ..rider.alert_book import alerts_for
 from .common import Context, References, bool_param, context, envelope, ms, oba_method, trip_json
 from .status import arrival_json, row_of_seq, schedule_json, trip_status_json
 

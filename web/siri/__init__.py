@@ -16,12 +16,12 @@ from aiohttp import web
 from predictor.events import Flag, Prediction, VehicleState
 
 from .. import keys
-from ..alert_book import alerts_for
-from ..api_rider import STALE_AFTER_S, check_params, int_param
-from ..isotime import iso
+from ..api.rider import STALE_AFTER_S, check_params, int_param
+from ..infra.isotime import iso
+from ..infra.problems import BadRequest, NotFound, ServiceUnavailable
+from ..infra.responses import json_response
 from ..oba.common import context
-from ..problems import BadRequest, NotFound, ServiceUnavailable
-from ..responses import json_response
+from ..rider.alert_book import alerts_for
 from .monitoring import journey, situation_delivery
 
 __all__ = ["routes", "to_xml"]

@@ -19,7 +19,7 @@ from feeds.siri import decode_siri_vm
 from transit.pings import Ping
 
 from .. import keys
-from ..live import publish_pings
+from ..tracking.worker import publish_pings
 
 __all__ = ["siri_service"]
 

@@ -16,7 +16,7 @@ from predictor.events import Flag, Prediction, VehicleState
 from transit.network import Network
 from transit.pings import Occupancy
 
-from ..isotime import iso
+from ..infra.isotime import iso
 
 __all__ = ["journey", "situation_delivery"]
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from feeds.apikeys import create_key
 from web import keys
 from web.app import create_app
-from web.ratelimit import RateLimiter
+from web.infra.ratelimit import RateLimiter
 from web.settings import Settings
 
 __all__ = ["Served", "serve_in_thread"]

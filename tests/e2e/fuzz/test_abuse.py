@@ -25,7 +25,7 @@ from fuzz_server import Served
 
 from feeds import apikeys
 from web import keys
-from web.security import BODY_LIMITS, DEFAULT_BODY_LIMIT
+from web.infra.security import BODY_LIMITS, DEFAULT_BODY_LIMIT
 
 ROOT = Path(__file__).resolve().parents[3]
 

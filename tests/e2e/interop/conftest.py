@@ -21,21 +21,15 @@ from transit.calendar import trips_on
 from transit.network import Network
 from transit.pings import Occupancy
 from transit.times import service_day_origin
-from web import (
-    alert_book,
-    api_alerts,
-    api_gtfsrt,
-    api_rider,
-    keys,
-    metrics,
-    oba,
-    openapi,
-    siri,
-    updates,
-    ws,
-)
+from web import keys, oba, siri
+from web.api import alerts as api_alerts
+from web.api import gtfsrt as api_gtfsrt
+from web.api import openapi, ws
+from web.api import rider as api_rider
 from web.app import resolve_middlewares
-from web.ratelimit import RateLimiter
+from web.infra import metrics
+from web.infra.ratelimit import RateLimiter
+from web.rider import alert_book, updates
 from web.settings import Settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]

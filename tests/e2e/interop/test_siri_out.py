@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from feeds.siri import decode_siri_vm
-from web.isotime import iso
+from web.infra.isotime import iso
 
 NS = {"s": "http://www.siri.org.uk/siri"}
 SM = "/api/siri/stop-monitoring.json"
@@ -140,7 +140,7 @@ async def test_openapi_documents_every_new_endpoint(interop: Any) -> None:
 
 async def test_new_endpoints_are_rate_limited(interop: Any) -> None:
     from web import keys
-    from web.ratelimit import RateLimiter
+    from web.infra.ratelimit import RateLimiter
 
     client, _ = interop
     limiter: RateLimiter = client.app[keys.RATE_LIMITER]

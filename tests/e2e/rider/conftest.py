@@ -22,8 +22,12 @@ from transit.calendar import trips_on
 from transit.network import Network
 from transit.pings import Occupancy
 from transit.times import service_day_origin
-from web import api_gtfsrt, api_rider, keys, metrics, openapi, ws
+from web import keys
+from web.api import gtfsrt as api_gtfsrt
+from web.api import openapi, ws
+from web.api import rider as api_rider
 from web.app import CLEANUP_CTX, ROUTES, create_app
+from web.infra import metrics
 from web.settings import Settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]

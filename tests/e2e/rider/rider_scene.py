@@ -9,9 +9,14 @@ from aiohttp import web
 from feeds.clock import ServiceClock
 from predictor.events import Prediction
 from transit.network import Network
-from web import api_gtfsrt, api_rider, keys, metrics, openapi, updates, ws
+from web import keys
+from web.api import gtfsrt as api_gtfsrt
+from web.api import openapi, ws
+from web.api import rider as api_rider
 from web.app import resolve_middlewares
-from web.ratelimit import RateLimiter
+from web.infra import metrics
+from web.infra.ratelimit import RateLimiter
+from web.rider import updates
 from web.settings import Settings
 
 __all__ = ["make_light_app", "predictions_for"]

@@ -18,9 +18,11 @@ from rider_scene import predictions_for
 from feeds.live_state import LiveState
 from predictor.events import Flag, TrackerOutput, VehicleState
 from transit.pings import Occupancy
-from web import api_rider, keys, live_boards
-from web.arrivals import LIVE_MAX_AGE_S, Arrivals
-from web.rider_index import RiderIndex
+from web import keys
+from web.api import rider as api_rider
+from web.rider import live_boards
+from web.rider.arrivals import LIVE_MAX_AGE_S, Arrivals
+from web.rider.rider_index import RiderIndex
 
 Client = TestClient[Any, Any]
 Scene = Any  # tests/e2e/rider/conftest.py: Scene
@@ -133,7 +135,7 @@ async def test_cached_text_equals_a_fresh_read(kept: Kept) -> None:
 
 
 async def test_live_and_timetabled_rows_have_the_same_members_in_order(kept: Kept) -> None:
-    """web.arrival_rows lays out both kinds of row with one template (live values written as
+    """web.rider.arrival_rows lays out both kinds of row with one template (live values written as
     JSON one by one, timetabled ones mostly null): what a client sees agrees."""
     rows = [
         a for text in await kept.texts(_stops_of(kept.sc, kept.sc.trip)) for a in json.loads(text)

@@ -19,7 +19,7 @@ from predictor.events import TrackerOutput, VehicleState
 from transit.network import Network
 from web import keys
 from web.app import create_app
-from web.ratelimit import RateLimiter
+from web.infra.ratelimit import RateLimiter
 from web.settings import Settings
 
 Client = TestClient[Any, Any]

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from feeds.clock import ServiceClock
 from feeds.gtfs import load_network
-from web import api_plan, keys
-from web.problems import problem_middleware
+from web import keys
+from web.api import plan as api_plan
+from web.infra.problems import problem_middleware
 
 ROOT = Path(__file__).resolve().parents[3]
 STATIC = ROOT / "web" / "static"

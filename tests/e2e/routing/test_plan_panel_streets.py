@@ -14,8 +14,9 @@ from feeds import osm
 from feeds.clock import ServiceClock
 from feeds.gtfs import load_network
 from routing.streets import StreetNetwork
-from web import api_plan, keys
-from web.problems import problem_middleware
+from web import keys
+from web.api import plan as api_plan
+from web.infra.problems import problem_middleware
 from web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]

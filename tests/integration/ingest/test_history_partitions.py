@@ -19,7 +19,7 @@ from feeds.history_partitions import (
 from feeds.postgres import MIGRATIONS_DIR, migrate, migrations, open_pool
 from predictor.events import Prediction, StopVisit, TrackerOutput, VehicleState
 from transit.pings import Ping
-from web.retention import maintain
+from web.infra.retention import maintain
 from web.settings import Settings
 
 DAY1 = datetime(2026, 3, 1, 12, tzinfo=UTC)

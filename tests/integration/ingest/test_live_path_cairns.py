@@ -13,7 +13,7 @@ from feeds.simulator import Simulator, service_day_origin
 from feeds.stream import PositionStream
 from predictor.tracker import Tracker
 from transit.network import Network
-from web.live import IngestCounters, TrackerWorker
+from web.tracking.worker import IngestCounters, TrackerWorker
 
 DAY = date(2014, 6, 10)  # a Tuesday of the Cairns feed
 

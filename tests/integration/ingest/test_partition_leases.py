@@ -19,7 +19,7 @@ from feeds.leases import PartitionLeases
 from feeds.live_state import Fence, FencedOffError, LiveState
 from feeds.stream import PositionStream
 from predictor.events import VehicleState
-from web.live import IngestCounters, TrackerWorker
+from web.tracking.worker import IngestCounters, TrackerWorker
 
 
 class Clock:

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from feeds.poller import FeedPoller
 from feeds.stream import PositionStream
 from transit.pings import Ping
-from web.live import IngestCounters, publish_pings
+from web.tracking.worker import IngestCounters, publish_pings
 
 CALTRAIN = Path(__file__).parents[2] / "data" / "gtfs-rt" / "ct-vehicle-positions.pb"
 

@@ -16,8 +16,8 @@ from feeds.replay_files import read_positions
 from predictor.profiles import build_profiles
 from predictor.replay import replay
 from predictor.tracker import Tracker
-from web.learning import Partitions, TrackerMemory
 from web.settings import Settings
+from web.tracking.learning import Partitions, TrackerMemory
 
 SLICE = Path(__file__).resolve().parents[2] / "data" / "wmata-c53-slice"
 

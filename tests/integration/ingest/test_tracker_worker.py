@@ -12,7 +12,7 @@ from feeds.live_state import LiveState
 from feeds.stream import PositionStream
 from predictor.events import Prediction, Rejection, RejectReason, TrackerOutput, VehicleState
 from transit.pings import Ping
-from web.live import IngestCounters, TrackerWorker
+from web.tracking.worker import IngestCounters, TrackerWorker
 
 T0 = 1_402_358_400.0
 

@@ -18,8 +18,9 @@ from feeds.live_state import LiveState
 from predictor.events import Prediction, TrackerOutput, VehicleState
 from transit.network import Network
 from transit.times import service_day_origin
-from web import api_plan, keys
-from web.problems import problem_middleware
+from web import keys
+from web.api import plan as api_plan
+from web.infra.problems import problem_middleware
 from web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]

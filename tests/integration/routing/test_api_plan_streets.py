@@ -14,8 +14,9 @@ from feeds.clock import ServiceClock
 from feeds.gtfs import load_network
 from routing.streets import StreetNetwork
 from transit.network import Network
-from web import api_plan, keys
-from web.problems import problem_middleware
+from web import keys
+from web.api import plan as api_plan
+from web.infra.problems import problem_middleware
 from web.settings import Settings
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -18,7 +18,7 @@ from routing.journey import Planner, PlanResult, RideLeg, WalkLeg
 from routing.streets import StreetNetwork
 from transit.geometry import haversine_m
 from transit.network import Network
-from web.api_plan import PlanQuery, make_request
+from web.api.plan import PlanQuery, make_request
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 FEED = DATA / "helsinki-walk"

@@ -14,7 +14,7 @@ from aiohttp.web import Application, Request
 
 from web import keys
 from web.feed_versions import bundled_feed, load_or_import
-from web.problems import PROBLEM_JSON
+from web.infra.problems import PROBLEM_JSON
 from web.settings import Settings
 
 Client = TestClient[Request, Application]

@@ -18,8 +18,10 @@ from aiohttp.test_utils import TestClient
 from feeds.apikeys import create_key
 from feeds.gtfsrt import encode_vehicle_positions
 from transit.pings import Ping
-from web import api_health, keys, metrics
+from web import keys
+from web.api import health as api_health
 from web.app import CLEANUP_CTX, ROUTES, create_app, role_parts, service_name
+from web.infra import metrics
 from web.settings import Settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -32,17 +34,17 @@ def test_each_role_runs_a_part_of_all() -> None:
     assert role_parts("all") == (ROUTES, CLEANUP_CTX)
     web_routes, _ = role_parts("web")
     assert web_routes == ROUTES
-    assert "live:tracker_service" not in names("web")
-    assert "live:ingest_service" in names("web")  # pushes go on the stream
+    assert "tracking.worker:tracker_service" not in names("web")
+    assert "tracking.worker:ingest_service" in names("web")  # pushes go on the stream
     tracker_routes, _ = role_parts("tracker")
     assert tracker_routes == [api_health.routes, metrics.routes]
     assert names("tracker") == [
-        "live:ingest_service",
-        "live:tracker_service",
+        "tracking.worker:ingest_service",
+        "tracking.worker:tracker_service",
         "siri.ingest:siri_service",
     ]
     assert role_parts("jobs")[0] == [api_health.routes, metrics.routes]
-    assert names("jobs") == ["jobs.schedule:nightly_jobs", "retention:history_service"]
+    assert names("jobs") == ["jobs.schedule:nightly_jobs", "infra.retention:history_service"]
     every = set(names("web")) | set(names("tracker")) | set(names("jobs"))
     assert every == {service_name(c) for c in CLEANUP_CTX}, "every service belongs to a role"
     with pytest.raises(ValueError, match="unknown role"):

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from web.rider.updates import Consumer, Updates
 from web.settings import Settings
-from web.updates import Consumer, Updates
 
 
 class Recorder:

@@ -14,7 +14,7 @@ from feeds.alerts import (
     decode_alerts,
     encode_alerts,
 )
-from web.alert_book import alerts_for, cancelled_trips, closed_stops
+from web.rider.alert_book import alerts_for, cancelled_trips, closed_stops
 from web.settings import Settings, SettingsError
 
 STOP = (Informed(stop_id="s1"),)

@@ -7,8 +7,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from web import keys
-from web.auth import request_token, require_role
-from web.problems import Unauthorized
+from web.infra.auth import request_token, require_role
+from web.infra.problems import Unauthorized
 from web.settings import Settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from web.arrival_rows import json_prefix
+from web.rider.arrival_rows import json_prefix
 
 
 def test_a_row_text_left_open_takes_more_members() -> None:

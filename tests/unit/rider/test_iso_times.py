@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from web.api_rider import iso
+from web.api.rider import iso
 
 ZONES = ["America/New_York", "Australia/Brisbane", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from web.metrics import BUCKETS, HttpMetrics
-from web.ratelimit import RateLimiter, is_public
+from web.infra.metrics import BUCKETS, HttpMetrics
+from web.infra.ratelimit import RateLimiter, is_public
 
 
 def test_bucket_refills_at_the_rate_and_caps_at_burst() -> None:

@@ -10,7 +10,7 @@ import pytest
 from transit.calendar import service_dates, trips_on
 from transit.network import Network
 from transit.times import service_day_origin
-from web.rider_index import RiderIndex, build_rider_index, normalise
+from web.rider.rider_index import RiderIndex, build_rider_index, normalise
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from web.arrival_texts import TextMemo
-from web.live_boards import make_board
+from web.rider.arrival_texts import TextMemo
+from web.rider.live_boards import make_board
 
 
 def test_the_count_follows_puts_forgets_and_clears() -> None:

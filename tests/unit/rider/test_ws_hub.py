@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from web.ws import QUEUE_SIZE, Client, Hub, parse_subscription
+from web.api.ws import QUEUE_SIZE, Client, Hub, parse_subscription
 
 
 def _client() -> Client:

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from feeds.errors import FeedError
 from transit.errors import FeedDataError
-from web.problems import (
+from web.infra.problems import (
     PROBLEM_JSON,
     BadRequest,
     Forbidden,
@@ -131,7 +131,7 @@ async def test_unknown_route_and_wrong_method(
 async def test_500_is_logged_with_request_id_and_leaks_nothing(
     client: TestClient[web.Request, web.Application], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="web.problems"):
+    with caplog.at_level(logging.ERROR, logger="web.infra.problems"):
         r = await client.get("/boom", headers={"X-Request-Id": "req-42"})
     assert r.status == 500
     text = await r.text()
@@ -141,7 +141,7 @@ async def test_500_is_logged_with_request_id_and_leaks_nothing(
     body = await r.json(content_type=PROBLEM_JSON)
     assert body["request_id"] == "req-42"
     assert r.headers["X-Request-Id"] == "req-42"
-    (record,) = [rec for rec in caplog.records if rec.name == "web.problems"]
+    (record,) = [rec for rec in caplog.records if rec.name == "web.infra.problems"]
     assert record.request_id == "req-42"  # type: ignore[attr-defined]
     assert record.exc_info is not None
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from web.problems import ServiceUnavailable, TooManyRequests
-from web.ws import Client, Hub, Limits
+from web.api.ws import Client, Hub, Limits
+from web.infra.problems import ServiceUnavailable, TooManyRequests
 
 
 def client(address: str) -> Client:
