@@ -205,7 +205,7 @@ class TrackerMemory:
         """Until cancelled: exchange lessons every ``exchange_s``, look for new profiles every
         ``PROFILES_EVERY_S`` (monotonic time); ``tracker_of()`` gives the tracker in use (it
         changes with the feed version). Checkpoints are the worker's to take, between batches
-        (``web.live.TrackerWorker``): only there does the tracker hold exactly what was
+        (``web.tracking.worker.TrackerWorker``): only there does the tracker hold exactly what was
         acknowledged."""
         loop = asyncio.get_running_loop()
         last_prof = loop.time()

@@ -11,7 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from test_partition_leases import Clock, leases, settle
 
-from web.live import while_leading
+from web.tracking.worker import while_leading
 
 Sources = list[tuple[str, Coroutine[Any, Any, None]]]
 

@@ -188,8 +188,8 @@ async def test_a_tracker_error_on_one_ping_does_not_wedge_the_stream(
 
 
 class CheckpointRecorder:
-    """A :class:`~web.live.Handoff` that records, at each checkpoint, what a snapshot of the
-    tracker would hold (each vehicle's newest ping) against what PostgreSQL holds then."""
+    """A :class:`~web.tracking.worker.Handoff` that records, at each checkpoint, what a snapshot
+    of the tracker would hold (each vehicle's newest ping) against what PostgreSQL holds then."""
 
     def __init__(self, tracker: LineTracker, pool: asyncpg.Pool) -> None:
         self.tracker = tracker
