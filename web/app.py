@@ -58,7 +58,6 @@ from .infra.ratelimit import RateLimiter
 from .jobs import schedule
 from .rider import alert_book, updates
 from .settings import Settings
-from .siri import ingest as siri_ingest
 from .tracking import worker
 
 __all__ = [
@@ -119,7 +118,6 @@ CLEANUP_CTX: list[CleanupCtx] = [
     updates.updates_service,
     rider.rider_service,
     alert_book.alerts_service,
-    siri_ingest.siri_service,
     ws.ws_service,
 ]
 
@@ -140,7 +138,7 @@ ROLE_SERVICES: dict[str, frozenset[CleanupCtx]] = {
             ws.ws_service,
         }
     ),
-    "tracker": frozenset({worker.ingest_service, worker.tracker_service, siri_ingest.siri_service}),
+    "tracker": frozenset({worker.ingest_service, worker.tracker_service}),
     "jobs": frozenset({schedule.nightly_jobs, retention.history_service}),
 }
 #: Route tables of the roles that do not serve the API.

@@ -41,6 +41,7 @@ from feeds.lessons import LessonStream
 from feeds.live_state import Fence, FencedOffError, LiveState
 from feeds.poller import FeedPoller
 from feeds.simulator import Simulator
+from feeds.siri import decode_siri_vm
 from feeds.stream import Entry, PositionStream, PublishResult
 from predictor.events import TrackerOutput, VehicleState
 from transit.network import Network
@@ -700,7 +701,7 @@ def _feed_sources(
     app: web.Application, network: Network, stream: PositionStream, counters: IngestCounters
 ) -> list[tuple[str, Coroutine[Any, Any, None]]]:
     """The feed's sources configured (:func:`while_leading` runs them): the simulator, the
-    GTFS-RT VehiclePositions pollers."""
+    GTFS-RT VehiclePositions and SIRI VehicleMonitoring pollers."""
     settings = app[keys.SETTINGS]
     service_clock = app[keys.CLOCK]
     out: list[tuple[str, Coroutine[Any, Any, None]]] = []
@@ -724,25 +725,50 @@ def _feed_sources(
             await run_simulator(simulator, service_clock, stream, counters)
 
         out.append(("simulator", simulate()))
-    urls: tuple[str, ...] = settings.gtfsrt_urls
-    if urls:
-
-        async def sink(pings: list[Ping], source: str) -> None:
-            await publish_pings(stream, counters, pings, source)
-
-        def count_rejections(result: DecodeResult) -> None:
-            counters.rejected.update(result.rejected)
-
-        poller = FeedPoller(
-            app[keys.HTTP_SESSION],
-            urls,
-            sink,
-            on_rejections=count_rejections,
-            clock=service_clock.now,
+    if settings.gtfsrt_urls:
+        log.info("polling %d GTFS-RT VehiclePositions URL(s)", len(settings.gtfsrt_urls))
+        out.append(("gtfsrt-poller", _poller(app, settings.gtfsrt_urls, stream, counters).run()))
+    if settings.siri_urls:
+        # SIRI VehicleMonitoring, XML or SIRI Lite JSON: polled alike, its pings' source siri:
+        log.info("polling %d SIRI VehicleMonitoring URL(s)", len(settings.siri_urls))
+        poller = _poller(
+            app,
+            settings.siri_urls,
+            stream,
+            counters,
+            source="siri:",
+            decode=lambda body, now: decode_siri_vm(body, now=now),
         )
-        log.info("polling %d GTFS-RT VehiclePositions URL(s)", len(urls))
-        out.append(("gtfsrt-poller", poller.run()))
+        out.append(("siri-poller", poller.run()))
     return out
+
+
+def _poller(
+    app: web.Application,
+    urls: tuple[str, ...],
+    stream: PositionStream,
+    counters: IngestCounters,
+    *,
+    source: str = "poll:",
+    decode: Callable[[bytes, float], DecodeResult] | None = None,
+) -> FeedPoller:
+    """A poller of ``urls`` (conditional GETs, backoff: ``feeds.poller``) whose pings join the
+    stream with sources ``<source><url>``; GTFS-RT unless ``decode`` says otherwise."""
+
+    async def sink(pings: list[Ping], polled: str) -> None:
+        await publish_pings(stream, counters, pings, polled.replace("poll:", source, 1))
+
+    def count_rejections(result: DecodeResult) -> None:
+        counters.rejected.update(result.rejected)
+
+    return FeedPoller(
+        app[keys.HTTP_SESSION],
+        urls,
+        sink,
+        on_rejections=count_rejections,
+        clock=app[keys.CLOCK].now,
+        decode=decode,
+    )
 
 
 @dataclass(slots=True)

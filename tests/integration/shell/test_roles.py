@@ -40,8 +40,7 @@ def test_each_role_runs_a_part_of_all() -> None:
     assert tracker_routes == [api_health.routes, metrics.routes]
     assert names("tracker") == [
         "tracking.worker:ingest_service",
-        "tracking.worker:tracker_service",
-        "siri.ingest:siri_service",
+        "tracking.worker:tracker_service",  # with the feed's sources: simulator, pollers
     ]
     assert role_parts("jobs")[0] == [api_health.routes, metrics.routes]
     assert names("jobs") == ["jobs.schedule:nightly_jobs", "infra.retention:history_service"]
