@@ -50,7 +50,6 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
-import redis.asyncio as aioredis  # noqa: E402
 
 from transit.pings import Ping  # noqa: E402
 
@@ -184,16 +183,11 @@ class Deployment:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        from bench_ingest import drop_stores
+
         for p in self.webs + self.trackers:
             p.stop()
-        redis = aioredis.Redis.from_url(REDIS)
-        keys = [k async for k in redis.scan_iter(match=f"{self.prefix}*", count=5000)]
-        for i in range(0, len(keys), 5000):
-            await redis.delete(*keys[i : i + 5000])
-        await redis.aclose()
-        admin = await asyncpg.connect(PG)
-        await admin.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        await admin.close()
+        await drop_stores(self.prefix, self.schema)
 
     def processed(self) -> float:
         return sum(t.metric("smartbus_pings_processed_total") for t in self.trackers if t.proc)
