@@ -28,7 +28,6 @@ import pyarrow.csv as pacsv
 from numpy.typing import NDArray
 
 from feeds.planner_store import route_short_names
-from predictor.jams import DayType
 from routing.demand_cells import (
     ALL_DAY,
     DEFAULT_RESOLUTION,
@@ -43,6 +42,7 @@ from routing.demand_cells import (
 )
 from routing.load import LoadConfig, load_from_percent, load_from_status, pieces_from_pings
 from routing.route_names import short_name
+from transit.calendar import natural_day_type
 
 from .params import JobError, JobOutcome, JobParams, Progress, measure_compared
 from .why_empty import why_no_positions
@@ -103,14 +103,14 @@ WHERE day >= $1 AND day <= $2
 
 
 def day_type(d: date) -> int:
-    """The :class:`DayType` of a date (holidays are not known here: they count as their
-    weekday)."""
-    wd = d.isoweekday()
-    return int(DayType.SUNDAY if wd == 7 else DayType.SATURDAY if wd == 6 else DayType.WEEKDAY)
+    """The :class:`~predictor.jams.DayType` of a date (holidays are not known here: they
+    count as their weekday)."""
+    return natural_day_type(d.toordinal())
 
 
 def _dtype_of_dow(dow: int) -> int:
-    return int(DayType.SUNDAY if dow == 7 else DayType.SATURDAY if dow == 6 else DayType.WEEKDAY)
+    """The :class:`~predictor.jams.DayType` of an ISO day of the week (1 Monday .. 7 Sunday)."""
+    return natural_day_type(dow)  # date ordinal 1 was a Monday: ordinals 1..7 are Mon..Sun
 
 
 @dataclass
