@@ -141,7 +141,8 @@ class KalmanBlend:
                     ],
                     self._P.get((a, b)),
                 ]
-                for (a, b) in set(self._times) | set(self._earlier)
+                # sorted: one state, one snapshot (a set's order hangs on the hash seed)
+                for (a, b) in sorted(self._times.keys() | self._earlier.keys())
             ]
         }
 
