@@ -189,14 +189,6 @@ class Forecaster:
             hold[wl - k0 + 1] = max(hold[wl - k0 + 1], leave_by)
         return held_chain(t0, var0, mean, var, hold)
 
-    def _leave_by(
-        self, plan: TripPlan, wait: int | None, turn: tuple[float, float] | None
-    ) -> float:
-        """:meth:`~predictor.layovers.LayoverModel.leave_by` bounded by the turnarounds seen
-        at the trip's first stop, where some have been."""
-        learned = self.models.starts.shortest_turn((plan.route_id, plan.stop_ids[0]))
-        return self.layovers.leave_by(plan, wait, turn, learned)
-
     def _hold_points(self, plan: TripPlan, k0: int, wait_link: int | None) -> list[bool] | None:
         """Per link ``k0..`` of ``plan``: whether the bus may not leave its first stop before
         schedule (None when no stop after ``k0`` holds it: a plain running sum). A plain
@@ -265,7 +257,7 @@ class Forecaster:
                 hold0 = max(hold0, here + frac * L + self._leave_late.get(plan.route_id, 0.0))
             if standing and (j == nxt - 1 or (j is None and k_prev == 0)):
                 # at its layover spot: it leaves no earlier than its turnaround allows
-                hold0 = max(hold0, self._leave_by(plan, j, run.turn))
+                hold0 = max(hold0, self.layovers.leave_by(plan, j, run.turn))
         if k_dep > k_prev:
             # it has left the previous stop: only the run is left, not that stop's dwell (the
             # first link is learned from the departure already), and it is the share of the
@@ -307,7 +299,7 @@ class Forecaster:
             return [], []
         wait = self.layovers.layover_link(plan, run.segs, nxt) if nxt < plan.zone_end else None
         leave_by = (
-            self._leave_by(plan, wait, run.turn)
+            self.layovers.leave_by(plan, wait, run.turn)
             if nxt <= plan.zone_end and run.turn is not None
             else -math.inf
         )
@@ -380,7 +372,7 @@ class Forecaster:
         # the turnaround: from when it passed (or will pass) this trip's reference stop
         ref = passage.arrivals[kr] if kr < nxt else arrival[kr - nxt]
         turn = None if ref is None else (ref, plan.arr_l[-1] - plan.arr_l[kr])
-        leave_by = self._leave_by(nplan, wait, turn)
+        leave_by = self.layovers.leave_by(nplan, wait, turn)
         a2, v2 = self._forecast(
             nplan, segs, sched, run.origin, 0, start, t, None, wait, leave_by, run.day_type
         )

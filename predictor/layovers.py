@@ -10,6 +10,7 @@ from typing import Any
 
 from predictor.arrivals import shortest_layovers
 from predictor.config import TrackerConfig
+from predictor.departures import StartModel
 from predictor.plans import TripPlan
 from transit.network import Network
 
@@ -27,9 +28,14 @@ class LayoverModel:
         Thresholds and model constants.
     """
 
-    def __init__(self, network: Network, config: TrackerConfig) -> None:
+    def __init__(
+        self, network: Network, config: TrackerConfig, starts: StartModel | None = None
+    ) -> None:
         self.network = network
         self.config = config
+        #: how buses start their trips: the turnarounds they are seen to make bound the
+        #: timetable's layover (None: the timetable's alone)
+        self.starts = starts
         self._hold_rate: dict[str, float] = {}
         # per link of a terminal zone: how often early buses wait on it (EW)
         self._layover_at: dict[int, float] = {}
@@ -106,19 +112,13 @@ class LayoverModel:
                 return j
         return None
 
-    def leave_by(
-        self,
-        plan: TripPlan,
-        wait: int | None,
-        turn: tuple[float, float] | None,
-        learned: float | None = None,
-    ) -> float:
+    def leave_by(self, plan: TripPlan, wait: int | None, turn: tuple[float, float] | None) -> float:
         """Earliest arrival at the stop after the layover spot of ``plan`` (the first stop
         when ``wait`` is None) for a bus turning round from its previous trip: ``turn`` is when
         it passed that trip's reference stop and the scheduled run from there to that trip's
         end, and it lays over the shortest layover the timetable gives there, or less where
-        buses are seen to turn round quicker (``learned``, seconds:
-        :meth:`~predictor.departures.StartModel.shortest_turn`) (-inf when ``turn`` is None or
+        buses are seen to turn round quicker at the trip's first stop
+        (:meth:`~predictor.departures.StartModel.shortest_turn`) (-inf when ``turn`` is None or
         not finite: nothing bounds it).
 
         The timetable's layover is a planning figure: on the Minneapolis A Line it is 12
@@ -144,6 +144,8 @@ class LayoverModel:
             key = (int(self.network.trip_service[plan.trip]), int(plan.stops[0]))
             lay = self._min_layover.get(key, self.config.min_layover_s)
             self._lay_of[plan.trip] = lay
-        if learned is not None and learned < lay:
-            lay = learned
+        if self.starts is not None:
+            learned = self.starts.shortest_turn((plan.route_id, plan.stop_ids[0]))
+            if learned is not None and learned < lay:
+                lay = learned
         return ref + to_end + lay + plan.arr_l[w + 1] - plan.dep_l[w]

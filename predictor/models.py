@@ -231,8 +231,8 @@ class Models(Teaching):
             alpha_choices=config.link_alpha_choices,
             n_stops=network.n_stops,
         )
-        self.layovers = LayoverModel(network, config)
         self.starts = StartModel()
+        self.layovers = LayoverModel(network, config, self.starts)
         self.blend = KalmanBlend()
         self.experts = ExpertWeights(
             EXPERTS, N_BUCKETS, eta=config.expert_eta, prior=PRIOR, floor=0.01

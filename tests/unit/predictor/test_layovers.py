@@ -9,6 +9,7 @@ import pytest
 from c53_slice import FIRST, NEXT, plan_of
 
 from predictor.config import TrackerConfig
+from predictor.departures import StartModel
 from predictor.layovers import LayoverModel
 from predictor.plans import TripPlan
 from predictor.segments import SegmentTable
@@ -63,14 +64,22 @@ def test_buses_seen_turning_round_quicker_than_the_timetable_bound_it(c53: Netwo
     sooner after reaching the terminal, that is the bound; a slower habit never lengthens
     it (a bus that arrived early waits for its departure, which says nothing of how quickly
     it can turn round)."""
-    lm = LayoverModel(c53, TrackerConfig())
     nxt = plan_of(c53, NEXT)
     ref, to_end = 46800.0, 300.0
     run = nxt.arr_l[1] - nxt.dep_l[0]
-    assert lm.leave_by(nxt, None, (ref, to_end), 240.0) == ref + to_end + 240.0 + run
-    assert lm.leave_by(nxt, None, (ref, to_end), 2000.0) == ref + to_end + 780.0 + run
-    assert lm.leave_by(nxt, None, (ref, to_end), None) == ref + to_end + 780.0 + run
-    assert lm.leave_by(nxt, None, None, 240.0) == -math.inf
+    terminal = (nxt.route_id, nxt.stop_ids[0])
+
+    def seen_turning(seconds: float | None) -> LayoverModel:
+        starts = StartModel()
+        if seconds is not None:
+            for _ in range(3):
+                starts.learn_gap(terminal, seconds)
+        return LayoverModel(c53, TrackerConfig(), starts)
+
+    assert seen_turning(240.0).leave_by(nxt, None, (ref, to_end)) == ref + to_end + 240.0 + run
+    assert seen_turning(2000.0).leave_by(nxt, None, (ref, to_end)) == ref + to_end + 780.0 + run
+    assert seen_turning(None).leave_by(nxt, None, (ref, to_end)) == ref + to_end + 780.0 + run
+    assert seen_turning(240.0).leave_by(nxt, None, None) == -math.inf
 
 
 def test_where_buses_lay_over_is_learned_per_link(c53: Network) -> None:
