@@ -34,7 +34,7 @@ from predictor.arrivals import ref_stop
 from predictor.departures import READY_MARGIN_S, PatternKey, StartModel
 from predictor.events import StopVisit
 from predictor.plans import TripPlan
-from transit.calendar import DayTypes, natural_day_type
+from transit.calendar import DayTypes
 from transit.network import Network
 from transit.times import parse_date, service_day_origin
 
@@ -44,7 +44,6 @@ __all__ = [
     "LinkProfile",
     "Profiles",
     "build_profiles",
-    "day_type",
     "laid_over",
 ]
 
@@ -55,17 +54,6 @@ DAYS_KEPT = 5
 N_HOURS = 30
 #: A bus that arrived this long before its departure from a terminal-zone stop laid over there.
 LAYOVER_EARLY_S = 120.0
-
-
-def day_type(service_date: str) -> int:
-    """0 weekday, 1 Saturday, 2 Sunday, of a ``YYYYMMDD`` service date by its weekday alone
-    (where the feed's calendar is at hand, :class:`~transit.calendar.DayTypes` also knows
-    holidays).
-
-    >>> day_type("20260216"), day_type("20260221"), day_type("20260222")
-    (0, 1, 2)
-    """
-    return natural_day_type(parse_date(service_date).toordinal())
 
 
 def hour_of(tod: float) -> int:

@@ -41,7 +41,7 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 N_BINS = 30  # hours of the service day (GTFS times run past 24:00)
-N_DAY_TYPES = 3  # weekday, Saturday, Sunday (predictor.profiles.day_type)
+N_DAY_TYPES = 3  # weekday, Saturday, Sunday (transit.calendar.DayTypes)
 #: The robust estimate: weight of the newest bus, and how many recent deviations it may move it.
 ROBUST_ALPHA = 0.25
 ROBUST_C = 1.5

@@ -12,10 +12,11 @@ from feeds.replay_files import read_positions
 from predictor.arrivals import ref_stop
 from predictor.events import StopVisit
 from predictor.plans import TripPlan
-from predictor.profiles import Profiles, build_profiles, day_type, pattern_of, run_end
+from predictor.profiles import Profiles, build_profiles, pattern_of, run_end
 from predictor.replay import replay
+from transit.calendar import natural_day_type
 from transit.network import Network
-from transit.times import service_day_origin
+from transit.times import parse_date, service_day_origin
 
 SLICE = Path(__file__).resolve().parents[2] / "data" / "wmata-c53-slice"
 
@@ -160,6 +161,9 @@ def test_nearest_hour_is_used_when_the_hour_is_missing(
 
 
 def test_day_types() -> None:
+    def day_type(d: str) -> int:
+        return natural_day_type(parse_date(d).toordinal())
+
     assert [day_type(d) for d in ("20260216", "20260220", "20260221", "20260222")] == [0, 0, 1, 2]
 
 
